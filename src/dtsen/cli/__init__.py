@@ -1,0 +1,1 @@
+"""The ``dtsen`` command line: one Typer app, a sub-app per area."""

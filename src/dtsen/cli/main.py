@@ -1,0 +1,57 @@
+"""Entry point of the ``dtsen`` command; sub-apps live in modules named after their area."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from dtsen import __version__
+from dtsen.config import CONFIG_ENV, get_settings, reset_settings
+from dtsen.logs import configure_logging
+
+app = typer.Typer(
+    name="dtsen",
+    help="DTSEN: Data Tunggal Sosial dan Ekonomi Nasional (synthesise, ingest, link, rank, publish).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"dtsen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    config: Path | None = typer.Option(
+        None, "--config", help="TOML configuration file (else $DTSEN_CONFIG)."
+    ),
+    log_level: str | None = typer.Option(None, "--log-level", help="DEBUG, INFO, WARNING, ERROR."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Configure settings and logging once for every sub-command."""
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(config)
+    if log_level is not None:
+        os.environ["DTSEN_LOG_LEVEL"] = log_level
+    reset_settings()
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+
+def _register() -> None:
+    from dtsen.cli import bench, db, reference, synth
+
+    app.command("synth")(synth.synth)
+    app.add_typer(bench.app, name="bench")
+    app.add_typer(db.app, name="db")
+    app.add_typer(reference.app, name="reference")
+
+
+_register()

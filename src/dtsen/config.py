@@ -1,0 +1,117 @@
+"""One configuration for every command: defaults, then a TOML file, then ``DTSEN_*`` environment variables.
+
+Defaults work with no configuration at all (data in ``./data``, DuckDB, SQLite), so the demo runs on a
+fresh machine; production sets ``DTSEN_DATABASE_URL`` and ``DTSEN_ENGINE=spark``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+CONFIG_ENV = "DTSEN_CONFIG"
+DEFAULT_CONFIG_FILE = "dtsen.toml"
+
+
+class TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the ``[dtsen]`` table (or the top level) of ``$DTSEN_CONFIG`` or ``./dtsen.toml``."""
+
+    def __call__(self) -> dict[str, Any]:
+        path = config_file_path()
+        if path is None:
+            return {}
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValueError(f"configuration file {path}: {exc}") from exc
+        return dict(data.get("dtsen", data))
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+
+def config_file_path() -> Path | None:
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ValueError(f"{CONFIG_ENV}={explicit} does not name a readable file")
+        return path
+    local = Path(DEFAULT_CONFIG_FILE)
+    return local if local.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Every setting, its default and its environment variable (``DTSEN_`` + upper-case name)."""
+
+    model_config = SettingsConfigDict(env_prefix="DTSEN_", extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(Path("data"), description="Root of landing zone, work tables and snapshots.")
+    engine: Literal["duckdb", "spark"] = Field("duckdb", description="Batch engine for the pipeline.")
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the serving database; default SQLite in data_dir."
+    )
+    secret_key: SecretStr | None = Field(
+        None, description="Signing key for sessions and tokens; default: generated once into data_dir."
+    )
+    threads: int = Field(0, ge=0, description="Worker threads for DuckDB/Polars; 0 means all cores.")
+    memory_limit: str = Field("8GB", description="DuckDB memory limit for batch steps.")
+    spark_master: str = Field("local[2]", description="Spark master URL when engine=spark.")
+    log_level: str = Field("INFO", description="Standard logging level name.")
+    log_format: Literal["text", "json"] = Field("text", description="Human text or one JSON object a line.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlFileSource(settings_cls), file_secret_settings
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'dtsen.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, else one generated on first use and kept (mode 0600) in data_dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / ".secret_key"
+        if path.exists():
+            return path.read_text(encoding="ascii").strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(key)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the CLI's --config option change the environment)."""
+    get_settings.cache_clear()

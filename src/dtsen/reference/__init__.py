@@ -1,0 +1,1 @@
+"""Reference data every stage shares: regions, Regsosek code lists, NIK/KK rules."""
