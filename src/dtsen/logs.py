@@ -26,9 +26,11 @@ PII_KEYS = frozenset(
     }
 )  # fmt: skip
 
-# 16 digits, optionally separated by spaces, dots or dashes; and Excel's 3.27E+15 rendering.
-_NIK_RE = re.compile(r"(?<!\d)(?:\d[ .\-]?){15}\d(?!\d)")
-_SCI_RE = re.compile(r"(?<![\w.])\d\.\d+[eE]\+?1[45](?![\w])")
+# 16 digits, optionally separated by the separators nik.clean_identifier accepts (space . - / _ ');
+# and Excel's 3.27E+15 rendering, also with the decimal comma of an Indonesian-locale spreadsheet.
+_NIK_RE = re.compile(r"(?<!\d)(?:\d[ .\-/_']?){15}\d(?!\d)")
+_SCI_RE = re.compile(r"(?<![\w.,])\d[.,]\d+[eE]\+?1[45](?![\w])")
+_MAX_DEPTH = 6
 
 _context: contextvars.ContextVar[Mapping[str, Any] | None] = contextvars.ContextVar(
     "dtsen_log_context", default=None
@@ -70,13 +72,22 @@ def scrub(text: str) -> str:
     return _SCI_RE.sub("*.**E+15", text)
 
 
-def _clean(key: str, value: Any) -> Any:
+def _clean(key: str, value: Any, depth: int = 0) -> Any:
     if key.lower() in PII_KEYS or isinstance(value, Pii):
         return mask_value(value.value if isinstance(value, Pii) else value)
     if isinstance(value, str):
         return scrub(value)
-    if isinstance(value, int | float | bool) or value is None:
+    if isinstance(value, bool) or value is None:
         return value
+    if isinstance(value, int | float):  # a NIK from a numeric column is still a NIK
+        text = str(value)
+        return value if scrub(text) == text else scrub(text)
+    if depth >= _MAX_DEPTH:
+        return "***"
+    if isinstance(value, Mapping):  # personal-data keys inside nested fields are masked too
+        return {str(k): _clean(str(k), v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_clean(key, v, depth + 1) for v in value]
     return scrub(str(value))
 
 

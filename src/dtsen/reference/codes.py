@@ -32,7 +32,7 @@ class CodeList(IntEnum):
     @classmethod
     def from_label(cls, text: str) -> Self | None:
         """Case- and space-insensitive lookup by Indonesian or English label, for sources sending text."""
-        key = " ".join(str(text).upper().split())
+        key = " ".join(str(text).upper().replace("_", " ").split())  # also the member name itself
         for member in cls:
             if key in (member.label.upper(), member.label_en.upper(), member.name.replace("_", " ")):
                 return member

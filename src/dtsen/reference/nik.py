@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 from dtsen.findings import Finding, Severity
 from dtsen.reference import regions
@@ -77,7 +78,10 @@ def clean_identifier(raw: object, fld: str = "nik") -> tuple[str | None, list[Fi
             number = None
         mantissa = text.upper().split("E")[0].replace(",", ".").replace(".", "").lstrip("+")
         if number is not None and len(mantissa) >= 16 and number == number.to_integral_value():
-            return str(int(number)), [_warn(f"{fld}_excel_recovered", fld, f"{fld} recovered from a float")]
+            recovered = str(int(number))
+            if len(recovered) != 16:  # a wrong exponent: the digits survived but the number is not a NIK
+                return None, [_err(f"{fld}_length", fld, f"{fld} has {len(recovered)} digits, not 16")]
+            return recovered, [_warn(f"{fld}_excel_recovered", fld, f"{fld} recovered from a float")]
         return None, [
             _err(f"{fld}_excel_scientific", fld, f"{fld} was mangled by a spreadsheet ({text}); digits lost")
         ]
@@ -94,13 +98,18 @@ def clean_identifier(raw: object, fld: str = "nik") -> tuple[str | None, list[Fi
     return digits, findings
 
 
-def _century(two_digits: int, today: date) -> int:
-    return 2000 + two_digits if two_digits <= today.year % 100 else 1900 + two_digits
+def _resolve_date(day: int, month: int, two_digits: int, today: date) -> date:
+    """The latest date with these digits that is not after ``today`` (20YY if it has happened, else 19YY).
+
+    Raises ``ValueError`` if the digits are no calendar date.
+    """
+    recent = date(2000 + two_digits, month, day)
+    return recent if recent <= today else date(1900 + two_digits, month, day)
 
 
 def _check_prefix(digits: str, fld: str, findings: list[Finding]) -> str:
     prefix = digits[:6]
-    if prefix[:2] not in {p[:2] for p in regions.nik_prefixes()}:
+    if prefix[:2] not in _province_codes():
         findings.append(_err(f"{fld}_province_unknown", fld, f"province code {prefix[:2]} does not exist"))
     elif prefix[:4] not in _kabupaten_codes():
         findings.append(
@@ -115,6 +124,12 @@ def _check_prefix(digits: str, fld: str, findings: list[Finding]) -> str:
     return prefix
 
 
+@cache
+def _province_codes() -> frozenset[str]:
+    return frozenset(p[:2] for p in regions.nik_prefixes())
+
+
+@cache
 def _kabupaten_codes() -> frozenset[str]:
     return frozenset(p[:4] for p in regions.nik_prefixes())
 
@@ -132,7 +147,7 @@ def check_nik(
     nik_sex = 2 if day > 40 else 1
     born: date | None = None
     try:
-        born = date(_century(yy, today), month, day - 40 if day > 40 else day)
+        born = _resolve_date(day - 40 if day > 40 else day, month, yy, today)
     except ValueError:
         findings.append(_err("nik_birth_date_invalid", "nik", f"digits 7-12 ({digits[6:12]}) are not a date"))
     if serial == 0:
@@ -163,7 +178,7 @@ def check_kk(raw: object, *, today: date | None = None) -> IdentifierCheck:
     day, month, yy, serial = int(digits[6:8]), int(digits[8:10]), int(digits[10:12]), int(digits[12:16])
     issued: date | None = None
     try:
-        issued = date(_century(yy, today), month, day)
+        issued = _resolve_date(day, month, yy, today)
     except ValueError:
         findings.append(
             _err("no_kk_issue_date_invalid", "no_kk", f"digits 7-12 ({digits[6:12]}) are not a date")

