@@ -69,7 +69,9 @@ def gini(values: np.ndarray, weights: np.ndarray) -> float:
     return float(1.0 - np.sum((cw - prev_cw) * (cv + prev_cv)))
 
 
-def fit(struct: np.ndarray, prov: np.ndarray, weights: np.ndarray, eps: np.ndarray, gini_target: float) -> tuple[dict[str, float], float]:
+def fit(
+    struct: np.ndarray, prov: np.ndarray, weights: np.ndarray, eps: np.ndarray, gini_target: float
+) -> tuple[dict[str, float], float]:
     """Province intercepts and noise scale such that poverty rates and the Gini hit their targets."""
     ln_pl = float(np.log(POVERTY_LINE))
     provinces = sorted(set(prov.tolist()))
@@ -98,7 +100,9 @@ def fit(struct: np.ndarray, prov: np.ndarray, weights: np.ndarray, eps: np.ndarr
     return alpha, sd
 
 
-def calibrate(persons: int = 800_000, seed: int = 20250301, params: SynthParams | None = None, out: Path | None = None) -> Calibration:
+def calibrate(
+    persons: int = 800_000, seed: int = 20250301, params: SynthParams | None = None, out: Path | None = None
+) -> Calibration:
     """Run a national pilot with zero intercepts and no noise, then fit and (optionally) save."""
     from dtsen.synth.generate import pilot_population
 

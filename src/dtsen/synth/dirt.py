@@ -103,7 +103,12 @@ def nik_rates(p: DirtParams) -> dict[NikDirt, float]:
 def kk_rates(p: DirtParams) -> dict[NikDirt, float]:
     """An 'invalid KK' is missing, truncated, spreadsheet-mangled or mistyped in these proportions."""
     r = p.kk_invalid
-    return {NikDirt.MISSING: 0.3 * r, NikDirt.TRUNCATED: 0.25 * r, NikDirt.EXCEL: 0.2 * r, NikDirt.TYPO: 0.25 * r}
+    return {
+        NikDirt.MISSING: 0.3 * r,
+        NikDirt.TRUNCATED: 0.25 * r,
+        NikDirt.EXCEL: 0.2 * r,
+        NikDirt.TYPO: 0.25 * r,
+    }
 
 
 def date_dirt(rng: np.random.Generator, dates: np.ndarray, p: DirtParams) -> tuple[np.ndarray, np.ndarray]:
@@ -119,13 +124,17 @@ def date_dirt(rng: np.random.Generator, dates: np.ndarray, p: DirtParams) -> tup
     swap = (u < p.date_swap) & (d <= 12) & (d != m)
     default = (u >= p.date_swap) & (u < p.date_swap + p.date_default) & ~((d == 1) & (m == 1))
     year = (u >= p.date_swap + p.date_default) & (u < p.date_swap + p.date_default + p.date_year_typo)
-    rebuilt = pl.DataFrame(
-        {
-            "y": np.where(year, y + rng.choice([-10, -1, 1, 10], n), y),
-            "m": np.where(swap, d, np.where(default, 1, m)),
-            "d": np.where(swap, m, np.where(default, 1, np.where(year & (m == 2) & (d == 29), 28, d))),
-        }
-    ).select(pl.date(pl.col("y"), pl.col("m"), pl.col("d")).alias("x"))["x"].to_numpy()
+    rebuilt = (
+        pl.DataFrame(
+            {
+                "y": np.where(year, y + rng.choice([-10, -1, 1, 10], n), y),
+                "m": np.where(swap, d, np.where(default, 1, m)),
+                "d": np.where(swap, m, np.where(default, 1, np.where(year & (m == 2) & (d == 29), 28, d))),
+            }
+        )
+        .select(pl.date(pl.col("y"), pl.col("m"), pl.col("d")).alias("x"))["x"]
+        .to_numpy()
+    )
     changed = swap | default | year
     out[changed] = rebuilt[changed]
     kind[swap], kind[default], kind[year] = DateDirt.SWAPPED, DateDirt.DEFAULT, DateDirt.YEAR_TYPO

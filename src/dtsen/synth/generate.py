@@ -6,8 +6,10 @@ interrupted run never leaves a half-written dataset where a finished one is expe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -26,7 +28,7 @@ from dtsen.synth import calibration as calib_mod
 from dtsen.synth.calibration import Calibration
 from dtsen.synth.geography import allocate, select_kabupaten
 from dtsen.synth.params import SynthParams
-from dtsen.synth.population import Population, generate_chunk
+from dtsen.synth.population import generate_chunk
 from dtsen.synth.sources import SOURCES, ChunkSources
 
 log = get_logger(__name__)
@@ -51,7 +53,9 @@ class SynthRequest:
     params: SynthParams = field(default_factory=SynthParams)
 
 
-def plan(persons: int, provinces: list[str] | None, kabupaten: list[str] | None, chunk_persons: int) -> list[pl.DataFrame]:
+def plan(
+    persons: int, provinces: list[str] | None, kabupaten: list[str] | None, chunk_persons: int
+) -> list[pl.DataFrame]:
     """Persons per kabupaten (proportional to Dukcapil population), grouped into chunks of whole kabupaten."""
     if persons < 1:
         raise SynthError("--persons must be at least 1")
@@ -95,11 +99,14 @@ def _run_chunks(fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> Iter
     if workers <= 1 or len(jobs) <= 1:
         yield from map(fn, jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn, not fork: forking a process that has started Polars' thread pool can deadlock
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield from pool.map(fn, jobs)
 
 
-def pilot_population(persons: int, seed: int, params: SynthParams, calibration: Calibration) -> dict[str, np.ndarray]:
+def pilot_population(
+    persons: int, seed: int, params: SynthParams, calibration: Calibration
+) -> dict[str, np.ndarray]:
     """National family-level sample used only to calibrate the welfare model."""
     chunks = plan(persons, None, None, params.chunk_persons)
     jobs = [(kab, i, params, calibration, seed) for i, kab in enumerate(chunks)]
@@ -134,7 +141,9 @@ class TableWriter:
             self._handle.write_table(table)
         else:
             if self.rows + frame.height > XLSX_MAX_ROWS:
-                raise SynthError(f"{self.path.name}: more than {XLSX_MAX_ROWS:,} rows do not fit in one Excel sheet; use --format csv or parquet")
+                raise SynthError(
+                    f"{self.path.name}: more than {XLSX_MAX_ROWS:,} rows do not fit in one Excel sheet; use --format csv or parquet"
+                )
             if self._handle is None:
                 from openpyxl import Workbook
 
@@ -162,7 +171,9 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def generate(request: SynthRequest, progress: Callable[[int, int, int], None] | None = None) -> dict[str, Any]:
+def generate(
+    request: SynthRequest, progress: Callable[[int, int, int], None] | None = None
+) -> dict[str, Any]:
     """Generate the dataset; returns the manifest. ``progress(done_chunks, total_chunks, persons_done)``."""
     out = request.out
     if out.exists() and any(out.iterdir()) and not request.force:
@@ -191,7 +202,9 @@ def generate(request: SynthRequest, progress: Callable[[int, int, int], None] | 
             for name, (rows, truth) in result["sources"].items():
                 offset = writers[name].rows
                 writers[name].write(rows)
-                truth = truth.with_columns(pl.Series("baris", np.arange(offset + 1, offset + rows.height + 1, dtype=np.int64)))
+                truth = truth.with_columns(
+                    pl.Series("baris", np.arange(offset + 1, offset + rows.height + 1, dtype=np.int64))
+                )
                 truth_writers[name].write(truth.with_columns(pl.lit(f"{name}.{ext}").alias("berkas")))
             done_persons += int(chunks[i]["n"].sum())
             if progress:
@@ -199,13 +212,13 @@ def generate(request: SynthRequest, progress: Callable[[int, int, int], None] | 
         for w in [*writers.values(), *truth_writers.values()]:
             w.close()
         manifest = _manifest(request, staging, writers, truth_writers, calibration, ext)
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (staging / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     except BaseException:
         for w in [*writers.values(), *truth_writers.values()]:
-            try:
+            with contextlib.suppress(Exception):  # cleaning up after the real error, which is re-raised
                 w.close()
-            except Exception:  # noqa: S110 - cleaning up after the real error, which is re-raised
-                pass
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if out.exists():
@@ -220,12 +233,38 @@ def generate(request: SynthRequest, progress: Callable[[int, int, int], None] | 
     return manifest
 
 
-def _manifest(request: SynthRequest, staging: Path, writers: dict[str, TableWriter], truth: dict[str, TableWriter], calibration: Calibration, ext: str) -> dict[str, Any]:
+def _manifest(
+    request: SynthRequest,
+    staging: Path,
+    writers: dict[str, TableWriter],
+    truth: dict[str, TableWriter],
+    calibration: Calibration,
+    ext: str,
+) -> dict[str, Any]:
     files = []
     for name, w in writers.items():
-        files.append({"path": f"sources/{name}.{ext}", "kind": "source", "source": SOURCES[name], "table": name, "format": request.fmt, "rows": w.rows, "sha256": sha256(w.path)})
+        files.append(
+            {
+                "path": f"sources/{name}.{ext}",
+                "kind": "source",
+                "source": SOURCES[name],
+                "table": name,
+                "format": request.fmt,
+                "rows": w.rows,
+                "sha256": sha256(w.path),
+            }
+        )
     for name, w in truth.items():
-        files.append({"path": f"truth/{w.path.name}", "kind": "truth", "table": name, "format": "parquet", "rows": w.rows, "sha256": sha256(w.path)})
+        files.append(
+            {
+                "path": f"truth/{w.path.name}",
+                "kind": "truth",
+                "table": name,
+                "format": "parquet",
+                "rows": w.rows,
+                "sha256": sha256(w.path),
+            }
+        )
     return {
         "generator": f"dtsen {__version__}",
         "seed": request.seed,
@@ -236,5 +275,9 @@ def _manifest(request: SynthRequest, staging: Path, writers: dict[str, TableWrit
         "reference_date": request.params.reference_date.isoformat(),
         "files": files,
         "params": request.params.model_dump(mode="json"),
-        "calibration": {"noise_sd": calibration.noise_sd, "pilot_persons": calibration.pilot_persons, "pilot_seed": calibration.pilot_seed},
+        "calibration": {
+            "noise_sd": calibration.noise_sd,
+            "pilot_persons": calibration.pilot_persons,
+            "pilot_seed": calibration.pilot_seed,
+        },
     }

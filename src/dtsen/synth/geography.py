@@ -88,3 +88,12 @@ def village_frame(kab_codes: list[str]) -> VillageFrame:
     weight = np.exp(0.8 * hash_normal(kode_int, 11)) * np.where(is_kel, KELURAHAN_WEIGHT, 1.0)
     urban = is_kel | is_kota[kab_index] | (hash_uniform(kode_int, 23) < URBAN_DESA_IN_KABUPATEN)
     return VillageFrame(kode, kode_int, kab_index, weight, urban)
+
+
+def slice_codes(codes: np.ndarray, start: int, length: int) -> np.ndarray:
+    """Part of each region code string (``'3302012001'`` -> ``'3302'``), vectorized through Polars."""
+    return pl.Series("k", codes, dtype=pl.Utf8).str.slice(start, length).to_numpy().astype(object)
+
+
+def slice_int(codes: np.ndarray, start: int, length: int) -> np.ndarray:
+    return pl.Series("k", codes, dtype=pl.Utf8).str.slice(start, length).cast(pl.Int64).to_numpy()

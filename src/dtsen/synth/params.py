@@ -28,7 +28,9 @@ class WelfareParams(BaseModel):
     """Coefficients of the true log per-capita consumption model (see docs/synthetic-data.md)."""
 
     gini_target: float = Field(0.375, description="Gini of per-capita consumption, Sep 2024 (DTSEN.md s5)")
-    urban_effect: float = Field(0.24, description="Urban premium in log consumption *(assumption, tuned)*")
+    urban_effect: float = Field(
+        0.0, description="Urban premium beyond composition; 0 reproduces the BPS urban/rural gap (tuned)"
+    )
     size_elasticity: float = Field(-0.55, description="Effect of log family size (economies of scale)")
     child_share_effect: float = Field(-0.35, description="Share of members under 15")
     elderly_share_effect: float = Field(-0.10, description="Share of members 65+")

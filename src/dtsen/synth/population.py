@@ -9,17 +9,17 @@ the few rows that need a repair. Source exports and their dirt are derived from 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import polars as pl
 from scipy.special import ndtr, ndtri
 
-from dtsen.reference import codes as C
+from dtsen.reference import codes as rc
 from dtsen.reference import regions
-from dtsen.synth import names as N
+from dtsen.synth import names as nm
 from dtsen.synth.calibration import Calibration
-from dtsen.synth.geography import hash_normal, village_frame
+from dtsen.synth.geography import hash_normal, slice_codes, slice_int, village_frame
 from dtsen.synth.params import POVERTY_LINE, SynthParams
 
 EPOCH = date(1970, 1, 1)
@@ -60,7 +60,11 @@ def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 
 
 def _ordered(
-    rng: np.random.Generator, signal: np.ndarray, loading: float, shares: list[float], shift: np.ndarray | float = 0.0
+    rng: np.random.Generator,
+    signal: np.ndarray,
+    loading: float,
+    shares: list[float],
+    shift: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """Category index (worst..best) from a latent ``loading*signal + noise`` cut at the target shares.
 
@@ -72,7 +76,9 @@ def _ordered(
     return np.searchsorted(cuts, latent)
 
 
-def _binary(rng: np.random.Generator, signal: np.ndarray, loading: float, share: float, shift=0.0) -> np.ndarray:
+def _binary(
+    rng: np.random.Generator, signal: np.ndarray, loading: float, share: float, shift=0.0
+) -> np.ndarray:
     return _ordered(rng, signal, loading, [1.0 - share, share], shift) == 1
 
 
@@ -110,15 +116,20 @@ def generate_chunk(
     nf = len(size)
     urban = villages.urban[vil_idx]
     kode_desa = villages.kode[vil_idx]
-    prov = np.array([k[:2] for k in kode_desa])
-    kab_of = np.array([k[:4] for k in kode_desa])
-    culture = N.draw_culture(rng, prov)
+    prov = slice_codes(kode_desa, 0, 2)
+    prov_int = slice_int(kode_desa, 0, 2)
+    kab_int = slice_int(kode_desa, 0, 4)
+    culture = nm.draw_culture(rng, prov)
     ses = rng.standard_normal(nf)  # unobserved socio-economic status of the family
 
     # ---- heads ---------------------------------------------------------------------------------
     has_spouse = np.where(size == 1, False, rng.random(nf) < np.where(size == 2, 0.72, 0.88))
     u = rng.random(nf)
-    single_age = np.where(u < 0.45, rng.uniform(19, 35, nf), np.where(u < 0.85, rng.uniform(60, 88, nf), rng.uniform(35, 60, nf)))
+    single_age = np.where(
+        u < 0.45,
+        rng.uniform(19, 35, nf),
+        np.where(u < 0.85, rng.uniform(60, 88, nf), rng.uniform(35, 60, nf)),
+    )
     head_age = np.where(size == 1, single_age, 21 + 57 * rng.beta(2.2, 3.4, nf))
     head_male_p = np.where(has_spouse, 0.97, np.where(size == 1, np.where(head_age < 35, 0.6, 0.3), 0.25))
     head_male = rng.random(nf) < head_male_p
@@ -136,11 +147,15 @@ def generate_chunk(
         np.select([r < 0.22, r < 0.28, r < 0.30, r < 0.33], [GRANDCHILD, CHILD_IN_LAW, PARENT, OTHER], CHILD),
         np.select([r < 0.07, r < 0.10], [PARENT, OTHER], CHILD),
     )
-    role = np.where(pos == 0, HEAD, np.where((pos == 1) & has_spouse[fam], SPOUSE, extra_role)).astype(np.int8)
+    role = np.where(pos == 0, HEAD, np.where((pos == 1) & has_spouse[fam], SPOUSE, extra_role)).astype(
+        np.int8
+    )
 
     male = np.empty(n_living, dtype=bool)
     male_p = np.select(
-        [role == CHILD, role == GRANDCHILD, role == PARENT, role == CHILD_IN_LAW], [0.51, 0.51, 0.35, 0.3], 0.5
+        [role == CHILD, role == GRANDCHILD, role == PARENT, role == CHILD_IN_LAW],
+        [0.51, 0.51, 0.35, 0.3],
+        0.5,
     )
     male[:] = rng.random(n_living) < male_p
     male[role == HEAD] = head_male
@@ -149,7 +164,14 @@ def generate_chunk(
     spouse_age = np.clip(head_age + np.where(head_male, -3.5, 3.5) + rng.normal(0, 3.5, nf), 17, 95)
     mother_age = np.where(has_spouse & head_male, spouse_age, head_age)
     age = np.select(
-        [role == HEAD, role == SPOUSE, role == CHILD, role == GRANDCHILD, role == CHILD_IN_LAW, role == PARENT],
+        [
+            role == HEAD,
+            role == SPOUSE,
+            role == CHILD,
+            role == GRANDCHILD,
+            role == CHILD_IN_LAW,
+            role == PARENT,
+        ],
         [
             ha,
             spouse_age[fam],
@@ -162,7 +184,7 @@ def generate_chunk(
     )
 
     # ---- the recently dead (died between Regsosek and now), attached to families --------------------
-    n_dead = int(round(n_living * params.death_rate_since_regsosek))
+    n_dead = round(n_living * params.death_rate_since_regsosek)
     widowed = ~has_spouse & (head_age >= 40) & (size <= 6)
     kind = rng.random(n_dead)
     w_spouse = widowed.astype(float)
@@ -189,7 +211,10 @@ def generate_chunk(
     years_ago = (days(ref) - death_day) / 365.25
     dead_age_now = np.select(
         [dead_role == SPOUSE, dead_role == PARENT],
-        [head_age[dead_fam] + rng.normal(1.5, 4, nd), np.clip(head_age[dead_fam] + 27 + rng.normal(0, 4, nd), 55, 104)],
+        [
+            head_age[dead_fam] + rng.normal(1.5, 4, nd),
+            np.clip(head_age[dead_fam] + 27 + rng.normal(0, 4, nd), 55, 104),
+        ],
         rng.uniform(0, 30, nd),
     )
     dead_age_now = np.maximum(dead_age_now, years_ago + 0.1)
@@ -209,7 +234,8 @@ def generate_chunk(
     age_int = np.floor(age).astype(np.int32)
     age_2022 = (days(params.regsosek_date) - birth) / 365.25
     head_of = np.flatnonzero(role == HEAD)
-    assert len(head_of) == nf and np.all(np.diff(fam[head_of]) > 0)
+    if len(head_of) != nf or not np.all(np.diff(fam[head_of]) > 0):  # pragma: no cover - invariant
+        raise RuntimeError("every family must have exactly one head, listed first")
 
     # ---- marital status, religion --------------------------------------------------------------
     r = rng.random(n)
@@ -236,9 +262,11 @@ def generate_chunk(
     u_fam = ses[fam]
     urb = urban[fam]
     cohort = np.select(
-        [birth_year < 1960, birth_year < 1970, birth_year < 1980, birth_year < 1990, birth_year < 2000], [-0.9, -0.4, 0.0, 0.45, 0.8], 1.0
+        [birth_year < 1960, birth_year < 1970, birth_year < 1980, birth_year < 1990, birth_year < 2000],
+        [-0.9, -0.4, 0.0, 0.45, 0.8],
+        1.0,
     )
-    prov_edu = 0.15 * hash_normal(np.array([int(p) for p in prov]), 5)[fam]
+    prov_edu = 0.15 * hash_normal(prov_int, 5)[fam]
     latent = cohort + 0.55 * u_fam + 0.35 * urb + prov_edu + rng.normal(0, 0.85, n)
     ijazah = np.searchsorted(np.array([-1.3, -0.05, 0.55, 1.75, 2.05, 2.75]), latent).astype(np.int8)
     cap = np.select([age < 13, age < 16, age < 19, age < 22, age < 24], [0, 1, 2, 3, 4], 6)
@@ -259,18 +287,36 @@ def generate_chunk(
     jenjang_school = np.select(
         [age < 13, age < 16, age < 19],
         [
-            np.where(level_choice < 0.2, C.JenjangPendidikan.MI, C.JenjangPendidikan.SD),
-            np.where(level_choice < 0.25, C.JenjangPendidikan.MTS, C.JenjangPendidikan.SMP),
-            np.select([level_choice < 0.35, level_choice < 0.47], [C.JenjangPendidikan.SMK, C.JenjangPendidikan.MA], C.JenjangPendidikan.SMA),
+            np.where(level_choice < 0.2, rc.JenjangPendidikan.MI, rc.JenjangPendidikan.SD),
+            np.where(level_choice < 0.25, rc.JenjangPendidikan.MTS, rc.JenjangPendidikan.SMP),
+            np.select(
+                [level_choice < 0.35, level_choice < 0.47],
+                [rc.JenjangPendidikan.SMK, rc.JenjangPendidikan.MA],
+                rc.JenjangPendidikan.SMA,
+            ),
         ],
-        np.where(level_choice < 0.2, C.JenjangPendidikan.D3, C.JenjangPendidikan.D4_S1),
+        np.where(level_choice < 0.2, rc.JenjangPendidikan.D3, rc.JenjangPendidikan.D4_S1),
     )
-    jenjang_done = np.array([C.JenjangPendidikan.SD, C.JenjangPendidikan.SD, C.JenjangPendidikan.SMP, C.JenjangPendidikan.SMA, C.JenjangPendidikan.D3, C.JenjangPendidikan.D4_S1, C.JenjangPendidikan.S2])[ijazah]
-    jenjang_done = np.where((ijazah == 3) & (level_choice < 0.35), C.JenjangPendidikan.SMK, jenjang_done)
+    jenjang_done = np.array(
+        [
+            rc.JenjangPendidikan.SD,
+            rc.JenjangPendidikan.SD,
+            rc.JenjangPendidikan.SMP,
+            rc.JenjangPendidikan.SMA,
+            rc.JenjangPendidikan.D3,
+            rc.JenjangPendidikan.D4_S1,
+            rc.JenjangPendidikan.S2,
+        ]
+    )[ijazah]
+    jenjang_done = np.where((ijazah == 3) & (level_choice < 0.35), rc.JenjangPendidikan.SMK, jenjang_done)
     never = (~in_school) & (ijazah == 0) & ((latent < -1.9) | (age < 7))
     partisipasi = np.where(in_school, 1, np.where(never, 0, 2)).astype(np.int8)
     jenjang = np.where(in_school, jenjang_school, np.where(never, 0, jenjang_done)).astype(np.int8)
-    grade = np.where(in_school, np.clip(age_int - np.select([age < 13, age < 16, age < 19], [6, 12, 15], 18), 1, 6), np.where(never, 0, np.select([jenjang_done <= 5], [6], 3)))
+    grade = np.where(
+        in_school,
+        np.clip(age_int - np.select([age < 13, age < 16, age < 19], [6, 12, 15], 18), 1, 6),
+        np.where(never, 0, np.select([jenjang_done <= 5], [6], 3)),
+    )
     pendidikan_siak = np.select(
         [ijazah == 0, ijazah == 1, ijazah == 2, ijazah == 3, ijazah == 4, ijazah == 5],
         [np.where(never | (age < 7), 1, 2), 3, 4, 5, np.where(level_choice < 0.4, 6, 7), 8],
@@ -288,7 +334,29 @@ def generate_chunk(
     is_agri = rng.random(n) < agri_p
     agri_sector = rng.choice(np.arange(1, 8), size=n, p=[0.45, 0.12, 0.25, 0.07, 0.03, 0.06, 0.02])
     nonagri_codes = np.arange(8, 27)
-    nonagri_p = np.array([0.015, 0.17, 0.003, 0.004, 0.10, 0.30, 0.07, 0.10, 0.02, 0.02, 0.005, 0.03, 0.05, 0.06, 0.025, 0.04, 0.02, 0.0005, 0.005])
+    nonagri_p = np.array(
+        [
+            0.015,
+            0.17,
+            0.003,
+            0.004,
+            0.10,
+            0.30,
+            0.07,
+            0.10,
+            0.02,
+            0.02,
+            0.005,
+            0.03,
+            0.05,
+            0.06,
+            0.025,
+            0.04,
+            0.02,
+            0.0005,
+            0.005,
+        ]
+    )
     tilt = np.zeros((n, len(nonagri_codes)))
     educated = np.clip(ijazah - 3, 0, 3)[:, None]
     for j, code in enumerate(nonagri_codes):
@@ -309,19 +377,31 @@ def generate_chunk(
     status = np.where(public, np.where(rng.random(n) < 0.85, 5, 4), status)
     status = np.where(teacher_health & (rng.random(n) < np.where(ijazah >= 4, 0.45, 0.08)), 5, status)
     status = np.where(works, status, 0).astype(np.int8)
-    hours = np.where(works, np.clip(np.where(np.isin(status, [4, 5]), rng.normal(43, 6, n), rng.normal(34, 12, n)), 1, 98), 0).astype(np.int16)
+    hours = np.where(
+        works,
+        np.clip(np.where(np.isin(status, [4, 5]), rng.normal(43, 6, n), rng.normal(34, 12, n)), 1, 98),
+        0,
+    ).astype(np.int16)
     pekerjaan_siak = _siak_occupation(rng, works, sector, status, in_school, male, age)
     own_business = works & np.isin(status, [1, 2, 3])
     paid_workers = np.where(status == 3, rng.integers(1, 6, n), 0).astype(np.int16)
     unpaid_workers = np.where(status == 2, rng.integers(1, 3, n), 0).astype(np.int16)
-    omzet = np.where(own_business, 1 + np.searchsorted([0.6, 1.4, 2.0], u_fam + rng.normal(0, 0.7, n)), 0).astype(np.int8)
-    npwp = works & (rng.random(n) < np.where(np.isin(status, [4, 5]), 0.25 + 0.12 * np.clip(ijazah - 2, 0, 4), 0.05))
+    omzet = np.where(
+        own_business, 1 + np.searchsorted([0.6, 1.4, 2.0], u_fam + rng.normal(0, 0.7, n)), 0
+    ).astype(np.int8)
+    npwp = works & (
+        rng.random(n) < np.where(np.isin(status, [4, 5]), 0.25 + 0.12 * np.clip(ijazah - 2, 0, 4), 0.05)
+    )
 
     # ---- health ----------------------------------------------------------------------------------
     p_dis = np.select([age < 18, age < 60, age < 75], [0.015, 0.025, 0.12], 0.30)
     disabled = rng.random(n) < p_dis
-    difficulty = np.ones((n, len(C.FungsiTubuh)), dtype=np.int8)
-    domain_p = np.where((age >= 60)[:, None], [[0.22, 0.18, 0.35, 0.05, 0.03, 0.01, 0.03, 0.08, 0.05]], [[0.15, 0.12, 0.25, 0.08, 0.15, 0.07, 0.10, 0.05, 0.03]])
+    difficulty = np.ones((n, len(rc.FungsiTubuh)), dtype=np.int8)
+    domain_p = np.where(
+        (age >= 60)[:, None],
+        [[0.22, 0.18, 0.35, 0.05, 0.03, 0.01, 0.03, 0.08, 0.05]],
+        [[0.15, 0.12, 0.25, 0.08, 0.15, 0.07, 0.10, 0.05, 0.03]],
+    )
     first = _categorical(rng, domain_p)
     severity = np.where(rng.random(n) < 0.25, 4, 3)
     rows = np.flatnonzero(disabled)
@@ -331,7 +411,11 @@ def generate_chunk(
     p_chronic = np.select([age < 30, age < 45, age < 60], [0.02, 0.06, 0.15], 0.32)
     chronic = np.where(
         rng.random(n) < p_chronic,
-        rng.choice(np.arange(1, 18), size=n, p=_norm([35, 12, 6, 8, 13, 3, 4, 2, 2, 0.2, 0.3, 8, 0.5, 0.3, 0.3, 0.4, 5])),
+        rng.choice(
+            np.arange(1, 18),
+            size=n,
+            p=_norm([35, 12, 6, 8, 13, 3, 4, 2, 2, 0.2, 0.3, 8, 0.5, 0.3, 0.3, 0.4, 5]),
+        ),
         0,
     ).astype(np.int8)
     pregnant = (~male) & alive & (kawin == 2) & (age >= 15) & (age < 50) & (rng.random(n) < 0.06)
@@ -349,7 +433,7 @@ def generate_chunk(
     status_effect = np.array([-0.12, 0.0, -0.02, 0.30, 0.05, 0.20, -0.25, -0.15, -0.10])[h_status]
     status_effect = np.where((h_status == 0) & (head_age >= 60), -0.05, status_effect)
     other_workers = np.maximum(n_workers - (h_status > 0), 0)
-    kab_effect = wp.kabupaten_sd * hash_normal(np.array([int(k) for k in kab_of]), 3)
+    kab_effect = wp.kabupaten_sd * hash_normal(kab_int, 3)
     log_size = np.log(size)
     struct = (
         kab_effect
@@ -366,7 +450,10 @@ def generate_chunk(
         + wp.latent_ses_effect * ses
         - 0.05 * (log_size * (1 - urban))
     )
-    alpha = np.array([calibration.province_alpha[p] for p in prov])
+    alpha_table = np.zeros(100)
+    for code, value in calibration.province_alpha.items():
+        alpha_table[int(code)] = value
+    alpha = alpha_table[prov_int]
     lnc = alpha + struct + calibration.noise_sd * rng.standard_normal(nf)
     pc_consumption = np.round(np.exp(lnc)).astype(np.int64)
     s = (lnc - calibration.lnc_mean) / calibration.lnc_sd  # standardised welfare for the observables
@@ -379,7 +466,9 @@ def generate_chunk(
     ppu = ~pbi & np.isin(h_status, [4, 5]) & (rng.random(nf) < 0.75)
     pbpu = ~pbi & ~ppu & (rng.random(nf) < 0.72)
     fam_segment = np.select(
-        [pbi & (rng.random(nf) < 0.2), pbi, ppu, pbpu & (head_age >= 60) & (h_status == 0)], [2, 1, 3, 5], np.where(pbpu, 4, 0)
+        [pbi & (rng.random(nf) < 0.2), pbi, ppu, pbpu & (head_age >= 60) & (h_status == 0)],
+        [2, 1, 3, 5],
+        np.where(pbpu, 4, 0),
     )
     segment = np.where(rng.random(n) < (1 - params.jkn_coverage) * 0.5, 0, fam_segment[fam]).astype(np.int8)
     jamkes = np.array([5, 1, 1, 3, 2, 2], dtype=np.int8)[segment]
@@ -391,13 +480,17 @@ def generate_chunk(
     move_reported = moved & (rng.random(nf) < params.siak_move_reported)
 
     young_couple = has_spouse & (head_age >= 20) & (head_age <= 36)
-    split_new = young_couple & (rng.random(nf) < params.split_since_regsosek / max(young_couple.mean(), 1e-9) * 0.25) & ~moved
+    split_new = (
+        young_couple
+        & (rng.random(nf) < params.split_since_regsosek / max(young_couple.mean(), 1e-9) * 0.25)
+        & ~moved
+    )
     parent_family = _parent_families(rng, split_new, head_age, vil_idx, moved)
     split_new &= parent_family >= 0
 
     # ---- identifiers -------------------------------------------------------------------------------
-    fam_kec = np.array([k[:6] for k in kode_desa])
-    old_kec = np.array([k[:6] for k in old_desa])
+    fam_kec = slice_codes(kode_desa, 0, 6)
+    old_kec = slice_codes(old_desa, 0, 6)
     born_here = (birth > np.where(moved, move_day, 0)[fam]) | (age < 1)
     adult = age >= 17
     migrant = adult & (rng.random(n) < params.lifetime_migrant)
@@ -412,22 +505,43 @@ def generate_chunk(
     kk_issue_now = np.where(
         split_new,
         rng.integers(days(params.regsosek_date) + 1, days(ref), nf),
-        np.where(move_reported, np.minimum(move_day + rng.integers(7, 120, nf), days(ref)), rng.integers(days(date(2008, 1, 1)), days(ref) - 30, nf)),
+        np.where(
+            move_reported,
+            np.minimum(move_day + rng.integers(7, 120, nf), days(ref)),
+            rng.integers(days(date(2008, 1, 1)), days(ref) - 30, nf),
+        ),
     )
-    kk_issue_old = np.where(moved | split_new, rng.integers(days(date(2006, 1, 1)), days(params.regsosek_date) - 30, nf), kk_issue_now)
+    kk_issue_old = np.where(
+        moved | split_new,
+        rng.integers(days(date(2006, 1, 1)), days(params.regsosek_date) - 30, nf),
+        kk_issue_now,
+    )
     kk_prefix_now = np.where(moved & ~move_reported, old_kec, fam_kec)
-    kk_now_serial, kk_prefix_now = _serials(rng, kk_prefix_now, kk_issue_now, np.zeros(nf, np.int64), chunk_kabs, chunk_index, fam_kec)
+    kk_now_serial, kk_prefix_now = _serials(
+        rng, kk_prefix_now, kk_issue_now, np.zeros(nf, np.int64), chunk_kabs, chunk_index, fam_kec
+    )
     no_kk_now = _compose(kk_prefix_now, kk_issue_now, np.zeros(nf, np.int64), kk_now_serial)
-    kk_old_serial, old_prefix = _serials(rng, old_kec, kk_issue_old, np.zeros(nf, np.int64), chunk_kabs, chunk_index, fam_kec)
-    no_kk_old = np.where(moved, _compose(old_prefix, kk_issue_old, np.zeros(nf, np.int64), kk_old_serial), no_kk_now)
+    kk_old_serial, old_prefix = _serials(
+        rng, old_kec, kk_issue_old, np.zeros(nf, np.int64), chunk_kabs, chunk_index, fam_kec
+    )
+    no_kk_old = np.where(
+        moved, _compose(old_prefix, kk_issue_old, np.zeros(nf, np.int64), kk_old_serial), no_kk_now
+    )
     # families that moved without telling Dukcapil still have the old card there
     no_kk_siak = np.where(moved & ~move_reported, no_kk_old, no_kk_now)
     no_kk_old = np.where(split_new, no_kk_old[np.maximum(parent_family, 0)], no_kk_old)
 
     # ---- names and places ------------------------------------------------------------------------------
     sex_code = np.where(male, 1, 2).astype(np.int8)
-    surname = N.family_surnames(rng, culture) if hasattr(N, "family_surnames") else None
-    nama = N.draw_full_names(rng, sex_code, culture[fam], birth_year.astype(np.int32), family_surname=None if surname is None else surname[fam], role=role)
+    surname = nm.family_surnames(rng, culture)
+    nama = nm.draw_full_names(
+        rng,
+        sex_code,
+        culture[fam],
+        birth_year.astype(np.int32),
+        family_surname=surname[fam],
+        role=role,
+    )
     birthplace = _birthplaces(nik_kec)
     alamat, rt, rw = _addresses(rng, urban, nf)
     old_alamat, old_rt, old_rw = _addresses(rng, urban, nf)
@@ -449,7 +563,7 @@ def generate_chunk(
     has_split = np.zeros(nf, bool)
     has_split[fam[split_unit]] = True
     status_kk_2022 = np.where(~split_unit & has_split[fam], 1, status_kk_2022).astype(np.int8)
-    existed_2022 = (birth <= days(params.regsosek_date))
+    existed_2022 = birth <= days(params.regsosek_date)
     covered_unit = _hash_cover(unit, seed, params.regsosek_coverage)
 
     families = {
@@ -460,7 +574,7 @@ def generate_chunk(
         "kode_desa": kode_desa,
         "kode_desa_2022": old_desa,
         "urban": urban,
-        "culture": np.array(N.CULTURES)[culture],
+        "culture": np.array(nm.CULTURES)[culture],
         "size": size,
         "pc_consumption": pc_consumption,
         "log_consumption": lnc,
@@ -521,7 +635,7 @@ def generate_chunk(
         "jaminan_kesehatan": jamkes,
         "age_2022": age_2022.astype(np.float32),
     }
-    for j, dom in enumerate(C.FungsiTubuh):
+    for j, dom in enumerate(rc.FungsiTubuh):
         persons[dom.field] = difficulty[:, j]
     return Population(families, persons)
 
@@ -549,7 +663,7 @@ _RELIGION_DEFAULT = [0.975, 0.012, 0.006, 0.002, 0.003, 0.0, 0.002]
 
 
 def _religion(rng: np.random.Generator, culture_idx: np.ndarray) -> np.ndarray:
-    table = np.array([_RELIGION_BY_CULTURE.get(c, _RELIGION_DEFAULT) for c in N.CULTURES], dtype=float)
+    table = np.array([_RELIGION_BY_CULTURE.get(c, _RELIGION_DEFAULT) for c in nm.CULTURES], dtype=float)
     return (_categorical(rng, table[culture_idx]) + 1).astype(np.int8)
 
 
@@ -593,7 +707,14 @@ def _siak_occupation(rng, works, sector, status, in_school, male, age) -> np.nda
 def _siak_relationship(rng: np.random.Generator, role: np.ndarray, male: np.ndarray) -> np.ndarray:
     r = rng.random(len(role))
     return np.select(
-        [role == HEAD, role == SPOUSE, role == CHILD, role == CHILD_IN_LAW, role == GRANDCHILD, role == PARENT],
+        [
+            role == HEAD,
+            role == SPOUSE,
+            role == CHILD,
+            role == CHILD_IN_LAW,
+            role == GRANDCHILD,
+            role == PARENT,
+        ],
         [1, np.where(male, 2, 3), 4, 5, 6, np.where(r < 0.5, 7, 8)],
         np.where(r < 0.9, 9, 10),
     ).astype(np.int8)
@@ -613,73 +734,109 @@ def _housing(rng, s, urban, prov, size, culture) -> dict[str, np.ndarray]:
     out["status_bangunan"] = tenure.astype(np.int8)
     proof = 1 + _ordered(rng, -s, 0.8, [0.50, 0.15, 0.22, 0.13])
     out["bukti_kepemilikan"] = np.where(tenure == 1, proof, 0).astype(np.int8)
-    out["luas_lantai"] = np.clip(np.exp(3.85 + 0.30 * s + 0.12 * np.log(size) + rng.normal(0, 0.38, nf)), 9, 2000).round().astype(np.int32)
-    floor = np.array([8, 7, 5, 6, 4, 2, 3, 1])[_ordered(rng, s, 1.0, [0.05, 0.01, 0.09, 0.20, 0.06, 0.55, 0.01, 0.03], np.where(wood, -0.25, 0.1))]
+    out["luas_lantai"] = (
+        np.clip(np.exp(3.85 + 0.30 * s + 0.12 * np.log(size) + rng.normal(0, 0.38, nf)), 9, 2000)
+        .round()
+        .astype(np.int32)
+    )
+    floor = np.array([8, 7, 5, 6, 4, 2, 3, 1])[
+        _ordered(rng, s, 1.0, [0.05, 0.01, 0.09, 0.20, 0.06, 0.55, 0.01, 0.03], np.where(wood, -0.25, 0.1))
+    ]
     floor = np.where(wood & (floor == 6) & (rng.random(nf) < 0.5), 5, floor)
     out["lantai"] = floor.astype(np.int8)
-    wall = np.array([7, 6, 5, 4, 3, 2, 1])[_ordered(rng, s, 0.9, [0.005, 0.01, 0.005, 0.05, 0.13, 0.02, 0.78], np.where(wood, -0.9, 0.15))]
+    wall = np.array([7, 6, 5, 4, 3, 2, 1])[
+        _ordered(rng, s, 0.9, [0.005, 0.01, 0.005, 0.05, 0.13, 0.02, 0.78], np.where(wood, -0.9, 0.15))
+    ]
     out["dinding"] = wall.astype(np.int8)
-    roof = np.array([7, 5, 6, 8, 4, 3, 2, 1])[_ordered(rng, s, 0.5, [0.01, 0.003, 0.01, 0.005, 0.10, 0.32, 0.50, 0.05])]
+    roof = np.array([7, 5, 6, 8, 4, 3, 2, 1])[
+        _ordered(rng, s, 0.5, [0.01, 0.003, 0.01, 0.005, 0.10, 0.32, 0.50, 0.05])
+    ]
     java_bali = np.isin(prov, ["31", "32", "33", "34", "35", "36", "51"])
     roof = np.where(~java_bali & (roof == 2) & (rng.random(nf) < 0.75), 3, roof)
     out["atap"] = roof.astype(np.int8)
-    water = np.array([9, 8, 6, 10, 11, 7, 5, 4, 3, 2, 1])[_ordered(rng, s, 0.9, [0.02, 0.02, 0.04, 0.02, 0.005, 0.06, 0.12, 0.17, 0.10, 0.40, 0.045], np.where(urban, 0.4, -0.3))]
+    water = np.array([9, 8, 6, 10, 11, 7, 5, 4, 3, 2, 1])[
+        _ordered(
+            rng,
+            s,
+            0.9,
+            [0.02, 0.02, 0.04, 0.02, 0.005, 0.06, 0.12, 0.17, 0.10, 0.40, 0.045],
+            np.where(urban, 0.4, -0.3),
+        )
+    ]
     out["sumber_air_minum"] = water.astype(np.int8)
-    light = np.array([4, 3, 2, 1])[_ordered(rng, s, 0.8, [0.01, 0.015, 0.03, 0.945], np.where(eastern_rural, -1.2, 0.1))]
+    light = np.array([4, 3, 2, 1])[
+        _ordered(rng, s, 0.8, [0.01, 0.015, 0.03, 0.945], np.where(eastern_rural, -1.2, 0.1))
+    ]
     out["sumber_penerangan"] = light.astype(np.int8)
     power = 1 + _ordered(rng, s, 1.6, [0.30, 0.42, 0.18, 0.07, 0.03], np.where(urban, 0.2, -0.2))
     out["daya_listrik"] = np.where(light == 1, power, 0).astype(np.int8)
-    fuel = np.array([10, 9, 7, 0, 4, 5, 1, 3, 2])[_ordered(rng, s, 1.0, [0.10, 0.003, 0.01, 0.02, 0.80, 0.004, 0.01, 0.04, 0.013], np.where(urban, 0.5, -0.4))]
+    fuel = np.array([10, 9, 7, 0, 4, 5, 1, 3, 2])[
+        _ordered(
+            rng, s, 1.0, [0.10, 0.003, 0.01, 0.02, 0.80, 0.004, 0.01, 0.04, 0.013], np.where(urban, 0.5, -0.4)
+        )
+    ]
     out["bahan_bakar_masak"] = fuel.astype(np.int8)
-    toilet = np.array([6, 5, 4, 3, 2, 1])[_ordered(rng, s, 0.8, [0.05, 0.005, 0.02, 0.01, 0.07, 0.845], np.where(eastern_rural, -0.7, 0.05))]
+    toilet = np.array([6, 5, 4, 3, 2, 1])[
+        _ordered(rng, s, 0.8, [0.05, 0.005, 0.02, 0.01, 0.07, 0.845], np.where(eastern_rural, -0.7, 0.05))
+    ]
     out["fasilitas_bab"] = toilet.astype(np.int8)
     closet = np.array([4, 3, 2, 1])[_ordered(rng, s, 0.8, [0.05, 0.03, 0.02, 0.90])]
     out["jenis_kloset"] = np.where(toilet <= 5, closet, 0).astype(np.int8)
-    out["pembuangan_tinja"] = np.where(toilet <= 5, np.array([5, 3, 4, 6, 2, 1])[_ordered(rng, s, 0.8, [0.03, 0.08, 0.10, 0.01, 0.02, 0.76], np.where(urban, 0.3, -0.3))], 0).astype(np.int8)
+    out["pembuangan_tinja"] = np.where(
+        toilet <= 5,
+        np.array([5, 3, 4, 6, 2, 1])[
+            _ordered(rng, s, 0.8, [0.03, 0.08, 0.10, 0.01, 0.02, 0.76], np.where(urban, 0.3, -0.3))
+        ],
+        0,
+    ).astype(np.int8)
 
     electric = light <= 3
     asset_spec = {
-        C.Aset.LEMARI_ES: (1.2, 0.55), C.Aset.AC: (1.5, 0.09), C.Aset.PEMANAS_AIR: (1.5, 0.04),
-        C.Aset.TELEPON_RUMAH: (1.0, 0.03), C.Aset.TV_LAYAR_DATAR: (1.3, 0.30), C.Aset.EMAS_PERHIASAN: (1.2, 0.20),
-        C.Aset.KOMPUTER: (1.4, 0.18), C.Aset.SEPEDA_MOTOR: (0.8, 0.82), C.Aset.SEPEDA: (0.1, 0.30),
-        C.Aset.MOBIL: (1.6, 0.11), C.Aset.PERAHU: (-0.3, 0.02), C.Aset.PERAHU_MOTOR: (0.0, 0.012),
-        C.Aset.SMARTPHONE: (1.0, 0.86),
+        rc.Aset.LEMARI_ES: (1.2, 0.55), rc.Aset.AC: (1.5, 0.09), rc.Aset.PEMANAS_AIR: (1.5, 0.04),
+        rc.Aset.TELEPON_RUMAH: (1.0, 0.03), rc.Aset.TV_LAYAR_DATAR: (1.3, 0.30), rc.Aset.EMAS_PERHIASAN: (1.2, 0.20),
+        rc.Aset.KOMPUTER: (1.4, 0.18), rc.Aset.SEPEDA_MOTOR: (0.8, 0.82), rc.Aset.SEPEDA: (0.1, 0.30),
+        rc.Aset.MOBIL: (1.6, 0.11), rc.Aset.PERAHU: (-0.3, 0.02), rc.Aset.PERAHU_MOTOR: (0.0, 0.012),
+        rc.Aset.SMARTPHONE: (1.0, 0.86),
     }  # fmt: skip
     for aset, (loading, share) in asset_spec.items():
         has = _binary(rng, s, loading, share, np.where(urban, 0.15, -0.1))
         if aset.needs_electricity:
             has &= electric
         out[aset.field] = has
-    out[C.Aset.TABUNG_GAS.field] = np.isin(fuel, [2, 3])  # skip rule: a 5.5/12 kg tank iff cooking with it
+    out[rc.Aset.TABUNG_GAS.field] = np.isin(fuel, [2, 3])  # skip rule: a 5.5/12 kg tank iff cooking with it
     out["lahan_lain"] = _binary(rng, s, 0.3, 0.30, np.where(urban, -0.9, 0.1))
     out["rumah_lain"] = _binary(rng, s, 1.2, 0.07)
-    pig_culture = np.isin(np.array(N.CULTURES)[culture], ["bali", "papua", "kristen_timur", "batak", "dayak"])
+    pig_culture = np.isin(
+        np.array(nm.CULTURES)[culture], ["bali", "papua", "kristen_timur", "batak", "dayak"]
+    )
     livestock = {
-        C.Ternak.SAPI: (0.09, 3), C.Ternak.KERBAU: (0.01, 2), C.Ternak.KUDA: (0.005, 1),
-        C.Ternak.BABI: (0.0, 3), C.Ternak.KAMBING_DOMBA: (0.12, 4),
+        rc.Ternak.SAPI: (0.09, 3), rc.Ternak.KERBAU: (0.01, 2), rc.Ternak.KUDA: (0.005, 1),
+        rc.Ternak.BABI: (0.0, 3), rc.Ternak.KAMBING_DOMBA: (0.12, 4),
     }  # fmt: skip
     for animal, (share, mean) in livestock.items():
         p = np.where(urban, share * 0.2, share * 1.6)
-        if animal is C.Ternak.BABI:
+        if animal is rc.Ternak.BABI:
             p = np.where(pig_culture, 0.25, 0.0) * np.where(urban, 0.3, 1.0)
         owns = rng.random(nf) < p
         out[animal.field] = np.where(owns, 1 + rng.poisson(mean - 1, nf), 0).astype(np.int16)
     out["internet"] = _binary(rng, s, 1.2, 0.62, np.where(urban, 0.3, -0.3))
     out["rekening_bank"] = _binary(rng, s, 1.3, 0.52)
     poor_signal = -s
-    out[C.ProgramBansos.PKH.field] = _binary(rng, poor_signal, 1.4, 0.09)
-    out[C.ProgramBansos.SEMBAKO.field] = _binary(rng, poor_signal, 1.3, 0.18)
-    out[C.ProgramBansos.BLT_DESA.field] = _binary(rng, poor_signal, 1.0, 0.05) & ~urban
-    out[C.ProgramBansos.SUBSIDI_LISTRIK.field] = (out["daya_listrik"] >= 1) & (out["daya_listrik"] <= 2)
-    out[C.ProgramBansos.BANTUAN_PEMDA.field] = _binary(rng, poor_signal, 1.0, 0.03)
-    out[C.ProgramBansos.SUBSIDI_PUPUK.field] = _binary(rng, poor_signal, 0.3, 0.15) & ~urban
-    out[C.ProgramBansos.SUBSIDI_LPG.field] = fuel == 4
+    out[rc.ProgramBansos.PKH.field] = _binary(rng, poor_signal, 1.4, 0.09)
+    out[rc.ProgramBansos.SEMBAKO.field] = _binary(rng, poor_signal, 1.3, 0.18)
+    out[rc.ProgramBansos.BLT_DESA.field] = _binary(rng, poor_signal, 1.0, 0.05) & ~urban
+    out[rc.ProgramBansos.SUBSIDI_LISTRIK.field] = (out["daya_listrik"] >= 1) & (out["daya_listrik"] <= 2)
+    out[rc.ProgramBansos.BANTUAN_PEMDA.field] = _binary(rng, poor_signal, 1.0, 0.03)
+    out[rc.ProgramBansos.SUBSIDI_PUPUK.field] = _binary(rng, poor_signal, 0.3, 0.15) & ~urban
+    out[rc.ProgramBansos.SUBSIDI_LPG.field] = fuel == 4
     return out
 
 
-def _old_villages(rng: np.random.Generator, chunk_villages: np.ndarray, prov: np.ndarray, nf: int) -> np.ndarray:
+def _old_villages(
+    rng: np.random.Generator, chunk_villages: np.ndarray, prov: np.ndarray, nf: int
+) -> np.ndarray:
     """A previous address: mostly elsewhere in the chunk, sometimes anywhere in Indonesia."""
-    everywhere = regions.villages()["kode"].to_numpy().astype(str)
+    everywhere = regions.villages()["kode"].to_numpy().astype(object)
     near = chunk_villages[rng.integers(0, len(chunk_villages), nf)]
     far = everywhere[rng.integers(0, len(everywhere), nf)]
     return np.where(rng.random(nf) < 0.7, near, far)
@@ -687,12 +844,13 @@ def _old_villages(rng: np.random.Generator, chunk_villages: np.ndarray, prov: np
 
 def _random_kec(rng: np.random.Generator, home_kec: np.ndarray, n: int) -> np.ndarray:
     """First-registration kecamatan of a lifetime migrant: 60% from the same kabupaten, else anywhere."""
-    all_kec = regions.kecamatan()["kode"].to_numpy().astype(str)
+    all_kec = regions.kecamatan()["kode"].to_numpy().astype(object)
     # vectorized: pick a random kecamatan index inside the same kabupaten via sorted offsets
     sorted_kec = np.sort(all_kec)
-    kab_of_kec = np.array([k[:4] for k in sorted_kec])
-    first = np.searchsorted(kab_of_kec, [h[:4] for h in home_kec], side="left")
-    last = np.searchsorted(kab_of_kec, [h[:4] for h in home_kec], side="right")
+    kab_of_kec = slice_codes(sorted_kec, 0, 4)
+    home_kab = slice_codes(home_kec, 0, 4)
+    first = np.searchsorted(kab_of_kec, home_kab, side="left")
+    last = np.searchsorted(kab_of_kec, home_kab, side="right")
     same = sorted_kec[first + (rng.random(n) * np.maximum(last - first, 1)).astype(np.int64)]
     anywhere = sorted_kec[rng.integers(0, len(sorted_kec), n)]
     return np.where(rng.random(n) < 0.6, same, anywhere)
@@ -740,7 +898,9 @@ def _hash_cover(unit: np.ndarray, seed: int, rate: float) -> np.ndarray:
     return hash_uniform(np.abs(unit), seed % 1_000_003 + 17) < rate
 
 
-def _serials(rng, prefix, day_number, day_offset, chunk_kabs, chunk_index, home_kec) -> tuple[np.ndarray, np.ndarray]:
+def _serials(
+    rng, prefix, day_number, day_offset, chunk_kabs, chunk_index, home_kec
+) -> tuple[np.ndarray, np.ndarray]:
     """Serials unique per (prefix, encoded date) across every chunk of a run.
 
     A chunk owns the prefixes of its own kabupaten (serials 0001-4999); a number first registered
@@ -755,10 +915,13 @@ def _serials(rng, prefix, day_number, day_offset, chunk_kabs, chunk_index, home_
     d = (dd - dd.astype("datetime64[M]")).astype(np.int64) + 1
     ddmmyy = (d + day_offset) * 10000 + m * 100 + (y % 100)
     for _ in range(5):
-        native = np.array([p[:4] in chunk_kabs for p in prefix])
+        native = np.isin(slice_codes(prefix, 0, 4), list(chunk_kabs))
         key = prefix.astype(np.int64) * 1_000_000 + ddmmyy
         serial = np.zeros(n, dtype=np.int64)
-        for mask, base in ((native, 1), (~native, NON_NATIVE_SERIAL_BASE + NON_NATIVE_BAND * (chunk_index % 555))):
+        for mask, base in (
+            (native, 1),
+            (~native, NON_NATIVE_SERIAL_BASE + NON_NATIVE_BAND * (chunk_index % 555)),
+        ):
             idx = np.flatnonzero(mask)
             if not len(idx):
                 continue
@@ -769,14 +932,19 @@ def _serials(rng, prefix, day_number, day_offset, chunk_kabs, chunk_index, home_
             first = np.maximum.accumulate(np.where(start, np.arange(len(ks)), 0))
             rank = np.arange(len(ks)) - first
             serial[idx[order]] = base + rank
-        overflow = (~native & (serial >= NON_NATIVE_SERIAL_BASE + NON_NATIVE_BAND * (chunk_index % 555) + NON_NATIVE_BAND)) | (native & (serial >= NON_NATIVE_SERIAL_BASE))
+        overflow = (
+            ~native
+            & (serial >= NON_NATIVE_SERIAL_BASE + NON_NATIVE_BAND * (chunk_index % 555) + NON_NATIVE_BAND)
+        ) | (native & (serial >= NON_NATIVE_SERIAL_BASE))
         if not overflow.any():
             return serial, prefix
         prefix[overflow] = home_kec[overflow]
     raise RuntimeError("could not assign unique NIK serials (population too dense for one date)")
 
 
-def _compose(prefix: np.ndarray, day_number: np.ndarray, day_offset: np.ndarray, serial: np.ndarray) -> np.ndarray:
+def _compose(
+    prefix: np.ndarray, day_number: np.ndarray, day_offset: np.ndarray, serial: np.ndarray
+) -> np.ndarray:
     dd = day_number.astype("datetime64[D]")
     y = dd.astype("datetime64[Y]").astype(np.int64) + 1970
     m = (dd.astype("datetime64[M]").astype(np.int64) % 12) + 1
@@ -798,21 +966,68 @@ def _birthplaces(nik_kec: np.ndarray) -> np.ndarray:
         k: v.upper().replace("KABUPATEN ", "").replace("KOTA ", "KOTA ").replace("KEPULAUAN ", "KEP. ")
         for k, v in kab.iter_rows()
     }
-    keys = np.array([k[:4] for k in nik_kec])
+    keys = slice_codes(nik_kec, 0, 4)
     uniq, inv = np.unique(keys, return_inverse=True)
     table = np.array([names.get(k, "-") for k in uniq], dtype=object)
     return table[inv]
 
 
 _STREETS = np.array(
-    "MERDEKA SUDIRMAN DIPONEGORO GATOT SUBROTO AHMAD YANI KARTINI PAHLAWAN PEMUDA VETERAN PATIMURA "
-    "SISINGAMANGARAJA HASANUDDIN IMAM BONJOL TEUKU UMAR CUT NYAK DIEN KI HAJAR DEWANTARA MH THAMRIN "
-    "GAJAH MADA HAYAM WURUK RAYA CEMPAKA MAWAR MELATI ANGGREK KENANGA FLAMBOYAN MANGGA RAMBUTAN "
-    "NANGKA SALAK DURIAN KELAPA BERINGIN CENDANA SEROJA DAHLIA".split()
+    [
+        "MERDEKA",
+        "SUDIRMAN",
+        "DIPONEGORO",
+        "GATOT",
+        "SUBROTO",
+        "AHMAD",
+        "YANI",
+        "KARTINI",
+        "PAHLAWAN",
+        "PEMUDA",
+        "VETERAN",
+        "PATIMURA",
+        "SISINGAMANGARAJA",
+        "HASANUDDIN",
+        "IMAM",
+        "BONJOL",
+        "TEUKU",
+        "UMAR",
+        "CUT",
+        "NYAK",
+        "DIEN",
+        "KI",
+        "HAJAR",
+        "DEWANTARA",
+        "MH",
+        "THAMRIN",
+        "GAJAH",
+        "MADA",
+        "HAYAM",
+        "WURUK",
+        "RAYA",
+        "CEMPAKA",
+        "MAWAR",
+        "MELATI",
+        "ANGGREK",
+        "KENANGA",
+        "FLAMBOYAN",
+        "MANGGA",
+        "RAMBUTAN",
+        "NANGKA",
+        "SALAK",
+        "DURIAN",
+        "KELAPA",
+        "BERINGIN",
+        "CENDANA",
+        "SEROJA",
+        "DAHLIA",
+    ]
 )
 
 
-def _addresses(rng: np.random.Generator, urban: np.ndarray, nf: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _addresses(
+    rng: np.random.Generator, urban: np.ndarray, nf: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     street = _STREETS[rng.integers(0, len(_STREETS), nf)]
     number = rng.integers(1, 250, nf)
     dusun = rng.integers(1, 9, nf)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from dtsen.reference import codes as C
-from dtsen.synth import names as N
+from dtsen.reference import codes as rc
+from dtsen.synth import names as nm
 from dtsen.synth.dirt import NikDirt, date_dirt, identifier_dirt, kk_rates, nik_rates
-from dtsen.synth.geography import hash_uniform
+from dtsen.synth.geography import hash_uniform, slice_codes, slice_int
 from dtsen.synth.params import DirtParams, SynthParams
 from dtsen.synth.population import Population
 
@@ -51,7 +51,7 @@ class SourceTables:
     truth: pl.DataFrame
 
 
-def labels(enum: type[C.CodeList], values: np.ndarray, upper: bool = True) -> np.ndarray:
+def labels(enum: type[rc.CodeList], values: np.ndarray, upper: bool = True) -> np.ndarray:
     table = {int(m): (m.label.upper() if upper else m.label) for m in enum}
     lookup = np.array([table.get(i, "") for i in range(max(table) + 1)], dtype=object)
     return lookup[np.clip(values.astype(np.int64), 0, len(lookup) - 1)]
@@ -122,22 +122,30 @@ def dirty_person_fields(
     name_kind = np.zeros(len(nama), dtype=np.int8)
     out = nama
     if p.name_variant:
-        out, changed = N.name_variants(rng, out, p.name_variant)
+        out, changed = nm.name_variants(rng, out, p.name_variant)
         name_kind |= changed.astype(np.int8) * 1
     if p.name_title:
-        out, changed = N.add_titles(rng, out, sex, age, education, p.name_title)
+        out, changed = nm.add_titles(rng, out, sex, age, education, p.name_title)
         name_kind |= changed.astype(np.int8) * 2
     if p.name_typo:
-        out, changed = N.typos(rng, out, p.name_typo)
+        out, changed = nm.typos(rng, out, p.name_typo)
         name_kind |= changed.astype(np.int8) * 4
     nik_out, nik_kind = identifier_dirt(rng, nik, nik_rates(p), ganda_pool)
     date_out, date_kind = date_dirt(rng, tanggal, p)
     return Dirtied(out, name_kind, nik_out, nik_kind, date_out, date_kind)
 
 
-def _truth(source: str, record_id: np.ndarray, person_id: np.ndarray, family_id: np.ndarray, **extra: np.ndarray) -> pl.DataFrame:
+def _truth(
+    source: str, record_id: np.ndarray, person_id: np.ndarray, family_id: np.ndarray, **extra: np.ndarray
+) -> pl.DataFrame:
     return pl.DataFrame(
-        {"source": np.full(len(record_id), source, dtype=object), "record_id": record_id, "person_id": person_id, "family_id": family_id, **extra}
+        {
+            "source": np.full(len(record_id), source, dtype=object),
+            "record_id": record_id,
+            "person_id": person_id,
+            "family_id": family_id,
+            **extra,
+        }
     )
 
 
@@ -178,7 +186,9 @@ class ChunkSources:
         """The population register: everyone living, the dead it knows of flagged; clean but not perfect."""
         rng = self.rng(1)
         p, f, fi = self.p, self.f, self.fam_index
-        death_known = ~p["alive"] & (hash_uniform(p["person_id"], self.seed + 5) < self.params.siak_death_reported)
+        death_known = ~p["alive"] & (
+            hash_uniform(p["person_id"], self.seed + 5) < self.params.siak_death_reported
+        )
         keep = np.ones(len(p["person_id"]), dtype=bool)
         idx = np.flatnonzero(keep)
         dirt = dirty_person_fields(
@@ -195,21 +205,23 @@ class ChunkSources:
                 "NAMA_LGKP": dirt.nama,
                 "TMPT_LHR": p["tempat_lahir"][idx],
                 "TGL_LHR": fmt_dates(dirt.tanggal, "%d-%m-%Y"),
-                "JENIS_KLMIN": labels(C.JenisKelamin, p["jenis_kelamin"][idx]),
-                "AGAMA": labels(C.Agama, p["agama"][idx]),
-                "STATUS_KAWIN": labels(C.StatusKawin, p["status_kawin"][idx]),
-                "STAT_HBKEL": labels(C.HubunganSIAK, p["hubungan_siak"][idx]),
-                "PDDK_AKH": labels(C.PendidikanSIAK, p["pendidikan_siak"][idx]),
-                "JENIS_PKRJN": labels(C.PekerjaanSIAK, p["pekerjaan_siak"][idx]),
+                "JENIS_KLMIN": labels(rc.JenisKelamin, p["jenis_kelamin"][idx]),
+                "AGAMA": labels(rc.Agama, p["agama"][idx]),
+                "STATUS_KAWIN": labels(rc.StatusKawin, p["status_kawin"][idx]),
+                "STAT_HBKEL": labels(rc.HubunganSIAK, p["hubungan_siak"][idx]),
+                "PDDK_AKH": labels(rc.PendidikanSIAK, p["pendidikan_siak"][idx]),
+                "JENIS_PKRJN": labels(rc.PekerjaanSIAK, p["pekerjaan_siak"][idx]),
                 "ALAMAT": alamat,
                 "NO_RT": np.where(moved_here, f["rt"], f["rt_2022"])[fi[idx]],
                 "NO_RW": np.where(moved_here, f["rw"], f["rw_2022"])[fi[idx]],
-                "NO_PROP": np.array([int(d[0:2]) for d in desa]),
-                "NO_KAB": np.array([int(d[2:4]) for d in desa]),
-                "NO_KEC": np.array([int(d[4:6]) for d in desa]),
-                "NO_KEL": np.array([int(d[6:10]) for d in desa]),
+                "NO_PROP": slice_int(desa, 0, 2),
+                "NO_KAB": slice_int(desa, 2, 2),
+                "NO_KEC": slice_int(desa, 4, 2),
+                "NO_KEL": slice_int(desa, 6, 4),
                 "STAT_HIDUP": np.where(death_known[idx], "MATI", "HIDUP"),
-                "TGL_MATI": np.where(death_known[idx], fmt_dates(p["tanggal_meninggal"][idx], "%d-%m-%Y"), ""),
+                "TGL_MATI": np.where(
+                    death_known[idx], fmt_dates(p["tanggal_meninggal"][idx], "%d-%m-%Y"), ""
+                ),
             }
         )
         truth = _truth(
@@ -238,22 +250,24 @@ class ChunkSources:
             "R309B": f["jenis_kloset"][fam_rows],
             "R310": f["pembuangan_tinja"][fam_rows],
         }
-        for aset in C.Aset:
+        for aset in rc.Aset:
             out[f"R502{aset.letter.upper()}"] = np.where(f[aset.field][fam_rows], 1, 2).astype(np.int8)
         out["R503A"] = np.where(f["lahan_lain"][fam_rows], 1, 2).astype(np.int8)
         out["R503B"] = np.where(f["rumah_lain"][fam_rows], 1, 2).astype(np.int8)
-        for i, animal in enumerate(C.Ternak):
+        for i, animal in enumerate(rc.Ternak):
             out[f"R504{'ABCDE'[i]}"] = f[animal.field][fam_rows]
         out["R505"] = np.where(f["internet"][fam_rows], 1, 2).astype(np.int8)
         out["R506"] = np.where(f["rekening_bank"][fam_rows], 1, 2).astype(np.int8)
-        for i, prog in enumerate(C.ProgramBansos):
+        for i, prog in enumerate(rc.ProgramBansos):
             out[f"R501{'ABCDEFG'[i]}"] = np.where(f[prog.field][fam_rows], 1, 2).astype(np.int8)
         return out
 
     def _member_block(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         p = self.p
         out = {
-            "R405_HAMIL": np.where(p["jenis_kelamin"][idx] == 2, np.where(p["hamil"][idx], 1, 2), 0).astype(np.int8),
+            "R405_HAMIL": np.where(p["jenis_kelamin"][idx] == 2, np.where(p["hamil"][idx], 1, 2), 0).astype(
+                np.int8
+            ),
             "R407_PARTISIPASI_SEKOLAH": p["partisipasi_sekolah"][idx],
             "R408_JENJANG": p["jenjang_pendidikan"][idx],
             "R409_KELAS": p["kelas_tertinggi"][idx],
@@ -268,7 +282,7 @@ class ChunkSources:
             "R418_PEKERJA_TIDAK_DIBAYAR": p["usaha_pekerja_tidak_dibayar"][idx],
             "R419_OMZET": p["omzet_usaha"][idx],
         }
-        for i, dom in enumerate(C.FungsiTubuh):
+        for i, dom in enumerate(rc.FungsiTubuh):
             out[f"R420{'ABCDEFGHI'[i]}"] = p[dom.field][idx]
         out["R421_PENYAKIT_KRONIS"] = p["penyakit_kronis"][idx]
         out["R422_JAMKES"] = p["jaminan_kesehatan"][idx]
@@ -279,7 +293,7 @@ class ChunkSources:
         if hasattr(self, "_regsosek"):
             return self._regsosek
         rng = self.rng(2)
-        p, f, fi = self.p, self.f, self.fam_index
+        p, f = self.p, self.f
         idx = np.flatnonzero(p["in_regsosek"])
         unit = p["regsosek_unit"][idx]
         order = np.lexsort((p["hubungan_2022"][idx], unit))
@@ -298,14 +312,16 @@ class ChunkSources:
         keluarga = pl.DataFrame(
             {
                 "ID_KELUARGA": unit_ids,
-                "KODE_PROV": np.array([d[0:2] for d in desa]),
-                "KODE_KAB": np.array([d[2:4] for d in desa]),
-                "KODE_KEC": np.array([d[4:6] for d in desa]),
-                "KODE_DESA": np.array([d[6:10] for d in desa]),
+                "KODE_PROV": slice_codes(desa, 0, 2),
+                "KODE_KAB": slice_codes(desa, 2, 2),
+                "KODE_KEC": slice_codes(desa, 4, 2),
+                "KODE_DESA": slice_codes(desa, 6, 4),
                 "ALAMAT": f["alamat_2022"][unit_fam_row],
                 "RT": f["rt_2022"][unit_fam_row],
                 "RW": f["rw_2022"][unit_fam_row],
-                "NO_KK": identifier_dirt(rng, f["no_kk_2022"][unit_fam_row], kk_rates(self.params.regsosek))[0],
+                "NO_KK": identifier_dirt(rng, f["no_kk_2022"][unit_fam_row], kk_rates(self.params.regsosek))[
+                    0
+                ],
                 "KODE_KK": kode_kk,
                 "JML_ART": counts.astype(np.int16),
                 **block,
@@ -334,7 +350,13 @@ class ChunkSources:
                 **self._member_block(idx),
             }
         )
-        record = (pl.DataFrame({"u": unit_ids[inverse], "s": seq}).select(pl.col("u") + pl.lit("-") + pl.col("s").cast(pl.Utf8)).to_series().to_numpy().astype(object))
+        record = (
+            pl.DataFrame({"u": unit_ids[inverse], "s": seq})
+            .select(pl.col("u") + pl.lit("-") + pl.col("s").cast(pl.Utf8))
+            .to_series()
+            .to_numpy()
+            .astype(object)
+        )
         a_truth = _truth(
             "regsosek", record, p["person_id"][idx], p["family_id"][idx],
             nik_dirt=dirt.nik_kind, name_dirt=dirt.name_kind, date_dirt=dirt.date_kind, alive=p["alive"][idx],
@@ -354,12 +376,14 @@ class ChunkSources:
         dead = ~p["alive"]
         living_rows = fam_in[fi] & existed & ~dead
         dead_cand = fam_in[fi] & dead
-        n_dead_target = int(round(prm.dtks_dead_active * living_rows.sum() / max(1 - prm.dtks_dead_active, 1e-9)))
+        n_dead_target = round(prm.dtks_dead_active * living_rows.sum() / max(1 - prm.dtks_dead_active, 1e-9))
         keep_dead = dead_cand & (rng.random(len(dead)) < min(1.0, n_dead_target / max(dead_cand.sum(), 1)))
         idx = np.flatnonzero(living_rows | keep_dead)
         # duplicates: a second registration of the same person (new IDDTKS, slightly different entry)
-        n_dup = int(round(prm.dtks.duplicate_row * len(idx)))
-        dup_src = np.sort(rng.choice(len(idx), size=n_dup, replace=False)) if n_dup else np.array([], np.int64)
+        n_dup = round(prm.dtks.duplicate_row * len(idx))
+        dup_src = (
+            np.sort(rng.choice(len(idx), size=n_dup, replace=False)) if n_dup else np.array([], np.int64)
+        )
         all_idx = np.concatenate([idx, idx[dup_src]])
         is_dup = np.r_[np.zeros(len(idx), bool), np.ones(n_dup, bool)]
         ganda_pool = self.siak_nik[idx]
@@ -376,20 +400,26 @@ class ChunkSources:
         rows = pl.DataFrame(
             {
                 "IDDTKS": pl.Series(ids).str.replace("^", "DT"),
-                "ID_KELUARGA": make_ids("K", self.chunk, fam_seq.max() + 1 if len(fam_seq) else 0, 8)[fam_seq] if len(fam_seq) else np.array([], dtype=object),
+                "ID_KELUARGA": make_ids("K", self.chunk, fam_seq.max() + 1 if len(fam_seq) else 0, 8)[fam_seq]
+                if len(fam_seq)
+                else np.array([], dtype=object),
                 "NIK": dirt.nik,
                 "NOKK": kk_out,
                 "NAMA": dirt.nama,
-                "TGL_LAHIR": mixed_dates(rng, dirt.tanggal, [("%d/%m/%Y", 0.6), ("%Y-%m-%d", 0.25), ("%d-%m-%Y", 0.15)]),
+                "TGL_LAHIR": mixed_dates(
+                    rng, dirt.tanggal, [("%d/%m/%Y", 0.6), ("%Y-%m-%d", 0.25), ("%d-%m-%Y", 0.15)]
+                ),
                 "JNS_KEL": np.where(p["jenis_kelamin"][all_idx] == 1, "L", "P"),
-                "HUB_KEL": labels(C.HubunganKeluarga, p["hubungan"][all_idx]),
-                "PEKERJAAN": labels(C.PekerjaanSIAK, p["pekerjaan_siak"][all_idx]),
+                "HUB_KEL": labels(rc.HubunganKeluarga, p["hubungan"][all_idx]),
+                "PEKERJAAN": labels(rc.PekerjaanSIAK, p["pekerjaan_siak"][all_idx]),
                 "ALAMAT": np.where(moved_after, f["alamat_2022"], f["alamat"])[fi[all_idx]],
                 "KODE_WILAYAH": region_codes(rng, desa, prm.dtks.region_dotted),
                 "STATUS_DTKS": np.full(len(all_idx), "AKTIF", dtype=object),
             }
         )
-        order = np.argsort(np.r_[np.arange(len(idx)), dup_src + 0.5], kind="stable")  # duplicates next to originals
+        order = np.argsort(
+            np.r_[np.arange(len(idx)), dup_src + 0.5], kind="stable"
+        )  # duplicates next to originals
         rows = rows[order]
         truth = _truth(
             "dtks", rows["IDDTKS"].to_numpy().astype(object), p["person_id"][all_idx][order], p["family_id"][all_idx][order],
@@ -402,10 +432,10 @@ class ChunkSources:
     def p3ke(self) -> SourceTables:
         """P3KE: families in desil 1-4 of an old district PMT, as BKKBN knew them in 2022."""
         rng = self.rng(4)
-        p, f, fi = self.p, self.f, self.fam_index
+        p, f = self.p, self.f
         prm = self.params
         noisy = f["log_consumption"] + prm.p3ke_pmt_noise_sd * rng.standard_normal(len(f["family_id"]))
-        kab = np.array([d[:4] for d in f["kode_desa"]])
+        kab = slice_codes(f["kode_desa"], 0, 4)
         old_desil = np.zeros(len(noisy), dtype=np.int8)
         for k in np.unique(kab):
             m = np.flatnonzero(kab == k)
@@ -436,8 +466,8 @@ class ChunkSources:
                 "NO_KK": kk_out,
                 "NAMA": dirt.nama,
                 "TANGGAL_LAHIR": fmt_dates(dirt.tanggal, "%d/%m/%Y"),
-                "JENIS_KELAMIN": labels(C.JenisKelamin, p["jenis_kelamin"][idx], upper=False),
-                "HUBUNGAN_KELUARGA": labels(C.HubunganKeluarga, p["hubungan_2022"][idx], upper=False),
+                "JENIS_KELAMIN": labels(rc.JenisKelamin, p["jenis_kelamin"][idx], upper=False),
+                "HUBUNGAN_KELUARGA": labels(rc.HubunganKeluarga, p["hubungan_2022"][idx], upper=False),
                 "DESIL_KESEJAHTERAAN": old_desil[hr],
                 "PADAN_DUKCAPIL": np.where(dirt.nik_kind == NikDirt.CLEAN, "Ya", "Tidak"),
             }
@@ -480,13 +510,19 @@ class ChunkSources:
         f = self.f
         fam_rows = np.flatnonzero(f["sumber_penerangan"] == 1)
         holder = self._adult_member(rng, fam_rows, 0.88)
-        other = rng.random(len(fam_rows)) < self.params.pln_holder_not_member + 0.25 * (f["status_bangunan"][fam_rows] == 2)
+        other = rng.random(len(fam_rows)) < self.params.pln_holder_not_member + 0.25 * (
+            f["status_bangunan"][fam_rows] == 2
+        )
         holder = np.where(other, self._stranger(rng, len(fam_rows)), holder)
         ident = self._admin_identity(rng, holder)
         va = np.array([0, 450, 900, 1300, 2200, 3500])[f["daya_listrik"][fam_rows]]
         va = np.where(va == 3500, rng.choice([3500, 4400, 5500, 7700], len(va), p=[0.5, 0.25, 0.15, 0.1]), va)
         subsidised_900 = (va == 900) & (f["desil"][fam_rows] <= 4) & (rng.random(len(va)) < 0.7)
-        tarif = np.select([va == 450, subsidised_900, va == 900, va <= 2200], ["R1/450", "R1/900", "R1M/900", "R1/" + pl.Series(va).cast(pl.Utf8).to_numpy().astype(object)], "R2/" + pl.Series(va).cast(pl.Utf8).to_numpy().astype(object))
+        tarif = np.select(
+            [va == 450, subsidised_900, va == 900, va <= 2200],
+            ["R1/450", "R1/900", "R1M/900", "R1/" + pl.Series(va).cast(pl.Utf8).to_numpy().astype(object)],
+            "R2/" + pl.Series(va).cast(pl.Utf8).to_numpy().astype(object),
+        )
         idpel = make_ids("5", self.chunk, len(fam_rows), 8)
         rows = pl.DataFrame(
             {
@@ -520,7 +556,7 @@ class ChunkSources:
                 "NAMA": ident.nama,
                 "TGL_LAHIR": fmt_dates(ident.tanggal, "%Y-%m-%d"),
                 "JENIS_KELAMIN": np.where(p["jenis_kelamin"][idx] == 1, "L", "P"),
-                "SEGMEN": labels(C.SegmenBPJS, p["segmen_bpjs"][idx]),
+                "SEGMEN": labels(rc.SegmenBPJS, p["segmen_bpjs"][idx]),
                 "STATUS_PESERTA": status,
                 "KODE_WILAYAH": self.f["kode_desa"][self.fam_index[idx]],
             }
@@ -535,8 +571,8 @@ class ChunkSources:
         """Vehicle registry: motorcycles and cars; a used vehicle is often still in the seller's name."""
         rng = self.rng(7)
         f = self.f
-        moto = np.flatnonzero(f[C.Aset.SEPEDA_MOTOR.field])
-        cars = np.flatnonzero(f[C.Aset.MOBIL.field])
+        moto = np.flatnonzero(f[rc.Aset.SEPEDA_MOTOR.field])
+        cars = np.flatnonzero(f[rc.Aset.MOBIL.field])
         moto_n = 1 + rng.poisson(np.where(f["desil"][moto] >= 6, 0.7, 0.3))
         car_n = 1 + rng.poisson(np.where(f["desil"][cars] >= 9, 0.5, 0.1))
         fam_rows = np.concatenate([np.repeat(moto, moto_n), np.repeat(cars, car_n)])
@@ -545,27 +581,42 @@ class ChunkSources:
         not_transferred = rng.random(len(fam_rows)) < 0.08
         owner = np.where(not_transferred, self._stranger(rng, len(fam_rows)), owner)
         ident = self._admin_identity(rng, owner)
-        year = np.clip(2026 - rng.gamma(2.0, 3.5, len(fam_rows)) + (f["desil"][fam_rows] - 5) * 0.6, 1985, 2026).astype(np.int16)
+        year = np.clip(
+            2026 - rng.gamma(2.0, 3.5, len(fam_rows)) + (f["desil"][fam_rows] - 5) * 0.6, 1985, 2026
+        ).astype(np.int16)
         moto_brands = np.array(["HONDA", "YAMAHA", "SUZUKI", "KAWASAKI", "TVS"])
-        car_brands = np.array(["TOYOTA", "DAIHATSU", "HONDA", "MITSUBISHI", "SUZUKI", "NISSAN", "WULING", "HYUNDAI"])
+        car_brands = np.array(
+            ["TOYOTA", "DAIHATSU", "HONDA", "MITSUBISHI", "SUZUKI", "NISSAN", "WULING", "HYUNDAI"]
+        )
         brand = np.where(
             kind == 0,
             moto_brands[rng.choice(5, len(kind), p=[0.74, 0.2, 0.03, 0.02, 0.01])],
             car_brands[rng.choice(8, len(kind), p=[0.34, 0.18, 0.14, 0.13, 0.1, 0.04, 0.04, 0.03])],
         )
-        jenis = np.where(kind == 0, "SEPEDA MOTOR", np.where(rng.random(len(kind)) < 0.85, "MOBIL PENUMPANG", "MOBIL BARANG"))
-        prov = np.array([d[:2] for d in f["kode_desa"][fam_rows]])
+        jenis = np.where(
+            kind == 0,
+            "SEPEDA MOTOR",
+            np.where(rng.random(len(kind)) < 0.85, "MOBIL PENUMPANG", "MOBIL BARANG"),
+        )
+        prov = slice_codes(f["kode_desa"][fam_rows], 0, 2)
         letters = np.array(list("ABCDEFGHJKLMNPRSTUVWXYZ"))
         plate = (
             pl.DataFrame(
                 {
-                    "p": np.array([PLATE_PREFIX.get(x, "B") for x in prov]),
+                    "p": pl.Series(prov, dtype=pl.Utf8).replace_strict(PLATE_PREFIX, default="B").to_numpy(),
                     "n": rng.integers(1, 10000, len(prov)),
                     "a": letters[rng.integers(0, len(letters), len(prov))],
                     "b": letters[rng.integers(0, len(letters), len(prov))],
                 }
             )
-            .select(pl.col("p") + pl.lit(" ") + pl.col("n").cast(pl.Utf8) + pl.lit(" ") + pl.col("a") + pl.col("b"))
+            .select(
+                pl.col("p")
+                + pl.lit(" ")
+                + pl.col("n").cast(pl.Utf8)
+                + pl.lit(" ")
+                + pl.col("a")
+                + pl.col("b")
+            )
             .to_series()
             .to_numpy()
             .astype(object)
@@ -601,13 +652,22 @@ class ChunkSources:
         use = np.r_[np.zeros(len(house), np.int8), np.ones(land_n.sum(), np.int8)]
         holder = self._adult_member(rng, fam_rows, 0.8)
         ident = self._admin_identity(rng, holder)
-        area = np.where(
-            use == 0,
-            f["luas_lantai"][fam_rows] * rng.uniform(1.2, 3.0, len(fam_rows)),
-            np.exp(rng.normal(7.4, 1.0, len(fam_rows)) + 0.15 * (f["desil"][fam_rows] - 5)),
-        ).round().astype(np.int64)
+        area = (
+            np.where(
+                use == 0,
+                f["luas_lantai"][fam_rows] * rng.uniform(1.2, 3.0, len(fam_rows)),
+                np.exp(rng.normal(7.4, 1.0, len(fam_rows)) + 0.15 * (f["desil"][fam_rows] - 5)),
+            )
+            .round()
+            .astype(np.int64)
+        )
         nib = (
-            pl.DataFrame({"k": np.array([d[:6] for d in f["kode_desa"][fam_rows]]), "s": np.arange(len(fam_rows), dtype=np.int64)})
+            pl.DataFrame(
+                {
+                    "k": slice_codes(f["kode_desa"][fam_rows], 0, 6),
+                    "s": np.arange(len(fam_rows), dtype=np.int64),
+                }
+            )
             .select(pl.col("k") + pl.lit(f"{self.chunk:03d}") + pl.col("s").cast(pl.Utf8).str.zfill(5))
             .to_series()
             .to_numpy()
@@ -639,15 +699,19 @@ class ChunkSources:
         f, p = self.f, self.p
         prm = self.params
         nf = len(f["family_id"])
-        stratum = pl.DataFrame({"k": np.array([d[:4] for d in f["kode_desa"]]), "u": f["urban"]})
+        stratum = pl.DataFrame({"k": slice_codes(f["kode_desa"], 0, 4), "u": f["urban"]})
         picked = hash_uniform(f["family_id"], self.seed + 77) < prm.susenas_sample_rate
         fam_rows = np.flatnonzero(picked)
-        strata = stratum.with_columns(pl.Series("picked", picked)).group_by("k", "u").agg(
-            pl.len().alias("N"), pl.col("picked").sum().alias("n")
+        strata = (
+            stratum.with_columns(pl.Series("picked", picked))
+            .group_by("k", "u")
+            .agg(pl.len().alias("N"), pl.col("picked").sum().alias("n"))
         )
         w = stratum[fam_rows].join(strata, on=["k", "u"], how="left", maintain_order="left")
         weight = (w["N"] / w["n"]).to_numpy()
-        measured = f["pc_consumption"][fam_rows] * np.exp(rng.normal(0, prm.consumption_measurement_sd, len(fam_rows)))
+        measured = f["pc_consumption"][fam_rows] * np.exp(
+            rng.normal(0, prm.consumption_measurement_sd, len(fam_rows))
+        )
         ids = make_ids("SSN", self.chunk, len(fam_rows), 7)
         living_size = np.bincount(self.fam_index[p["alive"]], minlength=nf)[fam_rows]
         desa = f["kode_desa"][fam_rows]
@@ -656,8 +720,8 @@ class ChunkSources:
         rt = pl.DataFrame(
             {
                 "ID_RUTA": ids,
-                "KODE_PROV": np.array([d[0:2] for d in desa]),
-                "KODE_KAB": np.array([d[2:4] for d in desa]),
+                "KODE_PROV": slice_codes(desa, 0, 2),
+                "KODE_KAB": slice_codes(desa, 2, 2),
                 "KLASIFIKASI": np.where(f["urban"][fam_rows], 1, 2).astype(np.int8),
                 "FWT": np.round(weight, 4),
                 "JML_ART": living_size.astype(np.int16),
@@ -685,9 +749,13 @@ class ChunkSources:
                 **self._member_block(idx),
             }
         )
-        art_ids = (pl.DataFrame({"u": ids[hh], "s": seq}).select(pl.col("u") + pl.lit("-") + pl.col("s").cast(pl.Utf8)).to_series().to_numpy().astype(object))
+        art_ids = (
+            pl.DataFrame({"u": ids[hh], "s": seq})
+            .select(pl.col("u") + pl.lit("-") + pl.col("s").cast(pl.Utf8))
+            .to_series()
+            .to_numpy()
+            .astype(object)
+        )
         art_truth = _truth("susenas", art_ids, p["person_id"][idx], p["family_id"][idx])
         self._susenas = (SourceTables(rt, rt_truth), SourceTables(art, art_truth))
         return self._susenas
-
-

@@ -1,0 +1,67 @@
+"""``dtsen bench ...``: performance measurements printed as one JSON line (last line of stdout)."""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(help="Benchmarks: each prints one JSON line with stage, sizes, seconds and peak memory.")
+
+
+def peak_rss_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of its largest finished child (worker processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "peak_rss_mb": round(own + children, 1),
+        "peak_rss_main_mb": round(own, 1),
+        "peak_rss_worker_mb": round(children, 1),
+    }
+
+
+def emit(result: dict) -> None:
+    typer.echo(json.dumps(result, sort_keys=False))
+
+
+@app.command("synth")
+def bench_synth(
+    persons: int = typer.Option(1_000_000, "--persons", "-n"),
+    seed: int = typer.Option(1, "--seed"),
+    fmt: str = typer.Option("csv", "--format"),
+    workers: int = typer.Option(2, "--workers"),
+    out: Path | None = typer.Option(
+        None, "--out", help="Keep the output here (default: a temporary directory)."
+    ),
+) -> None:
+    """Generate N persons nationally with every source and the truth; report throughput."""
+    from dtsen.synth.generate import SynthRequest, generate
+
+    target = out or Path(tempfile.mkdtemp(prefix="dtsen-bench-")) / "synth"
+    start = time.perf_counter()
+    manifest = generate(
+        SynthRequest(persons=persons, out=target, seed=seed, fmt=fmt, force=True, workers=workers)
+    )  # type: ignore[arg-type]
+    seconds = time.perf_counter() - start
+    source_rows = sum(f["rows"] for f in manifest["files"] if f["kind"] == "source")
+    size_mb = sum(p.stat().st_size for p in (target / "sources").iterdir()) / 1e6
+    if out is None:
+        shutil.rmtree(target.parent, ignore_errors=True)
+    emit(
+        {
+            "stage": "synth",
+            "persons": persons,
+            "source_rows": source_rows,
+            "seconds": round(seconds, 2),
+            "rows_per_second": round(source_rows / seconds),
+            "source_mb": round(size_mb, 1),
+            "format": fmt,
+            "workers": workers,
+            **peak_rss_mb(),
+        }
+    )
