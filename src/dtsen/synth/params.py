@@ -39,9 +39,6 @@ class WelfareParams(BaseModel):
         0.22, description="Unobserved family socio-economic status (also drives education)"
     )
     kabupaten_sd: float = Field(0.10, description="Std. dev. of kabupaten/kota effects around the province")
-    noise_sd: float = Field(
-        0.42, description="Idiosyncratic noise; set by `dtsen synth calibrate` to hit the Gini"
-    )
 
 
 class DirtParams(BaseModel):
