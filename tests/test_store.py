@@ -449,7 +449,7 @@ def test_cli_uses_the_configured_database_url(engine: Engine, monkeypatch: pytes
     reset_settings()
     result = runner.invoke(app, ["current"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "0001 (head)"
+    assert result.stdout.strip() == "0001 (head)"
 
 
 def test_cli_reports_an_unreachable_database() -> None:
@@ -465,4 +465,4 @@ def test_db_commands_are_registered_on_the_main_app(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
     result = runner.invoke(main.app, ["db", "current", "--url", url])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "0001 (head)"
+    assert result.stdout.strip() == "0001 (head)"

@@ -508,7 +508,8 @@ def generate_chunk(
         np.where(
             move_reported,
             np.minimum(move_day + rng.integers(7, 120, nf), days(ref)),
-            rng.integers(days(date(2008, 1, 1)), days(ref) - 30, nf),
+            # an unchanged family still holds the card Regsosek 2022 saw: issued before the survey
+            rng.integers(days(date(2008, 1, 1)), days(params.regsosek_date) - 30, nf),
         ),
     )
     kk_issue_old = np.where(
@@ -517,16 +518,23 @@ def generate_chunk(
         kk_issue_now,
     )
     kk_prefix_now = np.where(moved & ~move_reported, old_kec, fam_kec)
-    kk_now_serial, kk_prefix_now = _serials(
-        rng, kk_prefix_now, kk_issue_now, np.zeros(nf, np.int64), chunk_kabs, chunk_index, fam_kec
+    # one numbering for today's cards and the 2022 cards of movers, so two families never share a number
+    mv = np.flatnonzero(moved)
+    kk_serial, kk_prefix = _serials(
+        rng,
+        np.concatenate([kk_prefix_now, old_kec[mv]]),
+        np.concatenate([kk_issue_now, kk_issue_old[mv]]),
+        np.zeros(nf + len(mv), np.int64),
+        chunk_kabs,
+        chunk_index,
+        np.concatenate([fam_kec, fam_kec[mv]]),
     )
-    no_kk_now = _compose(kk_prefix_now, kk_issue_now, np.zeros(nf, np.int64), kk_now_serial)
-    kk_old_serial, old_prefix = _serials(
-        rng, old_kec, kk_issue_old, np.zeros(nf, np.int64), chunk_kabs, chunk_index, fam_kec
-    )
-    no_kk_old = np.where(
-        moved, _compose(old_prefix, kk_issue_old, np.zeros(nf, np.int64), kk_old_serial), no_kk_now
-    )
+    no_kk_now = _compose(kk_prefix[:nf], kk_issue_now, np.zeros(nf, np.int64), kk_serial[:nf])
+    no_kk_old = no_kk_now.copy()
+    if len(mv):
+        no_kk_old[mv] = _compose(
+            kk_prefix[nf:], kk_issue_old[mv], np.zeros(len(mv), np.int64), kk_serial[nf:]
+        )
     # families that moved without telling Dukcapil still have the old card there
     no_kk_siak = np.where(moved & ~move_reported, no_kk_old, no_kk_now)
     no_kk_old = np.where(split_new, no_kk_old[np.maximum(parent_family, 0)], no_kk_old)
@@ -564,7 +572,8 @@ def generate_chunk(
     has_split[fam[split_unit]] = True
     status_kk_2022 = np.where(~split_unit & has_split[fam], 1, status_kk_2022).astype(np.int8)
     existed_2022 = birth <= days(params.regsosek_date)
-    covered_unit = _hash_cover(unit, seed, params.regsosek_coverage)
+    # a split unit shares its parents' dwelling: the enumerator reached both or neither
+    covered_unit = _hash_cover(np.where(unit >= 0, unit, -unit - 1), seed, params.regsosek_coverage)
 
     families = {
         "family_id": family_id,

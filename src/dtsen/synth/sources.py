@@ -309,6 +309,7 @@ class ChunkSources:
         np.maximum.at(kode_kk, inverse, p["status_kk_2022"][idx])
         desa = f["kode_desa_2022"][unit_fam_row]
         block = self._family_block(unit_fam_row)
+        kk_out, kk_kind = identifier_dirt(rng, f["no_kk_2022"][unit_fam_row], kk_rates(self.params.regsosek))
         keluarga = pl.DataFrame(
             {
                 "ID_KELUARGA": unit_ids,
@@ -319,15 +320,15 @@ class ChunkSources:
                 "ALAMAT": f["alamat_2022"][unit_fam_row],
                 "RT": f["rt_2022"][unit_fam_row],
                 "RW": f["rw_2022"][unit_fam_row],
-                "NO_KK": identifier_dirt(rng, f["no_kk_2022"][unit_fam_row], kk_rates(self.params.regsosek))[
-                    0
-                ],
+                "NO_KK": kk_out,
                 "KODE_KK": kode_kk,
                 "JML_ART": counts.astype(np.int16),
                 **block,
             }
         )
-        k_truth = _truth("regsosek", unit_ids, np.full(nu, -1, np.int64), unit_family, kode_kk=kode_kk)
+        k_truth = _truth(
+            "regsosek", unit_ids, np.full(nu, -1, np.int64), unit_family, kode_kk=kode_kk, kk_dirt=kk_kind
+        )
         seq = np.arange(len(idx)) - first[inverse] + 1
         dirt = dirty_person_fields(
             rng, p["nama"][idx], p["nik"][idx], p["tanggal_lahir"][idx], p["jenis_kelamin"][idx], p["umur"][idx],

@@ -1,0 +1,1 @@
+"""Ingestion: landing zone, mappings as data, readers, standardization and validation, quarantine, reports."""

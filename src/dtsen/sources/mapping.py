@@ -1,0 +1,179 @@
+"""Source mappings as data: how one agency export becomes rows of a canonical entity.
+
+A new agency format is a new YAML file, not new code (see ``docs/sources.md``). A mapping names the
+canonical entity, how to read the file, and for each canonical field where its value comes from and
+what kind of value it is (``type``), which decides the standardization and validation applied.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dtsen.canonical import ENTITIES, DType
+from dtsen.canonical.model import all_code_lists
+
+FieldType = Literal["string", "nik", "kk", "name", "date", "region", "code", "bool", "int", "money", "float"]
+
+
+class MappingError(ValueError):
+    """A mapping file that cannot be used, with the file and the offending key in the message."""
+
+
+class ReadOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delimiter: str = Field("auto", description="A single character, or auto to sniff , ; | and tab.")
+    encoding: str = Field("auto", description="utf-8, cp1252, latin-1 ... or auto to detect.")
+    sheet: str | int | None = Field(None, description="Excel sheet name or index (first sheet by default).")
+    max_field_bytes: int = Field(65_536, description="Longer fields reject the row (oversized input).")
+
+
+class FieldMap(BaseModel):
+    """Where one canonical field comes from and how to read it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    source: str | list[str] | None = Field(None, alias="from", description="Source column(s).")
+    type: FieldType = "string"
+    required: bool = False
+    formats: list[str] = Field(default_factory=list, description="Date formats (strftime), tried in order.")
+    excel_serial: bool = Field(True, description="Dates: accept Excel serial day numbers.")
+    map: dict[str, int | bool | None] | None = Field(None, description="Source value -> code/bool.")
+    labels: str | None = Field(
+        None, description="Code list whose Indonesian/English labels the source writes."
+    )
+    true: list[str] = Field(default_factory=lambda: ["1", "Y", "YA", "TRUE", "T"])
+    false: list[str] = Field(default_factory=lambda: ["2", "0", "N", "TIDAK", "FALSE", "F"])
+    pad: list[int] | None = Field(None, description="Region: zero-pad each source column to these widths.")
+    constant: str | int | float | bool | None = Field(None, description="A fixed value instead of a column.")
+    min: float | None = None
+    max: float | None = None
+
+    @property
+    def columns(self) -> list[str]:
+        if self.source is None:
+            return []
+        return [self.source] if isinstance(self.source, str) else list(self.source)
+
+
+class Mapping(BaseModel):
+    """One source file shape -> one canonical entity."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="Identifier of the mapping, e.g. dtks.")
+    source: str = Field(description="Value written to the sumber column (a canonical Sumber).")
+    entity: str
+    description: str = ""
+    files: list[str] = Field(
+        default_factory=list, description="Glob patterns of file names this mapping reads."
+    )
+    read: ReadOptions = Field(default_factory=ReadOptions)
+    record_id: str | list[str] | None = Field(None, description="Source column(s) that identify a row.")
+    observed: str | date | None = Field(
+        None,
+        description="Date column or fixed date the data describes (tanggal_data); else the landing date.",
+    )
+    unknown_columns: Literal["keep", "ignore", "reject"] = "keep"
+    fields: dict[str, FieldMap]
+
+    @field_validator("entity")
+    @classmethod
+    def _entity(cls, value: str) -> str:
+        if value not in ENTITIES:
+            raise ValueError(f"unknown entity {value!r}; one of {', '.join(ENTITIES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _fields(self) -> Mapping:
+        entity = ENTITIES[self.entity]
+        lists = all_code_lists()
+        for name, fm in self.fields.items():
+            if name not in entity:
+                raise ValueError(f"field {name!r} is not in entity {self.entity}")
+            if fm.source is None and fm.constant is None:
+                raise ValueError(f"field {name!r}: give 'from' or 'constant'")
+            if fm.type == "code" and fm.map is None and fm.labels is None:
+                code_list = entity.field(name).code_list
+                if code_list is None:
+                    raise ValueError(f"field {name!r}: type code needs 'map' or 'labels'")
+            if fm.labels is not None and fm.labels not in lists:
+                raise ValueError(f"field {name!r}: unknown code list {fm.labels!r}")
+            if fm.type == "date" and entity.field(name).dtype is not DType.DATE:
+                raise ValueError(f"field {name!r} is not a date in {self.entity}")
+        return self
+
+    @property
+    def source_columns(self) -> list[str]:
+        """Every source column the mapping reads, in first-use order."""
+        seen: dict[str, None] = {}
+        for fm in self.fields.values():
+            for col in fm.columns:
+                seen.setdefault(col, None)
+        for col in self.record_columns:
+            seen.setdefault(col, None)
+        if isinstance(self.observed, str):
+            seen.setdefault(self.observed, None)
+        return list(seen)
+
+    @property
+    def record_columns(self) -> list[str]:
+        if self.record_id is None:
+            return []
+        return [self.record_id] if isinstance(self.record_id, str) else list(self.record_id)
+
+    @property
+    def required_columns(self) -> list[str]:
+        cols: dict[str, None] = {}
+        for fm in self.fields.values():
+            if fm.required:
+                for c in fm.columns:
+                    cols.setdefault(c, None)
+        return list(cols)
+
+
+def load_mapping(path: Path) -> Mapping:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise MappingError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MappingError(f"{path}: a mapping file holds one YAML mapping (got {type(data).__name__})")
+    data.setdefault("name", path.stem)
+    try:
+        return Mapping.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise MappingError(f"{path}: {problems}") from exc
+
+
+@cache
+def builtin_mappings() -> dict[str, Mapping]:
+    """The mappings shipped with dtsen (for the files ``dtsen synth`` writes)."""
+    folder = resources.files("dtsen.sources").joinpath("mappings")
+    out: dict[str, Mapping] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".yaml"):
+            mapping = load_mapping(Path(str(entry)))
+            out[mapping.name] = mapping
+    return out
+
+
+def resolve_mapping(name_or_path: str) -> Mapping:
+    """A shipped mapping by name, or a mapping file by path."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise MappingError(f"mapping file {path} does not exist")
+        return load_mapping(path)
+    mappings = builtin_mappings()
+    if name_or_path not in mappings:
+        raise MappingError(f"no mapping named {name_or_path!r}; shipped: {', '.join(sorted(mappings))}")
+    return mappings[name_or_path]

@@ -1,0 +1,159 @@
+"""Ingestion reports: per batch and file, rows read, accepted, accepted with warnings, rejected by
+reason, warning counts and NIK validity; JSON for machines, HTML and console for people."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from dtsen.sources.mapping import Mapping
+
+
+def _findings(conformed: Path) -> pl.DataFrame:
+    return pl.read_parquet(
+        conformed,
+        columns=[
+            "_baris_sumber",
+            "_findings",
+            *(["nik"] if "nik" in pl.read_parquet_schema(conformed) else []),
+        ],
+    )
+
+
+def file_report(berkas: str, conformed: Path, structural: int, mapping: Mapping) -> dict[str, Any]:
+    df = _findings(conformed)
+    exploded = df.select("_baris_sumber", "_findings").explode("_findings").drop_nulls("_findings")
+    parts = exploded.with_columns(
+        pl.col("_findings")
+        .str.split_exact("|", 2)
+        .struct.rename_fields(["severity", "code", "field"])
+        .alias("f")
+    ).unnest("f")
+    errors = parts.filter(pl.col("severity") == "error")
+    warnings = parts.filter(pl.col("severity") == "warning")
+    rejected_rows = errors["_baris_sumber"].n_unique()
+    warned_rows = warnings.filter(~pl.col("_baris_sumber").is_in(errors["_baris_sumber"].implode()))[
+        "_baris_sumber"
+    ].n_unique()
+    staged = df.height
+    report: dict[str, Any] = {
+        "berkas": berkas,
+        "rows_read": staged + structural,
+        "accepted": staged - rejected_rows,
+        "accepted_with_warnings": warned_rows,
+        "rejected": rejected_rows + structural,
+        "structural_rejects": structural,
+        "rejected_by_reason": _counts(errors),
+        "warnings_by_code": _counts(warnings),
+    }
+    nik_fields = [n for n, f in mapping.fields.items() if f.type == "nik"]
+    if "nik" in df.columns and nik_fields:
+        valid = int(df["nik"].is_not_null().sum())
+        report["nik"] = {
+            "rows": staged,
+            "valid": valid,
+            "valid_rate": round(valid / staged, 4) if staged else None,
+            "by_problem": _counts(parts.filter(pl.col("code").str.starts_with("nik_"))),
+        }
+    return report
+
+
+def _counts(frame: pl.DataFrame) -> dict[str, int]:
+    if frame.height == 0:
+        return {}
+    counted = (
+        frame.group_by("code")
+        .agg(pl.col("_baris_sumber").n_unique().alias("n"))
+        .sort(["n", "code"], descending=[True, False])
+    )
+    return dict(zip(counted["code"].to_list(), counted["n"].to_list(), strict=True))
+
+
+def batch_report(
+    batch_id: str, mapping: Mapping, per_file: list[dict[str, Any]], quarantine: pa.Table, notes: list[str]
+) -> dict[str, Any]:
+    files = [file_report(f["berkas"], f["conformed"], len(f["staged"].rejects), mapping) for f in per_file]
+    structural: dict[str, int] = {}
+    for f in per_file:
+        for r in f["staged"].rejects:
+            structural[r.kode] = structural.get(r.kode, 0) + 1
+    totals = {
+        k: sum(f[k] for f in files)
+        for k in ("rows_read", "accepted", "accepted_with_warnings", "rejected", "structural_rejects")
+    }
+    by_reason: dict[str, int] = dict(structural)
+    warnings: dict[str, int] = {}
+    for f in files:
+        for k, v in f["rejected_by_reason"].items():
+            by_reason[k] = by_reason.get(k, 0) + v
+        for k, v in f["warnings_by_code"].items():
+            warnings[k] = warnings.get(k, 0) + v
+    report: dict[str, Any] = {
+        "batch_id": batch_id,
+        "mapping": mapping.name,
+        "source": mapping.source,
+        "entity": mapping.entity,
+        **totals,
+        "rejected_by_reason": dict(sorted(by_reason.items(), key=lambda kv: -kv[1])),
+        "warnings_by_code": dict(sorted(warnings.items(), key=lambda kv: -kv[1])),
+        "quarantined_findings": quarantine.num_rows,
+        "files": files,
+        "notes": notes + [n for f in per_file for n in f["staged"].notes],
+    }
+    niks = [f["nik"] for f in files if "nik" in f]
+    if niks:
+        rows = sum(n["rows"] for n in niks)
+        valid = sum(n["valid"] for n in niks)
+        report["nik_valid_rate"] = round(valid / rows, 4) if rows else None
+    return report
+
+
+def write_html(report: dict[str, Any], out: Path) -> None:
+    """A self-contained page (no scripts, no external assets) an operator can open or attach."""
+
+    def table(counts: dict[str, int], total: int) -> str:
+        if not counts:
+            return "<p>Tidak ada.</p>"
+        top = max(counts.values())
+        rows = "".join(
+            f"<tr><td>{html.escape(k)}</td><td class=n>{v:,}</td><td class=n>{100 * v / max(total, 1):.2f}%</td>"
+            f"<td><div class=bar style='width:{240 * v / top:.0f}px'></div></td></tr>"
+            for k, v in counts.items()
+        )
+        return f"<table><tr><th>kode</th><th>baris</th><th>%</th><th></th></tr>{rows}</table>"
+
+    total = report["rows_read"]
+    cards = "".join(
+        f"<div class=card><b>{report[k]:,}</b><span>{label}</span></div>"
+        for k, label in (
+            ("rows_read", "baris dibaca"), ("accepted", "diterima"), ("accepted_with_warnings", "diterima dengan peringatan"),
+            ("rejected", "ditolak (karantina)"),
+        )
+    )  # fmt: skip
+    nik = (
+        f"<p>NIK valid: {100 * report['nik_valid_rate']:.2f}%</p>"
+        if report.get("nik_valid_rate") is not None
+        else ""
+    )
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.get("notes", []))
+    files = "".join(
+        f"<tr><td>{html.escape(f['berkas'])}</td><td class=n>{f['rows_read']:,}</td><td class=n>{f['accepted']:,}</td>"
+        f"<td class=n>{f['accepted_with_warnings']:,}</td><td class=n>{f['rejected']:,}</td></tr>"
+        for f in report["files"]
+    )
+    page = f"""<!doctype html><html lang="id"><head><meta charset="utf-8"><title>Laporan batch {html.escape(report["batch_id"])}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}}.card{{display:inline-block;padding:1rem 1.5rem;margin:.3rem;border-radius:8px;background:#eef3f8}}
+.card b{{display:block;font-size:1.6rem}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{padding:.25rem .6rem;border-bottom:1px solid #dde}}
+.n{{text-align:right}}.bar{{height:.8rem;background:#3b82c4;border-radius:3px}}</style></head><body>
+<h1>Laporan ingest: {html.escape(report["source"])} ({html.escape(report["mapping"])})</h1>
+<p>Batch <code>{html.escape(report["batch_id"])}</code> &rarr; entitas <code>{html.escape(report["entity"])}</code></p>
+{cards}{nik}
+<h2>Berkas</h2><table><tr><th>berkas</th><th>dibaca</th><th>diterima</th><th>dengan peringatan</th><th>ditolak</th></tr>{files}</table>
+<h2>Ditolak menurut alasan</h2>{table(report["rejected_by_reason"], total)}
+<h2>Peringatan</h2>{table(report["warnings_by_code"], total)}
+<h2>Catatan</h2><ul>{notes or "<li>-</li>"}</ul></body></html>"""
+    out.write_text(page, encoding="utf-8")
