@@ -262,12 +262,7 @@ class FieldBuilder:
         for name, fm in self.m.fields.items():
             if fm.type in ("nik", "kk"):
                 kind = "nik" if fm.type == "nik" else "no_kk"
-                raw, digits, sci, float_form = (
-                    p[f"{name}__raw"],
-                    p[f"{name}__digits"],
-                    p[f"{name}__sci"],
-                    p[f"{name}__float"],
-                )
+                raw, digits, float_form = p[f"{name}__raw"], p[f"{name}__digits"], p[f"{name}__float"]
                 missing = (raw.isnull() | raw.upper().isin(MISSING_TOKENS)).fill_null(True)
                 numeric = digits.re_search(r"^\d+$").fill_null(False)
                 len16 = (digits.length() == 16).fill_null(False)
