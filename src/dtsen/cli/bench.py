@@ -65,3 +65,49 @@ def bench_synth(
             **peak_rss_mb(),
         }
     )
+
+
+@app.command("ingest")
+def bench_ingest(
+    persons: int = typer.Option(1_000_000, "--persons", "-n"),
+    seed: int = typer.Option(1, "--seed"),
+    engine: str = typer.Option("duckdb", "--engine"),
+    cache: Path = typer.Option(
+        Path("data/bench"), "--cache", help="Where the generated input is kept between runs."
+    ),
+) -> None:
+    """Generate N persons (once, cached), then ingest every source file; time the ingestion only."""
+    from dtsen.sources.ingest import ingest
+    from dtsen.synth.generate import SynthRequest, generate
+
+    source_dir = cache / f"synth-{persons}-{seed}"
+    if not (source_dir / "manifest.json").exists():
+        generate(SynthRequest(persons=persons, out=source_dir, seed=seed, force=True))
+    manifest = json.loads((source_dir / "manifest.json").read_text(encoding="utf-8"))
+    files = [f for f in manifest["files"] if f["kind"] == "source"]
+    target = Path(tempfile.mkdtemp(prefix="dtsen-bench-ingest-"))
+    start = time.perf_counter()
+    per_source: dict[str, float] = {}
+    rows = 0
+    rejected = 0
+    for f in files:
+        t0 = time.perf_counter()
+        result = ingest(f["table"], [source_dir / f["path"]], data_dir=target, engine=engine)
+        per_source[f["table"]] = round(time.perf_counter() - t0, 2)
+        rows += result.report["rows_read"]
+        rejected += result.report["rejected"]
+    seconds = time.perf_counter() - start
+    shutil.rmtree(target, ignore_errors=True)
+    emit(
+        {
+            "stage": "ingest",
+            "persons": persons,
+            "source_rows": rows,
+            "rows_per_second": round(rows / seconds),
+            "seconds": round(seconds, 2),
+            "rejected": rejected,
+            "engine": engine,
+            "per_source_seconds": per_source,
+            **peak_rss_mb(),
+        }
+    )

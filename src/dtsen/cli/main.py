@@ -46,9 +46,11 @@ def main(
 
 
 def _register() -> None:
-    from dtsen.cli import bench, db, reference, synth
+    from dtsen.cli import bench, db, ingest, reference, synth
 
     app.command("synth")(synth.synth)
+    app.command("ingest")(ingest.ingest)
+    app.add_typer(ingest.quarantine_app, name="quarantine")
     app.add_typer(bench.app, name="bench")
     app.add_typer(db.app, name="db")
     app.add_typer(reference.app, name="reference")
