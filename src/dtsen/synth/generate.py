@@ -195,6 +195,9 @@ def generate(
     }
     jobs = [(kab, i, params, calibration, request.seed) for i, kab in enumerate(chunks)]
     done_persons = 0
+    first_line = (
+        1 if request.fmt == "parquet" else 2
+    )  # baris: line number with the header as line 1, as ingestion counts
     try:
         for i, result in enumerate(_run_chunks(_chunk_tables, jobs, request.workers)):
             truth_writers["persons"].write(result["persons"])
@@ -203,7 +206,7 @@ def generate(
                 offset = writers[name].rows
                 writers[name].write(rows)
                 truth = truth.with_columns(
-                    pl.Series("baris", np.arange(offset + 1, offset + rows.height + 1, dtype=np.int64))
+                    pl.Series("baris", first_line + np.arange(offset, offset + rows.height, dtype=np.int64))
                 )
                 truth_writers[name].write(truth.with_columns(pl.lit(f"{name}.{ext}").alias("berkas")))
             done_persons += int(chunks[i]["n"].sum())

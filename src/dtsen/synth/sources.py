@@ -27,9 +27,9 @@ SOURCES: dict[str, str] = {
     "dtks": "dtks",
     "p3ke": "p3ke",
     "pln_pelanggan": "pln",
-    "bpjs_peserta": "bpjs",
-    "kendaraan": "kendaraan",
-    "bidang_tanah": "bpn",
+    "bpjs_peserta": "bpjs_kesehatan",
+    "kendaraan": "ranmor",
+    "bidang_tanah": "atr_bpn",
     "susenas_rumah_tangga": "susenas",
     "susenas_anggota": "susenas",
 }
@@ -563,7 +563,7 @@ class ChunkSources:
             }
         )
         truth = _truth(
-            "bpjs", noka, p["person_id"][idx], p["family_id"][idx], nik_dirt=ident.nik_kind,
+            "bpjs_kesehatan", noka, p["person_id"][idx], p["family_id"][idx], nik_dirt=ident.nik_kind,
             name_dirt=ident.name_kind, date_dirt=ident.date_kind, alive=p["alive"][idx],
         )  # fmt: skip
         return SourceTables(rows, truth)
@@ -636,7 +636,7 @@ class ChunkSources:
             }
         )
         truth = _truth(
-            "kendaraan", reg_id, self.p["person_id"][owner], self.p["family_id"][owner],
+            "ranmor", reg_id, self.p["person_id"][owner], self.p["family_id"][owner],
             user_family_id=f["family_id"][fam_rows], nik_dirt=ident.nik_kind, name_dirt=ident.name_kind,
             not_transferred=not_transferred,
         )  # fmt: skip
@@ -686,7 +686,7 @@ class ChunkSources:
             }
         )
         truth = _truth(
-            "bpn", nib, self.p["person_id"][holder], f["family_id"][fam_rows], nik_dirt=ident.nik_kind,
+            "atr_bpn", nib, self.p["person_id"][holder], f["family_id"][fam_rows], nik_dirt=ident.nik_kind,
             name_dirt=ident.name_kind,
         )  # fmt: skip
         return SourceTables(rows, truth)
