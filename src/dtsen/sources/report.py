@@ -7,70 +7,58 @@ import html
 from pathlib import Path
 from typing import Any
 
-import polars as pl
+import duckdb
 import pyarrow as pa
 
 from dtsen.sources.mapping import Mapping
 
 
-def _findings(conformed: Path) -> pl.DataFrame:
-    return pl.read_parquet(
-        conformed,
-        columns=[
-            "_baris_sumber",
-            "_findings",
-            *(["nik"] if "nik" in pl.read_parquet_schema(conformed) else []),
-        ],
-    )
-
-
 def file_report(berkas: str, conformed: Path, structural: int, mapping: Mapping) -> dict[str, Any]:
-    df = _findings(conformed)
-    exploded = df.select("_baris_sumber", "_findings").explode("_findings").drop_nulls("_findings")
-    parts = exploded.with_columns(
-        pl.col("_findings")
-        .str.split_exact("|", 2)
-        .struct.rename_fields(["severity", "code", "field"])
-        .alias("f")
-    ).unnest("f")
-    errors = parts.filter(pl.col("severity") == "error")
-    warnings = parts.filter(pl.col("severity") == "warning")
-    rejected_rows = errors["_baris_sumber"].n_unique()
-    warned_rows = warnings.filter(~pl.col("_baris_sumber").is_in(errors["_baris_sumber"].implode()))[
-        "_baris_sumber"
-    ].n_unique()
-    staged = df.height
-    report: dict[str, Any] = {
-        "berkas": berkas,
-        "rows_read": staged + structural,
-        "accepted": staged - rejected_rows,
-        "accepted_with_warnings": warned_rows,
-        "rejected": rejected_rows + structural,
-        "structural_rejects": structural,
-        "rejected_by_reason": _counts(errors),
-        "warnings_by_code": _counts(warnings),
-    }
-    nik_fields = [n for n, f in mapping.fields.items() if f.type == "nik"]
-    if "nik" in df.columns and nik_fields:
-        valid = int(df["nik"].is_not_null().sum())
-        report["nik"] = {
-            "rows": staged,
-            "valid": valid,
-            "valid_rate": round(valid / staged, 4) if staged else None,
-            "by_problem": _counts(parts.filter(pl.col("code").str.starts_with("nik_"))),
+    """Counts for one file, aggregated by DuckDB straight from Parquet (memory does not grow with the file)."""
+    con = duckdb.connect()
+    try:
+        src = f"read_parquet('{str(conformed).replace(chr(39), chr(39) * 2)}')"
+        con.execute(
+            f"""CREATE TEMP TABLE f AS
+            SELECT _baris_sumber AS baris, split_part(x, '|', 1) AS severity, split_part(x, '|', 2) AS code
+            FROM (SELECT _baris_sumber, unnest(_findings) AS x FROM {src})"""  # noqa: S608 - path quoted
+        )
+        staged = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]  # type: ignore[index]  # noqa: S608
+        rejected_rows = con.execute(
+            "SELECT count(DISTINCT baris) FROM f WHERE severity = 'error'"
+        ).fetchone()[0]  # type: ignore[index]
+        warned_rows = con.execute(
+            "SELECT count(DISTINCT baris) FROM f WHERE severity = 'warning' "
+            "AND baris NOT IN (SELECT baris FROM f WHERE severity = 'error')"
+        ).fetchone()[0]  # type: ignore[index]
+
+        def counts(where: str) -> dict[str, int]:
+            rows = con.execute(
+                f"SELECT code, count(DISTINCT baris) AS n FROM f WHERE {where} GROUP BY code ORDER BY n DESC, code"  # noqa: S608 - fixed clauses
+            ).fetchall()
+            return {code: int(n) for code, n in rows}
+
+        report: dict[str, Any] = {
+            "berkas": berkas,
+            "rows_read": int(staged) + structural,
+            "accepted": int(staged) - int(rejected_rows),
+            "accepted_with_warnings": int(warned_rows),
+            "rejected": int(rejected_rows) + structural,
+            "structural_rejects": structural,
+            "rejected_by_reason": counts("severity = 'error'"),
+            "warnings_by_code": counts("severity = 'warning'"),
         }
+        if any(f.type == "nik" for n, f in mapping.fields.items() if n == "nik"):
+            valid = con.execute(f"SELECT count(nik) FROM {src}").fetchone()[0]  # type: ignore[index]  # noqa: S608
+            report["nik"] = {
+                "rows": int(staged),
+                "valid": int(valid),
+                "valid_rate": round(int(valid) / int(staged), 4) if staged else None,
+                "by_problem": counts("code LIKE 'nik\\_%' ESCAPE '\\'"),
+            }
+    finally:
+        con.close()
     return report
-
-
-def _counts(frame: pl.DataFrame) -> dict[str, int]:
-    if frame.height == 0:
-        return {}
-    counted = (
-        frame.group_by("code")
-        .agg(pl.col("_baris_sumber").n_unique().alias("n"))
-        .sort(["n", "code"], descending=[True, False])
-    )
-    return dict(zip(counted["code"].to_list(), counted["n"].to_list(), strict=True))
 
 
 def batch_report(
