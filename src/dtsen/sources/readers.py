@@ -129,7 +129,7 @@ def _check_header(columns: list[str], mapping: Mapping, berkas: str, delimiter: 
             raise FileError(
                 f"{berkas}: line 1: unknown column(s) not allowed by mapping {mapping.name}: {', '.join(unknown)}"
             )
-        notes.append(f"unknown columns {mapping.unknown_columns}: {', '.join(unknown)}")
+        notes.append(f"{berkas}: line 1: unknown columns {mapping.unknown_columns}: {', '.join(unknown)}")
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
         raise FileError(f"{berkas}: line 1: duplicate column name(s): {', '.join(dupes)}")
@@ -174,6 +174,8 @@ def _stage_csv(path: Path, berkas: str, mapping: Mapping, out: Path, declared: s
             staged.notes = notes
             return staged
     staged = _slow_csv(path, berkas, columns, delimiter, encoding, out, mapping.read.max_field_bytes)
+    if staged.rows == 0 and not staged.rejects:
+        raise FileError(f"{berkas}: header only, no data rows (only blank lines after the header)")
     staged.notes = notes
     return staged
 
@@ -187,28 +189,29 @@ def _fast_csv(
 ) -> StagedFile | None:
     """DuckDB's strict parallel reader; ``None`` when the file needs the careful path."""
     col_types = "{" + ", ".join(f"{_quote(c)}: 'VARCHAR'" for c in columns) + "}"
+    # one sequential pass (parallel=false keeps row_number() in line order); work files use snappy
     source = (
         f"read_csv({_quote(str(path))}, delim={_quote(delimiter)}, quote='\"', escape='\"', header=true, "
-        f"columns={col_types}, strict_mode=true, null_padding=false, max_line_size={max(max_field * 4, 2_097_152)}, "
-        f"parallel=false)"
+        f"columns={col_types}, strict_mode=true, null_padding=false, parallel=false, "
+        f"max_line_size={max(max_field * 4, 2_097_152)})"
     )
     select = ", ".join(f"NULLIF({duckdb_ident(c)}, '') AS {duckdb_ident(c)}" for c in columns)
     length_check = " OR ".join(f"length({duckdb_ident(c)}) > {max_field}" for c in columns)
     con = duckdb.connect()
     try:
-        con.execute("SET preserve_insertion_order = true")
-        con.execute(f"CREATE TEMP VIEW src AS SELECT * FROM {source}")  # noqa: S608 - names quoted by duckdb_ident/_quote
+        con.execute(
+            f"COPY (SELECT {select}, CAST(row_number() OVER () + 1 AS BIGINT) AS _baris FROM {source}) "  # noqa: S608 - names quoted
+            f"TO {_quote(str(out))} (FORMAT parquet, COMPRESSION snappy)"
+        )
         rows, oversized = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE {length_check}) FROM src"  # noqa: S608 - names quoted by duckdb_ident/_quote
+            f"SELECT count(*), count(*) FILTER (WHERE {length_check}) FROM read_parquet({_quote(str(out))})"  # noqa: S608 - names quoted
         ).fetchone()  # type: ignore[misc]
         if oversized or rows != lines - 1:  # oversized fields or quoted newlines: line numbers need care
+            out.unlink(missing_ok=True)
             return None
-        con.execute(
-            f"COPY (SELECT {select}, CAST(row_number() OVER () + 1 AS BIGINT) AS _baris FROM src) "  # noqa: S608 - names quoted by duckdb_ident/_quote
-            f"TO {_quote(str(out))} (FORMAT parquet, COMPRESSION zstd)"
-        )
     except duckdb.Error as exc:
         log.info("careful CSV path", berkas=berkas, reason=type(exc).__name__)
+        out.unlink(missing_ok=True)
         return None
     finally:
         con.close()
@@ -219,137 +222,141 @@ def duckdb_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _physical_lines(path: Path, encoding: str) -> Iterator[tuple[int, str, str | None]]:
-    """(line number, text, decode problem) per physical line; undecodable bytes are escaped, not lost."""
+def bounded_lines(path: Path, limit: int) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes, overlong) per physical line; a line longer than ``limit`` bytes yields only its
+    first ``limit`` bytes (the rest is skipped, never held in memory), so one huge line cannot exhaust it."""
     with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        number = 0
+        while raw := handle.readline(limit):
+            number += 1
+            overlong = len(raw) >= limit and not raw.endswith(b"\n")
+            if overlong:
+                while (rest := handle.readline(limit)) and not rest.endswith(b"\n"):
+                    pass
+            yield number, raw, overlong
+
+
+def _physical_lines(path: Path, encoding: str, limit: int) -> Iterator[tuple[int, str, str | None, bool]]:
+    """(line number, text, decode problem, overlong) per physical line; undecodable bytes become
+    surrogate escapes (see :func:`_printable`), so nothing is lost and the bad column can be found."""
+    for number, raw, overlong in bounded_lines(path, limit):
+        problem = None
+        if overlong:
+            text = raw.decode(encoding, errors="replace")  # a cut multi-byte character is not the problem
+        else:
             try:
                 text = raw.decode(encoding)
-                problem = None
             except UnicodeDecodeError as exc:
-                text = raw.decode(encoding, errors="backslashreplace")
+                text = raw.decode(encoding, errors="surrogateescape")
                 problem = f"byte 0x{raw[exc.start]:02X} at position {exc.start + 1} is not valid {encoding}"
-            yield (
-                number,
-                text.rstrip("\r\n").lstrip("\ufeff") if number == 1 else text.rstrip("\r\n"),
-                problem,
-            )
+        text = text.rstrip("\r\n")
+        yield number, text.lstrip("\ufeff") if number == 1 else text, problem, overlong
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
+def _printable(text: str, encoding: str) -> str:
+    """Text with surrogate-escaped bytes spelled as ``\\xNN`` (storable as UTF-8, still readable)."""
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode(encoding, errors="surrogateescape").decode(encoding, errors="backslashreplace")
 
 
 def _slow_csv(
     path: Path, berkas: str, columns: list[str], delimiter: str, encoding: str, out: Path, max_field: int
 ) -> StagedFile:
+    """Line by line: a record is one physical line, or several while a quoted field is open. A record
+    that cannot be read is rejected whole (first line number, raw text) and reading resumes after it."""
     writer = _ColumnWriter(out, columns)
     rejects: list[Reject] = []
     width = len(columns)
-    pending: list[tuple[int, str]] = []
+    limit = max(max_field * (width + 1), 2_097_152)  # bytes of one physical line held in memory
+    if csv.field_size_limit() < limit:
+        csv.field_size_limit(limit)  # oversized fields are reported as field_too_long, not csv errors
+    pending: list[tuple[int, str, str | None]] = []
 
-    def emit(first_line: int, text: str) -> None:
+    def reject(line: int, kolom: str | None, kode: str, pesan: str, raw: str) -> None:
+        rejects.append(
+            Reject(berkas, line, kolom, kode, f"{berkas}: line {line}: {pesan}", _printable(raw, encoding)[:RAW_KEEP_CHARS])
+        )  # fmt: skip
+
+    def parse(text: str, strict: bool = True) -> list[str]:
+        return next(csv.reader(io.StringIO(text), delimiter=delimiter, strict=strict), [])
+
+    def emit(first_line: int, text: str, problems: list[tuple[int, str]]) -> None:
+        if problems:
+            kolom = None
+            try:
+                record = parse(text)
+                if len(record) == width:
+                    kolom = next(
+                        (c for c, v in zip(columns, record, strict=True) if _SURROGATE.search(v)), None
+                    )
+            except csv.Error:
+                pass
+            where = f" (line {problems[0][0]})" if problems[0][0] != first_line else ""
+            reject(first_line, kolom, "encoding_invalid", problems[0][1] + where, text)
+            return
         try:
-            record = next(csv.reader(io.StringIO(text), delimiter=delimiter, strict=True), [])
+            record = parse(text)
         except csv.Error as exc:
-            rejects.append(
-                Reject(
-                    berkas,
-                    first_line,
-                    None,
-                    "csv_malformed",
-                    f"{berkas}: line {first_line}: {exc}",
-                    text[:RAW_KEEP_CHARS],
-                )
-            )
+            reject(first_line, None, "csv_malformed", str(exc), text)
             return
         if len(record) != width:
             what = "fewer" if len(record) < width else "more"
-            rejects.append(
-                Reject(
-                    berkas, first_line, None, "field_count",
-                    f"{berkas}: line {first_line}: {len(record)} fields, {what} than the {width} in the header"
-                    + (" (truncated line?)" if len(record) < width else ""),
-                    text[:RAW_KEEP_CHARS],
-                )
+            reject(
+                first_line, None, "field_count",
+                f"{len(record)} fields, {what} than the {width} in the header"
+                + (" (truncated line?)" if len(record) < width else ""),
+                text,
             )  # fmt: skip
             return
         for col, value in zip(columns, record, strict=True):
             if len(value) > max_field:
-                rejects.append(
-                    Reject(
-                        berkas,
-                        first_line,
-                        col,
-                        "field_too_long",
-                        f"{berkas}: line {first_line}: column {col} has {len(value):,} characters (limit {max_field:,})",
-                        text[:RAW_KEEP_CHARS],
-                    )
-                )
+                reject(first_line, col, "field_too_long", f"column {col} has {len(value):,} characters (limit {max_field:,})", text)  # fmt: skip
                 return
         writer.add([v if v != "" else None for v in record], first_line)
 
-    for number, text, problem in _physical_lines(path, encoding):
+    def feed(number: int, text: str, problem: str | None) -> None:
+        nonlocal pending
+        if not pending and problem is None and text.strip() == "":
+            return  # blank line
+        pending.append((number, text, problem))
+        joined = "\n".join(t for _, t, _ in pending)
+        if joined.count('"') % 2 == 0:
+            record, pending = pending, []
+            emit(record[0][0], joined, [(n, p) for n, _, p in record if p is not None])
+        elif len(pending) >= MAX_RECORD_LINES or len(joined) > limit:
+            resync()
+
+    def resync(end: bool = False) -> None:
+        """The first pending line opens a quote that never closes: reject it, re-read the lines after it."""
+        nonlocal pending
+        (first, text, _), rest = pending[0], pending[1:]
+        pending = []
+        reject(first, None, "unbalanced_quote", "a quoted field is never closed" + (" (end of file)" if end else ""), text)  # fmt: skip
+        for number, line, problem in rest:
+            feed(number, line, problem)
+
+    for number, text, problem, overlong in _physical_lines(path, encoding, limit):
         if number == 1:
             continue
-        if problem is not None:
-            if pending:
-                for n, t in pending:
-                    rejects.append(
-                        Reject(
-                            berkas,
-                            n,
-                            None,
-                            "unbalanced_quote",
-                            f"{berkas}: line {n}: a quoted field is never closed",
-                            t[:RAW_KEEP_CHARS],
-                        )
-                    )
-                pending = []
-            rejects.append(
-                Reject(
-                    berkas,
-                    number,
-                    None,
-                    "encoding_invalid",
-                    f"{berkas}: line {number}: {problem}",
-                    text[:RAW_KEEP_CHARS],
-                )
-            )
+        if overlong:
+            record = [*pending, (number, text, problem)]
+            pending = []
+            prefix = "\n".join(t for _, t, _ in record)
+            try:
+                kolom = columns[min(len(parse(prefix, strict=False)), width) - 1]
+            except (csv.Error, IndexError):
+                kolom = None
+            which = "the line" if number == record[0][0] else f"line {number} of this record"
+            column = f" (column {kolom})" if kolom else ""
+            reject(record[0][0], kolom, "field_too_long", f"{which} is longer than {limit:,} bytes{column}", prefix)
             continue
-        if not pending and text.strip() == "":
-            continue  # blank line
-        pending.append((number, text))
-        joined = "\n".join(t for _, t in pending)
-        if joined.count('"') % 2 == 0:
-            emit(pending[0][0], joined)
-            pending = []
-        elif len(pending) >= MAX_RECORD_LINES or len(joined) > max_field * 4:
-            first_n, first_t = pending[0]
-            rejects.append(
-                Reject(
-                    berkas,
-                    first_n,
-                    None,
-                    "unbalanced_quote",
-                    f"{berkas}: line {first_n}: a quoted field is never closed",
-                    first_t[:RAW_KEEP_CHARS],
-                )
-            )
-            rest = pending[1:]
-            pending = []
-            for n, t in rest:  # resynchronise on the following lines
-                pending.append((n, t))
-                if "\n".join(x for _, x in pending).count('"') % 2 == 0:
-                    emit(pending[0][0], "\n".join(x for _, x in pending))
-                    pending = []
-    for n, t in pending:
-        rejects.append(
-            Reject(
-                berkas,
-                n,
-                None,
-                "unbalanced_quote",
-                f"{berkas}: line {n}: a quoted field is never closed (end of file)",
-                t[:RAW_KEEP_CHARS],
-            )
-        )
+        feed(number, text, problem)
+    while pending:
+        resync(end=True)
     rows = writer.close()
     return StagedFile(berkas, out, rows, columns, encoding, delimiter, rejects)
 
