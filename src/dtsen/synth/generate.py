@@ -23,7 +23,8 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from dtsen import __version__
-from dtsen.logs import get_logger
+from dtsen.config import get_settings
+from dtsen.logs import configure_logging, get_logger
 from dtsen.synth import calibration as calib_mod
 from dtsen.synth.calibration import Calibration
 from dtsen.synth.geography import allocate, select_kabupaten
@@ -100,7 +101,13 @@ def _run_chunks(fn: Callable[[Any], Any], jobs: list[Any], workers: int) -> Iter
         yield from map(fn, jobs)
         return
     # spawn, not fork: forking a process that has started Polars' thread pool can deadlock
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    settings = get_settings()
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=configure_logging,  # workers log through the same masking handler
+        initargs=(settings.log_level, settings.log_format),
+    ) as pool:
         yield from pool.map(fn, jobs)
 
 

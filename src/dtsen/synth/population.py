@@ -565,6 +565,10 @@ def generate_chunk(
     role_2022 = ROLE_TO_HUBUNGAN[role].copy()
     role_2022[in_parent] = np.select([role[in_parent] == HEAD, role[in_parent] == SPOUSE], [3, 4], 5)
     split_unit = _regsosek_split_units(rng, fam, role, male, age, params.regsosek_split_unit, nf)
+    # inside its own unit the married child is the head, the in-law the spouse, their children children
+    role_2022 = np.where(
+        split_unit, np.select([role == CHILD, role == CHILD_IN_LAW], [1, 2], 3), role_2022
+    ).astype(np.int8)
     status_kk_2022 = np.zeros(n, dtype=np.int8)
     status_kk_2022[split_unit] = 2
     unit = np.where(split_unit, -(family_id[fam] + 1), unit)  # a unit of its own, keyed apart from the family
@@ -590,7 +594,7 @@ def generate_chunk(
         "poor": pc_consumption < POVERTY_LINE,
         "desil": desil,
         "moved": moved,
-        "move_date": to_date(np.where(moved, move_day, 0)),
+        "move_date": np.where(moved, to_date(move_day), np.datetime64("NaT")),
         "move_reported": move_reported,
         "split_since_regsosek": split_new,
         "parent_family_id": np.where(split_new, family_id[np.maximum(parent_family, 0)], -1),
@@ -613,7 +617,7 @@ def generate_chunk(
         "tempat_lahir": birthplace,
         "umur": age_int,
         "alive": alive,
-        "tanggal_meninggal": to_date(np.where(alive, 0, death)),
+        "tanggal_meninggal": np.where(alive, np.datetime64("NaT"), to_date(death)),
         "role": role,
         "hubungan": ROLE_TO_HUBUNGAN[role],
         "hubungan_siak": _siak_relationship(rng, role, male),
