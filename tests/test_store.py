@@ -394,7 +394,7 @@ def test_cli_upgrade_load_tail_and_verify(db_factory: Callable[[], str]) -> None
     url = db_factory()
     result = runner.invoke(app, ["current", "--url", url])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "none"
+    assert result.stdout.strip() == "none"
 
     result = runner.invoke(app, ["load-regions", "--url", url])
     assert result.exit_code == 1
@@ -403,18 +403,18 @@ def test_cli_upgrade_load_tail_and_verify(db_factory: Callable[[], str]) -> None
     result = runner.invoke(app, ["upgrade", "--url", url])
     assert result.exit_code == 0, result.output
     assert "at revision 0001" in result.output
-    assert runner.invoke(app, ["current", "--url", url]).output.strip() == "0001 (head)"
+    assert runner.invoke(app, ["current", "--url", url]).stdout.strip() == "0001 (head)"
 
     result = runner.invoke(app, ["load-regions", "--url", url])
     assert result.exit_code == 0, result.output
     assert "91590 inserted" in result.output
     assert "total" in result.output
-    assert "91590" in result.output.splitlines()[-1]
+    assert "91590" in result.stdout.splitlines()[-1]
     assert (
         "0 inserted, 0 updated, 91590 unchanged" in runner.invoke(app, ["load-regions", "--url", url]).output
     )
 
-    assert runner.invoke(app, ["audit-tail", "--url", url]).output.strip() == "audit log is empty"
+    assert runner.invoke(app, ["audit-tail", "--url", url]).stdout.strip() == "audit log is empty"
     engine = make_engine(url)
     try:
         ids = _record(engine, 3)
@@ -422,7 +422,7 @@ def test_cli_upgrade_load_tail_and_verify(db_factory: Callable[[], str]) -> None
         engine.dispose()
     result = runner.invoke(app, ["audit-tail", "--url", url, "--limit", "2"])
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
+    lines = result.stdout.strip().splitlines()
     assert len(lines) == 3
     assert lines[0].startswith("id\toccurred_at")
     assert [line.split("\t")[0] for line in lines[1:]] == [str(ids[1]), str(ids[2])]

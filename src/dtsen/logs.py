@@ -145,13 +145,29 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time, so a replaced-then-closed stderr (test runners,
+    embedding applications) never leaves a handler pointing at a closed file."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text", stream: Any = None) -> None:
     """Installs one masked handler on the root logger (idempotent: replaces an earlier dtsen handler)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_dtsen", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
     handler._dtsen = True  # type: ignore[attr-defined]
     handler.addFilter(MaskingFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())

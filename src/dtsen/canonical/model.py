@@ -687,6 +687,12 @@ ANGGOTA = Entity(
                 HubunganSIAK,
                 "Relationship to the head as on the Kartu Keluarga (SHDK, Dukcapil's 11 codes); from SIAK.",
             ),
+            Field(
+                "desil_kesejahteraan",
+                DType.INT8,
+                "Welfare decile (1 = poorest) the source assigned to the member's family, e.g. P3KE's district "
+                "PMT rank, when the source ships one row per member. Kept for comparison, not the DTSEN rank.",
+            ),
         ),
         *_group(
             "Presence and vital status",
@@ -887,10 +893,19 @@ KEPESERTAAN_BPJS = Entity(
                 "is invalid.",
             ),
             replace(_NO_KK, regsosek=None),
+            _name_of("nama", "the member"),
+            Field(
+                "tanggal_lahir",
+                DType.DATE,
+                "Member's birth date as BPJS holds it; links the membership when the NIK is missing.",
+                pii=True,
+            ),
+            _code("jenis_kelamin", JenisKelamin, "Member's sex as BPJS holds it."),
             _code("segmen", SegmenBPJS, "Membership segment (PBI APBN/APBD, PPU, PBPU, BP)."),
             Field("kelas_rawat", DType.INT8, "Inpatient care class, 1-3 (PBI members are class 3)."),
             _bool("status_aktif", "True when the membership is active at tanggal_data."),
         ),
+        *_location("kode_desa", "kode_kec", "kode_kab", "kode_prov"),
         *PROVENANCE,
     ),
 )
@@ -899,11 +914,17 @@ KENDARAAN = Entity(
     name="kendaraan",
     description="One registered motor vehicle, attached to a person by the owner's NIK. Car ownership is "
     "an exclusion signal programs must treat as a reviewable reason, never a silent cliff.",
-    key=("nomor_polisi",),
+    key=("nomor_registrasi",),
     sources=(Sumber.RANMOR,),
     fields=(
         *_group(
             "Vehicle",
+            Field(
+                "nomor_registrasi",
+                DType.STRING,
+                "The registry's own id of the registration; unique, unlike plates, which are reissued.",
+                required=True,
+            ),
             Field(
                 "nomor_polisi",
                 DType.STRING,
@@ -912,6 +933,7 @@ KENDARAAN = Entity(
                 pii=True,
             ),
             _code("jenis", JenisKendaraan, "Vehicle category."),
+            Field("merek", DType.STRING, "Make as registered (HONDA, TOYOTA ...)."),
             Field("tahun_pembuatan", DType.INT16, "Year of manufacture.", unit="year"),
             Field("isi_silinder", DType.INT32, "Engine displacement.", unit="cc"),
             _nik_of("nik_pemilik", "the registered owner"),
@@ -939,6 +961,9 @@ BIDANG_TANAH = Entity(
             ),
             Field("luas_m2", DType.FLOAT64, "Parcel area.", unit="m²"),
             _code("jenis_hak", JenisHak, "Registered right on the parcel."),
+            Field(
+                "penggunaan", DType.STRING, "Land use as registered (PERUMAHAN, PERTANIAN ...), upper case."
+            ),
             _nik_of("nik_pemegang", "the right holder"),
             _name_of("nama_pemegang", "the right holder"),
         ),

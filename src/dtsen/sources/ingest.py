@@ -21,9 +21,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 
@@ -33,7 +35,15 @@ from dtsen.engine import Engine, get_engine
 from dtsen.logs import get_logger, log_context
 from dtsen.reference import regions
 from dtsen.sources.mapping import Mapping, resolve_mapping
-from dtsen.sources.readers import FileError, StagedFile, stage_file
+from dtsen.sources.readers import (
+    RAW_KEEP_CHARS,
+    FileError,
+    Reject,
+    StagedFile,
+    bounded_lines,
+    duckdb_ident,
+    stage_file,
+)
 from dtsen.sources.transform import Context, conform, derive, prepare, text
 
 log = get_logger(__name__)
@@ -98,14 +108,17 @@ def _landed_hashes(mapping: str, data_dir: Path | None) -> dict[str, str]:
     }
 
 
-def reference_tables(engine: Engine) -> tuple[Any, Any, frozenset[str]]:
+@cache
+def _reference_arrow() -> tuple[pa.Table, pa.Table, frozenset[str]]:
+    """The reference code tables, built once per process (the region data is cached and static)."""
     prefixes = sorted(regions.nik_prefixes())
     codes = sorted(set(regions.regions()["kode"].to_list()) | set(prefixes) | {p[:4] for p in prefixes})
-    return (
-        engine.memtable(pa.table({"kode": prefixes})),
-        engine.memtable(pa.table({"kode": codes})),
-        frozenset(prefixes),
-    )
+    return pa.table({"kode": prefixes}), pa.table({"kode": codes}), frozenset(prefixes)
+
+
+def reference_tables(engine: Engine) -> tuple[Any, Any, frozenset[str]]:
+    prefixes, codes, prefix_codes = _reference_arrow()
+    return engine.memtable(prefixes), engine.memtable(codes), prefix_codes
 
 
 def ingest(
@@ -127,7 +140,7 @@ def ingest(
     for p in paths:
         if not p.is_file():
             raise IngestError(f"{p}: no such file")
-    if batch is not None and not BATCH_NAME.match(batch):
+    if batch is not None and not BATCH_NAME.fullmatch(batch):  # match() would let "name\n" through
         raise IngestError(f"batch name {batch!r}: use letters, digits, '.', '_' or '-' (max 81)")
     landed = _landed_hashes(m.name, data_dir)
     hashes = {p: sha256_file(p) for p in paths}
@@ -203,6 +216,7 @@ def _run(
             staged = stage_file(landed, berkas, m, work / "staged.parquet", encoding)
         except FileError as exc:
             raise IngestError(str(exc)) from exc
+        _drop_duplicate_rows(staged, landed, work)
         ctx = Context(batch_id, berkas, now.date(), prefixes, region_codes, prefix_codes)
         if progress:
             progress(f"conforming {berkas} ({staged.rows:,} rows)")
@@ -213,7 +227,7 @@ def _run(
         files_meta.append(
             {
                 "name": berkas, "sha256": digest, "bytes": path.stat().st_size, "landed": f"landing/{landed.name}",
-                "rows_staged": staged.rows, "structural_rejects": len(staged.rejects), "encoding": staged.encoding,
+                "rows": staged.rows + len(staged.rejects), "rows_staged": staged.rows, "structural_rejects": len(staged.rejects), "encoding": staged.encoding,
                 "delimiter": staged.delimiter, "fast_path": staged.fast_path, "notes": staged.notes,
             }
         )  # fmt: skip
@@ -249,6 +263,53 @@ def _actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry in some containers
         return "unknown"
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _drop_duplicate_rows(staged: StagedFile, landed: Path, work: Path) -> None:
+    """Rows identical in every column to an earlier row of the same file are quarantined as
+    ``duplicate_row`` (naming that earlier line); the staged table keeps the first occurrence only."""
+    if staged.rows < 2:
+        return
+    source = f"read_parquet({_sql_string(str(staged.parquet))})"
+    columns = [duckdb_ident(c) for c in staged.columns]
+    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM g.{c}" for c in columns)  # null equals null
+    con = duckdb.connect()
+    try:
+        # grouping first: the usual file has no duplicate and stops here, without a join
+        con.execute(
+            f"CREATE TEMP TABLE grp AS SELECT {', '.join(columns)}, min(_baris) AS _first FROM {source} "  # noqa: S608 - names quoted
+            f"GROUP BY ALL HAVING count(*) > 1"
+        )
+        if not con.execute("SELECT count(*) FROM grp").fetchone()[0]:  # type: ignore[index]
+            return
+        con.execute(
+            f"CREATE TEMP TABLE dup AS SELECT s._baris, g._first FROM {source} s JOIN grp g ON {same} "  # noqa: S608 - names quoted
+            f"WHERE s._baris <> g._first"
+        )
+        dupes = con.execute("SELECT _baris, _first FROM dup ORDER BY _baris").fetchall()
+        out = work / "deduplicated.parquet"
+        con.execute(
+            f"COPY (SELECT * FROM {source} ANTI JOIN dup USING (_baris) ORDER BY _baris) "  # noqa: S608 - names quoted
+            f"TO {_sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+        )
+    finally:
+        con.close()
+    unit = "line" if staged.delimiter is not None else "row"
+    raw = _raw_lines(landed, staged, {b for b, _ in dupes})
+    staged.rejects.extend(
+        Reject(
+            staged.berkas, baris, None, "duplicate_row",
+            f"{staged.berkas}: {unit} {baris}: identical in every column to {unit} {first}; the first is kept",
+            raw.get(baris, ""),
+        )
+        for baris, first in dupes
+    )  # fmt: skip
+    staged.parquet = out
+    staged.rows -= len(dupes)
 
 
 def _conform_file(eng: Engine, m: Mapping, ctx: Context, staged: StagedFile, work: Path) -> Path:
@@ -312,10 +373,11 @@ def _quarantine_rows(staged: StagedFile, errors: Path, landed: Path) -> pa.Table
         exploded = err.explode("_findings").filter(pl.col("_findings").str.starts_with("error|"))
         for baris, finding in exploded.iter_rows():
             _, code, kolom = finding.split("|", 2)
+            unit = "line" if staged.delimiter is not None else "row"
             rows.append(
                 {
                     "berkas": staged.berkas, "baris": baris, "kolom": kolom, "kode": code,
-                    "pesan": f"{staged.berkas}: line {baris}: {kolom}: {code.replace('_', ' ')}", "raw": lines.get(baris, ""),
+                    "pesan": f"{staged.berkas}: {unit} {baris}: {kolom}: {code.replace('_', ' ')}", "raw": lines.get(baris, ""),
                 }
             )  # fmt: skip
     return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
@@ -334,12 +396,12 @@ def _raw_lines(landed: Path, staged: StagedFile, wanted: set[int]) -> dict[int, 
         }
     out: dict[int, str] = {}
     last = max(wanted)
-    with open(landed, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number in wanted:
-                out[number] = raw.decode(staged.encoding, errors="backslashreplace").rstrip("\r\n")
-            if number >= last:
-                break
+    for number, raw, _ in bounded_lines(landed, RAW_KEEP_CHARS * 4):
+        if number in wanted:
+            text = raw.decode(staged.encoding, errors="backslashreplace")
+            out[number] = text.rstrip("\r\n")[:RAW_KEEP_CHARS]
+        if number >= last:
+            break
     return out
 
 

@@ -26,6 +26,15 @@ class MappingError(ValueError):
     """A mapping file that cannot be used, with the file and the offending key in the message."""
 
 
+def _source_text(value: object) -> str:
+    """A source value written in YAML, as text: 1 -> "1"; a YAML boolean (yes/no/on/off) is refused."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} was read as a YAML boolean; quote the source value (e.g. 'YES')")
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise ValueError(f"a source value must be text or a number, not {type(value).__name__}")
+
+
 class ReadOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -51,10 +60,33 @@ class FieldMap(BaseModel):
     )
     true: list[str] = Field(default_factory=lambda: ["1", "Y", "YA", "TRUE", "T"])
     false: list[str] = Field(default_factory=lambda: ["2", "0", "N", "TIDAK", "FALSE", "F"])
-    pad: list[int] | None = Field(None, description="Region: zero-pad each source column to these widths.")
+    pad: list[int] | None = Field(
+        None,
+        description="Region: zero-pad each source column to these widths and join them; "
+        "string: zero-pad the one column to this width (e.g. RT 7 -> 007).",
+    )
+    null_values: list[str] = Field(
+        default_factory=list,
+        description="Source values that mean 'no value' here (e.g. 0 for a question the questionnaire "
+        "skips): read as null, with no finding.",
+    )
+    remove: str | None = Field(None, description="Characters deleted from the value (e.g. ' ' in plates).")
     constant: str | int | float | bool | None = Field(None, description="A fixed value instead of a column.")
     min: float | None = None
     max: float | None = None
+
+    @field_validator("map", mode="before")
+    @classmethod
+    def _map_keys(cls, value: object) -> object:
+        """YAML reads ``{1: true}`` with int keys; source values are text, so keys become text."""
+        if isinstance(value, dict):
+            return {_source_text(k): v for k, v in value.items()}
+        return value
+
+    @field_validator("true", "false", "null_values", mode="before")
+    @classmethod
+    def _texts(cls, value: object) -> object:
+        return [_source_text(v) for v in value] if isinstance(value, list) else value
 
     @property
     def columns(self) -> list[str]:
@@ -82,6 +114,11 @@ class Mapping(BaseModel):
         description="Date column or fixed date the data describes (tanggal_data); else the landing date.",
     )
     unknown_columns: Literal["keep", "ignore", "reject"] = "keep"
+    ignore_columns: list[str] = Field(
+        default_factory=list,
+        description="Source columns known and deliberately not read (no canonical field, or not needed); "
+        "they raise no unknown-column note.",
+    )
     fields: dict[str, FieldMap]
 
     @field_validator("entity")
@@ -108,10 +145,23 @@ class Mapping(BaseModel):
                 raise ValueError(f"field {name!r}: unknown code list {fm.labels!r}")
             if fm.type == "date" and entity.field(name).dtype is not DType.DATE:
                 raise ValueError(f"field {name!r} is not a date in {self.entity}")
+            if fm.pad is not None:
+                if fm.type == "region" and len(fm.pad) != len(fm.columns):
+                    raise ValueError(f"field {name!r}: pad needs one width per 'from' column")
+                if fm.type == "string" and (len(fm.pad) != 1 or len(fm.columns) != 1):
+                    raise ValueError(f"field {name!r}: a string pads one column to one width")
+                if fm.type not in ("region", "string"):
+                    raise ValueError(f"field {name!r}: pad is for region and string fields")
+            if (fm.null_values or fm.remove) and fm.type in ("nik", "kk"):
+                raise ValueError(f"field {name!r}: NIK/KK have their own cleaning; drop null_values/remove")
+        read = set(self.read_columns)
+        both = [c for c in self.ignore_columns if c in read]
+        if both:
+            raise ValueError(f"ignore_columns lists column(s) the mapping reads: {', '.join(both)}")
         return self
 
     @property
-    def source_columns(self) -> list[str]:
+    def read_columns(self) -> list[str]:
         """Every source column the mapping reads, in first-use order."""
         seen: dict[str, None] = {}
         for fm in self.fields.values():
@@ -122,6 +172,12 @@ class Mapping(BaseModel):
         if isinstance(self.observed, str):
             seen.setdefault(self.observed, None)
         return list(seen)
+
+    @property
+    def source_columns(self) -> list[str]:
+        """Every source column the mapping knows: those it reads, then those it deliberately ignores
+        (``ignore_columns``); any other column of a file is unknown."""
+        return list(dict.fromkeys([*self.read_columns, *self.ignore_columns]))
 
     @property
     def record_columns(self) -> list[str]:

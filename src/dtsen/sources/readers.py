@@ -28,6 +28,7 @@ log = get_logger(__name__)
 DELIMITERS = [",", ";", "\t", "|"]
 FLUSH_ROWS = 100_000
 MAX_RECORD_LINES = 50  # a quoted field spanning more physical lines than this is an unbalanced quote
+SAMPLE_BYTES = 1 << 16  # read to detect binary data, encoding and delimiter
 RAW_KEEP_CHARS = 20_000  # raw text kept for a rejected row (the landed file keeps every byte)
 
 
@@ -58,7 +59,7 @@ class StagedFile:
     fast_path: bool = False
 
 
-def _sample(path: Path, size: int = 1 << 16) -> bytes:
+def _sample(path: Path, size: int = SAMPLE_BYTES) -> bytes:
     with open(path, "rb") as handle:
         return handle.read(size)
 
@@ -82,7 +83,7 @@ def detect_encoding(sample: bytes, declared: str) -> str:
         sample.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError as exc:
-        if exc.start > len(sample) - 4:  # a multi-byte character cut by the sample boundary
+        if exc.reason == "unexpected end of data" and len(sample) >= SAMPLE_BYTES:  # cut by the sample's end
             return "utf-8"
     from charset_normalizer import from_bytes
 
@@ -104,7 +105,7 @@ def _count_lines(path: Path) -> tuple[int, bool]:
     """Physical lines and whether the file ends with a newline."""
     n, last = 0, b""
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 24), b""):
+        for block in iter(lambda: handle.read(1 << 20), b""):
             n += block.count(b"\n")
             last = block[-1:]
     return n + (0 if last in (b"\n", b"") else 1), last == b"\n"
@@ -114,7 +115,9 @@ def _check_header(columns: list[str], mapping: Mapping, berkas: str, delimiter: 
     notes: list[str] = []
     if not columns or all(not c for c in columns):
         raise FileError(f"{berkas}: line 1: no header")
-    missing = [c for c in mapping.required_columns if c not in columns]
+    missing = [
+        c for c in dict.fromkeys([*mapping.required_columns, *mapping.record_columns]) if c not in columns
+    ]
     if missing:
         hint = ""
         if len(columns) == 1:
@@ -144,10 +147,34 @@ def stage_file(
     if not path.exists() or path.stat().st_size == 0:
         raise FileError(f"{berkas}: empty file (0 bytes)")
     if suffix in (".xlsx", ".xlsm"):
-        return _stage_xlsx(path, berkas, mapping, out)
-    if suffix == ".parquet":
-        return _stage_parquet(path, berkas, mapping, out)
-    return _stage_csv(path, berkas, mapping, out, encoding or mapping.read.encoding)
+        staged = _stage_xlsx(path, berkas, mapping, out)
+    elif suffix == ".parquet":
+        staged = _stage_parquet(path, berkas, mapping, out)
+    else:
+        staged = _stage_csv(path, berkas, mapping, out, encoding or mapping.read.encoding)
+    absent = [c for c in mapping.source_columns if c not in staged.columns]
+    if absent:  # optional columns (required and record-id ones were checked with the header)
+        _add_empty_columns(staged, absent)
+        staged.notes.append(
+            f"{berkas}: line 1: optional column(s) absent, read as empty: {', '.join(absent)}"
+        )
+    return staged
+
+
+def _add_empty_columns(staged: StagedFile, names: list[str]) -> None:
+    out = staged.parquet.with_name(staged.parquet.stem + "-full.parquet")
+    extra = ", ".join(f"CAST(NULL AS VARCHAR) AS {duckdb_ident(c)}" for c in names)
+    con = duckdb.connect()
+    try:
+        con.execute(
+            f"COPY (SELECT *, {extra} FROM read_parquet({_quote(str(staged.parquet))})) "  # noqa: S608 - names quoted
+            f"TO {_quote(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+        )
+    finally:
+        con.close()
+    staged.parquet.unlink()
+    staged.parquet = out
+    staged.columns = [*staged.columns, *names]
 
 
 # --- CSV ------------------------------------------------------------------------------------------
@@ -173,11 +200,34 @@ def _stage_csv(path: Path, berkas: str, mapping: Mapping, out: Path, declared: s
         if staged is not None:
             staged.notes = notes
             return staged
-    staged = _slow_csv(path, berkas, columns, delimiter, encoding, out, mapping.read.max_field_bytes)
+    staged, multibyte = _slow_csv(
+        path, berkas, columns, delimiter, encoding, out, mapping.read.max_field_bytes
+    )
+    bad = [r.baris for r in staged.rejects if r.kode == "encoding_invalid"]
+    if declared == "auto" and encoding == "utf-8" and bad and not multibyte:
+        # the sample was plain ASCII, later lines are not UTF-8 and no line is UTF-8 beyond ASCII: the file
+        # is in a legacy encoding after all (a file mixing both keeps UTF-8 and quarantines the other lines)
+        legacy = detect_encoding(_line_bytes(path, set(bad)), "auto")
+        out.unlink()
+        staged, _ = _slow_csv(path, berkas, columns, delimiter, legacy, out, mapping.read.max_field_bytes)
+        notes.append(
+            f"{berkas}: line {bad[0]}: not UTF-8 though the first {len(sample):,} bytes are ASCII; read as {legacy}"
+        )
     if staged.rows == 0 and not staged.rejects:
         raise FileError(f"{berkas}: header only, no data rows (only blank lines after the header)")
     staged.notes = notes
     return staged
+
+
+def _line_bytes(path: Path, wanted: set[int], size: int = SAMPLE_BYTES) -> bytes:
+    """Up to ``size`` bytes of the wanted physical lines (a sample for encoding detection)."""
+    out = b""
+    for number, raw, _ in bounded_lines(path, size):
+        if number in wanted:
+            out += raw
+        if len(out) >= size or number >= max(wanted):
+            break
+    return out[:size]
 
 
 def _quote(value: str) -> str:
@@ -256,6 +306,27 @@ def _physical_lines(path: Path, encoding: str, limit: int) -> Iterator[tuple[int
 _SURROGATE = re.compile("[\udc80-\udcff]")
 
 
+def _field_lengths(text: str, delimiter: str) -> list[int]:
+    """Length of each field of a CSV record that may be cut short (the last length is then partial),
+    found with ``str.find`` only: the csv module would hold a long field at four bytes a character."""
+    lengths: list[int] = []
+    i, n = 0, len(text)
+    while True:
+        end = i
+        if text.startswith('"', i):
+            end = i + 1
+            while (end := text.find('"', end)) != -1 and text.startswith('"', end + 1):
+                end += 2
+            if end == -1:  # cut inside a quoted field
+                return [*lengths, n - i]
+            end += 1
+        end = text.find(delimiter, end)
+        if end == -1:
+            return [*lengths, n - i]
+        lengths.append(end - i)
+        i = end + 1
+
+
 def _printable(text: str, encoding: str) -> str:
     """Text with surrogate-escaped bytes spelled as ``\\xNN`` (storable as UTF-8, still readable)."""
     if not _SURROGATE.search(text):
@@ -265,9 +336,10 @@ def _printable(text: str, encoding: str) -> str:
 
 def _slow_csv(
     path: Path, berkas: str, columns: list[str], delimiter: str, encoding: str, out: Path, max_field: int
-) -> StagedFile:
+) -> tuple[StagedFile, bool]:
     """Line by line: a record is one physical line, or several while a quoted field is open. A record
-    that cannot be read is rejected whole (first line number, raw text) and reading resumes after it."""
+    that cannot be read is rejected whole (first line number, raw text) and reading resumes after it.
+    Also says whether some line decoded to more than ASCII."""
     writer = _ColumnWriter(out, columns)
     rejects: list[Reject] = []
     width = len(columns)
@@ -318,6 +390,12 @@ def _slow_csv(
                 return
         writer.add([v if v != "" else None for v in record], first_line)
 
+    def well_formed(text: str) -> bool:
+        try:
+            return len(parse(text)) == width
+        except csv.Error:
+            return False
+
     def feed(number: int, text: str, problem: str | None) -> None:
         nonlocal pending
         if not pending and problem is None and text.strip() == "":
@@ -325,40 +403,50 @@ def _slow_csv(
         pending.append((number, text, problem))
         joined = "\n".join(t for _, t, _ in pending)
         if joined.count('"') % 2 == 0:
+            if len(pending) > 1 and not well_formed(joined):
+                resync()  # the quote that opened this record was a stray one closed by a later line's quote
+                return
             record, pending = pending, []
             emit(record[0][0], joined, [(n, p) for n, _, p in record if p is not None])
         elif len(pending) >= MAX_RECORD_LINES or len(joined) > limit:
             resync()
 
     def resync(end: bool = False) -> None:
-        """The first pending line opens a quote that never closes: reject it, re-read the lines after it."""
+        """The first pending line opens a quote that never closes: reject it (or, when it reads well on its
+        own, a stray quote inside an unquoted field, keep it), then re-read the lines after it."""
         nonlocal pending
-        (first, text, _), rest = pending[0], pending[1:]
+        (first, text, problem), rest = pending[0], pending[1:]
         pending = []
-        reject(first, None, "unbalanced_quote", "a quoted field is never closed" + (" (end of file)" if end else ""), text)  # fmt: skip
-        for number, line, problem in rest:
-            feed(number, line, problem)
+        if well_formed(text):
+            emit(first, text, [] if problem is None else [(first, problem)])
+        else:
+            reject(first, None, "unbalanced_quote", "a quoted field is never closed" + (" (end of file)" if end else ""), text)  # fmt: skip
+        for number, line, issue in rest:
+            feed(number, line, issue)
 
+    multibyte = False
     for number, text, problem, overlong in _physical_lines(path, encoding, limit):
+        multibyte = multibyte or (problem is None and not overlong and not text.isascii())
         if number == 1:
             continue
-        if overlong:
-            record = [*pending, (number, text, problem)]
-            pending = []
-            prefix = "\n".join(t for _, t, _ in record)
-            try:
-                kolom = columns[min(len(parse(prefix, strict=False)), width) - 1]
-            except (csv.Error, IndexError):
-                kolom = None
-            which = "the line" if number == record[0][0] else f"line {number} of this record"
-            column = f" (column {kolom})" if kolom else ""
-            reject(record[0][0], kolom, "field_too_long", f"{which} is longer than {limit:,} bytes{column}", prefix)
+        if overlong:  # only its first ``limit`` bytes were read: reject it on its own
+            while pending:
+                resync()
+            lengths = _field_lengths(text, delimiter)[:width]
+            kolom = columns[next((i for i, n in enumerate(lengths) if n > max_field), len(lengths) - 1)]
+            reject(
+                number,
+                kolom,
+                "field_too_long",
+                f"the line is longer than {limit:,} bytes (column {kolom})",
+                text,
+            )
             continue
         feed(number, text, problem)
     while pending:
         resync(end=True)
     rows = writer.close()
-    return StagedFile(berkas, out, rows, columns, encoding, delimiter, rejects)
+    return StagedFile(berkas, out, rows, columns, encoding, delimiter, rejects), multibyte
 
 
 class _ColumnWriter:

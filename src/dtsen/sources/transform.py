@@ -102,20 +102,27 @@ class FieldBuilder:
         """Pass 1: each mapped source value trimmed, with the usual spellings of 'nothing' as null."""
         out: dict[str, ir.Value] = {"_baris": t._baris}
 
-        def clean(col: str) -> ir.StringValue:
+        def clean(col: str, fm: FieldMap) -> ir.StringValue:
             stripped = t[col].strip()
-            return ibis.ifelse(stripped.upper().isin(["", "NULL", "NAN", "NONE"]), NULL_STR, stripped)
+            if fm.remove:  # e.g. spaces inside a plate number; escape only what is special in [...]
+                chars = "".join("\\" + c if c in "\\[]^-" else c for c in fm.remove)
+                stripped = stripped.re_replace(f"[{chars}]", "")
+            nothing = ["", "NULL", "NAN", "NONE", *(v.strip().upper() for v in fm.null_values)]
+            return ibis.ifelse(stripped.upper().isin(nothing), NULL_STR, stripped)
 
         for name, fm in self.m.fields.items():
             if fm.constant is not None:
                 out[f"{name}__raw"] = ibis.literal(str(fm.constant))
             elif fm.type == "region" and fm.pad:
                 for i, col in enumerate(fm.columns):
-                    out[f"{name}__raw{i}"] = clean(col)
+                    out[f"{name}__raw{i}"] = clean(col, fm)
             elif fm.type in ("nik", "kk"):
                 out[f"{name}__raw"] = t[fm.columns[0]].strip()
+            elif fm.type == "string" and fm.pad:  # lpad alone would also cut longer values
+                value, width = clean(fm.columns[0], fm), fm.pad[0]
+                out[f"{name}__raw"] = ibis.ifelse(value.length() < width, value.lpad(width, "0"), value)
             else:
-                out[f"{name}__raw"] = clean(fm.columns[0])
+                out[f"{name}__raw"] = clean(fm.columns[0], fm)
         for i, col in enumerate(self.m.record_columns):
             out[f"_record_{i}"] = t[col].strip()
         if isinstance(self.m.observed, str):
@@ -127,7 +134,9 @@ class FieldBuilder:
         out: dict[str, ir.Value] = {
             c: t[c]
             for c in t.columns
-            if not c.startswith(tuple(f"{n}__raw" for n, f in self.m.fields.items() if f.pad))
+            if not c.startswith(
+                tuple(f"{n}__raw" for n, f in self.m.fields.items() if f.pad and f.type == "region")
+            )
         }
         for name, fm in self.m.fields.items():
             if fm.type == "region" and fm.pad:
@@ -150,7 +159,7 @@ class FieldBuilder:
                     r"[\s.\-/_']", ""
                 )
             elif fm.type == "name":
-                upper = raw.upper()
+                upper = _upper(raw)
                 hint = upper.re_search(HAS_SUFFIX_HINT).fill_null(False)
                 out[f"{name}__suffix"] = ibis.ifelse(hint, upper.re_extract(SUFFIX_RE, 1), NULL_STR)
                 out[f"{name}__nosuffix"] = (
@@ -187,7 +196,7 @@ class FieldBuilder:
             elif fm.type in ("int", "money", "float"):
                 target = "float64" if fm.type == "float" else "int64"
                 cleaned = raw.re_replace(r"\.0$", "") if target == "int64" else raw.re_replace(",", ".")
-                out[f"{name}__val"] = cleaned.try_cast(target)
+                out[f"{name}__val"] = _number(cleaned, target)
         return out
 
     def _names(self, p: ir.Table, name: str) -> dict[str, ir.Value]:
@@ -219,7 +228,7 @@ class FieldBuilder:
                 _label_lookup(all_code_lists()[fm.labels]), else_=ibis.null("int64")
             )  # type: ignore[arg-type]
         code_list = self.entity.field(name).code_list
-        numeric = raw.re_replace(r"\.0$", "").try_cast("int64")
+        numeric = _number(raw.re_replace(r"\.0$", ""), "int64")
         return ibis.ifelse(numeric.isin(code_list.codes() if code_list else []), numeric, ibis.null("int64"))
 
     # -- pass 2: check ------------------------------------------------------------------------------
@@ -395,6 +404,9 @@ class FieldBuilder:
             bad = bad | (value < fm.min)
         if fm.max is not None:
             bad = bad | (value > fm.max)
+        limit = STORAGE_LIMITS.get(self.entity.field(name).storage)
+        if limit is not None:  # the canonical cast would fail (on every engine) past the column's width
+            bad = bad | (value < -limit - 1) | (value > limit)
         bad = bad.fill_null(False)
         self.add(bad, "warning", f"{name}_out_of_range", name)
         return ibis.ifelse(bad, ibis.null("float64" if fm.type == "float" else "int64"), value)
@@ -456,7 +468,8 @@ class FieldBuilder:
                 "bukti_kepemilikan",
             )
         if "aset_tabung_gas" in v and "bahan_bakar_masak" in v:
-            lpg = v["bahan_bakar_masak"].isin([2, 3])
+            # not isin: ibis writes `a <> b IN (2, 3)` unparenthesized, which Spark reads as `(a <> b) IN ...`
+            lpg = (v["bahan_bakar_masak"] == 2) | (v["bahan_bakar_masak"] == 3)
             self.add(v["aset_tabung_gas"] != lpg, "warning", "skip_tabung_gas_bahan_bakar", "aset_tabung_gas")
 
 
@@ -467,7 +480,10 @@ def _parse_date(v: ir.StringValue, fmt: str) -> ir.DateValue:
     seps = set(re.sub(r"%[dmYy]", "\x00", fmt).replace("\x00", ""))
     if sorted(directives) not in (["Y", "d", "m"], ["d", "m", "y"]) or len(seps) != 1:
         raise ValueError(f"unsupported date format {fmt!r}: use %d, %m and %Y (or %y) with one separator")
-    parts = v.split(seps.pop())
+    sep = seps.pop()
+    parts = v.split(sep)
+    # only digits and the separator: date casts differ ('2020-02-1T' and '+2020-01-01' are dates on Spark)
+    digits_only = v.re_search(f"^[0-9{chr(92) + sep if sep in '[]^-' + chr(92) else sep}]+$")
     pos = {d: i for i, d in enumerate(directives)}
     year = parts[pos["Y"]] if "Y" in pos else None
     if year is None:
@@ -477,9 +493,34 @@ def _parse_date(v: ir.StringValue, fmt: str) -> ir.DateValue:
     else:
         year_ok = year.length() == 4
     month, day = parts[pos["m"]], parts[pos["d"]]
-    ok = (parts.length() == 3) & year_ok & month.length().between(1, 2) & day.length().between(1, 2)
+    ok = digits_only & (parts.length() == 3) & year_ok
+    ok = ok & month.length().between(1, 2) & day.length().between(1, 2)
     iso = year + "-" + month.lpad(2, "0") + "-" + day.lpad(2, "0")
     return ibis.ifelse(ok.fill_null(False), iso, NULL_STR).try_cast("date")
+
+
+# Letters whose capital is two or more characters (ß -> SS, ﬁ -> FI, ΐ -> Ϊ́): Spark (Java) upper-cases
+# them so, DuckDB leaves them (or writes ẞ). Spelled out before upper() for names, the engines agree.
+FULL_UPPER = {c: c.upper() for c in map(chr, range(0x10000)) if len(c.upper()) > 1}
+FULL_UPPER_HINT = f"[{''.join(FULL_UPPER)}]"
+
+
+def _upper(v: ir.StringValue) -> ir.StringValue:
+    spelled = v
+    for letter, capital in FULL_UPPER.items():
+        spelled = spelled.replace(letter, capital)
+    return ibis.ifelse(v.re_search(FULL_UPPER_HINT).fill_null(False), spelled, v).upper()
+
+
+INT_RE = r"^[+-]?[0-9]+$"
+FLOAT_RE = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
+def _number(v: ir.StringValue, target: str) -> ir.NumericValue:
+    """``try_cast`` of plain decimal text only: the engines differ on the rest (DuckDB rounds '12.5' to
+    13 and reads '1_000', '0x10' and 'inf'; Spark reads '12d' as a double and refuses '12.0' as an int)."""
+    pattern = INT_RE if target.startswith("int") else FLOAT_RE
+    return ibis.ifelse(v.re_search(pattern).fill_null(False), v, NULL_STR).try_cast(target)
 
 
 def _label_lookup(code_list: type[CodeList]) -> dict[str, int]:
@@ -558,7 +599,8 @@ def _observed(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.DateValue:
     if isinstance(mapping.observed, date):
         return ibis.literal(mapping.observed)
     if isinstance(mapping.observed, str):
-        return ibis.coalesce(t["_observed"].try_cast("date"), ibis.literal(ctx.landed))
+        # an ISO date only (a plain cast reads 'infinity' on DuckDB, '2023' or '2023-06-30 junk' on Spark)
+        return ibis.coalesce(_parse_date(t["_observed"], "%Y-%m-%d"), ibis.literal(ctx.landed))
     return ibis.literal(ctx.landed)
 
 
@@ -567,6 +609,9 @@ _IBIS_TYPES = {
     DType.INT64: "int64", DType.FLOAT64: "float64", DType.MONEY: "int64", DType.DATE: "date",
     DType.STRING_LIST: "array<string>",
 }  # fmt: skip
+
+
+STORAGE_LIMITS = {DType.INT8: 2**7 - 1, DType.INT16: 2**15 - 1, DType.INT32: 2**31 - 1}
 
 
 def _ibis_type(dtype: DType) -> str:
