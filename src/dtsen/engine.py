@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import shutil
 import string
 import tempfile
 import uuid
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,9 @@ import pyarrow.parquet as pq
 from dtsen.config import get_settings
 
 COMPRESSION = "zstd"  # of the files dtsen writes (Spark's temporary part files keep its default)
-SPARK_COLLECT_BYTES = 32 << 20
+# Spark results computed from at most this many Parquet bytes are collected as Arrow (in memory a few times
+# that); larger ones are written by the executors
+SPARK_COLLECT_BYTES = 8 << 20
 BATCH_ROWS = 122_880  # DuckDB vector size x 60: about one Parquet row group
 
 # Settings for the session dtsen starts itself (local mode: light, small shuffles) ...
@@ -265,9 +268,14 @@ def _nullable(f: pa.Field) -> pa.Field:
 class Engine:
     name: str
     con: Any
+    _input_bytes: dict[str, int] = field(default_factory=dict, repr=False)  # Spark: table -> file size
 
     def read_parquet(self, path: Path | str) -> ir.Table:
-        return self.con.read_parquet(str(path))
+        table = self.con.read_parquet(str(path))
+        if self.name == "spark":
+            files = [Path(path)] if Path(path).is_file() else Path(path).rglob("*.parquet")
+            self._input_bytes[table.get_name()] = sum(f.stat().st_size for f in files)
+        return table
 
     def memtable(self, table: pa.Table) -> ir.Table:
         """A small reference table usable in expressions of this engine. On Spark it becomes a cached
@@ -288,7 +296,7 @@ class Engine:
 
         DuckDB streams Arrow batches into the file. Spark writes its part files in parallel (nothing is
         collected on the driver), then their row groups are copied into the one file, one at a time;
-        a result Spark estimates under ``SPARK_COLLECT_BYTES`` is collected as Arrow instead.
+        a result computed from under ``SPARK_COLLECT_BYTES`` of Parquet is collected as Arrow instead.
         """
         path = Path(path)
         schema = nullable_schema(expr.schema().to_pyarrow())
@@ -300,13 +308,13 @@ class Engine:
         # ibis 12's to_pyarrow_batches calls a cursor method DuckDB 2 no longer has: stream the relation
         self.con._run_pre_execute_hooks(expr)
         relation = self.con.con.sql(self.con.compile(expr))
-        return relation.to_arrow_reader(BATCH_ROWS)
+        reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader  # DuckDB < 1.4
+        return reader(BATCH_ROWS)
 
     def _write_spark(self, expr: ir.Table, path: Path, schema: pa.Schema) -> int:
         self.con._run_pre_execute_hooks(expr)
         df = self.con._session.sql(self.con.compile(expr))
-        estimate = int(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes().toString())
-        if estimate <= SPARK_COLLECT_BYTES:  # small: one Arrow collect beats a distributed write's overhead
+        if self._input_size(expr) <= SPARK_COLLECT_BYTES:  # one Arrow collect beats a distributed write
             return _write_batches(df.toArrow().to_batches(), path, schema)
         parts_dir = path.with_name(f".{path.name}.parts-{uuid.uuid4().hex[:8]}")
         try:
@@ -314,6 +322,18 @@ class Engine:
             return _write_batches(_row_groups(sorted(parts_dir.glob("part-*.parquet"))), path, schema)
         finally:
             shutil.rmtree(parts_dir, ignore_errors=True)
+
+    def _input_size(self, expr: ir.Table) -> float:
+        """Parquet bytes ``expr`` reads (reference tables count as small; any other table as large)."""
+        from ibis.expr import operations as ops
+
+        views = set(_SPARK_VIEWS.get(self.con._session, {}).values())
+        total = 0.0
+        for leaf in expr.op().find((ops.DatabaseTable, ops.InMemoryTable)):
+            if leaf.name in views:
+                continue
+            total += self._input_bytes.get(leaf.name, math.inf)
+        return total
 
     def to_pyarrow(self, expr: ir.Expr) -> Any:
         return self.con.to_pyarrow(expr)

@@ -167,7 +167,9 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: Any = None
     for handler in list(root.handlers):
         if getattr(handler, "_dtsen", False):
             root.removeHandler(handler)
-    handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
+    handler: logging.Handler = (
+        logging.StreamHandler(stream) if stream is not None else _CurrentStderrHandler()
+    )
     handler._dtsen = True  # type: ignore[attr-defined]
     handler.addFilter(MaskingFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())

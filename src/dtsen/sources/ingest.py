@@ -44,7 +44,7 @@ from dtsen.sources.readers import (
     duckdb_ident,
     stage_file,
 )
-from dtsen.sources.transform import Context, conform, derive, prepare, text
+from dtsen.sources.transform import Context, conform, derive, flags_of, prepare, text
 
 log = get_logger(__name__)
 BATCH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
@@ -329,8 +329,10 @@ def _split(eng: Engine, conformed: Path, work: Path, m: Mapping) -> tuple[Path, 
     has_error = t._findings.filter(lambda x: x.startswith("error|")).length() > 0
     accepted = work / "accepted.parquet"
     errors = work / "errors.parquet"
-    keep = [c for c in ENTITIES[m.entity].field_names if c in t.columns]
-    eng.write_parquet(t.filter(~has_error).select(*keep), accepted)
+    ok = t.filter(~has_error)
+    ok = ok.mutate(flags=flags_of(ok._findings))
+    keep = [c for c in ENTITIES[m.entity].field_names if c in ok.columns]
+    eng.write_parquet(ok.select(*keep), accepted)
     eng.write_parquet(t.filter(has_error).select("_baris_sumber", "_findings"), errors)
     return accepted, errors
 

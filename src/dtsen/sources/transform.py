@@ -483,7 +483,8 @@ def _parse_date(v: ir.StringValue, fmt: str) -> ir.DateValue:
     sep = seps.pop()
     parts = v.split(sep)
     # only digits and the separator: date casts differ ('2020-02-1T' and '+2020-01-01' are dates on Spark)
-    digits_only = v.re_search(f"^[0-9{chr(92) + sep if sep in '[]^-' + chr(92) else sep}]+$")
+    in_class = "\\" + sep if sep in "\\[]^-" else sep
+    digits_only = v.re_search(f"^[0-9{in_class}]+$")
     pos = {d: i for i, d in enumerate(directives)}
     year = parts[pos["Y"]] if "Y" in pos else None
     if year is None:
@@ -500,14 +501,17 @@ def _parse_date(v: ir.StringValue, fmt: str) -> ir.DateValue:
 
 
 # Letters whose capital is two or more characters (ß -> SS, ﬁ -> FI, ΐ -> Ϊ́): Spark (Java) upper-cases
-# them so, DuckDB leaves them (or writes ẞ). Spelled out before upper() for names, the engines agree.
+# them so, DuckDB leaves them (or writes ẞ). For names, those with a Latin capital are spelled out before
+# upper() and the others (Greek, Armenian: never part of a canonical name) become spaces, on every engine.
 FULL_UPPER = {c: c.upper() for c in map(chr, range(0x10000)) if len(c.upper()) > 1}
+FULL_UPPER_LATIN = {c: u for c, u in FULL_UPPER.items() if re.search("[A-Z]", u)}
+FULL_UPPER_OTHER = f"[{''.join(c for c in FULL_UPPER if c not in FULL_UPPER_LATIN)}]"
 FULL_UPPER_HINT = f"[{''.join(FULL_UPPER)}]"
 
 
 def _upper(v: ir.StringValue) -> ir.StringValue:
-    spelled = v
-    for letter, capital in FULL_UPPER.items():
+    spelled = v.re_replace(FULL_UPPER_OTHER, " ")
+    for letter, capital in FULL_UPPER_LATIN.items():
         spelled = spelled.replace(letter, capital)
     return ibis.ifelse(v.re_search(FULL_UPPER_HINT).fill_null(False), spelled, v).upper()
 
@@ -590,9 +594,13 @@ def conform(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.Table:
             cols[f.name] = ibis.null(_ibis_type(f.storage))
     findings = ibis.array(fb.findings) if fb.findings else ibis.literal([], type="array<string>")
     findings = findings.filter(lambda x: x.notnull())
-    out = t.select(**cols, _findings=findings, _baris_sumber=t._baris)
-    warnings = out._findings.filter(lambda x: x.startswith("warning|")).map(lambda x: x.split("|")[1])
-    return out.mutate(flags=warnings)
+    # ``flags`` is derived from the materialized ``_findings`` (flags_of) so the array is built once
+    return t.select(**cols, _findings=findings, _baris_sumber=t._baris)
+
+
+def flags_of(findings: ir.ArrayValue) -> ir.ArrayValue:
+    """The warning codes of a findings array: the canonical ``flags`` column."""
+    return findings.filter(lambda x: x.startswith("warning|")).map(lambda x: x.split("|")[1])
 
 
 def _observed(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.DateValue:
