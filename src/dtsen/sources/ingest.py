@@ -313,12 +313,13 @@ def _drop_duplicate_rows(staged: StagedFile, landed: Path, work: Path) -> None:
 
 
 def _conform_file(eng: Engine, m: Mapping, ctx: Context, staged: StagedFile, work: Path) -> Path:
-    """Four materialized passes (see transform.py) -> ``conformed.parquet``."""
+    """Materialized passes (see transform.py) -> ``conformed.parquet``. Text and parse run as one query:
+    the text expressions are small, so inlining them costs less than writing the table once more."""
     current = eng.read_parquet(staged.parquet)
-    for step, fn in (("text", text), ("prepared", prepare), ("derived", derive)):
-        path = work / f"{step}.parquet"
-        eng.write_parquet(fn(current, m, ctx), path)
-        current = eng.read_parquet(path)
+    eng.write_parquet(prepare(text(current, m, ctx), m, ctx), work / "prepared.parquet")
+    current = eng.read_parquet(work / "prepared.parquet")
+    eng.write_parquet(derive(current, m, ctx), work / "derived.parquet")
+    current = eng.read_parquet(work / "derived.parquet")
     out = work / "conformed.parquet"
     eng.write_parquet(conform(current, m, ctx), out)
     return out
