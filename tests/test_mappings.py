@@ -33,27 +33,13 @@ from dtsen.sources.ingest import BatchResult, IngestError, ingest
 from dtsen.sources.mapping import Mapping, MappingError, builtin_mappings, load_mapping
 from dtsen.synth.dirt import DateDirt, NikDirt
 from dtsen.synth.generate import SynthRequest, generate
-from dtsen.synth.sources import SOURCES
+from dtsen.synth.sources import RECORD_ID, SOURCES
 
 PERSONS = 24_000
 KABUPATEN = "3302"  # Banyumas
 SEED = 5
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "sources.md"
 
-# The columns that identify a row of each export; the truth's record_id joins them with "-".
-RECORD_ID: dict[str, tuple[str, ...]] = {
-    "siak_penduduk": ("NIK",),
-    "regsosek_keluarga": ("ID_KELUARGA",),
-    "regsosek_anggota": ("ID_KELUARGA", "NO_ART"),
-    "dtks": ("IDDTKS",),
-    "p3ke": ("ID_INDIVIDU",),
-    "pln_pelanggan": ("IDPEL",),
-    "bpjs_peserta": ("NOKA",),
-    "kendaraan": ("NO_REGISTRASI",),
-    "bidang_tanah": ("NIB",),
-    "susenas_rumah_tangga": ("ID_RUTA",),
-    "susenas_anggota": ("ID_RUTA", "ART_NO"),
-}
 # (file column, canonical field, truth dirt column, "nik" or "kk") for every identifier the generator dirties.
 IDENTIFIERS: dict[str, list[tuple[str, str, str, str]]] = {
     "dtks": [("NIK", "nik", "nik_dirt", "nik"), ("NOKK", "no_kk", "kk_dirt", "kk")],

@@ -25,7 +25,7 @@ from dtsen.synth.dirt import DateDirt, NikDirt
 from dtsen.synth.generate import SynthError, SynthRequest, TableWriter, generate
 from dtsen.synth.params import SynthParams
 from dtsen.synth.report import calibration_report
-from dtsen.synth.sources import SOURCES
+from dtsen.synth.sources import RECORD_ID, SOURCES
 
 PARAMS = SynthParams()
 REGSOSEK_DATE = PARAMS.regsosek_date
@@ -33,20 +33,6 @@ REFERENCE_DATE = PARAMS.reference_date
 KAB_PERSONS = 40_000
 NAT_PERSONS = 150_000
 
-# The column that identifies a row in each export, and how the truth's record_id is built from it.
-RECORD_ID: dict[str, tuple[str, ...]] = {
-    "siak_penduduk": ("NIK",),
-    "regsosek_keluarga": ("ID_KELUARGA",),
-    "regsosek_anggota": ("ID_KELUARGA", "NO_ART"),
-    "dtks": ("IDDTKS",),
-    "p3ke": ("ID_INDIVIDU",),
-    "pln_pelanggan": ("IDPEL",),
-    "bpjs_peserta": ("NOKA",),
-    "kendaraan": ("NO_REGISTRASI",),
-    "bidang_tanah": ("NIB",),
-    "susenas_rumah_tangga": ("ID_RUTA",),
-    "susenas_anggota": ("ID_RUTA", "ART_NO"),
-}
 # Family-level exports: their truth rows name a family, not a person.
 FAMILY_LEVEL = {"regsosek_keluarga", "susenas_rumah_tangga"}
 # What only the truth may know: no agency export may carry a column with one of these names.

@@ -34,6 +34,21 @@ SOURCES: dict[str, str] = {
     "susenas_anggota": "susenas",
 }
 
+# The column(s) that identify a row of each export; truth's record_id joins them with "-".
+RECORD_ID: dict[str, tuple[str, ...]] = {
+    "siak_penduduk": ("NIK",),
+    "regsosek_keluarga": ("ID_KELUARGA",),
+    "regsosek_anggota": ("ID_KELUARGA", "NO_ART"),
+    "dtks": ("IDDTKS",),
+    "p3ke": ("ID_INDIVIDU",),
+    "pln_pelanggan": ("IDPEL",),
+    "bpjs_peserta": ("NOKA",),
+    "kendaraan": ("NO_REGISTRASI",),
+    "bidang_tanah": ("NIB",),
+    "susenas_rumah_tangga": ("ID_RUTA",),
+    "susenas_anggota": ("ID_RUTA", "ART_NO"),
+}
+
 PLATE_PREFIX = {
     "11": "BL", "12": "BK", "13": "BA", "14": "BM", "15": "BH", "16": "BG", "17": "BD", "18": "BE", "19": "BN",
     "21": "BP", "31": "B", "32": "D", "33": "H", "34": "AB", "35": "L", "36": "A", "51": "DK", "52": "DR",
