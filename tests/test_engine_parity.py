@@ -6,8 +6,8 @@
   expressions, SPLIT, array indexes, IN precedence, NULL and NaN) give the same answers.
 * Unit level: handcrafted rows full of traps (nulls and empty strings, Excel NIKs, 31/02 and 29/02,
   titles, unknown codes and regions, odd numbers and whitespace) go through ``transform.text``,
-  ``prepare``, ``derive`` and ``conform`` on both engines, each pass materialized as ingestion does it;
-  every pass must give the same table.
+  ``prepare``, ``derive`` and ``conform`` (and ``flags_of``) on both engines, each pass materialized;
+  every pass must give the same table, intermediate columns included.
 
 Spark runs in local mode, one session for the whole test run (C1-only JIT: it warms up twice as fast).
 Without Java or pyspark the Spark tests are skipped, except with ``CI=true``, where that is a failure.
@@ -61,7 +61,8 @@ def _spark_unavailable() -> str | None:
         Path(os.environ["JAVA_HOME"], "bin", "java") if os.environ.get("JAVA_HOME") else shutil.which("java")
     )
     if java is None or not Path(java).exists():
-        return "Java is not installed (Spark needs a JDK 17+)"
+        where = f"at JAVA_HOME={os.environ['JAVA_HOME']}" if os.environ.get("JAVA_HOME") else "on PATH"
+        return f"no Java {where} (Spark needs a JDK 17+)"
     try:
         subprocess.run([str(java), "-version"], capture_output=True, check=True, timeout=30)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -279,7 +280,8 @@ def _staged(tmp: Path, rows: list[dict[str, str | None]]) -> Path:
 
 
 def _passes(eng: Engine, mapping: Mapping, staged: Path, work: Path) -> dict[str, pa.Table]:
-    """text -> prepare -> derive -> conform, each materialized (as ingestion does), every result read back."""
+    """text -> prepare -> derive -> conform, each materialized and read back (ingestion fuses the first
+    two into one query; separately, the intermediate columns get compared too)."""
     work.mkdir(parents=True, exist_ok=True)
     prefixes, regions, prefix_codes = reference_tables(eng)
     ctx = transform.Context("b1", "handmade.csv", LANDED, prefixes, regions, prefix_codes, today=TODAY)
@@ -295,6 +297,11 @@ def _passes(eng: Engine, mapping: Mapping, staged: Path, work: Path) -> dict[str
         eng.write_parquet(fn(current, mapping, ctx), path)
         out[step] = pq.read_table(path)
         current = eng.read_parquet(path)
+    flags_of = getattr(transform, "flags_of", None)  # flags: from the materialized findings, when split off
+    if "flags" not in current.columns and flags_of is not None:
+        path = work / "flags.parquet"
+        eng.write_parquet(current.select("_baris_sumber", flags=flags_of(current._findings)), path)
+        out["flags"] = pq.read_table(path)
     return out
 
 
@@ -325,38 +332,14 @@ DATES = [
     "2958465", "99999", "-1/01/2020", "٠١/٠١/٢٠٢٠", "01/01/2020\u00a0", "１/１/２０２０", "01/01/2020/",
 ]  # fmt: skip
 SEXES = ["L", "p", "LAKI-LAKI", "perempuan", "X", "", None, "1", " l ", "P "]
-RELATIONS = [
-    "KEPALA KELUARGA",
-    "kepala keluarga",
-    "ISTRI/SUAMI",
-    "ANAK",
-    "LAINNYA",
-    "99",
-    "1",
-    "1.0",
-    "XYZ",
-    "",
-]
+RELATIONS = ["KEPALA KELUARGA", "kepala keluarga", "ISTRI/SUAMI", "ANAK", "LAINNYA", "99", "1", "1.0", "XYZ", ""]  # fmt: skip
 JOBS = ["PETANI/PEKEBUN", "BELUM/TIDAK BEKERJA", "pelajar/mahasiswa", "ASTRONOT", None, "", "0", "88"]
 REGIONS = [
     "33.02.03.2006", "3302032006", "3302032006.0", "33-02-03-2006", "9999999999", "33020320", "abc", "",
     None, "3302 03 2006", "33.02.03.2006 ", "3302032099", "33", "3302", "330203", "33020320060",
     "33.02.03.2006.0", "\u000b3302032006", "3302032006\t", "３３０２０３２００６",
 ]  # fmt: skip
-TEXTS = [
-    "DUSUN 7",
-    "  ",
-    "NULL",
-    "nan",
-    "None",
-    "JL.\tMAWAR",
-    "RT 01\u00a0",
-    "\u000bDESA",
-    "",
-    None,
-    "-",
-    "0",
-]
+TEXTS = ["DUSUN 7", "  ", "NULL", "nan", "None", "JL.\tMAWAR", "RT 01\u00a0", "\u000bDESA", "", None, "-", "0"]  # fmt: skip
 
 
 def _pick(values: list[Any], i: int, step: int = 1) -> Any:
@@ -506,5 +489,12 @@ def test_passes_agree_on_tricky_rows(case: str, duck: Engine, spark: Engine, tmp
     left = _passes(duck, mapping, staged, tmp_path / "duckdb")
     right = _passes(spark, mapping, staged, tmp_path / "spark")
     for step in left:
-        assert_same_table(left[step], right[step], ["_baris" if step != "conform" else "_baris_sumber"], step)
+        assert_same_table(
+            left[step],
+            right[step],
+            ["_baris" if step in ("text", "prepare", "derive") else "_baris_sumber"],
+            step,
+        )
     assert left["conform"].num_rows == len(rows)
+    codes = {f.split("|")[1] for found in left["conform"]["_findings"].to_pylist() for f in found}
+    assert len(codes) >= 12, f"the tricky rows should trip many rules, found only {sorted(codes)}"
