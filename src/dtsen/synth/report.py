@@ -17,6 +17,7 @@ from scipy.stats import spearmanr
 
 from dtsen.reference import regions
 from dtsen.synth.calibration import gini
+from dtsen.synth.dirt import NikDirt
 from dtsen.synth.params import PROVINCE_POVERTY_RATE, SynthParams
 
 JAVA = {"31", "32", "33", "34", "35", "36"}
@@ -168,7 +169,7 @@ def _dirt_checks(directory: Path, params: SynthParams) -> list[Check]:
         Check(
             "DTKS rows with a NIK not Dukcapil's (%)",
             round(100 * invalid_nik, 2),
-            round(100 * _rate(dtks, pl.col("nik_dirt").is_between(1, 5)), 2),
+            round(100 * _rate(dtks, pl.col("nik_dirt").is_between(NikDirt.MISSING, NikDirt.TRUNCATED)), 2),
             1.0,
             "audit: 10.9 M of ~99 M",
         )
@@ -204,7 +205,7 @@ def _dirt_checks(directory: Path, params: SynthParams) -> list[Check]:
         Check(
             "DTKS NIK ganda (%)",
             round(100 * p.nik_ganda, 2),
-            round(100 * _rate(dtks, pl.col("nik_dirt") == 6), 3),
+            round(100 * _rate(dtks, pl.col("nik_dirt") == NikDirt.GANDA), 3),
             0.05,
             "86 k duplicate NIKs",
         )
@@ -228,7 +229,7 @@ def _dirt_checks(directory: Path, params: SynthParams) -> list[Check]:
         Check(
             "Regsosek NIK missing (%)",
             round(100 * r.nik_missing, 2),
-            round(100 * _rate(regs, pl.col("nik_dirt") == 1), 2),
+            round(100 * _rate(regs, pl.col("nik_dirt") == NikDirt.MISSING), 2),
             0.5,
             "assumption",
         )

@@ -99,6 +99,17 @@ def region_codes(rng: np.random.Generator, codes: np.ndarray, rate_dotted: float
     return np.where(rng.random(len(codes)) < rate_dotted, dotted(codes), codes).astype(object)
 
 
+def member_keys(household_ids: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """``<household id>-<member number>``: the record id of a member row (see RECORD_ID)."""
+    return (
+        pl.DataFrame({"u": household_ids, "s": seq})
+        .select(pl.col("u") + pl.lit("-") + pl.col("s").cast(pl.Utf8))
+        .to_series()
+        .to_numpy()
+        .astype(object)
+    )
+
+
 def make_ids(prefix: str, chunk: int, n: int, width: int = 8) -> np.ndarray:
     return (
         pl.DataFrame({"s": np.arange(1, n + 1, dtype=np.int64)})
@@ -366,13 +377,7 @@ class ChunkSources:
                 **self._member_block(idx),
             }
         )
-        record = (
-            pl.DataFrame({"u": unit_ids[inverse], "s": seq})
-            .select(pl.col("u") + pl.lit("-") + pl.col("s").cast(pl.Utf8))
-            .to_series()
-            .to_numpy()
-            .astype(object)
-        )
+        record = member_keys(unit_ids[inverse], seq)
         a_truth = _truth(
             "regsosek", record, p["person_id"][idx], p["family_id"][idx],
             nik_dirt=dirt.nik_kind, name_dirt=dirt.name_kind, date_dirt=dirt.date_kind, alive=p["alive"][idx],
@@ -765,13 +770,7 @@ class ChunkSources:
                 **self._member_block(idx),
             }
         )
-        art_ids = (
-            pl.DataFrame({"u": ids[hh], "s": seq})
-            .select(pl.col("u") + pl.lit("-") + pl.col("s").cast(pl.Utf8))
-            .to_series()
-            .to_numpy()
-            .astype(object)
-        )
+        art_ids = member_keys(ids[hh], seq)
         art_truth = _truth("susenas", art_ids, p["person_id"][idx], p["family_id"][idx])
         self._susenas = (SourceTables(rt, rt_truth), SourceTables(art, art_truth))
         return self._susenas
