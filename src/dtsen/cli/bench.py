@@ -29,6 +29,37 @@ def emit(result: dict) -> None:
     typer.echo(json.dumps(result, sort_keys=False))
 
 
+def synth_cached(persons: int, seed: int, cache: Path) -> Path:
+    """The synthetic population for a benchmark, generated once and kept under ``cache``."""
+    from dtsen.synth.generate import SynthRequest, generate
+
+    source_dir = cache / f"synth-{persons}-{seed}"
+    if not (source_dir / "manifest.json").exists():
+        generate(SynthRequest(persons=persons, out=source_dir, seed=seed, force=True))
+    return source_dir
+
+
+def ingested_cached(persons: int, seed: int, cache: Path) -> tuple[Path, Path]:
+    """(synth dir, data_dir holding every source ingested), built once so later stages time only themselves.
+
+    The data_dir is built under a staging name and renamed, so an interrupted build is redone, never reused.
+    """
+    from dtsen.sources.ingest import ingest
+
+    source_dir = synth_cached(persons, seed, cache)
+    data_dir = cache / f"ingested-{persons}-{seed}"
+    if not (data_dir / "batches").is_dir():
+        staging = cache / f".ingested-{persons}-{seed}.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        manifest = json.loads((source_dir / "manifest.json").read_text(encoding="utf-8"))
+        for f in manifest["files"]:
+            if f["kind"] == "source":
+                ingest(f["table"], [source_dir / f["path"]], data_dir=staging)
+        shutil.rmtree(data_dir, ignore_errors=True)
+        staging.rename(data_dir)
+    return source_dir, data_dir
+
+
 @app.command("synth")
 def bench_synth(
     persons: int = typer.Option(1_000_000, "--persons", "-n"),
@@ -78,11 +109,8 @@ def bench_ingest(
 ) -> None:
     """Generate N persons (once, cached), then ingest every source file; time the ingestion only."""
     from dtsen.sources.ingest import ingest
-    from dtsen.synth.generate import SynthRequest, generate
 
-    source_dir = cache / f"synth-{persons}-{seed}"
-    if not (source_dir / "manifest.json").exists():
-        generate(SynthRequest(persons=persons, out=source_dir, seed=seed, force=True))
+    source_dir = synth_cached(persons, seed, cache)
     manifest = json.loads((source_dir / "manifest.json").read_text(encoding="utf-8"))
     files = [f for f in manifest["files"] if f["kind"] == "source"]
     target = Path(tempfile.mkdtemp(prefix="dtsen-bench-ingest-"))
