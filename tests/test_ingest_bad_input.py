@@ -3,8 +3,8 @@ nothing is lost. A file that cannot be used at all is a fatal error that publish
 earlier batches alone; a row that cannot be used goes to quarantine; every other row is accepted.
 
 Mappings are written per test into tmp dirs with only the columns the case needs (fewer fields keep the
-ingest fast). Quarantine ``kolom`` is the source column for structural rejects (``NAMA``) and the
-canonical field for findings (``nama``).
+ingest fast). Quarantine ``kolom`` is always the source column as the file names it (``NAMA``) and
+``atribut`` the canonical field read from it (``nama``), for structural rejects and findings alike.
 """
 
 from __future__ import annotations
@@ -272,9 +272,9 @@ def test_cp1252_declared_utf8_quarantines_undecodable_lines(tmp_path: Path) -> N
     canonical, quarantine = accounted(result, {"dtks_latin.csv": {2, 3, 4, 5}})
     assert sorted(canonical["nama"].to_list()) == ["BUDI", "SITI"]
     bad = rejects(quarantine, "encoding_invalid")
-    assert [(r["berkas"], r["baris"], r["kolom"]) for r in bad] == [
-        ("dtks_latin.csv", 2, "NAMA"),
-        ("dtks_latin.csv", 4, "NAMA"),
+    assert [(r["berkas"], r["baris"], r["kolom"], r["atribut"]) for r in bad] == [
+        ("dtks_latin.csv", 2, "NAMA", "nama"),
+        ("dtks_latin.csv", 4, "NAMA", "nama"),
     ]
     assert bad[0]["pesan"] == "dtks_latin.csv: line 2: byte 0xC9 at position 6 is not valid utf-8"
     assert bad[0]["raw"] == "1,JOS\\xc9"  # the undecodable byte is kept, spelled out
@@ -288,6 +288,7 @@ def test_cp1252_read_with_auto_or_declared_encoding(tmp_path: Path, encoding: st
     canonical, quarantine = accounted(result, {"dtks_latin.csv": {2, 3, 4, 5}})
     assert quarantine.height == 0
     assert canonical.sort("baris")["nama_asli"].to_list() == ["JOSÉ", "BUDI", "MUÑOZ", "SITI"]
+    assert canonical.sort("baris")["nama"].to_list() == ["JOSE", "BUDI", "MUNOZ", "SITI"]
     allowed = {"cp1252"} if encoding == "cp1252" else {"cp1252", "iso8859-1", "iso8859-15"}  # auto: a guess
     assert _manifest(result)["files"][0]["encoding"] in allowed
 
@@ -455,6 +456,55 @@ def test_duplicate_rows_after_the_first_are_quarantined(tmp_path: Path) -> None:
     assert _manifest(result)["files"][0]["rows"] == 6
 
 
+def test_duplicate_rows_across_the_files_of_a_batch(tmp_path: Path) -> None:
+    """The rule is per batch: a row of the second file identical to one of the first is quarantined and
+    names the file it repeats; a column a file lacks counts as empty."""
+    first = write(tmp_path / "dtks_satu.csv", "IDDTKS,NAMA,ALAMAT\n1,BUDI,JL A\n2,SITI,\n")
+    second = write(
+        tmp_path / "dtks_dua.csv",
+        "IDDTKS,NAMA,ALAMAT\n3,ANI,JL C\n1,BUDI,JL A\n1,BUDI,JL A\n1,BUDI,JL B\n",
+    )
+    third = write(tmp_path / "dtks_tiga.csv", "IDDTKS,NAMA\n2,SITI\n4,DEWI\n")  # no ALAMAT: empty
+    m = make_mapping(tmp_path, ("IDDTKS", "NAMA", "ALAMAT"))
+    result = ingest(m, [first, second, third], data_dir=tmp_path / "data")
+    canonical, quarantine = accounted(
+        result, {"dtks_satu.csv": {2, 3}, "dtks_dua.csv": {2, 3, 4, 5}, "dtks_tiga.csv": {2, 3}}
+    )
+    dupes = quarantine.filter(pl.col("kode") == "duplicate_row").sort("berkas", "baris")
+    assert dupes.select("berkas", "baris", "kolom", "atribut", "raw").rows() == [
+        ("dtks_dua.csv", 3, None, None, "1,BUDI,JL A"),
+        ("dtks_dua.csv", 4, None, None, "1,BUDI,JL A"),
+        ("dtks_tiga.csv", 2, None, None, "2,SITI"),
+    ]
+    assert dupes["pesan"].to_list() == [
+        "dtks_dua.csv: line 3: identical in every column to line 2 of dtks_satu.csv; the first is kept",
+        "dtks_dua.csv: line 4: identical in every column to line 2 of dtks_satu.csv; the first is kept",
+        "dtks_tiga.csv: line 2: identical in every column to line 3 of dtks_satu.csv; the first is kept",
+    ]
+    assert sorted(canonical.select("berkas", "baris").rows()) == [
+        ("dtks_dua.csv", 2), ("dtks_dua.csv", 5), ("dtks_satu.csv", 2), ("dtks_satu.csv", 3), ("dtks_tiga.csv", 3),
+    ]  # fmt: skip
+    assert result.report["rejected_by_reason"] == {"duplicate_row": 3}
+
+
+def test_accented_names_fold_to_ascii_and_keep_the_original(tmp_path: Path) -> None:
+    """Standardized names fold accents as Unicode NFKD does (JOSÉ -> JOSE, not JOS); ``nama_asli``
+    keeps the spelling of the file."""
+    content = "IDDTKS,NAMA\n1,José María\n2,MUÑOZ\n3,Ｓｉｔｉ\n4,İrma ǰohan\n5,ĲSSEL\n6,Zaïd Ø\n"
+    path = write(tmp_path / "dtks_aksen.csv", content)
+    result = ingest(make_mapping(tmp_path), [path], data_dir=tmp_path / "data")
+    canonical, _ = accounted(result, {"dtks_aksen.csv": {2, 3, 4, 5, 6, 7}})
+    rows = canonical.sort("baris").select("nama", "nama_asli").rows()
+    assert rows == [
+        ("JOSE MARIA", "José María"),
+        ("MUNOZ", "MUÑOZ"),
+        ("SITI", "Ｓｉｔｉ"),
+        ("IRMA JOHAN", "İrma ǰohan"),
+        ("IJSSEL", "ĲSSEL"),
+        ("ZAID", "Zaïd Ø"),  # Ø has no decomposition: not a letter of a canonical name
+    ]
+
+
 # --- CSV formula injection ---------------------------------------------------------------------------
 
 
@@ -512,13 +562,14 @@ def test_xlsx_with_numeric_nik_and_date_cell(tmp_path: Path) -> None:
     assert rows == [(2, "1", NIK, date(1990, 5, 17)), (4, "3", NIK, date(1990, 5, 17))]
     assert all(f == [] for f in canonical["flags"].to_list())
     (bad,) = quarantine.to_dicts()
-    assert (bad["berkas"], bad["baris"], bad["kolom"], bad["kode"]) == (
+    assert (bad["berkas"], bad["baris"], bad["kolom"], bad["atribut"], bad["kode"]) == (
         "dtks_excel.xlsx",
         5,
+        "NAMA",
         "nama",
         "nama_missing",
     )
-    assert bad["pesan"] == "dtks_excel.xlsx: row 5: nama: nama missing"
+    assert bad["pesan"] == "dtks_excel.xlsx: row 5: NAMA (nama): nama missing"
     assert '"IDDTKS": "4"' in bad["raw"]
 
 
@@ -539,10 +590,11 @@ def test_parquet_input_with_typed_columns(tmp_path: Path) -> None:
     rows = canonical.sort("baris").select("baris", "id_anggota_sumber", "nik", "tanggal_lahir").rows()
     assert rows == [(1, "1", NIK, date(1990, 5, 17)), (2, "2", None, None)]
     (bad,) = quarantine.to_dicts()
-    assert (bad["berkas"], bad["baris"], bad["kolom"], bad["kode"]) == (
+    assert (bad["berkas"], bad["baris"], bad["kolom"], bad["atribut"], bad["kode"]) == (
         "dtks_parquet.parquet",
         3,
+        "NAMA",
         "nama",
         "nama_missing",
     )
-    assert bad["pesan"] == "dtks_parquet.parquet: row 3: nama: nama missing"
+    assert bad["pesan"] == "dtks_parquet.parquet: row 3: NAMA (nama): nama missing"

@@ -113,8 +113,8 @@ def test_manifest_lists_files_and_landed_copies_are_read_only_and_identical(earl
     ]
     assert set(canonical["batch_id"].to_list()) == {"2024-01.dtks_awal"}
     quarantine = pl.read_parquet(directory / "quarantine.parquet")
-    assert quarantine.select("berkas", "baris", "kolom", "kode").rows() == [
-        ("dtks_a.csv", 4, "nama", "nama_missing")
+    assert quarantine.select("berkas", "baris", "kolom", "atribut", "kode").rows() == [
+        ("dtks_a.csv", 4, "NAMA", "nama", "nama_missing")
     ]
     assert "2024-01.dtks_awal" in [m["batch_id"] for m in committed_batches(earlier["data"])]
 

@@ -106,25 +106,40 @@ def bench_ingest(
     cache: Path = typer.Option(
         Path("data/bench"), "--cache", help="Where the generated input is kept between runs."
     ),
+    jobs: int = typer.Option(
+        2, "--jobs", min=1, help="Sources ingested at the same time (each is its own batch)."
+    ),
 ) -> None:
-    """Generate N persons (once, cached), then ingest every source file; time the ingestion only."""
+    """Generate N persons (once, cached), then ingest every source file; time the ingestion only.
+
+    Sources are independent batches, so ``--jobs`` of them run side by side (largest first): one
+    ingestion alternates between single-threaded steps (compiling, writing Parquet) and parallel
+    queries, and a second one fills the idle core."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from dtsen.sources.ingest import ingest
 
     source_dir = synth_cached(persons, seed, cache)
     manifest = json.loads((source_dir / "manifest.json").read_text(encoding="utf-8"))
-    files = [f for f in manifest["files"] if f["kind"] == "source"]
+    files = sorted(
+        (f for f in manifest["files"] if f["kind"] == "source"),
+        key=lambda f: -(source_dir / f["path"]).stat().st_size,
+    )
     target = Path(tempfile.mkdtemp(prefix="dtsen-bench-ingest-"))
-    start = time.perf_counter()
     per_source: dict[str, float] = {}
-    rows = 0
-    rejected = 0
-    for f in files:
+
+    def one(f: dict) -> dict:
         t0 = time.perf_counter()
         result = ingest(f["table"], [source_dir / f["path"]], data_dir=target, engine=engine)
         per_source[f["table"]] = round(time.perf_counter() - t0, 2)
-        rows += result.report["rows_read"]
-        rejected += result.report["rejected"]
+        return result.report
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ingest") as pool:
+        reports = list(pool.map(one, files))
     seconds = time.perf_counter() - start
+    rows = sum(r["rows_read"] for r in reports)
+    rejected = sum(r["rejected"] for r in reports)
     shutil.rmtree(target, ignore_errors=True)
     emit(
         {
@@ -135,7 +150,111 @@ def bench_ingest(
             "seconds": round(seconds, 2),
             "rejected": rejected,
             "engine": engine,
+            "jobs": jobs,
             "per_source_seconds": per_source,
+            **peak_rss_mb(),
+        }
+    )
+
+
+@app.command("link")
+def bench_link(
+    persons: int = typer.Option(1_000_000, "--persons", "-n"),
+    seed: int = typer.Option(1, "--seed"),
+    engine: str = typer.Option("duckdb", "--engine"),
+    baseline_share: float = typer.Option(
+        0.1, "--baseline-share", help="Share of kabupaten (all their records) Splink alone runs on."
+    ),
+    cache: Path = typer.Option(Path("data/bench"), "--cache", help="Where the ingested input is kept."),
+) -> None:
+    """Link N persons' ingested sources (cached); time linkage only; score against truth; Splink alone."""
+    from dtsen.linkage.benchmark import bench_link as run
+
+    synth_dir, data_dir = ingested_cached(persons, seed, cache)
+    emit(
+        {
+            "stage": "link",
+            "persons": persons,
+            "engine": engine,
+            **run(synth_dir, data_dir, engine, baseline_share, seed),
+            **peak_rss_mb(),
+        }
+    )
+
+
+@app.command("programs")
+def bench_programs(
+    persons: int = typer.Option(1_000_000, "--persons", "-n"),
+    seed: int = typer.Option(1, "--seed"),
+    engine: str = typer.Option("duckdb", "--engine"),
+    cache: Path = typer.Option(Path("data/bench"), "--cache", help="Where the synthetic input is kept."),
+) -> None:
+    """Decide every shipped program for N persons (golden-shaped tables from the synthetic truth)."""
+    from dtsen.programs.benchmark import bench_programs as run
+
+    synth_dir = synth_cached(persons, seed, cache)
+    with tempfile.TemporaryDirectory(prefix="dtsen-bench-programs-") as work:
+        emit({"stage": "programs", "persons": persons, "engine": engine, **run(synth_dir, Path(work), engine),
+              **peak_rss_mb()})  # fmt: skip
+
+
+@app.command("rank")
+def bench_rank(
+    persons: int = typer.Option(1_000_000, "--persons", "-n"),
+    seed: int = typer.Option(1, "--seed"),
+    engine: str = typer.Option("duckdb", "--engine"),
+    cache: Path = typer.Option(Path("data/bench"), "--cache", help="Where the ingested input is kept."),
+) -> None:
+    """Train on the synthetic Susenas (timed apart), then time scoring + ranking of every registry family."""
+    from dtsen.welfare.benchmark import bench_rank as run
+
+    synth_dir, data_dir = ingested_cached(persons, seed, cache)
+    with tempfile.TemporaryDirectory(prefix="dtsen-bench-rank-") as work:
+        emit({"stage": "rank", "persons": persons, "engine": engine, **run(synth_dir, data_dir, Path(work), engine, seed),
+              **peak_rss_mb()})  # fmt: skip
+
+
+@app.command("cycle")
+def bench_cycle(
+    persons: int = typer.Option(1_000_000, "--persons", "-n"),
+    seed: int = typer.Option(1, "--seed"),
+    engine: str = typer.Option("duckdb", "--engine"),
+    cache: Path = typer.Option(
+        Path("data/bench"), "--cache", help="Where the generated input is kept between runs."
+    ),
+    keep: Path | None = typer.Option(None, "--keep", help="Keep the cycle's data_dir here (default: discarded)."),
+) -> None:
+    """One full quarterly cycle (ingest -> ... -> publish) of N persons from raw source files, timed per step.
+
+    The welfare model is trained inside the cycle (the score step) the first time a survey is seen; its
+    training time is reported apart from scoring.
+    """
+    from dtsen.cycle.period import Period
+    from dtsen.cycle.run import CycleRunner
+    from dtsen.cycle.steps import STEPS
+
+    source_dir = synth_cached(persons, seed, cache)
+    target = keep or Path(tempfile.mkdtemp(prefix="dtsen-bench-cycle-"))
+    if keep is not None:
+        shutil.rmtree(keep, ignore_errors=True)
+    start = time.perf_counter()
+    result = CycleRunner(
+        Period.parse("2026Q1"), STEPS, data_dir=target, engine=engine, options={"inbox": str(source_dir.resolve())}
+    ).run()
+    seconds = time.perf_counter() - start
+    steps = {name: rec["seconds"] for name, rec in result.steps.items()}
+    score = result.steps.get("score", {}).get("summary", {})
+    if keep is None:
+        shutil.rmtree(target, ignore_errors=True)
+    emit(
+        {
+            "stage": "cycle",
+            "persons": persons,
+            "engine": engine,
+            "seconds": round(seconds, 2),
+            "step_seconds": steps,
+            "welfare_training_seconds": score.get("training_seconds"),
+            "families": result.steps.get("consolidate", {}).get("summary", {}).get("families"),
             **peak_rss_mb(),
         }
     )

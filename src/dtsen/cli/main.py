@@ -49,11 +49,29 @@ def _register() -> None:
     from dtsen.cli import bench, db, ingest, reference, synth
 
     app.command("synth")(synth.synth)
+    app.command("synth-feeds")(synth.synth_feeds)
     app.command("ingest")(ingest.ingest)
     app.add_typer(ingest.quarantine_app, name="quarantine")
     app.add_typer(bench.app, name="bench")
     app.add_typer(db.app, name="db")
     app.add_typer(reference.app, name="reference")
+    from dtsen.cli import link
+
+    app.add_typer(link.app, name="link")
+    from dtsen.cli import programs, snapshot
+
+    app.add_typer(snapshot.app, name="snapshot")
+    app.add_typer(programs.app, name="programs")
+    from dtsen.cli import cycle
+
+    app.add_typer(cycle.app, name="cycle")
+    from dtsen.cli import welfare
+
+    app.add_typer(welfare.app, name="welfare")
 
 
 _register()
+
+
+if __name__ == "__main__":
+    app()

@@ -126,3 +126,41 @@ def _calibrate(persons: int, seed: int) -> None:
     target = Path(str(resources.files("dtsen.synth").joinpath(CALIBRATION_FILE)))
     result = calibrate(persons=persons, seed=seed if seed != 1 else 20250301, out=target)
     console.print(f"noise_sd={result.noise_sd} written to {target}")
+
+
+def synth_feeds(
+    synth_dir: Path = typer.Option(..., "--synth", help="A `dtsen synth` output directory."),
+    period: str = typer.Option(
+        ..., "--period", help="Quarter the events and decisions fall in, e.g. 2026Q2."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Data directory (default: DTSEN_DATA_DIR)."
+    ),
+    snapshot_ref: str | None = typer.Option(
+        None, "--snapshot", help="Snapshot whose families the corrections target (default: the current one)."
+    ),
+    seed: int = typer.Option(1, "--seed"),
+) -> None:
+    """Write the quarter's synthetic Dukcapil event feed and approved corrections where the cycle picks them up."""
+    from dtsen.config import get_settings
+    from dtsen.cycle import snapshot
+    from dtsen.synth.events import generate_corrections, generate_events
+
+    root = data_dir or get_settings().data_dir
+    snap = snapshot.open_snapshot(snapshot_ref, root) if snapshot_ref else snapshot.current(root)
+    if snap is None:
+        raise typer.BadParameter(
+            "no snapshot published yet: run a cycle first (corrections target its families)"
+        )
+    (root / "events").mkdir(parents=True, exist_ok=True)
+    (root / "corrections").mkdir(parents=True, exist_ok=True)
+    events = generate_events(synth_dir, root / "events" / f"peristiwa-{period}.csv", period=period, seed=seed)
+    fixes = generate_corrections(
+        synth_dir,
+        snap.file("families.parquet"),
+        root / "corrections" / f"koreksi-{period}.csv",
+        period=period,
+        seed=seed,
+    )
+    typer.echo(f"events:      {events}")
+    typer.echo(f"corrections: {fixes}  (targets snapshot {snap.ref})")

@@ -45,6 +45,12 @@ class CycleContext:
     run_dir: Path
     engine: str
     options: dict[str, Any] = field(default_factory=dict)
+    run_id: str = ""
+
+    def summary(self, step: str) -> dict[str, Any]:
+        """The recorded summary of a committed earlier step."""
+        state = json.loads((self.run_dir / "state.json").read_text(encoding="utf-8"))
+        return state["steps"].get(step, {}).get("summary", {})
 
     def output(self, step: str) -> Path:
         path = self.run_dir / step
@@ -97,7 +103,7 @@ def checksums(directory: Path) -> dict[str, str]:
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, sort_keys=True, default=str)
+        json.dump(data, handle, indent=2, default=str)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
@@ -154,7 +160,9 @@ class CycleRunner:
         else:
             # Options are part of the frozen run: a resume must not change them.
             self.options = state.get("options", self.options)
-        ctx = CycleContext(self.period, self.data_dir, self.run_dir, state["engine"], self.options)
+        ctx = CycleContext(
+            self.period, self.data_dir, self.run_dir, state["engine"], self.options, state["run_id"]
+        )
         resumed = [s.name for s in self.steps if self._committed(state, s.name)]
         for step in self.steps:
             if self._committed(state, step.name):
@@ -174,6 +182,7 @@ class CycleRunner:
             "engine": self.engine,
             "options": self.options,
             "started_at": datetime.now(UTC).isoformat(),
+            "run_id": f"{self.period}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}",
             "steps": {},
         }
         _write_json_atomic(self.state_path, state)

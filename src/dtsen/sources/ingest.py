@@ -44,7 +44,7 @@ from dtsen.sources.readers import (
     duckdb_ident,
     stage_file,
 )
-from dtsen.sources.transform import Context, conform, derive, flags_of, prepare, text
+from dtsen.sources.transform import Context, conform, derive, prepare, text
 
 log = get_logger(__name__)
 BATCH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
@@ -52,7 +52,8 @@ QUARANTINE_SCHEMA = pa.schema(
     [
         ("berkas", pa.string()),
         ("baris", pa.int64()),
-        ("kolom", pa.string()),
+        ("kolom", pa.string()),  # the source column(s), as the file names them
+        ("atribut", pa.string()),  # the canonical field(s) read from it
         ("kode", pa.string()),
         ("pesan", pa.string()),
         ("raw", pa.string()),
@@ -112,11 +113,14 @@ def _landed_hashes(mapping: str, data_dir: Path | None) -> dict[str, str]:
 def _reference_arrow() -> tuple[pa.Table, pa.Table, frozenset[str]]:
     """The reference code tables, built once per process (the region data is cached and static)."""
     prefixes = sorted(regions.nik_prefixes())
+    heads = sorted({p[:2] for p in prefixes} | {p[:4] for p in prefixes} | set(prefixes))
     codes = sorted(set(regions.regions()["kode"].to_list()) | set(prefixes) | {p[:4] for p in prefixes})
-    return pa.table({"kode": prefixes}), pa.table({"kode": codes}), frozenset(prefixes)
+    return pa.table({"kode": heads}), pa.table({"kode": codes}), frozenset(prefixes)
 
 
 def reference_tables(engine: Engine) -> tuple[Any, Any, frozenset[str]]:
+    """(NIK/KK prefixes with their 2- and 4-digit heads, region codes, the 6-digit prefixes) for
+    :class:`~dtsen.sources.transform.Context`."""
     prefixes, codes, prefix_codes = _reference_arrow()
     return engine.memtable(prefixes), engine.memtable(codes), prefix_codes
 
@@ -197,51 +201,55 @@ def _run(
     progress: Callable[[str], None] | None,
 ) -> dict[str, Any]:  # fmt: skip
     eng = get_engine(engine_name)
+    if eng.name == "duckdb":
+        # DuckDB turns every IN list of 5+ constants into a hash join; with a hundred of them in one
+        # projection (code lists, yes/no spellings) the joins cost more than the comparisons they replace
+        eng.con.raw_sql("SET disabled_optimizers = 'in_clause'")
     prefixes, region_codes, prefix_codes = reference_tables(eng)
     files_meta: list[dict[str, Any]] = []
-    canonical_parts: list[Path] = []
-    quarantine: list[pa.Table] = []
-    per_file: list[dict[str, Any]] = []
+    staged_files: list[tuple[Path, StagedFile, Path, Path]] = []
     for path in paths:
         digest = hashes[path]
         landed = staging / "landing" / f"{digest[:16]}__{path.name}"
         shutil.copyfile(path, landed)
         landed.chmod(stat.S_IRUSR | stat.S_IRGRP)
-        berkas = path.name
         work = staging / "work" / digest[:16]
         work.mkdir()
         if progress:
-            progress(f"reading {berkas}")
+            progress(f"reading {path.name}")
         try:
-            staged = stage_file(landed, berkas, m, work / "staged.parquet", encoding)
+            staged = stage_file(landed, path.name, m, work / "staged.parquet", encoding)
         except FileError as exc:
             raise IngestError(str(exc)) from exc
-        _drop_duplicate_rows(staged, landed, work)
-        ctx = Context(batch_id, berkas, now.date(), prefixes, region_codes, prefix_codes)
+        staged_files.append((path, staged, landed, work))
+    _drop_duplicate_rows([(staged, landed) for _, staged, landed, _ in staged_files])
+    canonical_parts: list[Path] = []
+    quarantine: list[pa.Table] = []
+    per_file: list[dict[str, Any]] = []
+    for path, staged, landed, work in staged_files:
+        ctx = Context(batch_id, staged.berkas, now.date(), prefixes, region_codes, prefix_codes)
         if progress:
-            progress(f"conforming {berkas} ({staged.rows:,} rows)")
-        conformed = _conform_file(eng, m, ctx, staged, work)
-        part, errors = _split(eng, conformed, work, m)
-        canonical_parts.append(part)
-        quarantine.append(_quarantine_rows(staged, errors, landed))
+            progress(f"conforming {staged.berkas} ({staged.rows:,} rows)")
+        accepted, errors = _conform_file(eng, m, ctx, staged, work)
+        canonical_parts.append(accepted)
+        quarantine.append(_quarantine_rows(staged, errors, landed, m))
         files_meta.append(
             {
-                "name": berkas, "sha256": digest, "bytes": path.stat().st_size, "landed": f"landing/{landed.name}",
+                "name": staged.berkas, "sha256": hashes[path], "bytes": path.stat().st_size, "landed": f"landing/{landed.name}",
                 "rows": staged.rows + len(staged.rejects), "rows_staged": staged.rows, "structural_rejects": len(staged.rejects), "encoding": staged.encoding,
                 "delimiter": staged.delimiter, "fast_path": staged.fast_path, "notes": staged.notes,
             }
         )  # fmt: skip
-        per_file.append({"berkas": berkas, "conformed": conformed, "staged": staged})
-    entity = ENTITIES[m.entity]
-    out = staging / "canonical" / f"{entity.name}.parquet"
-    _concat_parquet(canonical_parts, out)
+        per_file.append({"berkas": staged.berkas, "accepted": accepted, "errors": errors, "staged": staged})
     q = pa.concat_tables(quarantine) if quarantine else QUARANTINE_SCHEMA.empty_table()
     import pyarrow.parquet as pq
 
     pq.write_table(q, staging / "quarantine.parquet", compression="zstd")
     from dtsen.sources.report import batch_report
 
-    report = batch_report(batch_id, m, per_file, q, notes)
+    report = batch_report(batch_id, m, per_file, q, notes)  # before the parts move into place
+    entity = ENTITIES[m.entity]
+    _concat_parquet(canonical_parts, staging / "canonical" / f"{entity.name}.parquet")
     manifest = {
         "batch_id": batch_id,
         "mapping": m.name,
@@ -269,78 +277,100 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _drop_duplicate_rows(staged: StagedFile, landed: Path, work: Path) -> None:
-    """Rows identical in every column to an earlier row of the same file are quarantined as
-    ``duplicate_row`` (naming that earlier line); the staged table keeps the first occurrence only."""
-    if staged.rows < 2:
+def _drop_duplicate_rows(files: list[tuple[StagedFile, Path]]) -> None:
+    """Rows identical in every column to an earlier row of the batch (this file or an earlier one; a
+    column a file lacks counts as empty) are quarantined as ``duplicate_row``, naming that earlier row;
+    the staged tables keep the first occurrence only.
+
+    Rows are grouped by a 64-bit hash of all their values first: a batch without duplicates (the usual
+    case) stops there, and only rows sharing a hash are compared value by value."""
+    files = [(s, landed) for s, landed in files if s.rows > 0]
+    if sum(s.rows for s, _ in files) < 2:
         return
-    source = f"read_parquet({_sql_string(str(staged.parquet))})"
-    columns = [duckdb_ident(c) for c in staged.columns]
-    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM g.{c}" for c in columns)  # null equals null
+    columns = list(dict.fromkeys(c for s, _ in files for c in s.columns))
+
+    def rows(i: int, staged: StagedFile, extra: str = "") -> str:
+        values = ", ".join(
+            duckdb_ident(c) if c in staged.columns else f"CAST(NULL AS VARCHAR) AS {duckdb_ident(c)}"
+            for c in columns
+        )
+        source = f"read_parquet({_sql_string(str(staged.parquet))})"
+        return f"SELECT {i} AS _f, _baris, {values}{extra} FROM {source}"  # noqa: S608 - names quoted
+
+    hashed = " UNION ALL ".join(
+        f"SELECT _f, _baris, hash({', '.join(duckdb_ident(c) for c in columns)}) AS _h FROM ({rows(i, s)})"  # noqa: S608
+        for i, (s, _) in enumerate(files)
+    )
     con = duckdb.connect()
     try:
-        # grouping first: the usual file has no duplicate and stops here, without a join
-        con.execute(
-            f"CREATE TEMP TABLE grp AS SELECT {', '.join(columns)}, min(_baris) AS _first FROM {source} "  # noqa: S608 - names quoted
-            f"GROUP BY ALL HAVING count(*) > 1"
-        )
-        if not con.execute("SELECT count(*) FROM grp").fetchone()[0]:  # type: ignore[index]
+        con.execute(f"CREATE TEMP TABLE h AS SELECT _f, _baris, _h FROM ({hashed})")  # noqa: S608 - built above
+        con.execute("CREATE TEMP TABLE shared AS SELECT _h FROM h GROUP BY _h HAVING count(*) > 1")
+        if not con.execute("SELECT count(*) FROM shared").fetchone()[0]:  # type: ignore[index]
             return
-        con.execute(
-            f"CREATE TEMP TABLE dup AS SELECT s._baris, g._first FROM {source} s JOIN grp g ON {same} "  # noqa: S608 - names quoted
-            f"WHERE s._baris <> g._first"
+        candidates = " UNION ALL ".join(
+            f"SELECT * FROM ({rows(i, s)}) WHERE (_f, _baris) IN "  # noqa: S608 - built above
+            f"(SELECT (_f, _baris) FROM h SEMI JOIN shared USING (_h))"
+            for i, (s, _) in enumerate(files)
         )
-        dupes = con.execute("SELECT _baris, _first FROM dup ORDER BY _baris").fetchall()
-        out = work / "deduplicated.parquet"
-        con.execute(
-            f"COPY (SELECT * FROM {source} ANTI JOIN dup USING (_baris) ORDER BY _baris) "  # noqa: S608 - names quoted
-            f"TO {_sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
-        )
+        keys = ", ".join(duckdb_ident(c) for c in columns)  # PARTITION BY treats nulls as equal
+        dupes = con.execute(
+            f"SELECT _f, _baris, first_f, first_baris FROM (SELECT _f, _baris, "  # noqa: S608 - built above
+            f"first_value(_f) OVER w AS first_f, first_value(_baris) OVER w AS first_baris, "
+            f"row_number() OVER w AS n FROM ({candidates}) WINDOW w AS (PARTITION BY {keys} ORDER BY _f, _baris)) "
+            f"WHERE n > 1 ORDER BY _f, _baris"
+        ).fetchall()
+        for i, (staged, landed) in enumerate(files):
+            mine = [(baris, ff, fb) for f, baris, ff, fb in dupes if f == i]
+            if not mine:
+                continue
+            out = staged.parquet.with_name("deduplicated.parquet")
+            drop = ", ".join(str(b) for b, _, _ in mine)
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet({_sql_string(str(staged.parquet))}) "  # noqa: S608 - numbers
+                f"WHERE _baris NOT IN ({drop})) TO {_sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+            )
+            unit = "line" if staged.delimiter is not None else "row"
+            raw = _raw_lines(landed, staged, {b for b, _, _ in mine})
+            for baris, first_f, first_baris in mine:
+                where = "" if first_f == i else f" of {files[first_f][0].berkas}"
+                staged.rejects.append(
+                    Reject(
+                        staged.berkas, baris, None, "duplicate_row",
+                        f"{staged.berkas}: {unit} {baris}: identical in every column to {unit} {first_baris}{where}; "
+                        "the first is kept",
+                        raw.get(baris, ""),
+                    )
+                )  # fmt: skip
+            staged.parquet = out
+            staged.rows -= len(mine)
     finally:
         con.close()
-    unit = "line" if staged.delimiter is not None else "row"
-    raw = _raw_lines(landed, staged, {b for b, _ in dupes})
-    staged.rejects.extend(
-        Reject(
-            staged.berkas, baris, None, "duplicate_row",
-            f"{staged.berkas}: {unit} {baris}: identical in every column to {unit} {first}; the first is kept",
-            raw.get(baris, ""),
-        )
-        for baris, first in dupes
-    )  # fmt: skip
-    staged.parquet = out
-    staged.rows -= len(dupes)
 
 
-def _conform_file(eng: Engine, m: Mapping, ctx: Context, staged: StagedFile, work: Path) -> Path:
-    """Materialized passes (see transform.py) -> ``conformed.parquet``. Text and parse run as one query:
-    the text expressions are small, so inlining them costs less than writing the table once more."""
+def _conform_file(eng: Engine, m: Mapping, ctx: Context, staged: StagedFile, work: Path) -> tuple[Path, Path]:
+    """The passes of transform.py as two materialized queries (text + parse; derive + check, each
+    pass named as a step of its query rather than inlined), then the accepted rows (canonical) and
+    the rejected ones (line, findings, NIK) as two plain selections of the checked table."""
     current = eng.read_parquet(staged.parquet)
-    eng.write_parquet(prepare(text(current, m, ctx), m, ctx), work / "prepared.parquet")
+    eng.write_parquet(prepare(text(current, m, ctx).view(), m, ctx), work / "prepared.parquet")
     current = eng.read_parquet(work / "prepared.parquet")
-    eng.write_parquet(derive(current, m, ctx), work / "derived.parquet")
-    current = eng.read_parquet(work / "derived.parquet")
-    out = work / "conformed.parquet"
-    eng.write_parquet(conform(current, m, ctx), out)
-    return out
-
-
-def _split(eng: Engine, conformed: Path, work: Path, m: Mapping) -> tuple[Path, Path]:
-    t = eng.read_parquet(conformed)
-    has_error = t._findings.filter(lambda x: x.startswith("error|")).length() > 0
-    accepted = work / "accepted.parquet"
-    errors = work / "errors.parquet"
-    ok = t.filter(~has_error)
-    ok = ok.mutate(flags=flags_of(ok._findings))
-    keep = [c for c in ENTITIES[m.entity].field_names if c in ok.columns]
-    eng.write_parquet(ok.select(*keep), accepted)
-    eng.write_parquet(t.filter(has_error).select("_baris_sumber", "_findings"), errors)
+    eng.write_parquet(conform(derive(current, m, ctx).view(), m, ctx), work / "conformed.parquet")
+    conformed = eng.read_parquet(work / "conformed.parquet")
+    accepted, errors = work / "accepted.parquet", work / "errors.parquet"
+    keep = [c for c in ENTITIES[m.entity].field_names if c in conformed.columns]
+    eng.write_parquet(conformed.filter(~conformed._error).select(*keep), accepted)
+    extra = ["nik"] if "nik" in conformed.columns else []
+    eng.write_parquet(conformed.filter(conformed._error).select("_baris_sumber", "_findings", *extra), errors)
     return accepted, errors
 
 
 def _concat_parquet(parts: list[Path], out: Path) -> None:
+    """The batch's canonical table: one file's part is moved into place, several are appended."""
     import pyarrow.parquet as pq
 
+    if len(parts) == 1:
+        parts[0].rename(out)
+        return
     writer = None
     try:
         for part in parts:
@@ -357,14 +387,26 @@ def _concat_parquet(parts: list[Path], out: Path) -> None:
             writer.close()
 
 
-def _quarantine_rows(staged: StagedFile, errors: Path, landed: Path) -> pa.Table:
-    """Rejected rows with file, line, field, reason and the original line text."""
-    err = pl.read_parquet(errors)
+def _field_columns(m: Mapping) -> tuple[dict[str, str | None], dict[str, str]]:
+    """(canonical field -> its source column(s), source column -> the field(s) read from it)."""
+    columns = {name: (", ".join(fm.columns) or None) for name, fm in m.fields.items()}
+    fields: dict[str, list[str]] = {}
+    for name, fm in m.fields.items():
+        for col in fm.columns:
+            fields.setdefault(col, []).append(name)
+    return columns, {col: ", ".join(names) for col, names in fields.items()}
+
+
+def _quarantine_rows(staged: StagedFile, errors: Path, landed: Path, m: Mapping) -> pa.Table:
+    """Rejected rows with file, line, source column and canonical field, reason and the original line."""
+    columns, fields = _field_columns(m)
+    err = pl.read_parquet(errors, columns=["_baris_sumber", "_findings"])
     rows: list[dict[str, Any]] = [
         {
             "berkas": r.berkas,
             "baris": r.baris,
             "kolom": r.kolom,
+            "atribut": fields.get(r.kolom) if r.kolom else None,
             "kode": r.kode,
             "pesan": r.pesan,
             "raw": r.raw,
@@ -374,13 +416,15 @@ def _quarantine_rows(staged: StagedFile, errors: Path, landed: Path) -> pa.Table
     if err.height:
         lines = _raw_lines(landed, staged, set(err["_baris_sumber"].to_list()))
         exploded = err.explode("_findings").filter(pl.col("_findings").str.starts_with("error|"))
+        unit = "line" if staged.delimiter is not None else "row"
         for baris, finding in exploded.iter_rows():
-            _, code, kolom = finding.split("|", 2)
-            unit = "line" if staged.delimiter is not None else "row"
+            _, code, atribut = finding.split("|", 2)
+            kolom = columns.get(atribut)
+            where = f"{kolom} ({atribut})" if kolom else atribut
             rows.append(
                 {
-                    "berkas": staged.berkas, "baris": baris, "kolom": kolom, "kode": code,
-                    "pesan": f"{staged.berkas}: {unit} {baris}: {kolom}: {code.replace('_', ' ')}", "raw": lines.get(baris, ""),
+                    "berkas": staged.berkas, "baris": baris, "kolom": kolom, "atribut": atribut, "kode": code,
+                    "pesan": f"{staged.berkas}: {unit} {baris}: {where}: {code.replace('_', ' ')}", "raw": lines.get(baris, ""),
                 }
             )  # fmt: skip
     return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
@@ -422,7 +466,7 @@ def quarantine_frame(batch_id: str | None = None, data_dir: Path | None = None) 
         return pl.DataFrame(
             schema={**dict(pl.from_arrow(QUARANTINE_SCHEMA.empty_table()).schema), "batch_id": pl.String}
         )  # type: ignore[arg-type]
-    return pl.concat(frames)
+    return pl.concat(frames, how="diagonal_relaxed")  # batches from before a column was added
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -13,24 +13,27 @@ import pyarrow as pa
 from dtsen.sources.mapping import Mapping
 
 
-def file_report(berkas: str, conformed: Path, structural: int, mapping: Mapping) -> dict[str, Any]:
-    """Counts for one file, aggregated by DuckDB straight from Parquet (memory does not grow with the file)."""
+def file_report(
+    berkas: str, accepted: Path, errors: Path, structural: int, mapping: Mapping
+) -> dict[str, Any]:
+    """Counts for one file, aggregated by DuckDB straight from Parquet (memory does not grow with the
+    file): warnings of accepted rows from their ``flags``, everything about rejected rows from their
+    findings."""
     con = duckdb.connect()
     try:
-        src = f"read_parquet('{str(conformed).replace(chr(39), chr(39) * 2)}')"
+        ok = f"read_parquet({_quote(accepted)})"
+        bad = f"read_parquet({_quote(errors)})"
+        # one row per (line, severity, code): a code found on several fields of a line counts once
         con.execute(
             f"""CREATE TEMP TABLE f AS
-            SELECT _baris_sumber AS baris, split_part(x, '|', 1) AS severity, split_part(x, '|', 2) AS code
-            FROM (SELECT _baris_sumber, unnest(_findings) AS x FROM {src})"""  # noqa: S608 - path quoted
+            SELECT DISTINCT baris, 'warning' AS severity, code FROM (SELECT baris, unnest(flags) AS code FROM {ok})
+            UNION ALL
+            SELECT DISTINCT baris, split_part(x, '|', 1), split_part(x, '|', 2)
+            FROM (SELECT _baris_sumber AS baris, unnest(_findings) AS x FROM {bad})"""  # noqa: S608 - paths quoted
         )
-        staged = con.execute(f"SELECT count(*) FROM {src}").fetchone()[0]  # type: ignore[index]  # noqa: S608
-        rejected_rows = con.execute(
-            "SELECT count(DISTINCT baris) FROM f WHERE severity = 'error'"
-        ).fetchone()[0]  # type: ignore[index]
-        warned_rows = con.execute(
-            "SELECT count(DISTINCT baris) FROM f WHERE severity = 'warning' "
-            "AND baris NOT IN (SELECT baris FROM f WHERE severity = 'error')"
-        ).fetchone()[0]  # type: ignore[index]
+        accepted_rows = con.execute(f"SELECT count(*) FROM {ok}").fetchone()[0]  # type: ignore[index]  # noqa: S608
+        rejected_rows = con.execute(f"SELECT count(*) FROM {bad}").fetchone()[0]  # type: ignore[index]  # noqa: S608
+        warned_rows = con.execute(f"SELECT count(*) FROM {ok} WHERE len(flags) > 0").fetchone()[0]  # type: ignore[index]  # noqa: S608
 
         def counts(where: str) -> dict[str, int]:
             rows = con.execute(
@@ -38,10 +41,11 @@ def file_report(berkas: str, conformed: Path, structural: int, mapping: Mapping)
             ).fetchall()
             return {code: int(n) for code, n in rows}
 
+        staged = int(accepted_rows) + int(rejected_rows)
         report: dict[str, Any] = {
             "berkas": berkas,
-            "rows_read": int(staged) + structural,
-            "accepted": int(staged) - int(rejected_rows),
+            "rows_read": staged + structural,
+            "accepted": int(accepted_rows),
             "accepted_with_warnings": int(warned_rows),
             "rejected": int(rejected_rows) + structural,
             "structural_rejects": structural,
@@ -49,11 +53,13 @@ def file_report(berkas: str, conformed: Path, structural: int, mapping: Mapping)
             "warnings_by_code": counts("severity = 'warning'"),
         }
         if any(f.type == "nik" for n, f in mapping.fields.items() if n == "nik"):
-            valid = con.execute(f"SELECT count(nik) FROM {src}").fetchone()[0]  # type: ignore[index]  # noqa: S608
+            valid = con.execute(
+                f"SELECT (SELECT count(nik) FROM {ok}) + (SELECT count(nik) FROM {bad})"  # noqa: S608 - paths quoted
+            ).fetchone()[0]  # type: ignore[index]
             report["nik"] = {
-                "rows": int(staged),
+                "rows": staged,
                 "valid": int(valid),
-                "valid_rate": round(int(valid) / int(staged), 4) if staged else None,
+                "valid_rate": round(int(valid) / staged, 4) if staged else None,
                 "by_problem": counts("code LIKE 'nik\\_%' ESCAPE '\\'"),
             }
     finally:
@@ -61,10 +67,17 @@ def file_report(berkas: str, conformed: Path, structural: int, mapping: Mapping)
     return report
 
 
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def batch_report(
     batch_id: str, mapping: Mapping, per_file: list[dict[str, Any]], quarantine: pa.Table, notes: list[str]
 ) -> dict[str, Any]:
-    files = [file_report(f["berkas"], f["conformed"], len(f["staged"].rejects), mapping) for f in per_file]
+    files = [
+        file_report(f["berkas"], f["accepted"], f["errors"], len(f["staged"].rejects), mapping)
+        for f in per_file
+    ]
     structural: dict[str, int] = {}
     for f in per_file:
         for r in f["staged"].rejects:

@@ -10,6 +10,7 @@ it in ``flags``. The NIK rules mirror :mod:`dtsen.reference.nik` exactly (a test
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -64,6 +65,35 @@ HAS_PREFIX_HINT = r"^(?:H|HJ|HAJI|HAJJAH|DR|DRS|DRA|IR|PROF|KH|TGK|USTADZ|USTADZ
 HAS_CANON_HINT = r"(?:MOH|MUH|MOC|MUC|MHD|ABD|STI|^M\s)"
 
 
+# Whitespace that strip() removes on both engines; a value whose first and last characters are above
+# U+0020 has none at its ends, so the (costly) strip runs only on the few values that need it.
+NON_ASCII = r"[^\x00-\x7f]"
+INT_TEXT = r"^([+-]?[0-9]+)(?:\.0)?$"  # an integer, or one written by a float column (12.0)
+DIGITS = r"^[0-9]+$"
+
+
+def _fold_table() -> tuple[str, str, dict[str, str]]:
+    """Latin letters with accents or compatibility forms folded to ASCII as Unicode NFKD spells them
+    (É -> E, ǰ -> j, Ａ -> A, ﬁ -> fi): one-letter folds for ``translate``, longer ones for ``replace``."""
+    single_from, single_to, multi = [], [], {}
+    for code in range(0x80, 0x10000):
+        c = chr(code)
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        base = "".join(x for x in unicodedata.normalize("NFKD", c) if not unicodedata.combining(x))
+        if base == c or not unicodedata.category(c).startswith("L") or not re.fullmatch("[A-Za-z]+", base):
+            continue  # letters only: symbols such as ™ or ㎏ are no part of a name
+        if len(base) == 1:
+            single_from.append(c)
+            single_to.append(base)
+        else:
+            multi[c] = base
+    return "".join(single_from), "".join(single_to), multi
+
+
+FOLD_FROM, FOLD_TO, FOLD_MULTI = _fold_table()
+
+
 @dataclass
 class Context:
     """What a transform needs besides the staged table: batch facts and reference tables."""
@@ -71,22 +101,63 @@ class Context:
     batch_id: str
     berkas: str
     landed: date
-    prefixes: ir.Table  # column kode: every valid 6-digit NIK/KK prefix
+    prefixes: ir.Table  # column kode: every valid 6-digit NIK/KK prefix and its 2- and 4-digit heads
     regions: ir.Table  # column kode: every region code (2, 4, 6, 10 digits)
     prefix_codes: frozenset[str] = frozenset()
     today: date = field(default_factory=date.today)
 
 
-def _finding(cond: ir.BooleanValue, severity: str, code: str, fld: str) -> ir.StringValue:
-    return ibis.ifelse(cond.fill_null(False), ibis.literal(f"{severity}|{code}|{fld}"), NULL_STR)
+@dataclass(frozen=True)
+class Finding:
+    cond: ir.BooleanValue
+    severity: str
+    code: str
+    field: str
+
+    def value(self) -> ir.StringValue:
+        return ibis.ifelse(self.when(), ibis.literal(f"{self.severity}|{self.code}|{self.field}"), NULL_STR)
+
+    def when(self) -> ir.BooleanValue:
+        return self.cond.fill_null(False)
+
+
+def _day_text(dd: ir.IntegerValue, kind: str) -> ir.StringValue:
+    """The day of month of NIK/KK digits 7-8 as two digits (a woman's NIK adds 40 to the day)."""
+    return (ibis.ifelse(dd > 40, dd - 40, dd) if kind == "nik" else dd).cast("string").lpad(2, "0")
+
+
+def _strip(v: ir.StringValue) -> ir.StringValue:
+    """``v.strip()``, run only where an end of the value is whitespace (or another character <= U+0020):
+    trimming every value costs several times more than looking at its two ends."""
+    edge = (v.ascii_str() <= 32) | (v.right(1).ascii_str() <= 32)
+    return ibis.ifelse(edge.fill_null(False), v.strip(), v)
+
+
+def _let(t: ir.Table, **columns: ir.Value) -> ir.Table:
+    """``t`` with ``columns`` added as a named step of the query: later expressions read the column
+    instead of repeating its computation (Ibis would otherwise inline it into every reference)."""
+    return t.mutate(**columns).view()
+
+
+def _int(v: ir.StringValue) -> ir.IntegerValue:
+    """Plain decimal integer text (or the same with the ``.0`` a float column adds) as int64, else null:
+    one regular expression instead of a replace, a match and a second replace."""
+    return v.re_extract(INT_TEXT, 1).try_cast("int64")
+
+
+def _digits(v: ir.StringValue, junk: str) -> ir.StringValue:
+    """A code with ``.0`` and the ``junk`` characters removed; plain digits (nearly all) skip both."""
+    slow = v.re_replace(r"\.0$", "").re_replace(junk, "")
+    return ibis.ifelse(v.re_search(DIGITS).fill_null(False), v, slow)
 
 
 class FieldBuilder:
-    """Builds the value and the findings of every mapped field, in two passes.
+    """Builds the value and the findings of every mapped field over materialized passes.
 
-    Pass 1 (:meth:`prepare`) computes each field's cleaned primitives from the raw text (regular
-    expressions run once per value); the caller materializes that table, so pass 2 (:meth:`check`)
-    derives findings from plain column references instead of re-expanding every expression.
+    :meth:`text` cleans each source value, :meth:`prepare` parses it, :meth:`derive` computes the
+    intermediate results several findings share, and :meth:`check` derives findings from plain column
+    references, so no regular expression runs twice on the same value. Inside a pass, :func:`_let`
+    names a step whose result is read more than once.
     """
 
     def __init__(self, mapping: Mapping, ctx: Context) -> None:
@@ -94,7 +165,7 @@ class FieldBuilder:
         self.ctx = ctx
         self.entity = ENTITIES[mapping.entity]
         self.values: dict[str, ir.Value] = {}
-        self.findings: list[ir.StringValue] = []
+        self.findings: list[Finding] = []
         self._nik_parts: dict[str, tuple[Any, Any, Any]] = {}
 
     # -- pass 1: clean ------------------------------------------------------------------------------
@@ -103,12 +174,19 @@ class FieldBuilder:
         out: dict[str, ir.Value] = {"_baris": t._baris}
 
         def clean(col: str, fm: FieldMap) -> ir.StringValue:
-            stripped = t[col].strip()
-            if fm.remove:  # e.g. spaces inside a plate number; escape only what is special in [...]
-                chars = "".join("\\" + c if c in "\\[]^-" else c for c in fm.remove)
-                stripped = stripped.re_replace(f"[{chars}]", "")
+            x = t[col]
             nothing = ["", "NULL", "NAN", "NONE", *(v.strip().upper() for v in fm.null_values)]
-            return ibis.ifelse(stripped.upper().isin(nothing), NULL_STR, stripped)
+            longest = max(len(v) for v in nothing)
+
+            def nulled(v: ir.StringValue) -> ir.StringValue:
+                if fm.remove:  # e.g. spaces inside a plate number; escape only what is special in [...]
+                    chars = "".join("\\" + c if c in "\\[]^-" else c for c in fm.remove)
+                    v = v.re_replace(f"[{chars}]", "")
+                # upper() can only lengthen a text, so a longer one is no 'nothing' token
+                return ibis.ifelse((v.length() <= longest) & v.upper().isin(nothing), NULL_STR, v)
+
+            edge = ((x.ascii_str() <= 32) | (x.right(1).ascii_str() <= 32)).fill_null(False)
+            return ibis.ifelse(edge, nulled(x.strip()), nulled(x))
 
         for name, fm in self.m.fields.items():
             if fm.constant is not None:
@@ -117,58 +195,61 @@ class FieldBuilder:
                 for i, col in enumerate(fm.columns):
                     out[f"{name}__raw{i}"] = clean(col, fm)
             elif fm.type in ("nik", "kk"):
-                out[f"{name}__raw"] = t[fm.columns[0]].strip()
+                out[f"{name}__raw"] = _strip(t[fm.columns[0]])
             elif fm.type == "string" and fm.pad:  # lpad alone would also cut longer values
                 value, width = clean(fm.columns[0], fm), fm.pad[0]
                 out[f"{name}__raw"] = ibis.ifelse(value.length() < width, value.lpad(width, "0"), value)
             else:
                 out[f"{name}__raw"] = clean(fm.columns[0], fm)
         for i, col in enumerate(self.m.record_columns):
-            out[f"_record_{i}"] = t[col].strip()
+            out[f"_record_{i}"] = _strip(t[col])
         if isinstance(self.m.observed, str):
-            out["_observed"] = t[self.m.observed].strip()
+            out["_observed"] = _strip(t[self.m.observed])
         return out
 
-    def prepare(self, t: ir.Table) -> dict[str, ir.Value]:
+    def prepare(self, t: ir.Table) -> ir.Table:
         """Pass 2: parse each value from the pass-1 text (plain column references, no re-expansion)."""
-        out: dict[str, ir.Value] = {
-            c: t[c]
-            for c in t.columns
-            if not c.startswith(
-                tuple(f"{n}__raw" for n, f in self.m.fields.items() if f.pad and f.type == "region")
-            )
-        }
+        padded_regions = tuple(f"{n}__raw" for n, f in self.m.fields.items() if f.pad and f.type == "region")
+        first: dict[str, ir.Value] = {}
+        for name, fm in self.m.fields.items():
+            if fm.type in ("nik", "kk"):
+                first[f"{name}__plain"] = t[f"{name}__raw"].re_search(DIGITS).fill_null(False)
+            elif fm.type == "name":
+                raw = t[f"{name}__raw"]
+                first[f"{name}__up"] = ibis.ifelse(
+                    raw.re_search(NON_ASCII).fill_null(False), _upper(_fold(raw)), raw.upper()
+                )
+            elif fm.type == "code" and fm.map is None and fm.labels is None:
+                first[f"{name}__num"] = _int(t[f"{name}__raw"])
+        s = _let(t, **first) if first else t
+        out: dict[str, ir.Value] = {c: s[c] for c in t.columns if not c.startswith(padded_regions)}
         for name, fm in self.m.fields.items():
             if fm.type == "region" and fm.pad:
-                parts = [
-                    t[f"{name}__raw{i}"].re_replace(r"\.0$", "").re_replace(r"[^0-9]", "").lpad(w, "0")
-                    for i, w in enumerate(fm.pad)
-                ]
+                parts = [_digits(s[f"{name}__raw{i}"], r"[^0-9]").lpad(w, "0") for i, w in enumerate(fm.pad)]
                 code = parts[0]
                 for part in parts[1:]:
                     code = code + part
-                out[f"{name}__raw"] = code
                 out[f"{name}__val"] = code
                 continue
-            raw = t[f"{name}__raw"]
+            raw = s[f"{name}__raw"]
             if fm.type in ("nik", "kk"):
-                float_form = raw.re_search(r"^\d+\.0$").fill_null(False)
-                out[f"{name}__float"] = float_form
-                out[f"{name}__sci"] = raw.re_search(r"^[+]?\d(?:[.,]\d+)?[eE][+]?\d{1,2}$").fill_null(False)
-                out[f"{name}__digits"] = ibis.ifelse(float_form, raw.re_replace(r"\.0$", ""), raw).re_replace(
-                    r"[\s.\-/_']", ""
-                )
+                plain = s[f"{name}__plain"]
+                out[f"{name}__plain"] = plain
+                float_form = raw.re_search(r"^\d+\.0$")
+                out[f"{name}__float"] = ibis.ifelse(plain, False, float_form).fill_null(False)
+                out[f"{name}__sci"] = ibis.ifelse(
+                    plain, False, raw.re_search(r"^[+]?\d(?:[.,]\d+)?[eE][+]?\d{1,2}$")
+                ).fill_null(False)
+                slow = ibis.ifelse(float_form.fill_null(False), raw.re_replace(r"\.0$", ""), raw)
+                out[f"{name}__digits"] = ibis.ifelse(plain, raw, slow.re_replace(r"[\s.\-/_']", ""))
             elif fm.type == "name":
-                upper = _upper(raw)
-                hint = upper.re_search(HAS_SUFFIX_HINT).fill_null(False)
-                out[f"{name}__suffix"] = ibis.ifelse(hint, upper.re_extract(SUFFIX_RE, 1), NULL_STR)
-                out[f"{name}__nosuffix"] = (
-                    ibis.ifelse(hint, upper.re_replace(SUFFIX_RE, ""), upper).re_replace(r"\s+", " ").strip()
-                )
+                up = s[f"{name}__up"]
+                out[f"{name}__up"] = up
+                out[f"{name}__sfx"] = up.re_search(HAS_SUFFIX_HINT).fill_null(False)
             elif fm.type == "date":
                 candidates = [_parse_date(raw, f) for f in (fm.formats or ["%Y-%m-%d"])]
                 if fm.excel_serial:
-                    days = raw.re_replace(r"\.0$", "").try_cast("int64")
+                    days = _int(raw)
                     serial = raw.re_search(r"^\d{4,5}(?:\.0)?$").fill_null(False) & (days > 59)
                     candidates.append(
                         ibis.ifelse(
@@ -177,9 +258,9 @@ class FieldBuilder:
                     )
                 out[f"{name}__val"] = ibis.coalesce(*candidates)
             elif fm.type == "region":
-                out[f"{name}__val"] = raw.re_replace(r"\.0$", "").re_replace(r"[.\s\-]", "")
+                out[f"{name}__val"] = _digits(raw, r"[.\s\-]")
             elif fm.type == "code":
-                out[f"{name}__val"] = self._code_value(name, fm, raw)
+                out[f"{name}__val"] = self._code_value(name, fm, raw, s)
             elif fm.type == "bool":
                 v = raw.upper()
                 if fm.map is not None:
@@ -193,33 +274,73 @@ class FieldBuilder:
                         ibis.ifelse(v.isin([x.upper() for x in fm.false]), False, ibis.null("boolean")),
                     )
                 out[f"{name}__val"] = value
-            elif fm.type in ("int", "money", "float"):
-                target = "float64" if fm.type == "float" else "int64"
-                cleaned = raw.re_replace(r"\.0$", "") if target == "int64" else raw.re_replace(",", ".")
-                out[f"{name}__val"] = _number(cleaned, target)
-        return out
+            elif fm.type in ("int", "money"):
+                out[f"{name}__val"] = _int(raw)
+            elif fm.type == "float":
+                comma = ibis.ifelse(raw.contains(","), raw.replace(",", "."), raw)
+                out[f"{name}__val"] = _number(comma, "float64")
+        return s.select(**out)
 
-    def _names(self, p: ir.Table, name: str) -> dict[str, ir.Value]:
-        """Pass 3 for a name: split off leading titles, drop punctuation, canonical spellings."""
-        base = p[f"{name}__nosuffix"]
-        hint = base.re_search(HAS_PREFIX_HINT).fill_null(False)
-        prefix = ibis.ifelse(hint, base.re_extract(PREFIX_RE, 1), NULL_STR)
-        letters = ibis.ifelse(hint, base.re_replace(PREFIX_RE, ""), base).re_replace(r"[^A-Z' ]", " ")
-        canon = letters
-        for pattern, repl in NAME_CANON:
-            canon = canon.re_replace(pattern, repl)
-        clean = ibis.ifelse(letters.re_search(HAS_CANON_HINT).fill_null(False), canon, letters)
-        for old, new in NAME_OLD_SPELLING:
-            clean = clean.replace(old, new)
-        clean = clean.re_replace(r"\s+", " ").strip()
-        titles = (
-            (prefix.fill_null("") + " " + p[f"{name}__suffix"].fill_null(""))
-            .re_replace(r"[\s,]+", " ")
-            .strip()
-        )
-        return {f"{name}__val": clean.nullif(""), f"{name}__titles": titles}
+    def _names(self, p: ir.Table) -> ir.Table:
+        """Pass 3 for names, one named step each: split off trailing then leading titles, spaces,
+        letters only, canonical spellings. Each costly regular expression runs only on the names a
+        cheap test says it can change."""
+        names = [n for n, f in self.m.fields.items() if f.type == "name"]
+        if not names:
+            return p
 
-    def _code_value(self, name: str, fm: FieldMap, raw: ir.StringValue) -> ir.IntegerValue:
+        def spaced(v: ir.StringValue) -> ir.StringValue:  # runs of whitespace -> one space, ends stripped
+            # all that the replace or the strip (which also takes \v) can change
+            odd = v.re_search(r"[\t\n\f\r]|\s\s|^[\s\x0b]|[\s\x0b]$").fill_null(False)
+            return ibis.ifelse(odd, v.re_replace(r"\s+", " ").strip(), v)
+
+        steps: list[dict[str, ir.Value]] = [{}, {}, {}, {}, {}]
+        for n in names:
+            up, hint = p[f"{n}__up"], p[f"{n}__sfx"]
+            steps[0][f"{n}__suffix"] = ibis.ifelse(hint, up.re_extract(SUFFIX_RE, 1), NULL_STR)
+            steps[0][f"{n}__ns"] = ibis.ifelse(hint, up.re_replace(SUFFIX_RE, ""), up)
+        s = _let(p, **steps[0])
+        for n in names:
+            steps[1][f"{n}__nosuffix"] = spaced(s[f"{n}__ns"])
+        s = _let(s, **steps[1])
+        for n in names:
+            base = s[f"{n}__nosuffix"]
+            steps[2][f"{n}__ph"] = base.re_search(HAS_PREFIX_HINT).fill_null(False)
+        s = _let(s, **steps[2])
+        for n in names:
+            base, hint = s[f"{n}__nosuffix"], s[f"{n}__ph"]
+            steps[3][f"{n}__prefix"] = ibis.ifelse(hint, base.re_extract(PREFIX_RE, 1), NULL_STR)
+            rest = ibis.ifelse(hint, base.re_replace(PREFIX_RE, ""), base)
+            steps[3][f"{n}__rest"] = rest
+        s = _let(s, **steps[3])
+        for n in names:
+            rest = s[f"{n}__rest"]
+            odd = rest.re_search(r"[^A-Z' ]").fill_null(False)
+            steps[4][f"{n}__letters"] = ibis.ifelse(odd, rest.re_replace(r"[^A-Z' ]", " "), rest)
+        s = _let(s, **steps[4])
+        final: dict[str, ir.Value] = {}
+        for n in names:
+            letters = s[f"{n}__letters"]
+            canon = letters
+            for pattern, repl in NAME_CANON:
+                canon = canon.re_replace(pattern, repl)
+            clean = ibis.ifelse(letters.re_search(HAS_CANON_HINT).fill_null(False), canon, letters)
+            for old, new in NAME_OLD_SPELLING:
+                clean = clean.replace(old, new)
+            final[f"{n}__clean"] = clean
+        s = _let(s, **final)
+        out: dict[str, ir.Value] = {c: s[c] for c in p.columns}
+        for n in names:
+            clean, prefix, suffix = s[f"{n}__clean"], s[f"{n}__prefix"], s[f"{n}__suffix"]
+            # only spaces are left between letters: collapse them where there is something to collapse
+            odd = clean.contains("  ") | clean.startswith(" ") | clean.endswith(" ")
+            clean = ibis.ifelse(odd.fill_null(False), clean.re_replace(r"\s+", " ").strip(), clean)
+            titles = (prefix.fill_null("") + " " + suffix.fill_null("")).re_replace(r"[\s,]+", " ").strip()
+            out[f"{n}__val"] = clean.nullif("")
+            out[f"{n}__titles"] = ibis.ifelse(prefix.isnull() & suffix.isnull(), "", titles)
+        return s.select(**out)
+
+    def _code_value(self, name: str, fm: FieldMap, raw: ir.StringValue, s: ir.Table) -> ir.IntegerValue:
         if fm.map is not None:
             lookup = {str(k).upper(): val for k, val in fm.map.items()}
             return raw.upper().substitute(lookup, else_=ibis.null("int64"))  # type: ignore[arg-type]
@@ -228,7 +349,7 @@ class FieldBuilder:
                 _label_lookup(all_code_lists()[fm.labels]), else_=ibis.null("int64")
             )  # type: ignore[arg-type]
         code_list = self.entity.field(name).code_list
-        numeric = _number(raw.re_replace(r"\.0$", ""), "int64")
+        numeric = s[f"{name}__num"]
         return ibis.ifelse(numeric.isin(code_list.codes() if code_list else []), numeric, ibis.null("int64"))
 
     # -- pass 2: check ------------------------------------------------------------------------------
@@ -236,7 +357,7 @@ class FieldBuilder:
         return "error" if fm.required else "warning"
 
     def add(self, cond: ir.BooleanValue, severity: str, code: str, fld: str) -> None:
-        self.findings.append(_finding(cond, severity, code, fld))
+        self.findings.append(Finding(cond, severity, code, fld))
 
     def check(self, p: ir.Table) -> None:
         for name, fm in self.m.fields.items():
@@ -264,54 +385,61 @@ class FieldBuilder:
                 self.values[name] = v
         self.cross_checks()
 
-    def derive(self, p: ir.Table) -> dict[str, ir.Value]:
-        """Pass 2: per-field intermediate results (lookups, decoded dates) computed once as columns."""
-        out: dict[str, ir.Value] = {c: p[c] for c in p.columns}
+    def derive(self, p: ir.Table) -> ir.Table:
+        """Pass 3: per-field intermediate results (lookups, decoded dates, cleaned names) as columns."""
         today = self.ctx.today
+        p = self._names(p)
+        first: dict[str, ir.Value] = {}
         for name, fm in self.m.fields.items():
             if fm.type in ("nik", "kk"):
-                kind = "nik" if fm.type == "nik" else "no_kk"
-                raw, digits, float_form = p[f"{name}__raw"], p[f"{name}__digits"], p[f"{name}__float"]
-                missing = (raw.isnull() | raw.upper().isin(MISSING_TOKENS)).fill_null(True)
-                numeric = digits.re_search(r"^\d+$").fill_null(False)
+                digits = p[f"{name}__digits"]
+                dd = digits.substr(6, 2).try_cast("int64")
+                mm, yy = digits.substr(8, 2), digits.substr(10, 2)
+                day = _day_text(dd, fm.type)
+                century = ibis.ifelse(yy.try_cast("int64") <= today.year % 100, "20", "19")
+                first[f"{name}__dd"] = dd
+                first[f"{name}__recent"] = (century + yy + "-" + mm + "-" + day).try_cast("date")
+        s = _let(p, **first) if first else p
+        out: dict[str, ir.Value] = {c: s[c] for c in p.columns}
+        for name, fm in self.m.fields.items():
+            if fm.type in ("nik", "kk"):
+                raw, digits, float_form = s[f"{name}__raw"], s[f"{name}__digits"], s[f"{name}__float"]
+                dd, recent = s[f"{name}__dd"], s[f"{name}__recent"]
+                # MISSING_TOKENS are at most 4 characters: a longer value is not one of them
+                token = (raw.length() <= 4) & raw.upper().isin(MISSING_TOKENS)
+                missing = (raw.isnull() | token).fill_null(True)
+                numeric = (s[f"{name}__plain"] | digits.re_search(DIGITS)).fill_null(False)
                 len16 = (digits.length() == 16).fill_null(False)
                 imprecise = (float_form & len16 & (digits > "9007199254740992")).fill_null(False)
                 prefix = digits.substr(0, 6)
-                dd = digits.substr(6, 2).try_cast("int64")
-                mm, yy = digits.substr(8, 2), digits.substr(10, 2)
-                day = (ibis.ifelse(dd > 40, dd - 40, dd) if kind == "nik" else dd).cast("string").lpad(2, "0")
-                century = ibis.ifelse(yy.try_cast("int64") <= today.year % 100, "20", "19")
-                recent = (century + yy + "-" + mm + "-" + day).try_cast("date")
-                older = ("19" + yy + "-" + mm + "-" + day).try_cast("date")
                 out[f"{name}__missing"] = missing
                 out[f"{name}__numeric"] = numeric
                 out[f"{name}__len16"] = len16
                 out[f"{name}__imprecise"] = imprecise
-                out[f"{name}__prov"] = (
-                    prefix.substr(0, 2).isin(sorted({k[:2] for k in self.ctx.prefix_codes})).fill_null(False)
-                )
-                out[f"{name}__kab"] = (
-                    prefix.substr(0, 4).isin(sorted({k[:4] for k in self.ctx.prefix_codes})).fill_null(False)
-                )
-                out[f"{name}__kec"] = prefix.isin(self.ctx.prefixes.kode).fill_null(False)
+                # one lookup table holds the 6-digit prefixes and their 2- and 4-digit heads
+                out[f"{name}__prov"] = prefix.substr(0, 2).isin(self.ctx.prefixes.kode).fill_null(False)
+                out[f"{name}__kab"] = prefix.substr(0, 4).isin(self.ctx.prefixes.kode).fill_null(False)
+                out[f"{name}__kec"] = (
+                    (prefix.length() == 6) & prefix.isin(self.ctx.prefixes.kode)
+                ).fill_null(False)
                 # the latest date with these digits that is not in the future (as check_nik decodes it)
+                day = _day_text(dd, fm.type)
+                older = ("19" + digits.substr(10, 2) + "-" + digits.substr(8, 2) + "-" + day).try_cast("date")
                 out[f"{name}__decoded"] = ibis.ifelse(recent > ibis.literal(today), older, recent)
                 out[f"{name}__serial0"] = (digits.substr(12, 4) == "0000").fill_null(False)
                 out[f"{name}__reformatted"] = ((digits != raw) & ~float_form).fill_null(False)
                 out[f"{name}__sex"] = ibis.ifelse(dd > 40, 2, 1)
-            elif fm.type == "name":
-                out.update(self._names(p, name))
             elif fm.type == "date":
-                parsed = p[f"{name}__val"]
+                parsed = s[f"{name}__val"]
                 out[f"{name}__future"] = (parsed > ibis.literal(today)).fill_null(False)
                 out[f"{name}__tooold"] = (parsed < ibis.date(1900, 1, 1)).fill_null(False)
             elif fm.type == "region":
-                code = p[f"{name}__val"]
+                code = s[f"{name}__val"]
                 expected = {"kode_desa": 10, "kode_kec": 6, "kode_kab": 4, "kode_prov": 2}.get(name)
                 length_ok = (code.length() == expected) if expected else code.length().isin([2, 4, 6, 10])
                 out[f"{name}__shape"] = code.re_search(r"^\d+$").fill_null(False) & length_ok.fill_null(False)
                 out[f"{name}__exists"] = code.isin(self.ctx.regions.kode).fill_null(False)
-        return out
+        return s.select(**out)
 
     def identifier(self, p: ir.Table, name: str, fm: FieldMap, kind: str) -> ir.StringValue:
         """NIK / No. KK: the same rules as dtsen.reference.nik (error or warning by ``required``)."""
@@ -474,30 +602,32 @@ class FieldBuilder:
 
 
 def _parse_date(v: ir.StringValue, fmt: str) -> ir.DateValue:
-    """A strftime format of %d %m %Y (or %y) joined by one separator, parsed by splitting and ISO
-    assembly plus ``try_cast``: engine-neutral and far cheaper than regular expressions."""
+    """A strftime format of %d %m %Y (or %y) joined by one separator: one regular expression checks the
+    shape (digits only: date casts differ, '2020-02-1T' and '+2020-01-01' are dates on Spark) and
+    rewrites it as ISO year-month-day for ``try_cast``, which both engines read with 1- or 2-digit
+    months and days. Engine-neutral, and cheaper than splitting the text into parts."""
     directives = re.findall(r"%([dmYy])", fmt)
     seps = set(re.sub(r"%[dmYy]", "\x00", fmt).replace("\x00", ""))
     if sorted(directives) not in (["Y", "d", "m"], ["d", "m", "y"]) or len(seps) != 1:
         raise ValueError(f"unsupported date format {fmt!r}: use %d, %m and %Y (or %y) with one separator")
-    sep = seps.pop()
-    parts = v.split(sep)
-    # only digits and the separator: date casts differ ('2020-02-1T' and '+2020-01-01' are dates on Spark)
-    in_class = "\\" + sep if sep in "\\[]^-" else sep
-    digits_only = v.re_search(f"^[0-9{in_class}]+$")
-    pos = {d: i for i, d in enumerate(directives)}
-    year = parts[pos["Y"]] if "Y" in pos else None
-    if year is None:
-        yy = parts[pos["y"]]
-        year = ibis.ifelse(yy.try_cast("int64") > date.today().year % 100, "19", "20") + yy
-        year_ok = yy.length() == 2
-    else:
-        year_ok = year.length() == 4
-    month, day = parts[pos["m"]], parts[pos["d"]]
-    ok = digits_only & (parts.length() == 3) & year_ok
-    ok = ok & month.length().between(1, 2) & day.length().between(1, 2)
-    iso = year + "-" + month.lpad(2, "0") + "-" + day.lpad(2, "0")
-    return ibis.ifelse(ok.fill_null(False), iso, NULL_STR).try_cast("date")
+    sep = re.escape(seps.pop())
+    groups = {"d": "([0-9]{1,2})", "m": "([0-9]{1,2})", "Y": "([0-9]{4})", "y": "([0-9]{2})"}
+    pattern = "^" + sep.join(groups[d] for d in directives) + "$"
+    pos = {d: i + 1 for i, d in enumerate(directives)}
+    year = pos.get("Y", pos.get("y"))
+    iso = v.re_replace(pattern, f"\\{year}-\\{pos['m']}-\\{pos['d']}")
+    if "y" in pos:
+        yy = v.re_extract(pattern, pos["y"])
+        iso = ibis.ifelse(yy.try_cast("int64") > date.today().year % 100, "19", "20") + iso
+    return ibis.ifelse(v.re_search(pattern).fill_null(False), iso, NULL_STR).try_cast("date")
+
+
+def _fold(v: ir.StringValue) -> ir.StringValue:
+    """Accented and compatibility Latin letters folded to ASCII as NFKD spells them (JOSÉ -> JOSE)."""
+    folded = v.translate(FOLD_FROM, FOLD_TO)
+    for letter, ascii_form in FOLD_MULTI.items():
+        folded = folded.replace(letter, ascii_form)
+    return folded
 
 
 # Letters whose capital is two or more characters (ß -> SS, ﬁ -> FI, ΐ -> Ϊ́): Spark (Java) upper-cases
@@ -536,23 +666,24 @@ def _label_lookup(code_list: type[CodeList]) -> dict[str, int]:
 
 
 def text(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.Table:
-    """Pass 1 (materialize before pass 2)."""
+    """Pass 1 (materialize before pass 2, or name it with ``.view()``)."""
     return t.select(**FieldBuilder(mapping, ctx).text(t))
 
 
 def prepare(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.Table:
-    """Pass 2, on a materialized :func:`text` table (materialize before pass 3)."""
-    return t.select(**FieldBuilder(mapping, ctx).prepare(t))
+    """Pass 2, on a :func:`text` table (materialize before pass 3)."""
+    return FieldBuilder(mapping, ctx).prepare(t)
 
 
 def derive(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.Table:
     """Pass 3, on a materialized :func:`prepare` table (materialize before :func:`conform`)."""
-    return t.select(**FieldBuilder(mapping, ctx).derive(t))
+    return FieldBuilder(mapping, ctx).derive(t)
 
 
 def conform(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.Table:
-    """Pass 4, on a materialized :func:`derive` table: the canonical table (typed per the entity)
-    with ``_findings`` and ``_baris_sumber``; nothing is filtered out here."""
+    """Pass 4, on a materialized :func:`derive` table: the canonical table (typed per the entity) with
+    ``flags`` (the warning codes), ``_findings`` (``severity|code|field``), ``_error`` (some finding is
+    an error: the row goes to quarantine) and ``_baris_sumber``; nothing is filtered out here."""
     fb = FieldBuilder(mapping, ctx)
     fb.check(t)
     entity = ENTITIES[mapping.entity]
@@ -592,10 +723,26 @@ def conform(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.Table:
             continue
         else:
             cols[f.name] = ibis.null(_ibis_type(f.storage))
-    findings = ibis.array(fb.findings) if fb.findings else ibis.literal([], type="array<string>")
-    findings = findings.filter(lambda x: x.notnull())
-    # ``flags`` is derived from the materialized ``_findings`` (flags_of) so the array is built once
-    return t.select(**cols, _findings=findings, _baris_sumber=t._baris)
+    empty = ibis.literal([], type="array<string>")
+    findings = ibis.array([f.value() for f in fb.findings]) if fb.findings else empty
+    warnings = [f for f in fb.findings if f.severity == "warning"]
+    # flags straight from the conditions (no second pass over the findings strings), in findings order
+    flags = (
+        ibis.array([ibis.ifelse(f.when(), ibis.literal(f.code), NULL_STR) for f in warnings])
+        if warnings
+        else empty
+    )
+    error = ibis.literal(False)
+    for f in fb.findings:
+        if f.severity == "error":
+            error = error | f.when()
+    return t.select(
+        **cols,
+        flags=flags.filter(lambda x: x.notnull()),
+        _findings=findings.filter(lambda x: x.notnull()),
+        _error=error,
+        _baris_sumber=t._baris,
+    )
 
 
 def flags_of(findings: ir.ArrayValue) -> ir.ArrayValue:

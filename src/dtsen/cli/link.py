@@ -1,0 +1,145 @@
+"""``dtsen link ...``: run the linkage step, evaluate it against synthetic truth, work the review queue."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dtsen.config import get_settings
+from dtsen.logs import mask_value
+
+app = typer.Typer(
+    help="Linkage: one person, one family, stable IDs (see docs/linkage.md).", no_args_is_help=True
+)
+review_app = typer.Typer(
+    help="Clerical review queue: list grey-band pairs, record decisions.", no_args_is_help=True
+)
+app.add_typer(review_app, name="review")
+console = Console()
+
+
+def _state(state: Path | None) -> Path:
+    return state or get_settings().data_dir / "linkage"
+
+
+def _latest_run() -> Path:
+    runs = get_settings().data_dir / "runs"
+    found = sorted(p for p in runs.glob("*/link") if p.is_dir()) if runs.is_dir() else []
+    if not found:
+        raise typer.BadParameter(f"no linkage run under {runs}; run `dtsen link run` first or pass --run")
+    return found[-1]
+
+
+@app.command("run")
+def run_cmd(
+    batch: list[Path] = typer.Option(
+        None, "--batch", help="Batch directories (default: newest of each mapping)."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Output directory (default data_dir/runs/<run>/link)."
+    ),
+    state: Path | None = typer.Option(None, "--state", help="State directory (default data_dir/linkage)."),
+    engine: str | None = typer.Option(None, "--engine", help="duckdb or spark (default DTSEN_ENGINE)."),
+    config: Path | None = typer.Option(
+        None, "--config-yaml", help="Linkage settings YAML (docs/linkage.md)."
+    ),
+    retrain: bool = typer.Option(False, "--retrain", help="Train a new Splink model version."),
+    truth: Path | None = typer.Option(None, "--truth", help="Synthetic dataset: evaluate against its truth."),
+) -> None:
+    """Link every person-naming record to Dukcapil, cluster, assign stable IDs, build golden records."""
+    from datetime import UTC, datetime
+
+    from dtsen.linkage.config import LinkConfig
+    from dtsen.linkage.inputs import LinkInputError
+    from dtsen.linkage.run import link
+
+    cfg = LinkConfig.from_yaml(config) if config else LinkConfig()
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    target = out or get_settings().data_dir / "runs" / run_id / "link"
+    try:
+        result = link(
+            batch or None, target, _state(state), engine=engine, config=cfg, retrain=retrain, run=run_id
+        )
+    except LinkInputError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    table = Table(title=f"linkage run {result.run} ({result.model})")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for k, v in result.counts.items():
+        table.add_row(k, f"{v:,}")
+    console.print(table)
+    console.print(f"output: {result.out_dir}  seconds: {result.seconds['total']}")
+    if truth is not None:
+        from dtsen.linkage.evaluate import evaluate_run
+
+        typer.echo(json.dumps(evaluate_run(result.out_dir, truth)))
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    truth: Path = typer.Option(..., "--truth", help="Synthetic dataset directory (with truth/)."),
+    run: Path | None = typer.Option(None, "--run", help="Linkage output directory (default: latest run)."),
+) -> None:
+    """Pairwise/cluster accuracy, dead detection, NIK-ganda resolution, family reconciliation (one JSON line)."""
+    from dtsen.linkage.evaluate import evaluate_run
+
+    typer.echo(json.dumps(evaluate_run(run or _latest_run(), truth)))
+
+
+@app.command("febrl")
+def febrl_cmd(engine: str | None = typer.Option(None, "--engine")) -> None:
+    """Link FEBRL4 (A vs B) through the same code path; print its metrics as one JSON line."""
+    from dtsen.linkage.febrl import link_febrl4
+
+    typer.echo(json.dumps(link_febrl4(engine)))
+
+
+@review_app.command("list")
+def review_list(
+    run: Path | None = typer.Option(None, "--run", help="Linkage output directory (default: latest run)."),
+    status: str = typer.Option("menunggu", "--status", help="menunggu, cocok, tidak_cocok or all."),
+    limit: int = typer.Option(20, "--limit"),
+    show_pii: bool = typer.Option(False, "--show-pii", help="Show names and NIKs (for the reviewing clerk)."),
+) -> None:
+    """Pairs waiting for a decision, both records side by side (personal data masked unless --show-pii)."""
+    path = (run or _latest_run()) / "review.parquet"
+    q = pl.read_parquet(path)
+    if status != "all":
+        q = q.filter(pl.col("status") == status)
+    table = Table(title=f"review queue: {q.height:,} pairs ({status})")
+    for c in ("id_pasangan", "probabilitas", "kiri", "kanan", "bukti"):
+        table.add_column(c)
+
+    def side(row: dict, s: str) -> str:
+        nama = row[f"{s}_nama"] if show_pii else mask_value(row[f"{s}_nama"])
+        nik = row[f"{s}_nik"] if show_pii else mask_value(row[f"{s}_nik"])
+        return f"{row[f'{s}_sumber']} {nama} {nik} {row[f'{s}_tanggal_lahir']} {row[f'{s}_kode_desa']}"
+
+    for row in q.head(limit).iter_rows(named=True):
+        pair = row["id_pasangan"] if show_pii else mask_value(row["id_pasangan"])
+        table.add_row(pair, f"{row['probabilitas']:.3f}", side(row, "kiri"), side(row, "kanan"), row["bukti"])
+    console.print(table)
+
+
+@review_app.command("decide")
+def review_decide(
+    id_pasangan: str = typer.Argument(
+        ..., help="The pair id (from review list --show-pii or review.parquet)."
+    ),
+    keputusan: str = typer.Argument(..., help="cocok (same person) or tidak_cocok (different persons)."),
+    state: Path | None = typer.Option(None, "--state"),
+    oleh: str | None = typer.Option(None, "--by", help="Who decides (default: the OS user)."),
+) -> None:
+    """Record a decision; the next run links (cocok) or separates (tidak_cocok) the pair."""
+    from dtsen.linkage.review import ReviewError, decide
+
+    try:
+        decide(_state(state), id_pasangan, keputusan, oleh)
+    except ReviewError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    console.print(f"decision recorded: {keputusan}")

@@ -1,0 +1,1 @@
+"""The quarterly cycle: snapshots, civil-registration events, corrections and period diffs."""

@@ -1,0 +1,362 @@
+"""The steps of the quarterly cycle, in order; each reads frozen inputs and earlier steps' output only.
+
+State that outlives a cycle (the linkage ID registry and Splink model, the welfare model registry) is
+read from a copy frozen at the start of the run and written back only after the snapshot is published,
+so a step that is killed and redone sees exactly what it saw the first time, and an abandoned run
+changes nothing for the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dtsen.cycle.run import CycleContext, Step
+from dtsen.logs import get_logger
+
+log = get_logger(__name__)
+
+SURVEY_MAPPINGS = ("susenas_rumah_tangga", "susenas_anggota")
+#: Linkage state promoted after publish; the operator's clerical decisions are never overwritten.
+LINKAGE_STATE = ("ids.parquet", "model")
+SURVEY_CONFIG = "susenas_kanonik"
+
+
+def _cutoff(ctx: CycleContext) -> datetime:
+    """The data cut-off: given, or the moment the inputs were frozen (recorded, so a resume keeps it)."""
+    if (ctx.run_dir / "freeze").is_dir():
+        return datetime.fromisoformat(ctx.inputs["cutoff"])
+    given = ctx.options.get("cutoff")
+    return datetime.fromisoformat(given) if given else datetime.now(UTC)
+
+
+def _cutoff_date(ctx: CycleContext) -> date:
+    """Events and corrections count up to the earlier of the data cut-off and the period's end."""
+    return (
+        min(_cutoff(ctx).date(), ctx.period.end)
+        if ctx.options.get("period_bound", True)
+        else _cutoff(ctx).date()
+    )
+
+
+def _linkage_state(data_dir: Path) -> Path:
+    return data_dir / "linkage"
+
+
+# -- steps --------------------------------------------------------------------------------------------
+def step_ingest(ctx: CycleContext, out: Path) -> dict[str, Any]:
+    from dtsen.cycle.inputs import ingest_inbox
+
+    inbox = ctx.options.get("inbox")
+    summary = ingest_inbox(Path(inbox) if inbox else None, ctx.data_dir, ctx.engine)
+    (out / "ingest.json").write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
+    return {
+        "batches": len(summary["batches"]),
+        "new": sum(b["status"] == "committed" for b in summary["batches"]),
+    }
+
+
+def step_freeze(ctx: CycleContext, out: Path) -> dict[str, Any]:
+    from dtsen.cycle.inputs import freeze
+
+    inputs = freeze(ctx.data_dir, _cutoff(ctx), out)
+    person_sources = [m for m in inputs["batches"] if m not in SURVEY_MAPPINGS]
+    if "siak_penduduk" not in inputs["batches"]:
+        raise ValueError("no SIAK (Dukcapil) batch landed before the cut-off: the registry has no spine")
+    state = _linkage_state(ctx.data_dir)
+    frozen = out / "linkage_state"
+    frozen.mkdir()
+    for name in (*LINKAGE_STATE, "decisions.parquet"):
+        src = state / name
+        if src.is_dir():
+            shutil.copytree(src, frozen / name)
+        elif src.is_file():
+            shutil.copy2(src, frozen / name)
+    return {"inputs": inputs, "sources": person_sources, "events": len(inputs["events"]),
+            "corrections": len(inputs["corrections"])}  # fmt: skip
+
+
+def step_link(ctx: CycleContext, out: Path) -> dict[str, Any]:
+    from dtsen.linkage.config import LinkConfig
+    from dtsen.linkage.run import link
+
+    inputs = ctx.inputs
+    batch_dirs = [
+        Path(b["directory"]) for m, b in sorted(inputs["batches"].items()) if m not in SURVEY_MAPPINGS
+    ]
+    state = out / "state"
+    shutil.copytree(ctx.output("freeze") / "linkage_state", state)
+    cfg = LinkConfig(reference_date=ctx.period.end)
+    result = link(batch_dirs, out / "tables", state, engine=ctx.engine, config=cfg, run=str(ctx.period))
+    return {"model": result.model, **result.counts, "seconds": result.seconds}
+
+
+def step_consolidate(ctx: CycleContext, out: Path) -> dict[str, Any]:
+    """Civil-registration events, then approved corrections, over the linked golden tables."""
+    from dtsen.cycle.corrections import apply_corrections, read_corrections
+    from dtsen.cycle.events import apply_events, read_events
+
+    tables = ctx.output("link") / "tables"
+    persons = pl.read_parquet(tables / "persons.parquet")
+    families = pl.read_parquet(tables / "families.parquet")
+    provenance = [pl.read_parquet(tables / "provenance.parquet")]
+    lineage = pl.read_parquet(tables / "lineage.parquet")
+    frozen = ctx.output("freeze")
+    inputs = ctx.inputs
+    cutoff = _cutoff_date(ctx)
+    summary: dict[str, Any] = {}
+    event_files = [frozen / e["file"] for e in inputs["events"]]
+    if event_files:
+        feed = read_events(event_files)
+        from dtsen.linkage import ids as idreg
+
+        allocator = _Allocator(idreg.load_registry(ctx.output("link") / "state"), persons, families)
+        persons, families, report = apply_events(
+            persons, families, feed, cutoff, new_id=allocator,
+            batch_id=f"peristiwa-{ctx.period}", reference_date=ctx.period.end,
+        )  # fmt: skip
+        allocator.frame(str(ctx.period)).write_parquet(out / "new_ids.parquet")
+        lineage = pl.concat([lineage, report.lineage], how="diagonal_relaxed")
+        report.outcomes.write_parquet(out / "events_outcomes.parquet")
+        feed.quarantine.write_parquet(out / "events_quarantine.parquet")
+        provenance.append(report.provenance)
+        summary["events"] = report.summary()
+    correction_files = [frozen / c["file"] for c in inputs["corrections"]]
+    if correction_files:
+        cfeed = read_corrections(correction_files)
+        persons, families, creport = apply_corrections(
+            persons, families, cfeed, cutoff, batch_id=f"koreksi-{ctx.period}"
+        )
+        creport.outcomes.write_parquet(out / "corrections_outcomes.parquet")
+        cfeed.quarantine.write_parquet(out / "corrections_quarantine.parquet")
+        provenance.append(creport.provenance)
+        summary["corrections"] = creport.summary()
+    # sorted, so a redone step writes the same bytes (polars' parallel group-bys do not keep row order)
+    persons.sort("id_dtsen").write_parquet(out / "persons.parquet")
+    families.sort("id_keluarga_dtsen").write_parquet(out / "families.parquet")
+    prov = pl.concat(provenance, how="diagonal_relaxed")
+    prov.sort(prov.columns, nulls_last=True).write_parquet(out / "provenance.parquet")
+    lineage.sort(lineage.columns, nulls_last=True).write_parquet(out / "lineage.parquet")
+    summary.update(persons=persons.height, families=families.height)
+    return summary
+
+
+class _Allocator:
+    """New IDs for persons born and families split off by events, continuing the linkage registry's numbering.
+
+    Each new ID is also written as a registry row under the key the next run's linkage will see for the
+    same person (the SIAK record of that NIK) or family (its KK), so a newborn who appears in next
+    quarter's SIAK extract keeps the ID the event gave them.
+    """
+
+    def __init__(self, registry: pl.DataFrame, persons: pl.DataFrame, families: pl.DataFrame) -> None:
+        from dtsen.linkage import ids as idreg
+
+        self.idreg = idreg
+        self.counters: dict[str, int] = {}
+        for kind in idreg.PREFIX:
+            issued = registry.filter(pl.col("jenis_id") == kind)["id"]
+            present = (
+                persons["id_dtsen"] if kind == "person" else families["id_keluarga_dtsen"]
+            ).drop_nulls()
+            both = pl.concat([issued, present])
+            self.counters[kind] = int(both.str.slice(1).cast(pl.Int64).max() or 0) if both.len() else 0
+        self.rows: list[dict[str, Any]] = []
+
+    def __call__(self, kind: str, number: str | None) -> str:
+        self.counters[kind] += 1
+        new = f"{self.idreg.PREFIX[kind]}{self.counters[kind]:0{self.idreg.DIGITS}d}"
+        if number:
+            key = f"siak:siak:{number}" if kind == "person" else f"kk:{number}"
+            self.rows.append({"jenis_id": kind, "kunci": key, "id": new, "aktif": True})
+        return new
+
+    def frame(self, run: str) -> pl.DataFrame:
+        rows = [{**r, "run": run} for r in self.rows]
+        return pl.DataFrame(rows, schema=self.idreg.REGISTRY_SCHEMA, orient="row")
+
+
+def _survey_dir(ctx: CycleContext, out: Path) -> Path | None:
+    """A folder shaped like a data_dir holding only the frozen survey batches (the survey config globs it)."""
+    batches = ctx.inputs["batches"]
+    if not all(m in batches for m in SURVEY_MAPPINGS):
+        return None
+    root = out / "survey" / "batches"
+    root.mkdir(parents=True)
+    for m in SURVEY_MAPPINGS:
+        src = Path(batches[m]["directory"])
+        os.symlink(src.resolve(), root / src.name)
+    return root.parent
+
+
+def step_score(ctx: CycleContext, out: Path) -> dict[str, Any]:
+    """Score and rank every family with the model trained on the frozen survey (trained once, then reused)."""
+    from dtsen.welfare import registry
+    from dtsen.welfare.score import score_registry
+    from dtsen.welfare.survey import SurveyConfig, load_survey
+    from dtsen.welfare.train import train
+
+    model = ctx.options.get("model")
+    trained: float | None = None
+    if model is None:
+        survey_dir = _survey_dir(ctx, out)
+        if survey_dir is None:
+            model = "latest"
+        else:
+            config = SurveyConfig.load(SURVEY_CONFIG)
+            data_hash = load_survey(survey_dir, config).data_hash
+            known = [
+                v for v in registry.versions(ctx.data_dir)
+                if json.loads((registry.models_root(ctx.data_dir) / v / "manifest.json").read_text())["data_hash"] == data_hash
+            ]  # fmt: skip
+            t0 = time.perf_counter()
+            model = known[-1] if known else train(survey_dir, config, data_dir=ctx.data_dir).version
+            trained = None if known else round(time.perf_counter() - t0, 2)
+        shutil.rmtree(out / "survey", ignore_errors=True)
+    cons = ctx.output("consolidate")
+    summary = score_registry(
+        cons / "families.parquet",
+        cons / "persons.parquet",
+        model,
+        out,
+        engine=ctx.engine,
+        data_dir=ctx.data_dir,
+    )
+    return {**summary, "training_seconds": trained}
+
+
+def step_eligibility(ctx: CycleContext, out: Path) -> dict[str, Any]:
+    from dtsen.programs.decide import decide
+
+    cons = ctx.output("consolidate")
+    frozen = ctx.output("freeze")
+    flag_lists = [frozen / e["file"] for e in ctx.inputs.get("exclusions", [])]
+    result = decide(
+        cons / "persons.parquet", cons / "families.parquet", ctx.output("score") / "scores.parquet",
+        out / "programs", flag_lists=flag_lists, engine=ctx.engine,
+    )  # fmt: skip
+    return result.summary() if hasattr(result, "summary") else {}
+
+
+def step_publish(ctx: CycleContext, out: Path) -> dict[str, Any]:
+    """Publish the snapshot (atomic), then promote the linkage state and write the diff and the report."""
+    from dtsen.cycle import report, snapshot
+    from dtsen.cycle.diff import diff_snapshots
+    from dtsen.cycle.run import checksums
+
+    cons, score, programs = (
+        ctx.output("consolidate"),
+        ctx.output("score"),
+        ctx.output("eligibility") / "programs",
+    )
+    files: dict[str, Path] = {
+        "persons.parquet": cons / "persons.parquet",
+        "families.parquet": cons / "families.parquet",
+        "provenance.parquet": cons / "provenance.parquet",
+        "lineage.parquet": cons / "lineage.parquet",
+        "links.parquet": ctx.output("link") / "tables" / "links.parquet",
+        "scores.parquet": score / "scores.parquet",
+    }
+    for p in sorted(programs.rglob("*")):
+        if p.is_file():
+            files[str(p.relative_to(programs))] = p
+    previous = snapshot.current(ctx.data_dir)
+    run_id = ctx.run_id
+    existing = [
+        s
+        for s in snapshot.list_snapshots(ctx.data_dir)
+        if s.manifest.get("inputs", {}).get("run_id") == run_id
+    ]
+    if existing:  # killed after publishing, before this step was committed: do not publish twice
+        snap = existing[-1]
+        snapshot.set_current(snap, data_dir=ctx.data_dir)
+        previous = _previous_of(snap, ctx.data_dir)
+    else:
+        scores_model = pl.read_parquet(score / "scores.parquet", columns=["versi_model"])["versi_model"]
+        snap = snapshot.publish(
+            files, str(ctx.period), data_dir=ctx.data_dir,
+            inputs={"run_id": run_id, "frozen": ctx.inputs, "link_model": ctx.summary("link").get("model")},
+            model_version=scores_model[0] if scores_model.len() else None,
+        )  # fmt: skip
+    _promote_linkage_state(ctx, out)
+    shutil.rmtree(out / "linkage_state")
+    diff = None
+    if previous is not None and previous.ref != snap.ref:
+        d = diff_snapshots(previous, snap)
+        d.write(out / "diff")
+        diff = d.summary
+    state = json.loads((ctx.run_dir / "state.json").read_text(encoding="utf-8"))
+    report.write(snap, state, diff, out / "report")
+    return {
+        "snapshot": snap.ref,
+        "snapshot_dir": str(snap.path),
+        "previous": previous.ref if previous else None,
+        "report": str(ctx.run_dir / "publish" / "report" / "report.html"),
+        "files": {k: v for k, v in checksums(snap.path).items() if k != "manifest.json"},
+    }
+
+
+def _previous_of(snap: Any, data_dir: Path) -> Any:
+    from dtsen.cycle import snapshot
+
+    older = [
+        s for s in snapshot.list_snapshots(data_dir) if (s.period, s.version) < (snap.period, snap.version)
+    ]
+    return older[-1] if older else None
+
+
+def _promote_linkage_state(ctx: CycleContext, out: Path) -> None:
+    """The registry and model this run used, plus the IDs events issued, become the next cycle's state."""
+    from dtsen.linkage import ids as idreg
+
+    src = out / "linkage_state"
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(ctx.output("link") / "state", src)
+    new_ids = ctx.output("consolidate") / "new_ids.parquet"
+    if new_ids.exists() and (src / "ids.parquet").exists():
+        registry = pl.read_parquet(src / "ids.parquet")
+        added = pl.read_parquet(new_ids)
+        kept = registry.join(added.select("kunci"), on="kunci", how="anti")
+        last = pl.concat([kept, added]).filter(pl.col("kunci") != idreg.LAST_KEY)
+        sentinels = [
+            {"jenis_id": kind, "kunci": idreg.LAST_KEY, "aktif": False, "run": str(ctx.period),
+             "id": max(last.filter(pl.col("jenis_id") == kind)["id"].to_list()
+                       + registry.filter((pl.col("jenis_id") == kind) & (pl.col("kunci") == idreg.LAST_KEY))["id"].to_list())}
+            for kind in idreg.PREFIX
+        ]  # fmt: skip
+        idreg.save_registry(src, [last, pl.DataFrame(sentinels, schema=idreg.REGISTRY_SCHEMA, orient="row")])
+    dst = _linkage_state(ctx.data_dir)
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in LINKAGE_STATE:
+        s, d = src / name, dst / name
+        if not s.exists():
+            continue
+        tmp = dst / f".{name}.promote"
+        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+        shutil.copytree(s, tmp) if s.is_dir() else shutil.copy2(s, tmp)
+        if d.is_dir():
+            old = dst / f".{name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            d.rename(old)
+            tmp.rename(d)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, d)
+
+
+STEPS: list[Step] = [
+    Step("ingest", "menerima berkas sumber", step_ingest),
+    Step("freeze", "membekukan input", step_freeze),
+    Step("link", "menautkan orang dan keluarga", step_link),
+    Step("consolidate", "peristiwa dan koreksi", step_consolidate),
+    Step("score", "skor kesejahteraan dan desil", step_score),
+    Step("eligibility", "kelayakan program", step_eligibility),
+    Step("publish", "menerbitkan snapshot", step_publish),
+]

@@ -1,0 +1,233 @@
+"""Golden families: one per current Kartu Keluarga, reconciled with Regsosek units and DTKS/P3KE households.
+
+A person belongs to exactly one current family: the KK the register lists them on (for people not in
+the register: the KK, else the family, of their latest field record). The head is the living member the
+register calls kepala keluarga. Housing, asset and program facts come from the field family row that
+saw most of the members, most recent first; then registries replace self-report for assets (PLN power,
+vehicles, land). Where sources disagree on who lives together, the family gets a conflict code rather
+than a silent choice: ``unit_<sumber>_terpecah`` (one source family spread over several KKs, e.g. a
+keluarga pecahan since 2022), ``banyak_unit_<sumber>`` (one KK seen as several source families),
+``tanpa_kepala`` / ``kepala_ganda``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from dtsen.canonical.model import entity
+from dtsen.linkage.config import Survivorship
+from dtsen.reference.codes import DayaListrik
+
+LOCATION = ("kode_desa", "kode_kec", "kode_kab", "kode_prov", "perkotaan", "alamat", "rt", "rw")
+
+
+def family_keys(persons: pl.DataFrame, latest_family: pl.DataFrame) -> pl.DataFrame:
+    """id_dtsen -> kunci_keluarga (``kk:<no_kk>``, ``fam:<source family>`` or ``p:<id_dtsen>``)."""
+    p = persons.select("id_dtsen", "no_kk").join(latest_family, on="id_dtsen", how="left")
+    return p.select(
+        "id_dtsen",
+        kunci_keluarga=pl.when(pl.col("no_kk").is_not_null())
+        .then(pl.format("kk:{}", "no_kk"))
+        .when(pl.col("id_keluarga").is_not_null())
+        .then(pl.format("fam:{}", "id_keluarga"))
+        .otherwise(pl.format("p:{}", "id_dtsen")),
+    )
+
+
+def id_groups(keys: pl.DataFrame) -> pl.DataFrame:
+    """The family ID registry's groups: one per kunci_keluarga, strong key the KK, weak keys the members."""
+    g = keys.with_columns(group=pl.col("kunci_keluarga").rank("dense").cast(pl.Int64))
+    strong = g.select("group", kunci="kunci_keluarga").unique().with_columns(kuat=pl.lit(True))
+    weak = g.select("group", kunci=pl.format("p:{}", "id_dtsen"), kuat=pl.lit(False))
+    return pl.concat([strong, weak]), g.select("id_dtsen", "kunci_keluarga", "group")
+
+
+def golden_families(
+    persons: pl.DataFrame,
+    field_members: pl.DataFrame,
+    keluarga: pl.DataFrame,
+    admin: dict[str, pl.DataFrame],
+    survivorship: Survivorship,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(families, provenance).
+
+    ``persons``: golden persons with id_keluarga_dtsen. ``field_members``: id_dtsen, sumber, id_keluarga,
+    tanggal_data of every field anggota record. ``keluarga``: canonical keluarga rows of every source.
+    ``admin``: 'pln' (id_dtsen, daya_va, ...), 'kendaraan' (id_dtsen, jenis, ...), 'tanah' (id_dtsen,
+    penggunaan, ...), each with sumber, batch_id, tanggal_data.
+    """
+    fam = persons.select("id_dtsen", "id_keluarga_dtsen")
+    living = pl.col("status_hidup").fill_null(True)
+    head_rank = (
+        living.cast(pl.Int32) * 4
+        + (pl.col("hubungan_siak") == 1).fill_null(False).cast(pl.Int32) * 2
+        + (pl.col("hubungan") == 1).fill_null(False).cast(pl.Int32)
+    )
+    members = persons.with_columns(_head=head_rank, _living=living)
+    heads = (
+        members.sort(["id_keluarga_dtsen", "_head", "tanggal_lahir", "id_dtsen"], descending=[False, True, False, False], nulls_last=True)
+        .group_by("id_keluarga_dtsen", maintain_order=True)
+        .agg(
+            id_kepala=pl.col("id_dtsen").first(),
+            no_kk=pl.col("no_kk").drop_nulls().first(),
+            jumlah_anggota=pl.col("_living").sum().cast(pl.Int16),
+            n_kepala=((pl.col("hubungan_siak") == 1) & pl.col("_living")).sum(),
+            ada_kepala=((pl.col("hubungan_siak") == 1) | (pl.col("hubungan") == 1)).any(),
+            **{c: pl.col(c).first() for c in LOCATION},
+        )
+    )  # fmt: skip
+    # which source families the members were seen in; the best one gives the housing/asset facts
+    seen = (
+        field_members.join(fam, on="id_dtsen")
+        .group_by("id_keluarga_dtsen", "sumber", "id_keluarga")
+        .agg(n=pl.len(), tanggal_data=pl.col("tanggal_data").max())
+    )
+    conflicts = [
+        seen.group_by("sumber", "id_keluarga")
+        .agg(pl.col("id_keluarga_dtsen").n_unique().alias("k"), pl.col("id_keluarga_dtsen"))
+        .filter(pl.col("k") > 1)
+        .explode("id_keluarga_dtsen")
+        .select("id_keluarga_dtsen", kode=pl.format("unit_{}_terpecah", "sumber")),
+        seen.group_by("id_keluarga_dtsen", "sumber")
+        .agg(u=pl.col("id_keluarga").n_unique())
+        .filter(pl.col("u") > 1)
+        .select("id_keluarga_dtsen", kode=pl.format("banyak_unit_{}", "sumber")),
+        heads.filter(~pl.col("ada_kepala")).select("id_keluarga_dtsen", kode=pl.lit("tanpa_kepala")),
+        heads.filter(pl.col("n_kepala") > 1).select("id_keluarga_dtsen", kode=pl.lit("kepala_ganda")),
+    ]
+    konflik = (
+        pl.concat(conflicts)
+        .unique()
+        .sort("id_keluarga_dtsen", "kode")
+        .group_by("id_keluarga_dtsen", maintain_order=True)
+        .agg(konflik=pl.col("kode"))
+    )
+    attrs = [
+        f.name
+        for g, fs in entity("keluarga").groups()
+        if g not in ("Identity", "Location", "Provenance")
+        for f in fs
+    ]
+    with_facts = keluarga.select("id_keluarga", "sumber", "batch_id", "tanggal_data", *attrs)
+    order = {s: len(survivorship.field_sources) - i for i, s in enumerate(survivorship.field_sources)}
+    chosen = (
+        seen.join(with_facts.select("id_keluarga"), on="id_keluarga", how="semi")
+        .with_columns(_p=pl.col("sumber").replace_strict(order, default=0, return_dtype=pl.Int64))
+        .sort(["id_keluarga_dtsen", "tanggal_data", "n", "_p", "id_keluarga"], descending=[False, True, True, True, False])
+        .unique("id_keluarga_dtsen", keep="first", maintain_order=True)
+        .select("id_keluarga_dtsen", "id_keluarga")
+        .join(with_facts, on="id_keluarga")
+    )  # fmt: skip
+    families = heads.join(
+        chosen.drop("sumber", "batch_id", "tanggal_data"), on="id_keluarga_dtsen", how="left"
+    )
+    prov = [
+        chosen.select(
+            "id_keluarga_dtsen", "sumber", "batch_id", "tanggal_data", atribut=pl.lit(attrs)
+        ).explode("atribut")
+    ]
+    if survivorship.admin_over_self_report:
+        families, admin_prov = _admin_overrides(families, fam, admin, survivorship)
+        prov.append(admin_prov)
+    families = families.join(konflik, on="id_keluarga_dtsen", how="left").with_columns(
+        konflik=pl.col("konflik").fill_null(pl.lit([], pl.List(pl.String)))
+    )
+    families = families.drop("n_kepala", "ada_kepala", "id_keluarga")
+    provenance = (
+        pl.concat(prov, how="diagonal_relaxed")
+        .sort("tanggal_data", descending=True)
+        .unique(["id_keluarga_dtsen", "atribut"], keep="first", maintain_order=True)
+        .select(entitas=pl.lit("family"), id="id_keluarga_dtsen", atribut="atribut", sumber="sumber", batch_id="batch_id", tanggal_data="tanggal_data")
+    )  # fmt: skip
+    return families, provenance
+
+
+def _va_code(va: pl.Expr) -> pl.Expr:
+    """DayaListrik code of an installed power in VA (the limits of DayaListrik.from_va)."""
+    code = pl.lit(int(DayaListrik.VA_LEBIH_2200), pl.Int8)
+    for limit, member in (
+        (2200, DayaListrik.VA_2200),
+        (1300, DayaListrik.VA_1300),
+        (900, DayaListrik.VA_900),
+        (450, DayaListrik.VA_450),
+    ):
+        code = pl.when(va <= limit).then(pl.lit(int(member), pl.Int8)).otherwise(code)
+    return code
+
+
+def _admin_overrides(
+    families: pl.DataFrame, fam: pl.DataFrame, admin: dict[str, pl.DataFrame], s: Survivorship
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Registry facts over self-report: PLN power (largest connection), car/motorcycle, other land."""
+    facts = []
+    pln = admin.get("pln")
+    if pln is not None and pln.height:
+        f = pln.join(fam, on="id_dtsen").filter(pl.col("daya_va").is_not_null())
+        f = f.sort("daya_va", descending=True).unique("id_keluarga_dtsen", keep="first", maintain_order=True)
+        facts.append(
+            f.select(
+                "id_keluarga_dtsen",
+                "sumber",
+                "batch_id",
+                "tanggal_data",
+                atribut=pl.lit("daya_listrik"),
+                nilai=_va_code(pl.col("daya_va")),
+            )
+        )
+    veh = admin.get("kendaraan")
+    if veh is not None and veh.height:
+        v = veh.join(fam, on="id_dtsen")
+        for attr, kinds in (("aset_mobil", s.car_types), ("aset_sepeda_motor", s.motorcycle_types)):
+            hit = (
+                v.filter(pl.col("jenis").is_in(kinds))
+                .sort("tanggal_data", descending=True)
+                .unique("id_keluarga_dtsen", keep="first", maintain_order=True)
+            )
+            facts.append(
+                hit.select(
+                    "id_keluarga_dtsen",
+                    "sumber",
+                    "batch_id",
+                    "tanggal_data",
+                    atribut=pl.lit(attr),
+                    nilai=pl.lit(1, pl.Int8),
+                )
+            )
+    land = admin.get("tanah")
+    if land is not None and land.height:
+        t = land.join(fam, on="id_dtsen").filter(pl.col("penggunaan").fill_null("") != s.house_plot_use)
+        t = t.sort("tanggal_data", descending=True).unique(
+            "id_keluarga_dtsen", keep="first", maintain_order=True
+        )
+        facts.append(
+            t.select(
+                "id_keluarga_dtsen",
+                "sumber",
+                "batch_id",
+                "tanggal_data",
+                atribut=pl.lit("lahan_lain"),
+                nilai=pl.lit(1, pl.Int8),
+            )
+        )
+    if not facts:
+        return families, pl.DataFrame()
+    allf = pl.concat(facts)
+    wide = allf.pivot(on="atribut", index="id_keluarga_dtsen", values="nilai")
+    out = families.join(
+        wide.rename({c: f"_adm_{c}" for c in wide.columns if c != "id_keluarga_dtsen"}),
+        on="id_keluarga_dtsen",
+        how="left",
+    )
+    for attr in ("daya_listrik", "aset_mobil", "aset_sepeda_motor", "lahan_lain"):
+        col = f"_adm_{attr}"
+        if col not in out.columns:
+            continue
+        admin_value = (
+            pl.col(col).cast(out.schema[attr]) if attr == "daya_listrik" else pl.col(col).is_not_null()
+        )
+        if attr == "daya_listrik" or not s.admin_absence_is_false:
+            value = pl.when(pl.col(col).is_not_null()).then(admin_value).otherwise(pl.col(attr))
+        else:
+            value = admin_value
+        out = out.with_columns(value.alias(attr)).drop(col)
+    return out, allf.drop("nilai")

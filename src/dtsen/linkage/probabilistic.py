@@ -1,0 +1,132 @@
+"""Stage 2: score the residue (records stage 1 could not link) with the persisted Splink model.
+
+Two predictions, never a self-join of the register: residue against the register (``predict_between``)
+and residue within itself (``predict_within``: people missing from Dukcapil, deduplicated across
+sources). Term frequencies of names come from the register. Runs on Splink's DuckDB backend, or its
+Spark backend when the engine is Spark; either way the result is the same pair table.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from dtsen.config import get_settings
+from dtsen.engine import Engine
+from dtsen.linkage.splink_model import SPLINK_COLUMNS, TF_COLUMNS, Model, blocking_rules, trained_settings
+
+# The SQL below is assembled from this module's constant column names and paths dtsen created itself;
+# no user text reaches it (hence the S608 waivers).
+
+PAIR_SCHEMA = pa.schema(
+    [
+        ("rid_l", pa.int64()),
+        ("rid_r", pa.int64()),
+        ("probabilitas", pa.float64()),
+        ("bukti", pa.string()),
+        ("jenis", pa.string()),  # spine | residu
+    ]
+)
+
+
+def _select(table: str, where: str) -> str:
+    cols = ", ".join("rid AS unique_id" if c == "unique_id" else c for c in SPLINK_COLUMNS)
+    return f"SELECT {cols} FROM {table} WHERE {where}"  # noqa: S608
+
+
+def _tf_sql(column: str) -> str:
+    return (
+        f"SELECT {column}, CAST(COUNT(*) AS DOUBLE) / SUM(COUNT(*)) OVER () AS tf_{column} "  # noqa: S608
+        f"FROM dtsen_spine WHERE {column} IS NOT NULL GROUP BY {column}"
+    )
+
+
+def _pairs(predictions: Any, jenis: str) -> pa.Table:
+    t = predictions.as_pyarrow_table()
+    gammas = [c for c in t.column_names if c.startswith("gamma_")]
+    evidence = [
+        ",".join(f"{g[6:]}={row[g]}" for g in gammas)
+        for row in t.select(gammas).to_pylist()
+    ] if gammas else [""] * t.num_rows  # fmt: skip
+    return pa.table(
+        {
+            "rid_l": t["unique_id_l"].cast(pa.int64()),
+            "rid_r": t["unique_id_r"].cast(pa.int64()),
+            "probabilitas": t["match_probability"].cast(pa.float64()),
+            "bukti": pa.array(evidence, pa.string()),
+            "jenis": pa.array([jenis] * t.num_rows, pa.string()),
+        },
+        schema=PAIR_SCHEMA,
+    )
+
+
+def score_residue(eng: Engine, records: Path, residue: Path, model: Model, threshold: float) -> pa.Table:
+    """Pairs scored at or above ``threshold``: residue x register and residue x residue."""
+    if eng.name == "spark":
+        return _score_spark(eng, records, residue, model, threshold)
+    import duckdb
+
+    settings = get_settings()
+    con = duckdb.connect(config={"memory_limit": settings.memory_limit})
+    if settings.threads:
+        con.execute(f"SET threads = {int(settings.threads)}")
+    try:
+        con.execute(f"CREATE VIEW dtsen_records AS SELECT * FROM read_parquet('{records}')")  # noqa: S608
+        con.execute(f"CREATE TABLE dtsen_spine AS {_select('dtsen_records', 'spine')}")
+        con.execute(
+            "CREATE TABLE dtsen_residue AS "  # noqa: S608
+            + _select("dtsen_records", f"rid IN (SELECT rid FROM read_parquet('{residue}'))")  # noqa: S608
+        )
+        for c in TF_COLUMNS:
+            con.execute(f"CREATE TABLE dtsen_tf_{c} AS {_tf_sql(c)}")
+        return _predict(_duckdb_api(con), model, threshold)
+    finally:
+        con.close()
+
+
+def _duckdb_api(con: Any) -> Any:
+    from splink import DuckDBAPI
+
+    return DuckDBAPI(connection=con)
+
+
+def _predict(db: Any, model: Model, threshold: float) -> pa.Table:
+    from splink import Linker
+
+    spine = db.register("dtsen_spine")
+    residue = db.register("dtsen_residue")
+    linker = Linker(spine, trained_settings(model.path), log_level=logging.WARNING)
+    for c in TF_COLUMNS:
+        linker.table_management.register_term_frequency_lookup(db.register(f"dtsen_tf_{c}"), c)
+    # blocking rules from code, not the JSON: the JSON holds them as SQL of the dialect it was trained on
+    rules = blocking_rules()
+    between = linker.inference.predict_between(
+        spine, residue, blocking_rules_to_generate_predictions=rules, threshold_match_probability=threshold,
+        warning_mode="never",
+    )  # fmt: skip
+    within = linker.inference.predict_within(
+        residue, blocking_rules_to_generate_predictions=rules, threshold_match_probability=threshold,
+        warning_mode="never",
+    )  # fmt: skip
+    return pa.concat_tables([_pairs(between, "spine"), _pairs(within, "residu")])
+
+
+def _score_spark(eng: Engine, records: Path, residue: Path, model: Model, threshold: float) -> pa.Table:
+    from splink import SparkAPI
+
+    from dtsen.linkage.similarity import prepare_spark
+
+    session = eng.con._session
+    prepare_spark(session)
+    session.read.parquet(str(records)).createOrReplaceTempView("dtsen_records")
+    session.read.parquet(str(residue)).createOrReplaceTempView("dtsen_residue_rids")
+    session.sql(_select("dtsen_records", "spine")).createOrReplaceTempView("dtsen_spine")
+    session.sql(
+        _select("dtsen_records", "rid IN (SELECT rid FROM dtsen_residue_rids)")
+    ).createOrReplaceTempView("dtsen_residue")
+    for c in TF_COLUMNS:
+        session.sql(_tf_sql(c)).createOrReplaceTempView(f"dtsen_tf_{c}")
+    return _predict(SparkAPI(spark_session=session), model, threshold)

@@ -1,0 +1,95 @@
+"""Clerical review: pairs in the grey band, both records side by side, and the decisions a person made.
+
+A pair is named by its two records' keys (``sumber:id_rekaman``, sorted), not by run-local row numbers,
+so a decision taken on this quarter's queue is honoured next quarter when the same records meet again.
+Decisions are appended to ``state/decisions.parquet`` (newest wins) and never deleted.
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+DECISIONS_SCHEMA = {
+    "id_pasangan": pl.String,
+    "keputusan": pl.String,
+    "oleh": pl.String,
+    "waktu": pl.Datetime("us", "UTC"),
+}
+SIDE_FIELDS = ("sumber", "id_rekaman", "nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "no_kk")
+VALID = ("cocok", "tidak_cocok")
+
+
+class ReviewError(ValueError):
+    """A decision could not be recorded; the message says why."""
+
+
+def decisions_path(state_dir: Path) -> Path:
+    return state_dir / "decisions.parquet"
+
+
+def load_decisions(state_dir: Path) -> pl.DataFrame:
+    """The latest decision per pair."""
+    path = decisions_path(state_dir)
+    if not path.exists():
+        return pl.DataFrame(schema=DECISIONS_SCHEMA)
+    return pl.read_parquet(path).sort("waktu").unique("id_pasangan", keep="last", maintain_order=True)
+
+
+def pair_ids(pairs: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """``pairs`` (rid_l, rid_r, ...) with id_pasangan from the two record keys."""
+    keys = records.select("rid", key=pl.format("{}:{}", "sumber", "id_rekaman"))
+    p = pairs.join(keys.rename({"rid": "rid_l", "key": "_kl"}), on="rid_l").join(
+        keys.rename({"rid": "rid_r", "key": "_kr"}), on="rid_r"
+    )
+    return p.with_columns(
+        id_pasangan=pl.when(pl.col("_kl") <= pl.col("_kr"))
+        .then(pl.format("{}|{}", "_kl", "_kr"))
+        .otherwise(pl.format("{}|{}", "_kr", "_kl"))
+    ).drop("_kl", "_kr")
+
+
+def queue(pairs: pl.DataFrame, records: pl.DataFrame, low: float, high: float) -> pl.DataFrame:
+    """review.parquet: grey-band pairs (and every decided pair) with both records side by side."""
+    grey = pairs.filter(
+        ((pl.col("probabilitas") >= low) & (pl.col("probabilitas") < high))
+        | pl.col("keputusan").is_not_null()
+    )
+    side = records.select("rid", *SIDE_FIELDS)
+    out = grey.join(side.rename({c: f"kiri_{c}" for c in SIDE_FIELDS}).rename({"rid": "rid_l"}), on="rid_l")
+    out = out.join(side.rename({c: f"kanan_{c}" for c in SIDE_FIELDS}).rename({"rid": "rid_r"}), on="rid_r")
+    status = pl.coalesce(pl.col("keputusan"), pl.lit("menunggu"))
+    return (
+        out.select(
+            "id_pasangan",
+            *[f"kiri_{c}" for c in SIDE_FIELDS],
+            *[f"kanan_{c}" for c in SIDE_FIELDS],
+            "probabilitas",
+            "bukti",
+            status.alias("status"),
+        )
+        .sort("probabilitas", descending=True)
+        .unique("id_pasangan", keep="first", maintain_order=True)
+    )
+
+
+def decide(state_dir: Path, id_pasangan: str, keputusan: str, oleh: str | None = None) -> None:
+    """Record a decision (appended; the file is rewritten under a staging name and renamed)."""
+    if keputusan not in VALID:
+        raise ReviewError(f"decision {keputusan!r}: use one of {', '.join(VALID)}")
+    if "|" not in id_pasangan:
+        raise ReviewError(f"{id_pasangan!r} is not a pair id (two record keys joined by '|')")
+    row = pl.DataFrame(
+        {"id_pasangan": [id_pasangan], "keputusan": [keputusan], "oleh": [oleh or getpass.getuser()],
+         "waktu": [datetime.now(UTC)]},
+        schema=DECISIONS_SCHEMA,
+    )  # fmt: skip
+    path = decisions_path(state_dir)
+    old = pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=DECISIONS_SCHEMA)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pl.concat([old, row]).write_parquet(tmp)
+    tmp.rename(path)

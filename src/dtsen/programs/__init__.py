@@ -1,0 +1,1 @@
+"""Programs as data: YAML definitions, the rule evaluator and eligibility, beneficiary and budget outputs."""

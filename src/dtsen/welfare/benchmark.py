@@ -1,0 +1,72 @@
+"""``dtsen bench rank``: train on the synthetic Susenas (timed apart), then time scoring + ranking of every
+family of the stand-in registry (ingested Regsosek), and judge the result against the synthetic truth."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dtsen.welfare import registry, synthetic
+from dtsen.welfare.score import SCORES, score_registry
+from dtsen.welfare.survey import SurveyConfig
+from dtsen.welfare.train import train
+
+
+def desil_deviation(scores: pl.DataFrame, column: str, group: str | None = None) -> float:
+    """Largest |share of persons in a desil - 10%| (percentage points), within ``group`` when given."""
+    keys = [group, column] if group else [column]
+    shares = scores.group_by(keys).agg(pl.col("jumlah_anggota").sum().alias("p"))
+    total = shares.group_by(group).agg(pl.col("p").sum().alias("t")) if group else None
+    if total is not None:
+        shares = shares.join(total, on=group)
+    else:
+        shares = shares.with_columns(t=pl.col("p").sum())
+    return float(((shares["p"] / shares["t"]) - 0.1).abs().max() * 100)
+
+
+def bench_rank(synth_dir: Path, data_dir: Path, work: Path, engine: str, seed: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    model = train(synth_dir, SurveyConfig.load("susenas"), data_dir=work, seed=seed)
+    train_seconds = time.perf_counter() - t0
+    families, persons = synthetic.regsosek_registry(data_dir, work / "registry", engine)
+    t0 = time.perf_counter()
+    summary = score_registry(families, persons, model, work / "welfare", engine=engine)
+    seconds = time.perf_counter() - t0
+    scores = pl.read_parquet(work / "welfare" / SCORES)
+    truth = synthetic.regsosek_truth(data_dir, synth_dir)
+    chosen = synthetic.evaluate(scores, truth)
+    others = {}
+    for name in model.models:
+        if name != model.chosen:
+            score_registry(families, persons, model, work / name, engine=engine, which=name)
+            others[name] = synthetic.evaluate(pl.read_parquet(work / name / SCORES), truth)
+    baseline = chosen if model.chosen == registry.BASELINE else others[registry.BASELINE]
+    challenger = chosen if model.chosen == registry.CHALLENGER else others[registry.CHALLENGER]
+    big_kab = scores.group_by("kode_kab").agg(pl.col("jumlah_anggota").sum()).filter(pl.col("jumlah_anggota") >= 1000)
+    return {
+        "families": summary["families"],
+        "seconds": round(seconds, 2),
+        "seconds_by_step": summary["seconds"],
+        "seconds_train": round(train_seconds, 2),
+        "model": model.chosen,
+        "exclusion_error_40": round(chosen["exclusion_error_40"], 4),
+        "baseline_exclusion_error_40": round(baseline["exclusion_error_40"], 4),
+        "challenger_exclusion_error_40": round(challenger["exclusion_error_40"], 4),
+        "relative_improvement_registry": round(1 - challenger["exclusion_error_40"] / baseline["exclusion_error_40"], 4),
+        "relative_improvement_survey": round(model.manifest["headline"]["relative_improvement"], 4),
+        "spearman": round(chosen["spearman"], 4),
+        "interval_coverage": round(chosen["interval_coverage"], 4),
+        "interval_coverage_survey": round(model.manifest["headline"]["interval_coverage"], 4),
+        "borderline_share": round(float(scores["borderline"].mean()), 4),
+        "desil_max_deviation_pt": {
+            "nasional": round(desil_deviation(scores, "desil_nasional"), 3),
+            "provinsi": round(desil_deviation(scores, "desil_provinsi", "kode_prov"), 3),
+            "kabkota_1000_plus": round(
+                desil_deviation(scores.join(big_kab.select("kode_kab"), on="kode_kab"), "desil_kabkota", "kode_kab"), 3
+            ),
+        },
+        "survey_households": sum(model.manifest["split"][k] for k in ("train", "calibration", "test")),
+    }

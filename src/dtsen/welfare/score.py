@@ -1,0 +1,172 @@
+"""Score and rank every family of the registry: ``score_registry`` writes ``<out_dir>/scores.parquet``
+exactly as docs/batch-plane.md (welfare section) describes.
+
+Features are built by the engine (DuckDB or Spark) and written to a work file; the model runs on Arrow
+batches of it in this process (LightGBM or the OLS coefficients, intervals, probabilities and
+explanations); the ranking is again an engine query over the predictions. Everything is written inside
+``out_dir`` under a work name and renamed into place at the end, so a failed run leaves the previous
+``scores.parquet`` intact.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dtsen.config import get_settings
+from dtsen.engine import get_engine
+from dtsen.logs import get_logger
+from dtsen.welfare import registry
+from dtsen.welfare.explain import EXPLANATION_TYPE, explain
+from dtsen.welfare.features import build_features
+from dtsen.welfare.intervals import placement
+from dtsen.welfare.rank import KEY, rank
+from dtsen.welfare.train import feature_matrix
+
+log = get_logger(__name__)
+BATCH_ROWS = 100_000
+SCORES = "scores.parquet"
+PREDICTION_SCHEMA = pa.schema(
+    [
+        (KEY, pa.string()),
+        ("kode_prov", pa.string()),
+        ("kode_kab", pa.string()),
+        ("jumlah_anggota", pa.int32()),
+        ("skor", pa.float64()),
+        ("perkiraan_pengeluaran", pa.int64()),
+        ("batas_bawah", pa.int64()),
+        ("batas_atas", pa.int64()),
+        ("p_desil_le4", pa.float64()),
+        ("p_desil_le5", pa.float64()),
+        ("borderline", pa.bool_()),
+        ("penjelasan", EXPLANATION_TYPE),
+    ]
+)
+OUTPUT_COLUMNS = (
+    KEY, "kode_prov", "kode_kab", "jumlah_anggota", "skor", "perkiraan_pengeluaran", "batas_bawah",
+    "batas_atas", "peringkat", "desil_nasional", "desil_provinsi", "desil_kabkota", "p_desil_le4",
+    "p_desil_le5", "borderline", "penjelasan", "versi_model",
+)  # fmt: skip
+
+
+class ScoringError(ValueError):
+    pass
+
+
+def _rupiah(log_value: np.ndarray) -> np.ndarray:
+    return np.round(np.exp(log_value)).astype(np.int64)
+
+
+def predict_batch(model: registry.WelfareModel, features: pl.DataFrame, which: str | None = None) -> pa.Table:
+    """Score, interval, probabilities, borderline flag and explanation for a batch of feature rows."""
+    name = which or model.chosen
+    estimator = model.models[name]
+    contributions = estimator.contributions(feature_matrix(features))
+    pred = contributions.sum(axis=1)
+    cuts = model.cutoffs
+    lower, upper, p4, p5, border = placement(pred, model.conformal[name], cuts[3], cuts[4])
+    return pa.table(
+        {
+            KEY: features[KEY].to_arrow(),
+            "kode_prov": features["kode_prov"].to_arrow(),
+            "kode_kab": features["kode_kab"].to_arrow(),
+            "jumlah_anggota": features["jumlah_anggota"].cast(pl.Int32).to_arrow(),
+            "skor": pred,
+            "perkiraan_pengeluaran": _rupiah(pred),
+            "batas_bawah": _rupiah(lower),
+            "batas_atas": _rupiah(upper),
+            "p_desil_le4": p4,
+            "p_desil_le5": p5,
+            "borderline": border,
+            "penjelasan": explain(contributions, features),
+        },
+        schema=PREDICTION_SCHEMA,
+    )
+
+
+def _check_columns(path: Path, columns: list[str], needed: list[str], what: str) -> None:
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise ScoringError(f"{path}: the {what} table lacks column(s) {missing}")
+
+
+def score_registry(
+    families_path: Path | str,
+    persons_path: Path | str,
+    model: str | Path | registry.WelfareModel | None,
+    out_dir: Path | str,
+    engine: str | None = None,
+    data_dir: Path | None = None,
+    batch_rows: int = BATCH_ROWS,
+    which: str | None = None,
+) -> dict[str, Any]:
+    """Score and rank all families; returns a summary (rows, seconds per stage, model version).
+
+    ``families_path``: one row per family with ``id_keluarga_dtsen`` and canonical ``keluarga`` columns;
+    ``persons_path``: one row per person with ``id_keluarga_dtsen`` and canonical ``anggota`` columns
+    (``status_hidup`` False and ``keberadaan`` died/moved are not counted as members). ``which`` scores
+    with a named model of the version instead of its chosen one (the report compares both).
+    """
+    families_path, persons_path, out_dir = Path(families_path), Path(persons_path), Path(out_dir)
+    wm = model if isinstance(model, registry.WelfareModel) else registry.load(model, data_dir)
+    eng = get_engine(engine)
+    threads = get_settings().threads
+    for name in wm.models.values():
+        if hasattr(name, "threads"):
+            name.threads = threads
+    out_dir.mkdir(parents=True, exist_ok=True)
+    work = out_dir / f".work-{uuid.uuid4().hex[:8]}"
+    work.mkdir()
+    timings: dict[str, float] = {}
+    try:
+        t0 = time.perf_counter()
+        families = eng.read_parquet(families_path)
+        persons = eng.read_parquet(persons_path)
+        _check_columns(families_path, families.columns, [KEY], "families")
+        _check_columns(persons_path, persons.columns, [KEY], "persons")
+        features_path = work / "features.parquet"
+        n = eng.write_parquet(build_features(families, persons, KEY), features_path)
+        timings["features"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        predictions_path = work / "predictions.parquet"
+        with pq.ParquetWriter(predictions_path, PREDICTION_SCHEMA, compression="zstd") as writer:
+            for batch in pq.ParquetFile(features_path).iter_batches(batch_rows):
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                writer.write_table(predict_batch(wm, frame, which))
+        timings["predict"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        import ibis
+
+        predictions = eng.read_parquet(predictions_path)
+        ranked = rank(predictions).mutate(versi_model=ibis.literal(wm.version))
+        staged = work / SCORES
+        eng.write_parquet(ranked.select(*OUTPUT_COLUMNS).order_by("peringkat"), staged)
+        timings["rank"] = time.perf_counter() - t0
+        summary = {
+            "families": n,
+            "versi_model": wm.version,
+            "model": which or wm.chosen,
+            "engine": eng.name,
+            "seconds": {k: round(v, 2) for k, v in timings.items()},
+            "families_path": str(families_path),
+            "persons_path": str(persons_path),
+        }
+        (work / "scores.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        staged.replace(out_dir / SCORES)
+        (work / "scores.json").replace(out_dir / "scores.json")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log.info("families scored", families=n, model=wm.version, engine=eng.name)
+    return summary

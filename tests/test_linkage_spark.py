@@ -1,0 +1,62 @@
+"""Linkage parity: the same batches linked on DuckDB and on Spark (Splink's Spark backend) give the same
+records, the same deterministic links and the same clusters. Marked ``spark`` (a local session)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dtsen.engine import get_engine
+from dtsen.linkage.config import LinkConfig, Probabilistic
+from dtsen.linkage.inputs import latest_batches, stack
+from dtsen.linkage.run import link_records, model_for
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture(scope="module")
+def spark_engine() -> object:
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("no Java: CI=true, the Spark parity test may not be skipped", pytrace=False)
+        pytest.skip("no Java for Spark")
+    pytest.importorskip("pyspark")
+    return get_engine("spark")
+
+
+def test_duckdb_and_spark_link_alike(tmp_path: Path, spark_engine: object) -> None:
+    from dtsen.sources.ingest import ingest
+    from dtsen.synth.generate import SynthRequest, generate
+
+    synth, data = tmp_path / "synth", tmp_path / "data"
+    generate(SynthRequest(persons=1500, out=synth, seed=5, kabupaten=["3471"], force=True, workers=1))
+    manifest = json.loads((synth / "manifest.json").read_text(encoding="utf-8"))
+    for f in manifest["files"]:
+        if f["kind"] == "source":
+            ingest(f["table"], [synth / f["path"]], data_dir=data)
+    cfg = LinkConfig(probabilistic=Probabilistic(training_sample=20_000, u_max_pairs=2e5))
+    batches = latest_batches(data)
+    state = tmp_path / "state"
+    results = {}
+    for name, eng in (("duckdb", get_engine("duckdb")), ("spark", spark_engine)):
+        work = tmp_path / name
+        work.mkdir()
+        eng.write_parquet(stack(eng, batches, cfg.spine_source), work / "records.parquet")  # type: ignore[attr-defined]
+        if name == "duckdb":
+            model_for(work / "records.parquet", cfg, state, retrain=True)  # one model, used by both
+        results[name] = link_records(eng, work / "records.parquet", work, state, cfg)
+    duck, spark = results["duckdb"], results["spark"]
+    assert duck.records.sort("rid").equals(spark.records.sort("rid"))
+    det = [pl.read_parquet(tmp_path / n / "deterministic.parquet").sort("rid") for n in ("duckdb", "spark")]
+    assert det[0].equals(det[1])
+    assert duck.clusters.height > 1000
+    assert (
+        duck.clusters.sort("rid")
+        .select("rid", "cluster", "metode")
+        .equals(spark.clusters.sort("rid").select("rid", "cluster", "metode"))
+    )

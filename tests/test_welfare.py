@@ -1,0 +1,322 @@
+"""Welfare ranking end to end on a small synthetic population: survey config, features, both models,
+conformal intervals, explanations, population-weighted desil, model registry, report and CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from dtsen.cli.main import app
+from dtsen.engine import get_engine
+from dtsen.sources.ingest import ingest
+from dtsen.synth.generate import SynthRequest, generate
+from dtsen.synth.params import SynthParams
+from dtsen.welfare import registry, report, synthetic
+from dtsen.welfare.benchmark import desil_deviation
+from dtsen.welfare.explain import GROUPS, descriptions
+from dtsen.welfare.features import FEATURE_NAMES, FEATURES, build_features
+from dtsen.welfare.score import OUTPUT_COLUMNS, SCORES, ScoringError, score_registry
+from dtsen.welfare.survey import SurveyConfig, SurveyError, load_survey
+from dtsen.welfare.train import survey_matrix, train
+
+SMALL_GRID = {"num_leaves": [7], "min_child_samples": [20], "n_estimators": [120]}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """12k persons in DI Yogyakarta with a 35% survey sample (enough households to fit both models);
+    Regsosek ingested as the stand-in registry."""
+    root = tmp_path_factory.mktemp("welfare")
+    synth = root / "synth"
+    params = SynthParams(susenas_sample_rate=0.35)
+    generate(SynthRequest(persons=12_000, out=synth, seed=5, provinces=["34"], force=True, workers=1, params=params))
+    data = root / "data"
+    for table in ("regsosek_keluarga", "regsosek_anggota"):
+        ingest(table, [synth / "sources" / f"{table}.csv"], data_dir=data)
+    families, persons = synthetic.regsosek_registry(data, root / "registry")
+    return {"root": root, "synth": synth, "data": data, "families": families, "persons": persons}
+
+
+@pytest.fixture(scope="module")
+def model(world: dict[str, Path]) -> registry.WelfareModel:
+    return train(world["synth"], SurveyConfig.load("susenas"), data_dir=world["root"] / "dd", grid=SMALL_GRID,
+                 folds=2, min_obs=150)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scored(world: dict[str, Path], model: registry.WelfareModel) -> pl.DataFrame:
+    score_registry(world["families"], world["persons"], model, world["root"] / "run" / "welfare")
+    return pl.read_parquet(world["root"] / "run" / "welfare" / SCORES)
+
+
+# -- survey config ---------------------------------------------------------------------------------------
+def _foreign_survey(world: dict[str, Path], tmp_path: Path) -> tuple[Path, Path]:
+    """The synthetic Susenas dressed as another country's survey: other column names, annual household
+    totals, yes = 'Y', its own floor codes; only a config describes it."""
+    src = pl.read_csv(world["synth"] / "sources" / "susenas_rumah_tangga.csv", infer_schema=False)
+    mem = pl.read_csv(world["synth"] / "sources" / "susenas_anggota.csv", infer_schema=False)
+    floor_codes = {str(c): f"F{c}" for c in range(1, 10)}
+    hh = src.select(
+        pl.col("ID_RUTA").alias("hhid"),
+        pl.col("KODE_PROV").alias("region1"),
+        pl.col("KODE_KAB").alias("region2"),
+        pl.col("KLASIFIKASI").replace({"1": "U", "2": "R"}).alias("area"),
+        pl.col("FWT").alias("wt"),
+        pl.col("JML_ART").alias("hhsize"),
+        (pl.col("KAPITA").cast(pl.Int64) * pl.col("JML_ART").cast(pl.Int64) * 12).alias("annual_total"),
+        pl.col("R303").replace(floor_codes).alias("floor"),
+        pl.col("R502K").replace({"1": "Y", "2": "N"}).alias("car"),
+    )
+    members = mem.select(pl.col("ID_RUTA").alias("hhid"), pl.col("HUB_KRT").alias("rel"), pl.col("UMUR").alias("age"))
+    folder = tmp_path / "foreign"
+    folder.mkdir()
+    hh.write_csv(folder / "households.csv")
+    members.write_parquet(folder / "people.parquet")
+    config = {
+        "name": "foreign",
+        "true_values": ["Y"],
+        "false_values": ["N"],
+        "households": {
+            "files": "households.csv",
+            "id": "hhid",
+            "consumption": {"from": "annual_total", "kind": "total", "scale": 1 / 12},
+            "household_size": "hhsize",
+            "weight": "wt",
+            "kode_prov": {"from": ["region1"], "pad": [2]},
+            "kode_kab": {"from": ["region1", "region2"], "pad": [2, 2]},
+            "urban": {"from": "area", "urban": ["U"], "rural": ["R"]},
+            "columns": {"lantai": {"from": "floor", "map": {v: k for k, v in floor_codes.items()}}, "aset_mobil": "car"},
+        },
+        "members": {"files": "people.parquet", "household_id": "hhid", "columns": {"hubungan": "rel", "umur": "age"}},
+    }
+    path = tmp_path / "foreign.yaml"
+    path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
+    return folder, path
+
+
+def test_foreign_survey_through_config_alone(world: dict[str, Path], tmp_path: Path) -> None:
+    folder, config = _foreign_survey(world, tmp_path)
+    foreign = load_survey(folder, SurveyConfig.load(config))
+    native = load_survey(world["synth"], SurveyConfig.load("susenas"))
+    both = foreign.households.join(native.households, on="id_keluarga", suffix="_n")
+    assert both.height == native.households.height > 1000
+    assert (both["pengeluaran_per_kapita"] - both["pengeluaran_per_kapita_n"]).abs().max() <= 1
+    assert both["lantai"].equals(both["lantai_n"])
+    assert both["aset_mobil"].equals(both["aset_mobil_n"])
+    assert both["perkotaan"].equals(both["perkotaan_n"])
+    assert foreign.members["umur"].null_count() == 0
+
+
+def test_bad_survey_value_names_file_line_and_field(world: dict[str, Path], tmp_path: Path) -> None:
+    folder, config = _foreign_survey(world, tmp_path)
+    lines = (folder / "households.csv").read_text(encoding="utf-8").splitlines()
+    cells = lines[3].split(",")
+    cells[7] = "F42"  # a floor code the config cannot map -> not a Lantai code
+    lines[3] = ",".join(cells)
+    (folder / "households.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(SurveyError, match=r"field lantai \(column floor\).*households.csv line 4"):
+        load_survey(folder, SurveyConfig.load(config))
+
+
+def test_missing_column_and_unknown_config_are_clear(world: dict[str, Path], tmp_path: Path) -> None:
+    folder, config = _foreign_survey(world, tmp_path)
+    text = config.read_text(encoding="utf-8").replace('"hhsize"', '"household_members"', 1)
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(SurveyError, match="household_members"):
+        load_survey(folder, SurveyConfig.load(config))
+    with pytest.raises(SurveyError, match="no such file"):
+        SurveyConfig.load("no-such-survey")
+
+
+def test_ingested_survey_gives_the_same_features(world: dict[str, Path], tmp_path: Path) -> None:
+    data = tmp_path / "dd"
+    for table in ("susenas_rumah_tangga", "susenas_anggota"):
+        ingest(table, [world["synth"] / "sources" / f"{table}.csv"], data_dir=data)
+    raw = survey_matrix(load_survey(world["synth"], SurveyConfig.load("susenas")))
+    canonical = survey_matrix(load_survey(data, SurveyConfig.load("susenas_kanonik")))
+    order_raw, order_can = np.argsort(raw.ids), np.argsort([i.removeprefix("susenas:") for i in canonical.ids])
+    np.testing.assert_allclose(raw.x[order_raw], canonical.x[order_can])
+    np.testing.assert_allclose(raw.y[order_raw], canonical.y[order_can])
+
+
+# -- features --------------------------------------------------------------------------------------------
+def test_features_count_living_members_and_find_the_head() -> None:
+    fam = pl.DataFrame(
+        {
+            "id_keluarga_dtsen": ["A", "B", "C"],
+            "kode_desa": ["3471011001", "3402012001", None],
+            "kode_prov": ["34", "34", "34"],
+            "kode_kab": ["3471", "3402", "3402"],
+            "jumlah_anggota": [3, 2, 4],
+            "lantai": [8, 2, None],
+            "aset_mobil": [False, True, None],
+            "luas_lantai": [30, 90, None],
+        }
+    )
+    per = pl.DataFrame(
+        {
+            "id_dtsen": ["a1", "a2", "a3", "a4", "b1", "b2"],
+            "id_keluarga_dtsen": ["A", "A", "A", "A", "B", "B"],
+            "hubungan": [3, 1, 3, 3, None, None],
+            "umur": [10, 40, 70, 5, 30, 66],
+            "jenis_kelamin": [1, 2, 1, 2, 1, 2],
+            "status_hidup": [True, True, False, None, True, None],
+            "keberadaan": [1, 1, 1, 3, 1, 1],
+            "sulit_melihat": [1, 1, 4, 1, 1, 3],
+        },
+        strict=False,
+    )
+    e = get_engine("duckdb")
+    out = pl.from_arrow(e.to_pyarrow(build_features(e.memtable(fam.to_arrow()), e.memtable(per.to_arrow()))))
+    rows = {r["id_keluarga_dtsen"]: r for r in out.to_dicts()}
+    a, b, c = rows["A"], rows["B"], rows["C"]
+    assert a["jumlah_anggota"] == 2  # a3 is dead, a4 moved away
+    assert a["kepala_perempuan"] == 1.0 and a["kepala_umur"] == 40.0  # the coded head, not the oldest
+    assert a["ada_disabilitas"] == 0.0  # the only disabled member is dead
+    assert a["lantai_tanah_bambu"] == 1.0 and a["perkotaan"] == 1.0  # kelurahan in a kota
+    assert b["kepala_umur"] == 66.0 and b["ada_disabilitas"] == 1.0  # no coded head: the oldest
+    assert b["aset_mobil"] == 1.0 and b["perkotaan"] == 0.0
+    assert c["jumlah_anggota"] == 4 and c["aset_mobil"] == 0.0  # no member rows: the family's own count
+    assert set(FEATURE_NAMES) <= set(out.columns)
+
+
+def test_every_feature_group_has_words() -> None:
+    assert set(descriptions()) >= set(GROUPS)
+    assert all(f.sign in (-1, 0, 1) for f in FEATURES)
+
+
+# -- models, intervals, registry --------------------------------------------------------------------------
+def test_model_artifact_is_versioned_with_hash_config_and_metrics(model: registry.WelfareModel) -> None:
+    files = {p.name for p in model.path.iterdir()}
+    assert {"manifest.json", "metrics.json", "config.yaml", "lightgbm.txt", "ols_stepwise.json", "conformal.json"} <= files
+    assert len(model.manifest["data_hash"]) == 64 and model.version.endswith(model.manifest["data_hash"][:8])
+    held = model.metrics["held_out"]
+    assert set(held) == {registry.BASELINE, registry.CHALLENGER}
+    chosen = min(held, key=lambda k: (held[k]["exclusion_error_40"], k != registry.CHALLENGER))
+    assert model.chosen == chosen or held[registry.CHALLENGER]["exclusion_error_40"] == held[registry.BASELINE]["exclusion_error_40"]
+    for m in held.values():
+        assert 0 < m["exclusion_error_40"] < 0.5 and m["spearman"] > 0.6
+        assert 0.65 <= m["interval_coverage"] <= 0.95
+    reloaded = registry.load(model.version, model.path.parent.parent)
+    x = np.random.default_rng(0).normal(size=(5, len(FEATURE_NAMES))) + 1
+    x[:, FEATURE_NAMES.index("prov")] = 34
+    for name in model.models:
+        np.testing.assert_allclose(reloaded.models[name].predict(x), model.models[name].predict(x))
+
+
+def test_challenger_never_lowers_the_estimate_for_more_assets(model: registry.WelfareModel, world: dict[str, Path]) -> None:
+    m = survey_matrix(load_survey(world["synth"], SurveyConfig.load("susenas")))
+    booster = model.models[registry.CHALLENGER]
+    base = booster.predict(m.x)
+    for i, f in enumerate(FEATURES):
+        if f.sign == 0:
+            continue
+        bumped = m.x.copy()
+        bumped[:, i] = np.nan_to_num(bumped[:, i]) + 1.0
+        delta = (booster.predict(bumped) - base) * f.sign
+        assert delta.min() >= -1e-9, f.name
+
+
+def test_contributions_add_up_to_the_prediction(model: registry.WelfareModel, world: dict[str, Path]) -> None:
+    m = survey_matrix(load_survey(world["synth"], SurveyConfig.load("susenas")))
+    for est in model.models.values():
+        np.testing.assert_allclose(est.contributions(m.x[:200]).sum(axis=1), est.predict(m.x[:200]), atol=1e-6)
+
+
+# -- scoring and ranking ---------------------------------------------------------------------------------
+def test_scores_follow_the_contract(scored: pl.DataFrame, model: registry.WelfareModel, world: dict[str, Path]) -> None:
+    assert tuple(scored.columns) == OUTPUT_COLUMNS
+    n_families = pq.read_metadata(world["families"]).num_rows
+    assert scored.height == n_families and scored["id_keluarga_dtsen"].n_unique() == n_families
+    assert scored["versi_model"].unique().to_list() == [model.version]
+    assert scored["peringkat"].to_list() == list(range(1, n_families + 1))
+    assert (scored["batas_bawah"] <= scored["perkiraan_pengeluaran"]).all()
+    assert (scored["perkiraan_pengeluaran"] <= scored["batas_atas"]).all()
+    assert (scored["p_desil_le4"] <= scored["p_desil_le5"]).all()
+    assert scored["borderline"].any() and not scored["borderline"].all()
+    sentences = scored["penjelasan"].list.eval(pl.element().struct.field("kalimat")).explode()
+    assert sentences.str.contains(r" (menaikkan|menurunkan) perkiraan pengeluaran (sekitar \d+%|sedikit)\.$").all()
+    assert scored["penjelasan"].list.len().min() == 3
+    assert scored.schema["desil_nasional"] == pl.Int8
+
+
+def test_desil_hold_ten_percent_of_persons_at_every_level(scored: pl.DataFrame) -> None:
+    assert desil_deviation(scored, "desil_nasional") <= 0.5
+    # a region of a handful of persons cannot be cut in tenths (families moved in from elsewhere): the
+    # guarantee is half a family, so it is checked where regions hold 1000+ persons
+    for level, region in (("desil_provinsi", "kode_prov"), ("desil_kabkota", "kode_kab")):
+        persons = scored.group_by(region).agg(pl.col("jumlah_anggota").sum().alias("p"))
+        big = persons.filter(pl.col("p") >= 1000)[region]
+        assert big.len() >= (1 if region == "kode_prov" else 4)
+        assert desil_deviation(scored.filter(pl.col(region).is_in(big.implode())), level, region) <= 0.5
+
+
+def test_same_input_gives_same_desil_and_a_failed_run_keeps_the_last(
+    world: dict[str, Path], model: registry.WelfareModel, scored: pl.DataFrame, tmp_path: Path
+) -> None:
+    shuffled_f, shuffled_p = tmp_path / "f.parquet", tmp_path / "p.parquet"
+    pl.read_parquet(world["families"]).sample(fraction=1.0, shuffle=True, seed=3).write_parquet(shuffled_f)
+    pl.read_parquet(world["persons"]).sample(fraction=1.0, shuffle=True, seed=4).write_parquet(shuffled_p)
+    out = tmp_path / "welfare"
+    score_registry(shuffled_f, shuffled_p, model.version, out, data_dir=model.path.parent.parent)
+    again = pl.read_parquet(out / SCORES)
+    assert again.drop("penjelasan").equals(scored.drop("penjelasan"))
+    pl.read_parquet(world["persons"]).drop("id_keluarga_dtsen").write_parquet(tmp_path / "bad.parquet")
+    with pytest.raises(ScoringError, match="bad.parquet.*id_keluarga_dtsen"):
+        score_registry(shuffled_f, tmp_path / "bad.parquet", model, out)
+    assert pl.read_parquet(out / SCORES).equals(again)
+    assert {p.name for p in out.iterdir()} == {"scores.json", SCORES}  # no work files left behind
+
+
+def test_registry_scores_beat_chance_against_truth(scored: pl.DataFrame, world: dict[str, Path]) -> None:
+    truth = synthetic.regsosek_truth(world["data"], world["synth"])
+    ev = synthetic.evaluate(scored, truth)
+    assert ev["matched_families"] == scored.height
+    assert ev["spearman"] > 0.7 and ev["exclusion_error_40"] < 0.35
+    assert 0.7 <= ev["interval_coverage"] <= 0.99
+    assert {r["dimensi"] for r in ev["subgroups"]} == {"provinsi", *synthetic.AUDIT_GROUPS}
+
+
+# -- report and CLI --------------------------------------------------------------------------------------
+def test_report_is_offline_and_writes_a_model_card(model: registry.WelfareModel, tmp_path: Path) -> None:
+    doc = report.build(model)
+    html, js = report.write(doc, tmp_path)
+    text = html.read_text(encoding="utf-8")
+    assert "Plotly.newPlot" in text and len(text) > 3_000_000  # plotly.js itself is inlined
+    assert not re.search(r"<script[^>]+src=", text)  # nothing fetched from a CDN
+    assert json.loads(js.read_text(encoding="utf-8"))["version"] == model.version
+    card = report.model_card(doc)
+    for heading in ("## Data", "## Method", "## Metrics", "## Subgroup results", "## Known limits"):
+        assert heading in card
+    assert model.version in card
+
+
+def test_cli_train_score_report(world: dict[str, Path], tmp_path: Path) -> None:
+    runner = CliRunner()
+    dd = tmp_path / "dd"
+    result = runner.invoke(app, ["welfare", "train", "--survey", str(world["synth"]), "--data-dir", str(dd), "--min-obs", "150",
+                                 "--grid", json.dumps(SMALL_GRID), "--folds", "2"])
+    assert result.exit_code == 0, result.output
+    version = registry.versions(dd)[-1]
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["welfare", "score", "--families", str(world["families"]), "--persons",
+                                 str(world["persons"]), "--out", str(out), "--data-dir", str(dd)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert pl.read_parquet(out / SCORES)["versi_model"][0] == version
+    card = tmp_path / "model-card.md"
+    result = runner.invoke(app, ["welfare", "report", "--out", str(tmp_path / "rep"), "--data-dir", str(dd),
+                                 "--synth", str(world["synth"]), "--ingested", str(world["data"]),
+                                 "--model-card", str(card)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "Registri sintetis" in (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    assert card.is_file()
+    result = runner.invoke(app, ["welfare", "score", "--families", str(world["families"]), "--persons",
+                                 str(world["persons"]), "--out", str(out), "--data-dir", str(tmp_path / "none")])  # fmt: skip
+    assert result.exit_code == 1 and "no trained welfare model" in result.output
