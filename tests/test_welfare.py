@@ -20,7 +20,7 @@ from dtsen.synth.generate import SynthRequest, generate
 from dtsen.synth.params import SynthParams
 from dtsen.welfare import registry, report, synthetic
 from dtsen.welfare.benchmark import desil_deviation
-from dtsen.welfare.explain import GROUPS, descriptions
+from dtsen.welfare.explain import _GROUP_OF, GROUPS, descriptions, group_contributions
 from dtsen.welfare.features import FEATURE_NAMES, FEATURES, build_features
 from dtsen.welfare.score import OUTPUT_COLUMNS, SCORES, ScoringError, score_registry
 from dtsen.welfare.survey import SurveyConfig, SurveyError, load_survey
@@ -36,7 +36,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("welfare")
     synth = root / "synth"
     params = SynthParams(susenas_sample_rate=0.35)
-    generate(SynthRequest(persons=12_000, out=synth, seed=5, provinces=["34"], force=True, workers=1, params=params))
+    generate(
+        SynthRequest(
+            persons=12_000, out=synth, seed=5, provinces=["34"], force=True, workers=1, params=params
+        )
+    )
     data = root / "data"
     for table in ("regsosek_keluarga", "regsosek_anggota"):
         ingest(table, [synth / "sources" / f"{table}.csv"], data_dir=data)
@@ -74,7 +78,9 @@ def _foreign_survey(world: dict[str, Path], tmp_path: Path) -> tuple[Path, Path]
         pl.col("R303").replace(floor_codes).alias("floor"),
         pl.col("R502K").replace({"1": "Y", "2": "N"}).alias("car"),
     )
-    members = mem.select(pl.col("ID_RUTA").alias("hhid"), pl.col("HUB_KRT").alias("rel"), pl.col("UMUR").alias("age"))
+    members = mem.select(
+        pl.col("ID_RUTA").alias("hhid"), pl.col("HUB_KRT").alias("rel"), pl.col("UMUR").alias("age")
+    )
     folder = tmp_path / "foreign"
     folder.mkdir()
     hh.write_csv(folder / "households.csv")
@@ -92,9 +98,16 @@ def _foreign_survey(world: dict[str, Path], tmp_path: Path) -> tuple[Path, Path]
             "kode_prov": {"from": ["region1"], "pad": [2]},
             "kode_kab": {"from": ["region1", "region2"], "pad": [2, 2]},
             "urban": {"from": "area", "urban": ["U"], "rural": ["R"]},
-            "columns": {"lantai": {"from": "floor", "map": {v: k for k, v in floor_codes.items()}}, "aset_mobil": "car"},
+            "columns": {
+                "lantai": {"from": "floor", "map": {v: k for k, v in floor_codes.items()}},
+                "aset_mobil": "car",
+            },
         },
-        "members": {"files": "people.parquet", "household_id": "hhid", "columns": {"hubungan": "rel", "umur": "age"}},
+        "members": {
+            "files": "people.parquet",
+            "household_id": "hhid",
+            "columns": {"hubungan": "rel", "umur": "age"},
+        },
     }
     path = tmp_path / "foreign.yaml"
     path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
@@ -141,7 +154,10 @@ def test_ingested_survey_gives_the_same_features(world: dict[str, Path], tmp_pat
         ingest(table, [world["synth"] / "sources" / f"{table}.csv"], data_dir=data)
     raw = survey_matrix(load_survey(world["synth"], SurveyConfig.load("susenas")))
     canonical = survey_matrix(load_survey(data, SurveyConfig.load("susenas_kanonik")))
-    order_raw, order_can = np.argsort(raw.ids), np.argsort([i.removeprefix("susenas:") for i in canonical.ids])
+    order_raw, order_can = (
+        np.argsort(raw.ids),
+        np.argsort([i.removeprefix("susenas:") for i in canonical.ids]),
+    )
     np.testing.assert_allclose(raw.x[order_raw], canonical.x[order_can])
     np.testing.assert_allclose(raw.y[order_raw], canonical.y[order_can])
 
@@ -178,12 +194,17 @@ def test_features_count_living_members_and_find_the_head() -> None:
     rows = {r["id_keluarga_dtsen"]: r for r in out.to_dicts()}
     a, b, c = rows["A"], rows["B"], rows["C"]
     assert a["jumlah_anggota"] == 2  # a3 is dead, a4 moved away
-    assert a["kepala_perempuan"] == 1.0 and a["kepala_umur"] == 40.0  # the coded head, not the oldest
+    assert a["kepala_perempuan"] == 1.0
+    assert a["kepala_umur"] == 40.0
     assert a["ada_disabilitas"] == 0.0  # the only disabled member is dead
-    assert a["lantai_tanah_bambu"] == 1.0 and a["perkotaan"] == 1.0  # kelurahan in a kota
-    assert b["kepala_umur"] == 66.0 and b["ada_disabilitas"] == 1.0  # no coded head: the oldest
-    assert b["aset_mobil"] == 1.0 and b["perkotaan"] == 0.0
-    assert c["jumlah_anggota"] == 4 and c["aset_mobil"] == 0.0  # no member rows: the family's own count
+    assert a["lantai_tanah_bambu"] == 1.0
+    assert a["perkotaan"] == 1.0
+    assert b["kepala_umur"] == 66.0
+    assert b["ada_disabilitas"] == 1.0
+    assert b["aset_mobil"] == 1.0
+    assert b["perkotaan"] == 0.0
+    assert c["jumlah_anggota"] == 4
+    assert c["aset_mobil"] == 0.0
     assert set(FEATURE_NAMES) <= set(out.columns)
 
 
@@ -195,14 +216,26 @@ def test_every_feature_group_has_words() -> None:
 # -- models, intervals, registry --------------------------------------------------------------------------
 def test_model_artifact_is_versioned_with_hash_config_and_metrics(model: registry.WelfareModel) -> None:
     files = {p.name for p in model.path.iterdir()}
-    assert {"manifest.json", "metrics.json", "config.yaml", "lightgbm.txt", "ols_stepwise.json", "conformal.json"} <= files
-    assert len(model.manifest["data_hash"]) == 64 and model.version.endswith(model.manifest["data_hash"][:8])
+    assert {
+        "manifest.json",
+        "metrics.json",
+        "config.yaml",
+        "lightgbm.txt",
+        "ols_stepwise.json",
+        "conformal.json",
+    } <= files
+    assert len(model.manifest["data_hash"]) == 64
+    assert model.version.endswith(model.manifest["data_hash"][:8])
     held = model.metrics["held_out"]
     assert set(held) == {registry.BASELINE, registry.CHALLENGER}
     chosen = min(held, key=lambda k: (held[k]["exclusion_error_40"], k != registry.CHALLENGER))
-    assert model.chosen == chosen or held[registry.CHALLENGER]["exclusion_error_40"] == held[registry.BASELINE]["exclusion_error_40"]
+    assert (
+        model.chosen == chosen
+        or held[registry.CHALLENGER]["exclusion_error_40"] == held[registry.BASELINE]["exclusion_error_40"]
+    )
     for m in held.values():
-        assert 0 < m["exclusion_error_40"] < 0.5 and m["spearman"] > 0.6
+        assert 0 < m["exclusion_error_40"] < 0.5
+        assert m["spearman"] > 0.6
         assert 0.65 <= m["interval_coverage"] <= 0.95
     reloaded = registry.load(model.version, model.path.parent.parent)
     x = np.random.default_rng(0).normal(size=(5, len(FEATURE_NAMES))) + 1
@@ -211,7 +244,9 @@ def test_model_artifact_is_versioned_with_hash_config_and_metrics(model: registr
         np.testing.assert_allclose(reloaded.models[name].predict(x), model.models[name].predict(x))
 
 
-def test_challenger_never_lowers_the_estimate_for_more_assets(model: registry.WelfareModel, world: dict[str, Path]) -> None:
+def test_challenger_never_lowers_the_estimate_for_more_assets(
+    model: registry.WelfareModel, world: dict[str, Path]
+) -> None:
     m = survey_matrix(load_survey(world["synth"], SurveyConfig.load("susenas")))
     booster = model.models[registry.CHALLENGER]
     base = booster.predict(m.x)
@@ -227,22 +262,42 @@ def test_challenger_never_lowers_the_estimate_for_more_assets(model: registry.We
 def test_contributions_add_up_to_the_prediction(model: registry.WelfareModel, world: dict[str, Path]) -> None:
     m = survey_matrix(load_survey(world["synth"], SurveyConfig.load("susenas")))
     for est in model.models.values():
-        np.testing.assert_allclose(est.contributions(m.x[:200]).sum(axis=1), est.predict(m.x[:200]), atol=1e-6)
+        np.testing.assert_allclose(
+            est.contributions(m.x[:200]).sum(axis=1), est.predict(m.x[:200]), atol=1e-6
+        )
+        pred, grouped = group_contributions(est, m.x[:200])
+        np.testing.assert_allclose(pred, est.predict(m.x[:200]), atol=1e-6)
+        assert grouped.shape == (200, len(GROUPS))
+        assert np.abs(grouped).sum(axis=1).min() > 0
+    # path attribution and exact TreeSHAP agree on what matters most for the families on average
+    tree = model.models[registry.CHALLENGER]
+    shap_grouped = np.zeros((500, len(GROUPS)))
+    np.add.at(shap_grouped.T, _GROUP_OF, tree.contributions(m.x[:500])[:, :-1].T)
+    _, path_grouped = group_contributions(tree, m.x[:500])
+    top_shap = set(np.argsort(-np.abs(shap_grouped).mean(axis=0))[:5])
+    top_path = set(np.argsort(-np.abs(path_grouped).mean(axis=0))[:5])
+    assert len(top_shap & top_path) >= 3
 
 
 # -- scoring and ranking ---------------------------------------------------------------------------------
-def test_scores_follow_the_contract(scored: pl.DataFrame, model: registry.WelfareModel, world: dict[str, Path]) -> None:
+def test_scores_follow_the_contract(
+    scored: pl.DataFrame, model: registry.WelfareModel, world: dict[str, Path]
+) -> None:
     assert tuple(scored.columns) == OUTPUT_COLUMNS
     n_families = pq.read_metadata(world["families"]).num_rows
-    assert scored.height == n_families and scored["id_keluarga_dtsen"].n_unique() == n_families
+    assert scored.height == n_families
+    assert scored["id_keluarga_dtsen"].n_unique() == n_families
     assert scored["versi_model"].unique().to_list() == [model.version]
     assert scored["peringkat"].to_list() == list(range(1, n_families + 1))
     assert (scored["batas_bawah"] <= scored["perkiraan_pengeluaran"]).all()
     assert (scored["perkiraan_pengeluaran"] <= scored["batas_atas"]).all()
     assert (scored["p_desil_le4"] <= scored["p_desil_le5"]).all()
-    assert scored["borderline"].any() and not scored["borderline"].all()
+    assert scored["borderline"].any()
+    assert not scored["borderline"].all()
     sentences = scored["penjelasan"].list.eval(pl.element().struct.field("kalimat")).explode()
-    assert sentences.str.contains(r" (menaikkan|menurunkan) perkiraan pengeluaran (sekitar \d+%|sedikit)\.$").all()
+    assert sentences.str.contains(
+        r" (menaikkan|menurunkan) perkiraan pengeluaran (sekitar \d+%|sedikit)\.$"
+    ).all()
     assert scored["penjelasan"].list.len().min() == 3
     assert scored.schema["desil_nasional"] == pl.Int8
 
@@ -269,7 +324,7 @@ def test_same_input_gives_same_desil_and_a_failed_run_keeps_the_last(
     again = pl.read_parquet(out / SCORES)
     assert again.drop("penjelasan").equals(scored.drop("penjelasan"))
     pl.read_parquet(world["persons"]).drop("id_keluarga_dtsen").write_parquet(tmp_path / "bad.parquet")
-    with pytest.raises(ScoringError, match="bad.parquet.*id_keluarga_dtsen"):
+    with pytest.raises(ScoringError, match=r"bad\.parquet.*id_keluarga_dtsen"):
         score_registry(shuffled_f, tmp_path / "bad.parquet", model, out)
     assert pl.read_parquet(out / SCORES).equals(again)
     assert {p.name for p in out.iterdir()} == {"scores.json", SCORES}  # no work files left behind
@@ -279,7 +334,8 @@ def test_registry_scores_beat_chance_against_truth(scored: pl.DataFrame, world: 
     truth = synthetic.regsosek_truth(world["data"], world["synth"])
     ev = synthetic.evaluate(scored, truth)
     assert ev["matched_families"] == scored.height
-    assert ev["spearman"] > 0.7 and ev["exclusion_error_40"] < 0.35
+    assert ev["spearman"] > 0.7
+    assert ev["exclusion_error_40"] < 0.35
     assert 0.7 <= ev["interval_coverage"] <= 0.99
     assert {r["dimensi"] for r in ev["subgroups"]} == {"provinsi", *synthetic.AUDIT_GROUPS}
 
@@ -289,7 +345,8 @@ def test_report_is_offline_and_writes_a_model_card(model: registry.WelfareModel,
     doc = report.build(model)
     html, js = report.write(doc, tmp_path)
     text = html.read_text(encoding="utf-8")
-    assert "Plotly.newPlot" in text and len(text) > 3_000_000  # plotly.js itself is inlined
+    assert "Plotly.newPlot" in text
+    assert len(text) > 3_000_000
     assert not re.search(r"<script[^>]+src=", text)  # nothing fetched from a CDN
     assert json.loads(js.read_text(encoding="utf-8"))["version"] == model.version
     card = report.model_card(doc)
@@ -301,8 +358,23 @@ def test_report_is_offline_and_writes_a_model_card(model: registry.WelfareModel,
 def test_cli_train_score_report(world: dict[str, Path], tmp_path: Path) -> None:
     runner = CliRunner()
     dd = tmp_path / "dd"
-    result = runner.invoke(app, ["welfare", "train", "--survey", str(world["synth"]), "--data-dir", str(dd), "--min-obs", "150",
-                                 "--grid", json.dumps(SMALL_GRID), "--folds", "2"])
+    result = runner.invoke(
+        app,
+        [
+            "welfare",
+            "train",
+            "--survey",
+            str(world["synth"]),
+            "--data-dir",
+            str(dd),
+            "--min-obs",
+            "150",
+            "--grid",
+            json.dumps(SMALL_GRID),
+            "--folds",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
     version = registry.versions(dd)[-1]
     out = tmp_path / "run"
@@ -319,4 +391,5 @@ def test_cli_train_score_report(world: dict[str, Path], tmp_path: Path) -> None:
     assert card.is_file()
     result = runner.invoke(app, ["welfare", "score", "--families", str(world["families"]), "--persons",
                                  str(world["persons"]), "--out", str(out), "--data-dir", str(tmp_path / "none")])  # fmt: skip
-    assert result.exit_code == 1 and "no trained welfare model" in result.output
+    assert result.exit_code == 1
+    assert "no trained welfare model" in result.output

@@ -32,9 +32,12 @@ def test_perfect_reversed_and_equal_coverage_targeting() -> None:
     assert worst["exclusion_error"] == pytest.approx(1, abs=1e-3)
     noisy = y + rng.normal(scale=0.8, size=4000)
     at40 = metrics.targeting(y, noisy, w, 0.4)
-    assert at40["exclusion_error"] == pytest.approx(at40["inclusion_error"], abs=0.01)  # equal by construction
+    assert at40["exclusion_error"] == pytest.approx(
+        at40["inclusion_error"], abs=0.01
+    )  # equal by construction
     wider = metrics.targeting(y, noisy, w, 0.5)
-    assert wider["exclusion_error"] < at40["exclusion_error"] and wider["inclusion_error"] > at40["inclusion_error"]
+    assert wider["exclusion_error"] < at40["exclusion_error"]
+    assert wider["inclusion_error"] > at40["inclusion_error"]
     assert metrics.targeting_curve_auc(y, y, w) == pytest.approx(1 - 0.4 / 2, abs=0.01)
     assert metrics.targeting_curve_auc(y, rng.normal(size=4000), w) == pytest.approx(0.5, abs=0.05)
 
@@ -65,14 +68,21 @@ def _design(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     x = rng.normal(size=(n, len(FEATURE_NAMES)))
     x[:, PROV_INDEX] = rng.choice([31.0, 32.0, 33.0], size=n, p=[0.6, 0.3, 0.1])
     effect = {31.0: 0.0, 32.0: 0.3, 33.0: -0.4}
-    y = 12 + 0.5 * x[:, 0] - 0.3 * x[:, 5] + np.vectorize(effect.get)(x[:, PROV_INDEX]) + rng.normal(0, 0.3, n)
+    y = (
+        12
+        + 0.5 * x[:, 0]
+        - 0.3 * x[:, 5]
+        + np.vectorize(effect.get)(x[:, PROV_INDEX])
+        + rng.normal(0, 0.3, n)
+    )
     return x, y
 
 
 def test_stepwise_selects_the_true_variables() -> None:
     x, y = _design(3000, 4)
     chosen = _stepwise(np.delete(x, PROV_INDEX, axis=1), y, np.ones(len(y)), 0.001, 30)
-    assert set(chosen[:2]) == {0, 5} and len(chosen) <= 4
+    assert set(chosen[:2]) == {0, 5}
+    assert len(chosen) <= 4
 
 
 def test_ols_pools_small_provinces_and_adds_up() -> None:
@@ -95,7 +105,9 @@ def test_conformal_interval_matches_mapie_and_covers_eighty_percent() -> None:
     x, y = _design(8000, 9)  # calibration 2000 rows: the realised coverage varies by about 1 pt
     model = StepwiseOLS(min_obs=10_000).fit(x[:2000], y[:2000], np.ones(2000))
     conformal = conformalize(model, x[2000:4000], y[2000:4000], 0.8)
-    mapie = SplitConformalRegressor(model, confidence_level=0.8, prefit=True).conformalize(x[2000:4000], y[2000:4000])
+    mapie = SplitConformalRegressor(model, confidence_level=0.8, prefit=True).conformalize(
+        x[2000:4000], y[2000:4000]
+    )
     _, bounds = mapie.predict_interval(x[4000:])
     lower, upper, p4, p5, border = placement(model.predict(x[4000:]), conformal, 11.8, 12.0)
     np.testing.assert_allclose(lower, bounds[:, 0, 0])
@@ -104,7 +116,8 @@ def test_conformal_interval_matches_mapie_and_covers_eighty_percent() -> None:
     assert 0.77 <= covered <= 0.83
     assert (p4 <= p5).all()
     doubt = np.maximum(np.minimum(p4, 1 - p4), np.minimum(p5, 1 - p5))  # 0 = surely one side of both cuts
-    assert doubt[border].min() > 0.05 and doubt[~border].max() < 0.25 < doubt[border].mean()
+    assert doubt[border].min() > 0.05
+    assert doubt[~border].max() < 0.25 < doubt[border].mean()
     truly_below = y[4000:] <= 11.8
     assert abs(p4.mean() - truly_below.mean()) < 0.03  # calibrated on average
 
@@ -121,7 +134,9 @@ def _families(n: int, seed: int, ties: bool = False) -> pl.DataFrame:
             "id_keluarga_dtsen": [f"K{i:06d}" for i in rng.permutation(n)],
             "kode_prov": [k[:2] for k in kab],
             "kode_kab": kab,
-            "jumlah_anggota": rng.choice([0, 1, 2, 3, 4, 5, 6, 9], size=n, p=[0.01, 0.2, 0.2, 0.2, 0.2, 0.1, 0.07, 0.02]),
+            "jumlah_anggota": rng.choice(
+                [0, 1, 2, 3, 4, 5, 6, 9], size=n, p=[0.01, 0.2, 0.2, 0.2, 0.2, 0.1, 0.07, 0.02]
+            ),
             "skor": score,
         }
     )

@@ -10,7 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-app = typer.Typer(help="Welfare ranking: train on a survey, score and rank families, accuracy/fairness report.")
+app = typer.Typer(
+    help="Welfare ranking: train on a survey, score and rank families, accuracy/fairness report."
+)
 
 
 def _fail(message: str) -> None:
@@ -20,12 +22,22 @@ def _fail(message: str) -> None:
 
 @app.command("train")
 def train(
-    survey: Path = typer.Option(..., "--survey", help="Directory holding the survey files (e.g. a dtsen synth output)."),
-    config: str = typer.Option("susenas", "--config", help="Survey config YAML, or a shipped one: susenas, susenas_kanonik."),
+    survey: Path = typer.Option(
+        ..., "--survey", help="Directory holding the survey files (e.g. a dtsen synth output)."
+    ),
+    config: str = typer.Option(
+        "susenas", "--config", help="Survey config YAML, or a shipped one: susenas, susenas_kanonik."
+    ),
     seed: int = typer.Option(0, "--seed"),
-    min_obs: int = typer.Option(200, "--min-obs", help="Training households a province needs for its own OLS model."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Where models/ is kept (default: DTSEN_DATA_DIR)."),
-    grid: str | None = typer.Option(None, "--grid", help='Hyper-parameter grid as JSON, e.g. {"num_leaves": [7, 15]}.'),
+    min_obs: int = typer.Option(
+        200, "--min-obs", help="Training households a province needs for its own OLS model."
+    ),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Where models/ is kept (default: DTSEN_DATA_DIR)."
+    ),
+    grid: str | None = typer.Option(
+        None, "--grid", help='Hyper-parameter grid as JSON, e.g. {"num_leaves": [7, 15]}.'
+    ),
     folds: int = typer.Option(3, "--folds", help="Cross-validation folds for the grid search."),
 ) -> None:
     """Train the OLS baseline and the LightGBM challenger; save a new model version."""
@@ -44,28 +56,40 @@ def train(
     for col in ("model", "exclusion error", "chosen"):
         table.add_column(col)
     for name in model.models:
-        table.add_row(name, f"{100 * model.metrics['held_out'][name]['exclusion_error_40']:.1f}%", "yes" if name == model.chosen else "")
+        table.add_row(
+            name,
+            f"{100 * model.metrics['held_out'][name]['exclusion_error_40']:.1f}%",
+            "yes" if name == model.chosen else "",
+        )
     console.print(table)
-    console.print(f"relative improvement {100 * h['relative_improvement']:.1f}%, interval coverage {100 * h['interval_coverage']:.1f}%")
+    console.print(
+        f"relative improvement {100 * h['relative_improvement']:.1f}%, interval coverage {100 * h['interval_coverage']:.1f}%"
+    )
     console.print(model.path)
 
 
 @app.command("score")
 def score(
-    families: Path = typer.Option(..., "--families", help="Families Parquet (id_keluarga_dtsen + keluarga columns)."),
-    persons: Path = typer.Option(..., "--persons", help="Persons Parquet (id_keluarga_dtsen + anggota columns)."),
-    out: Path = typer.Option(..., "--out", help="Output directory (<run>/welfare); scores.parquet goes there."),
+    families: Path = typer.Option(
+        ..., "--families", help="Families Parquet (id_keluarga_dtsen + keluarga columns)."
+    ),
+    persons: Path = typer.Option(
+        ..., "--persons", help="Persons Parquet (id_keluarga_dtsen + anggota columns)."
+    ),
+    out: Path = typer.Option(
+        ..., "--out", help="Output directory (<run>/welfare); scores.parquet goes there."
+    ),
     model: str | None = typer.Option(None, "--model", help="Model version or directory (default: newest)."),
     engine: str | None = typer.Option(None, "--engine", help="duckdb or spark (default: DTSEN_ENGINE)."),
     data_dir: Path | None = typer.Option(None, "--data-dir"),
 ) -> None:
     """Score and rank every family; write scores.parquet (desil x3, interval, explanations)."""
-    from dtsen.welfare.registry import ModelNotFound
+    from dtsen.welfare.registry import ModelNotFoundError
     from dtsen.welfare.score import ScoringError, score_registry
 
     try:
         summary = score_registry(families, persons, model, out, engine=engine, data_dir=data_dir)
-    except (ModelNotFound, ScoringError, FileNotFoundError) as exc:
+    except (ModelNotFoundError, ScoringError, FileNotFoundError) as exc:
         _fail(str(exc))
         return
     console.print(json.dumps(summary))
@@ -75,9 +99,15 @@ def score(
 def report(
     out: Path = typer.Option(..., "--out", help="Directory for report.html and report.json."),
     model: str | None = typer.Option(None, "--model", help="Model version or directory (default: newest)."),
-    synth: Path | None = typer.Option(None, "--synth", help="dtsen synth output: also judge registry scores vs truth."),
-    ingested: Path | None = typer.Option(None, "--ingested", help="data_dir with the synth sources ingested (with --synth)."),
-    model_card: Path | None = typer.Option(None, "--model-card", help="Also write the model card here (docs/model-card.md)."),
+    synth: Path | None = typer.Option(
+        None, "--synth", help="dtsen synth output: also judge registry scores vs truth."
+    ),
+    ingested: Path | None = typer.Option(
+        None, "--ingested", help="data_dir with the synth sources ingested (with --synth)."
+    ),
+    model_card: Path | None = typer.Option(
+        None, "--model-card", help="Also write the model card here (docs/model-card.md)."
+    ),
     data_dir: Path | None = typer.Option(None, "--data-dir"),
 ) -> None:
     """Accuracy and fairness report (HTML + JSON), both models side by side; optionally the model card."""
@@ -91,7 +121,7 @@ def report(
 
     try:
         wm = registry.load(model, data_dir)
-    except registry.ModelNotFound as exc:
+    except registry.ModelNotFoundError as exc:
         _fail(str(exc))
         return
     evaluation = None
@@ -105,7 +135,9 @@ def report(
             evaluation = {}
             for name in wm.models:
                 score_registry(fam, per, wm, Path(tmp) / name, which=name)
-                evaluation[name] = synthetic.evaluate(pl.read_parquet(Path(tmp) / name / "scores.parquet"), truth)
+                evaluation[name] = synthetic.evaluate(
+                    pl.read_parquet(Path(tmp) / name / "scores.parquet"), truth
+                )
     doc = rep.build(wm, evaluation)
     html, js = rep.write(doc, out)
     console.print(f"report: {html}\njson:   {js}")
@@ -124,7 +156,9 @@ def models(data_dir: Path | None = typer.Option(None, "--data-dir")) -> None:
     for col in ("version", "chosen", "exclusion error 40%", "baseline", "data hash"):
         table.add_column(col)
     for version in registry.versions(data_dir):
-        manifest = json.loads((registry.models_root(data_dir) / version / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads(
+            (registry.models_root(data_dir) / version / "manifest.json").read_text(encoding="utf-8")
+        )
         h = manifest["headline"]
         table.add_row(version, manifest["chosen"], f"{100 * h['exclusion_error_40']:.1f}%",
                       f"{100 * h['baseline_exclusion_error_40']:.1f}%", manifest["data_hash"][:12])  # fmt: skip

@@ -78,9 +78,9 @@ def training_sample(records: Path, cfg: LinkConfig) -> Any:
     """Whole kecamatan drawn at random until about ``training_sample`` records (all sources)."""
     p = cfg.probabilistic
     scan = pl.scan_parquet(records)
-    sizes = (
-        scan.group_by("kode_kec").agg(n=pl.len()).collect().sample(fraction=1.0, shuffle=True, seed=p.seed)
-    )
+    # rows without a kecamatan (vehicle owners) never join the sample; sorted first so the draw is seeded
+    sizes = scan.group_by("kode_kec").agg(n=pl.len()).drop_nulls("kode_kec").collect().sort("kode_kec")
+    sizes = sizes.sample(fraction=1.0, shuffle=True, seed=p.seed)
     keep = sizes.filter(pl.col("n").cum_sum() <= max(p.training_sample, int(sizes["n"].max() or 0)))
     cols = [pl.col("rid").alias("unique_id") if c == "unique_id" else pl.col(c) for c in SPLINK_COLUMNS]
     frame = scan.join(keep.lazy().select("kode_kec"), on="kode_kec", how="semi").select(cols).collect()

@@ -32,6 +32,17 @@ SAMPLE_BYTES = 1 << 16  # read to detect binary data, encoding and delimiter
 RAW_KEEP_CHARS = 20_000  # raw text kept for a rejected row (the landed file keeps every byte)
 
 
+# DuckDB connections for reading, deduplicating and counting: streaming work that needs little memory.
+# Without a limit DuckDB keeps buffering up to 80% of RAM (a 1 M-row staging held 1.2 GB), so the
+# process would grow with the file; with one it spills or streams instead.
+HELPER_MEMORY = "512MB"
+
+
+def duckdb_connect() -> duckdb.DuckDBPyConnection:
+    """A private DuckDB connection with :data:`HELPER_MEMORY` as its memory limit."""
+    return duckdb.connect(config={"memory_limit": HELPER_MEMORY})
+
+
 class FileError(ValueError):
     """The whole file cannot be used; the message names the file and, where known, the line and column."""
 
@@ -164,7 +175,7 @@ def stage_file(
 def _add_empty_columns(staged: StagedFile, names: list[str]) -> None:
     out = staged.parquet.with_name(staged.parquet.stem + "-full.parquet")
     extra = ", ".join(f"CAST(NULL AS VARCHAR) AS {duckdb_ident(c)}" for c in names)
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         con.execute(
             f"COPY (SELECT *, {extra} FROM read_parquet({_quote(str(staged.parquet))})) "  # noqa: S608 - names quoted
@@ -247,7 +258,7 @@ def _fast_csv(
     )
     select = ", ".join(f"NULLIF({duckdb_ident(c)}, '') AS {duckdb_ident(c)}" for c in columns)
     length_check = " OR ".join(f"length({duckdb_ident(c)}) > {max_field}" for c in columns)
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         con.execute(
             f"COPY (SELECT {select}, CAST(row_number() OVER () + 1 AS BIGINT) AS _baris FROM {source}) "  # noqa: S608 - names quoted
@@ -587,7 +598,7 @@ def _stage_parquet(path: Path, berkas: str, mapping: Mapping, out: Path) -> Stag
     select = ", ".join(
         f"NULLIF(CAST({duckdb_ident(c)} AS VARCHAR), '') AS {duckdb_ident(c)}" for c in columns
     )
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         con.execute("SET preserve_insertion_order = true")
         con.execute(

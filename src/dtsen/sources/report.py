@@ -7,10 +7,10 @@ import html
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from dtsen.sources.mapping import Mapping
+from dtsen.sources.readers import duckdb_connect
 
 
 def file_report(
@@ -19,7 +19,7 @@ def file_report(
     """Counts for one file, aggregated by DuckDB straight from Parquet (memory does not grow with the
     file): warnings of accepted rows from their ``flags``, everything about rejected rows from their
     findings."""
-    con = duckdb.connect()
+    con = duckdb_connect()
     try:
         ok = f"read_parquet({_quote(accepted)})"
         bad = f"read_parquet({_quote(errors)})"

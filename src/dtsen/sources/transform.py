@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -113,9 +114,6 @@ class Finding:
     severity: str
     code: str
     field: str
-
-    def value(self) -> ir.StringValue:
-        return ibis.ifelse(self.when(), ibis.literal(f"{self.severity}|{self.code}|{self.field}"), NULL_STR)
 
     def when(self) -> ir.BooleanValue:
         return self.cond.fill_null(False)
@@ -684,8 +682,13 @@ def conform(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.Table:
     """Pass 4, on a materialized :func:`derive` table: the canonical table (typed per the entity) with
     ``flags`` (the warning codes), ``_findings`` (``severity|code|field``), ``_error`` (some finding is
     an error: the row goes to quarantine) and ``_baris_sumber``; nothing is filtered out here."""
+    # every finding's condition is a named step (a boolean column), computed once for the arrays below
+    first = FieldBuilder(mapping, ctx)
+    first.check(t)
+    t = _let(t, **{f"_c{i}": f.when() for i, f in enumerate(first.findings)})
     fb = FieldBuilder(mapping, ctx)
     fb.check(t)
+    fb.findings = [replace(f, cond=t[f"_c{i}"]) for i, f in enumerate(fb.findings)]
     entity = ENTITIES[mapping.entity]
     cols: dict[str, ir.Value] = {}
     record = None
@@ -724,25 +727,23 @@ def conform(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.Table:
         else:
             cols[f.name] = ibis.null(_ibis_type(f.storage))
     empty = ibis.literal([], type="array<string>")
-    findings = ibis.array([f.value() for f in fb.findings]) if fb.findings else empty
-    warnings = [f for f in fb.findings if f.severity == "warning"]
+
+    def listed(found: list[Finding], item: Callable[[Finding], ir.StringValue]) -> tuple[Any, Any]:
+        """(some finding holds, the array of ``item`` of those that hold). Most rows have none: for
+        them the array is the empty literal, not fifty nulls built and filtered away."""
+        if not found:
+            return ibis.literal(False), empty
+        some = found[0].when()
+        for f in found[1:]:
+            some = some | f.when()
+        items = ibis.array([ibis.ifelse(f.when(), item(f), NULL_STR) for f in found])
+        return some, ibis.ifelse(some, items.filter(lambda x: x.notnull()), empty)
+
+    _, findings = listed(fb.findings, lambda f: ibis.literal(f"{f.severity}|{f.code}|{f.field}"))
     # flags straight from the conditions (no second pass over the findings strings), in findings order
-    flags = (
-        ibis.array([ibis.ifelse(f.when(), ibis.literal(f.code), NULL_STR) for f in warnings])
-        if warnings
-        else empty
-    )
-    error = ibis.literal(False)
-    for f in fb.findings:
-        if f.severity == "error":
-            error = error | f.when()
-    return t.select(
-        **cols,
-        flags=flags.filter(lambda x: x.notnull()),
-        _findings=findings.filter(lambda x: x.notnull()),
-        _error=error,
-        _baris_sumber=t._baris,
-    )
+    _, flags = listed([f for f in fb.findings if f.severity == "warning"], lambda f: ibis.literal(f.code))
+    error, _ = listed([f for f in fb.findings if f.severity == "error"], lambda f: ibis.literal(f.code))
+    return t.select(**cols, flags=flags, _findings=findings, _error=error, _baris_sumber=t._baris)
 
 
 def flags_of(findings: ir.ArrayValue) -> ir.ArrayValue:

@@ -31,7 +31,7 @@ def _stepwise(x: np.ndarray, y: np.ndarray, w: np.ndarray, p_enter: float, max_v
     Each step residualises y and every candidate on the chosen set once (one QR), so the t-statistic of
     adding candidate j is its partial regression on those residuals: no refit per candidate.
     """
-    n, p = x.shape
+    n = x.shape[0]
     sw = np.sqrt(w / w.mean())
     xw, yw = x * sw[:, None], y * sw
     chosen: list[int] = []
@@ -94,7 +94,9 @@ class StepwiseOLS(RegressorMixin, BaseEstimator):
         self.provinces_ = sorted(float(p) for p in np.unique(prov))
         self.models_: dict[str, dict[str, Any]] = {}
         others = self.provinces_[1:]  # the first province is the reference category
-        dummies = np.column_stack([prov == p for p in others]).astype(float) if others else np.zeros((len(y), 0))
+        dummies = (
+            np.column_stack([prov == p for p in others]).astype(float) if others else np.zeros((len(y), 0))
+        )
         pooled = np.column_stack([xi[:, candidates], dummies])
         self.models_[NATIONAL] = self._fit_one(pooled, y, w, candidates, n_obs=len(y))
         for p in self.provinces_:
@@ -122,7 +124,8 @@ class StepwiseOLS(RegressorMixin, BaseEstimator):
             "intercept": float(coef[0]),
             "coef": beta.tolist(),
             "province_effects": province_effects,
-            "selected": [FEATURES[i].name for i in feature_cols] + sorted(f"prov_{k}" for k in province_effects),
+            "selected": [FEATURES[i].name for i in feature_cols]
+            + sorted(f"prov_{k}" for k in province_effects),
             "n_obs": n_obs,
         }
 

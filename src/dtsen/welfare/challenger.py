@@ -68,7 +68,9 @@ class BoostedPMT(RegressorMixin, BaseEstimator):
             "force_row_wise": True,
             "num_threads": self.threads,
             "verbose": -1,
-            **{k: v for k, v in FIXED.items() if k not in {"subsample", "subsample_freq", "colsample_bytree"}},
+            **{
+                k: v for k, v in FIXED.items() if k not in {"subsample", "subsample_freq", "colsample_bytree"}
+            },
             "bagging_fraction": FIXED["subsample"],
             "bagging_freq": FIXED["subsample_freq"],
             "feature_fraction": FIXED["colsample_bytree"],

@@ -43,7 +43,9 @@ class Conformal:
 
 def conformalize(estimator: Any, x_cal: np.ndarray, y_cal: np.ndarray, level: float = LEVEL) -> Conformal:
     """Calibrate a fitted estimator on held-back households with MAPIE's split conformal regressor."""
-    mapie = SplitConformalRegressor(estimator, confidence_level=level, conformity_score="absolute", prefit=True)
+    mapie = SplitConformalRegressor(
+        estimator, confidence_level=level, conformity_score="absolute", prefit=True
+    )
     mapie.conformalize(x_cal, y_cal)
     pred, bounds = mapie.predict_interval(x_cal[:1])
     halfwidth = float(bounds[0, 1, 0] - pred[0])

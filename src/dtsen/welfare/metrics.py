@@ -53,12 +53,16 @@ def targeting(
         "coverage": coverage,
         "exclusion_error": float(1 - hit / wp) if wp else float("nan"),
         "inclusion_error": float(1 - hit / wc) if wc else float("nan"),
-        "targeting_differential": float(hit / wp - weight[~poor & chosen].sum() / nonpoor) if wp and nonpoor else 0.0,
+        "targeting_differential": float(hit / wp - weight[~poor & chosen].sum() / nonpoor)
+        if wp and nonpoor
+        else 0.0,
         "cgh": float((hit / wc) / target) if wc else float("nan"),
     }
 
 
-def targeting_curve_auc(truth: np.ndarray, score: np.ndarray, weight: np.ndarray, target: float = TARGET_SHARE) -> float:
+def targeting_curve_auc(
+    truth: np.ndarray, score: np.ndarray, weight: np.ndarray, target: float = TARGET_SHARE
+) -> float:
     """Area under the share of the target group reached as coverage goes 0 -> 100% (random 0.5, perfect
     1 - target/2)."""
     poor = bottom_share(truth, weight, target)
@@ -92,7 +96,11 @@ def summary(
         "inclusion_error_40": next(r["inclusion_error"] for r in rows if r["coverage"] == 0.4),
         "spearman": spearman(truth, score),
         "auc_targeting_curve": targeting_curve_auc(truth, score, weight, target),
-        "r2": float(1 - np.average(resid**2, weights=weight) / np.average((truth - np.average(truth, weights=weight)) ** 2, weights=weight)),
+        "r2": float(
+            1
+            - np.average(resid**2, weights=weight)
+            / np.average((truth - np.average(truth, weights=weight)) ** 2, weights=weight)
+        ),
         "rmse": float(np.sqrt(np.average(resid**2, weights=weight))),
     }
     if lower is not None and upper is not None:
@@ -136,7 +144,9 @@ def subgroup_audit(
                     "need": need,
                     "selected": sel,
                     "parity": sel / need if need else float("nan"),
-                    "exclusion_error": float(1 - w[poor[rows] & chosen[rows]].sum() / wp) if wp else float("nan"),
+                    "exclusion_error": float(1 - w[poor[rows] & chosen[rows]].sum() / wp)
+                    if wp
+                    else float("nan"),
                 }
             )
     return out

@@ -20,9 +20,15 @@ def _desil(t: ir.Table, weight: ir.NumericValue, group_by: list[str]) -> ir.Inte
     running = weight.sum().over(ibis.cumulative_window(group_by=[t[g] for g in group_by], order_by=order))
     total = weight.sum().over(ibis.window(group_by=[t[g] for g in group_by]))
     rows = ibis.row_number().over(ibis.window(group_by=[t[g] for g in group_by], order_by=order))
-    count = t.count().over(ibis.window(group_by=[t[g] for g in group_by])) if group_by else t.count().over(ibis.window())
+    count = (
+        t.count().over(ibis.window(group_by=[t[g] for g in group_by]))
+        if group_by
+        else t.count().over(ibis.window())
+    )
     # a group whose families all have no living member falls back to counting families
-    share = ibis.ifelse(total > 0, (running - weight / 2) / total, (rows.cast("float64") + 0.5) / count.cast("float64"))
+    share = ibis.ifelse(
+        total > 0, (running - weight / 2) / total, (rows.cast("float64") + 0.5) / count.cast("float64")
+    )
     return ibis.least((share * 10).floor().cast("int64") + 1, 10).cast("int8")
 
 

@@ -27,7 +27,7 @@ MODELS_DIR = "models"
 BASELINE, CHALLENGER = "ols_stepwise", "lightgbm"
 
 
-class ModelNotFound(LookupError):
+class ModelNotFoundError(LookupError):
     pass
 
 
@@ -71,13 +71,24 @@ def save(
     staging = root / f".staging-{version}-{uuid.uuid4().hex[:6]}"
     staging.mkdir()
     try:
-        full = {"version": version, "data_hash": data_hash, "created": datetime.now(UTC).isoformat(), **manifest}
-        (staging / "manifest.json").write_text(json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8")
-        (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8")
+        full = {
+            "version": version,
+            "data_hash": data_hash,
+            "created": datetime.now(UTC).isoformat(),
+            **manifest,
+        }
+        (staging / "manifest.json").write_text(
+            json.dumps(full, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        (staging / "metrics.json").write_text(
+            json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
         (staging / "config.yaml").write_text(config_yaml, encoding="utf-8")
         (staging / f"{BASELINE}.json").write_text(json.dumps(baseline.to_dict()), encoding="utf-8")
         (staging / f"{CHALLENGER}.txt").write_text(challenger.to_string(), encoding="utf-8")
-        (staging / f"{CHALLENGER}.params.json").write_text(json.dumps(challenger.get_params()), encoding="utf-8")
+        (staging / f"{CHALLENGER}.params.json").write_text(
+            json.dumps(challenger.get_params()), encoding="utf-8"
+        )
         (staging / "conformal.json").write_text(
             json.dumps({k: c.to_dict() for k, c in conformal.items()}), encoding="utf-8"
         )
@@ -95,7 +106,11 @@ def versions(data_dir: Path | None = None) -> list[str]:
     root = models_root(data_dir)
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "manifest.json").is_file() and not p.name.startswith("."))
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and (p / "manifest.json").is_file() and not p.name.startswith(".")
+    )
 
 
 def load(version: str | Path | None = None, data_dir: Path | None = None) -> WelfareModel:
@@ -105,10 +120,12 @@ def load(version: str | Path | None = None, data_dir: Path | None = None) -> Wel
     else:
         known = versions(data_dir)
         if not known:
-            raise ModelNotFound(f"no trained welfare model under {models_root(data_dir)} (run dtsen welfare train)")
+            raise ModelNotFoundError(
+                f"no trained welfare model under {models_root(data_dir)} (run dtsen welfare train)"
+            )
         name = known[-1] if version in (None, "latest") else str(version)
         if name not in known:
-            raise ModelNotFound(f"model version {name} not found under {models_root(data_dir)}")
+            raise ModelNotFoundError(f"model version {name} not found under {models_root(data_dir)}")
         path = models_root(data_dir) / name
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     baseline = StepwiseOLS.from_dict(json.loads((path / f"{BASELINE}.json").read_text(encoding="utf-8")))

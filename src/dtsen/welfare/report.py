@@ -20,7 +20,10 @@ from plotly.offline import get_plotlyjs
 from dtsen.welfare import registry
 from dtsen.welfare.intervals import LEVEL
 
-NAMES = {registry.BASELINE: "OLS stepwise per provinsi (baseline Bank Dunia)", registry.CHALLENGER: "LightGBM monoton (challenger)"}
+NAMES = {
+    registry.BASELINE: "OLS stepwise per provinsi (baseline Bank Dunia)",
+    registry.CHALLENGER: "LightGBM monoton (challenger)",
+}
 AUDIT_DIMENSIONS = ("provinsi", "perkotaan", "jenis_kelamin_kepala", "kepala_lansia", "ada_disabilitas")
 
 
@@ -73,8 +76,15 @@ def _parity_chart(audit: list[dict[str, Any]], title: str) -> go.Figure:
 
 def _importance_chart(importance: list[dict[str, Any]], title: str) -> go.Figure:
     top = importance[:15][::-1]
-    fig = go.Figure(go.Bar(x=[r["rata_abs_kontribusi"] for r in top], y=[r["fitur"] for r in top], orientation="h"))
-    fig.update_layout(title=title, xaxis_title="rata-rata |kontribusi| (log pengeluaran)", template="plotly_white", height=480)
+    fig = go.Figure(
+        go.Bar(x=[r["rata_abs_kontribusi"] for r in top], y=[r["fitur"] for r in top], orientation="h")
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title="rata-rata |kontribusi| (log pengeluaran)",
+        template="plotly_white",
+        height=480,
+    )
     return fig
 
 
@@ -87,7 +97,12 @@ def _interval_chart(sections: dict[str, dict[str, Any]]) -> go.Figure:
                 values.append(100 * m["interval_coverage"])
     fig = go.Figure(go.Bar(x=labels, y=values))
     fig.add_hline(y=100 * LEVEL, line_dash="dash", annotation_text=f"nominal {int(100 * LEVEL)}%")
-    fig.update_layout(title="Cakupan interval prediksi: nominal vs aktual", yaxis_title="%", template="plotly_white", height=380)
+    fig.update_layout(
+        title="Cakupan interval prediksi: nominal vs aktual",
+        yaxis_title="%",
+        template="plotly_white",
+        height=380,
+    )
     return fig
 
 
@@ -128,7 +143,9 @@ paritas = seleksi / kebutuhan (1 = dilayani sesuai kebutuhan, merah = di bawah 0
 """
 
 
-def build(model: registry.WelfareModel, registry_eval: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+def build(
+    model: registry.WelfareModel, registry_eval: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The report's content as one JSON-able document."""
     headline = model.manifest["headline"]
     sections = {"Data survei yang disisihkan (held-out)": model.metrics["held_out"]}
@@ -202,7 +219,10 @@ def write(doc: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
         charts={k: v.to_html(full_html=False, include_plotlyjs=False) for k, v in charts.items()},
     )
     html_path, json_path = out_dir / "report.html", out_dir / "report.json"
-    for path, text in ((html_path, html), (json_path, json.dumps(doc, indent=2, ensure_ascii=False, default=float))):
+    for path, text in (
+        (html_path, html),
+        (json_path, json.dumps(doc, indent=2, ensure_ascii=False, default=float)),
+    ):
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
@@ -269,7 +289,12 @@ def model_card(doc: dict[str, Any]) -> str:
         "",
     ]
     for label, audit in doc["audits"].items():
-        lines += [f"### {label}", "", "| dimension | group | persons | need | selected | parity | exclusion error |", "|---|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"### {label}",
+            "",
+            "| dimension | group | persons | need | selected | parity | exclusion error |",
+            "|---|---|---:|---:|---:|---:|---:|",
+        ]
         for r in audit:
             lines.append(
                 f"| {r['dimensi']} | {r['kelompok']} | {r['persons']:.0f} | {_pct(r['need'])} | {_pct(r['selected'])} | "

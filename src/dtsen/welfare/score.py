@@ -26,7 +26,7 @@ from dtsen.config import get_settings
 from dtsen.engine import get_engine
 from dtsen.logs import get_logger
 from dtsen.welfare import registry
-from dtsen.welfare.explain import EXPLANATION_TYPE, explain
+from dtsen.welfare.explain import EXPLANATION_TYPE, explain, group_contributions
 from dtsen.welfare.features import build_features
 from dtsen.welfare.intervals import placement
 from dtsen.welfare.rank import KEY, rank
@@ -69,9 +69,7 @@ def _rupiah(log_value: np.ndarray) -> np.ndarray:
 def predict_batch(model: registry.WelfareModel, features: pl.DataFrame, which: str | None = None) -> pa.Table:
     """Score, interval, probabilities, borderline flag and explanation for a batch of feature rows."""
     name = which or model.chosen
-    estimator = model.models[name]
-    contributions = estimator.contributions(feature_matrix(features))
-    pred = contributions.sum(axis=1)
+    pred, grouped = group_contributions(model.models[name], feature_matrix(features))
     cuts = model.cutoffs
     lower, upper, p4, p5, border = placement(pred, model.conformal[name], cuts[3], cuts[4])
     return pa.table(
@@ -87,7 +85,7 @@ def predict_batch(model: registry.WelfareModel, features: pl.DataFrame, which: s
             "p_desil_le4": p4,
             "p_desil_le5": p5,
             "borderline": border,
-            "penjelasan": explain(contributions, features),
+            "penjelasan": explain(grouped, features),
         },
         schema=PREDICTION_SCHEMA,
     )

@@ -107,7 +107,9 @@ class SurveyConfig(BaseModel):
     name: str
     description: str = ""
     true_values: list[str] = Field(default_factory=lambda: ["1", "true", "TRUE", "True", "Y", "YA"])
-    false_values: list[str] = Field(default_factory=lambda: ["2", "0", "false", "FALSE", "False", "N", "TIDAK"])
+    false_values: list[str] = Field(
+        default_factory=lambda: ["2", "0", "false", "FALSE", "False", "N", "TIDAK"]
+    )
     null_values: list[str] = Field(default_factory=lambda: ["", "NA", "NULL", "."])
     households: Households
     members: Members
@@ -176,7 +178,8 @@ def _fail(df: pl.DataFrame, bad: pl.Series, field: str, source: str, reason: str
     rows = df.filter(bad).head(MAX_EXAMPLES)
     if rows.height:
         where = "; ".join(
-            f"{r['_file']} line {r['_line']}: {r[source]!r}" for r in rows.select("_file", "_line", source).to_dicts()
+            f"{r['_file']} line {r['_line']}: {r[source]!r}"
+            for r in rows.select("_file", "_line", source).to_dicts()
         )
         raise SurveyError(f"field {field} (column {source}): {reason} ({int(bad.sum())} rows), e.g. {where}")
 
@@ -289,7 +292,9 @@ def load_survey(root: Path | str, config: SurveyConfig) -> Survey:
         floor = 1 if column == "jumlah_art" else 0
         value = households[column]
         bad = value.is_null() | ((value < floor) if floor else (value <= 0))
-        _fail(households.with_columns(households[column].cast(pl.String).alias("_v")), bad, column, "_v", reason)
+        _fail(
+            households.with_columns(households[column].cast(pl.String).alias("_v")), bad, column, "_v", reason
+        )
     dup = households["id_keluarga"].is_duplicated()
     _fail(households, dup, "id_keluarga", "id_keluarga", "household id appears more than once")
     members = mem.select(
@@ -300,7 +305,9 @@ def load_survey(root: Path | str, config: SurveyConfig) -> Survey:
     households = with_members.drop("_file", "_line")
     members = members.join(households.select("id_keluarga"), on="id_keluarga", how="semi")
     if households.height == 0:
-        raise SurveyError(f"no household under {root} has members (check households.id and members.household_id)")
+        raise SurveyError(
+            f"no household under {root} has members (check households.id and members.household_id)"
+        )
     files = hh_files + mem_files
     digest = hashlib.sha256(config.digest().encode())
     for f in files:

@@ -46,15 +46,23 @@ def regsosek_registry(data_dir: Path, out_dir: Path, engine: str | None = None) 
 def regsosek_truth(data_dir: Path, synth_dir: Path) -> pl.DataFrame:
     """Per registry family (``id_keluarga_dtsen``): true log per-capita consumption and the audit groups
     (true urban status, sex and age of the true head, disability among living members)."""
-    keluarga = pl.read_parquet(latest_canonical(data_dir, "regsosek_keluarga", "keluarga"), columns=["id_keluarga", "baris"])
-    links = pl.read_parquet(Path(synth_dir) / "truth" / "links_regsosek_keluarga.parquet", columns=["baris", "family_id"])
-    fam = pl.read_parquet(Path(synth_dir) / "truth" / "families.parquet", columns=["family_id", "log_consumption", "urban"])
+    keluarga = pl.read_parquet(
+        latest_canonical(data_dir, "regsosek_keluarga", "keluarga"), columns=["id_keluarga", "baris"]
+    )
+    links = pl.read_parquet(
+        Path(synth_dir) / "truth" / "links_regsosek_keluarga.parquet", columns=["baris", "family_id"]
+    )
+    fam = pl.read_parquet(
+        Path(synth_dir) / "truth" / "families.parquet", columns=["family_id", "log_consumption", "urban"]
+    )
     persons = pl.read_parquet(
         Path(synth_dir) / "truth" / "persons.parquet",
         columns=["family_id", "alive", "hubungan", "jenis_kelamin", "umur", *DIFFICULTIES],
     ).filter(pl.col("alive"))
-    head = persons.filter(pl.col("hubungan") == 1).group_by("family_id").agg(
-        pl.col("jenis_kelamin").first(), pl.col("umur").first()
+    head = (
+        persons.filter(pl.col("hubungan") == 1)
+        .group_by("family_id")
+        .agg(pl.col("jenis_kelamin").first(), pl.col("umur").first())
     )
     disabled = persons.group_by("family_id").agg(
         (pl.max_horizontal(pl.col("^sulit_.*$")) >= 3).any().alias("disabilitas")
@@ -68,10 +76,22 @@ def regsosek_truth(data_dir: Path, synth_dir: Path) -> pl.DataFrame:
             pl.col("id_keluarga").alias(KEY),
             "family_id",
             pl.col("log_consumption").alias("log_truth"),
-            pl.when(pl.col("urban")).then(pl.lit("perkotaan")).otherwise(pl.lit("perdesaan")).alias("perkotaan"),
-            pl.when(pl.col("jenis_kelamin") == 2).then(pl.lit("perempuan")).otherwise(pl.lit("laki-laki")).alias("jenis_kelamin_kepala"),
-            pl.when(pl.col("umur") >= 60).then(pl.lit("ya")).otherwise(pl.lit("tidak")).alias("kepala_lansia"),
-            pl.when(pl.col("disabilitas").fill_null(False)).then(pl.lit("ya")).otherwise(pl.lit("tidak")).alias("ada_disabilitas"),
+            pl.when(pl.col("urban"))
+            .then(pl.lit("perkotaan"))
+            .otherwise(pl.lit("perdesaan"))
+            .alias("perkotaan"),
+            pl.when(pl.col("jenis_kelamin") == 2)
+            .then(pl.lit("perempuan"))
+            .otherwise(pl.lit("laki-laki"))
+            .alias("jenis_kelamin_kepala"),
+            pl.when(pl.col("umur") >= 60)
+            .then(pl.lit("ya"))
+            .otherwise(pl.lit("tidak"))
+            .alias("kepala_lansia"),
+            pl.when(pl.col("disabilitas").fill_null(False))
+            .then(pl.lit("ya"))
+            .otherwise(pl.lit("tidak"))
+            .alias("ada_disabilitas"),
         )
     )
 

@@ -46,7 +46,9 @@ def audit_groups(features: pl.DataFrame) -> dict[str, np.ndarray]:
     return {
         "provinsi": features["kode_prov"].fill_null("??").to_numpy(),
         "perkotaan": np.where(features["perkotaan"].fill_null(0).to_numpy() > 0, "perkotaan", "perdesaan"),
-        "jenis_kelamin_kepala": np.where(features["kepala_perempuan"].fill_null(0).to_numpy() > 0, "perempuan", "laki-laki"),
+        "jenis_kelamin_kepala": np.where(
+            features["kepala_perempuan"].fill_null(0).to_numpy() > 0, "perempuan", "laki-laki"
+        ),
         "kepala_lansia": np.where(features["kepala_lansia"].fill_null(0).to_numpy() > 0, "ya", "tidak"),
         "ada_disabilitas": np.where(features["ada_disabilitas"].fill_null(0).to_numpy() > 0, "ya", "tidak"),
     }
@@ -78,7 +80,9 @@ def survey_matrix(survey: Survey) -> Matrix:
     )
 
 
-def split(n: int, seed: int, test_share: float, calib_share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split(
+    n: int, seed: int, test_share: float, calib_share: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row indices for training, calibration and held-out test."""
     order = np.random.default_rng(seed).permutation(n)
     n_test = round(n * test_share)
@@ -94,7 +98,10 @@ def global_importance(model: Any, x: np.ndarray) -> list[dict[str, Any]]:
     values = model.contributions(x)[:, :-1]
     mean_abs = np.abs(values).mean(axis=0)
     order = np.argsort(-mean_abs)
-    return [{"fitur": FEATURE_NAMES[i], "kelompok": FEATURES[i].group, "rata_abs_kontribusi": float(mean_abs[i])} for i in order]
+    return [
+        {"fitur": FEATURE_NAMES[i], "kelompok": FEATURES[i].group, "rata_abs_kontribusi": float(mean_abs[i])}
+        for i in order
+    ]
 
 
 def train(
@@ -113,7 +120,9 @@ def train(
     survey = load_survey(survey_dir, config)
     m = survey_matrix(survey)
     if len(m.y) < 50:
-        raise ValueError(f"survey under {survey_dir} has {len(m.y)} usable households; at least 50 are needed")
+        raise ValueError(
+            f"survey under {survey_dir} has {len(m.y)} usable households; at least 50 are needed"
+        )
     tr, cal, te = split(len(m.y), seed, test_share, calib_share)
     log.info("survey loaded", households=len(m.y), train=len(tr), calibration=len(cal), test=len(te))
     baseline = StepwiseOLS(min_obs=min_obs).fit(m.x[tr], m.y[tr], m.weight[tr])
@@ -143,7 +152,9 @@ def train(
         "importance": importance,
         "cv_grid": cv,
         "relative_improvement_exclusion_40": improvement,
-        "baseline_regions": {k: {"n_obs": v["n_obs"], "selected": v["selected"]} for k, v in baseline.models_.items()},
+        "baseline_regions": {
+            k: {"n_obs": v["n_obs"], "selected": v["selected"]} for k, v in baseline.models_.items()
+        },
     }
     manifest = {
         "chosen": chosen,

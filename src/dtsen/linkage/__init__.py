@@ -1,0 +1,1 @@
+"""Linkage and consolidation: one person, one family, stable IDs (see docs/linkage.md)."""
