@@ -157,3 +157,28 @@ def test_second_cycle_applies_events_and_diffs(base: dict[str, Path], tmp_path: 
     assert diff
     report = json.loads((run_dir / "publish" / "report" / "report.json").read_text())
     assert report["diff"] == diff
+
+
+def test_death_events_are_reported_at_once_and_bad_rows_named(base: dict[str, Path], tmp_path: Path) -> None:
+    events = sorted((base["base"] / "events").glob("*.csv"))
+    r = dtsen(base["base"], "events", "deaths", *map(str, events), "--out", str(tmp_path / "deaths.parquet"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    affected = pl.read_parquet(tmp_path / "deaths.parquet")
+    assert "deceased persons in program lists" in r.stdout
+    assert str(affected["id_dtsen"].n_unique()) in r.stdout
+    q1 = snapshot.latest("2026Q1", data_dir=base["base"])
+    assert q1 is not None
+    eligible = pl.read_parquet(q1.file("eligibility.parquet")).filter(pl.col("layak"))
+    assert set(affected["id_keluarga_dtsen"].to_list()) <= set(eligible["id_keluarga_dtsen"].to_list())
+
+    bad = tmp_path / "bad.csv"
+    lines = events[0].read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("jenis")] = "MENGHILANG"
+    bad.write_text("\n".join([lines[0], ",".join(row)]) + "\n", encoding="utf-8")
+    r = dtsen(base["base"], "events", "check", str(bad))
+    assert r.returncode == 1
+    assert "0 events valid, 1 rejected" in r.stdout
+    assert "jenis" in r.stderr
+    assert "bad.csv" in r.stderr

@@ -49,7 +49,7 @@ def test_cycle_duckdb_and_spark_publish_the_same_snapshot(tmp_path: Path) -> Non
     synth = tmp_path / "synth"
     generate(
         SynthRequest(
-            persons=2500, out=synth, seed=5, kabupaten=["3471"], params=SynthParams(susenas_sample_rate=0.3)
+            persons=1500, out=synth, seed=5, kabupaten=["3471"], params=SynthParams(susenas_sample_rate=0.3)
         )
     )
     duck, spark = tmp_path / "duckdb", tmp_path / "spark"
@@ -64,7 +64,9 @@ def test_cycle_duckdb_and_spark_publish_the_same_snapshot(tmp_path: Path) -> Non
     assert a is not None
     assert b is not None
     for name, key in TABLES.items():
-        left, right = pl.read_parquet(a.file(name)), pl.read_parquet(b.file(name))
+        # batch IDs carry the landing time, which differs between the two runs by construction
+        left = pl.read_parquet(a.file(name)).drop("batch_id", strict=False)
+        right = pl.read_parquet(b.file(name)).drop("batch_id", strict=False)
         assert left.columns == right.columns, name
         order = key or [c for c, t in left.schema.items() if not t.is_nested() and not t.is_float()]
         assert_frame_equal(left.sort(order), right.sort(order), check_exact=False, rel_tol=1e-9, abs_tol=1e-9)

@@ -65,6 +65,10 @@ def _register() -> None:
     from dtsen.cli import cycle
 
     app.add_typer(cycle.app, name="cycle")
+    from dtsen.cli import feeds
+
+    app.add_typer(feeds.events_app, name="events")
+    app.add_typer(feeds.corrections_app, name="corrections")
     from dtsen.cli import welfare
 
     app.add_typer(welfare.app, name="welfare")

@@ -289,13 +289,13 @@ def _drop_duplicate_rows(files: list[tuple[StagedFile, Path]]) -> None:
         return
     columns = list(dict.fromkeys(c for s, _ in files for c in s.columns))
 
-    def rows(i: int, staged: StagedFile, extra: str = "") -> str:
+    def rows(i: int, staged: StagedFile) -> str:
         values = ", ".join(
             duckdb_ident(c) if c in staged.columns else f"CAST(NULL AS VARCHAR) AS {duckdb_ident(c)}"
             for c in columns
         )
         source = f"read_parquet({_sql_string(str(staged.parquet))})"
-        return f"SELECT {i} AS _f, _baris, {values}{extra} FROM {source}"  # noqa: S608 - names quoted
+        return f"SELECT {i} AS _f, _baris, {values} FROM {source}"  # noqa: S608 - names quoted
 
     hashed = " UNION ALL ".join(
         f"SELECT _f, _baris, hash({', '.join(duckdb_ident(c) for c in columns)}) AS _h FROM ({rows(i, s)})"  # noqa: S608
@@ -313,21 +313,22 @@ def _drop_duplicate_rows(files: list[tuple[StagedFile, Path]]) -> None:
             for i, (s, _) in enumerate(files)
         )
         keys = ", ".join(duckdb_ident(c) for c in columns)  # PARTITION BY treats nulls as equal
-        dupes = con.execute(
-            f"SELECT _f, _baris, first_f, first_baris FROM (SELECT _f, _baris, "  # noqa: S608 - built above
+        con.execute(
+            f"CREATE TEMP TABLE d AS SELECT _f, _baris, first_f, first_baris FROM (SELECT _f, _baris, "  # noqa: S608 - built above
             f"first_value(_f) OVER w AS first_f, first_value(_baris) OVER w AS first_baris, "
             f"row_number() OVER w AS n FROM ({candidates}) WINDOW w AS (PARTITION BY {keys} ORDER BY _f, _baris)) "
-            f"WHERE n > 1 ORDER BY _f, _baris"
-        ).fetchall()
+            f"WHERE n > 1"
+        )
+        dupes = con.execute("SELECT _f, _baris, first_f, first_baris FROM d ORDER BY _f, _baris").fetchall()
         for i, (staged, landed) in enumerate(files):
             mine = [(baris, ff, fb) for f, baris, ff, fb in dupes if f == i]
             if not mine:
                 continue
             out = staged.parquet.with_name("deduplicated.parquet")
-            drop = ", ".join(str(b) for b, _, _ in mine)
             con.execute(
-                f"COPY (SELECT * FROM read_parquet({_sql_string(str(staged.parquet))}) "  # noqa: S608 - numbers
-                f"WHERE _baris NOT IN ({drop})) TO {_sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+                f"COPY (SELECT * FROM read_parquet({_sql_string(str(staged.parquet))}) "  # noqa: S608 - path quoted
+                f"WHERE _baris NOT IN (SELECT _baris FROM d WHERE _f = {i})) "
+                f"TO {_sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
             )
             unit = "line" if staged.delimiter is not None else "row"
             raw = _raw_lines(landed, staged, {b for b, _, _ in mine})

@@ -264,8 +264,9 @@ def model_card(doc: dict[str, Any]) -> str:
         f"- Chosen for scoring: **{NAMES[doc['chosen']]}** (lower held-out exclusion error at 40% coverage).",
         f"- Uncertainty: MAPIE split-conformal {int(100 * doc['interval_level'])}% intervals; P(desil <= 4/5) from "
         "the conformal residual distribution; borderline = interval crosses the desil-4 or desil-5 cut-off.",
-        "- Explanations: exact TreeSHAP (LightGBM `pred_contrib`) or OLS coefficient x deviation, top 3 factor "
-        "groups as Bahasa Indonesia sentences.",
+        "- Explanations: top 3 factor groups per family as Bahasa Indonesia sentences, from tree path attribution "
+        "(additive, as cheap as predicting) or OLS coefficient x deviation; exact TreeSHAP (LightGBM `pred_contrib`) "
+        "for global importance and single-family appeals (about 1 ms per family, too slow for millions on 2 cores).",
         "",
         "## Metrics",
         "",
@@ -310,6 +311,9 @@ def model_card(doc: dict[str, Any]) -> str:
         "urban desa are treated as rural when scoring (the survey knows the true classification).",
         "- Small provinces have few survey households: their OLS model is the pooled national one and their "
         "subgroup metrics are noisy.",
+        "- About half of all families are borderline at 80% confidence: the interval (about +/-0.35 in log "
+        "consumption) is wide compared with the distance between desil cut-offs; verification capacity must be "
+        "planned for it, or the flag narrowed to one cut-off per program.",
         "- National desil on Spark use one ordered window (single partition); at national scale this step should "
         "be replaced by a range-partitioned rank.",
         "- The model ranks by consumption proxies only; income, shocks and recent changes are not seen.",
