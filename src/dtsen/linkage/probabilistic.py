@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from dtsen.config import get_settings
 from dtsen.engine import Engine
-from dtsen.linkage.splink_model import SPLINK_COLUMNS, TF_COLUMNS, Model, blocking_rules, trained_settings
+from dtsen.linkage.splink_model import Model, blocking_rules, trained_settings
 
 # The SQL below is assembled from this module's constant column names and paths dtsen created itself;
 # no user text reaches it (hence the S608 waivers).
@@ -32,8 +32,8 @@ PAIR_SCHEMA = pa.schema(
 )
 
 
-def _select(table: str, where: str) -> str:
-    cols = ", ".join("rid AS unique_id" if c == "unique_id" else c for c in SPLINK_COLUMNS)
+def _select(model: Model, table: str, where: str) -> str:
+    cols = ", ".join("rid AS unique_id" if c == "unique_id" else c for c in model.spec.columns)
     return f"SELECT {cols} FROM {table} WHERE {where}"  # noqa: S608
 
 
@@ -44,19 +44,38 @@ def _tf_sql(column: str) -> str:
     )
 
 
+def _evidence(t: pa.Table) -> pa.Array:
+    """What a clerk reads next to a pair: per comparison its level (``gamma_``) or, as Splink 5 returns
+    it, its match weight (``mw_``, term-frequency adjustment included), e.g. ``nik=9.1,nama=-2.3``."""
+    import polars as pl
+
+    names = t.column_names
+    gammas = [c for c in names if c.startswith("gamma_")]
+    if gammas:
+        parts = [pl.format(f"{g[6:]}={{}}", pl.col(g)) for g in gammas]
+    else:
+        weights = [c[3:] for c in names if c.startswith("mw_") and not c.startswith("mw_tf_adj_")]
+        parts = [
+            pl.format(
+                f"{w}={{}}",
+                (pl.col(f"mw_{w}") + (pl.col(f"mw_tf_adj_{w}") if f"mw_tf_adj_{w}" in names else 0)).round(2),
+            )
+            for w in weights
+        ]
+    if not parts:
+        return pa.array([""] * t.num_rows, pa.string())
+    frame = pl.from_arrow(t.select([c for c in names if c.startswith(("gamma_", "mw_"))]))
+    return frame.select(pl.concat_str(parts, separator=",").fill_null("")).to_series().to_arrow()  # type: ignore[union-attr]
+
+
 def _pairs(predictions: Any, jenis: str) -> pa.Table:
     t = predictions.as_pyarrow_table()
-    gammas = [c for c in t.column_names if c.startswith("gamma_")]
-    evidence = [
-        ",".join(f"{g[6:]}={row[g]}" for g in gammas)
-        for row in t.select(gammas).to_pylist()
-    ] if gammas else [""] * t.num_rows  # fmt: skip
     return pa.table(
         {
             "rid_l": t["unique_id_l"].cast(pa.int64()),
             "rid_r": t["unique_id_r"].cast(pa.int64()),
             "probabilitas": t["match_probability"].cast(pa.float64()),
-            "bukti": pa.array(evidence, pa.string()),
+            "bukti": _evidence(t).cast(pa.string()),
             "jenis": pa.array([jenis] * t.num_rows, pa.string()),
         },
         schema=PAIR_SCHEMA,
@@ -75,12 +94,12 @@ def score_residue(eng: Engine, records: Path, residue: Path, model: Model, thres
         con.execute(f"SET threads = {int(settings.threads)}")
     try:
         con.execute(f"CREATE VIEW dtsen_records AS SELECT * FROM read_parquet('{records}')")  # noqa: S608
-        con.execute(f"CREATE TABLE dtsen_spine AS {_select('dtsen_records', 'spine')}")
+        con.execute(f"CREATE TABLE dtsen_spine AS {_select(model, 'dtsen_records', 'spine')}")
         con.execute(
             "CREATE TABLE dtsen_residue AS "  # noqa: S608
-            + _select("dtsen_records", f"rid IN (SELECT rid FROM read_parquet('{residue}'))")  # noqa: S608
+            + _select(model, "dtsen_records", f"rid IN (SELECT rid FROM read_parquet('{residue}'))")  # noqa: S608
         )
-        for c in TF_COLUMNS:
+        for c in model.spec.tf_columns:
             con.execute(f"CREATE TABLE dtsen_tf_{c} AS {_tf_sql(c)}")
         return _predict(_duckdb_api(con), model, threshold)
     finally:
@@ -98,11 +117,11 @@ def _predict(db: Any, model: Model, threshold: float) -> pa.Table:
 
     spine = db.register("dtsen_spine")
     residue = db.register("dtsen_residue")
-    linker = Linker(spine, trained_settings(model.path), log_level=logging.WARNING)
-    for c in TF_COLUMNS:
+    linker = Linker(spine, trained_settings(model.path, model.spec), log_level=logging.WARNING)
+    for c in model.spec.tf_columns:
         linker.table_management.register_term_frequency_lookup(db.register(f"dtsen_tf_{c}"), c)
-    # blocking rules from code, not the JSON: the JSON holds them as SQL of the dialect it was trained on
-    rules = blocking_rules()
+    # blocking rules from the spec, not the JSON: the JSON holds them as SQL of the dialect it was trained on
+    rules = blocking_rules(model.spec)
     between = linker.inference.predict_between(
         spine, residue, blocking_rules_to_generate_predictions=rules, threshold_match_probability=threshold,
         warning_mode="never",
@@ -123,10 +142,10 @@ def _score_spark(eng: Engine, records: Path, residue: Path, model: Model, thresh
     prepare_spark(session)
     session.read.parquet(str(records)).createOrReplaceTempView("dtsen_records")
     session.read.parquet(str(residue)).createOrReplaceTempView("dtsen_residue_rids")
-    session.sql(_select("dtsen_records", "spine")).createOrReplaceTempView("dtsen_spine")
+    session.sql(_select(model, "dtsen_records", "spine")).createOrReplaceTempView("dtsen_spine")
     session.sql(
-        _select("dtsen_records", "rid IN (SELECT rid FROM dtsen_residue_rids)")
+        _select(model, "dtsen_records", "rid IN (SELECT rid FROM dtsen_residue_rids)")
     ).createOrReplaceTempView("dtsen_residue")
-    for c in TF_COLUMNS:
+    for c in model.spec.tf_columns:
         session.sql(_tf_sql(c)).createOrReplaceTempView(f"dtsen_tf_{c}")
     return _predict(SparkAPI(spark_session=session), model, threshold)

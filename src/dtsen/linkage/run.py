@@ -82,7 +82,8 @@ def training_sample(records: Path, cfg: LinkConfig) -> Any:
     sizes = scan.group_by("kode_kec").agg(n=pl.len()).drop_nulls("kode_kec").collect().sort("kode_kec")
     sizes = sizes.sample(fraction=1.0, shuffle=True, seed=p.seed)
     keep = sizes.filter(pl.col("n").cum_sum() <= max(p.training_sample, int(sizes["n"].max() or 0)))
-    cols = [pl.col("rid").alias("unique_id") if c == "unique_id" else pl.col(c) for c in SPLINK_COLUMNS]
+    link_fields = (*SPLINK_COLUMNS, *p.splink.extra_columns)  # a dataset's own fields too (FEBRL4)
+    cols = [pl.col("rid").alias("unique_id") if c == "unique_id" else pl.col(c) for c in link_fields]
     frame = scan.join(keep.lazy().select("kode_kec"), on="kode_kec", how="semi").select(cols).collect()
     return frame.to_arrow()
 

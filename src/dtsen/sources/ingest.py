@@ -355,8 +355,10 @@ def _conform_file(eng: Engine, m: Mapping, ctx: Context, staged: StagedFile, wor
     current = eng.read_parquet(staged.parquet)
     _work_parquet(eng, prepare(text(current, m, ctx).view(), m, ctx), work / "prepared.parquet")
     current = eng.read_parquet(work / "prepared.parquet")
-    _work_parquet(eng, conform(derive(current, m, ctx).view(), m, ctx), work / "conformed.parquet")
-    conformed = eng.read_parquet(work / "conformed.parquet")
+    checked = conform(derive(current, m, ctx).view(), m, ctx)
+    _work_parquet(eng, checked, work / "conformed.parquet")
+    # the types of the expression, whatever the work file's writer made of them
+    conformed = eng.read_parquet(work / "conformed.parquet").cast(checked.schema())
     accepted, errors = work / "accepted.parquet", work / "errors.parquet"
     keep = [c for c in ENTITIES[m.entity].field_names if c in conformed.columns]
     eng.write_parquet(conformed.filter(~conformed._error).select(*keep), accepted)

@@ -726,7 +726,8 @@ def conform(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.Table:
             continue
         else:
             cols[f.name] = ibis.null(_ibis_type(f.storage))
-    empty = ibis.literal([], type="array<string>")
+    # typed in the SQL as well (a bare [] is a list of NULL type to DuckDB's own Parquet writer)
+    empty = ibis.coalesce(ibis.null("array<string>"), ibis.literal([], type="array<string>"))
 
     def listed(found: list[Finding], item: Callable[[Finding], ir.StringValue]) -> tuple[Any, Any]:
         """(some finding holds, the array of ``item`` of those that hold). Most rows have none: for
