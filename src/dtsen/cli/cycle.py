@@ -71,7 +71,8 @@ def _execute(period: str, inbox: Path | None, cutoff: str | None, engine: str | 
         return
     stderr.print(_timing_table(result.steps))
     publish = result.steps.get("publish", {}).get("summary", {})
-    typer.echo(json.dumps({"period": result.period, "status": result.status, **publish}, default=str))
+    shown = {k: v for k, v in publish.items() if k != "files"}  # checksums: `dtsen snapshot show`
+    typer.echo(json.dumps({"period": result.period, "status": result.status, **shown}, default=str))
 
 
 @app.command("run")
