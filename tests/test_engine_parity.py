@@ -280,8 +280,8 @@ def _staged(tmp: Path, rows: list[dict[str, str | None]]) -> Path:
 
 
 def _passes(eng: Engine, mapping: Mapping, staged: Path, work: Path) -> dict[str, pa.Table]:
-    """text -> prepare -> derive -> conform, each materialized and read back (ingestion runs them as two
-    queries, text + prepare and derive + conform; separately, the intermediate columns get compared too)."""
+    """text -> prepare -> derive -> conform, each materialized and read back (ingestion runs them as one
+    query, each pass a named step; separately, the intermediate columns get compared too)."""
     work.mkdir(parents=True, exist_ok=True)
     prefixes, regions, prefix_codes = reference_tables(eng)
     ctx = transform.Context("b1", "handmade.csv", LANDED, prefixes, regions, prefix_codes, today=TODAY)

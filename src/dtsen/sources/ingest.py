@@ -27,6 +27,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+from ibis.expr import operations as ops
 
 from dtsen.canonical import ENTITIES
 from dtsen.config import get_settings
@@ -349,18 +350,26 @@ def _drop_duplicate_rows(files: list[tuple[StagedFile, Path]]) -> None:
 
 
 def _conform_file(eng: Engine, m: Mapping, ctx: Context, staged: StagedFile, work: Path) -> tuple[Path, Path]:
-    """The passes of transform.py as two materialized queries (text + parse; derive + check, each
-    pass named as a step of its query rather than inlined), then the accepted rows (canonical) and
-    the rejected ones (line, findings, NIK) as two plain selections of the checked table."""
+    """The four passes of transform.py as one query, each pass a named step (``view``) so nothing is
+    inlined twice, written once as the checked table; then the accepted rows (canonical) and the
+    rejected ones (line, findings, NIK) as two plain selections of it. Columns that are one constant
+    for the whole file (nulls of fields the mapping lacks, batch and file names) are not written to
+    the work table, only to the canonical one."""
     current = eng.read_parquet(staged.parquet)
-    _work_parquet(eng, prepare(text(current, m, ctx).view(), m, ctx), work / "prepared.parquet")
-    current = eng.read_parquet(work / "prepared.parquet")
-    checked = conform(derive(current, m, ctx).view(), m, ctx)
-    _work_parquet(eng, checked, work / "conformed.parquet")
+    checked = conform(derive(prepare(text(current, m, ctx).view(), m, ctx).view(), m, ctx).view(), m, ctx)
+    fields = ENTITIES[m.entity].field_names
+    constants = {
+        name: value.to_expr().name(name)
+        for name, value in checked.op().values.items()
+        if isinstance(value, ops.Literal) and name in fields
+    }
+    _work_parquet(eng, checked.drop(*constants), work / "conformed.parquet")
     # the types of the expression, whatever the work file's writer made of them
-    conformed = eng.read_parquet(work / "conformed.parquet").cast(checked.schema())
+    schema = checked.schema()
+    conformed = eng.read_parquet(work / "conformed.parquet")
+    conformed = conformed.cast({c: schema[c] for c in conformed.columns})
     accepted, errors = work / "accepted.parquet", work / "errors.parquet"
-    keep = [c for c in ENTITIES[m.entity].field_names if c in conformed.columns]
+    keep = [constants[c] if c in constants else conformed[c] for c in fields if c in schema]
     eng.write_parquet(conformed.filter(~conformed._error).select(*keep), accepted)
     extra = ["nik"] if "nik" in conformed.columns else []
     eng.write_parquet(conformed.filter(conformed._error).select("_baris_sumber", "_findings", *extra), errors)
