@@ -58,14 +58,17 @@ def _evidence(t: pa.Table) -> pa.Array:
         parts = [
             pl.format(
                 f"{w}={{}}",
-                (pl.col(f"mw_{w}") + (pl.col(f"mw_tf_adj_{w}") if f"mw_tf_adj_{w}" in names else 0)).round(2),
+                (
+                    pl.col(f"mw_{w}")
+                    + (pl.col(f"mw_tf_adj_{w}").fill_null(0) if f"mw_tf_adj_{w}" in names else 0)
+                ).round(2),
             )
             for w in weights
         ]
     if not parts:
         return pa.array([""] * t.num_rows, pa.string())
     frame = pl.from_arrow(t.select([c for c in names if c.startswith(("gamma_", "mw_"))]))
-    return frame.select(pl.concat_str(parts, separator=",").fill_null("")).to_series().to_arrow()  # type: ignore[union-attr]
+    return frame.select(pl.concat_str(parts, separator=",", ignore_nulls=True)).to_series().to_arrow()  # type: ignore[union-attr]
 
 
 def _pairs(predictions: Any, jenis: str) -> pa.Table:

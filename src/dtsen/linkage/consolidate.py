@@ -1,0 +1,362 @@
+"""Consolidation: clusters -> stable IDs -> links, golden persons and families, status, provenance.
+
+Everything that touches every record (4.6 M at 1 M persons) or every person x attribute (provenance,
+~45 M rows) is an engine query streaming Parquet to Parquet; intermediate results read more than once
+are materialised under ``work`` (Ibis inlines a reused expression). Only per-person or per-family frames
+with a few columns reach Polars: the stable-ID registry (ids.py), status (status.py) and golden families
+(families.py), whose rules read more naturally there and whose inputs are narrow.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import polars as pl
+
+from dtsen.engine import Engine
+from dtsen.linkage import clusters as clustering
+from dtsen.linkage import families as fam
+from dtsen.linkage import ids as idreg
+from dtsen.linkage import review as rv
+from dtsen.linkage.config import LinkConfig
+from dtsen.linkage.deterministic import spine_nik_ganda
+from dtsen.linkage.golden import SRC_PREFIX, golden_persons, person_provenance, record_order
+from dtsen.linkage.inputs import ROW_SPACE, Batch, _rid, file_index
+from dtsen.linkage.status import person_status
+from dtsen.logs import get_logger
+
+log = get_logger(__name__)
+
+LINK_COLUMNS = (
+    "sumber", "entitas", "id_rekaman", "batch_id", "berkas", "baris", "id_dtsen", "metode", "aturan",
+    "probabilitas",
+)  # fmt: skip
+PROVENANCE_COLUMNS = ("entitas", "id", "atribut", "sumber", "batch_id", "tanggal_data")
+# golden person columns the status and family rules read (the rest goes straight to persons.parquet)
+STATUS_INPUT = ("id_dtsen", "nik", "no_kk", "status_hidup", "tanggal_meninggal", "di_dukcapil", "kode_kec")
+FAMILY_INPUT = (
+    "id_dtsen",
+    "status_hidup",
+    "hubungan_siak",
+    "hubungan",
+    "tanggal_lahir",
+    "no_kk",
+    *fam.LOCATION,
+)
+ADMIN = {  # golden-family input name -> (entity, columns the overrides read)
+    "pln": ("pelanggan_pln", ("daya_va",)),
+    "kendaraan": ("kendaraan", ("jenis",)),
+    "tanah": ("bidang_tanah", ("penggunaan",)),
+}
+
+
+@dataclass
+class Consolidated:
+    registry: list[pl.DataFrame]
+    counts: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)  # per sub-step, for profiling at scale
+
+
+class _Clock:
+    """Seconds per sub-step (logged: consolidation is the longest stage at scale)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = round(now - self._t, 2)
+        self._t = now
+
+
+def canonical_rows(
+    eng: Engine, batches: list[Batch], entity: str, columns: list[str] | None = None,
+    exclude_sources: frozenset[str] = frozenset(),
+) -> ir.Table | None:  # fmt: skip
+    """Every batch of ``entity`` as one table with ``rid`` (as the record table numbers it): columns
+    missing from a source are typed nulls, types are the first batch's (Polars' vertical_relaxed)."""
+    chosen = [b for b in batches if b.entity == entity and b.source not in exclude_sources]
+    if not chosen:
+        return None
+    index = file_index(batches)
+    tables = [(b, eng.read_parquet(b.canonical)) for b in chosen]
+    schema: dict[str, Any] = {}
+    for _, t in tables:
+        for name, type_ in t.schema().items():
+            schema.setdefault(name, type_)
+    wanted = columns if columns is not None else [c for c in schema if c != "rid"]
+    parts = []
+    for b, t in tables:
+        cols = {
+            c: (t[c].cast(schema[c]) if c in t.columns else ibis.null(schema[c]))
+            for c in wanted
+            if c in schema
+        }
+        parts.append(t.select(rid=_rid(t, b, index), **cols))
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _arrow(eng: Engine, expr: ir.Table) -> pl.DataFrame:
+    return pl.from_arrow(eng.to_pyarrow(expr))  # type: ignore[return-value]
+
+
+def consolidate(
+    eng: Engine,
+    records_path: Path,
+    clusters: pl.DataFrame,
+    pairs: pl.DataFrame,
+    batches: list[Batch],
+    cfg: LinkConfig,
+    state_dir: Path,
+    out: Path,
+    work: Path,
+    run: str,
+) -> Consolidated:
+    """Write links, persons, families, provenance, lineage and review into ``out``; return the new ID
+    registry (saved by the caller once the output is in place) and the run's counts."""
+    spine, surv = cfg.spine_source, cfg.survivorship
+    clock = _Clock()
+    registry = idreg.load_registry(state_dir)
+    clusters.write_parquet(work / "clusters.parquet")
+    rec = eng.read_parquet(records_path)
+    cl = eng.read_parquet(work / "clusters.parquet")
+
+    # person IDs: clusters with a register row or a family-survey record; admin-only clusters are nobody
+    keyed = cl.select("rid", "cluster").join(
+        rec.select("rid", "spine", "entitas", "sumber", "id_rekaman"), "rid"
+    )
+    admin = keyed.entitas.isin(list(clustering.ADMIN_ENTITIES))
+    kinds = keyed.group_by("cluster").aggregate(orang=(keyed.spine | ~admin).any())
+    person = keyed.join(kinds.filter(kinds.orang).select("cluster"), "cluster")
+    person_keys = person.select(
+        group=person.cluster, kunci=person.sumber.concat(":", person.id_rekaman), kuat=person.spine
+    )
+    persons_ids = idreg.assign(_arrow(eng, person_keys).sort("group", "kunci"), registry, "person", run)
+    persons_ids.ids.rename({"group": "cluster", "id": "id_dtsen"}).write_parquet(work / "person_ids.parquet")
+    clock.lap("person_ids")
+
+    # links (and the members table every later query joins: rid -> id_dtsen)
+    pid = eng.read_parquet(work / "person_ids.parquet")
+    linked = rec.join(cl, "rid").left_join(pid, "cluster")
+    links = linked.select("rid", *LINK_COLUMNS)
+    eng.write_parquet(links.order_by("rid").drop("rid"), out / "links.parquet")
+    eng.write_parquet(
+        linked.filter(linked.id_dtsen.notnull()).select("rid", "id_dtsen"), work / "members.parquet"
+    )
+    members = eng.read_parquet(work / "members.parquet")
+    clock.lap("links")
+
+    # golden persons: every record's place in the order of preference, then one grouped query
+    anggota = canonical_rows(eng, batches, "anggota", exclude_sources=frozenset({"susenas"}))
+    if anggota is None:
+        raise ValueError("no anggota batch to build golden persons from")
+    files = _files(eng, anggota)
+    anggota = anggota.join(members, "rid")
+    eng.write_parquet(
+        record_order(anggota.select("rid", "sumber", "tanggal_data"), surv.field_sources, spine),
+        work / "order.parquet",
+    )
+    anggota = anggota.join(eng.read_parquet(work / "order.parquet"), "rid")
+    eng.write_parquet(golden_persons(anggota, spine), work / "golden.parquet")
+    golden = eng.read_parquet(work / "golden.parquet")
+    clock.lap("golden")
+
+    # status evidence per person: latest field record, NIK quality, sources, BPJS segment
+    evidence = _evidence(eng, rec, members, batches, cfg)
+    ganda = _arrow(eng, spine_nik_ganda(rec))["nik"]
+    base = _arrow(eng, golden.select(*dict.fromkeys(STATUS_INPUT + FAMILY_INPUT + ("tanggal_lahir",))))
+    status = person_status(
+        base.select(STATUS_INPUT),
+        evidence.select(
+            "id_dtsen", "ada_lapangan", "sumber_lapangan", "keberadaan_lapangan", "kec_lapangan",
+            "nik_ada", "nik_tidak_valid", "sumber_nik",
+        ),
+        ganda,
+        spine,
+    ).select("id_dtsen", "status_padan", "bukti_status")  # fmt: skip
+    clock.lap("status")
+    ref = cfg.reference_date or eng.execute(rec.filter(rec.spine).tanggal_data.max())
+    ref = ref.date() if hasattr(ref, "date") else ref  # the engine may return a timestamp
+    until = pl.coalesce(pl.col("tanggal_meninggal"), pl.lit(ref))
+    lahir = pl.col("tanggal_lahir")
+    umur = (until.dt.year() - lahir.dt.year()) - (
+        (until.dt.month() * 100 + until.dt.day()) < (lahir.dt.month() * 100 + lahir.dt.day())
+    ).cast(pl.Int32)
+
+    # families: keys -> stable IDs -> golden families (Polars, one row per person or family)
+    latest_family = evidence.filter(pl.col("ada_lapangan")).select("id_dtsen", "id_keluarga")
+    keys = fam.family_keys(base.select("id_dtsen", "no_kk"), latest_family)
+    fam_groups, person_group = fam.id_groups(keys)
+    fam_ids = idreg.assign(fam_groups, registry, "family", run)
+    person_family = person_group.join(fam_ids.ids, on="group").select("id_dtsen", id_keluarga_dtsen="id")
+    family_input = base.select(FAMILY_INPUT).join(person_family, on="id_dtsen", how="left")
+    families, fam_prov = fam.golden_families(
+        family_input,
+        _field_members(eng, batches, members, surv.field_sources),
+        _keluarga(eng, batches),
+        _admin(eng, batches, members),
+        surv,
+    )
+    families = families.sort("id_keluarga_dtsen")
+    families.write_parquet(out / "families.parquet")
+    fam_prov.sort("id", "atribut").write_parquet(work / "family_provenance.parquet")
+    clock.lap("families")
+
+    # persons.parquet: golden attributes + status, sources, BPJS segment, age, family
+    extra = (
+        base.select("id_dtsen", "tanggal_lahir", "tanggal_meninggal")
+        .join(person_family, on="id_dtsen", how="left")
+        .join(status, on="id_dtsen", how="left")
+        .join(evidence.select("id_dtsen", "sumber_data", "segmen_bpjs"), on="id_dtsen", how="left")
+        .with_columns(umur=umur.cast(pl.Int16))
+        .drop("tanggal_lahir", "tanggal_meninggal")
+    )
+    extra.write_parquet(work / "person_extra.parquet")
+    x = eng.read_parquet(work / "person_extra.parquet")
+    attrs = [c for c in golden.columns if not c.startswith(SRC_PREFIX)]
+    persons = golden.select(*attrs).join(x, "id_dtsen")
+    tail = ["status_padan", "bukti_status", "sumber_data", "segmen_bpjs", "umur"]
+    order = ["id_dtsen", "id_keluarga_dtsen", *[c for c in attrs if c != "id_dtsen"], *tail]
+    n_persons = eng.write_parquet(persons.select(*order).order_by("id_dtsen"), out / "persons.parquet")
+    clock.lap("persons")
+
+    # provenance.parquet: person attributes (golden unpivoted, in golden's id order), then family
+    # attributes (sorted by Polars); a UNION ALL of two ordered single-table scans keeps their order, so
+    # ~45 M rows at 1 M persons need no sort to be deterministic
+    person_rows = person_provenance(golden, files)
+    fp = eng.read_parquet(work / "family_provenance.parquet")
+    family_rows = fp.select(*PROVENANCE_COLUMNS).cast(person_rows.schema())
+    eng.write_parquet(ibis.union(person_rows, family_rows), out / "provenance.parquet")
+    pl.concat([persons_ids.lineage, fam_ids.lineage]).write_parquet(out / "lineage.parquet")
+    clock.lap("provenance")
+
+    # review queue: grey-band pairs with both records side by side
+    p = cfg.probabilistic
+    pair_rids = pl.concat([pairs.select(rid="rid_l"), pairs.select(rid="rid_r")]).unique()
+    sides = (
+        pl.scan_parquet(records_path)
+        .select("rid", *rv.SIDE_FIELDS)
+        .join(pair_rids.lazy(), on="rid", how="semi")
+        .collect()
+    )
+    rv.queue(pairs, sides, p.review_threshold, p.match_threshold).write_parquet(out / "review.parquet")
+
+    lk = eng.read_parquet(out / "links.parquet")
+    method = _arrow(eng, lk.group_by("metode").aggregate(n=lk.count()))
+    counts = {
+        "records": int(eng.execute(lk.count())),
+        "persons": int(n_persons),
+        "families": families.height,
+        "unlinked": int(eng.execute(lk.id_dtsen.isnull().sum())),
+        **{f"metode_{m}": int(n) for m, n in method.sort("metode").iter_rows()},
+        "review": int(((pairs["probabilitas"] < p.match_threshold) & pairs["keputusan"].is_null()).sum()),
+    }
+    clock.lap("review")
+    log.info("consolidated", **clock.seconds)
+    return Consolidated(
+        [
+            persons_ids.registry,
+            fam_ids.registry,
+            registry.filter(~pl.col("jenis_id").is_in(["person", "family"])),
+        ],
+        counts,
+        clock.seconds,
+    )
+
+
+def _files(eng: Engine, anggota: ir.Table) -> dict[int, tuple[str, str]]:
+    """File index -> (sumber, batch_id) of the anggota records (provenance decodes source keys by it)."""
+    t = anggota.select(file=anggota.rid // ROW_SPACE, sumber=anggota.sumber, batch_id=anggota.batch_id)
+    rows = _arrow(eng, t.distinct())
+    if rows["file"].is_duplicated().any():
+        raise ValueError("an anggota file holds records of several sources or batches")
+    return {int(f): (s, b) for f, s, b in rows.iter_rows()}
+
+
+def _top(t: ir.Table, order_by: list[Any]) -> ir.Table:
+    """The first row per id_dtsen under ``order_by`` (ties broken by rid: deterministic)."""
+    pos = ibis.row_number().over(group_by=t.id_dtsen, order_by=[*order_by, t.rid])
+    ranked = t.mutate(_pos=pos)
+    return ranked.filter(ranked._pos == 0).drop("_pos")
+
+
+def _evidence(
+    eng: Engine, rec: ir.Table, members: ir.Table, batches: list[Batch], cfg: LinkConfig
+) -> pl.DataFrame:
+    """Per person: the latest field record (sumber, keberadaan, kecamatan, family), NIK quality over the
+    non-register records, the sources naming them (sumber_data) and the BPJS segment."""
+    field_sources = cfg.survivorship.field_sources
+    r = rec.join(members, "rid")
+    f = r.filter(r.sumber.isin(field_sources))
+    keberadaan = canonical_rows(eng, batches, "anggota", ["keberadaan"], frozenset({"susenas"}))
+    if keberadaan is not None:
+        f = f.left_join(keberadaan, "rid").drop("rid_right")
+    else:
+        f = f.mutate(keberadaan=ibis.null("int8"))
+    latest = _top(f, [ibis.desc(f.tanggal_data)]).select(
+        "id_dtsen", sumber_lapangan=f.sumber, keberadaan_lapangan=f.keberadaan, kec_lapangan=f.kode_kec,
+        id_keluarga=f.id_keluarga, ada_lapangan=ibis.literal(True),
+    )  # fmt: skip
+    ns = r.filter(~r.spine)
+    nik = ns.group_by("id_dtsen").aggregate(
+        nik_ada=ns.nik.notnull().any(),
+        nik_tidak_valid=ns.nik_tidak_valid.any(),
+        sumber_nik=ns.sumber.collect(distinct=True).sort().join("+"),
+    )
+    sources = r.group_by("id_dtsen").aggregate(sumber_data=r.sumber.collect(distinct=True).sort())
+    out = _arrow(eng, sources).join(_arrow(eng, latest), on="id_dtsen", how="left")
+    out = out.join(_arrow(eng, nik), on="id_dtsen", how="left")
+    bpjs = canonical_rows(eng, batches, "kepesertaan_bpjs", ["segmen", "status_aktif", "tanggal_data"])
+    if bpjs is None:
+        return out.with_columns(segmen_bpjs=pl.lit(None, pl.Int8))
+    b = bpjs.join(members, "rid")
+    top = _top(b, [ibis.desc(b.status_aktif), ibis.desc(b.tanggal_data)])
+    return out.join(_arrow(eng, top.select("id_dtsen", segmen_bpjs=top.segmen)), on="id_dtsen", how="left")
+
+
+def _field_members(
+    eng: Engine, batches: list[Batch], members: ir.Table, field_sources: list[str]
+) -> pl.DataFrame:
+    t = canonical_rows(
+        eng, batches, "anggota", ["sumber", "id_keluarga", "tanggal_data"], frozenset({"susenas"})
+    )
+    if t is None:
+        return pl.DataFrame(
+            schema={
+                "id_dtsen": pl.String,
+                "sumber": pl.String,
+                "id_keluarga": pl.String,
+                "tanggal_data": pl.Date,
+            }
+        )
+    t = t.filter(t.sumber.isin(field_sources)).join(members, "rid")
+    return _arrow(eng, t.select("id_dtsen", "sumber", "id_keluarga", "tanggal_data"))
+
+
+def _keluarga(eng: Engine, batches: list[Batch]) -> pl.DataFrame:
+    t = canonical_rows(eng, batches, "keluarga")
+    if t is None:
+        return pl.DataFrame(
+            schema={
+                "id_keluarga": pl.String,
+                "sumber": pl.String,
+                "batch_id": pl.String,
+                "tanggal_data": pl.Date,
+            }
+        )
+    return _arrow(eng, t)
+
+
+def _admin(eng: Engine, batches: list[Batch], members: ir.Table) -> dict[str, pl.DataFrame]:
+    out = {}
+    for name, (entity, cols) in ADMIN.items():
+        t = canonical_rows(eng, batches, entity, ["sumber", "batch_id", "tanggal_data", *cols])
+        if t is not None:
+            out[name] = _arrow(eng, t.join(members, "rid").drop("rid"))
+    return out
