@@ -222,7 +222,9 @@ def bench_cycle(
     cache: Path = typer.Option(
         Path("data/bench"), "--cache", help="Where the generated input is kept between runs."
     ),
-    keep: Path | None = typer.Option(None, "--keep", help="Keep the cycle's data_dir here (default: discarded)."),
+    keep: Path | None = typer.Option(
+        None, "--keep", help="Keep the cycle's data_dir here (default: discarded)."
+    ),
 ) -> None:
     """One full quarterly cycle (ingest -> ... -> publish) of N persons from raw source files, timed per step.
 
@@ -239,7 +241,11 @@ def bench_cycle(
         shutil.rmtree(keep, ignore_errors=True)
     start = time.perf_counter()
     result = CycleRunner(
-        Period.parse("2026Q1"), STEPS, data_dir=target, engine=engine, options={"inbox": str(source_dir.resolve())}
+        Period.parse("2026Q1"),
+        STEPS,
+        data_dir=target,
+        engine=engine,
+        options={"inbox": str(source_dir.resolve())},
     ).run()
     seconds = time.perf_counter() - start
     steps = {name: rec["seconds"] for name, rec in result.steps.items()}
