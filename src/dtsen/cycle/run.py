@@ -10,7 +10,6 @@ with the same snapshot as an uninterrupted one (``tests/test_cycle.py`` kills th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,6 +24,7 @@ from typing import Any
 from dtsen.config import get_settings
 from dtsen.cycle.period import Period
 from dtsen.logs import get_logger
+from dtsen.sources.ingest import sha256_file
 
 log = get_logger(__name__)
 
@@ -86,17 +86,9 @@ def cycles_dir(data_dir: Path | None = None) -> Path:
     return (data_dir or get_settings().data_dir) / "cycles"
 
 
-def sha256_path(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def checksums(directory: Path) -> dict[str, str]:
     return {
-        str(p.relative_to(directory)): sha256_path(p) for p in sorted(directory.rglob("*")) if p.is_file()
+        str(p.relative_to(directory)): sha256_file(p) for p in sorted(directory.rglob("*")) if p.is_file()
     }
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -33,6 +32,7 @@ from dtsen import __version__
 from dtsen.config import get_settings
 from dtsen.cycle.period import Period
 from dtsen.logs import get_logger
+from dtsen.sources.ingest import sha256_file
 
 log = get_logger(__name__)
 
@@ -73,14 +73,6 @@ class Snapshot:
 
 def snapshots_dir(data_dir: Path | None = None) -> Path:
     return Path(data_dir or get_settings().data_dir) / "snapshots"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync_file(path: Path) -> None:
