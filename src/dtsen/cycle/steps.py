@@ -39,11 +39,7 @@ def _cutoff(ctx: CycleContext) -> datetime:
 
 def _cutoff_date(ctx: CycleContext) -> date:
     """Events and corrections count up to the earlier of the data cut-off and the period's end."""
-    return (
-        min(_cutoff(ctx).date(), ctx.period.end)
-        if ctx.options.get("period_bound", True)
-        else _cutoff(ctx).date()
-    )
+    return min(_cutoff(ctx).date(), ctx.period.end)
 
 
 def _linkage_state(data_dir: Path) -> Path:
@@ -242,7 +238,7 @@ def step_eligibility(ctx: CycleContext, out: Path) -> dict[str, Any]:
         cons / "persons.parquet", cons / "families.parquet", ctx.output("score") / "scores.parquet",
         out / "programs", flag_lists=flag_lists, engine=ctx.engine,
     )  # fmt: skip
-    return result.summary() if hasattr(result, "summary") else {}
+    return {"families": result.families, "eligible": result.eligible}
 
 
 def step_publish(ctx: CycleContext, out: Path) -> dict[str, Any]:
