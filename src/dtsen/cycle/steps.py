@@ -97,12 +97,13 @@ def step_link(ctx: CycleContext, out: Path) -> dict[str, Any]:
 def step_consolidate(ctx: CycleContext, out: Path) -> dict[str, Any]:
     """Civil-registration events, then approved corrections, over the linked golden tables."""
     from dtsen.cycle.corrections import apply_corrections, read_corrections
-    from dtsen.cycle.events import apply_events, read_events
+    from dtsen.cycle.events import PROVENANCE_SCHEMA, apply_events, read_events
+    from dtsen.engine import append_parquet
 
     tables = ctx.output("link") / "tables"
     persons = pl.read_parquet(tables / "persons.parquet")
     families = pl.read_parquet(tables / "families.parquet")
-    provenance = [pl.read_parquet(tables / "provenance.parquet")]
+    provenance: list[pl.DataFrame] = []  # rows events and corrections add to the linkage's provenance
     lineage = pl.read_parquet(tables / "lineage.parquet")
     frozen = ctx.output("freeze")
     inputs = ctx.inputs
@@ -137,8 +138,11 @@ def step_consolidate(ctx: CycleContext, out: Path) -> dict[str, Any]:
     # sorted, so a redone step writes the same bytes (polars' parallel group-bys do not keep row order)
     persons.sort("id_dtsen").write_parquet(out / "persons.parquet")
     families.sort("id_keluarga_dtsen").write_parquet(out / "families.parquet")
-    prov = pl.concat(provenance, how="diagonal_relaxed")
-    prov.sort(prov.columns, nulls_last=True).write_parquet(out / "provenance.parquet")
+    # the linkage's provenance (~57 M rows at 1 M persons, already in a fixed order) is streamed, not
+    # loaded; the rows added here follow it, sorted, so a redone step writes the same bytes
+    added = [p.sort(p.columns, nulls_last=True) for p in provenance if p.height]
+    extra = pl.concat(added, how="diagonal_relaxed") if added else pl.DataFrame(schema=PROVENANCE_SCHEMA)
+    append_parquet(tables / "provenance.parquet", extra.to_arrow(), out / "provenance.parquet")
     lineage.sort(lineage.columns, nulls_last=True).write_parquet(out / "lineage.parquet")
     summary.update(persons=persons.height, families=families.height)
     return summary
