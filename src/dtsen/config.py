@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     )
     threads: int = Field(0, ge=0, description="Worker threads for DuckDB/Polars; 0 means all cores.")
     memory_limit: str = Field("8GB", description="DuckDB memory limit for batch steps.")
+    ingest_jobs: int = Field(
+        2, ge=1, description="Source files a cycle ingests side by side (each is its own batch)."
+    )
     spark_master: str = Field("local[2]", description="Spark master URL when engine=spark.")
     log_level: str = Field("INFO", description="Standard logging level name.")
     log_format: Literal["text", "json"] = Field("text", description="Human text or one JSON object a line.")

@@ -250,6 +250,21 @@ def _spark_compiler() -> Any:
     return Compiler()
 
 
+@cache
+def _duckdb_compiler() -> Any:
+    """Ibis' DuckDB compiler, except that ``x.first(include_null=False).over(w)`` keeps its IGNORE NULLS:
+    ibis rewrites a windowed first() into FIRST_VALUE and drops the flag on DuckDB (its PySpark compiler
+    always ignores nulls), so the same expression meant different things on the two engines."""
+    import sqlglot.expressions as sge
+    from ibis.backends.sql.compilers.duckdb import DuckDBCompiler
+
+    class Compiler(DuckDBCompiler):
+        def visit_FirstValue(self, op: Any, *, arg: Any) -> Any:  # noqa: N802
+            return sge.IgnoreNulls(this=self.f.first_value(arg))
+
+    return Compiler()
+
+
 def nullable_schema(schema: pa.Schema) -> pa.Schema:
     """``schema`` with every field (and every list item) nullable."""
     return pa.schema([_nullable(f) for f in schema], metadata=schema.metadata)
@@ -423,6 +438,7 @@ def get_engine(name: str | None = None) -> Engine:
         if settings.threads:
             config["threads"] = settings.threads
         con = ibis.duckdb.connect(**config)
+        con.compiler = _duckdb_compiler()
         return Engine("duckdb", con)
     if name == "spark":
         session = spark_session(settings.spark_master)

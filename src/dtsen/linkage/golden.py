@@ -6,9 +6,8 @@ programs) from the most recent field observation (Regsosek, DTKS, P3KE by tangga
 configured order). Every chosen value keeps where it came from (``_src_<attribute>``: the record's file and
 tanggal_data in one integer), which becomes provenance.parquet without a join back to the records.
 
-Two engine queries: every record's place in the order of preference (a narrow table), then one grouped
-pass taking, per attribute, the value (and rid) of the best-placed record where it is not null. At 1 M
-persons this replaces ~60 sorted Polars aggregations over every record with one hash aggregation.
+Two engine queries: every record's place in the order of preference (a narrow table), then one pass
+taking, per attribute, the value (and source key) of the best-placed record where it is not null.
 """
 
 from __future__ import annotations
@@ -47,8 +46,8 @@ def record_order(anggota: ir.Table, first: list[str], spine_source: str) -> ir.T
     """(rid, o_id, o_field): each record's place in the order of preference for identity attributes
     (register first, then recency) and for field attributes (field sources by recency, ties in the
     configured order; null for other sources), 0 = best, ties to the lower rid, null when unranked
-    (no tanggal_data). A global order over a narrow table: per-person windows would sort every wide
-    row, and an integer key makes the golden aggregation a plain ``arg_min``."""
+    (no tanggal_data). A global order over a narrow table, so the golden pass sorts each person's rows
+    by one unique integer instead of comparing sources and dates."""
     order = {s: len(first) - i for i, s in enumerate(first)}
     priority = ibis.cases(*[(anggota.sumber == s, p) for s, p in order.items()], else_=0).cast("int64")
     days = anggota.tanggal_data.epoch_days().cast("int64")
@@ -74,38 +73,41 @@ def source_key(rid: ir.IntegerValue, days: ir.IntegerValue) -> ir.IntegerValue:
     return (rid // ROW_SPACE) * DAY_SPAN + DAY_OFFSET + days
 
 
-def _arg_min(value: ir.Value, key: ir.IntegerValue) -> ir.Value:
-    """``value`` of the row with the smallest non-null ``key`` (DuckDB arg_min, Spark min_by: rows with a
-    null key are skipped). Ibis' own argmin is an ordered FIRST on DuckDB, many times slower."""
-    fn = ibis.udf.agg.builtin(name="arg_min", signature=((value.type(), key.type()), value.type()))
-    return fn(lambda v, k: None)(value, key)
-
-
 def golden_persons(anggota: ir.Table, spine_source: str) -> ir.Table:
     """Golden persons from ``anggota`` rows carrying rid, id_dtsen and their :func:`record_order`:
     id_dtsen, every attribute, di_dukcapil, then ``_src_<attribute>`` (:func:`source_key` of the record
     each value came from, null when none has it), sorted by id_dtsen. A person is golden when at least
-    one record is ranked (has tanggal_data)."""
+    one record is ranked (has tanggal_data).
+
+    Per attribute, the first non-null value in the person's order of preference: window functions over
+    one sort per ordering (about twice as fast at 1 M persons as a grouped arg_min per attribute, whose
+    hash table holds every attribute's state for every person at once)."""
     identity, field = attribute_sets()
 
-    def best(t: ir.Table, attrs: list[str], pos: ir.IntegerValue, **extra: ir.Value) -> ir.Table:
+    def best(t: ir.Table, attrs: list[str], key: ir.IntegerValue, **extra: ir.Value) -> ir.Table:
+        order = ibis.asc(key, nulls_first=False)  # positions are unique: no ties
+        whole = ibis.window(group_by=t.id_dtsen, order_by=order, preceding=None, following=None)
+        ranked = key.notnull()
         values: dict[str, ir.Value] = {}
         sources: dict[str, ir.Value] = {}
         for a in attrs:
-            key = ibis.ifelse(t[a].notnull(), pos, ibis.null("int64"))
-            values[a] = _arg_min(t[a], key)
-            sources[f"{SRC_PREFIX}{a}"] = _arg_min(t._src, key)
-        return t.group_by("id_dtsen").aggregate(**values, **extra, **sources)
+            value = ibis.ifelse(ranked, t[a], ibis.null(t[a].type()))
+            values[a] = value.first(include_null=False).over(whole)
+            src = ibis.ifelse(ranked & t[a].notnull(), t._src, ibis.null("int64"))
+            sources[f"{SRC_PREFIX}{a}"] = src.first(include_null=False).over(whole)
+        pos = ibis.row_number().over(group_by=t.id_dtsen, order_by=order)
+        top = t.select("id_dtsen", _pos=pos, _ranked=ranked, **values, **extra, **sources)
+        return top.filter(top._pos == 0).drop("_pos")
 
-    # two aggregations, each with half the state; field facts only over field records (about half)
     t = anggota
-    ident = best(t, identity, t.o_id, di_dukcapil=(t.sumber == spine_source).any(), _ranked=t.o_id.count())
-    f = anggota.filter(anggota.o_field.notnull())
-    facts = best(f, field, f.o_field)
+    di_dukcapil = (t.sumber == spine_source).any().over(group_by=t.id_dtsen)
+    ident = best(t, identity, t.o_id, di_dukcapil=di_dukcapil)
+    ident = ident.filter(ident._ranked).drop("_ranked")  # the best record is unranked: nobody's golden
+    f = anggota.filter(anggota.o_field.notnull())  # field facts only over field records (about half)
+    facts = best(f, field, f.o_field).drop("_ranked")
     j = ident.left_join(facts, "id_dtsen")
     src = [f"{SRC_PREFIX}{a}" for a in identity + field]
-    grouped = j.select("id_dtsen", *identity, *field, "di_dukcapil", *src, "_ranked")
-    grouped = grouped.filter(grouped._ranked > 0).drop("_ranked")
+    grouped = j.select("id_dtsen", *identity, *field, "di_dukcapil", *src)
     hub = grouped.hubungan_siak
     from_shdk = ibis.cases(*[(hub == k, v) for k, v in SHDK_TO_HUBUNGAN.items()], else_=ibis.null("int8"))
     hubungan = ibis.coalesce(grouped.hubungan, from_shdk.cast(grouped.hubungan.type()))
