@@ -21,9 +21,8 @@ import polars as pl
 from dtsen.canonical import ENTITIES, DType
 from dtsen.canonical.model import Field
 from dtsen.cycle.events import PROVENANCE_SCHEMA, Overlay
-from dtsen.cycle.feed import RowCheck, quarantine_frame, quarantine_rows, read_rows
+from dtsen.cycle.feed import RowCheck, read_feed, rows_frame, rt_rw, village_code
 from dtsen.logs import get_logger
-from dtsen.reference import regions
 
 log = get_logger(__name__)
 
@@ -112,24 +111,22 @@ def parse_value(fld: Field, text: str) -> Any:
     if fld.dtype is DType.DATE:
         return date.fromisoformat(value)
     if fld.name == "kode_desa":
-        code = regions.normalize_code(value)
-        if code is None or len(code) != 10 or not regions.exists(code):
+        code = village_code(value)
+        if code is None:
             raise ValueError(f"{value!r} is not a village code")
         return code
     if fld.name in ("rt", "rw"):
-        if not value.isdigit():
+        padded = rt_rw(value)
+        if padded is None:
             raise ValueError(f"{value!r} must be digits")
-        return value.zfill(3)
+        return padded
     return value
 
 
 def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
     c = RowCheck(row)
     out: dict[str, Any] = {"id_koreksi": c.text("id_koreksi", required=True)}
-    kind = (c.text("jenis", required=True) or "").lower()
-    if kind and kind not in KINDS:
-        c.fail("jenis", "jenis_tidak_dikenal", f"jenis {kind!r}: one of {', '.join(KINDS)}")
-    out["jenis"] = kind
+    out["jenis"] = kind = c.kind(KINDS, str.lower)
     person, family = c.text("id_dtsen"), c.text("id_keluarga_dtsen")
     if (person is None) == (family is None):
         c.fail("id_dtsen", "target_tidak_jelas", "give exactly one of id_dtsen and id_keluarga_dtsen")
@@ -160,27 +157,10 @@ def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
 
 def read_corrections(paths: Path | Sequence[Path]) -> CorrectionFeed:
     """Validate correction files; good rows are returned, bad rows quarantined (file, line, column)."""
-    paths = [paths] if isinstance(paths, Path | str) else list(paths)
-    good: list[dict[str, Any]] = []
-    bad: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for path in paths:
-        rows, first = read_rows(Path(path), REQUIRED)
-        for i, row in enumerate(rows):
-            parsed, check = _parse(row)
-            if parsed["id_koreksi"] in seen:
-                check.fail("id_koreksi", "id_ganda", "id_koreksi repeats an earlier correction")
-            if check.problems:
-                bad.extend(quarantine_rows(Path(path), first + i, check))
-                continue
-            seen.add(parsed["id_koreksi"])
-            good.append({**parsed, "berkas": Path(path).name, "baris": first + i})
-    frame = (
-        pl.DataFrame(good, schema=CORRECTION_SCHEMA, orient="row")
-        if good
-        else pl.DataFrame(schema=CORRECTION_SCHEMA)
+    corrections, quarantine, _ = read_feed(
+        paths, required=REQUIRED, parse=_parse, key="id_koreksi", noun="correction", schema=CORRECTION_SCHEMA
     )
-    return CorrectionFeed(frame, quarantine_frame(bad))
+    return CorrectionFeed(corrections, quarantine)
 
 
 def apply_corrections(
@@ -247,10 +227,6 @@ def apply_corrections(
                 provenance.append({"entitas": kind, "id": tables[kind].get(r, tables[kind].key), "atribut": column,
                                    "sumber": sumber, "batch_id": batch_id, "tanggal_data": c["tanggal_keputusan"]})  # fmt: skip
         outcomes.append({**out, "status": "diterapkan", "alasan": None})
-    report = CorrectionReport(
-        pl.DataFrame(outcomes, schema=OUTCOME_SCHEMA, orient="row") if outcomes else pl.DataFrame(schema=OUTCOME_SCHEMA),
-        pl.DataFrame(provenance, schema=PROVENANCE_SCHEMA, orient="row")
-        if provenance else pl.DataFrame(schema=PROVENANCE_SCHEMA),
-    )  # fmt: skip
+    report = CorrectionReport(rows_frame(outcomes, OUTCOME_SCHEMA), rows_frame(provenance, PROVENANCE_SCHEMA))
     log.info("corrections applied", **report.summary()["by_status"])
     return tables["person"].result(), tables["family"].result(), report

@@ -24,10 +24,9 @@ from typing import Any
 import polars as pl
 
 from dtsen.canonical import StatusPadan
-from dtsen.cycle.feed import RowCheck, quarantine_frame, quarantine_rows, read_rows
+from dtsen.cycle.feed import RowCheck, read_feed, rows_frame, rt_rw, village_code
 from dtsen.cycle.snapshot import Snapshot
 from dtsen.logs import get_logger
-from dtsen.reference import regions
 from dtsen.reference.codes import HubunganKeluarga, HubunganSIAK, JenisKelamin, Keberadaan, StatusKawin
 from dtsen.reference.nik import check_kk, check_nik
 
@@ -120,10 +119,7 @@ def _kk(check: RowCheck, column: str, *, required: bool = False) -> str | None:
 def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
     c = RowCheck(row)
     out: dict[str, Any] = {"id_peristiwa": c.text("id_peristiwa", required=True)}
-    kind = (c.text("jenis", required=True) or "").upper()
-    if kind and kind not in KINDS:
-        c.fail("jenis", "jenis_tidak_dikenal", f"jenis {kind!r}: one of {', '.join(KINDS)}")
-    out["jenis"] = kind
+    out["jenis"] = kind = c.kind(KINDS, str.upper)
     out["tanggal_peristiwa"] = c.date("tanggal_peristiwa", required=True)
     out["tanggal_lapor"] = c.date("tanggal_lapor", required=True)
     if out["tanggal_peristiwa"] and out["tanggal_lapor"] and out["tanggal_peristiwa"] > out["tanggal_lapor"]:
@@ -161,8 +157,8 @@ def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
     desa = c.text("kode_desa_tujuan", required="kode_desa_tujuan" in need)
     out["kode_desa_tujuan"] = None
     if desa is not None:
-        code = regions.normalize_code(desa)
-        if code is None or len(code) != 10 or not regions.exists(code):
+        code = village_code(desa)
+        if code is None:
             c.fail(
                 "kode_desa_tujuan", "desa_tidak_dikenal", f"kode_desa_tujuan {desa!r} is not a village code"
             )
@@ -172,10 +168,11 @@ def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
         out[column] = c.text(column)
     for column in ("rt_tujuan", "rw_tujuan"):
         if out[column] is not None:
-            if not out[column].isdigit():
+            padded = rt_rw(out[column])
+            if padded is None:
                 c.fail(column, "bukan_angka", f"{column} must be digits")
             else:
-                out[column] = out[column].zfill(3)
+                out[column] = padded
     if kind == "PINDAH" and out["nik"] is None and out["no_kk"] is None:
         c.fail("nik", "wajib_kosong", "PINDAH needs no_kk (the whole family) or nik (one person)")
     if kind == "PINDAH" and out["nik"] is not None and out["no_kk_baru"] is None:
@@ -191,26 +188,10 @@ def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
 
 def read_events(paths: Path | Sequence[Path]) -> EventFeed:
     """Validate event files; good rows become typed events, bad rows go to quarantine (none is lost)."""
-    paths = [paths] if isinstance(paths, Path | str) else list(paths)
-    good: list[dict[str, Any]] = []
-    bad: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    for path in paths:
-        rows, first = read_rows(Path(path), REQUIRED)
-        for i, row in enumerate(rows):
-            parsed, check = _parse(row)
-            if parsed["id_peristiwa"] is not None and parsed["id_peristiwa"] in seen:
-                check.fail("id_peristiwa", "id_ganda", "id_peristiwa repeats an earlier event")
-            if check.problems:
-                bad.extend(quarantine_rows(Path(path), first + i, check))
-                continue
-            seen.add(parsed["id_peristiwa"])
-            good.append({**parsed, "berkas": Path(path).name, "baris": first + i})
-    events = (
-        pl.DataFrame(good, schema=EVENT_SCHEMA, orient="row") if good else pl.DataFrame(schema=EVENT_SCHEMA)
+    events, quarantine, files = read_feed(
+        paths, required=REQUIRED, parse=_parse, key="id_peristiwa", noun="event", schema=EVENT_SCHEMA
     )
-    quarantine = quarantine_frame(bad)
-    log.info("events read", files=len(paths), events=events.height, quarantined=quarantine.height)
+    log.info("events read", files=files, events=events.height, quarantined=quarantine.height)
     return EventFeed(events, quarantine)
 
 
@@ -437,15 +418,12 @@ def apply_events(
     for fid in sorted(f for f in reg.touched if f is not None and f in reg.family_row):
         reg.set_family(reg.family_row[fid], "jumlah_anggota", len(reg.living_members(fid)), cutoff)
     report = EventReport(
-        outcomes=pl.DataFrame(outcomes, schema=OUTCOME_SCHEMA, orient="row")
-        if outcomes else pl.DataFrame(schema=OUTCOME_SCHEMA),
-        provenance=pl.DataFrame(reg.provenance, schema=PROVENANCE_SCHEMA, orient="row")
-        if reg.provenance else pl.DataFrame(schema=PROVENANCE_SCHEMA),
-        lineage=pl.DataFrame(reg.lineage, schema=LINEAGE_SCHEMA, orient="row")
-        if reg.lineage else pl.DataFrame(schema=LINEAGE_SCHEMA),
+        outcomes=rows_frame(outcomes, OUTCOME_SCHEMA),
+        provenance=rows_frame(reg.provenance, PROVENANCE_SCHEMA),
+        lineage=rows_frame(reg.lineage, LINEAGE_SCHEMA),
         new_persons=new_persons,
         new_families=new_families,
-    )  # fmt: skip
+    )
     log.info("events applied", **{k: v for k, v in report.summary().items() if k != "by_kind"})
     return reg.p.result(), reg.f.result(), report
 

@@ -8,12 +8,15 @@ other row is used. Nothing is lost: a quarantined row is kept with its values fo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+
+from dtsen.reference import regions
 
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "berkas": pl.String(),
@@ -64,8 +67,26 @@ class RowCheck:
             )
             return None
 
+    def kind(self, kinds: tuple[str, ...], normalize: Callable[[str], str]) -> str:
+        """The required ``jenis`` in the letter case its feed uses (``normalize``), one of ``kinds``."""
+        kind = normalize(self.text("jenis", required=True) or "")
+        if kind and kind not in kinds:
+            self.fail("jenis", "jenis_tidak_dikenal", f"jenis {kind!r}: one of {', '.join(kinds)}")
+        return kind
+
     def fail(self, column: str, code: str, message: str) -> None:
         self.problems.append(Problem(column, code, message))
+
+
+def village_code(text: str) -> str | None:
+    """The 10-digit code of an existing village written as ``text`` (dotted or not), else None."""
+    code = regions.normalize_code(text)
+    return code if code is not None and len(code) == 10 and regions.exists(code) else None
+
+
+def rt_rw(text: str) -> str | None:
+    """An RT or RW number as the registry stores it (zero-padded to three digits), None if not digits."""
+    return text.zfill(3) if text.isdigit() else None
 
 
 def read_rows(path: Path, required: tuple[str, ...]) -> tuple[list[dict[str, str | None]], int]:
@@ -95,9 +116,42 @@ def quarantine_rows(path: Path, line: int, check: RowCheck) -> list[dict[str, An
              "raw": raw} for p in check.problems]  # fmt: skip
 
 
-def quarantine_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    return (
-        pl.DataFrame(rows, schema=QUARANTINE_SCHEMA, orient="row")
-        if rows
-        else pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    )
+def rows_frame(rows: list[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """``rows`` as a frame of ``schema``; no rows still gives the columns, so callers need no special case."""
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+Parser = Callable[[dict[str, str | None]], tuple[dict[str, Any], RowCheck]]
+
+
+def read_feed(
+    paths: Path | str | Sequence[Path | str],
+    *,
+    required: tuple[str, ...],
+    parse: Parser,
+    key: str,
+    noun: str,
+    schema: dict[str, pl.DataType],
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Check every row of the feed files with ``parse``: (valid rows typed by ``schema``, quarantine, files).
+
+    A row whose ``key`` repeats an earlier valid row is quarantined (``id_ganda``) so a resent row is
+    never applied twice; valid rows keep their file and line (``berkas``, ``baris``) for provenance.
+    """
+    files = [paths] if isinstance(paths, Path | str) else list(paths)
+    good: list[dict[str, Any]] = []
+    bad: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for file in files:
+        path = Path(file)
+        rows, first = read_rows(path, required)
+        for i, row in enumerate(rows):
+            parsed, check = parse(row)
+            if parsed[key] is not None and parsed[key] in seen:
+                check.fail(key, "id_ganda", f"{key} repeats an earlier {noun}")
+            if check.problems:
+                bad.extend(quarantine_rows(path, first + i, check))
+                continue
+            seen.add(parsed[key])
+            good.append({**parsed, "berkas": path.name, "baris": first + i})
+    return rows_frame(good, schema), rows_frame(bad, QUARANTINE_SCHEMA), len(files)
