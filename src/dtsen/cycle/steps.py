@@ -158,8 +158,10 @@ class _Allocator:
 
     def __init__(self, registry: pl.DataFrame, persons: pl.DataFrame, families: pl.DataFrame) -> None:
         from dtsen.linkage import ids as idreg
+        from dtsen.linkage.config import LinkConfig
 
         self.idreg = idreg
+        self.spine_source = LinkConfig().spine_source
         self.counters: dict[str, int] = {}
         for kind in idreg.PREFIX:
             issued = registry.filter(pl.col("jenis_id") == kind)["id"]
@@ -174,7 +176,8 @@ class _Allocator:
         self.counters[kind] += 1
         new = f"{self.idreg.PREFIX[kind]}{self.counters[kind]:0{self.idreg.DIGITS}d}"
         if number:
-            key = f"siak:siak:{number}" if kind == "person" else f"kk:{number}"
+            ids = self.idreg
+            key = ids.record_key(self.spine_source, number) if kind == "person" else ids.family_key(number)
             self.rows.append({"jenis_id": kind, "kunci": key, "id": new, "aktif": True})
         return new
 

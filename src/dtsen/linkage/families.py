@@ -16,6 +16,7 @@ import polars as pl
 
 from dtsen.canonical.model import entity
 from dtsen.linkage.config import Survivorship
+from dtsen.linkage.ids import FAMILY_KEY_PREFIX
 from dtsen.reference.codes import DayaListrik
 
 LOCATION = ("kode_desa", "kode_kec", "kode_kab", "kode_prov", "perkotaan", "alamat", "rt", "rw")
@@ -27,7 +28,7 @@ def family_keys(persons: pl.DataFrame, latest_family: pl.DataFrame) -> pl.DataFr
     return p.select(
         "id_dtsen",
         kunci_keluarga=pl.when(pl.col("no_kk").is_not_null())
-        .then(pl.format("kk:{}", "no_kk"))
+        .then(pl.format(f"{FAMILY_KEY_PREFIX}{{}}", "no_kk"))
         .when(pl.col("id_keluarga").is_not_null())
         .then(pl.format("fam:{}", "id_keluarga"))
         .otherwise(pl.format("p:{}", "id_dtsen")),

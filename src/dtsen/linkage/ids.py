@@ -32,6 +32,18 @@ LINEAGE_SCHEMA = {
 PREFIX = {"person": "P", "family": "K"}
 DIGITS = 12
 LAST_KEY = "#terakhir"  # registry row holding the highest ID issued per kind
+FAMILY_KEY_PREFIX = "kk:"  # a family's strong key: its Kartu Keluarga number
+
+
+def record_key(sumber: str, record_id: str) -> str:
+    """The registry key of a source record, ``<sumber>:<id_rekaman>``; ingestion makes id_rekaman
+    ``<sumber>:<the source's own record id>`` (the register's is the NIK). Events use it to reserve an
+    ID under the key next quarter's register record of a newborn will carry."""
+    return f"{sumber}:{sumber}:{record_id}"
+
+
+def family_key(no_kk: str) -> str:
+    return f"{FAMILY_KEY_PREFIX}{no_kk}"
 
 
 @dataclass

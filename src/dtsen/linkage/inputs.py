@@ -97,9 +97,12 @@ def latest_batches(data_dir: Path | None = None) -> list[Batch]:
 
 
 def file_index(batches: list[Batch]) -> dict[tuple[str, str | None], int]:
-    """A number per (batch, file) so ``rid`` is unique, stable for the same batches, and engine-independent."""
+    """A number per (batch, file) so ``rid`` is unique, stable for the same batches, and engine-independent.
+
+    Numbered by mapping first: batch IDs begin with their landing time, and the order in which sources
+    happened to land (side by side, in a cycle) must not change a single tie-break of the linkage."""
     out: dict[tuple[str, str | None], int] = {}
-    for b in sorted(batches, key=lambda b: b.batch_id):
+    for b in sorted(batches, key=lambda b: (b.mapping, b.batch_id)):
         for name in (None, *sorted(b.files)):
             out[(b.batch_id, name)] = len(out) + 1
     return out
