@@ -28,7 +28,7 @@ PII_KEYS = frozenset(
 
 # 16 digits, optionally separated by the separators nik.clean_identifier accepts (space . - / _ ');
 # and Excel's 3.27E+15 rendering, also with the decimal comma of an Indonesian-locale spreadsheet.
-_NIK_RE = re.compile(r"(?<!\d)(?:\d[ .\-/_']?){15}\d(?!\d)")
+_NIK_RE = re.compile(r"(?<!\d)(?:\d[ .\-/_']?){14,15}\d(?!\d)")  # a NIK or KK, also one digit short
 _SCI_RE = re.compile(r"(?<![\w.,])\d[.,]\d+[eE]\+?1[45](?![\w])")
 _MAX_DEPTH = 6
 
@@ -121,7 +121,10 @@ class MaskingFilter(logging.Filter):
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        base = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}: {record.msg}"
+        # other libraries' messages may span lines: continuation lines are indented, so a line that
+        # starts at column 0 is always the start of a record
+        msg = record.getMessage().replace("\n", "\n    ")
+        base = f"{self.formatTime(record, '%H:%M:%S')} {record.levelname:<7} {record.name}: {msg}"
         fields = getattr(record, "fields", {})
         if fields:
             base += " " + " ".join(f"{k}={v}" for k, v in fields.items())

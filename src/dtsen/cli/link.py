@@ -28,11 +28,16 @@ def _state(state: Path | None) -> Path:
 
 
 def _latest_run() -> Path:
-    runs = get_settings().data_dir / "runs"
-    found = sorted(p for p in runs.glob("*/link") if p.is_dir()) if runs.is_dir() else []
+    """The newest linkage output: of `dtsen link run` (runs/<run>/link) or of a quarterly cycle
+    (cycles/<period>/link/tables), whichever was written last."""
+    data = get_settings().data_dir
+    found = [p for p in (*data.glob("runs/*/link"), *data.glob("cycles/*/link/tables")) if p.is_dir()]
     if not found:
-        raise typer.BadParameter(f"no linkage run under {runs}; run `dtsen link run` first or pass --run")
-    return found[-1]
+        raise typer.BadParameter(
+            f"no linkage run under {data / 'runs'} or {data / 'cycles'}; run `dtsen link run` or "
+            "`dtsen cycle run` first, or pass --run"
+        )
+    return max(found, key=lambda p: (p.stat().st_mtime, str(p)))
 
 
 @app.command("run")

@@ -17,6 +17,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import polars as pl
+import pyarrow as pa
 
 from dtsen.engine import Engine
 from dtsen.linkage import clusters as clustering
@@ -205,7 +206,8 @@ def consolidate(
     )
     families = families.sort("id_keluarga_dtsen")
     families.write_parquet(out / "families.parquet")
-    fam_prov.sort("id", "atribut").write_parquet(work / "family_provenance.parquet")
+    fam_prov.base.write_parquet(work / "family_provenance_base.parquet")
+    fam_prov.admin.write_parquet(work / "family_provenance_admin.parquet")
     clock.lap("families")
 
     # persons.parquet: golden attributes + status, sources, BPJS segment, age, family
@@ -227,9 +229,15 @@ def consolidate(
     clock.lap("persons")
 
     # provenance.parquet: person attributes (golden unpivoted, in golden's id order), then family
-    # attributes (sorted by Polars); a UNION ALL of two ordered single-table scans keeps their order, so
-    # ~45 M rows at 1 M persons need no sort to be deterministic
+    # attributes (expanded and sorted by id, atribut); a UNION ALL keeps the order of its two parts, so
+    # ~44 M person rows at 1 M persons need no sort to be deterministic
     person_rows = person_provenance(golden, files)
+    family_rows = fam.family_provenance(
+        eng.read_parquet(work / "family_provenance_base.parquet"),
+        eng.read_parquet(work / "family_provenance_admin.parquet"),
+        eng.memtable(pa.table({"atribut": pa.array(fam_prov.attributes, pa.string())})),
+    )
+    eng.write_parquet(family_rows, work / "family_provenance.parquet")  # sorted: a plain scan keeps it
     fp = eng.read_parquet(work / "family_provenance.parquet")
     family_rows = fp.select(*PROVENANCE_COLUMNS).cast(person_rows.schema())
     eng.write_parquet(ibis.union(person_rows, family_rows), out / "provenance.parquet")

@@ -12,6 +12,10 @@ keluarga pecahan since 2022), ``banyak_unit_<sumber>`` (one KK seen as several s
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
 import polars as pl
 
 from dtsen.canonical.model import entity
@@ -20,6 +24,34 @@ from dtsen.linkage.ids import FAMILY_KEY_PREFIX
 from dtsen.reference.codes import DayaListrik
 
 LOCATION = ("kode_desa", "kode_kec", "kode_kab", "kode_prov", "perkotaan", "alamat", "rt", "rw")
+ADMIN_ATTRIBUTES = ("daya_listrik", "aset_mobil", "aset_sepeda_motor", "lahan_lain")
+SOURCE_COLUMNS = ("sumber", "batch_id", "tanggal_data")
+PROVENANCE_SCHEMA = {
+    "id_keluarga_dtsen": pl.String, "atribut": pl.String, "sumber": pl.String, "batch_id": pl.String,
+    "tanggal_data": pl.Date,
+}  # fmt: skip
+
+
+@dataclass
+class FamilyProvenance:
+    """Where family attributes came from, compact: one row per family for the field family row chosen
+    (``base``: every fact attribute in ``attributes``) and one per registry override (``admin``).
+    :func:`family_provenance` expands it in the engine: at 1 M persons the long form has ~14 M rows,
+    and building it in Polars was the linkage's memory peak (~4 GB)."""
+
+    base: pl.DataFrame  # id_keluarga_dtsen, sumber, batch_id, tanggal_data
+    admin: pl.DataFrame  # PROVENANCE_SCHEMA
+    attributes: list[str]
+
+
+def fact_attributes() -> list[str]:
+    """Family attributes that come from a field family row (housing, assets, programs)."""
+    return [
+        f.name
+        for g, fs in entity("keluarga").groups()
+        if g not in ("Identity", "Location", "Provenance")
+        for f in fs
+    ]
 
 
 def family_keys(persons: pl.DataFrame, latest_family: pl.DataFrame) -> pl.DataFrame:
@@ -49,7 +81,7 @@ def golden_families(
     keluarga: pl.DataFrame,
     admin: dict[str, pl.DataFrame],
     survivorship: Survivorship,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, FamilyProvenance]:
     """(families, provenance).
 
     ``persons``: golden persons with id_keluarga_dtsen. ``field_members``: id_dtsen, sumber, id_keluarga,
@@ -103,12 +135,7 @@ def golden_families(
         .group_by("id_keluarga_dtsen", maintain_order=True)
         .agg(konflik=pl.col("kode"))
     )
-    attrs = [
-        f.name
-        for g, fs in entity("keluarga").groups()
-        if g not in ("Identity", "Location", "Provenance")
-        for f in fs
-    ]
+    attrs = fact_attributes()
     with_facts = keluarga.select("id_keluarga", "sumber", "batch_id", "tanggal_data", *attrs)
     order = {s: len(survivorship.field_sources) - i for i, s in enumerate(survivorship.field_sources)}
     chosen = (
@@ -122,25 +149,43 @@ def golden_families(
     families = heads.join(
         chosen.drop("sumber", "batch_id", "tanggal_data"), on="id_keluarga_dtsen", how="left"
     )
-    prov = [
-        chosen.select(
-            "id_keluarga_dtsen", "sumber", "batch_id", "tanggal_data", atribut=pl.lit(attrs)
-        ).explode("atribut")
-    ]
+    base = chosen.select("id_keluarga_dtsen", *SOURCE_COLUMNS).unique(
+        "id_keluarga_dtsen", keep="first", maintain_order=True
+    )
+    admin_prov = pl.DataFrame(schema=PROVENANCE_SCHEMA)
     if survivorship.admin_over_self_report:
         families, admin_prov = _admin_overrides(families, fam, admin, survivorship)
-        prov.append(admin_prov)
     families = families.join(konflik, on="id_keluarga_dtsen", how="left").with_columns(
         konflik=pl.col("konflik").fill_null(pl.lit([], pl.List(pl.String)))
     )
     families = families.drop("n_kepala", "ada_kepala", "id_keluarga")
-    provenance = (
-        pl.concat(prov, how="diagonal_relaxed")
-        .sort("tanggal_data", descending=True)
-        .unique(["id_keluarga_dtsen", "atribut"], keep="first", maintain_order=True)
-        .select(entitas=pl.lit("family"), id="id_keluarga_dtsen", atribut="atribut", sumber="sumber", batch_id="batch_id", tanggal_data="tanggal_data")
-    )  # fmt: skip
-    return families, provenance
+    return families, FamilyProvenance(base, admin_prov, attrs)
+
+
+def family_provenance(base: ir.Table, admin: ir.Table, attributes: ir.Table) -> ir.Table:
+    """(entitas, id, atribut, sumber, batch_id, tanggal_data) per family attribute, sorted by id and
+    atribut: the chosen field row for every attribute in ``attributes`` (a one-column ``atribut``
+    table); where a registry also gave the attribute, the more recent of the two (the field row on a
+    tie, an undated row last)."""
+    cols = ("id_keluarga_dtsen", "atribut", *SOURCE_COLUMNS)
+    wide = base.cross_join(attributes)
+    overridable = wide.atribut.isin(list(ADMIN_ATTRIBUTES))
+    plain = wide.filter(~overridable).select(*cols)
+    both = ibis.union(
+        wide.filter(overridable).select(*cols, _field=ibis.literal(1)),
+        admin.select(*cols, _field=ibis.literal(0)),
+    )
+    pos = ibis.row_number().over(
+        group_by=[both.id_keluarga_dtsen, both.atribut],
+        order_by=[ibis.desc(both.tanggal_data, nulls_first=False), ibis.desc(both._field)],
+    )
+    ranked = both.mutate(_pos=pos)
+    chosen = ranked.filter(ranked._pos == 0).select(*cols)
+    rows = ibis.union(plain, chosen)
+    return rows.select(
+        entitas=ibis.literal("family"), id=rows.id_keluarga_dtsen, atribut=rows.atribut,
+        sumber=rows.sumber, batch_id=rows.batch_id, tanggal_data=rows.tanggal_data,
+    ).order_by("id", "atribut")  # fmt: skip
 
 
 def _va_code(va: pl.Expr) -> pl.Expr:
@@ -211,7 +256,7 @@ def _admin_overrides(
             )
         )
     if not facts:
-        return families, pl.DataFrame()
+        return families, pl.DataFrame(schema=PROVENANCE_SCHEMA)
     allf = pl.concat(facts)
     wide = allf.pivot(on="atribut", index="id_keluarga_dtsen", values="nilai")
     out = families.join(
@@ -219,7 +264,7 @@ def _admin_overrides(
         on="id_keluarga_dtsen",
         how="left",
     )
-    for attr in ("daya_listrik", "aset_mobil", "aset_sepeda_motor", "lahan_lain"):
+    for attr in ADMIN_ATTRIBUTES:
         col = f"_adm_{attr}"
         if col not in out.columns:
             continue
@@ -231,4 +276,4 @@ def _admin_overrides(
         else:
             value = admin_value
         out = out.with_columns(value.alias(attr)).drop(col)
-    return out, allf.drop("nilai")
+    return out, allf.select(*PROVENANCE_SCHEMA).cast(PROVENANCE_SCHEMA)  # type: ignore[arg-type]

@@ -71,7 +71,7 @@ def queue(pairs: pl.DataFrame, records: pl.DataFrame, low: float, high: float) -
             "bukti",
             status.alias("status"),
         )
-        .sort("probabilitas", descending=True)
+        .sort(["probabilitas", "id_pasangan"], descending=[True, False])  # ties in a fixed order
         .unique("id_pasangan", keep="first", maintain_order=True)
     )
 
