@@ -314,11 +314,21 @@ class Engine:
         collected on the driver), then their row groups are copied into the one file, one at a time;
         a result computed from under ``SPARK_COLLECT_BYTES`` of Parquet is collected as Arrow instead.
         """
+        return self.write_parquet_parts([expr], path)
+
+    def write_parquet_parts(self, exprs: list[ir.Table], path: Path) -> int:
+        """Write ``exprs`` one after the other into one Parquet file (schema of the first; each keeps
+        its own order, which a UNION ALL need not do on every engine); returns the row count."""
         path = Path(path)
-        schema = nullable_schema(expr.schema().to_pyarrow())
+        schema = nullable_schema(exprs[0].schema().to_pyarrow())
+        batches = itertools.chain.from_iterable(self._batches(e, path) for e in exprs)
+        return _write_batches(batches, path, schema)
+
+    def _batches(self, expr: ir.Table, path: Path) -> Any:
         if self.name == "spark":
-            return self._write_spark(expr, path, schema)
-        return _write_batches(self._duckdb_batches(expr), path, schema)
+            yield from self._spark_batches(expr, path)
+        else:
+            yield from self._duckdb_batches(expr)
 
     def _duckdb_batches(self, expr: ir.Table) -> Any:
         # ibis 12's to_pyarrow_batches calls a cursor method DuckDB 2 no longer has: stream the relation
@@ -327,15 +337,16 @@ class Engine:
         reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader  # DuckDB < 1.4
         return reader(BATCH_ROWS)
 
-    def _write_spark(self, expr: ir.Table, path: Path, schema: pa.Schema) -> int:
+    def _spark_batches(self, expr: ir.Table, path: Path) -> Any:
         self.con._run_pre_execute_hooks(expr)
         df = self.con._session.sql(self.con.compile(expr))
         if self._input_size(expr) <= SPARK_COLLECT_BYTES:  # one Arrow collect beats a distributed write
-            return _write_batches(df.toArrow().to_batches(), path, schema)
+            yield from df.toArrow().to_batches()
+            return
         parts_dir = path.with_name(f".{path.name}.parts-{uuid.uuid4().hex[:8]}")
         try:
             df.write.parquet(str(parts_dir))
-            return _write_batches(_row_groups(sorted(parts_dir.glob("part-*.parquet"))), path, schema)
+            yield from _row_groups(sorted(parts_dir.glob("part-*.parquet")))
         finally:
             shutil.rmtree(parts_dir, ignore_errors=True)
 

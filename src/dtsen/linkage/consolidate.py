@@ -228,19 +228,18 @@ def consolidate(
     n_persons = eng.write_parquet(persons.select(*order).order_by("id_dtsen"), out / "persons.parquet")
     clock.lap("persons")
 
-    # provenance.parquet: person attributes (golden unpivoted, in golden's id order), then family
-    # attributes (expanded and sorted by id, atribut); a UNION ALL keeps the order of its two parts, so
-    # ~44 M person rows at 1 M persons need no sort to be deterministic
+    # provenance.parquet: person attributes (golden unpivoted, in golden's id order: ~44 M rows at 1 M
+    # persons, deterministic without a sort), then family attributes (expanded, sorted by id, atribut)
     person_rows = person_provenance(golden, files)
     family_rows = fam.family_provenance(
         eng.read_parquet(work / "family_provenance_base.parquet"),
         eng.read_parquet(work / "family_provenance_admin.parquet"),
         eng.memtable(pa.table({"atribut": pa.array(fam_prov.attributes, pa.string())})),
     )
-    eng.write_parquet(family_rows, work / "family_provenance.parquet")  # sorted: a plain scan keeps it
-    fp = eng.read_parquet(work / "family_provenance.parquet")
-    family_rows = fp.select(*PROVENANCE_COLUMNS).cast(person_rows.schema())
-    eng.write_parquet(ibis.union(person_rows, family_rows), out / "provenance.parquet")
+    eng.write_parquet_parts(
+        [person_rows, family_rows.select(*PROVENANCE_COLUMNS).cast(person_rows.schema())],
+        out / "provenance.parquet",
+    )
     pl.concat([persons_ids.lineage, fam_ids.lineage]).write_parquet(out / "lineage.parquet")
     clock.lap("provenance")
 
