@@ -91,3 +91,46 @@ def test_identity_from_register_facts_from_latest_field_record() -> None:
     assert src[("P1", "bekerja")] == ("regsosek", "b-reg", OLD)
     assert ("P1", "hamil") not in src  # no record has it: no provenance row
     assert set(prov["entitas"]) == {"person"}
+
+
+def test_family_provenance_prefers_the_more_recent_source() -> None:
+    """Registry facts (PLN power, vehicles, land) against the chosen field family row: the more recent
+    wins, the field row on a tie, an undated one last; a family known only to a registry gets only that
+    attribute; rows come out in (id, atribut) order."""
+    from dtsen.linkage.families import PROVENANCE_SCHEMA, _compact_provenance, family_provenance
+
+    base = pl.DataFrame(
+        {
+            "id_keluarga_dtsen": ["K3", "K1", "K4"],
+            "sumber": ["dtks", "regsosek", "regsosek"],
+            "batch_id": ["b-dtks", "b-reg", "b-reg"],
+            "tanggal_data": [OLD, OLD, None],
+        }
+    )
+    admin = pl.DataFrame(
+        [
+            ("K1", "daya_listrik", "pln", "b-pln", NEW),  # newer than the field row: wins
+            ("K1", "aset_mobil", "ranmor", "b-veh", date(2024, 1, 1)),  # older: the field row stays
+            ("K2", "lahan_lain", "atr_bpn", "b-bpn", NEW),  # no field row at all
+            ("K3", "daya_listrik", "pln", "b-pln", OLD),  # same date: the field row stays
+            ("K4", "aset_sepeda_motor", "ranmor", "b-veh", OLD),  # the field row is undated
+        ],
+        schema=PROVENANCE_SCHEMA,
+        orient="row",
+    )
+    compact = _compact_provenance(base, admin)
+    attrs = ["lantai", "daya_listrik", "aset_mobil", "aset_sepeda_motor", "lahan_lain"]
+    eng = get_engine("duckdb")
+    rows = pl.from_arrow(eng.to_pyarrow(family_provenance(ibis.memtable(compact.to_arrow()), attrs)))
+    got = {(r["id"], r["atribut"]): r["sumber"] for r in rows.iter_rows(named=True)}
+    assert got[("K1", "daya_listrik")] == "pln"
+    assert got[("K1", "aset_mobil")] == "regsosek"
+    assert got[("K1", "lantai")] == "regsosek"
+    assert got[("K3", "daya_listrik")] == "dtks"
+    assert got[("K4", "aset_sepeda_motor")] == "ranmor"
+    assert got[("K4", "daya_listrik")] == "regsosek"
+    assert [k for k in got if k[0] == "K2"] == [("K2", "lahan_lain")]
+    assert rows.height == 3 * len(attrs) + 1
+    assert rows["entitas"].unique().to_list() == ["family"]
+    keys = list(zip(rows["id"], rows["atribut"], strict=True))
+    assert keys == sorted(keys)

@@ -17,7 +17,6 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 import polars as pl
-import pyarrow as pa
 
 from dtsen.engine import Engine
 from dtsen.linkage import clusters as clustering
@@ -206,8 +205,7 @@ def consolidate(
     )
     families = families.sort("id_keluarga_dtsen")
     families.write_parquet(out / "families.parquet")
-    fam_prov.base.write_parquet(work / "family_provenance_base.parquet")
-    fam_prov.admin.write_parquet(work / "family_provenance_admin.parquet")
+    fam_prov.compact.write_parquet(work / "family_provenance.parquet")
     clock.lap("families")
 
     # persons.parquet: golden attributes + status, sources, BPJS segment, age, family
@@ -232,9 +230,7 @@ def consolidate(
     # persons, deterministic without a sort), then family attributes (expanded, sorted by id, atribut)
     person_rows = person_provenance(golden, files)
     family_rows = fam.family_provenance(
-        eng.read_parquet(work / "family_provenance_base.parquet"),
-        eng.read_parquet(work / "family_provenance_admin.parquet"),
-        eng.memtable(pa.table({"atribut": pa.array(fam_prov.attributes, pa.string())})),
+        eng.read_parquet(work / "family_provenance.parquet"), fam_prov.attributes
     )
     eng.write_parquet_parts(
         [person_rows, family_rows.select(*PROVENANCE_COLUMNS).cast(person_rows.schema())],

@@ -34,13 +34,14 @@ PROVENANCE_SCHEMA = {
 
 @dataclass
 class FamilyProvenance:
-    """Where family attributes came from, compact: one row per family for the field family row chosen
-    (``base``: every fact attribute in ``attributes``) and one per registry override (``admin``).
-    :func:`family_provenance` expands it in the engine: at 1 M persons the long form has ~14 M rows,
-    and building it in Polars was the linkage's memory peak (~4 GB)."""
+    """Where family attributes came from, one row per family (sorted by id): the chosen field family
+    row (sumber, batch_id, tanggal_data; ``_ada_dasar``) for every attribute in ``attributes``, and per
+    registry attribute ``a`` its source (``_<a>_sumber`` ...) and whether it wins (``_<a>_pakai``: the
+    more recent of the two, the field row on a tie, an undated one last). :func:`family_provenance`
+    expands it in the engine: at 1 M persons the long form has ~14 M rows, and building it in Polars
+    was the linkage's memory peak (~4 GB)."""
 
-    base: pl.DataFrame  # id_keluarga_dtsen, sumber, batch_id, tanggal_data
-    admin: pl.DataFrame  # PROVENANCE_SCHEMA
+    compact: pl.DataFrame
     attributes: list[str]
 
 
@@ -155,37 +156,51 @@ def golden_families(
     admin_prov = pl.DataFrame(schema=PROVENANCE_SCHEMA)
     if survivorship.admin_over_self_report:
         families, admin_prov = _admin_overrides(families, fam, admin, survivorship)
+    compact = _compact_provenance(base, admin_prov)
     families = families.join(konflik, on="id_keluarga_dtsen", how="left").with_columns(
         konflik=pl.col("konflik").fill_null(pl.lit([], pl.List(pl.String)))
     )
     families = families.drop("n_kepala", "ada_kepala", "id_keluarga")
-    return families, FamilyProvenance(base, admin_prov, attrs)
+    return families, FamilyProvenance(compact, attrs)
 
 
-def family_provenance(base: ir.Table, admin: ir.Table, attributes: ir.Table) -> ir.Table:
-    """(entitas, id, atribut, sumber, batch_id, tanggal_data) per family attribute, sorted by id and
-    atribut: the chosen field row for every attribute in ``attributes`` (a one-column ``atribut``
-    table); where a registry also gave the attribute, the more recent of the two (the field row on a
-    tie, an undated row last)."""
-    cols = ("id_keluarga_dtsen", "atribut", *SOURCE_COLUMNS)
-    wide = base.cross_join(attributes)
-    overridable = wide.atribut.isin(list(ADMIN_ATTRIBUTES))
-    plain = wide.filter(~overridable).select(*cols)
-    both = ibis.union(
-        wide.filter(overridable).select(*cols, _field=ibis.literal(1)),
-        admin.select(*cols, _field=ibis.literal(0)),
-    )
-    pos = ibis.row_number().over(
-        group_by=[both.id_keluarga_dtsen, both.atribut],
-        order_by=[ibis.desc(both.tanggal_data, nulls_first=False), ibis.desc(both._field)],
-    )
-    ranked = both.mutate(_pos=pos)
-    chosen = ranked.filter(ranked._pos == 0).select(*cols)
-    rows = ibis.union(plain, chosen)
-    return rows.select(
-        entitas=ibis.literal("family"), id=rows.id_keluarga_dtsen, atribut=rows.atribut,
-        sumber=rows.sumber, batch_id=rows.batch_id, tanggal_data=rows.tanggal_data,
-    ).order_by("id", "atribut")  # fmt: skip
+def _compact_provenance(base: pl.DataFrame, admin: pl.DataFrame) -> pl.DataFrame:
+    """:class:`FamilyProvenance` rows from the chosen field rows and the registry facts."""
+    ids = pl.concat([base["id_keluarga_dtsen"], admin["id_keluarga_dtsen"]]).unique().sort()
+    out = ids.to_frame().join(base.with_columns(_ada_dasar=pl.lit(True)), on="id_keluarga_dtsen", how="left")
+    out = out.with_columns(pl.col("_ada_dasar").fill_null(False))
+    for a in ADMIN_ATTRIBUTES:
+        facts = admin.filter(pl.col("atribut") == a).unique(
+            "id_keluarga_dtsen", keep="first", maintain_order=True
+        )
+        out = out.join(
+            facts.select("id_keluarga_dtsen", *[pl.col(c).alias(f"_{a}_{c}") for c in SOURCE_COLUMNS]),
+            on="id_keluarga_dtsen", how="left",
+        )  # fmt: skip
+        mine, field = pl.col(f"_{a}_tanggal_data"), pl.col("tanggal_data")
+        newer = (mine > field) | (field.is_null() & mine.is_not_null())
+        wins = pl.col(f"_{a}_sumber").is_not_null() & (~pl.col("_ada_dasar") | newer.fill_null(False))
+        out = out.with_columns(wins.alias(f"_{a}_pakai"))
+    return out.sort("id_keluarga_dtsen")
+
+
+def family_provenance(compact: ir.Table, attributes: list[str]) -> ir.Table:
+    """(entitas, id, atribut, sumber, batch_id, tanggal_data) per family attribute from the
+    :class:`FamilyProvenance` rows, in (id, atribut) order without a sort: ``compact`` is sorted by id,
+    ``attributes`` by name, and unnesting keeps both orders."""
+    t = compact
+    u = t.select(*t.columns, atribut=ibis.literal(sorted(attributes), type="array<string>").unnest())
+    wins = [((u.atribut == a) & u[f"_{a}_pakai"], a) for a in ADMIN_ATTRIBUTES]
+    u = u.filter(ibis.or_(u._ada_dasar, *[cond for cond, _ in wins]))
+    wins = [((u.atribut == a) & u[f"_{a}_pakai"], a) for a in ADMIN_ATTRIBUTES]  # on the filtered rows
+
+    def pick(column: str) -> ir.Value:
+        return ibis.cases(*[(cond, u[f"_{a}_{column}"]) for cond, a in wins], else_=u[column])
+
+    return u.select(
+        entitas=ibis.literal("family"), id=u.id_keluarga_dtsen, atribut=u.atribut,
+        sumber=pick("sumber"), batch_id=pick("batch_id"), tanggal_data=pick("tanggal_data"),
+    )  # fmt: skip
 
 
 def _va_code(va: pl.Expr) -> pl.Expr:
