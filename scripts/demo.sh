@@ -18,6 +18,7 @@ $dtsen cycle run --period 2026Q2
 $dtsen snapshot diff 2026Q1 2026Q2 | tail -40
 
 echo
+echo "The commands below read DTSEN_DATA_DIR: first run   export DTSEN_DATA_DIR=$out"
 echo "Snapshots:          $out/snapshots/             ($dtsen snapshot list; verify; show 2026Q2)"
 echo "Cycle reports:      $out/cycles/2026Q1/publish/report/report.html"
 echo "                    $out/cycles/2026Q2/publish/report/report.html   (with the diff against 2026Q1)"
