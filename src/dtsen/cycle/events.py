@@ -94,24 +94,16 @@ class EventReport:
 
 
 # -- reading ------------------------------------------------------------------------------------------
-def _nik(check: RowCheck, column: str, *, required: bool = False) -> str | None:
+def _identifier(
+    check: RowCheck, column: str, checker: Callable[[str], Any], code: str, *, required: bool = False
+) -> str | None:
+    """A NIK or No. KK read with ``checker`` (check_nik / check_kk): its digits, or a finding ``code``."""
     value = check.text(column, required=required)
     if value is None:
         return None
-    result = check_nik(value)
+    result = checker(value)
     if not result.valid:
-        check.fail(column, "nik_tidak_valid", f"{column}: {', '.join(result.codes)}")
-        return None
-    return result.digits
-
-
-def _kk(check: RowCheck, column: str, *, required: bool = False) -> str | None:
-    value = check.text(column, required=required)
-    if value is None:
-        return None
-    result = check_kk(value)
-    if not result.valid:
-        check.fail(column, "kk_tidak_valid", f"{column}: {', '.join(result.codes)}")
+        check.fail(column, code, f"{column}: {', '.join(result.codes)}")
         return None
     return result.digits
 
@@ -132,9 +124,9 @@ def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
         "PISAH_KK": ("no_kk", "no_kk_baru", "nik_anggota"),
     }.get(kind, ())
     for column in ("nik", "nik_ibu", "nik_pasangan"):
-        out[column] = _nik(c, column, required=column in need)
+        out[column] = _identifier(c, column, check_nik, "nik_tidak_valid", required=column in need)
     for column in ("no_kk", "no_kk_baru"):
-        out[column] = _kk(c, column, required=column in need)
+        out[column] = _identifier(c, column, check_kk, "kk_tidak_valid", required=column in need)
     out["nama"] = c.text("nama", required="nama" in need)
     sex = c.text("jenis_kelamin", required="jenis_kelamin" in need)
     out["jenis_kelamin"] = None

@@ -323,6 +323,10 @@ def _evidence(
     return out.join(_arrow(eng, top.select("id_dtsen", segmen_bpjs=top.segmen)), on="id_dtsen", how="left")
 
 
+# a source family row's key columns (empty results keep them typed)
+_SOURCE_FAMILY = {"sumber": pl.String, "id_keluarga": pl.String, "tanggal_data": pl.Date}
+
+
 def _field_members(
     eng: Engine, batches: list[Batch], members: ir.Table, field_sources: list[str]
 ) -> pl.DataFrame:
@@ -330,14 +334,7 @@ def _field_members(
         eng, batches, "anggota", ["sumber", "id_keluarga", "tanggal_data"], frozenset({"susenas"})
     )
     if t is None:
-        return pl.DataFrame(
-            schema={
-                "id_dtsen": pl.String,
-                "sumber": pl.String,
-                "id_keluarga": pl.String,
-                "tanggal_data": pl.Date,
-            }
-        )
+        return pl.DataFrame(schema={"id_dtsen": pl.String, **_SOURCE_FAMILY})
     t = t.filter(t.sumber.isin(field_sources)).join(members, "rid")
     return _arrow(eng, t.select("id_dtsen", "sumber", "id_keluarga", "tanggal_data"))
 
@@ -345,14 +342,7 @@ def _field_members(
 def _keluarga(eng: Engine, batches: list[Batch]) -> pl.DataFrame:
     t = canonical_rows(eng, batches, "keluarga")
     if t is None:
-        return pl.DataFrame(
-            schema={
-                "id_keluarga": pl.String,
-                "sumber": pl.String,
-                "batch_id": pl.String,
-                "tanggal_data": pl.Date,
-            }
-        )
+        return pl.DataFrame(schema={**_SOURCE_FAMILY, "batch_id": pl.String})
     return _arrow(eng, t)
 
 
