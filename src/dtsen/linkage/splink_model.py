@@ -179,7 +179,10 @@ def train(sample: pa.Table, cfg: LinkConfig, state_dir: Path) -> Model:
 
     p = cfg.probabilistic
     spec = p.splink
-    con = duckdb.connect()
+    # one thread: EM's sums then add up in one order, so the same sample gives bit-identical parameters
+    # (with two, m and u differed in the last bits between runs and could flip a borderline pair); the
+    # sample is small, so this costs under a second at 1 M persons
+    con = duckdb.connect(config={"threads": 1})
     try:
         db = DuckDBAPI(connection=con)
         df = db.register(sample, table_name="dtsen_training_sample")
