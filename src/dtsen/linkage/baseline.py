@@ -11,7 +11,7 @@ from typing import Any
 
 import polars as pl
 
-from dtsen.linkage.splink_model import SPLINK_COLUMNS, TF_COLUMNS, Model
+from dtsen.linkage.splink_model import Model
 
 
 def splink_alone(
@@ -26,7 +26,7 @@ def splink_alone(
     if kabupaten is not None:
         kab = pl.coalesce(pl.col("kode_kab"), pl.col("nik").str.slice(0, 4))
         frame = frame.filter(kab.is_in(kabupaten))
-    cols = [pl.col("rid").alias("unique_id") if c == "unique_id" else pl.col(c) for c in SPLINK_COLUMNS]
+    cols = [pl.col("rid").alias("unique_id") if c == "unique_id" else pl.col(c) for c in model.spec.columns]
     data = frame.select(cols).collect().to_arrow()
     spine_tf = pl.scan_parquet(records).filter(pl.col("spine"))
     con = duckdb.connect()
@@ -42,7 +42,7 @@ def splink_alone(
             block_on("nik"),
         ]
         linker = Linker(df, settings, log_level=logging.WARNING)
-        for c in TF_COLUMNS:
+        for c in model.spec.tf_columns:
             tf = (
                 spine_tf.group_by(c)
                 .agg(n=pl.len())

@@ -14,7 +14,7 @@ import polars as pl
 
 from dtsen.engine import get_engine
 from dtsen.linkage.baseline import splink_alone
-from dtsen.linkage.config import LinkConfig
+from dtsen.linkage.config import LinkConfig, SplinkSpec
 from dtsen.linkage.evaluate import evaluate_run, pairwise, truth_links
 from dtsen.linkage.inputs import latest_batches, stack
 from dtsen.linkage.run import link, model_for
@@ -22,22 +22,17 @@ from dtsen.linkage.run import link, model_for
 COMMON_FIRST_NAMES = ("MUHAMMAD", "SITI", "NUR")
 # the stages that do what Splink alone does (records -> clusters); stacking builds the input both read
 MATCHING_STAGES = ("deterministic", "training", "probabilistic", "clusters")
-RULE_KEYS = {
-    "kode_kec+tgl_lahir": ["kode_kec", "tgl_lahir"],
-    "nama_depan+tgl_lahir": ["nama_depan", "tgl_lahir"],
-    "nik_wilayah+nik_tanggal": ["nik_wilayah", "nik_tanggal"],
-    "no_kk": ["no_kk"],
-    "nama+kode_kab": ["nama", "kode_kab"],
-    "nama+alamat": ["nama", "alamat"],
-}
 
 
-def block_sizes(records: Path) -> dict[str, Any]:
-    """Largest register-side block per blocking rule, and the first-name+birth-date blocks of the most
-    common first names (each residue record meets at most that many register rows under the rule)."""
+def block_sizes(records: Path, spec: SplinkSpec) -> dict[str, Any]:
+    """Largest register-side block per blocking rule of ``spec`` (rules over plain fields), and the
+    first-name+birth-date blocks of the most common first names (each residue record meets at most that
+    many register rows under the rule)."""
     spine = pl.scan_parquet(records).filter(pl.col("spine"))
     out: dict[str, Any] = {}
-    for rule, keys in RULE_KEYS.items():
+    names = set(spec.columns)
+    for keys in (rule for rule in spec.blocking_rules if set(rule) <= names):
+        rule = "+".join(keys)
         sizes = spine.drop_nulls(keys).group_by(keys).agg(n=pl.len())
         out[rule] = int(sizes.select(pl.col("n").max()).collect().item() or 0)
     by_name = (
@@ -71,7 +66,7 @@ def bench_link(
         result = link(None, root / "run" / "link", state, engine=engine, config=cfg, data_dir=data_dir)
         peak_link = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the baseline runs
         metrics = evaluate_run(result.out_dir, synth_dir)
-        blocks = block_sizes(records)
+        blocks = block_sizes(records, cfg.probabilistic.splink)
         # baseline on whole kabupaten drawn at random (all their records), ours scored on the same records
         kab = pl.scan_parquet(records).filter(pl.col("spine")).select("kode_kab").unique().collect()
         kab = (

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from dtsen.config import get_settings
 from dtsen.engine import Engine, get_engine
@@ -29,7 +28,7 @@ from dtsen.linkage.consolidate import consolidate
 from dtsen.linkage.deterministic import deterministic_links
 from dtsen.linkage.inputs import Batch, latest_batches, read_batch, stack
 from dtsen.linkage.probabilistic import score_residue
-from dtsen.linkage.splink_model import SPLINK_COLUMNS, Model, current_model, train
+from dtsen.linkage.splink_model import Model, current_model, train
 from dtsen.logs import get_logger
 
 log = get_logger(__name__)
@@ -67,8 +66,8 @@ def training_sample(records: Path, cfg: LinkConfig) -> Any:
     sizes = scan.group_by("kode_kec").agg(n=pl.len()).drop_nulls("kode_kec").collect().sort("kode_kec")
     sizes = sizes.sample(fraction=1.0, shuffle=True, seed=p.seed)
     keep = sizes.filter(pl.col("n").cum_sum() <= max(p.training_sample, int(sizes["n"].max() or 0)))
-    link_fields = (*SPLINK_COLUMNS, *p.splink.extra_columns)  # a dataset's own fields too (FEBRL4)
-    cols = [pl.col("rid").alias("unique_id") if c == "unique_id" else pl.col(c) for c in link_fields]
+    # the spec's link fields: a dataset's own fields too (FEBRL4)
+    cols = [pl.col("rid").alias("unique_id") if c == "unique_id" else pl.col(c) for c in p.splink.columns]
     frame = scan.join(keep.lazy().select("kode_kec"), on="kode_kec", how="semi").select(cols).collect()
     return frame.to_arrow()
 
@@ -202,4 +201,4 @@ def _consolidate(
     return result.registry, result.counts
 
 
-__all__ = ["LinkResult", "link", "link_records", "pq"]
+__all__ = ["LinkResult", "link", "link_records"]

@@ -20,7 +20,6 @@ from typing import Any
 import pyarrow as pa
 
 from dtsen.linkage.config import PRESETS, ComparisonSpec, LinkConfig, SplinkSpec
-from dtsen.linkage.config import SPLINK_COLUMNS as SPLINK_COLUMNS  # re-exported: run.py, baseline.py
 from dtsen.logs import get_logger
 
 log = get_logger(__name__)
@@ -173,7 +172,7 @@ def current_model(state_dir: Path) -> Model | None:
 
 
 def train(sample: pa.Table, cfg: LinkConfig, state_dir: Path) -> Model:
-    """Train on ``sample`` (SPLINK_COLUMNS) with DuckDB and save the next model version."""
+    """Train on ``sample`` (the spec's link fields) with DuckDB and save the next model version."""
     import duckdb
     from splink import DuckDBAPI, Linker, block_on
 
