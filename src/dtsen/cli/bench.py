@@ -44,17 +44,15 @@ def ingested_cached(persons: int, seed: int, cache: Path) -> tuple[Path, Path]:
 
     The data_dir is built under a staging name and renamed, so an interrupted build is redone, never reused.
     """
-    from dtsen.sources.ingest import ingest
+    from dtsen.config import get_settings
+    from dtsen.cycle.inputs import ingest_inbox
 
     source_dir = synth_cached(persons, seed, cache)
     data_dir = cache / f"ingested-{persons}-{seed}"
     if not (data_dir / "batches").is_dir():
         staging = cache / f".ingested-{persons}-{seed}.staging"
         shutil.rmtree(staging, ignore_errors=True)
-        manifest = json.loads((source_dir / "manifest.json").read_text(encoding="utf-8"))
-        for f in manifest["files"]:
-            if f["kind"] == "source":
-                ingest(f["table"], [source_dir / f["path"]], data_dir=staging)
+        ingest_inbox(source_dir, staging, get_settings().engine)
         shutil.rmtree(data_dir, ignore_errors=True)
         staging.rename(data_dir)
     return source_dir, data_dir
@@ -112,34 +110,17 @@ def bench_ingest(
 ) -> None:
     """Generate N persons (once, cached), then ingest every source file; time the ingestion only.
 
-    Sources are independent batches, so ``--jobs`` of them run side by side (largest first): one
-    ingestion alternates between single-threaded steps (compiling, writing Parquet) and parallel
-    queries, and a second one fills the idle core."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from dtsen.sources.ingest import ingest
+    Sources are independent batches, so ``--jobs`` of them run side by side (largest first), as in
+    the cycle's ingest step (the same code): one ingestion alternates between single-threaded steps
+    (compiling, writing Parquet) and parallel queries, and a second one fills the idle core."""
+    from dtsen.cycle.inputs import ingest_inbox
 
     source_dir = synth_cached(persons, seed, cache)
-    manifest = json.loads((source_dir / "manifest.json").read_text(encoding="utf-8"))
-    files = sorted(
-        (f for f in manifest["files"] if f["kind"] == "source"),
-        key=lambda f: -(source_dir / f["path"]).stat().st_size,
-    )
     target = Path(tempfile.mkdtemp(prefix="dtsen-bench-ingest-"))
-    per_source: dict[str, float] = {}
-
-    def one(f: dict) -> dict:
-        t0 = time.perf_counter()
-        result = ingest(f["table"], [source_dir / f["path"]], data_dir=target, engine=engine)
-        per_source[f["table"]] = round(time.perf_counter() - t0, 2)
-        return result.report
-
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ingest") as pool:
-        reports = list(pool.map(one, files))
+    batches = ingest_inbox(source_dir, target, engine, parallel=jobs)["batches"]
     seconds = time.perf_counter() - start
-    rows = sum(r["rows_read"] for r in reports)
-    rejected = sum(r["rejected"] for r in reports)
+    rows = sum(b["rows_read"] for b in batches)
     shutil.rmtree(target, ignore_errors=True)
     emit(
         {
@@ -148,10 +129,10 @@ def bench_ingest(
             "source_rows": rows,
             "rows_per_second": round(rows / seconds),
             "seconds": round(seconds, 2),
-            "rejected": rejected,
+            "rejected": sum(b["rejected"] for b in batches),
             "engine": engine,
-            "jobs": jobs,
-            "per_source_seconds": per_source,
+            "jobs": 1 if engine == "spark" else jobs,  # Spark: one source at a time (ingest_inbox)
+            "per_source_seconds": {b["mapping"]: b["seconds"] for b in batches},
             **peak_rss_mb(),
         }
     )

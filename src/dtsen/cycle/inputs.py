@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,8 +47,11 @@ def inbox_jobs(inbox: Path) -> list[tuple[str, list[Path]]]:
     return jobs
 
 
-def ingest_inbox(inbox: Path | None, data_dir: Path, engine: str) -> dict[str, Any]:
-    """Ingest every inbox file not yet landed (a landed file is a no-op, so a re-run is harmless)."""
+def ingest_inbox(
+    inbox: Path | None, data_dir: Path, engine: str, parallel: int | None = None
+) -> dict[str, Any]:
+    """Ingest every inbox file not yet landed (a landed file is a no-op, so a re-run is harmless);
+    ``parallel`` sources at a time (default: the ``ingest_jobs`` setting)."""
     if inbox is None:
         return {"inbox": None, "batches": []}
     if not inbox.is_dir():
@@ -55,6 +59,7 @@ def ingest_inbox(inbox: Path | None, data_dir: Path, engine: str) -> dict[str, A
 
     def one(job: tuple[str, list[Path]]) -> dict[str, Any]:
         mapping, files = job
+        started = time.perf_counter()
         result = ingest(mapping, files, data_dir=data_dir, engine=engine)
         return {
             "mapping": mapping,
@@ -62,6 +67,7 @@ def ingest_inbox(inbox: Path | None, data_dir: Path, engine: str) -> dict[str, A
             "status": result.status,
             "rows_read": result.report.get("rows_read", 0),
             "rejected": result.report.get("rejected", 0),
+            "seconds": round(time.perf_counter() - started, 2),
         }
 
     # sources are independent batches: ``ingest_jobs`` at a time, largest first (one ingestion
@@ -69,7 +75,7 @@ def ingest_inbox(inbox: Path | None, data_dir: Path, engine: str) -> dict[str, A
     # schedules its own cores, so there one source at a time.
     jobs = inbox_jobs(inbox)
     order = sorted(range(len(jobs)), key=lambda i: -sum(f.stat().st_size for f in jobs[i][1]))
-    workers = 1 if engine == "spark" else get_settings().ingest_jobs
+    workers = 1 if engine == "spark" else (parallel or get_settings().ingest_jobs)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
         done = dict(zip(order, pool.map(one, [jobs[i] for i in order]), strict=True))
     return {"inbox": str(inbox), "batches": [done[i] for i in range(len(jobs))]}
