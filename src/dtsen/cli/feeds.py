@@ -21,22 +21,27 @@ events_app = typer.Typer(
 corrections_app = typer.Typer(help="Approved corrections (ground checks, verval, usulan, sanggahan).")
 
 
-def _quarantine_table(frame: object, title: str) -> Table:
+QUARANTINE_COLUMNS = ("berkas", "baris", "kolom", "kode", "pesan")
+# shared by both `check` commands
+REJECTED_OUT = typer.Option(None, "--out", help="Write the rejected rows (with reasons) here as CSV.")
+
+
+def _quarantine_table(frame: pl.DataFrame, title: str) -> Table:
     table = Table(title=title)
-    for col in ("berkas", "baris", "kolom", "kode", "pesan"):
+    for col in QUARANTINE_COLUMNS:
         table.add_column(col)
-    for row in frame.head(50).iter_rows(named=True):  # type: ignore[attr-defined]
-        table.add_row(*(str(row.get(c, "")) for c in ("berkas", "baris", "kolom", "kode", "pesan")))
+    for row in frame.head(50).iter_rows(named=True):
+        table.add_row(*(str(row.get(c, "")) for c in QUARANTINE_COLUMNS))
     return table
 
 
-def _report(valid: int, quarantine: object, what: str, out: Path | None) -> None:
-    rejected = quarantine.height  # type: ignore[attr-defined]
+def _report(valid: int, quarantine: pl.DataFrame, what: str, out: Path | None) -> None:
+    rejected = quarantine.height
     typer.echo(f"{valid} {what} valid, {rejected} rejected")
     if rejected:
         stderr.print(_quarantine_table(quarantine, f"ditolak / rejected {what}"))
         if out is not None:
-            quarantine.write_csv(out)  # type: ignore[attr-defined]
+            quarantine.write_csv(out)
             typer.echo(f"rejected rows written to {out}")
         raise typer.Exit(1)
 
@@ -44,9 +49,7 @@ def _report(valid: int, quarantine: object, what: str, out: Path | None) -> None
 @events_app.command("check")
 def events_check(
     files: list[Path] = typer.Argument(..., help="Event files (CSV or Parquet)."),
-    out: Path | None = typer.Option(
-        None, "--out", help="Write the rejected rows (with reasons) here as CSV."
-    ),
+    out: Path | None = REJECTED_OUT,
 ) -> None:
     """Validate event files; exit 1 and list file, line, column and reason of every rejected row."""
     from dtsen.cycle.events import read_events
@@ -95,9 +98,7 @@ def events_deaths(
 @corrections_app.command("check")
 def corrections_check(
     files: list[Path] = typer.Argument(..., help="Correction files (CSV or Parquet)."),
-    out: Path | None = typer.Option(
-        None, "--out", help="Write the rejected rows (with reasons) here as CSV."
-    ),
+    out: Path | None = REJECTED_OUT,
 ) -> None:
     """Validate correction files against the canonical model; exit 1 listing every rejected row."""
     from dtsen.cycle.corrections import read_corrections
