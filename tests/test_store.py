@@ -28,8 +28,9 @@ from dtsen.store.db import (
     session_scope,
     upgrade,
 )
-from dtsen.store.models import AuditLog, Base, Region
+from dtsen.store.models import AuditLog, Region
 from dtsen.store.regions import RegionLoad, load_regions
+from dtsen.store.schema import Base
 
 KEY = "test-key-not-a-secret"
 NIK_A = "3302014507900001"
@@ -113,7 +114,7 @@ def test_upgrade_from_empty_creates_the_schema(db_factory: Callable[[], str]) ->
     url = db_factory()
     assert current_revision(url) is None
     upgrade(url)
-    assert current_revision(url) == head_revision() == "0001"
+    assert current_revision(url) == head_revision()
     engine = make_engine(url)
     try:
         assert _tables(engine) >= TABLES
@@ -121,7 +122,7 @@ def test_upgrade_from_empty_creates_the_schema(db_factory: Callable[[], str]) ->
             head = audit.chain_head(session)
         assert head == audit.ChainHead(row_count=0, last_id=None, last_hash="0" * 64)
         upgrade(url)  # at head already: nothing to do, no error
-        assert current_revision(url) == "0001"
+        assert current_revision(url) == head_revision()
     finally:
         engine.dispose()
 
@@ -402,8 +403,8 @@ def test_cli_upgrade_load_tail_and_verify(db_factory: Callable[[], str]) -> None
 
     result = runner.invoke(app, ["upgrade", "--url", url])
     assert result.exit_code == 0, result.output
-    assert "at revision 0001" in result.output
-    assert runner.invoke(app, ["current", "--url", url]).stdout.strip() == "0001 (head)"
+    assert f"at revision {head_revision()}" in result.output
+    assert runner.invoke(app, ["current", "--url", url]).stdout.strip() == f"{head_revision()} (head)"
 
     result = runner.invoke(app, ["load-regions", "--url", url])
     assert result.exit_code == 0, result.output
@@ -449,7 +450,7 @@ def test_cli_uses_the_configured_database_url(engine: Engine, monkeypatch: pytes
     reset_settings()
     result = runner.invoke(app, ["current"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "0001 (head)"
+    assert result.stdout.strip() == f"{head_revision()} (head)"
 
 
 def test_cli_reports_an_unreachable_database() -> None:
@@ -465,4 +466,4 @@ def test_db_commands_are_registered_on_the_main_app(engine: Engine) -> None:
     url = engine.url.render_as_string(hide_password=False)
     result = runner.invoke(main.app, ["db", "current", "--url", url])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "0001 (head)"
+    assert result.stdout.strip() == f"{head_revision()} (head)"

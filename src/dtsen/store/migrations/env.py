@@ -10,7 +10,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from dtsen.store.db import make_engine, resolve_url
-from dtsen.store.models import Base
+from dtsen.store.schema import Base
 
 config = context.config
 target_metadata = Base.metadata
