@@ -1,0 +1,186 @@
+"""The serving plane's one FastAPI application: public citizen pages, staff pages and API, auth, static files.
+
+:func:`create_app` builds it on a database URL (so tests and the bench run one app per database); the
+engine lives on ``app.state.engine`` for :func:`dtsen.api.deps.db_session`. The interactive API pages
+(Swagger, ReDoc) are off because they load scripts from a CDN; the schema itself is at
+``/api/openapi.json``. ``/healthz`` touches nothing, which makes it the bench's no-op baseline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dtsen import __version__
+from dtsen.api import errors
+from dtsen.config import Settings, get_settings
+from dtsen.store.db import make_engine
+from dtsen.web import i18n
+from dtsen.web.templating import STATIC_DIR
+
+# Largest request body accepted (uploads included); a route may enforce less (per-file limits).
+MAX_BODY_BYTES = 20 * 1024 * 1024
+OPENAPI_URL = "/api/openapi.json"
+
+# No inline script or style anywhere (charts are server-side SVG), so the policy can forbid both.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class WebShellMiddleware:
+    """Security headers on every response, ``Cache-Control: no-store`` on everything but static files
+    (pages carry personal data and village offices share computers), the ``?lang=`` choice remembered in
+    a cookie, and a cap on request bodies. Pure ASGI, so the no-op baseline stays cheap."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        static = path.startswith("/static/")
+        lang_cookie = _lang_cookie(scope)
+
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_body_bytes:
+            receive = _refusing_receive
+        else:
+            receive = _counting_receive(receive, self.max_body_bytes)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(item for item in SECURITY_HEADERS if item[0] not in present)
+                if not static and b"cache-control" not in present:
+                    headers.append((b"cache-control", b"no-store"))
+                if lang_cookie:
+                    headers.append((b"set-cookie", lang_cookie))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _refusing_receive() -> Message:
+    raise BodyTooLarge
+
+
+def _counting_receive(receive: Receive, limit: int) -> Receive:
+    received = 0
+
+    async def counted() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+        return message
+
+    return counted
+
+
+def _lang_cookie(scope: Scope) -> bytes | None:
+    query: bytes = scope.get("query_string", b"")
+    if b"lang=" not in query:
+        return None
+    from urllib.parse import parse_qs
+
+    values = parse_qs(query.decode("latin-1")).get(i18n.LANG_PARAM, [])
+    lang = values[-1].strip().lower() if values else ""
+    if lang not in i18n.LANGUAGES:
+        return None
+    return f"{i18n.LANG_COOKIE}={lang}; Path=/; Max-Age={LANG_COOKIE_MAX_AGE}; SameSite=Lax".encode()
+
+
+def _include_routers(app: FastAPI) -> None:
+    # Imported here so `dtsen --help` never pays for the web stack.
+    from dtsen.api import public, staff
+    from dtsen.auth import router as auth_router
+
+    app.include_router(public.router)
+    app.include_router(auth_router.router)
+    app.include_router(staff.router)
+
+
+def create_app(
+    database_url: str | None = None, *, settings: Settings | None = None, max_body_bytes: int = MAX_BODY_BYTES
+) -> FastAPI:
+    """The application on ``database_url`` (default: the configured serving database)."""
+    settings = settings or get_settings()
+    url = database_url or settings.resolved_database_url
+    engine = make_engine(url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="DTSEN",
+        version=__version__,
+        description="Data Tunggal Sosial dan Ekonomi Nasional: layanan registri.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.database_url = url
+
+    errors.install(app)
+    app.add_middleware(WebShellMiddleware, max_body_bytes=max_body_bytes)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/healthz", include_in_schema=False, response_class=PlainTextResponse)
+    def healthz() -> str:
+        """Liveness only: no database, no template (the bench's no-op baseline)."""
+        return "ok"
+
+    _include_routers(app)
+    return app
+
+
+def app_factory() -> Any:
+    """``uvicorn --factory dtsen.api.app:app_factory``: the app on the configured database."""
+    return create_app()
