@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(8), nullable=False),
         sa.Column("is_current", sa.Boolean(), server_default=sa.text("false"), nullable=False),
         sa.Column("counts", sa.JSON(), nullable=True),
+        sa.Column("programs", sa.JSON(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_served_snapshot")),
         sa.CheckConstraint(
@@ -176,13 +177,21 @@ def upgrade() -> None:
         sa.Column("snapshot_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("entitas", sa.String(8), nullable=False),
         sa.Column("id", sa.String(32), nullable=False),
-        sa.Column("atribut", sa.JSON(), nullable=False),
+        sa.Column("pola", sa.Integer(), nullable=False),
         *_regions(),
         sa.PrimaryKeyConstraint("snapshot_id", "entitas", "id", name=op.f("pk_served_provenance")),
+    )
+    op.create_table(
+        "served_provenance_pola",
+        sa.Column("snapshot_id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("pola", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("atribut", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("snapshot_id", "pola", name=op.f("pk_served_provenance_pola")),
     )
 
 
 def downgrade() -> None:
+    op.drop_table("served_provenance_pola")
     op.drop_table("served_provenance")
     op.drop_table("served_eligibility")
     op.drop_table("served_person")  # drops its indexes too
