@@ -26,6 +26,9 @@ class Role(StrEnum):
     PENDAMPING = "pendamping"
     KLIEN_INSTANSI = "klien_instansi"
     AUDITOR = "auditor"
+    # A civil-registry (Dukcapil) machine client: submits population events; it reads no personal data
+    # (no region is bound to it, so the scoping rule below lets it see nothing).
+    DUKCAPIL = "dukcapil"
 
 
 # National roles see every region; the others see only the region codes bound to them.

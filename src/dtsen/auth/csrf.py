@@ -1,0 +1,223 @@
+"""CSRF protection of every unsafe request (POST, PUT, PATCH, DELETE), in one middleware.
+
+* **Signed in** (a live ``dtsen_session`` cookie): the synchronizer token stored with the session
+  (``staff_session.csrf_token``) must come back in the form field ``csrf_token`` or the
+  ``X-CSRF-Token`` header.
+* **Anonymous** (the login form, the public citizen forms): a signed double-submit token. The middleware
+  gives every visitor an HttpOnly ``dtsen_csrf`` cookie holding ``nonce.HMAC(secret_key, nonce)``; the
+  same value must come back in the form. Another site can make a browser post to us, but it cannot read
+  or set our cookie, and without the secret it cannot forge a value that verifies.
+* **Machine clients** (``Authorization: Bearer``) send no cookies a browser could attach, so they are not
+  checked; neither is the token endpoint, which authenticates the client itself.
+
+Being middleware, the check runs before any route, so no form can forget it. Pages get the token from
+:func:`csrf_token_for` (the templating helper puts it in every template as ``csrf_token``); a refused
+request answers 403 with a Bahasa page (JSON for API clients), never a stack trace.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+import anyio.to_thread
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dtsen.auth.policy import (
+    CSRF_COOKIE,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SESSION_COOKIE,
+    clock_of,
+    policy_of,
+)
+from dtsen.config import get_settings
+from dtsen.web.i18n import N_
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+EXEMPT_PATHS = frozenset({"/auth/token"})
+CSRF_CONTEXT = b"dtsen/csrf/anonymous/v1\x00"
+MESSAGE = N_("Formulir kedaluwarsa atau tidak sah, silakan muat ulang halaman.")
+_STATE_ANONYMOUS = "csrf_anonymous"
+_STATE_SESSION = "csrf_session"
+_STATE_INSTALLED = "csrf_installed"
+
+
+def secret_of(app: Any) -> bytes:
+    """The app's signing secret (``app.state.secret_key``), else the configured one."""
+    value = getattr(app.state, "secret_key", None) or get_settings().resolved_secret_key()
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _signature(secret: bytes, nonce: str) -> str:
+    digest = hmac.new(secret, CSRF_CONTEXT + nonce.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def new_anonymous_token(secret: bytes) -> str:
+    nonce = secrets.token_urlsafe(24)
+    return f"{nonce}.{_signature(secret, nonce)}"
+
+
+def anonymous_token_is_valid(token: str | None, secret: bytes) -> bool:
+    if not token or len(token) > 200 or token.count(".") != 1:
+        return False
+    nonce, signature = token.split(".")
+    try:
+        nonce.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(signature, _signature(secret, nonce))
+
+
+def csrf_token_for(request: Request) -> str:
+    """The token a page served for ``request`` must put in its forms (``<input type="hidden"
+    name="csrf_token" value="{{ csrf_token }}">``) or send as ``X-CSRF-Token``: the session's token when
+    signed in, else the visitor's signed anonymous token. Needs :class:`CSRFMiddleware` installed."""
+    state = request.scope.get("state") or {}
+    if not state.get(_STATE_INSTALLED):
+        raise RuntimeError("CSRFMiddleware is not installed on this app (call dtsen.auth.install(app))")
+    live = getattr(request.state, "auth_session", None)  # set by current_principal, e.g. right after login
+    if live is not None:
+        return str(live.csrf_token)
+    return str(state.get(_STATE_SESSION) or state[_STATE_ANONYMOUS])
+
+
+def _cookie_header(request: Request, app: Any, value: str) -> bytes:
+    response = Response()
+    secure = request.url.scheme == "https" or policy_of(app).cookie_secure
+    response.set_cookie(CSRF_COOKIE, value, path="/", httponly=True, samesite="lax", secure=secure)
+    return response.headers["set-cookie"].encode("latin-1")
+
+
+def _session_csrf(app: Any, token: str) -> str | None:
+    """The CSRF token of a live session (read only; current_principal does the bookkeeping)."""
+    from dtsen.auth.sessions import find_session
+    from dtsen.store.db import session_factory
+
+    engine = getattr(app.state, "engine", None)
+    if engine is None:
+        return None
+    with session_factory(engine)() as db:
+        row = find_session(db, token, now=clock_of(app)(), policy=policy_of(app))
+        return row.csrf_token if row is not None else None
+
+
+def _exempt(scope: Scope, request: Request) -> bool:
+    if scope["method"] not in UNSAFE_METHODS:
+        return True
+    if scope.get("path", "") in EXEMPT_PATHS:
+        return True
+    authorization = request.headers.get("authorization", "")
+    return authorization[:7].lower() == "bearer "
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _submitted_token(scope: Scope, request: Request, body: bytes) -> str | None:
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "").lower()
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return None
+    form: FormData | None = None
+    try:
+        form = await Request(scope, _replay(body)).form(max_files=100, max_fields=1000)
+        value = form.get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    except Exception:  # a malformed body: no token could be read; the route will say what is wrong
+        return None
+    finally:
+        if form is not None:
+            await form.close()
+
+
+def refusal(request: Request, status: int = 403, detail: str | None = MESSAGE) -> Response:
+    """The answer to a refused form: the shared error page (JSON for API clients), in Bahasa."""
+    from dtsen.api.errors import error_response
+
+    return error_response(request, status, detail)
+
+
+class CSRFMiddleware:
+    """Issues the anonymous token cookie and refuses unsafe requests without the right token (pure ASGI:
+    safe requests pay for one HMAC, and a session lookup only when a session cookie is present)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        app = scope["app"]
+        request = Request(scope)
+        secret = secret_of(app)
+        presented = request.cookies.get(CSRF_COOKIE)
+        anonymous_valid = anonymous_token_is_valid(presented, secret)
+        anonymous = presented if anonymous_valid and presented else new_anonymous_token(secret)
+        session_token = request.cookies.get(SESSION_COOKIE)
+        session_csrf = None
+        if session_token:
+            session_csrf = await anyio.to_thread.run_sync(_session_csrf, app, session_token)
+        state = scope.setdefault("state", {})
+        state[_STATE_INSTALLED] = True
+        state[_STATE_ANONYMOUS] = anonymous
+        state[_STATE_SESSION] = session_csrf
+
+        if not _exempt(scope, request):
+            try:
+                body = await _read_body(receive)
+            except StarletteHTTPException as exc:  # the body cap of the web shell (413)
+                await refusal(request, exc.status_code, None)(scope, receive, send)
+                return
+            receive = _replay(body)
+            submitted = await _submitted_token(scope, request, body)
+            expected = session_csrf or (presented if anonymous_valid else None)
+            if (
+                not submitted
+                or not expected
+                or not hmac.compare_digest(submitted.encode(), expected.encode())
+            ):
+                await refusal(request)(scope, receive, send)
+                return
+
+        cookie = None if anonymous_valid else _cookie_header(request, app, anonymous)
+
+        async def send_with_cookie(message: Message) -> None:
+            if cookie is not None and message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

@@ -1,0 +1,89 @@
+"""THE table of who may do what: permission name -> the roles that hold it.
+
+Routers never test roles; they declare ``Depends(requires("family.read"))`` and this table decides. Region
+limits are a separate, second rule (:mod:`dtsen.auth.scope`): a permission says what kind of thing a role
+may do, the scope says where. For machine clients the permission must also be among the token's scopes
+(OAuth2 scopes are permission names), so an agency gets the least its approved request needs.
+
+:func:`permission_of` reads the permission a route requires from its dependency tree, so the
+authorization-matrix test can enumerate every route of the app and no new endpoint can skip the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from dtsen.auth.scope import Role
+
+_ALL_STAFF = frozenset(
+    {Role.ADMIN_BPS, Role.ANALIS_BPS, Role.KEMENSOS, Role.DINSOS, Role.OPERATOR_DESA, Role.PENDAMPING}
+)
+# Roles that may read personal data of the people in their regions (staff and approved agencies).
+_PERSONAL_DATA = _ALL_STAFF | {Role.KLIEN_INSTANSI}
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    # personal data: search, the family page (members, desil, explanation, history, programs, provenance)
+    "person.search": _PERSONAL_DATA,
+    "family.read": _PERSONAL_DATA,
+    "family.export": frozenset({Role.ADMIN_BPS, Role.ANALIS_BPS, Role.KEMENSOS, Role.DINSOS}),
+    # aggregate statistics with no personal data
+    "stats.read": _ALL_STAFF | {Role.AUDITOR},
+    # citizen requests (usulan / sanggahan): the queue of a village and of its dinsos
+    "request.read": frozenset({Role.ADMIN_BPS, Role.DINSOS, Role.OPERATOR_DESA, Role.PENDAMPING}),
+    "request.process": frozenset({Role.DINSOS, Role.OPERATOR_DESA}),
+    # population events from the civil registry (Dukcapil) pushed by machine clients
+    "events.submit": frozenset({Role.DUKCAPIL}),
+    # the processing trail (UU 27/2022): search and export
+    "audit.read": frozenset({Role.AUDITOR, Role.ADMIN_BPS}),
+    "audit.export": frozenset({Role.AUDITOR}),
+    # administration
+    "users.manage": frozenset({Role.ADMIN_BPS}),
+    "clients.manage": frozenset({Role.ADMIN_BPS}),
+    "snapshot.load": frozenset({Role.ADMIN_BPS}),
+}
+
+
+def check_permission(permission: str) -> str:
+    """``permission`` if the table knows it; a typo in a router fails at import time, not at request."""
+    if permission not in PERMISSIONS:
+        known = ", ".join(sorted(PERMISSIONS))
+        raise KeyError(f"unknown permission {permission!r}; known: {known}")
+    return permission
+
+
+def role_has(role: Role | str | None, permission: str) -> bool:
+    """Whether ``role`` holds ``permission`` (no role, e.g. the public, holds none)."""
+    if role is None:
+        return False
+    try:
+        return Role(role) in PERMISSIONS[check_permission(permission)]
+    except ValueError:
+        return False
+
+
+def permissions_of(role: Role | str) -> frozenset[str]:
+    """Every permission a role holds (the scopes a machine client of that role may be granted)."""
+    return frozenset(name for name in PERMISSIONS if role_has(role, name))
+
+
+def _dependency_calls(dependant: Any) -> Iterable[Any]:
+    for dependency in getattr(dependant, "dependencies", ()):
+        yield dependency.call
+        yield from _dependency_calls(dependency)
+
+
+def permission_of(route: Any) -> str | None:
+    """The permission a route requires (via :func:`dtsen.auth.deps.requires`), or ``None`` if none.
+
+    Walks the route's whole dependency tree, so a permission declared on the router
+    (``APIRouter(dependencies=[...])``) or inside another dependency counts too.
+    """
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return None
+    for call in _dependency_calls(dependant):
+        permission = getattr(call, "permission", None)
+        if isinstance(permission, str):
+            return permission
+    return None
