@@ -59,6 +59,12 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
+def csrf(client: TestClient) -> dict[str, str]:
+    """The anonymous CSRF token (the cookie the CSRF middleware hands out) as a header for unsafe requests."""
+    client.get("/healthz")
+    return {"x-csrf-token": client.cookies["dtsen_csrf"]}
+
+
 def h1(html: str) -> str:
     match = re.search(r"<h1[^>]*>(.*?)</h1>", html, re.S)
     assert match, html[:500]
@@ -147,7 +153,7 @@ def test_json_for_machine_clients_anywhere(client: TestClient) -> None:
 
 
 def test_method_not_allowed_page(client: TestClient) -> None:
-    response = client.post("/healthz")
+    response = client.post("/healthz", headers=csrf(client))
     assert response.status_code == 405
     assert h1(response.text) == "Cara akses tidak didukung"
 
@@ -175,7 +181,9 @@ def test_specific_detail_and_headers_are_kept(client: TestClient) -> None:
 
 def test_form_validation_error_is_readable_and_does_not_echo_the_value(client: TestClient) -> None:
     response = client.post(
-        "/uji/formulir", data={"nik": "12<script>34", "umur": "dua"}, headers={"accept": "text/html"}
+        "/uji/formulir",
+        data={"nik": "12<script>34", "umur": "dua"},
+        headers={"accept": "text/html", **csrf(client)},
     )
     assert response.status_code == 422
     html = response.text
@@ -184,17 +192,17 @@ def test_form_validation_error_is_readable_and_does_not_echo_the_value(client: T
     assert "<strong>Umur</strong>: harus berupa bilangan bulat" in html
     assert "<script>" not in html
     assert "12&lt;script&gt;34" not in html
-    missing = client.post("/uji/formulir", data={}, headers={"accept": "text/html"})
+    missing = client.post("/uji/formulir", data={}, headers={"accept": "text/html", **csrf(client)})
     assert "<strong>NIK</strong>: wajib diisi" in missing.text
 
 
 def test_form_validation_error_in_english(client: TestClient) -> None:
-    response = client.post("/uji/formulir?lang=en", data={"umur": "1"})
+    response = client.post("/uji/formulir?lang=en", data={"umur": "1"}, headers=csrf(client))
     assert "is required" in response.text
 
 
 def test_oversized_body_is_refused_with_413(client: TestClient) -> None:
-    response = client.post("/uji/formulir", data={"nik": "1" * 2000, "umur": "1"})
+    response = client.post("/uji/formulir", data={"nik": "1" * 2000, "umur": "1"}, headers=csrf(client))
     assert response.status_code == 413
     assert h1(response.text) == "Terlalu besar"
 
@@ -203,9 +211,20 @@ def test_oversized_body_is_refused_with_413(client: TestClient) -> None:
         yield b"&umur=" + b"1" * 600
 
     streamed = client.post(
-        "/uji/formulir", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+        "/uji/formulir",
+        content=chunks(),
+        headers={"content-type": "application/x-www-form-urlencoded", **csrf(client)},
     )
     assert streamed.status_code == 413
+
+
+def test_unsafe_request_without_csrf_token_is_refused_in_bahasa(client: TestClient) -> None:
+    response = client.post(
+        "/uji/formulir", data={"nik": "1" * 16, "umur": "1"}, headers={"accept": "text/html"}
+    )
+    assert response.status_code == 403
+    assert "Formulir kedaluwarsa" in response.text
+    assert h1(response.text) == "Tidak berwenang"
 
 
 def test_back_link_is_never_an_open_redirect(client: TestClient) -> None:
@@ -316,3 +335,14 @@ def test_catalogs_compile_and_translate() -> None:
 )
 def test_accept_language(header: str, expected: str | None) -> None:
     assert i18n.accept_language(header) == expected
+
+
+def test_template_strings_write_percent_signs_as_double_percent() -> None:
+    """Jinja's new-style gettext always %-formats, so a lone ``%`` in a template string breaks the page."""
+    lone = re.compile(r"%(?!\(\w+\)[sd]|%)")
+    broken = {
+        msgid: sorted(places)[0]
+        for msgid, places in _extracted().items()
+        if any(name.endswith(".html") for name, _ in places) and lone.search(msgid)
+    }
+    assert not broken, f"write % as %% in these template strings: {broken}"

@@ -169,6 +169,10 @@ def create_app(
     app.state.database_url = url
 
     errors.install(app)
+    from dtsen.auth import install as auth_install
+
+    # Identity first: the CSRF middleware must sit inside the shell's body cap and headers.
+    auth_install.install(app)
     app.add_middleware(WebShellMiddleware, max_body_bytes=max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

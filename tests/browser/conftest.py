@@ -1,0 +1,281 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a live uvicorn server on 127.0.0.1.
+
+Fixtures (reusable by every browser test file in this folder):
+
+* ``served_data_dir``: a small synthetic city (~3,000 persons, Kota Yogyakarta) run through two quarterly
+  cycles (2026Q1, 2026Q2) once per session, so family pages have a history.
+* ``live_server``: the app on a fresh database of each backend (SQLite, PostgreSQL), migrated, regions
+  and both snapshots loaded with the serving loader, served by uvicorn in a thread on a free port.
+  ``live_server.url``, ``.engine`` (for direct checks such as audit rows), ``.data_dir``, and
+  ``.user(role, regions)`` which creates a staff account and returns ``(username, password)``.
+* ``browser``: one Chromium per session; ``phone`` and ``desktop``: a fresh browser context (no cookies)
+  at 390x844 or 1280x800, each yielding a page.
+* ``shoot(page, name)``: a full-page screenshot into the session's screenshot folder, and into
+  ``docs/screenshots/`` when ``DTSEN_UPDATE_SCREENSHOTS=1``.
+* ``login(page, username, password)``: signs in through the real login form.
+
+No sleeps: the server's socket is bound and listening before uvicorn's thread starts (connections wait in
+the backlog), and Playwright waits on page events, never on time. Without Chromium the tests are skipped
+with the reason, except under ``CI=true`` where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, select
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("DTSEN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+PERSONS = 3000
+KABUPATEN = ["3471"]  # Kota Yogyakarta
+PASSWORD = "Uji-browser-2026!kata"  # noqa: S105 - a throwaway account on a test database
+SCREENSHOTS_DIR = ROOT / "docs" / "screenshots"
+
+
+def _require_chromium() -> None:
+    problem = None
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
+        problem = f"Chromium not found at {CHROMIUM} (apt-get install -y chromium; scripts/test.sh does it)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError as exc:
+            problem = f"the playwright package is missing: {exc}"
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{problem} (CI=true: browser tests may not be skipped)", pytrace=False)
+    pytest.skip(problem)
+
+
+def _dtsen(data_dir: Path, *args: str) -> None:
+    env = {**os.environ, "DTSEN_DATA_DIR": str(data_dir)}
+    done = subprocess.run(
+        [sys.executable, "-m", "dtsen.cli.main", *args], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, f"dtsen {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+
+
+@pytest.fixture(scope="session")
+def served_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two published snapshots of a small city (the cycle as production runs it, about a minute)."""
+    _require_chromium()
+    from dtsen.synth.generate import SynthRequest, generate
+    from dtsen.synth.params import SynthParams
+
+    root = tmp_path_factory.mktemp("served")
+    synth = root / "synth"
+    generate(
+        SynthRequest(
+            persons=PERSONS,
+            out=synth,
+            seed=11,
+            kabupaten=KABUPATEN,
+            params=SynthParams(susenas_sample_rate=0.2),
+        )
+    )
+    data = root / "data"
+    _dtsen(data, "cycle", "run", "--period", "2026Q1", "--inbox", str(synth))
+    _dtsen(data, "cycle", "run", "--period", "2026Q2")
+    return data
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class LiveServer:
+    url: str
+    db_url: str
+    engine: Engine
+    data_dir: Path
+    app: Any
+    _users: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
+
+    def user(self, role: str, regions: tuple[str, ...] = ()) -> tuple[str, str]:
+        """A staff account of ``role`` bound to ``regions`` (created once per server): (username, password)."""
+        key = (role, tuple(regions))
+        if key not in self._users:
+            from dtsen.auth.accounts import create_user
+            from dtsen.store.db import session_scope
+
+            username = f"uji.{role.replace('_', '-')}.{len(self._users) + 1}"
+            with session_scope(engine=self.engine) as db:
+                create_user(
+                    db,
+                    username=username,
+                    full_name=f"Petugas Uji {role}",
+                    role=role,
+                    regions=regions,
+                    password=PASSWORD,
+                    now=datetime.now(UTC),
+                    actor={"actor": "system:test", "actor_role": None},
+                )
+            self._users[key] = username
+        return self._users[key], PASSWORD
+
+    def family_in(self, kode_desa: str | None = None, *, other_than: str | None = None) -> tuple[str, str]:
+        """(family id, kode_desa) of a ranked family of the current snapshot, in ``kode_desa`` or outside
+        ``other_than``; picked from the database so tests never hard-code ids."""
+        from dtsen.store.served import ServedFamily, ServedSnapshot
+
+        with self.engine.connect() as connection:
+            current = connection.scalar(select(ServedSnapshot.id).where(ServedSnapshot.is_current))
+            query = (
+                select(ServedFamily.id_keluarga_dtsen, ServedFamily.kode_desa)
+                .where(ServedFamily.snapshot_id == current, ServedFamily.desil_nasional.is_not(None))
+                .order_by(ServedFamily.id_keluarga_dtsen)
+            )
+            if kode_desa:
+                query = query.where(ServedFamily.kode_desa == kode_desa)
+            if other_than:
+                query = query.where(ServedFamily.kode_desa != other_than)
+            row = connection.execute(query.limit(1)).one()
+        return str(row[0]), str(row[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(served_data_dir: Path, db_factory: Callable[[], str]) -> Iterator[LiveServer]:
+    import uvicorn
+
+    from dtsen.api.app import create_app
+    from dtsen.store.db import make_engine, upgrade
+    from dtsen.store.regions import load_regions
+    from dtsen.store.snapshot_load import load_snapshot
+
+    db_url = db_factory()
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    with engine.begin() as connection:
+        load_regions(connection)
+    for ref in ("2026Q1/v1", "2026Q2/v1"):
+        load_snapshot(engine, served_data_dir, ref)
+
+    app = create_app(db_url)
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    # The socket already listens, so this first request waits in the backlog until uvicorn accepts it.
+    response = httpx.get(f"{url}/healthz", timeout=60)
+    assert response.text == "ok"
+    try:
+        yield LiveServer(url=url, db_url=db_url, engine=engine, data_dir=served_data_dir, app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    _require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def _context(browser: Any, live_server: LiveServer, viewport: dict[str, int], **extra: Any) -> Any:
+    context = browser.new_context(
+        base_url=live_server.url, viewport=viewport, locale="id-ID", java_script_enabled=True, **extra
+    )
+    context.set_default_timeout(15_000)
+    return context
+
+
+@pytest.fixture
+def phone(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = _context(browser, live_server, PHONE, is_mobile=True, has_touch=True, device_scale_factor=2)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def desktop(browser: Any, live_server: LiveServer) -> Iterator[Any]:
+    context = _context(browser, live_server, DESKTOP)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("screenshots")
+
+
+@pytest.fixture
+def shoot(screenshot_dir: Path, db_backend: str) -> Callable[[Any, str], Path]:
+    """``shoot(page, "staf-keluarga")``: page screenshot named after the viewport (``-ponsel``/``-desktop``).
+
+    Committed screenshots come from the SQLite run only (the pages are the same on both backends)."""
+
+    def take(page: Any, name: str) -> Path:
+        width = page.viewport_size["width"] if page.viewport_size else 0
+        suffix = "ponsel" if width and width < 600 else "desktop"
+        path = screenshot_dir / db_backend / f"{name}-{suffix}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
+        if os.environ.get("DTSEN_UPDATE_SCREENSHOTS") == "1" and db_backend == "sqlite":
+            SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, SCREENSHOTS_DIR / path.name)
+        return path
+
+    return take
+
+
+def assert_fits_width(page: Any) -> None:
+    """No horizontal scrolling: the page is no wider than its viewport."""
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{page.url} is {overflow}px wider than the viewport"
+
+
+@pytest.fixture
+def login() -> Callable[[Any, str, str], None]:
+    def sign_in(page: Any, username: str, password: str) -> None:
+        page.goto("/masuk")
+        page.get_by_label("Nama pengguna").fill(username)
+        page.get_by_label("Kata sandi").fill(password)
+        page.get_by_role("button", name="Masuk").click()
+        page.wait_for_load_state()
+
+    return sign_in
