@@ -1,7 +1,721 @@
-"""Public citizen services (no login): Cek Status, Usul/Sanggah intake, Lacak, Siapa yang membaca data saya."""
+"""Public citizen services (no login): Cek Status, Usul/Sanggah intake, Lacak, Siapa yang membaca data saya.
+
+Every page here is public (see :func:`public_route`, which the authorization matrix reads) and every
+form is guarded the same way, in this order: CSRF (middleware), the per-network rate limit (counted
+before anything else, so malformed input counts too), the offline challenge (:mod:`dtsen.api.challenge`),
+field validation, the per-NIK rate limit, then the work in :mod:`dtsen.workflows.intake` or the
+registry. Rate-limit hits and spent challenges commit on their own connection, so they stay counted
+whatever happens after them.
+
+Cek Status answers a miss (unknown NIK, wrong name, a person outside the served data) with one page of
+one shape and status, after the same lookups and hashing: nothing before the registry call depends on
+whether the person exists, and the registry is asked exactly once either way.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, UploadFile
+
+from dtsen.api import challenge as challenge_mod
+from dtsen.api import ratelimit, uploads
+from dtsen.api.deps import db_session
+from dtsen.auth.scope import PUBLIC
+from dtsen.reference.nik import check_kk, check_nik
+from dtsen.store import audit
+from dtsen.web.i18n import N_
+from dtsen.web.templating import render, translator
+from dtsen.workflows import intake
+
+
+def public_route() -> None:
+    """Marks every route of this router as public (no login) for the authorization-matrix test."""
+
+
+public_route.public = True  # type: ignore[attr-defined]
+
+router = APIRouter(tags=["publik"], dependencies=[Depends(public_route)])
+
+OBJECTION_LABELS: dict[str, str] = {
+    "excluded_but_eligible": N_("Keluarga layak menerima bantuan tetapi tidak terdaftar"),
+    "included_not_eligible": N_("Keluarga terdaftar sebagai penerima tetapi tidak layak"),
+    "wrong_data": N_("Data keluarga tidak benar"),
+    "deceased_listed": N_("Anggota keluarga yang sudah meninggal masih tercatat"),
+}
+STATE_LABELS: dict[str, str] = {
+    "diterima": N_("Diterima, menunggu ditanggapi desa/kelurahan"),
+    "dikonfirmasi": N_("Dikonfirmasi oleh desa/kelurahan"),
+    "diverifikasi": N_("Sedang diverifikasi"),
+    "disetujui": N_("Disetujui"),
+    "ditolak": N_("Ditolak"),
+    "selesai": N_("Selesai"),
+}
+DOCUMENT_FIELDS: dict[str, str] = {
+    "dokumen_ktp": "ktp",
+    "dokumen_kk": "kk",
+    "dokumen_listrik": "tagihan_listrik",
+}
+DOCUMENT_LABELS: dict[str, str] = {
+    "ktp": N_("Foto KTP"),
+    "kk": N_("Foto Kartu Keluarga"),
+    "tagihan_listrik": N_("Tagihan atau struk listrik"),
+    "lainnya": N_("Dokumen lain"),
+}
+UPLOAD_MESSAGES: dict[str, str] = {
+    "too_large": N_("Berkas terlalu besar: paling besar 5 MB per berkas."),
+    "empty": N_("Berkas kosong."),
+    "type": N_("Jenis berkas tidak diterima: kirim foto JPEG atau PNG, atau PDF."),
+    "type_mismatch": N_(
+        "Isi berkas tidak sesuai dengan namanya (misalnya PDF yang dinamai .jpg). Kirim berkas aslinya."
+    ),
+    "damaged": N_("Berkas rusak atau tidak dapat dibuka."),
+    "too_many_pixels": N_("Gambar terlalu besar ukurannya (piksel). Kirim foto biasa dari kamera ponsel."),
+}
+CHALLENGE_MESSAGES: dict[str, str] = {
+    "missing": N_(
+        "Pemeriksaan keamanan belum selesai. Tunggu sebentar lalu kirim lagi, atau jawab pertanyaan hitungan."
+    ),
+    "invalid": N_("Pemeriksaan keamanan tidak sah. Muat ulang halaman lalu coba lagi."),
+    "expired": N_("Halaman sudah terlalu lama dibuka. Isian Anda masih ada; kirim lagi."),
+    "wrong": N_("Jawaban pertanyaan hitungan salah. Coba lagi."),
+    "replayed": N_("Formulir ini sudah pernah dikirim. Isian Anda masih ada; kirim lagi bila perlu."),
+}
+UNRANKED_REASONS: dict[str, str] = {
+    "tanpa_observasi": N_(
+        "Data kondisi rumah tangga keluarga ini belum pernah dikumpulkan petugas, sehingga peringkatnya "
+        "belum dapat dihitung."
+    ),
+    "tanpa_kepala_dewasa": N_(
+        "Keluarga ini tidak memiliki kepala keluarga dewasa yang tercatat, sehingga peringkatnya belum dapat "
+        "dihitung."
+    ),
+}
+UNRANKED_DEFAULT = N_("Data keluarga ini belum cukup untuk menghitung peringkat.")
+
+
+# --- shared plumbing -----------------------------------------------------------------------------------
+
+
+def _limits(request: Request) -> dict[str, ratelimit.Limit]:
+    state = request.app.state
+    limits = getattr(state, "public_rate_limits", None)
+    if limits is None:
+        limits = state.public_rate_limits = ratelimit.configured_limits()
+    return limits
+
+
+def _challenge_settings(request: Request) -> challenge_mod.ChallengeSettings:
+    state = request.app.state
+    settings = getattr(state, "challenge_settings", None)
+    if settings is None:
+        settings = state.challenge_settings = challenge_mod.load_settings()
+    return settings
+
+
+def _upload_root(request: Request) -> Path:
+    """``data_dir/uploads`` of the app's settings (``app.state.upload_dir`` overrides it, for tests)."""
+    override = getattr(request.app.state, "upload_dir", None)
+    if override is not None:
+        return Path(override)
+    from dtsen.config import get_settings
+
+    settings = getattr(request.app.state, "settings", None) or get_settings()
+    return uploads.upload_root(Path(settings.data_dir))
+
+
+class RefusedError(Exception):
+    """A guard refused the request: answered with ``response``."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("refused")
+        self.response = response
+
+
+def _too_many(request: Request, exc: ratelimit.RateLimitedError) -> Response:
+    minutes = max(1, (exc.retry_after + 59) // 60)
+    return render(
+        request,
+        "public/terlalu_banyak.html",
+        {"minutes": minutes, "nav_current": None},
+        status_code=429,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+def _hit(request: Request, bucket: str, value: str) -> None:
+    try:
+        ratelimit.hit(request.app.state.engine, _limits(request)[bucket], value)
+    except ratelimit.RateLimitedError as exc:
+        raise RefusedError(_too_many(request, exc)) from exc
+
+
+def _text(form: FormData, name: str, max_length: int = 4000) -> str:
+    value = form.get(name)
+    return value[:max_length] if isinstance(value, str) else ""
+
+
+def _new_challenge(request: Request, purpose: str) -> challenge_mod.Issued | None:
+    settings = _challenge_settings(request)
+    return challenge_mod.issue(purpose, settings) if settings.enabled else None
+
+
+def _check_challenge(
+    request: Request, form: FormData, purpose: str, ip: str, retry: Callable[[str], Response]
+) -> None:
+    """Verify and spend the form's challenge; the no-JS question also counts toward ``tanya_ip``."""
+    settings = _challenge_settings(request)
+    if not settings.enabled:
+        return
+    try:
+        passed = challenge_mod.verify(
+            request.app.state.engine,
+            purpose,
+            settings,
+            pow_token=_text(form, "tantangan_token", 300) or None,
+            nonce=_text(form, "tantangan_nonce", 40) or None,
+            question_token=_text(form, "soal_token", 300) or None,
+            answer=_text(form, "soal_jawaban", 20) or None,
+        )
+    except challenge_mod.ChallengeError as exc:
+        raise RefusedError(retry(CHALLENGE_MESSAGES[exc.reason])) from exc
+    if passed.by_question:
+        _hit(request, "tanya_ip", ip)
+
+
+def _region_options(session: Session, params: Mapping[str, str]) -> dict[str, Any]:
+    """The cascading selects' options and choices (province -> kab/kota -> kecamatan -> desa); a choice
+    that does not lie inside the one above it is dropped, with everything below it."""
+    levels = ("prov", "kab", "kec", "desa")
+    chosen = {level: (params.get(level) or "").strip() for level in levels}
+    options: dict[str, list[tuple[str, str]]] = {"prov": intake.region_children(session, None)}
+    options.update({"kab": [], "kec": [], "desa": []})
+    parent = ""
+    for position, (level, length) in enumerate((("prov", 2), ("kab", 4), ("kec", 6), ("desa", 10))):
+        value = chosen[level]
+        valid = len(value) == length and value.isdigit() and value.startswith(parent)
+        if not valid:
+            for lower in levels[position:]:
+                chosen[lower] = ""
+            break
+        parent = value
+        if level != "desa":
+            options[levels[position + 1]] = intake.region_children(session, value)
+    return {"options": options, "chosen": chosen}
+
+
+@router.get("/wilayah", response_class=JSONResponse, summary="Wilayah di bawah satu wilayah")
+def region_children(
+    induk: str | None = Query(None, max_length=10, pattern=r"^\d{2}(\d{2}(\d{2})?)?$"),
+    session: Session = Depends(db_session),
+) -> JSONResponse:
+    """Provinces (no ``induk``), or the kab/kota, kecamatan or desa directly below ``induk``."""
+    rows = intake.region_children(session, induk)
+    return JSONResponse(
+        [{"kode": kode, "nama": nama} for kode, nama in rows],
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+# --- Cek Status ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusAnswer:
+    """What a found person is shown; built from the registry's masked answer."""
+
+    nama: str
+    ranked: bool
+    desil: int | None
+    unranked_reason: str | None
+    certainty: str | None
+    borderline: bool
+    programs: list[dict[str, Any]]
+    reasons: list[str]
+    snapshot: str | None
+    kode_desa: str | None
+
+
+def _get(answer: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        value = answer.get(name) if isinstance(answer, Mapping) else getattr(answer, name, None)
+        if value is not None:
+            return value
+    return default
+
+
+def certainty_words(desil: int | None, p_le4: float | None, borderline: bool) -> str | None:
+    """How sure the rank is, in words, from P(desil <= 4) (the interval's share on this side of 4)."""
+    if desil is None or p_le4 is None:
+        return N_("Tingkat keyakinan peringkat ini belum dapat dihitung.") if desil is not None else None
+    same_side = p_le4 if desil <= 4 else 1 - p_le4
+    if same_side >= 0.9 and not borderline:
+        return N_(
+            "Peringkat ini sangat meyakinkan: kecil kemungkinan keluarga Anda sebenarnya di sisi lain batas desil 4."
+        )
+    if same_side >= 0.7:
+        return N_(
+            "Peringkat ini cukup meyakinkan, tetapi data yang berubah bisa menggeser desil keluarga Anda."
+        )
+    return N_(
+        "Peringkat ini kurang pasti: keluarga Anda dekat batas desil 4. Bila menurut Anda keliru, ajukan sanggahan."
+    )
+
+
+def status_answer(answer: Any) -> StatusAnswer:
+    """The page's view of the registry's answer (accepts its object or a mapping)."""
+    status = _get(answer, "status_peringkat")
+    desil = _get(answer, "desil", "desil_nasional")
+    ranked = status != "tidak_diperingkat" and desil is not None
+    reason_code = _get(answer, "alasan_tidak_diperingkat")
+    reasons = _get(answer, "alasan", "reasons", "penjelasan", default=[]) or []
+    sentences = [r if isinstance(r, str) else _get(r, "kalimat", default="") for r in reasons]
+    programs = []
+    for program in _get(answer, "program", "programs", default=[]) or []:
+        if isinstance(program, str):
+            programs.append({"nama": program, "layak": True, "nilai": None})
+        else:
+            programs.append(
+                {
+                    "nama": _get(program, "nama", "label", "program", default=""),
+                    "layak": bool(_get(program, "layak", default=True)),
+                    "nilai": _get(program, "nilai_tahunan", "nilai"),
+                }
+            )
+    borderline = bool(_get(answer, "borderline", default=False))
+    return StatusAnswer(
+        nama=str(_get(answer, "nama_tersamar", "masked_name", "nama", default="")),
+        ranked=ranked,
+        desil=int(desil) if ranked else None,
+        unranked_reason=None if ranked else UNRANKED_REASONS.get(str(reason_code), UNRANKED_DEFAULT),
+        certainty=certainty_words(int(desil) if ranked else None, _get(answer, "p_desil_le4"), borderline)
+        if ranked
+        else None,
+        borderline=borderline,
+        programs=programs,
+        reasons=[s for s in sentences if s][:3],
+        snapshot=_get(answer, "snapshot_ref", "snapshot", "periode"),
+        kode_desa=_get(answer, "kode_desa"),
+    )
+
+
+def _cek_context(
+    request: Request, session: Session, params: Mapping[str, str], **extra: Any
+) -> dict[str, Any]:
+    cara = params.get("cara") if params.get("cara") in {"nik", "wilayah"} else "nik"
+    return {
+        "nav_current": "cek",
+        "cara": cara,
+        "challenge": _new_challenge(request, "cek"),
+        "form": {"nama": params.get("nama", "")} if extra.get("keep") else {},
+        "errors": {},
+        **_region_options(session, params),
+        **extra,
+    }
+
+
+@router.get("/cek-status", summary="Cek Status: formulir")
+def cek_status_form(request: Request, session: Session = Depends(db_session)) -> Response:
+    return render(request, "public/cek_status.html", _cek_context(request, session, request.query_params))
+
+
+@router.get("/cek", include_in_schema=False)
+def cek_alias() -> RedirectResponse:
+    return RedirectResponse("/cek-status", status_code=308)
+
+
+def citizen_lookup(session: Session, nik: str | None, nama: str, kode_desa: str | None) -> Any:
+    """The registry's masked answer or ``None`` (one call, whatever the input)."""
+    from dtsen.store import registry
+
+    return registry.citizen_status(session, nik, nama, kode_desa)
+
+
+@router.post("/cek-status", summary="Cek Status: hasil")
+async def cek_status(request: Request, session: Session = Depends(db_session)) -> Response:
+    _ = translator(request)
+    form = await request.form(max_files=0, max_fields=40)
+    params = {name: _text(form, name, 200) for name in ("cara", "nama", "prov", "kab", "kec", "desa")}
+    ip = ratelimit.client_network(request)
+
+    def again(message: str, status: int = 400, errors: dict[str, str] | None = None) -> Response:
+        context = _cek_context(request, session, params, keep=True, errors=errors or {}, message=_(message))
+        return render(request, "public/cek_status.html", context, status_code=status)
+
+    try:
+        _hit(request, "cek_ip", ip)
+        _check_challenge(request, form, "cek", ip, again)
+        cara = params["cara"] if params["cara"] in {"nik", "wilayah"} else "nik"
+        errors: dict[str, str] = {}
+        nik: str | None = None
+        kode_desa: str | None = None
+        if cara == "nik":
+            raw_nik = _text(form, "nik", 40)
+            if problem := intake.nik_problem(raw_nik):
+                errors["nik"] = _(problem)
+            nik = check_nik(raw_nik).digits
+        else:
+            desa = intake.desa_of(session, params["desa"])
+            if desa is None:
+                errors["desa"] = _("Pilih provinsi, kabupaten/kota, kecamatan lalu desa/kelurahan.")
+            kode_desa = desa.kode if desa is not None else None
+        nama = intake.clean_name(params["nama"])
+        if nama is None:
+            errors["nama"] = _(
+                "Tulis nama lengkap sesuai KTP (huruf, spasi, titik, koma, apostrof, tanda hubung)."
+            )
+        if errors:
+            raise RefusedError(again(N_("Beberapa isian belum benar."), 422, errors))
+        assert nama is not None
+        # Per-NIK (or per desa + name) limit: the key is a keyed hash, the NIK is never stored.
+        _hit(request, "cek_nik", nik if nik is not None else f"{kode_desa}|{intake.name_key(nama)}")
+    except RefusedError as refused:
+        return refused.response
+
+    answer = citizen_lookup(session, nik, nama, kode_desa)
+    if answer is None:
+        return render(
+            request,
+            "public/cek_status.html",
+            {**_cek_context(request, session, {"cara": cara}), "result": "tidak_ditemukan"},
+        )
+    view = status_answer(answer)
+    person_nik = nik or _get(answer, "nik")
+    if person_nik:
+        audit.record(
+            session,
+            **PUBLIC.audit_fields(),
+            action="read",
+            resource="cek_status",
+            nik=person_nik,
+            region_kode=view.kode_desa,
+            purpose="cek_status",
+        )
+    return render(
+        request,
+        "public/cek_status.html",
+        {**_cek_context(request, session, {"cara": cara}), "result": "ditemukan", "answer": view},
+    )
+
+
+# --- Usul / Sanggah ------------------------------------------------------------------------------------
+
+
+def _request_context(
+    request: Request, session: Session, jenis: str, params: Mapping[str, str], **extra: Any
+) -> dict[str, Any]:
+    return {
+        "nav_current": "usul",
+        "jenis": jenis,
+        "kategori_labels": OBJECTION_LABELS,
+        "document_fields": [(name, DOCUMENT_LABELS[kind]) for name, kind in DOCUMENT_FIELDS.items()],
+        "challenge": _new_challenge(request, "usul"),
+        "idempotency_key": params.get("kunci") or secrets.token_urlsafe(24),
+        "form": dict(params),
+        "errors": {},
+        **_region_options(session, params),
+        **extra,
+    }
+
+
+@router.get("/usul", summary="Usul: formulir usulan keluarga")
+def usul_form(request: Request, session: Session = Depends(db_session)) -> Response:
+    params = {k: v for k, v in request.query_params.items() if k in {"prov", "kab", "kec", "desa"}}
+    return render(request, "public/permintaan.html", _request_context(request, session, "usulan", params))
+
+
+@router.get("/sanggah", summary="Sanggah: formulir sanggahan")
+def sanggah_form(request: Request, session: Session = Depends(db_session)) -> Response:
+    params = {k: v for k, v in request.query_params.items() if k in {"prov", "kab", "kec", "desa"}}
+    return render(request, "public/permintaan.html", _request_context(request, session, "sanggahan", params))
+
+
+REQUEST_TEXT_FIELDS = (
+    "kunci",
+    "kategori",
+    "pelapor_nik",
+    "pelapor_nama",
+    "telepon",
+    "subjek_nik",
+    "subjek_kk",
+    "subjek_nama",
+    "prov",
+    "kab",
+    "kec",
+    "desa",
+    "alasan",
+)
+
+
+async def _submit(request: Request, session: Session, jenis: str) -> Response:
+    _ = translator(request)
+    try:
+        form = await uploads.limited_request(request).form(max_files=uploads.MAX_FILES, max_fields=60)
+    except uploads.BodyTooLargeError:
+        return render(
+            request,
+            "public/permintaan.html",
+            {
+                **_request_context(request, session, jenis, {}),
+                "message": _(
+                    N_("Kiriman terlalu besar: paling banyak 3 berkas, masing-masing paling besar 5 MB.")
+                ),
+            },
+            status_code=413,
+        )
+    except Exception:  # too many files or fields, a broken multipart body
+        return render(
+            request,
+            "public/permintaan.html",
+            {
+                **_request_context(request, session, jenis, {}),
+                "message": _(
+                    N_("Kiriman tidak dapat dibaca: paling banyak 3 berkas. Isi formulir lalu kirim lagi.")
+                ),
+            },
+            status_code=400,
+        )
+    try:
+        params = {name: _text(form, name, 4000) for name in REQUEST_TEXT_FIELDS}
+        ip = ratelimit.client_network(request)
+
+        def again(message: str, status: int = 400, errors: dict[str, str] | None = None) -> Response:
+            context = _request_context(
+                request, session, jenis, params, errors=errors or {}, message=_(message)
+            )
+            return render(request, "public/permintaan.html", context, status_code=status)
+
+        data = intake.RequestInput(
+            jenis=jenis,
+            kategori=params["kategori"] or None,
+            reporter_nik=params["pelapor_nik"],
+            reporter_nama=params["pelapor_nama"],
+            reporter_telepon=params["telepon"] or None,
+            subject_nik=params["subjek_nik"] or None,
+            subject_kk=params["subjek_kk"] or None,
+            subject_nama=params["subjek_nama"] or None,
+            kode_desa=params["desa"],
+            alasan=params["alasan"],
+            idempotency_key=params["kunci"],
+        )
+        try:
+            _hit(request, "usul_ip", ip)
+            # A replay of a form already accepted (double click, reload): the same receipt, nothing new.
+            existing = (
+                intake.find_by_idempotency_key(session, data.idempotency_key)
+                if data.idempotency_key
+                else None
+            )
+            reporter_digits = check_nik(data.reporter_nik).digits
+            if (
+                existing is not None
+                and reporter_digits
+                and existing.reporter_ref == audit.subject_ref(reporter_digits)
+            ):
+                return _receipt(request, existing, created=False)
+            _check_challenge(request, form, "usul", ip, again)
+            field_errors: dict[str, str] = {}
+            try:
+                valid = intake.validate_request(session, data)
+            except intake.InvalidFieldsError as exc:
+                field_errors.update({name: _(text) for name, text in exc.errors.items()})
+                valid = None
+            checked: list[tuple[str, bytes, str, str]] = []
+            for name, kind in DOCUMENT_FIELDS.items():
+                upload = form.get(name)
+                if not isinstance(upload, UploadFile) or not upload.filename:
+                    continue
+                try:
+                    content, mime, original = uploads.read_checked(upload, kind)
+                except uploads.UploadRejectedError as exc:
+                    field_errors[name] = _(UPLOAD_MESSAGES[exc.reason])
+                    if exc.status == 413:
+                        raise RefusedError(again(N_("Berkas terlalu besar."), 413, field_errors)) from exc
+                    continue
+                checked.append((kind, content, mime, original))
+            if field_errors or valid is None:
+                status = (
+                    415 if any(k in DOCUMENT_FIELDS for k in field_errors) and len(field_errors) == 1 else 422
+                )
+                raise RefusedError(again(N_("Beberapa isian belum benar."), status, field_errors))
+            _hit(request, "usul_nik", valid.reporter_nik)
+        except RefusedError as refused:
+            return refused.response
+
+        root = _upload_root(request)
+        documents = [
+            intake.PreparedDocument(kind, uploads.store_bytes(content, root), mime, len(content), original)
+            for kind, content, mime, original in checked
+        ]
+        try:
+            created_request, created = intake.submit_request(session, valid, documents)
+        except intake.InvalidFieldsError as exc:
+            return again(N_("Beberapa isian belum benar."), 409, {k: _(v) for k, v in exc.errors.items()})
+        return _receipt(request, created_request, created=created)
+    finally:
+        await form.close()
+
+
+def _receipt(request: Request, citizen_request: Any, *, created: bool) -> Response:
+    return render(
+        request,
+        "public/permintaan_diterima.html",
+        {
+            "nav_current": "usul",
+            "permintaan": citizen_request,
+            "created": created,
+            "kategori_labels": OBJECTION_LABELS,
+        },
+        status_code=201 if created else 200,
+    )
+
+
+@router.post("/usul", summary="Usul: kirim usulan keluarga")
+async def usul_submit(request: Request, session: Session = Depends(db_session)) -> Response:
+    return await _submit(request, session, "usulan")
+
+
+@router.post("/sanggah", summary="Sanggah: kirim sanggahan")
+async def sanggah_submit(request: Request, session: Session = Depends(db_session)) -> Response:
+    return await _submit(request, session, "sanggahan")
+
+
+# --- Lacak ---------------------------------------------------------------------------------------------
+
+
+def _lacak_context(request: Request, **extra: Any) -> dict[str, Any]:
+    return {
+        "nav_current": "lacak",
+        "challenge": None,
+        "errors": {},
+        "form": {},
+        "state_labels": STATE_LABELS,
+        "kategori_labels": OBJECTION_LABELS,
+        "document_labels": DOCUMENT_LABELS,
+        **extra,
+    }
+
+
+@router.get("/lacak", summary="Lacak: formulir")
+def lacak_form(request: Request) -> Response:
+    return render(request, "public/lacak.html", _lacak_context(request))
+
+
+@router.post("/lacak", summary="Lacak: status dan riwayat permintaan")
+async def lacak(request: Request, session: Session = Depends(db_session)) -> Response:
+    _ = translator(request)
+    form = await request.form(max_files=0, max_fields=20)
+    number_raw, nik_raw = _text(form, "nomor", 60), _text(form, "nik", 40)
+    ip = ratelimit.client_network(request)
+    try:
+        _hit(request, "lacak_ip", ip)
+        errors: dict[str, str] = {}
+        number = intake.normalise_tracking_number(number_raw)
+        if number is None:
+            errors["nomor"] = _(
+                N_("Nomor pelacakan berbentuk DTSEN-XXXX-XXXX-XXXX; periksa kembali ketikannya.")
+            )
+        if problem := intake.nik_problem(nik_raw, "NIK pelapor"):
+            errors["nik"] = _(problem)
+        if errors:
+            context = _lacak_context(
+                request,
+                errors=errors,
+                form={"nomor": number_raw},
+                message=_(N_("Beberapa isian belum benar.")),
+            )
+            return render(request, "public/lacak.html", context, status_code=422)
+        assert number is not None
+        _hit(request, "lacak_nomor", number)
+    except RefusedError as refused:
+        return refused.response
+    found = intake.find_tracked(session, number, nik_raw)
+    return render(
+        request,
+        "public/lacak.html",
+        _lacak_context(request, result="ditemukan" if found else "tidak_ditemukan", permintaan=found),
+    )
+
+
+# --- Siapa yang membaca data saya ----------------------------------------------------------------------
+
+
+def _datasaya_context(request: Request, **extra: Any) -> dict[str, Any]:
+    return {
+        "nav_current": "siapa",
+        "challenge": _new_challenge(request, "datasaya"),
+        "errors": {},
+        "form": {},
+        **extra,
+    }
+
+
+@router.get("/data-saya", summary="Siapa yang membaca data saya: formulir")
+def data_saya_form(request: Request) -> Response:
+    return render(request, "public/data_saya.html", _datasaya_context(request))
+
+
+@router.get("/siapa-membaca", include_in_schema=False)
+def data_saya_alias() -> RedirectResponse:
+    return RedirectResponse("/data-saya", status_code=308)
+
+
+@router.post("/data-saya", summary="Siapa yang membaca data saya: riwayat akses")
+async def data_saya(request: Request, session: Session = Depends(db_session)) -> Response:
+    _ = translator(request)
+    form = await request.form(max_files=0, max_fields=30)
+    params = {name: _text(form, name, 200) for name in ("nik", "nama", "tanggal_lahir", "no_kk")}
+    ip = ratelimit.client_network(request)
+
+    def again(message: str, status: int = 400, errors: dict[str, str] | None = None) -> Response:
+        context = _datasaya_context(
+            request, errors=errors or {}, form={"nama": params["nama"]}, message=_(message)
+        )
+        return render(request, "public/data_saya.html", context, status_code=status)
+
+    try:
+        _hit(request, "datasaya_ip", ip)
+        _check_challenge(request, form, "datasaya", ip, again)
+        errors: dict[str, str] = {}
+        if problem := intake.nik_problem(params["nik"]):
+            errors["nik"] = _(problem)
+        nama = intake.clean_name(params["nama"])
+        if nama is None:
+            errors["nama"] = _(N_("Tulis nama lengkap sesuai KTP."))
+        born: date | None = None
+        try:
+            born = date.fromisoformat(params["tanggal_lahir"])
+        except ValueError:
+            errors["tanggal_lahir"] = _(N_("Isi tanggal lahir (hari, bulan, tahun)."))
+        if problem := intake.kk_problem(params["no_kk"]):
+            errors["no_kk"] = _(problem)
+        if errors:
+            raise RefusedError(again(N_("Beberapa isian belum benar."), 422, errors))
+        nik = check_nik(params["nik"]).digits
+        assert nik is not None
+        assert nama is not None
+        assert born is not None
+        _hit(request, "datasaya_nik", nik)
+    except RefusedError as refused:
+        return refused.response
+    claim = intake.IdentityClaim(
+        nik=nik, nama=nama, tanggal_lahir=born, no_kk=check_kk(params["no_kk"]).digits or ""
+    )
+    if not intake.identity_matches(session, claim):
+        return render(request, "public/data_saya.html", _datasaya_context(request, result="tidak_cocok"))
+    entries = intake.trail_entries(session, audit.trail_for(session, nik))
+    # The lookup itself is processing of personal data: recorded after the trail was read, so it shows next time.
+    audit.record(
+        session, **PUBLIC.audit_fields(), action="read", resource="audit_trail", nik=nik, purpose="data_saya"
+    )
+    return render(
+        request, "public/data_saya.html", _datasaya_context(request, result="ditemukan", entries=entries)
+    )

@@ -1,0 +1,564 @@
+"""Citizen requests from the public pages: validation, the request and its first history row, tracking,
+and the identity proof of "Siapa yang membaca data saya". Routers in :mod:`dtsen.api.public` stay thin.
+
+Decisions:
+
+* **Identifiers.** A reporter's and a subject's NIK/KK are stored as a keyed HMAC (the audit log's
+  :func:`~dtsen.store.audit.subject_ref`, so Lacak and the PDP trail find them) and sealed with
+  AES-256-GCM under a key derived (HKDF) from the deployment secret: the desa operator and the dinsos who
+  handle the request must read the NIK to verify the reporter, call back and match the subject to the
+  registry, so a one-way hash alone would not do; a database dump alone reveals no NIK. Rotating
+  ``DTSEN_SECRET_KEY`` therefore needs re-sealing (as it needs re-keying the audit references).
+  Names and phone numbers are kept in clear: the desa needs them, and they unlock nothing.
+* **Tracking numbers** are ``DTSEN-XXXX-XXXX-XXXX``: eleven random Crockford base-32 characters (55 bits,
+  no I/L/O/U to misread) and a Luhn mod-32 check character that catches every single mistyped character
+  and most swaps of neighbours before the database is asked. Lacak needs the number *and* the reporter's
+  NIK, and a wrong pair answers exactly like an unknown number.
+* **Idempotency.** Each form carries a random key; the key is unique in ``citizen_request``, so a
+  replayed or double-clicked POST returns the request it already created instead of a second one.
+* **Deadline.** ``ack_due_at = received_at + 72 h``: UU 27/2022 gives 3 x 24 hours to acknowledge a
+  request about one's data; issue 12's queues sort by it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from dtsen.auth.scope import PUBLIC
+from dtsen.config import get_settings
+from dtsen.reference.nik import check_kk, check_nik
+from dtsen.store import audit
+from dtsen.store.intake import (
+    OBJECTION_CATEGORIES,
+    CitizenRequest,
+    CitizenRequestDocument,
+    CitizenRequestEvent,
+)
+from dtsen.store.models import AuditLog, Region
+
+ACK_DEADLINE = timedelta(hours=72)
+PUBLIC_ACTOR = "publik"
+
+# --- sealing identifiers -------------------------------------------------------------------------------
+
+_SEAL_INFO = b"dtsen/intake/identifier/v1"
+_SEAL_AAD = b"dtsen-identifier"
+
+
+@lru_cache(maxsize=4)
+def _seal_key(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO).derive(secret.encode())
+
+
+def seal(value: str) -> str:
+    """``value`` encrypted (AES-256-GCM, random nonce) as printable text: ``v1:`` + base64."""
+    key = _seal_key(get_settings().resolved_secret_key())
+    nonce = secrets.token_bytes(12)
+    sealed = AESGCM(key).encrypt(nonce, value.encode("utf-8"), _SEAL_AAD)
+    return "v1:" + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+
+
+def unseal(text: str) -> str:
+    """The value :func:`seal` sealed (for the staff who process the request)."""
+    if not text.startswith("v1:"):
+        raise ValueError("not a sealed value")
+    raw = base64.urlsafe_b64decode(text[3:].encode("ascii"))
+    key = _seal_key(get_settings().resolved_secret_key())
+    return AESGCM(key).decrypt(raw[:12], raw[12:], _SEAL_AAD).decode("utf-8")
+
+
+# --- tracking numbers ----------------------------------------------------------------------------------
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base 32
+_VALUE = {char: index for index, char in enumerate(ALPHABET)}
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
+TRACKING_PREFIX = "DTSEN"
+_RANDOM_CHARS = 11
+
+
+def _luhn_check(payload: str) -> str:
+    """Luhn mod N (N = 32) check character of ``payload``."""
+    total, factor = 0, 2
+    for char in reversed(payload):
+        addend = factor * _VALUE[char]
+        factor = 1 if factor == 2 else 2
+        total += addend // 32 + addend % 32
+    return ALPHABET[(32 - total % 32) % 32]
+
+
+def new_tracking_number() -> str:
+    payload = "".join(secrets.choice(ALPHABET) for _ in range(_RANDOM_CHARS))
+    code = payload + _luhn_check(payload)
+    return f"{TRACKING_PREFIX}-{code[0:4]}-{code[4:8]}-{code[8:12]}"
+
+
+def normalise_tracking_number(text: str | None) -> str | None:
+    """The canonical form of a typed tracking number, or ``None`` if it cannot be one (check included).
+
+    Lower case, spaces, missing dashes and the look-alikes O/I/L are forgiven.
+    """
+    if not text:
+        return None
+    cleaned = re.sub(r"[\s\-_.]", "", text.upper())[:40]
+    if cleaned.startswith(TRACKING_PREFIX):
+        cleaned = cleaned[len(TRACKING_PREFIX) :]
+    cleaned = cleaned.translate(_READ_AS)
+    if len(cleaned) != _RANDOM_CHARS + 1 or any(char not in _VALUE for char in cleaned):
+        return None
+    if _luhn_check(cleaned[:-1]) != cleaned[-1]:
+        return None
+    return f"{TRACKING_PREFIX}-{cleaned[0:4]}-{cleaned[4:8]}-{cleaned[8:12]}"
+
+
+# --- text fields ---------------------------------------------------------------------------------------
+
+_NAME_ALLOWED = re.compile(r"^[^\W\d_]+(?:[ .,'\-][^\W\d_]*)*\.?$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_NAME = 120
+MAX_REASON = 2000
+
+
+class InvalidFieldsError(ValueError):
+    """Form fields that are not right: field name -> Bahasa message (a msgid of the catalogs)."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(", ".join(sorted(errors)))
+        self.errors = errors
+
+
+def clean_name(value: str | None) -> str | None:
+    """A person's name as typed, tidied (NFKC, single spaces), or ``None`` if it is no name."""
+    if value is None:
+        return None
+    text = " ".join(unicodedata.normalize("NFKC", value).split())
+    if not text or len(text) > MAX_NAME or not _NAME_ALLOWED.match(text):
+        return None
+    return text
+
+
+def name_key(value: str) -> str:
+    """The form two spellings of one name share: upper case, letters and single spaces only."""
+    text = unicodedata.normalize("NFKD", value)
+    text = "".join(char for char in text if not unicodedata.combining(char))
+    text = re.sub(r"[^\w\s]|[\d_]", " ", text.upper())
+    return " ".join(text.split())
+
+
+def clean_text(value: str | None, max_length: int = MAX_REASON) -> str:
+    """Free text kept as written (rendered escaped everywhere), minus control characters."""
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", value or "")).replace("\r\n", "\n").strip()
+    return text[:max_length] if len(text) > max_length else text
+
+
+def clean_phone(value: str | None) -> str | None:
+    text = re.sub(r"[\s\-().]", "", value or "")
+    if not text:
+        return None
+    if not re.fullmatch(r"\+?\d{8,15}", text):
+        raise InvalidFieldsError({"telepon": "Nomor telepon harus 8 sampai 15 angka."})
+    return text
+
+
+def nik_problem(raw: str | None, field_label: str = "NIK") -> str | None:
+    """A Bahasa sentence on what is wrong with a typed NIK, or ``None`` if it can be a NIK."""
+    check = check_nik(raw)
+    if check.valid:
+        return None
+    codes = set(check.codes)
+    if "nik_missing" in codes:
+        return f"{field_label} wajib diisi."
+    if "nik_not_numeric" in codes or "nik_excel_scientific" in codes:
+        return f"{field_label} hanya berisi angka (16 angka)."
+    if "nik_length" in codes:
+        return f"{field_label} harus 16 angka."
+    if codes & {"nik_province_unknown", "nik_kabupaten_unknown"}:
+        return f"{field_label} tidak valid: kode wilayah (6 angka pertama) tidak dikenal."
+    if "nik_birth_date_invalid" in codes:
+        return f"{field_label} tidak valid: angka ke-7 sampai ke-12 bukan tanggal lahir."
+    return f"{field_label} tidak valid."
+
+
+def kk_problem(raw: str | None) -> str | None:
+    check = check_kk(raw)
+    if check.valid:
+        return None
+    codes = set(check.codes)
+    if "no_kk_missing" in codes:
+        return "Nomor KK wajib diisi."
+    if "no_kk_length" in codes or "no_kk_not_numeric" in codes:
+        return "Nomor KK harus 16 angka."
+    return "Nomor KK tidak valid."
+
+
+def desa_of(session: Session, kode_desa: str | None) -> Region | None:
+    """The desa/kelurahan row of a code, or ``None`` when it is no desa."""
+    if not kode_desa or not re.fullmatch(r"\d{10}", kode_desa):
+        return None
+    region = session.get(Region, kode_desa)
+    return region if region is not None and region.level == "desa" else None
+
+
+def region_children(session: Session, parent: str | None) -> list[tuple[str, str]]:
+    """(kode, nama) of the regions directly below ``parent`` (provinces when ``None``), by name."""
+    if parent is None:
+        statement = select(Region.kode, Region.nama).where(Region.level == "provinsi")
+    else:
+        level = {2: "kabupaten", 4: "kecamatan", 6: "desa"}.get(len(parent))
+        if level is None or not parent.isdigit():
+            return []
+        column = {2: Region.kode_prov, 4: Region.kode_kab, 6: Region.kode_kec}[len(parent)]
+        statement = select(Region.kode, Region.nama).where(Region.level == level, column == parent)
+    return [(row.kode, row.nama) for row in session.execute(statement.order_by(Region.nama, Region.kode))]
+
+
+# --- usulan / sanggahan --------------------------------------------------------------------------------
+
+
+@dataclass
+class RequestInput:
+    """One usulan or sanggahan as the citizen typed it (validated by :func:`validate_request`)."""
+
+    jenis: str
+    kategori: str | None
+    reporter_nik: str
+    reporter_nama: str
+    reporter_telepon: str | None
+    subject_nik: str | None
+    subject_kk: str | None
+    subject_nama: str | None
+    kode_desa: str
+    alasan: str
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A document already checked and stored (content-addressed) by :mod:`dtsen.api.uploads`."""
+
+    kind: str
+    sha256: str
+    mime: str
+    size_bytes: int
+    original_name: str
+
+
+@dataclass
+class ValidRequest:
+    data: RequestInput
+    reporter_nik: str
+    reporter_nama: str
+    reporter_telepon: str | None
+    subject_nik: str | None
+    subject_kk: str | None
+    subject_nama: str | None
+    desa: Region
+    alasan: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def validate_request(session: Session, data: RequestInput) -> ValidRequest:
+    """Every field checked at once; :class:`InvalidFieldsError` lists all that are wrong."""
+    errors: dict[str, str] = {}
+    if data.jenis not in {"usulan", "sanggahan"}:
+        errors["jenis"] = "Pilih jenis permintaan: usulan atau sanggahan."
+    if data.jenis == "sanggahan" and data.kategori not in OBJECTION_CATEGORIES:
+        errors["kategori"] = "Pilih alasan sanggahan."
+    if problem := nik_problem(data.reporter_nik, "NIK pelapor"):
+        errors["pelapor_nik"] = problem
+    reporter_nama = clean_name(data.reporter_nama)
+    if reporter_nama is None:
+        errors["pelapor_nama"] = (
+            "Nama pelapor wajib diisi, hanya huruf, spasi, titik, koma, apostrof dan tanda hubung."
+        )
+    telepon: str | None = None
+    try:
+        telepon = clean_phone(data.reporter_telepon)
+    except InvalidFieldsError as exc:
+        errors.update(exc.errors)
+    subject_nik = (data.subject_nik or "").strip() or None
+    subject_kk = (data.subject_kk or "").strip() or None
+    if subject_nik is None and subject_kk is None:
+        errors["subjek_nik"] = "Isi NIK atau nomor KK keluarga yang diusulkan atau disanggah."
+    if subject_nik is not None and (problem := nik_problem(subject_nik, "NIK keluarga")):
+        errors["subjek_nik"] = problem
+    if subject_kk is not None and (problem := kk_problem(subject_kk)):
+        errors["subjek_kk"] = problem
+    subject_nama: str | None = None
+    if (data.subject_nama or "").strip():
+        subject_nama = clean_name(data.subject_nama)
+        if subject_nama is None:
+            errors["subjek_nama"] = (
+                "Nama hanya boleh berisi huruf, spasi, titik, koma, apostrof dan tanda hubung."
+            )
+    desa = desa_of(session, data.kode_desa)
+    if desa is None:
+        errors["kode_desa"] = "Pilih desa/kelurahan tempat keluarga tinggal."
+    alasan = clean_text(data.alasan)
+    if len(alasan) < 10:
+        errors["alasan"] = "Tuliskan alasan paling sedikit 10 huruf."
+    if len(data.alasan or "") > MAX_REASON:
+        errors["alasan"] = f"Alasan paling panjang {MAX_REASON} huruf."
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", data.idempotency_key or ""):
+        errors["formulir"] = "Formulir tidak lengkap. Muat ulang halaman lalu isi kembali."
+    if errors:
+        raise InvalidFieldsError(errors)
+    assert reporter_nama is not None
+    assert desa is not None
+    return ValidRequest(
+        data=data,
+        reporter_nik=check_nik(data.reporter_nik).digits or "",
+        reporter_nama=reporter_nama,
+        reporter_telepon=telepon,
+        subject_nik=check_nik(subject_nik).digits if subject_nik else None,
+        subject_kk=check_kk(subject_kk).digits if subject_kk else None,
+        subject_nama=subject_nama,
+        desa=desa,
+        alasan=alasan,
+    )
+
+
+def find_by_idempotency_key(session: Session, key: str) -> CitizenRequest | None:
+    return session.scalars(select(CitizenRequest).where(CitizenRequest.idempotency_key == key)).one_or_none()
+
+
+def submit_request(
+    session: Session,
+    valid: ValidRequest,
+    documents: list[PreparedDocument],
+    *,
+    now: datetime | None = None,
+) -> tuple[CitizenRequest, bool]:
+    """Create the request, its documents and its first history row; ``(request, created)``.
+
+    A key already used returns the existing request with ``created=False`` (a replayed form), but only
+    to the same reporter: another reporter's NIK with a stolen key gets :class:`InvalidFieldsError`.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    reporter_ref = audit.subject_ref(valid.reporter_nik)
+    existing = find_by_idempotency_key(session, valid.data.idempotency_key)
+    if existing is not None:
+        if existing.reporter_ref != reporter_ref:
+            raise InvalidFieldsError(
+                {"formulir": "Formulir ini sudah dipakai. Muat ulang halaman lalu isi kembali."}
+            )
+        return existing, False
+    desa = valid.desa
+    request = CitizenRequest(
+        tracking_number=new_tracking_number(),
+        idempotency_key=valid.data.idempotency_key,
+        jenis=valid.data.jenis,
+        kategori=valid.data.kategori if valid.data.jenis == "sanggahan" else None,
+        status="diterima",
+        reporter_ref=reporter_ref,
+        reporter_nik_enc=seal(valid.reporter_nik),
+        reporter_nama=valid.reporter_nama,
+        reporter_telepon=valid.reporter_telepon,
+        subject_ref=audit.subject_ref(valid.subject_nik) if valid.subject_nik else None,
+        subject_nik_enc=seal(valid.subject_nik) if valid.subject_nik else None,
+        subject_kk_ref=audit.subject_ref(valid.subject_kk) if valid.subject_kk else None,
+        subject_kk_enc=seal(valid.subject_kk) if valid.subject_kk else None,
+        subject_nama=valid.subject_nama,
+        kode_prov=desa.kode_prov,
+        kode_kab=desa.kode_kab or desa.kode[:4],
+        kode_kec=desa.kode_kec or desa.kode[:6],
+        kode_desa=desa.kode,
+        alasan=valid.alasan,
+        received_at=now,
+        ack_due_at=now + ACK_DEADLINE,
+    )
+    seen: set[str] = set()
+    for document in documents:
+        if document.sha256 in seen:  # the same file attached twice is one document
+            continue
+        seen.add(document.sha256)
+        request.documents.append(
+            CitizenRequestDocument(
+                kind=document.kind,
+                sha256=document.sha256,
+                mime=document.mime,
+                size_bytes=document.size_bytes,
+                original_name=document.original_name,
+                uploaded_at=now,
+            )
+        )
+    request.events.append(
+        CitizenRequestEvent(
+            state="diterima",
+            at=now,
+            actor=PUBLIC_ACTOR,
+            note="Permintaan diterima melalui laman publik; desa dan dinas sosial wajib menanggapi dalam 3 x 24 jam.",
+        )
+    )
+    try:
+        with session.begin_nested():
+            session.add(request)
+            session.flush()
+    except IntegrityError:
+        # Two copies of one form raced: the other one won; answer with its request.
+        existing = find_by_idempotency_key(session, valid.data.idempotency_key)
+        if existing is None or existing.reporter_ref != reporter_ref:
+            raise
+        return existing, False
+    audit.record(
+        session,
+        **PUBLIC.audit_fields(),
+        action="create",
+        resource="citizen_request",
+        nik=valid.subject_nik or valid.reporter_nik,
+        region_kode=desa.kode,
+        purpose=valid.data.jenis,
+        detail={"tracking_number": request.tracking_number, "documents": len(request.documents)},
+    )
+    return request, True
+
+
+def find_tracked(
+    session: Session, tracking_number: str | None, reporter_nik: str | None
+) -> CitizenRequest | None:
+    """The request with this number *and* this reporter; ``None`` for an unknown number or a wrong pair.
+
+    Both cases run the same query (number and reference together), so they take the same work.
+    """
+    number = normalise_tracking_number(tracking_number) or "-"
+    digits = check_nik(reporter_nik).digits or (reporter_nik or "-")
+    ref = audit.subject_ref(digits)
+    statement = (
+        select(CitizenRequest)
+        .where(CitizenRequest.tracking_number == number, CitizenRequest.reporter_ref == ref)
+        .options(selectinload(CitizenRequest.events), selectinload(CitizenRequest.documents))
+    )
+    return session.scalars(statement).one_or_none()
+
+
+# --- siapa yang membaca data saya ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityClaim:
+    nik: str
+    nama: str
+    tanggal_lahir: date
+    no_kk: str
+
+
+def identity_matches(session: Session, claim: IdentityClaim) -> bool:
+    """Whether the current served snapshot has a person with this NIK, name, birth date and KK number.
+
+    All four must match; the same query runs whatever is wrong, and nothing says which part was.
+    """
+    from dtsen.store.served import ServedPerson, ServedSnapshot
+
+    current = select(ServedSnapshot.id).where(ServedSnapshot.is_current.is_(True)).scalar_subquery()
+    rows = session.execute(
+        select(ServedPerson.nama, ServedPerson.tanggal_lahir, ServedPerson.no_kk).where(
+            ServedPerson.snapshot_id == current, ServedPerson.nik == claim.nik
+        )
+    ).all()
+    wanted = name_key(claim.nama)
+    matched = False
+    for row in rows:
+        same = (
+            name_key(row.nama or "") == wanted
+            and row.tanggal_lahir == claim.tanggal_lahir
+            and (row.no_kk or "") == claim.no_kk
+        )
+        matched = matched or same
+    return matched
+
+
+ROLE_LABELS = {
+    "admin_bps": "Administrator BPS",
+    "analis_bps": "Analis BPS",
+    "kemensos": "Kementerian Sosial",
+    "dinsos": "Dinas Sosial",
+    "operator_desa": "Operator desa/kelurahan",
+    "pendamping": "Pendamping sosial",
+    "klien_instansi": "Instansi (sistem)",
+    "auditor": "Auditor",
+    "dukcapil": "Dukcapil (sistem)",
+}
+ACTION_LABELS = {
+    "read": "melihat data",
+    "search": "mencari data",
+    "export": "mengekspor data",
+    "update": "mengubah data",
+    "create": "mencatat permintaan",
+    "delete": "menghapus data",
+    "load": "memuat data",
+}
+PURPOSE_LABELS = {
+    "cek_status": "Cek Status di laman publik",
+    "data_saya": "permintaan riwayat akses (laman Siapa yang membaca data saya)",
+    "usulan": "usulan keluarga",
+    "sanggahan": "sanggahan",
+    "verval": "verifikasi dan validasi",
+    "penyaluran": "penyaluran bantuan",
+}
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One line of a person's processing trail, as the citizen is shown it."""
+
+    at: datetime
+    who: str
+    where: str | None
+    what: str
+    purpose: str | None
+
+
+def _region_names(session: Session, codes: set[str]) -> dict[str, str]:
+    if not codes:
+        return {}
+    rows = session.execute(select(Region.kode, Region.nama, Region.level).where(Region.kode.in_(codes)))
+    prefix = {"provinsi": "Provinsi", "kabupaten": "", "kecamatan": "Kecamatan", "desa": "Desa/Kel."}
+    return {row.kode: f"{prefix.get(row.level, '')} {row.nama}".strip() for row in rows}
+
+
+def describe_actor(actor: str, role: str | None) -> str:
+    """Who acted, as an institution and role: staff usernames are not shown (see docs/serving.md)."""
+    kind = actor.split(":", 1)[0]
+    if kind == "public":
+        return "Laman publik (Anda, atau orang yang mengetahui NIK dan nama lengkap Anda)"
+    if kind == "client":
+        name = actor.split(":", 1)[1] if ":" in actor else actor
+        return f"Sistem instansi: {name}"
+    if role:
+        return ROLE_LABELS.get(role, role)
+    return "Petugas" if kind == "user" else "Sistem DTSEN"
+
+
+def trail_entries(session: Session, entries: list[AuditLog]) -> list[TrailEntry]:
+    names = _region_names(session, {entry.region_kode for entry in entries if entry.region_kode})
+    result = []
+    for entry in entries:
+        result.append(
+            TrailEntry(
+                at=entry.occurred_at,
+                who=describe_actor(entry.actor, entry.actor_role),
+                where=names.get(entry.region_kode or "", entry.region_kode),
+                what=ACTION_LABELS.get(entry.action, entry.action),
+                purpose=PURPOSE_LABELS.get(entry.purpose or "", entry.purpose),
+            )
+        )
+    return result
+
+
+def digest_for_work(*parts: Any) -> str:
+    """A throwaway SHA-256 over the inputs, computed on every path so no answer is cheaper than another."""
+    return hashlib.sha256("|".join(str(part) for part in parts).encode("utf-8")).hexdigest()
