@@ -24,8 +24,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -49,8 +47,6 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-PERSONS = 3000
-KABUPATEN = ["3471"]  # Kota Yogyakarta
 PASSWORD = "Uji-browser-2026!kata"  # noqa: S105 - a throwaway account on a test database
 SCREENSHOTS_DIR = ROOT / "docs" / "screenshots"
 
@@ -71,36 +67,13 @@ def _require_chromium() -> None:
     pytest.skip(problem)
 
 
-def _dtsen(data_dir: Path, *args: str) -> None:
-    env = {**os.environ, "DTSEN_DATA_DIR": str(data_dir)}
-    done = subprocess.run(
-        [sys.executable, "-m", "dtsen.cli.main", *args], capture_output=True, text=True, env=env, check=False
-    )
-    assert done.returncode == 0, f"dtsen {' '.join(args)} failed:\n{done.stderr[-3000:]}"
-
-
 @pytest.fixture(scope="session")
 def served_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two published snapshots of a small city (the cycle as production runs it, about a minute)."""
+    """Two published snapshots of a small city (built once per session, shared with other test files)."""
     _require_chromium()
-    from dtsen.synth.generate import SynthRequest, generate
-    from dtsen.synth.params import SynthParams
+    from served_city import city_data_dir
 
-    root = tmp_path_factory.mktemp("served")
-    synth = root / "synth"
-    generate(
-        SynthRequest(
-            persons=PERSONS,
-            out=synth,
-            seed=11,
-            kabupaten=KABUPATEN,
-            params=SynthParams(susenas_sample_rate=0.2),
-        )
-    )
-    data = root / "data"
-    _dtsen(data, "cycle", "run", "--period", "2026Q1", "--inbox", str(synth))
-    _dtsen(data, "cycle", "run", "--period", "2026Q2")
-    return data
+    return city_data_dir(tmp_path_factory.getbasetemp())
 
 
 def _free_socket() -> socket.socket:
@@ -168,17 +141,12 @@ def live_server(served_data_dir: Path, db_factory: Callable[[], str]) -> Iterato
     import uvicorn
 
     from dtsen.api.app import create_app
-    from dtsen.store.db import make_engine, upgrade
-    from dtsen.store.regions import load_regions
-    from dtsen.store.snapshot_load import load_snapshot
+    from dtsen.store.db import make_engine
+    from served_city import served_database
 
     db_url = db_factory()
-    upgrade(db_url)
+    served_database(db_url, served_data_dir)
     engine = make_engine(db_url)
-    with engine.begin() as connection:
-        load_regions(connection)
-    for ref in ("2026Q1/v1", "2026Q2/v1"):
-        load_snapshot(engine, served_data_dir, ref)
 
     app = create_app(db_url)
     sock = _free_socket()

@@ -1,0 +1,115 @@
+"""A small served registry for tests of the web app: one synthetic city, two quarterly cycles, loaded into
+a fresh database of either backend by the production loader.
+
+:func:`city_data_dir` builds the data dir once per pytest session (under the session's base temp dir, so
+the authorization matrix, the OpenAPI fuzzing and the browser tests share one build of about a minute);
+:func:`served_database` migrates a new database, loads the regions and both snapshots.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+PERSONS = 3000
+KABUPATEN = ["3471"]  # Kota Yogyakarta: 14 kecamatan, 45 kelurahan
+PERIODS = ("2026Q1", "2026Q2")
+
+
+def _dtsen(data_dir: Path, *args: str) -> None:
+    env = {**os.environ, "DTSEN_DATA_DIR": str(data_dir)}
+    done = subprocess.run(
+        [sys.executable, "-m", "dtsen.cli.main", *args], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, f"dtsen {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+
+
+def city_data_dir(base_temp: Path) -> Path:
+    """The data dir with snapshots 2026Q1/v1 and 2026Q2/v1 (built on first call in this session)."""
+    root = base_temp / "served-city"
+    data = root / "data"
+    if (root / "DONE").exists():
+        return data
+    from dtsen.synth.generate import SynthRequest, generate
+    from dtsen.synth.params import SynthParams
+
+    synth = root / "synth"
+    generate(
+        SynthRequest(
+            persons=PERSONS,
+            out=synth,
+            seed=11,
+            kabupaten=KABUPATEN,
+            params=SynthParams(susenas_sample_rate=0.2),
+        )
+    )
+    _dtsen(data, "cycle", "run", "--period", PERIODS[0], "--inbox", str(synth))
+    _dtsen(data, "cycle", "run", "--period", PERIODS[1])
+    (root / "DONE").write_text("ok", encoding="ascii")
+    return data
+
+
+def served_database(url: str, data_dir: Path) -> None:
+    """Migrate ``url`` to head, load the region table and serve both snapshots (the newest current)."""
+    from dtsen.store.db import make_engine, upgrade
+    from dtsen.store.regions import load_regions
+    from dtsen.store.snapshot_load import load_snapshot
+
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            load_regions(connection)
+        for period in PERIODS:
+            load_snapshot(engine, data_dir, f"{period}/v1")
+    finally:
+        engine.dispose()
+
+
+@dataclass(frozen=True)
+class Family:
+    id: str
+    kode_desa: str
+    kode_kab: str
+    nik: str | None  # of one member, for searches
+
+
+def ranked_families(engine: Engine, count: int = 2) -> list[Family]:
+    """``count`` ranked families of the current snapshot, each in a different desa, with a member's NIK."""
+    from dtsen.store.served import ServedFamily, ServedPerson, ServedSnapshot
+
+    with engine.connect() as connection:
+        current = connection.scalar(select(ServedSnapshot.id).where(ServedSnapshot.is_current))
+        rows = connection.execute(
+            select(ServedFamily.id_keluarga_dtsen, ServedFamily.kode_desa, ServedFamily.kode_kab)
+            .where(ServedFamily.snapshot_id == current, ServedFamily.desil_nasional.is_not(None))
+            .order_by(ServedFamily.id_keluarga_dtsen)
+        ).all()
+        picked: list[Family] = []
+        seen: set[str] = set()
+        for family_id, kode_desa, kode_kab in rows:
+            if kode_desa in seen:
+                continue
+            nik = connection.scalar(
+                select(ServedPerson.nik)
+                .where(
+                    ServedPerson.snapshot_id == current,
+                    ServedPerson.id_keluarga_dtsen == family_id,
+                    ServedPerson.nik.is_not(None),
+                )
+                .order_by(ServedPerson.id_dtsen)
+                .limit(1)
+            )
+            if nik is None:
+                continue
+            seen.add(kode_desa)
+            picked.append(Family(family_id, kode_desa, kode_kab, nik))
+            if len(picked) == count:
+                break
+    assert len(picked) == count, "the test city has too few ranked families with a NIK"
+    return picked
