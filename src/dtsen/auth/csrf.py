@@ -84,9 +84,10 @@ def csrf_token_for(request: Request) -> str:
     state = request.scope.get("state") or {}
     if not state.get(_STATE_INSTALLED):
         raise RuntimeError("CSRFMiddleware is not installed on this app (call dtsen.auth.install(app))")
-    live = getattr(request.state, "auth_session", None)  # set by current_principal, e.g. right after login
+    # Set by current_principal (a plain string: the row may be expired by a rollback before an error page).
+    live = getattr(request.state, "auth_session_csrf", None)
     if live is not None:
-        return str(live.csrf_token)
+        return str(live)
     return str(state.get(_STATE_SESSION) or state[_STATE_ANONYMOUS])
 
 

@@ -104,6 +104,7 @@ def current_principal(request: Request, db: Session = Depends(db_session)) -> Pr
             if row is not None:
                 touch_session(row, now=now, policy=policy)
                 request.state.auth_session = row
+                request.state.auth_session_csrf = row.csrf_token
                 request.state.user = row.user
                 principal = Principal(
                     kind="user",

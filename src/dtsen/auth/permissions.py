@@ -11,7 +11,7 @@ authorization-matrix test can enumerate every route of the app and no new endpoi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from dtsen.auth.scope import Role
@@ -71,6 +71,33 @@ def _dependency_calls(dependant: Any) -> Iterable[Any]:
     for dependency in getattr(dependant, "dependencies", ()):
         yield dependency.call
         yield from _dependency_calls(dependency)
+
+
+def api_routes(app: Any) -> Iterator[Any]:
+    """Every API route of an app as the app serves it, included routers flattened (FastAPI >= 0.13x
+    keeps included routers as one entry in ``app.routes``): each has ``path``, ``methods`` and the
+    ``dependant`` with the router-level dependencies, which is what :func:`permission_of` reads."""
+    from fastapi.routing import APIRoute
+
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: app.routes is already flat
+        yield from (route for route in app.routes if isinstance(route, APIRoute))
+        return
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            yield context
+
+
+def requires_login(route: Any) -> bool:
+    """Whether a route admits only signed-in users or clients (any ``requires(...)`` or
+    ``require_user`` / ``require_authenticated`` in its dependency tree)."""
+    from dtsen.auth.deps import require_authenticated
+
+    dependant = getattr(route, "dependant", None)
+    return dependant is not None and any(
+        call is require_authenticated for call in _dependency_calls(dependant)
+    )
 
 
 def permission_of(route: Any) -> str | None:
