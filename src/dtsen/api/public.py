@@ -529,6 +529,7 @@ async def _submit(request: Request, session: Session, jenis: str) -> Response:
                 field_errors.update({name: _(text) for name, text in exc.errors.items()})
                 valid = None
             checked: list[tuple[str, bytes, str, str]] = []
+            wrong_type = False
             for name, kind in DOCUMENT_FIELDS.items():
                 upload = form.get(name)
                 if not isinstance(upload, UploadFile) or not upload.filename:
@@ -537,14 +538,14 @@ async def _submit(request: Request, session: Session, jenis: str) -> Response:
                     content, mime, original = uploads.read_checked(upload, kind)
                 except uploads.UploadRejectedError as exc:
                     field_errors[name] = _(UPLOAD_MESSAGES[exc.reason])
+                    wrong_type = wrong_type or exc.status == 415
                     if exc.status == 413:
                         raise RefusedError(again(N_("Berkas terlalu besar."), 413, field_errors)) from exc
                     continue
                 checked.append((kind, content, mime, original))
             if field_errors or valid is None:
-                status = (
-                    415 if any(k in DOCUMENT_FIELDS for k in field_errors) and len(field_errors) == 1 else 422
-                )
+                # 415 when a document is of a refused type, else 422 (fields or a damaged file).
+                status = 415 if wrong_type else 422
                 raise RefusedError(again(N_("Beberapa isian belum benar."), status, field_errors))
             _hit(request, "usul_nik", valid.reporter_nik)
         except RefusedError as refused:
