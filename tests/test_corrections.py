@@ -83,3 +83,29 @@ def test_applied_with_provenance_latest_decision_wins(tmp_path: Path) -> None:
     assert p2.schema == persons.schema
     again = apply_corrections(p2, f2, feed, CUTOFF)[2]
     assert again.provenance.is_empty()
+
+
+def test_a_correction_follows_a_merged_family_and_names_a_retired_one(tmp_path: Path) -> None:
+    """Corrections name the IDs of the snapshot the officer saw: f9 merged into f1 since (a fragment
+    joined its family), f8 was retired (emptied by events). The first reaches f1; the second is rejected
+    as ``id_pensiun``, not as an unknown ID."""
+    persons, families = frame(sample()[0], PERSON_SCHEMA), frame(sample()[1], FAMILY_SCHEMA)
+    feed = _feed(
+        tmp_path,
+        "K1,ground_check,,f9,lantai,8,,,BA/1,2026-05-01,PTG-1",
+        "K2,ground_check,,f8,lantai,8,,,BA/2,2026-05-01,PTG-1",
+        "K3,ground_check,,f7,lantai,8,,,BA/3,2026-05-01,PTG-1",
+    )
+    lineage = pl.DataFrame(
+        {"id_lama": ["f9", "f8"], "id_baru": ["f1", None], "jenis": ["gabung", "pensiun"],
+         "jenis_id": ["family", "family"], "run": ["2026Q2", "peristiwa-2026Q2"]}
+    )  # fmt: skip
+    _, f, report = apply_corrections(persons, families, feed, CUTOFF, lineage=lineage)
+    why = {r["id_koreksi"]: (r["status"], r["alasan"]) for r in report.outcomes.to_dicts()}
+    assert why == {
+        "K1": ("diterapkan", None),
+        "K2": ("ditolak", "id_pensiun"),
+        "K3": ("ditolak", "id_tidak_ditemukan"),
+    }
+    assert f.filter(pl.col("id_keluarga_dtsen") == "f1")["lantai"].item() == 8
+    assert report.provenance["id"].to_list() == ["f1"]

@@ -111,9 +111,11 @@ def test_birth_move_marriage_and_split(tmp_path: Path) -> None:
     assert p.filter(pl.col("id_dtsen") == "p31")["kode_desa"].item() == "3302012002"
     couple = f.filter(pl.col("no_kk") == "3302010505260001").to_dicts()[0]
     assert couple["id_kepala"] == "p41"
+    # p42 (10) was p41's child in f4: a child left with no adult follows the parent to the new card
     assert set(p.filter(pl.col("id_keluarga_dtsen") == couple["id_keluarga_dtsen"])["id_dtsen"]) == {
         "p41",
         "p22",
+        "p42",
     }
     assert p.filter(pl.col("id_dtsen") == "p22")["status_kawin"].item() == 2
     split = f.filter(pl.col("no_kk") == "3302010705260001").to_dicts()[0]
@@ -124,12 +126,18 @@ def test_birth_move_marriage_and_split(tmp_path: Path) -> None:
         "p15",
     ]
     lineage = report.lineage.to_dicts()
-    assert {(x["id_lama"], x["jenis"]) for x in lineage} == {("f4", "pisah"), ("f1", "pisah")}
+    assert {(x["id_lama"], x["jenis"]) for x in lineage} == {
+        ("f4", "pisah"),
+        ("f1", "pisah"),
+        ("f4", "pensiun"),
+    }
+    assert "f4" not in f["id_keluarga_dtsen"].to_list()  # emptied: retired, not published
     assert f.filter(pl.col("id_keluarga_dtsen") == "f1")["jumlah_anggota"].item() == 5  # 6 + baby - 2
     assert report.summary()["new_persons"] == 1
     assert report.summary()["new_families"] == 2
     assert p.height == persons.height + 1
-    assert f.height == families.height + 2
+    assert f.height == families.height + 2 - 1
+    assert report.summary()["retired_families"] == 1
     assert p.schema == persons.schema
     assert f.schema == families.schema
 
@@ -174,10 +182,11 @@ def test_a_death_removes_a_beneficiary_at_the_next_decide(tmp_path: Path) -> Non
     pbi = pl.read_parquet(tmp_path / "q2" / "out" / "beneficiaries" / "pbi_jk.parquet")
     assert "p12" not in pbi["id_dtsen"].to_list()
     assert "p31" not in pbi["id_dtsen"].to_list()
+    # f3's only member died: the family is retired (lineage pensiun), so nothing is decided for it
+    assert "f3" not in f2["id_keluarga_dtsen"].to_list()
+    assert p2.filter(pl.col("id_dtsen") == "p31")["id_keluarga_dtsen"].item() == "f3"  # her last family
     elig = pl.read_parquet(tmp_path / "q2" / "out" / "eligibility.parquet")
-    f3 = elig.filter((pl.col("program") == "pkh") & (pl.col("id_keluarga_dtsen") == "f3")).to_dicts()[0]
-    assert not f3["layak"]
-    assert "tanpa_anggota_hidup" in f3["alasan"]
+    assert elig.filter(pl.col("id_keluarga_dtsen") == "f3").is_empty()
 
 
 def test_deaths_in_snapshot_reports_beneficiaries_at_once(tmp_path: Path) -> None:

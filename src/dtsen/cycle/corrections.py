@@ -170,10 +170,16 @@ def apply_corrections(
     cutoff: date,
     *,
     batch_id: str = "koreksi",
+    lineage: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, CorrectionReport]:
     """Apply corrections decided on or before ``cutoff``; for one attribute of one record the latest
     decision wins (the others are ``digantikan``). A ``nilai_lama`` that no longer matches the registry
-    rejects the row (``nilai_lama_berbeda``): the data changed after the officer saw it."""
+    rejects the row (``nilai_lama_berbeda``): the data changed after the officer saw it.
+
+    Corrections name the IDs of the snapshot the officer saw; ``lineage`` (this run's lineage.parquet
+    rows) lets a correction of an ID merged since (``gabung``) reach the ID it merged into, and says
+    why one of an ID retired since (``pensiun``: emptied, or every member died) is rejected
+    (``id_pensiun``) rather than ``id_tidak_ditemukan``."""
     frame = corrections.corrections if isinstance(corrections, CorrectionFeed) else corrections
     tables = {"person": Overlay(persons, "id_dtsen"), "family": Overlay(families, "id_keluarga_dtsen")}
     index = {kind: {k: i for i, k in enumerate(t.base(t.key))} for kind, t in tables.items()}
@@ -182,6 +188,22 @@ def apply_corrections(
         member_rows.setdefault(fid, []).append(i)
     outcomes: list[dict[str, Any]] = []
     provenance: list[dict[str, Any]] = []
+    merged: dict[tuple[str, str], str] = {}
+    retired: set[tuple[str, str]] = set()
+    if lineage is not None and lineage.height:
+        for r in lineage.filter(pl.col("jenis").is_in(["gabung", "pensiun"])).iter_rows(named=True):
+            if r["jenis"] == "gabung" and r["id_baru"] is not None:
+                merged[(r["jenis_id"], r["id_lama"])] = r["id_baru"]
+            elif r["jenis"] == "pensiun":
+                retired.add((r["jenis_id"], r["id_lama"]))
+
+    def locate(kind: str, id_: str) -> int | None:
+        """Row of ``id_`` or of the ID it was merged into (chains followed, cycles refused)."""
+        seen = set()
+        while id_ not in index[kind] and (kind, id_) in merged and id_ not in seen:
+            seen.add(id_)
+            id_ = merged[(kind, id_)]
+        return index[kind].get(id_)
 
     ordered = frame.sort("tanggal_keputusan", "id_koreksi", descending=[True, False])
     decided: set[tuple[str, str, str]] = set()
@@ -196,9 +218,10 @@ def apply_corrections(
             continue
         decided.add(target)
         table = tables[c["entitas"]]
-        row = index[c["entitas"]].get(c["id"])
+        row = locate(c["entitas"], c["id"])
         if row is None:
-            outcomes.append({**out, "status": "ditolak", "alasan": "id_tidak_ditemukan"})
+            why = "id_pensiun" if (c["entitas"], c["id"]) in retired else "id_tidak_ditemukan"
+            outcomes.append({**out, "status": "ditolak", "alasan": why})
             continue
         fld = correctable(c["entitas"], c["atribut"])
         if c["atribut"] not in table.frame.columns:
@@ -218,7 +241,7 @@ def apply_corrections(
             derived = {"kode_kec": new[:6], "kode_kab": new[:4], "kode_prov": new[:2]}
             rows = [(c["entitas"], row)]
             if c["entitas"] == "family":
-                rows += [("person", r) for r in member_rows.get(c["id"], [])]
+                rows += [("person", r) for r in member_rows.get(table.get(row, table.key), [])]
             for kind, r in rows:
                 for column, value in ({"kode_desa": new, **derived}).items():
                     changes.append((kind, r, column, value))

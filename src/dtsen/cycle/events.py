@@ -26,6 +26,7 @@ import polars as pl
 from dtsen.canonical import StatusPadan
 from dtsen.cycle.feed import RowCheck, read_feed, rows_frame, rt_rw, village_code
 from dtsen.cycle.snapshot import Snapshot
+from dtsen.linkage.families import ADULT_AGE, FRAGMENT
 from dtsen.logs import get_logger
 from dtsen.reference.codes import HubunganKeluarga, HubunganSIAK, JenisKelamin, Keberadaan, StatusKawin
 from dtsen.reference.nik import check_kk, check_nik
@@ -79,6 +80,7 @@ class EventReport:
     lineage: pl.DataFrame  # id_lama, id_baru, jenis (pisah), jenis_id, run
     new_persons: int = 0
     new_families: int = 0
+    retired_families: int = 0  # emptied or all members dead: removed, lineage pensiun
 
     def summary(self) -> dict[str, Any]:
         counts: dict[str, dict[str, int]] = {}
@@ -89,6 +91,7 @@ class EventReport:
             "by_kind": {k: dict(sorted(v.items())) for k, v in sorted(counts.items())},
             "new_persons": self.new_persons,
             "new_families": self.new_families,
+            "retired_families": self.retired_families,
             "attributes_changed": self.provenance.height,
         }
 
@@ -257,7 +260,15 @@ class Overlay:
 class _Registry:
     """Persons and families with the lookups events need, recording provenance as values change."""
 
-    def __init__(self, persons: pl.DataFrame, families: pl.DataFrame, batch_id: str, cutoff: date) -> None:
+    def __init__(
+        self,
+        persons: pl.DataFrame,
+        families: pl.DataFrame,
+        batch_id: str,
+        cutoff: date,
+        ref: date | None = None,
+    ) -> None:
+        self.ref = ref or cutoff
         self.p = Overlay(persons, "id_dtsen")
         self.f = Overlay(families, "id_keluarga_dtsen")
         self.batch_id, self.cutoff = batch_id, cutoff
@@ -350,8 +361,26 @@ class _Registry:
             for column in ADDRESS:
                 self.set_person(r, column, self.f.get(frow, column), when)
 
-    def reassign_head(self, fid: str, when: date) -> None:
-        """A family whose head died or left gets its oldest living spouse, else oldest living member."""
+    def adult(self, row: int) -> bool:
+        """Aged ADULT_AGE or more at the reference date; an unknown age is not taken for a child."""
+        age = self.p.get(row, "umur")
+        if age is None:
+            born = self.p.get(row, "tanggal_lahir")
+            return born is None or _age(born, self.ref) >= ADULT_AGE
+        return age >= ADULT_AGE
+
+    def reassign_head(self, fid: str, when: date, to: str | None = None) -> None:
+        """A family whose head died or left gets its oldest living spouse, else oldest living member.
+
+        When the last adult left for family ``to`` (a move, a marriage, a KK split), the children left
+        behind go with them: a child is not a family, and leaving them behind was what made one-child
+        "families" headed by a child of 3."""
+        if to is not None and to != fid:
+            left = self.living_members(fid)
+            if left and not any(self.adult(r) for r in left):
+                for r in left:
+                    self.move_person(r, to, when)
+                return
         frow = self.family_row[fid]
         head = self.f.get(frow, "id_kepala")
         members = self.living_members(fid)
@@ -366,6 +395,36 @@ class _Registry:
         self.set_family(frow, "id_kepala", self.p.get(new, "id_dtsen"), when)
         self.set_person(new, "hubungan", int(HubunganKeluarga.KEPALA_KELUARGA), when)
         self.set_person(new, "hubungan_siak", int(HubunganSIAK.KEPALA_KELUARGA), when)
+
+    def settle_families(self, when: date) -> list[str]:
+        """Recount the families events touched; return those to retire (lineage ``pensiun``).
+
+        A family nobody belongs to any more (its members moved, married or split off) or whose members
+        all died has no one to rank or pay, so it leaves the published table; the dead keep it as
+        their last ``id_keluarga_dtsen``. A family left with living members but no adult (the adults
+        died) keeps its ID and gets the conflict ``fragmen_tanpa_dewasa`` until a guardian is recorded.
+        """
+        retired = []
+        for fid in sorted(f for f in self.touched if f is not None and f in self.family_row):
+            frow, living = self.family_row[fid], self.living_members(fid)
+            self.set_family(frow, "jumlah_anggota", len(living), when)
+            if not living:
+                retired.append(fid)
+                self.lineage.append(
+                    {
+                        "id_lama": fid,
+                        "id_baru": None,
+                        "jenis": "pensiun",
+                        "jenis_id": "family",
+                        "run": self.batch_id,
+                    }
+                )
+                continue
+            if "konflik" in self.f.frame.columns:
+                codes = set(self.f.get(frow, "konflik") or [])
+                codes = codes - {FRAGMENT} if any(self.adult(r) for r in living) else codes | {FRAGMENT}
+                self.set_family(frow, "konflik", sorted(codes), when)
+        return retired
 
 
 def _age(born: date, on: date) -> int:
@@ -390,7 +449,7 @@ def apply_events(
     date ages (``umur``) of new persons are computed at.
     """
     frame = events.events if isinstance(events, EventFeed) else events
-    reg = _Registry(persons, families, batch_id, cutoff)
+    reg = _Registry(persons, families, batch_id, cutoff, reference_date)
     outcomes: list[dict[str, Any]] = []
     new_persons = new_families = 0
     ordered = frame.sort("tanggal_peristiwa", "tanggal_lapor", "id_peristiwa")
@@ -407,17 +466,18 @@ def apply_events(
         outcomes.append(
             {**outcome, "status": status, "alasan": reason, "id_dtsen": pid, "id_keluarga_dtsen": fid}
         )
-    for fid in sorted(f for f in reg.touched if f is not None and f in reg.family_row):
-        reg.set_family(reg.family_row[fid], "jumlah_anggota", len(reg.living_members(fid)), cutoff)
+    retired = reg.settle_families(cutoff)
     report = EventReport(
         outcomes=rows_frame(outcomes, OUTCOME_SCHEMA),
         provenance=rows_frame(reg.provenance, PROVENANCE_SCHEMA),
         lineage=rows_frame(reg.lineage, LINEAGE_SCHEMA),
         new_persons=new_persons,
         new_families=new_families,
+        retired_families=len(retired),
     )
     log.info("events applied", **{k: v for k, v in report.summary().items() if k != "by_kind"})
-    return reg.p.result(), reg.f.result(), report
+    families_out = reg.f.result().filter(~pl.col("id_keluarga_dtsen").is_in(retired))
+    return reg.p.result(), families_out, report
 
 
 Result = tuple[str, str | None, str | None, str | None, tuple[int, int]]
@@ -521,7 +581,7 @@ def _move(reg: _Registry, e: dict[str, Any], new_id: IdAllocator, ref: date) -> 
     fid = reg.f.get(target, "id_keluarga_dtsen")
     reg.move_person(row, fid, when)
     if old in reg.family_row:
-        reg.reassign_head(old, when)
+        reg.reassign_head(old, when, to=fid)
     return "diterapkan", None, pid, fid, made
 
 
@@ -557,9 +617,9 @@ def _marriage(reg: _Registry, e: dict[str, Any], new_id: IdAllocator, ref: date)
         reg.set_person(b, "hubungan", int(HubunganKeluarga.ISTRI_SUAMI), when)
         wife = reg.p.get(b, "jenis_kelamin") == JenisKelamin.PEREMPUAN
         reg.set_person(b, "hubungan_siak", int(HubunganSIAK.ISTRI if wife else HubunganSIAK.SUAMI), when)
-        for old in {fa, old_b}:
+        for old in sorted({fa, old_b}):
             if old in reg.family_row:
-                reg.reassign_head(old, when)
+                reg.reassign_head(old, when, to=fid)
         return "diterapkan", None, pid, fid, made
     target = reg.by_kk.get(target_kk) if target_kk is not None else reg.family_row.get(fa)
     if target is None:
@@ -577,7 +637,7 @@ def _marriage(reg: _Registry, e: dict[str, Any], new_id: IdAllocator, ref: date)
                     else HubunganSIAK.SUAMI) if spouse_of_head else HubunganSIAK.MENANTU  # fmt: skip
             reg.set_person(person, "hubungan_siak", int(siak), when)
             if old in reg.family_row:
-                reg.reassign_head(old, when)
+                reg.reassign_head(old, when, to=fid)
     return "diterapkan", None, pid, fid, made
 
 
@@ -617,7 +677,7 @@ def _split(reg: _Registry, e: dict[str, Any], new_id: IdAllocator, ref: date) ->
             role, siak = HubunganKeluarga.ANAK, HubunganSIAK.ANAK
         reg.set_person(r, "hubungan", int(role), when)
         reg.set_person(r, "hubungan_siak", int(siak), when)
-    reg.reassign_head(fa, when)
+    reg.reassign_head(fa, when, to=fid)
     return "diterapkan", None, reg.p.get(head, "id_dtsen"), fid, (0, 1)
 
 

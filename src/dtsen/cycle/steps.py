@@ -129,7 +129,7 @@ def step_consolidate(ctx: CycleContext, out: Path) -> dict[str, Any]:
     if correction_files:
         cfeed = read_corrections(correction_files)
         persons, families, creport = apply_corrections(
-            persons, families, cfeed, cutoff, batch_id=f"koreksi-{ctx.period}"
+            persons, families, cfeed, cutoff, batch_id=f"koreksi-{ctx.period}", lineage=lineage
         )
         creport.outcomes.write_parquet(out / "corrections_outcomes.parquet")
         cfeed.quarantine.write_parquet(out / "corrections_quarantine.parquet")

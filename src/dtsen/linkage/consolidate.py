@@ -48,6 +48,7 @@ FAMILY_INPUT = (
     "no_kk",
     *fam.LOCATION,
 )
+KEY_INPUT = ("nama", "nama_ibu_kandung", "jenis_kelamin")  # the mother rule of family_keys
 ADMIN = {  # golden-family input name -> (entity, columns the overrides read)
     "pln": ("pelanggan_pln", ("daya_va",)),
     "kendaraan": ("kendaraan", ("jenis",)),
@@ -170,7 +171,7 @@ def consolidate(
     # status evidence per person: latest field record, NIK quality, sources, BPJS segment
     evidence = _evidence(eng, rec, members, batches, cfg)
     ganda = _arrow(eng, spine_nik_ganda(rec))["nik"]
-    base = _arrow(eng, golden.select(*dict.fromkeys(STATUS_INPUT + FAMILY_INPUT + ("tanggal_lahir",))))
+    base = _arrow(eng, golden.select(*dict.fromkeys(STATUS_INPUT + FAMILY_INPUT + KEY_INPUT)))
     status = person_status(
         base.select(STATUS_INPUT),
         evidence.select(
@@ -179,7 +180,8 @@ def consolidate(
         ),
         ganda,
         spine,
-    ).select("id_dtsen", "status_padan", "bukti_status")  # fmt: skip
+    ).select("id_dtsen", "nik", "nik_dilaporkan", "status_padan", "bukti_status")  # fmt: skip
+    nik_withheld = int(status["nik_dilaporkan"].is_not_null().sum())
     clock.lap("status")
     ref = cfg.reference_date or eng.execute(rec.filter(rec.spine).tanggal_data.max())
     ref = ref.date() if hasattr(ref, "date") else ref  # the engine may return a timestamp
@@ -191,18 +193,40 @@ def consolidate(
 
     # families: keys -> stable IDs -> golden families (Polars, one row per person or family)
     latest_family = evidence.filter(pl.col("ada_lapangan")).select("id_dtsen", "id_keluarga")
-    keys = fam.family_keys(base.select("id_dtsen", "no_kk"), latest_family)
+    field_members = _field_members(eng, batches, members, surv.field_sources)
+    aged = base.with_columns(umur=umur.cast(pl.Int16))
+    keys = fam.family_keys(
+        aged.select("id_dtsen", "no_kk", "di_dukcapil", "status_hidup", "tanggal_lahir", "kode_desa", "umur",
+                    *KEY_INPUT),
+        latest_family,
+        field_members,
+    )  # fmt: skip
     fam_groups, person_group = fam.id_groups(keys)
     fam_ids = idreg.assign(fam_groups, registry, "family", run)
     person_family = person_group.join(fam_ids.ids, on="group").select("id_dtsen", id_keluarga_dtsen="id")
-    family_input = base.select(FAMILY_INPUT).join(person_family, on="id_dtsen", how="left")
+    family_input = aged.select(*FAMILY_INPUT, "umur").join(person_family, on="id_dtsen", how="left")
     families, fam_prov = fam.golden_families(
         family_input,
-        _field_members(eng, batches, members, surv.field_sources),
+        field_members,
         _keluarga(eng, batches),
         _admin(eng, batches, members),
         surv,
     )
+    # a family whose members have all died is retired (lineage pensiun), not published: nobody to rank
+    # or pay; its keys stay in the registry, so a death recorded in error gives the family its ID back
+    dead = families.filter(pl.col("jumlah_anggota") == 0).select("id_keluarga_dtsen")
+    families = families.join(dead, on="id_keluarga_dtsen", how="anti")
+    fam_prov.compact = fam_prov.compact.join(dead, on="id_keluarga_dtsen", how="anti")
+    fam_lineage = pl.concat([fam_ids.lineage, idreg.retired(dead["id_keluarga_dtsen"], "family", run)])
+    attached = keys.join(person_family, on="id_dtsen").filter(
+        ~pl.col("dasar").is_in(["kk", "kk_sumber", "keluarga_sumber", "sendiri"])
+    )
+    fragment_counts = {
+        "fragmen_dilekatkan_rumah_tangga": int((attached["dasar"] == "rumah_tangga_sumber").sum()),
+        "fragmen_dilekatkan_ibu": int((attached["dasar"] == "ibu").sum()),
+        "fragmen_tanpa_dewasa": int(families["konflik"].list.contains(fam.FRAGMENT).sum()),
+        "keluarga_semua_meninggal": dead.height,
+    }
     families = families.sort("id_keluarga_dtsen")
     families.write_parquet(out / "families.parquet")
     fam_prov.compact.write_parquet(work / "family_provenance.parquet")
@@ -220,8 +244,8 @@ def consolidate(
     extra.write_parquet(work / "person_extra.parquet")
     x = eng.read_parquet(work / "person_extra.parquet")
     attrs = [c for c in golden.columns if not c.startswith(SRC_PREFIX)]
-    persons = golden.select(*attrs).join(x, "id_dtsen")
-    tail = ["status_padan", "bukti_status", "sumber_data", "segmen_bpjs", "umur"]
+    persons = golden.select(*[a for a in attrs if a != "nik"]).join(x, "id_dtsen")  # nik: status.py's
+    tail = ["status_padan", "bukti_status", "nik_dilaporkan", "sumber_data", "segmen_bpjs", "umur"]
     order = ["id_dtsen", "id_keluarga_dtsen", *[c for c in attrs if c != "id_dtsen"], *tail]
     n_persons = eng.write_parquet(persons.select(*order).order_by("id_dtsen"), out / "persons.parquet")
     clock.lap("persons")
@@ -236,7 +260,7 @@ def consolidate(
         [person_rows, family_rows.select(*PROVENANCE_COLUMNS).cast(person_rows.schema())],
         out / "provenance.parquet",
     )
-    pl.concat([persons_ids.lineage, fam_ids.lineage]).write_parquet(out / "lineage.parquet")
+    pl.concat([persons_ids.lineage, fam_lineage]).write_parquet(out / "lineage.parquet")
     clock.lap("provenance")
 
     # review queue: grey-band pairs with both records side by side
@@ -259,6 +283,8 @@ def consolidate(
         "unlinked": int(eng.execute(lk.id_dtsen.isnull().sum())),
         **{f"metode_{m}": int(n) for m, n in method.sort("metode").iter_rows()},
         "review": int(((pairs["probabilitas"] < p.match_threshold) & pairs["keputusan"].is_null()).sum()),
+        **fragment_counts,
+        "nik_ditahan": nik_withheld,
     }
     clock.lap("review")
     log.info("consolidated", **clock.seconds)

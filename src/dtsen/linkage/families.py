@@ -55,16 +55,141 @@ def fact_attributes() -> list[str]:
     ]
 
 
-def family_keys(persons: pl.DataFrame, latest_family: pl.DataFrame) -> pl.DataFrame:
-    """id_dtsen -> kunci_keluarga (``kk:<no_kk>``, ``fam:<source family>`` or ``p:<id_dtsen>``)."""
-    p = persons.select("id_dtsen", "no_kk").join(latest_family, on="id_dtsen", how="left")
-    return p.select(
-        "id_dtsen",
-        kunci_keluarga=pl.when(pl.col("no_kk").is_not_null())
-        .then(pl.format(f"{FAMILY_KEY_PREFIX}{{}}", "no_kk"))
+ADULT_AGE = 15  # a family needs a living member this old to have a head who can act for it
+MOTHER_AGE_GAP = (12, 55)  # years between a mother's birth and her child's, for the nama_ibu_kandung rule
+FRAGMENT = "fragmen_tanpa_dewasa"  # living members, none adult, no household found: clerical review
+KEY_BASIS = ("kk", "rumah_tangga_sumber", "ibu", "kk_sumber", "keluarga_sumber", "sendiri")
+
+
+def family_keys(
+    persons: pl.DataFrame, latest_family: pl.DataFrame, field_members: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """id_dtsen -> kunci_keluarga (``kk:<no_kk>``, ``fam:<source family>`` or ``p:<id_dtsen>``) and
+    ``dasar`` (the evidence, one of :data:`KEY_BASIS`).
+
+    A person on a KK the register holds keys by it (``kk``). A person the register does not know (or
+    whose KK it does not hold: a mistyped or pre-split card from a field source) used to key by their
+    own card or field family, which nobody else shared, so a DTKS-only child became a one-person
+    "family" beside their parents. Now, in order: the register KK most of their co-members in the same
+    field household carry, latest household first (``rumah_tangga_sumber``: the field record lists who
+    lives together, guardians included); their mother (``nama_ibu_kandung`` equal to the name of a
+    living woman of the same desa born 12-55 years earlier, one family only: ``ibu``) when the key
+    found so far holds no adult; else their own card (``kk_sumber``), field family (``keluarga_sumber``)
+    or themselves (``sendiri``). ``persons``: id_dtsen, no_kk, and for the rules beyond ``kk``
+    di_dukcapil, nama, nama_ibu_kandung, jenis_kelamin, tanggal_lahir, kode_desa, status_hidup, umur.
+    ``field_members``: id_dtsen, id_keluarga, tanggal_data of every field anggota record.
+    """
+    p = persons.join(latest_family.select("id_dtsen", "id_keluarga"), on="id_dtsen", how="left")
+    own = (
+        pl.when(pl.col("no_kk").is_not_null())
+        .then(pl.struct(k=pl.format(f"{FAMILY_KEY_PREFIX}{{}}", "no_kk"), d=pl.lit("kk_sumber")))
         .when(pl.col("id_keluarga").is_not_null())
-        .then(pl.format("fam:{}", "id_keluarga"))
-        .otherwise(pl.format("p:{}", "id_dtsen")),
+        .then(pl.struct(k=pl.format("fam:{}", "id_keluarga"), d=pl.lit("keluarga_sumber")))
+        .otherwise(pl.struct(k=pl.format("p:{}", "id_dtsen"), d=pl.lit("sendiri")))
+    )
+    if "di_dukcapil" not in p.columns:  # no register evidence given: every card counts as the register's
+        p = p.with_columns(di_dukcapil=pl.col("no_kk").is_not_null())
+    register_kk = p.filter(pl.col("di_dukcapil") & pl.col("no_kk").is_not_null()).select("no_kk").unique()
+    known = pl.col("no_kk").is_in(register_kk["no_kk"].implode())
+    p = p.with_columns(_known=known.fill_null(False))
+    keyed = p.with_columns(
+        _o=pl.when(pl.col("_known"))
+        .then(pl.struct(k=pl.format(f"{FAMILY_KEY_PREFIX}{{}}", "no_kk"), d=pl.lit("kk")))
+        .otherwise(own)
+    ).select("id_dtsen", kunci_keluarga=pl.col("_o").struct["k"], dasar=pl.col("_o").struct["d"])
+    loose = p.filter(~pl.col("_known")).select("id_dtsen")
+    if loose.height and field_members is not None and field_members.height:
+        keyed = _by_household(keyed, loose, p, field_members)
+    if loose.height and "nama_ibu_kandung" in p.columns:
+        keyed = _by_mother(keyed, p)
+    return keyed
+
+
+def _by_household(
+    keyed: pl.DataFrame, loose: pl.DataFrame, p: pl.DataFrame, field_members: pl.DataFrame
+) -> pl.DataFrame:
+    """Persons without a register KK take the register KK their field-household co-members carry."""
+    mine = field_members.join(loose, on="id_dtsen", how="semi").select(
+        "id_dtsen", "id_keluarga", "tanggal_data"
+    )
+    register = p.filter(pl.col("_known")).select("id_dtsen", "no_kk")
+    co = (
+        field_members.join(mine.select("id_keluarga").unique(), on="id_keluarga", how="semi")
+        .join(register, on="id_dtsen")
+        .select("id_keluarga", "no_kk", co="id_dtsen")
+    )
+    best = (
+        mine.join(co, on="id_keluarga")
+        .filter(pl.col("co") != pl.col("id_dtsen"))
+        .group_by("id_dtsen", "no_kk")
+        .agg(t=pl.col("tanggal_data").max(), n=pl.col("co").n_unique())
+        .sort(["id_dtsen", "t", "n", "no_kk"], descending=[False, True, True, False], nulls_last=True)
+        .unique("id_dtsen", keep="first", maintain_order=True)
+        .select("id_dtsen", _k=pl.format(f"{FAMILY_KEY_PREFIX}{{}}", "no_kk"))
+    )
+    return (
+        keyed.join(best, on="id_dtsen", how="left")
+        .with_columns(
+            kunci_keluarga=pl.coalesce("_k", "kunci_keluarga"),
+            dasar=pl.when(pl.col("_k").is_not_null()).then(pl.lit("rumah_tangga_sumber")).otherwise("dasar"),
+        )
+        .drop("_k")
+    )
+
+
+def _name(col: str) -> pl.Expr:
+    return (
+        pl.col(col)
+        .str.to_uppercase()
+        .str.replace_all(r"[^A-Z ]", "")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+
+
+def _by_mother(keyed: pl.DataFrame, p: pl.DataFrame) -> pl.DataFrame:
+    """A person still in a key with no living adult joins their mother's key when exactly one family
+    holds a living woman of that name in the same desa, of a plausible age."""
+    living = pl.col("status_hidup").fill_null(True)
+    k = keyed.join(p.select("id_dtsen", "umur", "status_hidup"), on="id_dtsen", how="left")
+    adults = k.group_by("kunci_keluarga").agg(
+        dewasa=((pl.col("umur").fill_null(0) >= ADULT_AGE) & living).any()
+    )
+    orphans = (
+        k.join(adults.filter(~pl.col("dewasa")), on="kunci_keluarga", how="semi")
+        .filter(living & (pl.col("dasar") != "kk"))
+        .join(p.select("id_dtsen", "nama_ibu_kandung", "tanggal_lahir", "kode_desa"), on="id_dtsen")
+        .filter(pl.col("nama_ibu_kandung").is_not_null() & pl.col("kode_desa").is_not_null())
+        .select("id_dtsen", "kode_desa", lahir="tanggal_lahir", _n=_name("nama_ibu_kandung"))
+    )
+    if orphans.is_empty():
+        return keyed
+    lo, hi = MOTHER_AGE_GAP
+    women = (
+        p.filter((pl.col("jenis_kelamin") == 2) & living & pl.col("nama").is_not_null())
+        .join(orphans.select("kode_desa").unique(), on="kode_desa", how="semi")
+        .with_columns(_n=_name("nama"))
+        .join(orphans.select("_n").unique(), on="_n", how="semi")
+        .join(keyed.select("id_dtsen", "kunci_keluarga"), on="id_dtsen")
+        .select("kode_desa", "_n", ibu="id_dtsen", lahir_ibu="tanggal_lahir", _k="kunci_keluarga")
+    )
+    gap = pl.col("lahir").dt.year() - pl.col("lahir_ibu").dt.year()
+    match = (
+        orphans.join(women, on=["kode_desa", "_n"])
+        .filter(pl.col("ibu") != pl.col("id_dtsen"))
+        .filter(gap.is_between(lo, hi).fill_null(False))
+        .group_by("id_dtsen")
+        .agg(pl.col("_k").unique())
+        .filter(pl.col("_k").list.len() == 1)  # two candidate families: ambiguous, left for review
+        .select("id_dtsen", _k=pl.col("_k").list.first())
+    )
+    return (
+        keyed.join(match, on="id_dtsen", how="left")
+        .with_columns(
+            kunci_keluarga=pl.coalesce("_k", "kunci_keluarga"),
+            dasar=pl.when(pl.col("_k").is_not_null()).then(pl.lit("ibu")).otherwise("dasar"),
+        )
+        .drop("_k")
     )
 
 
@@ -98,6 +223,8 @@ def golden_families(
         + (pl.col("hubungan") == 1).fill_null(False).cast(pl.Int32)
     )
     members = persons.with_columns(_head=head_rank, _living=living)
+    if "umur" not in members.columns:
+        members = members.with_columns(umur=pl.lit(None, pl.Int16))
     heads = (
         members.sort(["id_keluarga_dtsen", "_head", "tanggal_lahir", "id_dtsen"], descending=[False, True, False, False], nulls_last=True)
         .group_by("id_keluarga_dtsen", maintain_order=True)
@@ -107,6 +234,8 @@ def golden_families(
             jumlah_anggota=pl.col("_living").sum().cast(pl.Int16),
             n_kepala=((pl.col("hubungan_siak") == 1) & pl.col("_living")).sum(),
             ada_kepala=((pl.col("hubungan_siak") == 1) | (pl.col("hubungan") == 1)).any(),
+            dewasa=(pl.col("_living") & (pl.col("umur") >= ADULT_AGE)).sum(),
+            umur_diketahui=pl.col("umur").is_not_null().any(),
             **{c: pl.col(c).first() for c in LOCATION},
         )
     )  # fmt: skip
@@ -128,6 +257,9 @@ def golden_families(
         .select("id_keluarga_dtsen", kode=pl.format("banyak_unit_{}", "sumber")),
         heads.filter(~pl.col("ada_kepala")).select("id_keluarga_dtsen", kode=pl.lit("tanpa_kepala")),
         heads.filter(pl.col("n_kepala") > 1).select("id_keluarga_dtsen", kode=pl.lit("kepala_ganda")),
+        heads.filter(
+            (pl.col("jumlah_anggota") > 0) & (pl.col("dewasa") == 0) & pl.col("umur_diketahui")
+        ).select("id_keluarga_dtsen", kode=pl.lit(FRAGMENT)),
     ]
     konflik = (
         pl.concat(conflicts)
@@ -160,7 +292,7 @@ def golden_families(
     families = families.join(konflik, on="id_keluarga_dtsen", how="left").with_columns(
         konflik=pl.col("konflik").fill_null(pl.lit([], pl.List(pl.String)))
     )
-    families = families.drop("n_kepala", "ada_kepala", "id_keluarga")
+    families = families.drop("n_kepala", "ada_kepala", "dewasa", "umur_diketahui", "id_keluarga")
     return families, FamilyProvenance(compact, attrs)
 
 

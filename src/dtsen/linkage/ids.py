@@ -136,6 +136,15 @@ def assign(groups: pl.DataFrame, registry: pl.DataFrame, kind: str, run: str) ->
     )
 
 
+def retired(ids: pl.Series, kind: str, run: str) -> pl.DataFrame:
+    """Lineage rows (``pensiun``) for IDs a run retires outside :func:`assign`: a family whose members
+    all died, or that events or corrections emptied; its registry keys are kept."""
+    return pl.DataFrame(
+        {"id_lama": ids.cast(pl.String), "id_baru": None, "jenis": "pensiun", "jenis_id": kind, "run": run},
+        schema=LINEAGE_SCHEMA,
+    )
+
+
 def save_registry(state_dir: Path, frames: list[pl.DataFrame]) -> None:
     """Write the registry atomically (staging name, then rename)."""
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,13 @@ Precedence (first that holds): meninggal (register death, or a field visit recor
 record's NIK invalid), else tidak padan; tidak ditemukan (the latest field visit did not find them);
 pindah (moved: the latest field visit says so, or its kecamatan differs from the register's); anggota
 baru (in the register, in no field source, but in a family a field source saw); padan.
+
+The published ``nik`` is a NIK this person holds, never one the register assigns to somebody else: a
+person the register does not know whose reported NIK is a register NIK (linkage refused to merge them:
+a sibling's or parent's NIK borrowed on a DTKS form) or a NIK two such persons both claim publishes no
+NIK; the reported value stays in ``nik_dilaporkan`` as evidence and ``bukti_status`` says why
+(``nik_milik_orang_lain``, ``nik_diklaim_ganda``). A beneficiary list then never names a person by
+another's NIK, and an event on that NIK reaches its owner.
 """
 
 from __future__ import annotations
@@ -62,7 +69,38 @@ def person_status(
     for cond, code, why in reversed(rules):
         status = pl.when(cond.fill_null(False)).then(pl.lit(int(code), pl.Int8)).otherwise(status)
         bukti = pl.when(cond.fill_null(False)).then(why).otherwise(bukti)
-    return p.with_columns(status_padan=status, bukti_status=bukti).drop(
+    p = p.with_columns(status_padan=status, bukti_status=bukti)
+    p = _withhold_foreign_nik(p)
+    return p.drop(
         "ada_lapangan", "sumber_lapangan", "keberadaan_lapangan", "kec_lapangan", "nik_ada", "nik_tidak_valid",
         "sumber_nik", "keluarga_terlihat",
     )  # fmt: skip
+
+
+NIK_MILIK_ORANG_LAIN = "nik_milik_orang_lain"  # the register gives this NIK to another id_dtsen
+NIK_DIKLAIM_GANDA = "nik_diklaim_ganda"  # two persons outside the register report the same NIK
+
+
+def _withhold_foreign_nik(p: pl.DataFrame) -> pl.DataFrame:
+    """``nik`` null and ``nik_dilaporkan`` set where the NIK is not this person's to publish (module doc).
+    A NIK the register holds twice (NIK ganda) stays: that is the register's own finding, flagged by
+    status."""
+    outside = ~pl.col("di_dukcapil").fill_null(False)
+    register = p.filter(~outside & pl.col("nik").is_not_null()).select("nik").unique()
+    claims = p.filter(outside & pl.col("nik").is_not_null()).group_by("nik").agg(_n=pl.len())
+    p = p.join(claims, on="nik", how="left")
+    reason = (
+        pl.when(outside & pl.col("nik").is_in(register["nik"].implode()))
+        .then(pl.lit(NIK_MILIK_ORANG_LAIN))
+        .when(outside & (pl.col("_n") > 1))
+        .then(pl.lit(NIK_DIKLAIM_GANDA))
+    )
+    p = p.with_columns(_alasan=reason)
+    held = pl.col("_alasan").is_not_null()
+    return p.with_columns(
+        nik=pl.when(held).then(None).otherwise(pl.col("nik")),
+        nik_dilaporkan=pl.when(held).then(pl.col("nik")).otherwise(None).cast(pl.String),
+        bukti_status=pl.when(held)
+        .then(pl.format("{};{}", "bukti_status", "_alasan"))
+        .otherwise("bukti_status"),
+    ).drop("_n", "_alasan")

@@ -1,0 +1,223 @@
+"""Family integrity (issue 18): a person the register does not know joins the household a field source
+saw them in (or their mother's family) instead of becoming a one-child "family"; a family with no adult
+is flagged; a NIK the register gives to somebody else is never published as this person's; a family
+that events emptied, or whose members all died, is retired with lineage instead of being ranked."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from dtsen.canonical.model import polars_schema
+from dtsen.cycle.events import apply_events, read_events, sequential_ids
+from dtsen.linkage.config import Survivorship
+from dtsen.linkage.families import FRAGMENT, family_keys, golden_families
+from dtsen.linkage.status import NIK_DIKLAIM_GANDA, NIK_MILIK_ORANG_LAIN, person_status
+from golden_frames import FAMILY_SCHEMA, PERSON_SCHEMA, family, frame, person
+
+DESA = "3401012001"
+KK_A, KK_B = "3401010101200001", "3401010101200002"
+
+
+def _person(pid: str, kk: str | None, dukcapil: bool, umur: int, **kw: Any) -> dict[str, Any]:
+    return {
+        "id_dtsen": pid, "no_kk": kk, "di_dukcapil": dukcapil, "umur": umur, "status_hidup": True,
+        "tanggal_lahir": date(2026 - umur, 1, 15), "kode_desa": DESA, "jenis_kelamin": 1, "nama": f"ORANG {pid}",
+        "nama_ibu_kandung": None, **kw,
+    }  # fmt: skip
+
+
+KEY_SCHEMA = {
+    "id_dtsen": pl.String, "no_kk": pl.String, "di_dukcapil": pl.Boolean, "umur": pl.Int16,
+    "status_hidup": pl.Boolean, "tanggal_lahir": pl.Date, "kode_desa": pl.String, "jenis_kelamin": pl.Int8,
+    "nama": pl.String, "nama_ibu_kandung": pl.String,
+}  # fmt: skip
+FIELD_SCHEMA = {"id_dtsen": pl.String, "sumber": pl.String, "id_keluarga": pl.String, "tanggal_data": pl.Date}
+
+
+def _keys(rows: list[dict[str, Any]], field: list[tuple[str, str, str]]) -> dict[str, tuple[str, str]]:
+    persons = pl.DataFrame(rows, schema=KEY_SCHEMA, orient="row")
+    fm = pl.DataFrame(
+        [(p, s, f, date(2023, 12, 31)) for p, s, f in field], schema=FIELD_SCHEMA, orient="row"
+    )  # fmt: skip
+    latest = fm.unique("id_dtsen", keep="first", maintain_order=True).select("id_dtsen", "id_keluarga")
+    out = family_keys(persons, latest, fm)
+    return {r["id_dtsen"]: (r["kunci_keluarga"], r["dasar"]) for r in out.iter_rows(named=True)}
+
+
+def test_a_dtks_only_child_joins_the_register_family_of_her_dtks_household() -> None:
+    """The demo's fragments: a DTKS-only child (no SIAK record) whose DTKS card number is stale or
+    mistyped keyed by that card alone, a one-child family beside her parents. Her DTKS household lists
+    her parents, who are on KK_A in the register: she joins KK_A."""
+    keys = _keys(
+        [
+            _person("P1", KK_A, True, 40),
+            _person("P2", KK_A, True, 38),
+            _person("P3", "3401019999990001", False, 6),  # DTKS-only, card the register does not hold
+            _person("P4", None, False, 9),  # Regsosek-only, no card
+            _person("P5", KK_B, True, 50),
+            _person("P6", KK_B, False, 12),  # outside the register but on a register card: that card
+        ],
+        [
+            ("P1", "dtks", "dtks:K1"), ("P2", "dtks", "dtks:K1"), ("P3", "dtks", "dtks:K1"),
+            ("P1", "regsosek", "regsosek:R1"), ("P4", "regsosek", "regsosek:R1"),
+            ("P6", "dtks", "dtks:K1"),
+        ],
+    )  # fmt: skip
+    assert keys["P3"] == (f"kk:{KK_A}", "rumah_tangga_sumber")
+    assert keys["P4"] == (f"kk:{KK_A}", "rumah_tangga_sumber")
+    assert keys["P1"] == (f"kk:{KK_A}", "kk")
+    assert keys["P6"] == (f"kk:{KK_B}", "kk")
+
+
+def test_the_mother_rule_needs_one_plausible_woman_in_the_desa() -> None:
+    mother = {"jenis_kelamin": 2, "nama": "SITI AMINAH"}
+    keys = _keys(
+        [
+            _person("P1", KK_A, True, 34, **mother),
+            _person("P2", None, False, 5, nama_ibu_kandung="Siti  Aminah"),  # her child, seen nowhere else
+            _person(
+                "P3", None, False, 4, nama_ibu_kandung="SITI AMINAH", kode_desa="3401012002"
+            ),  # other desa
+            _person("P4", KK_B, True, 70, **mother),  # same name, too old to be P5's mother
+            _person("P5", None, False, 3, nama_ibu_kandung="SITI AMINAH"),
+        ],
+        [("P2", "p3ke", "p3ke:X2"), ("P5", "p3ke", "p3ke:X5")],
+    )
+    assert keys["P2"] == (f"kk:{KK_A}", "ibu")
+    assert keys["P3"] == ("p:P3", "sendiri")  # a namesake in another desa is not her mother
+    assert keys["P5"] == (f"kk:{KK_A}", "ibu")  # the 70-year-old is no mother of a 3-year-old
+    # two plausible mothers in two families: ambiguous, the child keeps her own key (clerical review)
+    keys = _keys(
+        [
+            _person("P1", KK_A, True, 34, **mother),
+            _person("P4", KK_B, True, 30, **mother),
+            _person("P5", None, False, 3, nama_ibu_kandung="SITI AMINAH"),
+        ],
+        [("P5", "p3ke", "p3ke:X5")],
+    )
+    assert keys["P5"] == ("fam:p3ke:X5", "keluarga_sumber")
+
+
+def test_a_family_without_an_adult_is_flagged_for_review() -> None:
+    persons = pl.DataFrame(
+        {
+            "id_dtsen": ["P1", "P2", "P3"], "id_keluarga_dtsen": ["K1", "K1", "K2"], "status_hidup": [True] * 3,
+            "hubungan_siak": [1, 4, None], "hubungan": [1, 3, 3], "no_kk": [KK_A, KK_A, None],
+            "tanggal_lahir": [date(1980, 1, 1), date(2015, 1, 1), date(2020, 1, 1)], "umur": [46, 11, 6],
+            **{c: [DESA] * 3 for c in ("kode_desa",)},
+        }
+    )  # fmt: skip
+    for c in ("kode_kec", "kode_kab", "kode_prov", "perkotaan", "alamat", "rt", "rw"):
+        persons = persons.with_columns(pl.lit(None, pl.String).alias(c))
+    empty = pl.DataFrame(schema=FIELD_SCHEMA)
+    keluarga = pl.DataFrame(schema=polars_schema("keluarga"))
+    families, _ = golden_families(persons, empty, keluarga, {}, Survivorship())
+    konflik = dict(zip(families["id_keluarga_dtsen"], families["konflik"].to_list(), strict=True))
+    assert FRAGMENT in konflik["K2"]
+    assert FRAGMENT not in konflik["K1"]
+
+
+def test_a_nik_the_register_gives_to_another_person_is_not_published() -> None:
+    """The DTKS-only girl carrying her brother's NIK: linkage kept them apart, and now her published
+    nik is null, the reported value kept as evidence; two outside persons claiming one NIK both lose it."""
+    brother, shared = "3401010101150001", "3401015001180009"
+    persons = pl.DataFrame(
+        {
+            "id_dtsen": ["P1", "P2", "P3", "P4", "P5", "P6"],
+            "nik": [brother, brother, shared, shared, "3401010101900003", "3401010101900003"],
+            "no_kk": [KK_A, "3401019999990001", None, None, KK_B, KK_B],
+            "status_hidup": [True] * 6, "tanggal_meninggal": [None] * 6,
+            "di_dukcapil": [True, False, False, False, True, True], "kode_kec": ["340101"] * 6,
+        },
+        schema_overrides={"tanggal_meninggal": pl.Date},
+    )  # fmt: skip
+    evidence = pl.DataFrame(
+        {"id_dtsen": ["P2", "P3", "P4"], "sumber_nik": ["dtks", "p3ke", "dtks"], "nik_ada": [True] * 3,
+         "nik_tidak_valid": [False] * 3, "ada_lapangan": [True] * 3, "sumber_lapangan": ["dtks", "p3ke", "dtks"],
+         "keberadaan_lapangan": [None] * 3, "kec_lapangan": ["340101"] * 3},
+        schema_overrides={"keberadaan_lapangan": pl.Int8},
+    )  # fmt: skip
+    out = person_status(persons, evidence, pl.Series("nik", ["3401010101900003"]), "siak")
+    rows = {r["id_dtsen"]: r for r in out.iter_rows(named=True)}
+    assert rows["P1"]["nik"] == brother
+    assert rows["P1"]["nik_dilaporkan"] is None
+    assert rows["P2"]["nik"] is None
+    assert rows["P2"]["nik_dilaporkan"] == brother
+    assert rows["P2"]["bukti_status"].endswith(NIK_MILIK_ORANG_LAIN)
+    assert rows["P2"]["status_padan"] == 2  # still tidak padan: the status does not change
+    for pid in ("P3", "P4"):
+        assert rows[pid]["nik"] is None
+        assert rows[pid]["nik_dilaporkan"] == shared
+        assert rows[pid]["bukti_status"].endswith(NIK_DIKLAIM_GANDA)
+    # the register's own NIK ganda is the register's finding (status NIK ganda): both keep it
+    assert rows["P5"]["nik"] == rows["P6"]["nik"] == "3401010101900003"
+    assert rows["P5"]["status_padan"] == 4
+    published = out["nik"].drop_nulls()
+    outside = out.filter(~pl.col("di_dukcapil"))["nik"].drop_nulls()
+    assert not outside.is_in(published.filter(out.filter(pl.col("nik").is_not_null())["di_dukcapil"])).any()
+
+
+HEADER = ("id_peristiwa,jenis,tanggal_peristiwa,tanggal_lapor,nik,no_kk,nama,jenis_kelamin,nik_ibu,nik_pasangan,"
+          "no_kk_baru,nik_anggota,kode_desa_tujuan,alamat_tujuan,rt_tujuan,rw_tujuan\n")  # fmt: skip
+
+
+def test_events_retire_emptied_and_dead_families_and_children_follow(tmp_path: Path) -> None:
+    """f1: a single mother (30) and her child (4); she moves to her partner's card f2: the child goes
+    with her and f1, now empty, is retired. f3: a widower of 80 dies alone: retired. f4: both parents
+    die, two children remain: kept, flagged for review. Nobody is left in a retired family but the dead."""
+    persons = frame(
+        [
+            person("p11", "f1", "3401014101960001", 30, jenis_kelamin=2),
+            person("p12", "f1", "3401010101220001", 4, hubungan=3),
+            person("p21", "f2", "3401010101940002", 32),
+            person("p31", "f3", "3401010101460003", 80),
+            person("p41", "f4", "3401010101800004", 46),
+            person("p42", "f4", "3401014101820004", 44, jenis_kelamin=2, hubungan=2),
+            person("p43", "f4", "3401010101140004", 12),
+            person("p44", "f4", "3401010101180004", 8),
+        ],
+        PERSON_SCHEMA,
+    )
+    families = frame(
+        [
+            family("f1", "3401010101200001", "p11"),
+            family("f2", "3401010101200002", "p21"),
+            family("f3", "3401010101200003", "p31"),
+            family("f4", "3401010101200004", "p41"),
+        ],
+        FAMILY_SCHEMA,
+    )
+    path = tmp_path / "peristiwa.csv"
+    path.write_text(
+        HEADER
+        + "E1,PINDAH,2026-04-01,2026-04-03,3401014101960001,,,,,,3401010101200002,,3302012001,,,\n"
+        + "E2,MATI,2026-04-05,2026-04-06,3401010101460003,,,,,,,,,,,\n"
+        + "E3,MATI,2026-04-07,2026-04-08,3401010101800004,,,,,,,,,,,\n"
+        + "E4,MATI,2026-04-09,2026-04-10,3401014101820004,,,,,,,,,,,\n",
+        encoding="utf-8",
+    )
+    p, f, report = apply_events(
+        persons, families, read_events(path), date(2026, 6, 30), new_id=sequential_ids("T")
+    )
+    assert report.outcomes["status"].to_list() == ["diterapkan"] * 4
+    family_of = dict(zip(p["id_dtsen"], p["id_keluarga_dtsen"], strict=True))
+    assert family_of["p12"] == "f2"  # the child followed her mother
+    assert sorted(f["id_keluarga_dtsen"]) == ["f2", "f4"]
+    retired = report.lineage.filter(pl.col("jenis") == "pensiun")
+    assert sorted(retired["id_lama"]) == ["f1", "f3"]
+    assert retired["id_baru"].is_null().all()
+    assert set(retired["jenis_id"]) == {"family"}
+    assert report.summary()["retired_families"] == 2
+    f2 = f.filter(pl.col("id_keluarga_dtsen") == "f2").row(0, named=True)
+    assert f2["jumlah_anggota"] == 3
+    f4 = f.filter(pl.col("id_keluarga_dtsen") == "f4").row(0, named=True)
+    assert f4["jumlah_anggota"] == 2
+    assert FRAGMENT in f4["konflik"]
+    # every published family has a living member; the dead keep their last family id
+    living = p.filter(pl.col("status_hidup") & pl.col("tanggal_meninggal").is_null())
+    assert set(f["id_keluarga_dtsen"]) == set(living["id_keluarga_dtsen"])
+    assert family_of["p31"] == "f3"
