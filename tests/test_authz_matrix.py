@@ -23,18 +23,19 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, _IncludedRouter
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from starlette.routing import Mount, Route
 
-from dtsen.auth import deps
+from dtsen.auth import deps, permissions
 from dtsen.auth.permissions import permission_of, permissions_of, role_has
 from dtsen.auth.scope import Role
 
 # Public by nature, outside the public router (which marks its routes itself).
 PUBLIC_ROUTES = {
     ("GET", "/healthz"),
+    ("GET", "/"),
     ("GET", "/api/openapi.json"),
     ("GET", "/masuk"),
     ("POST", "/masuk"),
@@ -61,7 +62,7 @@ class Policy:
     permission: str | None = None
 
 
-def policy_of(route: APIRoute, method: str) -> Policy | None:
+def policy_of(route: Any, method: str) -> Policy | None:
     permission = permission_of(route)
     if permission is not None:
         return Policy("permission", permission)
@@ -75,12 +76,12 @@ def policy_of(route: APIRoute, method: str) -> Policy | None:
     return None
 
 
-def api_routes(app: FastAPI) -> list[tuple[str, APIRoute]]:
+def api_routes(app: FastAPI) -> list[tuple[str, Any]]:
+    """(method, route) for every API route as served, included routers flattened."""
     return [
         (method, route)
-        for route in app.routes
-        if isinstance(route, APIRoute)
-        for method in sorted(route.methods - {"HEAD", "OPTIONS"})
+        for route in permissions.api_routes(app)
+        for method in sorted(set(route.methods) - {"HEAD", "OPTIONS"})
     ]
 
 
@@ -199,7 +200,7 @@ def _callers(engine: Engine, client: TestClient, desa: str, kab: str, other_desa
 
 
 # -- calling a route ----------------------------------------------------------------------------------------
-def _path(route: APIRoute, family_id: str) -> str:
+def _path(route: Any, family_id: str) -> str:
     return re.sub(r"\{(\w+)(:\w+)?\}", lambda m: family_id if m.group(1) == "family_id" else "x", route.path)
 
 
@@ -265,7 +266,7 @@ def test_every_route_declares_who_may_call_it(world: dict[str, Any]) -> None:
     )
     others = []
     for route in app.routes:
-        if isinstance(route, APIRoute):
+        if isinstance(route, APIRoute | _IncludedRouter):
             continue
         if isinstance(route, Mount) and route.path in PUBLIC_MOUNTS:
             continue

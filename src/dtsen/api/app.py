@@ -12,14 +12,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dtsen import __version__
 from dtsen.api import errors
+from dtsen.auth.permissions import api_routes
+from dtsen.auth.policy import SESSION_COOKIE
 from dtsen.config import Settings, get_settings
 from dtsen.store.db import make_engine
 from dtsen.web import i18n
@@ -182,6 +184,14 @@ def create_app(
         return "ok"
 
     _include_routers(app)
+    if not any(getattr(route, "path", None) == "/" for route in api_routes(app)):
+
+        @app.get("/", include_in_schema=False)
+        def home(request: Request) -> RedirectResponse:
+            """No landing page of its own: citizens start at Cek Status, signed-in staff at their home."""
+            signed_in = SESSION_COOKIE in request.cookies
+            return RedirectResponse("/staf" if signed_in else "/cek-status", status_code=303)
+
     return app
 
 
