@@ -134,5 +134,20 @@ def revoke_client(db: Session, client: ApiClient, *, now: datetime, actor: Mappi
     )
 
 
+def rotate_secret(db: Session, client: ApiClient, *, now: datetime, actor: Mapping[str, Any]) -> str:
+    """A new secret for an existing client (the old one stops working at once); shown once."""
+    secret = secrets.token_urlsafe(32)
+    client.secret_hash = hash_secret(secret)
+    audit.record(
+        db,
+        **actor,
+        action="client_secret_rotated",
+        resource="api_client",
+        detail={"client_id": client.client_id},
+        occurred_at=now,
+    )
+    return secret
+
+
 def list_clients(db: Session) -> list[ApiClient]:
     return list(db.scalars(select(ApiClient).order_by(ApiClient.client_id)))

@@ -72,6 +72,10 @@ def _register() -> None:
     from dtsen.cli import welfare
 
     app.add_typer(welfare.app, name="welfare")
+    from dtsen.cli import clients, users
+
+    app.add_typer(users.app, name="users")
+    app.add_typer(clients.app, name="clients")
 
 
 _register()
