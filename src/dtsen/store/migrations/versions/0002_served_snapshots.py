@@ -6,7 +6,8 @@ Create Date: 2026-12-05
 
 The DDL is written out here rather than taken from the models (see 0001). The row tables have no foreign
 key to ``served_snapshot`` on purpose: the loader is their only writer and a per-row check would slow the
-bulk load (see :mod:`dtsen.store.served`).
+bulk load, and their JSON values are text (PostgreSQL's json input re-parses every value during COPY; see
+:class:`dtsen.store.served.JsonText`).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def upgrade() -> None:
         sa.Column("rt", sa.String(8), nullable=True),
         sa.Column("rw", sa.String(8), nullable=True),
         sa.Column("perkotaan", sa.Boolean(), nullable=True),
-        sa.Column("konflik", sa.JSON(), nullable=True),
+        sa.Column("konflik", sa.Text(), nullable=True),
         sa.Column("skor", sa.Float(), nullable=True),
         sa.Column("perkiraan_pengeluaran", sa.BigInteger(), nullable=True),
         sa.Column("batas_bawah", sa.BigInteger(), nullable=True),
@@ -106,13 +107,13 @@ def upgrade() -> None:
         sa.Column("p_desil_le4", sa.Float(), nullable=True),
         sa.Column("p_desil_le5", sa.Float(), nullable=True),
         sa.Column("borderline", sa.Boolean(), nullable=True),
-        sa.Column("penjelasan", sa.JSON(), nullable=True),
+        sa.Column("penjelasan", sa.Text(), nullable=True),
         sa.Column("versi_model", sa.String(64), nullable=True),
         sa.Column("status_peringkat", sa.String(32), nullable=True),
         sa.Column("alasan_tidak_diperingkat", sa.String(64), nullable=True),
         sa.Column("model_peringkat", sa.String(64), nullable=True),
         *(sa.Column(name, kind(), nullable=True) for name, kind in HOUSING),
-        sa.Column("atribut", sa.JSON(), nullable=True),
+        sa.Column("atribut", sa.Text(), nullable=True),
         *_regions(),
         sa.PrimaryKeyConstraint("snapshot_id", "id_keluarga_dtsen", name=op.f("pk_served_family")),
     )
@@ -138,9 +139,9 @@ def upgrade() -> None:
         sa.Column("status_padan", SMALL(), nullable=True),
         sa.Column("bukti_status", sa.Text(), nullable=True),
         sa.Column("di_dukcapil", sa.Boolean(), nullable=True),
-        sa.Column("sumber_data", sa.JSON(), nullable=True),
+        sa.Column("sumber_data", sa.Text(), nullable=True),
         sa.Column("segmen_bpjs", SMALL(), nullable=True),
-        sa.Column("atribut", sa.JSON(), nullable=True),
+        sa.Column("atribut", sa.Text(), nullable=True),
         *_regions(),
         sa.PrimaryKeyConstraint("snapshot_id", "id_dtsen", name=op.f("pk_served_person")),
     )
@@ -163,7 +164,7 @@ def upgrade() -> None:
         sa.Column("id_keluarga_dtsen", sa.String(32), nullable=False),
         sa.Column("program", sa.String(32), nullable=False),
         sa.Column("layak", sa.Boolean(), nullable=True),
-        sa.Column("alasan", sa.JSON(), nullable=True),
+        sa.Column("alasan", sa.Text(), nullable=True),
         sa.Column("jumlah_penerima", sa.Integer(), nullable=True),
         sa.Column("nilai_tahunan", sa.BigInteger(), nullable=True),
         *_regions(),
@@ -185,7 +186,7 @@ def upgrade() -> None:
         "served_provenance_pola",
         sa.Column("snapshot_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("pola", sa.Integer(), autoincrement=False, nullable=False),
-        sa.Column("atribut", sa.JSON(), nullable=False),
+        sa.Column("atribut", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("snapshot_id", "pola", name=op.f("pk_served_provenance_pola")),
     )
 

@@ -1,0 +1,538 @@
+"""Reads of the served registry: every one scoped by :func:`dtsen.auth.scope.apply_scope` and audited.
+
+The functions take the caller's :class:`~sqlalchemy.orm.Session` and never commit: the audit entries
+they append (:func:`dtsen.store.audit.record`) join the caller's unit of work, so a request's reads and
+its trail commit together. Each read resolves the current snapshot once and reads only its rows, so a
+snapshot switch during a request never mixes two snapshots.
+
+* A row outside the principal's regions is absent: the answer is exactly that of a missing row (None or
+  empty), and the attempt is audited as ``read_denied``.
+* Every read that returns personal data appends one audit entry per person returned (keyed by their NIK,
+  so a citizen's "who read my data" finds it).
+* :func:`citizen_status` is the one public, unscoped read: it answers only when the name given matches
+  the person's (both normalised the same way), with a masked name and no identifiers.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import cache
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, select
+from sqlalchemy.orm import Session
+
+from dtsen.auth.scope import PUBLIC, Principal, apply_scope
+from dtsen.store import audit
+from dtsen.store.served import (
+    ServedEligibility,
+    ServedFamily,
+    ServedPerson,
+    ServedProvenance,
+    ServedProvenancePola,
+    ServedSnapshot,
+)
+
+SNAPSHOT = cast(Table, ServedSnapshot.__table__)
+FAMILY = cast(Table, ServedFamily.__table__)
+PERSON = cast(Table, ServedPerson.__table__)
+ELIGIBILITY = cast(Table, ServedEligibility.__table__)
+PROVENANCE = cast(Table, ServedProvenance.__table__)
+POLA = cast(Table, ServedProvenancePola.__table__)
+
+SEARCH_LIMIT_MAX = 200
+MEMBER_COLUMNS = (
+    "id_dtsen", "id_keluarga_dtsen", "nik", "no_kk", "nama", "nama_ibu_kandung", "tanggal_lahir",
+    "jenis_kelamin", "hubungan", "status_hidup", "umur", "status_padan", "bukti_status", "di_dukcapil",
+    "sumber_data", "segmen_bpjs", "kode_prov", "kode_kab", "kode_kec", "kode_desa", "atribut",
+)  # fmt: skip
+_DIGITS16 = re.compile(r"^\d{16}$")
+
+
+# -- names -------------------------------------------------------------------------------------------------
+@cache
+def _name_rules() -> tuple[Any, ...]:
+    """The ingestion's name rules (dtsen.sources.transform), compiled once; imported lazily (Ibis)."""
+    from dtsen.sources import transform as t
+
+    fold = str.maketrans(t.FOLD_FROM, t.FOLD_TO)
+    return (
+        fold,
+        t.FOLD_MULTI,
+        t.FULL_UPPER_LATIN,
+        re.compile(t.FULL_UPPER_OTHER),
+        (re.compile(t.HAS_SUFFIX_HINT), re.compile(t.SUFFIX_RE)),
+        (re.compile(t.HAS_PREFIX_HINT), re.compile(t.PREFIX_RE)),
+        (re.compile(t.HAS_CANON_HINT), [(re.compile(pattern), repl) for pattern, repl in t.NAME_CANON]),
+        t.NAME_OLD_SPELLING,
+    )
+
+
+def normalize_name(text: str | None) -> str:
+    """A name as the registry stores it in ``nama_norm``: upper case, accents folded, titles (H., DR.,
+    S.PD) dropped, the canonical spellings of ingestion (MOCH -> MUHAMMAD, OE -> U), letters and single
+    spaces only, apostrophes dropped. Empty when nothing of a name is left.
+
+    The Python twin of the ingestion's name pipeline (an Ibis expression in
+    :mod:`dtsen.sources.transform`, whose rules it reuses): persons' ``nama`` in a snapshot is already
+    that canonical form, so a citizen's or officer's spelling is compared after the same steps.
+    """
+    # Twice: ingestion ran the rules once before the registry stored ``nama`` ("H.SUGIANTO" -> "H
+    # SUGIANTO"), and nama_norm runs them on that again ("SUGIANTO").
+    return _normalize_once(_normalize_once(text))
+
+
+def _normalize_once(text: str | None) -> str:
+    if not text:
+        return ""
+    fold, multi, full_upper, full_other, suffix, prefix, canon, old = _name_rules()
+    value = unicodedata.normalize("NFC", str(text)).strip()
+    if not value.isascii():
+        value = full_other.sub(" ", value)
+        for letter, capital in full_upper.items():
+            value = value.replace(letter, capital)
+        value = value.translate(fold)
+        for letter, ascii_form in multi.items():
+            value = value.replace(letter, ascii_form)
+    value = value.upper()
+    if suffix[0].search(value):  # each rule only where ingestion's cheap pre-test lets it run
+        value = suffix[1].sub("", value)
+    value = " ".join(value.split())
+    if prefix[0].search(value):
+        value = prefix[1].sub("", value)
+    value = re.sub(r"[^A-Z' ]", " ", value)
+    if canon[0].search(value):
+        for pattern, repl in canon[1]:
+            value = pattern.sub(repl, value)
+    for before, after in old:
+        value = value.replace(before, after)
+    return " ".join(value.replace("'", "").split())
+
+
+def mask_name(name: str | None) -> str:
+    """``SITI AMINAH`` -> ``SI** AM****``: each word's first two letters, as the public Cek Bansos shows."""
+    if not name:
+        return ""
+    return " ".join(word[:2] + "*" * max(len(word) - 2, 0) for word in name.split())
+
+
+# -- answers -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """The served snapshot a read came from."""
+
+    id: int
+    ref: str
+    periode: str
+    versi: int
+    created_at: datetime
+    loaded_at: datetime | None
+    versi_model: str | None
+    is_current: bool
+    counts: dict[str, Any] = field(default_factory=dict)
+    programs: dict[str, str] = field(default_factory=dict)  # program code -> name
+
+
+@dataclass(frozen=True)
+class PersonHit:
+    """One person found by :func:`search_persons`."""
+
+    id_dtsen: str
+    id_keluarga_dtsen: str | None
+    nik: str | None
+    no_kk: str | None
+    nama: str | None
+    jenis_kelamin: int | None
+    tanggal_lahir: date | None
+    umur: int | None
+    hubungan: int | None
+    status_hidup: bool | None
+    status_padan: int | None
+    kode_desa: str | None
+
+
+@dataclass(frozen=True)
+class FamilyDetail:
+    """A family page: the family row (every column, ``atribut`` included), its members, its program
+    decisions, and where each attribute came from (``{atribut: {sumber, batch_id, tanggal_data}}``)."""
+
+    snapshot: SnapshotInfo
+    family: dict[str, Any]
+    members: list[dict[str, Any]]
+    programs: list[dict[str, Any]]
+    family_provenance: dict[str, Any]
+    person_provenance: dict[str, dict[str, Any]]  # id_dtsen -> map
+
+    @property
+    def eligibility(self) -> list[dict[str, Any]]:
+        return self.programs
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """The family in one loaded snapshot (oldest first in :func:`family_history`)."""
+
+    ref: str
+    periode: str
+    is_current: bool
+    jumlah_anggota: int | None
+    desil_nasional: int | None
+    desil_provinsi: int | None
+    desil_kabkota: int | None
+    status_peringkat: str | None
+    programs: list[dict[str, Any]]  # {program, nama, layak, nilai_tahunan}
+
+
+@dataclass(frozen=True)
+class ProgramAmount:
+    program: str
+    nama: str
+    layak: bool
+    nilai_tahunan: int | None
+    nilai_triwulan: int | None  # a quarter of the yearly amount
+
+
+@dataclass(frozen=True)
+class CitizenStatus:
+    """What the public Cek Status may show about the person who asked: no identifiers, a masked name."""
+
+    nama_tersamar: str
+    status_peringkat: str | None  # diperingkat | tidak_diperingkat
+    alasan_tidak_diperingkat: str | None
+    desil: int | None  # national desil
+    desil_provinsi: int | None
+    desil_kabkota: int | None
+    p_desil_le4: float | None
+    p_desil_le5: float | None
+    borderline: bool
+    kepastian: str | None  # how sure the rank is, in words (from the interval's probabilities)
+    programs: tuple[ProgramAmount, ...]  # this quarter's decisions with amounts
+    alasan: tuple[str, ...]  # the top explanation sentences
+    snapshot_ref: str
+    periode: str
+    kode_desa: str | None
+
+
+# -- internals ---------------------------------------------------------------------------------------------
+def _snapshot_info(row: Any) -> SnapshotInfo:
+    return SnapshotInfo(
+        id=row.id, ref=row.ref, periode=row.periode, versi=row.versi, created_at=row.created_at,
+        loaded_at=row.loaded_at, versi_model=row.versi_model, is_current=bool(row.is_current),
+        counts=dict(row.counts or {}), programs=dict(row.programs or {}),
+    )  # fmt: skip
+
+
+def _audit_people(session: Session, principal: Principal, *, action: str, resource: str,
+                  people: Iterable[tuple[str | None, str | None]], purpose: str | None,
+                  detail: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+    """One audit entry per person read (``(nik, kode_desa)``); one without a subject if there is none."""
+    rows = list(people) or [(None, None)]
+    for nik, kode_desa in rows:
+        audit.record(
+            session, **principal.audit_fields(), action=action, resource=resource,
+            nik=nik or None, region_kode=kode_desa or None, purpose=purpose, detail=detail,
+        )  # fmt: skip
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    return {key: value for key, value in row._mapping.items() if key != "snapshot_id"}
+
+
+def _provenance_maps(session: Session, snapshot_id: int, entitas: str, ids: list[str]) -> dict[str, Any]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(PROVENANCE.c.id, POLA.c.atribut)
+        .join(POLA, and_(POLA.c.snapshot_id == PROVENANCE.c.snapshot_id, POLA.c.pola == PROVENANCE.c.pola))
+        .where(PROVENANCE.c.snapshot_id == snapshot_id, PROVENANCE.c.entitas == entitas,
+               PROVENANCE.c.id.in_(ids))
+    ).all()  # fmt: skip
+    return {row.id: row.atribut for row in rows}
+
+
+def _programs(snapshot: SnapshotInfo, rows: Iterable[Any]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        item = _row_dict(row)
+        item["nama"] = snapshot.programs.get(item["program"], item["program"])
+        out.append(item)
+    return sorted(out, key=lambda item: str(item["program"]))
+
+
+# -- reads -------------------------------------------------------------------------------------------------
+def current_snapshot(session: Session) -> SnapshotInfo | None:
+    """The snapshot being served, or None before the first load."""
+    row = session.execute(select(SNAPSHOT).where(SNAPSHOT.c.is_current)).one_or_none()
+    return None if row is None else _snapshot_info(row)
+
+
+def loaded_snapshots(session: Session) -> list[SnapshotInfo]:
+    """Every ready snapshot, oldest period and version first (history and ``dtsen serve status``)."""
+    rows = session.execute(
+        select(SNAPSHOT).where(SNAPSHOT.c.status == "ready").order_by(SNAPSHOT.c.periode, SNAPSHOT.c.versi)
+    ).all()
+    return [_snapshot_info(row) for row in rows]
+
+
+def search_persons(
+    session: Session,
+    principal: Principal,
+    *,
+    nik: str | None = None,
+    no_kk: str | None = None,
+    nama: str | None = None,
+    kode_desa: str | None = None,
+    limit: int = 50,
+    purpose: str | None = None,
+) -> list[PersonHit]:
+    """Persons of the current snapshot inside the principal's regions, by exactly one criterion: ``nik``,
+    ``no_kk``, or ``nama`` with ``kode_desa`` (every word of the normalised name, in any order, within
+    the village). At most ``limit`` (<= 200), ordered by name. Raises ValueError on a malformed query.
+
+    Audited: one ``read`` entry per person returned; ``read_denied`` if only rows outside the principal's
+    regions matched.
+    """
+    given = [name for name, value in (("nik", nik), ("no_kk", no_kk), ("nama", nama)) if value]
+    if len(given) != 1:
+        raise ValueError("search by exactly one of nik, no_kk, or nama with kode_desa")
+    limit = max(1, min(int(limit), SEARCH_LIMIT_MAX))
+    snapshot = current_snapshot(session)
+    if snapshot is None:
+        return []
+    criterion = given[0]
+    base = select(*(PERSON.c[c] for c in PersonHit.__dataclass_fields__)).where(
+        PERSON.c.snapshot_id == snapshot.id
+    )
+    if nik:
+        if not _DIGITS16.match(nik):
+            raise ValueError("nik: 16 digits")
+        base = base.where(PERSON.c.nik == nik)
+    elif no_kk:
+        if not _DIGITS16.match(no_kk):
+            raise ValueError("no_kk: 16 digits")
+        base = base.where(PERSON.c.no_kk == no_kk)
+    else:
+        if not kode_desa or not re.fullmatch(r"\d{10}", kode_desa):
+            raise ValueError("a name search needs the village code (kode_desa, 10 digits)")
+        words = normalize_name(nama).split()
+        if not words:
+            raise ValueError("nama: no letters to search by")
+        base = base.where(PERSON.c.kode_desa == kode_desa)
+        for word in words:
+            base = base.where(PERSON.c.nama_norm.contains(word, autoescape=True))
+    scoped = apply_scope(base, principal, PERSON).order_by(PERSON.c.nama, PERSON.c.id_dtsen).limit(limit)
+    hits = [PersonHit(**row._mapping) for row in session.execute(scoped)]
+    detail = {"kriteria": criterion, "snapshot": snapshot.ref, "hasil": len(hits)}
+    if hits:
+        _audit_people(session, principal, action="read", resource="served_person",
+                      people=((h.nik, h.kode_desa) for h in hits), purpose=purpose, detail=detail)  # fmt: skip
+    else:
+        hidden = session.execute(base.limit(1)).first()  # unscoped: 'out of region' or 'absent'?
+        if hidden is not None:
+            _audit_people(session, principal, action="read_denied", resource="served_person",
+                          people=[(nik, hidden.kode_desa)], purpose=purpose, detail=detail)  # fmt: skip
+    return hits
+
+
+def _family_row(session: Session, snapshot_id: int, family_id: str, principal: Principal) -> Any:
+    statement = select(FAMILY).where(FAMILY.c.snapshot_id == snapshot_id,
+                                     FAMILY.c.id_keluarga_dtsen == family_id)  # fmt: skip
+    return session.execute(apply_scope(statement, principal, FAMILY)).one_or_none()
+
+
+def _denied_family(session: Session, principal: Principal, snapshot_id: int, family_id: str,
+                   resource: str, purpose: str | None) -> None:  # fmt: skip
+    """Audit an attempt on a family that exists but lies outside the principal's regions."""
+    row = session.execute(
+        select(FAMILY.c.kode_desa).where(FAMILY.c.snapshot_id == snapshot_id,
+                                         FAMILY.c.id_keluarga_dtsen == family_id)
+    ).one_or_none()  # fmt: skip
+    if row is None:
+        return
+    audit.record(session, **principal.audit_fields(), action="read_denied", resource=resource,
+                 region_kode=row.kode_desa, purpose=purpose, detail={"id_keluarga_dtsen": family_id})  # fmt: skip
+
+
+def family_detail(session: Session, principal: Principal, family_id: str, *,
+                  purpose: str | None = None) -> FamilyDetail | None:  # fmt: skip
+    """The family of the current snapshot with members, program decisions and provenance; None when it
+    does not exist or lies outside the principal's regions (audited as ``read_denied``).
+
+    Members are the persons of the family (scoped through the family: a member registered elsewhere is
+    still shown with the family the principal may see). Audited: one ``read`` entry per member.
+    """
+    snapshot = current_snapshot(session)
+    if snapshot is None or not family_id:
+        return None
+    row = _family_row(session, snapshot.id, family_id, principal)
+    if row is None:
+        _denied_family(session, principal, snapshot.id, family_id, "served_family", purpose)
+        return None
+    members = [
+        _row_dict(r)
+        for r in session.execute(
+            select(*(PERSON.c[c] for c in MEMBER_COLUMNS))
+            .where(PERSON.c.snapshot_id == snapshot.id, PERSON.c.id_keluarga_dtsen == family_id)
+            .order_by(PERSON.c.hubungan, PERSON.c.id_dtsen)
+        )
+    ]
+    programs = _programs(
+        snapshot,
+        session.execute(
+            select(ELIGIBILITY).where(ELIGIBILITY.c.snapshot_id == snapshot.id,
+                                      ELIGIBILITY.c.id_keluarga_dtsen == family_id)
+        ),
+    )  # fmt: skip
+    family_prov = _provenance_maps(session, snapshot.id, "family", [family_id]).get(family_id) or {}
+    person_prov = _provenance_maps(session, snapshot.id, "person", [m["id_dtsen"] for m in members])
+    family = _row_dict(row)
+    _audit_people(session, principal, action="read", resource="served_family",
+                  people=[(m["nik"], family["kode_desa"]) for m in members], purpose=purpose,
+                  detail={"id_keluarga_dtsen": family_id, "snapshot": snapshot.ref})  # fmt: skip
+    return FamilyDetail(snapshot, family, members, programs, family_prov, person_prov)
+
+
+def family_history(session: Session, principal: Principal, family_id: str, *,
+                   purpose: str | None = None) -> list[HistoryEntry] | None:  # fmt: skip
+    """The family in every loaded snapshot where it exists (oldest first): desil, members, programs.
+
+    None when the family is absent from the current snapshot or outside the principal's regions there;
+    older rows outside the principal's regions (a family that moved) are left out like any other.
+    """
+    current = current_snapshot(session)
+    if current is None or not family_id:
+        return None
+    if _family_row(session, current.id, family_id, principal) is None:
+        _denied_family(session, principal, current.id, family_id, "served_family_history", purpose)
+        return None
+    statement = (
+        select(SNAPSHOT.c.id, SNAPSHOT.c.ref, SNAPSHOT.c.periode, SNAPSHOT.c.is_current, SNAPSHOT.c.programs,
+               FAMILY.c.jumlah_anggota, FAMILY.c.desil_nasional, FAMILY.c.desil_provinsi,
+               FAMILY.c.desil_kabkota, FAMILY.c.status_peringkat, FAMILY.c.kode_desa)
+        .join(SNAPSHOT, SNAPSHOT.c.id == FAMILY.c.snapshot_id)
+        .where(FAMILY.c.id_keluarga_dtsen == family_id, SNAPSHOT.c.status == "ready")
+        .order_by(SNAPSHOT.c.periode, SNAPSHOT.c.versi)
+    )  # fmt: skip
+    rows = session.execute(apply_scope(statement, principal, FAMILY)).all()
+    decisions: dict[int, list[dict[str, Any]]] = {}
+    for e in session.execute(
+        select(ELIGIBILITY.c.snapshot_id, ELIGIBILITY.c.program, ELIGIBILITY.c.layak, ELIGIBILITY.c.nilai_tahunan)
+        .where(ELIGIBILITY.c.id_keluarga_dtsen == family_id,
+               ELIGIBILITY.c.snapshot_id.in_([r.id for r in rows]))
+        .order_by(ELIGIBILITY.c.program)
+    ):  # fmt: skip
+        decisions.setdefault(e.snapshot_id, []).append(
+            {"program": e.program, "layak": e.layak, "nilai_tahunan": e.nilai_tahunan}
+        )
+    entries = []
+    for r in rows:
+        names = r.programs or {}
+        programs = [{**d, "nama": names.get(d["program"], d["program"])} for d in decisions.get(r.id, [])]
+        entries.append(
+            HistoryEntry(ref=r.ref, periode=r.periode, is_current=bool(r.is_current),
+                         jumlah_anggota=r.jumlah_anggota, desil_nasional=r.desil_nasional,
+                         desil_provinsi=r.desil_provinsi, desil_kabkota=r.desil_kabkota,
+                         status_peringkat=r.status_peringkat, programs=programs)
+        )  # fmt: skip
+    audit.record(session, **principal.audit_fields(), action="read", resource="served_family_history",
+                 region_kode=rows[-1].kode_desa if rows else None, purpose=purpose,
+                 detail={"id_keluarga_dtsen": family_id, "snapshots": len(entries)})  # fmt: skip
+    return entries
+
+
+# -- the public citizen check ------------------------------------------------------------------------------
+def certainty_words(
+    desil: int | None, p_le4: float | None, p_le5: float | None, borderline: bool
+) -> str | None:
+    """How sure the rank is, in plain Bahasa, from the interval: the probability that the family's true
+    welfare lies on the same side of the desil-4 cut-off (desil-5 for a family in desil 5)."""
+    if desil is None:
+        return None
+    p = p_le5 if desil == 5 else p_le4
+    if p is None:
+        return "Tingkat keyakinan peringkat ini belum dapat dihitung."
+    same_side = p if desil <= 5 else 1 - (p_le5 if p_le5 is not None else p)
+    if same_side >= 0.9 and not borderline:
+        return "Sangat yakin: kecil kemungkinan keluarga Anda sebenarnya di sisi lain batas desil."
+    if same_side >= 0.7:
+        return "Cukup yakin, tetapi data yang berubah bisa menggeser desil keluarga Anda."
+    return "Kurang pasti: keluarga Anda dekat batas desil; bila menurut Anda keliru, ajukan sanggahan."
+
+
+def citizen_status(session: Session, nik: str | None, nama: str, kode_desa: str | None,
+                   *, purpose: str = "cek_status") -> CitizenStatus | None:  # fmt: skip
+    """The public Cek Status: by NIK + full name, or by village + full name (as the public Cek Bansos).
+
+    Answers only when the normalised name equals the person's; None for an unknown NIK, a wrong name,
+    a person outside the current snapshot, or a village name shared by several people. Unscoped (the
+    public has no region) but audited: a ``read`` by ``public:publik`` when answered, a ``read_denied``
+    when a NIK exists but the name does not match (the person can then see that someone tried).
+    """
+    wanted = normalize_name(nama)
+    snapshot = current_snapshot(session)
+    if snapshot is None or not wanted:
+        return None
+    statement = select(PERSON.c.id_keluarga_dtsen, PERSON.c.nama, PERSON.c.nama_norm, PERSON.c.nik,
+                       PERSON.c.kode_desa).where(PERSON.c.snapshot_id == snapshot.id)  # fmt: skip
+    if nik:
+        if not _DIGITS16.match(nik):
+            return None
+        candidates = session.execute(statement.where(PERSON.c.nik == nik).limit(20)).all()
+    elif kode_desa and re.fullmatch(r"\d{10}", kode_desa):
+        candidates = session.execute(
+            statement.where(PERSON.c.kode_desa == kode_desa, PERSON.c.nama_norm == wanted).limit(2)
+        ).all()
+    else:
+        return None
+    matches = [c for c in candidates if (c.nama_norm or normalize_name(c.nama)) == wanted]
+    if len(matches) != 1:
+        if nik and candidates:
+            audit.record(session, **PUBLIC.audit_fields(), action="read_denied", resource="cek_status",
+                         nik=nik, region_kode=candidates[0].kode_desa, purpose=purpose,
+                         detail={"snapshot": snapshot.ref})  # fmt: skip
+        return None
+    person = matches[0]
+    family = session.execute(
+        select(FAMILY).where(FAMILY.c.snapshot_id == snapshot.id,
+                             FAMILY.c.id_keluarga_dtsen == person.id_keluarga_dtsen)
+    ).one_or_none()  # fmt: skip
+    if family is None:
+        return None
+    decisions = session.execute(
+        select(ELIGIBILITY.c.program, ELIGIBILITY.c.layak, ELIGIBILITY.c.nilai_tahunan)
+        .where(ELIGIBILITY.c.snapshot_id == snapshot.id, ELIGIBILITY.c.id_keluarga_dtsen == family.id_keluarga_dtsen)
+        .order_by(ELIGIBILITY.c.program)
+    ).all()  # fmt: skip
+    programs = tuple(
+        ProgramAmount(d.program, snapshot.programs.get(d.program, d.program), bool(d.layak), d.nilai_tahunan,
+                      None if d.nilai_tahunan is None else d.nilai_tahunan // 4)
+        for d in decisions if d.layak
+    )  # fmt: skip
+    explanation = family.penjelasan or []
+    reasons = tuple(str(item.get("kalimat")) for item in explanation[:3] if item.get("kalimat"))
+    ranked = family.status_peringkat != "tidak_diperingkat" and family.desil_nasional is not None
+    audit.record(session, **PUBLIC.audit_fields(), action="read", resource="cek_status", nik=person.nik,
+                 region_kode=person.kode_desa, purpose=purpose,
+                 detail={"snapshot": snapshot.ref, "cara": "nik" if nik else "wilayah"})  # fmt: skip
+    return CitizenStatus(
+        nama_tersamar=mask_name(person.nama),
+        status_peringkat=family.status_peringkat or ("diperingkat" if ranked else None),
+        alasan_tidak_diperingkat=family.alasan_tidak_diperingkat,
+        desil=family.desil_nasional if ranked else None,
+        desil_provinsi=family.desil_provinsi if ranked else None,
+        desil_kabkota=family.desil_kabkota if ranked else None,
+        p_desil_le4=family.p_desil_le4,
+        p_desil_le5=family.p_desil_le5,
+        borderline=bool(family.borderline),
+        kepastian=certainty_words(family.desil_nasional if ranked else None, family.p_desil_le4,
+                                  family.p_desil_le5, bool(family.borderline)),
+        programs=programs,
+        alasan=reasons,
+        snapshot_ref=snapshot.ref,
+        periode=snapshot.periode,
+        kode_desa=person.kode_desa,
+    )  # fmt: skip
