@@ -232,3 +232,24 @@ def test_training_twice_gives_the_same_parameters(world: dict[str, Path], tmp_pa
         params.append(json.dumps(trained["comparisons"], sort_keys=True))
     assert "m_probability" in params[0]
     assert params[0] == params[1]
+
+
+def test_family_integrity_on_the_synthetic_province(world: dict[str, Path]) -> None:
+    """Issue 18 on real linkage output: every family has a living member and an adult unless flagged
+    for review, and no person outside the register publishes a NIK the register gives to someone else."""
+    from dtsen.linkage.families import FRAGMENT
+
+    out = world["out"]
+    persons = pl.read_parquet(out / "persons.parquet")
+    families = pl.read_parquet(out / "families.parquet")
+    living = persons.filter(pl.col("status_hidup").fill_null(True))
+    assert set(families["id_keluarga_dtsen"]) <= set(living["id_keluarga_dtsen"])
+    adults = living.filter(pl.col("umur") >= 15)["id_keluarga_dtsen"].unique()
+    no_adult = families.filter(~pl.col("id_keluarga_dtsen").is_in(adults.implode()))
+    assert no_adult["konflik"].list.contains(FRAGMENT).all()
+    register = persons.filter(pl.col("di_dukcapil"))["nik"].drop_nulls()
+    outside = persons.filter(~pl.col("di_dukcapil"))
+    assert not outside["nik"].drop_nulls().is_in(register.implode()).any()
+    held = outside.filter(pl.col("nik_dilaporkan").is_not_null())
+    assert held["nik"].is_null().all()
+    assert held["bukti_status"].str.contains("nik_").all()
