@@ -76,6 +76,9 @@ def _register() -> None:
 
     app.add_typer(users.app, name="users")
     app.add_typer(clients.app, name="clients")
+    from dtsen.cli import serve
+
+    app.add_typer(serve.app, name="serve")
 
 
 _register()

@@ -623,3 +623,31 @@ def load_after_publish(data_dir: Path, ref: str) -> dict[str, Any] | None:
         return {"status": "failed", "error": str(exc)[:500]}
     return {"status": result.status, "snapshot_id": result.snapshot_id, "seconds": round(result.seconds, 2),
             "counts": result.counts}  # fmt: skip
+
+
+def prune_snapshots(url_or_engine: str | URL | Engine | None, keep: int) -> list[str]:
+    """Delete served snapshots beyond the newest ``keep`` ready ones (never the current one) and the
+    leftovers of failed loads; returns the refs removed. A family's history then starts later."""
+    if keep < 1:
+        raise ValueError("keep at least one snapshot")
+    engine, owned = _engine_for(url_or_engine)
+    try:
+        with _loader_lock(engine):
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    select(SNAPSHOT.c.id, SNAPSHOT.c.ref, SNAPSHOT.c.status, SNAPSHOT.c.is_current).order_by(
+                        SNAPSHOT.c.periode.desc(), SNAPSHOT.c.versi.desc(), SNAPSHOT.c.id.desc()
+                    )
+                ).all()
+            ready = [r for r in rows if r.status == "ready"]
+            kept = {r.id for r in ready[:keep]} | {r.id for r in rows if r.is_current}
+            doomed = [r for r in rows if r.id not in kept and r.status != "loading"]
+            for row in doomed:
+                _delete_rows(engine, row.id)
+                with engine.begin() as connection:
+                    connection.execute(delete(SNAPSHOT).where(SNAPSHOT.c.id == row.id))
+                log.info("served snapshot pruned", snapshot=row.ref, snapshot_id=row.id, status=row.status)
+            return [f"{r.ref} ({r.status})" if r.status != "ready" else r.ref for r in doomed]
+    finally:
+        if owned:
+            engine.dispose()
