@@ -41,6 +41,8 @@ SITI = Person("3471015505800001", "SITI AMINAH", date(1980, 5, 15), "34710101011
 BUDI = Person("3471011203750002", "BUDI SANTOSO", date(1975, 3, 12), "3471010101100002", DESA)
 # Only in the older snapshot: "outside the data" for Cek Status today.
 LAMA = Person("3471010707600003", "JOKO LAMA", date(1960, 7, 7), "3471010101100003", DESA)
+# In a family the model could not rank (no household observation).
+RINA = Person("3471016101950004", "RINA WATI", date(1995, 1, 21), "3471010101100004", DESA)
 UNKNOWN_NIK = "3471012008900009"
 
 REGIONS = [
@@ -191,6 +193,29 @@ def seed(engine: Engine) -> None:
                 nama=LAMA.nama,
                 nama_norm=LAMA.nama,
                 tanggal_lahir=LAMA.tanggal_lahir,
+                **_codes(DESA),
+            )
+        )
+        session.add(
+            ServedFamily(
+                snapshot_id=2,
+                id_keluarga_dtsen="K4",
+                no_kk=RINA.no_kk,
+                status_peringkat="tidak_diperingkat",
+                alasan_tidak_diperingkat="tanpa_observasi",
+                **_codes(DESA),
+            )
+        )
+        session.add(
+            ServedPerson(
+                snapshot_id=2,
+                id_dtsen="P-0004",
+                id_keluarga_dtsen="K4",
+                nik=RINA.nik,
+                no_kk=RINA.no_kk,
+                nama=RINA.nama,
+                nama_norm=RINA.nama,
+                tanggal_lahir=RINA.tanggal_lahir,
                 **_codes(DESA),
             )
         )

@@ -24,6 +24,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from dtsen.api import challenge as challenge_mod
@@ -31,7 +32,8 @@ from dtsen.api import ratelimit, uploads
 from dtsen.api.deps import db_session
 from dtsen.auth.scope import PUBLIC
 from dtsen.reference.nik import check_kk, check_nik
-from dtsen.store import audit
+from dtsen.store import audit, registry
+from dtsen.store.registry import CitizenStatus
 from dtsen.web.i18n import N_
 from dtsen.web.templating import render, translator
 from dtsen.workflows import intake
@@ -230,80 +232,34 @@ def region_children(
 
 @dataclass(frozen=True)
 class StatusAnswer:
-    """What a found person is shown; built from the registry's masked answer."""
+    """What a found person is shown, from the registry's masked answer (no identifiers in it)."""
 
     nama: str
     ranked: bool
     desil: int | None
     unranked_reason: str | None
     certainty: str | None
-    borderline: bool
     programs: list[dict[str, Any]]
     reasons: list[str]
-    snapshot: str | None
-    kode_desa: str | None
+    snapshot: str
 
 
-def _get(answer: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        value = answer.get(name) if isinstance(answer, Mapping) else getattr(answer, name, None)
-        if value is not None:
-            return value
-    return default
-
-
-def certainty_words(desil: int | None, p_le4: float | None, borderline: bool) -> str | None:
-    """How sure the rank is, in words, from P(desil <= 4) (the interval's share on this side of 4)."""
-    if desil is None or p_le4 is None:
-        return N_("Tingkat keyakinan peringkat ini belum dapat dihitung.") if desil is not None else None
-    same_side = p_le4 if desil <= 4 else 1 - p_le4
-    if same_side >= 0.9 and not borderline:
-        return N_(
-            "Peringkat ini sangat meyakinkan: kecil kemungkinan keluarga Anda sebenarnya di sisi lain batas desil 4."
-        )
-    if same_side >= 0.7:
-        return N_(
-            "Peringkat ini cukup meyakinkan, tetapi data yang berubah bisa menggeser desil keluarga Anda."
-        )
-    return N_(
-        "Peringkat ini kurang pasti: keluarga Anda dekat batas desil 4. Bila menurut Anda keliru, ajukan sanggahan."
-    )
-
-
-def status_answer(answer: Any) -> StatusAnswer:
-    """The page's view of the registry's answer (accepts its object or a mapping)."""
-    status = _get(answer, "status_peringkat")
-    desil = _get(answer, "desil", "desil_nasional")
-    ranked = status != "tidak_diperingkat" and desil is not None
-    reason_code = _get(answer, "alasan_tidak_diperingkat")
-    reasons = _get(answer, "alasan", "reasons", "penjelasan", default=[]) or []
-    sentences = [r if isinstance(r, str) else _get(r, "kalimat", default="") for r in reasons]
-    programs = []
-    for program in _get(answer, "program", "programs", default=[]) or []:
-        if isinstance(program, str):
-            programs.append({"nama": program, "layak": True, "nilai": None})
-        else:
-            programs.append(
-                {
-                    "nama": _get(program, "nama", "label", "program", default=""),
-                    "layak": bool(_get(program, "layak", default=True)),
-                    "nilai": _get(program, "nilai_tahunan", "nilai"),
-                }
-            )
-    borderline = bool(_get(answer, "borderline", default=False))
+def status_answer(answer: CitizenStatus) -> StatusAnswer:
+    """The page's view of :func:`dtsen.store.registry.citizen_status`: a family that is not ranked gets
+    the reason in plain words instead of a desil."""
+    ranked = answer.status_peringkat != "tidak_diperingkat" and answer.desil is not None
+    reason = None
+    if not ranked:
+        reason = UNRANKED_REASONS.get(answer.alasan_tidak_diperingkat or "", UNRANKED_DEFAULT)
     return StatusAnswer(
-        nama=str(_get(answer, "nama_tersamar", "masked_name", "nama", default="")),
+        nama=answer.nama_tersamar,
         ranked=ranked,
-        desil=int(desil) if ranked else None,
-        unranked_reason=None if ranked else UNRANKED_REASONS.get(str(reason_code), UNRANKED_DEFAULT),
-        certainty=certainty_words(int(desil) if ranked else None, _get(answer, "p_desil_le4"), borderline)
-        if ranked
-        else None,
-        borderline=borderline,
-        programs=programs,
-        reasons=[s for s in sentences if s][:3],
-        snapshot=_get(answer, "snapshot_ref", "snapshot", "periode"),
-        kode_desa=_get(answer, "kode_desa"),
+        desil=answer.desil if ranked else None,
+        unranked_reason=reason,
+        certainty=answer.kepastian if ranked else None,
+        programs=[{"nama": p.nama, "nilai_triwulan": p.nilai_triwulan} for p in answer.programs if p.layak],
+        reasons=list(answer.alasan[:3]),
+        snapshot=answer.periode or answer.snapshot_ref,
     )
 
 
@@ -332,17 +288,23 @@ def cek_alias() -> RedirectResponse:
     return RedirectResponse("/cek-status", status_code=308)
 
 
-def citizen_lookup(session: Session, nik: str | None, nama: str, kode_desa: str | None) -> Any:
-    """The registry's masked answer or ``None`` (one call, whatever the input)."""
-    from dtsen.store import registry
-
+def citizen_lookup(
+    session: Session, nik: str | None, nama: str, kode_desa: str | None
+) -> CitizenStatus | None:
+    """The registry's masked answer or ``None``: one call whatever the input. The registry audits the
+    read (``public:publik``, purpose ``cek_status``) in this request's unit of work."""
     return registry.citizen_status(session, nik, nama, kode_desa)
 
 
 @router.post("/cek-status", summary="Cek Status: hasil")
 async def cek_status(request: Request, session: Session = Depends(db_session)) -> Response:
-    _ = translator(request)
     form = await request.form(max_files=0, max_fields=40)
+    return await run_in_threadpool(cek_status_answer, request, session, form)
+
+
+def cek_status_answer(request: Request, session: Session, form: FormData) -> Response:
+    """The work of a Cek Status POST (in a worker thread: the database calls block)."""
+    _ = translator(request)
     params = {name: _text(form, name, 200) for name in ("cara", "nama", "prov", "kab", "kec", "desa")}
     ip = ratelimit.client_network(request)
 
@@ -376,7 +338,7 @@ async def cek_status(request: Request, session: Session = Depends(db_session)) -
             raise RefusedError(again(N_("Beberapa isian belum benar."), 422, errors))
         assert nama is not None
         # Per-NIK (or per desa + name) limit: the key is a keyed hash, the NIK is never stored.
-        _hit(request, "cek_nik", nik if nik is not None else f"{kode_desa}|{intake.name_key(nama)}")
+        _hit(request, "cek_nik", nik if nik is not None else f"{kode_desa}|{registry.normalize_name(nama)}")
     except RefusedError as refused:
         return refused.response
 
@@ -388,17 +350,6 @@ async def cek_status(request: Request, session: Session = Depends(db_session)) -
             {**_cek_context(request, session, {"cara": cara}), "result": "tidak_ditemukan"},
         )
     view = status_answer(answer)
-    person_nik = nik or _get(answer, "nik")
-    if person_nik:
-        audit.record(
-            session,
-            **PUBLIC.audit_fields(),
-            action="read",
-            resource="cek_status",
-            nik=person_nik,
-            region_kode=view.kode_desa,
-            purpose="cek_status",
-        )
     return render(
         request,
         "public/cek_status.html",
@@ -484,85 +435,86 @@ async def _submit(request: Request, session: Session, jenis: str) -> Response:
             status_code=400,
         )
     try:
-        params = {name: _text(form, name, 4000) for name in REQUEST_TEXT_FIELDS}
-        ip = ratelimit.client_network(request)
-
-        def again(message: str, status: int = 400, errors: dict[str, str] | None = None) -> Response:
-            context = _request_context(
-                request, session, jenis, params, errors=errors or {}, message=_(message)
-            )
-            return render(request, "public/permintaan.html", context, status_code=status)
-
-        data = intake.RequestInput(
-            jenis=jenis,
-            kategori=params["kategori"] or None,
-            reporter_nik=params["pelapor_nik"],
-            reporter_nama=params["pelapor_nama"],
-            reporter_telepon=params["telepon"] or None,
-            subject_nik=params["subjek_nik"] or None,
-            subject_kk=params["subjek_kk"] or None,
-            subject_nama=params["subjek_nama"] or None,
-            kode_desa=params["desa"],
-            alasan=params["alasan"],
-            idempotency_key=params["kunci"],
-        )
-        try:
-            _hit(request, "usul_ip", ip)
-            # A replay of a form already accepted (double click, reload): the same receipt, nothing new.
-            existing = (
-                intake.find_by_idempotency_key(session, data.idempotency_key)
-                if data.idempotency_key
-                else None
-            )
-            reporter_digits = check_nik(data.reporter_nik).digits
-            if (
-                existing is not None
-                and reporter_digits
-                and existing.reporter_ref == audit.subject_ref(reporter_digits)
-            ):
-                return _receipt(request, existing, created=False)
-            _check_challenge(request, form, "usul", ip, again)
-            field_errors: dict[str, str] = {}
-            try:
-                valid = intake.validate_request(session, data)
-            except intake.InvalidFieldsError as exc:
-                field_errors.update({name: _(text) for name, text in exc.errors.items()})
-                valid = None
-            checked: list[tuple[str, bytes, str, str]] = []
-            wrong_type = False
-            for name, kind in DOCUMENT_FIELDS.items():
-                upload = form.get(name)
-                if not isinstance(upload, UploadFile) or not upload.filename:
-                    continue
-                try:
-                    content, mime, original = uploads.read_checked(upload, kind)
-                except uploads.UploadRejectedError as exc:
-                    field_errors[name] = _(UPLOAD_MESSAGES[exc.reason])
-                    wrong_type = wrong_type or exc.status == 415
-                    if exc.status == 413:
-                        raise RefusedError(again(N_("Berkas terlalu besar."), 413, field_errors)) from exc
-                    continue
-                checked.append((kind, content, mime, original))
-            if field_errors or valid is None:
-                # 415 when a document is of a refused type, else 422 (fields or a damaged file).
-                status = 415 if wrong_type else 422
-                raise RefusedError(again(N_("Beberapa isian belum benar."), status, field_errors))
-            _hit(request, "usul_nik", valid.reporter_nik)
-        except RefusedError as refused:
-            return refused.response
-
-        root = _upload_root(request)
-        documents = [
-            intake.PreparedDocument(kind, uploads.store_bytes(content, root), mime, len(content), original)
-            for kind, content, mime, original in checked
-        ]
-        try:
-            created_request, created = intake.submit_request(session, valid, documents)
-        except intake.InvalidFieldsError as exc:
-            return again(N_("Beberapa isian belum benar."), 409, {k: _(v) for k, v in exc.errors.items()})
-        return _receipt(request, created_request, created=created)
+        return await run_in_threadpool(_submit_answer, request, session, jenis, form)
     finally:
         await form.close()
+
+
+def _submit_answer(request: Request, session: Session, jenis: str, form: FormData) -> Response:
+    _ = translator(request)
+    params = {name: _text(form, name, 4000) for name in REQUEST_TEXT_FIELDS}
+    ip = ratelimit.client_network(request)
+
+    def again(message: str, status: int = 400, errors: dict[str, str] | None = None) -> Response:
+        context = _request_context(request, session, jenis, params, errors=errors or {}, message=_(message))
+        return render(request, "public/permintaan.html", context, status_code=status)
+
+    data = intake.RequestInput(
+        jenis=jenis,
+        kategori=params["kategori"] or None,
+        reporter_nik=params["pelapor_nik"],
+        reporter_nama=params["pelapor_nama"],
+        reporter_telepon=params["telepon"] or None,
+        subject_nik=params["subjek_nik"] or None,
+        subject_kk=params["subjek_kk"] or None,
+        subject_nama=params["subjek_nama"] or None,
+        kode_desa=params["desa"],
+        alasan=params["alasan"],
+        idempotency_key=params["kunci"],
+    )
+    try:
+        _hit(request, "usul_ip", ip)
+        # A replay of a form already accepted (double click, reload): the same receipt, nothing new.
+        existing = (
+            intake.find_by_idempotency_key(session, data.idempotency_key) if data.idempotency_key else None
+        )
+        reporter_digits = check_nik(data.reporter_nik).digits
+        if (
+            existing is not None
+            and reporter_digits
+            and existing.reporter_ref == audit.subject_ref(reporter_digits)
+        ):
+            return _receipt(request, existing, created=False)
+        _check_challenge(request, form, "usul", ip, again)
+        field_errors: dict[str, str] = {}
+        try:
+            valid = intake.validate_request(session, data)
+        except intake.InvalidFieldsError as exc:
+            field_errors.update({name: _(text) for name, text in exc.errors.items()})
+            valid = None
+        checked: list[tuple[str, bytes, str, str]] = []
+        wrong_type = False
+        for name, kind in DOCUMENT_FIELDS.items():
+            upload = form.get(name)
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                continue
+            try:
+                content, mime, original = uploads.read_checked(upload, kind)
+            except uploads.UploadRejectedError as exc:
+                field_errors[name] = _(UPLOAD_MESSAGES[exc.reason])
+                wrong_type = wrong_type or exc.status == 415
+                if exc.status == 413:
+                    raise RefusedError(again(N_("Berkas terlalu besar."), 413, field_errors)) from exc
+                continue
+            checked.append((kind, content, mime, original))
+        if field_errors or valid is None:
+            # 415 when a document is of a refused type, else 422 (fields or a damaged file).
+            status = 415 if wrong_type else 422
+            raise RefusedError(again(N_("Beberapa isian belum benar."), status, field_errors))
+        _hit(request, "usul_nik", valid.reporter_nik)
+    except RefusedError as refused:
+        return refused.response
+
+    root = _upload_root(request)
+    documents = [
+        intake.PreparedDocument(kind, uploads.store_bytes(content, root), mime, len(content), original)
+        for kind, content, mime, original in checked
+    ]
+    try:
+        created_request, created = intake.submit_request(session, valid, documents)
+    except intake.InvalidFieldsError as exc:
+        return again(N_("Beberapa isian belum benar."), 409, {k: _(v) for k, v in exc.errors.items()})
+    return _receipt(request, created_request, created=created)
 
 
 def _receipt(request: Request, citizen_request: Any, *, created: bool) -> Response:
@@ -612,8 +564,12 @@ def lacak_form(request: Request) -> Response:
 
 @router.post("/lacak", summary="Lacak: status dan riwayat permintaan")
 async def lacak(request: Request, session: Session = Depends(db_session)) -> Response:
-    _ = translator(request)
     form = await request.form(max_files=0, max_fields=20)
+    return await run_in_threadpool(_lacak_answer, request, session, form)
+
+
+def _lacak_answer(request: Request, session: Session, form: FormData) -> Response:
+    _ = translator(request)
     number_raw, nik_raw = _text(form, "nomor", 60), _text(form, "nik", 40)
     ip = ratelimit.client_network(request)
     try:
@@ -671,8 +627,12 @@ def data_saya_alias() -> RedirectResponse:
 
 @router.post("/data-saya", summary="Siapa yang membaca data saya: riwayat akses")
 async def data_saya(request: Request, session: Session = Depends(db_session)) -> Response:
-    _ = translator(request)
     form = await request.form(max_files=0, max_fields=30)
+    return await run_in_threadpool(_data_saya_answer, request, session, form)
+
+
+def _data_saya_answer(request: Request, session: Session, form: FormData) -> Response:
+    _ = translator(request)
     params = {name: _text(form, name, 200) for name in ("nik", "nama", "tanggal_lahir", "no_kk")}
     ip = ratelimit.client_network(request)
 

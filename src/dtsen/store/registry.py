@@ -470,7 +470,8 @@ def citizen_status(session: Session, nik: str | None, nama: str, kode_desa: str 
     Answers only when the normalised name equals the person's; None for an unknown NIK, a wrong name,
     a person outside the current snapshot, or a village name shared by several people. Unscoped (the
     public has no region) but audited: a ``read`` by ``public:publik`` when answered, a ``read_denied``
-    when a NIK exists but the name does not match (the person can then see that someone tried).
+    for every miss by NIK (the person can then see that someone tried; recorded for unknown NIKs too, so
+    an unknown NIK and a wrong name do the same work and cannot be told apart by timing).
     """
     wanted = normalize_name(nama)
     snapshot = current_snapshot(session)
@@ -490,10 +491,10 @@ def citizen_status(session: Session, nik: str | None, nama: str, kode_desa: str 
         return None
     matches = [c for c in candidates if (c.nama_norm or normalize_name(c.nama)) == wanted]
     if len(matches) != 1:
-        if nik and candidates:
+        if nik:  # every miss by NIK, known or not: a wrong name must cost what an unknown NIK costs
             audit.record(session, **PUBLIC.audit_fields(), action="read_denied", resource="cek_status",
-                         nik=nik, region_kode=candidates[0].kode_desa, purpose=purpose,
-                         detail={"snapshot": snapshot.ref})  # fmt: skip
+                         nik=nik, region_kode=candidates[0].kode_desa if candidates else None,
+                         purpose=purpose, detail={"snapshot": snapshot.ref})  # fmt: skip
         return None
     person = matches[0]
     family = session.execute(

@@ -23,14 +23,12 @@ Decisions:
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
-from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -149,14 +147,6 @@ def clean_name(value: str | None) -> str | None:
     if not text or len(text) > MAX_NAME or not _NAME_ALLOWED.match(text):
         return None
     return text
-
-
-def name_key(value: str) -> str:
-    """The form two spellings of one name share: upper case, letters and single spaces only."""
-    text = unicodedata.normalize("NFKD", value)
-    text = "".join(char for char in text if not unicodedata.combining(char))
-    text = re.sub(r"[^\w\s]|[\d_]", " ", text.upper())
-    return " ".join(text.split())
 
 
 def clean_text(value: str | None, max_length: int = MAX_REASON) -> str:
@@ -459,21 +449,27 @@ class IdentityClaim:
 def identity_matches(session: Session, claim: IdentityClaim) -> bool:
     """Whether the current served snapshot has a person with this NIK, name, birth date and KK number.
 
-    All four must match; the same query runs whatever is wrong, and nothing says which part was.
+    All four must match; the same query runs whatever is wrong, and nothing says which part was. Names
+    are compared as the registry stores them (:func:`dtsen.store.registry.normalize_name`).
     """
-    from dtsen.store.served import ServedPerson, ServedSnapshot
+    from dtsen.store import registry
+    from dtsen.store.served import ServedPerson
 
-    current = select(ServedSnapshot.id).where(ServedSnapshot.is_current.is_(True)).scalar_subquery()
+    snapshot = registry.current_snapshot(session)
     rows = session.execute(
-        select(ServedPerson.nama, ServedPerson.tanggal_lahir, ServedPerson.no_kk).where(
-            ServedPerson.snapshot_id == current, ServedPerson.nik == claim.nik
+        select(
+            ServedPerson.nama, ServedPerson.nama_norm, ServedPerson.tanggal_lahir, ServedPerson.no_kk
+        ).where(
+            ServedPerson.snapshot_id == (snapshot.id if snapshot is not None else -1),
+            ServedPerson.nik == claim.nik,
         )
     ).all()
-    wanted = name_key(claim.nama)
+    wanted = registry.normalize_name(claim.nama)
     matched = False
     for row in rows:
         same = (
-            name_key(row.nama or "") == wanted
+            bool(wanted)
+            and (row.nama_norm or registry.normalize_name(row.nama)) == wanted
             and row.tanggal_lahir == claim.tanggal_lahir
             and (row.no_kk or "") == claim.no_kk
         )
@@ -557,8 +553,3 @@ def trail_entries(session: Session, entries: list[AuditLog]) -> list[TrailEntry]
             )
         )
     return result
-
-
-def digest_for_work(*parts: Any) -> str:
-    """A throwaway SHA-256 over the inputs, computed on every path so no answer is cheaper than another."""
-    return hashlib.sha256("|".join(str(part) for part in parts).encode("utf-8")).hexdigest()
