@@ -268,6 +268,27 @@ def _provenance_rows(mapping: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: str(row["atribut"]))
 
 
+def _provenance_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Attributes grouped by where they came from (source, batch, data date): a family has a handful of
+    sources and dozens of attributes, so a phone shows a few short blocks instead of a long table."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (str(row["sumber"] or ""), str(row["batch_id"] or ""), str(row["tanggal_data"] or ""))
+        group = groups.setdefault(
+            key,
+            {
+                "sumber": row["sumber"],
+                "batch_id": row["batch_id"],
+                "tanggal_data": row["tanggal_data"],
+                "atribut": [],
+            },
+        )
+        group["atribut"].append(str(row["atribut"]))
+    return sorted(
+        groups.values(), key=lambda g: (str(g["tanggal_data"] or ""), str(g["sumber"] or "")), reverse=True
+    )
+
+
 def family_view(detail: Any, history: Any, principal: Principal, lang: str) -> dict[str, Any]:
     """Everything the family page and its JSON twin show, from the registry's answers."""
     from dtsen.canonical.model import StatusPadan
@@ -334,7 +355,7 @@ def family_view(detail: Any, history: Any, principal: Principal, lang: str) -> d
     total = 0
     for row in sorted(programs, key=lambda r: str(field(r, "program"))):
         code = field(row, "program")
-        name = program_names.get(code, code) if isinstance(program_names, Mapping) else code
+        name = field(row, "nama") or (program_names.get(code, code) if isinstance(program_names, Mapping) else code)
         layak = bool(field(row, "layak"))
         amount = field(row, "nilai_tahunan")
         if layak and amount:
@@ -352,11 +373,9 @@ def family_view(detail: Any, history: Any, principal: Principal, lang: str) -> d
 
     member_rows = []
     head_name = None
+    family_rows = _provenance_rows(field(detail, "family_provenance") or field(family, "provenance"))
     provenance_blocks = [
-        {
-            "title": _("Keluarga"),
-            "rows": _provenance_rows(field(detail, "family_provenance") or field(family, "provenance")),
-        }
+        {"title": _("Keluarga"), "rows": family_rows, "groups": _provenance_groups(family_rows)}
     ]
     person_provenance = field(detail, "person_provenance") or {}
     for member in sorted(members, key=lambda m: (field(m, "hubungan") or 99, str(field(m, "id_dtsen")))):
@@ -486,6 +505,7 @@ def family_json(view: dict[str, Any]) -> dict[str, Any]:
     """The JSON twin of the family page: the same facts without the drawings."""
     data = {key: value for key, value in view.items() if key not in CHART_KEYS}
     data["desil"] = [{k: v for k, v in level.items() if k != "chart"} for level in view["desil"]]
+    data["provenance"] = [{"title": block["title"], "rows": block["rows"]} for block in view["provenance"]]
     return data
 
 
