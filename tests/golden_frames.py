@@ -40,7 +40,7 @@ SCORE_SCHEMA: dict[str, pl.DataType] = {
     "batas_bawah": pl.Float64(), "batas_atas": pl.Float64(), "peringkat": pl.Int64(),
     "desil_nasional": pl.Int8(), "desil_provinsi": pl.Int8(), "desil_kabkota": pl.Int8(),
     "p_desil_le4": pl.Float64(), "p_desil_le5": pl.Float64(), "borderline": pl.Boolean(),
-    "versi_model": pl.String(),
+    "status_peringkat": pl.String(), "alasan_tidak_diperingkat": pl.String(), "versi_model": pl.String(),
 }  # fmt: skip
 
 DESA = "3302012001"  # a real village of Kab. Banyumas

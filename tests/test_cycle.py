@@ -88,12 +88,50 @@ def test_first_cycle_published_everything(base: dict[str, Path]) -> None:
     scores = pl.read_parquet(snap.file("scores.parquet"))
     families = pl.read_parquet(snap.file("families.parquet"))
     assert scores.height == families.height
-    assert set(scores["desil_nasional"].unique().to_list()) <= set(range(1, 11))
+    assert set(scores["desil_nasional"].drop_nulls().unique().to_list()) <= set(range(1, 11))
     state = json.loads((base["base"] / "cycles" / "2026Q1" / "state.json").read_text())
     assert list(state["steps"]) == [s.name for s in STEPS]
     assert (base["base"] / "linkage" / "ids.parquet").exists()  # promoted after publish
     report = base["base"] / "cycles" / "2026Q1" / "publish" / "report" / "report.html"
     assert "Laporan siklus DTSEN 2026Q1/v1" in report.read_text(encoding="utf-8")
+
+
+def test_snapshot_ranks_and_explains_only_what_was_observed(base: dict[str, Path]) -> None:
+    """Ranking integrity on a real cycle: every explanation sentence of the snapshot speaks of observed
+    values only; no family without members, without an adult or without any observation is ranked or
+    paid; desil covers exactly the ranked families."""
+    from dtsen.welfare.features import SURVEY_ITEMS
+    from dtsen.welfare.integrity import explanation_problems
+
+    snap = snapshot.latest("2026Q1", data_dir=base["base"])
+    assert snap is not None
+    assert explanation_problems(snap.path).height == 0
+    scores = pl.read_parquet(snap.file("scores.parquet"))
+    families = pl.read_parquet(snap.file("families.parquet"))
+    persons = pl.read_parquet(
+        snap.file("persons.parquet"), columns=["id_keluarga_dtsen", "umur", "status_hidup"]
+    )
+    oldest = (
+        persons.filter(pl.col("status_hidup").fill_null(True))
+        .group_by("id_keluarga_dtsen")
+        .agg(umur_maks=pl.col("umur").max())
+    )
+    j = scores.join(families.select("id_keluarga_dtsen", *SURVEY_ITEMS), on="id_keluarga_dtsen").join(
+        oldest, on="id_keluarga_dtsen", how="left"
+    )
+    ranked = j.filter(pl.col("status_peringkat") == "diperingkat")
+    assert ranked.height > 0.8 * j.height
+    assert ranked["desil_nasional"].null_count() == 0
+    assert j.filter(pl.col("status_peringkat") != "diperingkat")["desil_nasional"].null_count() == (
+        j.height - ranked.height
+    )
+    assert ranked.filter(pl.col("jumlah_anggota") == 0).height == 0
+    assert ranked.filter(pl.col("umur_maks") < 15).height == 0
+    surveyed = pl.any_horizontal(pl.col(c).is_not_null() for c in SURVEY_ITEMS)
+    assert set(ranked.filter(~surveyed)["model_peringkat"].unique()) <= {"administratif"}
+    unranked = set(j.filter(pl.col("status_peringkat") != "diperingkat")["id_keluarga_dtsen"])
+    elig = pl.read_parquet(snap.file("eligibility.parquet"))
+    assert elig.filter(pl.col("id_keluarga_dtsen").is_in(list(unranked)) & pl.col("layak")).height == 0
 
 
 def test_rerun_is_noop_unless_forced(base: dict[str, Path], tmp_path: Path) -> None:

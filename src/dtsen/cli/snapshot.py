@@ -127,3 +127,38 @@ def snapshot_diff(
     console.print(table)
     if out is not None:
         console.print(f"tables written to {out}")
+
+
+@app.command("integrity")
+def snapshot_integrity(
+    ref: str = typer.Argument("current", help="current, 2026Q1, 2026Q1/v2 or a directory."),
+    synth: Path | None = typer.Option(
+        None,
+        "--synth",
+        help="A dtsen synth directory: also judge desil 1 and the unranked families against its truth.",
+    ),
+    data_dir: Path | None = DATA_DIR,
+) -> None:
+    """Who is ranked and who is not (by reason), and with --synth how desil 1 compares with the truth
+    before and after the ranking-integrity rules; one JSON object."""
+    import polars as pl
+
+    from dtsen.welfare.integrity import explanation_problems, status_by_region, truth_check
+    from dtsen.welfare.rankable import RANKED
+
+    s = _open(ref, data_dir)
+    scores = pl.read_parquet(s.file("scores.parquet"))
+    out: dict[str, object] = {"snapshot": s.ref}
+    if "status_peringkat" in scores.columns:
+        counts = scores.group_by(a=pl.col("alasan_tidak_diperingkat").fill_null(RANKED)).len().sort("a")
+        out["keluarga"] = {row["a"]: row["len"] for row in counts.to_dicts()}
+        out["per_kabkota"] = status_by_region(scores, "kode_kab")
+    problems = explanation_problems(s.path)
+    out["kalimat_tanpa_data"] = problems.height
+    out["contoh_kalimat_tanpa_data"] = problems.head(5).drop("id_keluarga_dtsen").to_dicts()
+    if synth is not None:
+        if not (synth / "truth").is_dir():
+            stderr.print(f"[red]error:[/red] {synth} has no truth/ folder (is it a dtsen synth directory?)")
+            raise typer.Exit(2)
+        out["kebenaran"] = truth_check(s.path, synth)
+    typer.echo(json.dumps(out, indent=2, default=str))

@@ -65,6 +65,21 @@ def _welfare(snapshot: Snapshot, summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _ranking_status(scores: pl.DataFrame) -> dict[str, Any]:
+    """Families ranked and not ranked (by reason), overall and per kab/kota (dtsen.welfare.rankable)."""
+    from dtsen.welfare.integrity import status_by_region
+    from dtsen.welfare.rankable import RANKED
+
+    if "status_peringkat" not in scores.columns:
+        return {}
+    reasons = (
+        scores.group_by(alasan=pl.col("alasan_tidak_diperingkat").fill_null(RANKED))
+        .agg(pl.len().alias("keluarga"), pl.col("jumlah_anggota").sum().alias("jiwa"))
+        .sort("alasan")
+    )
+    return {"total": reasons.to_dicts(), "per_kabkota": status_by_region(scores, "kode_kab")}
+
+
 def build(snapshot: Snapshot, state: dict[str, Any], diff: dict[str, Any] | None) -> dict[str, Any]:
     """The report's figures as plain data (the JSON)."""
     families = pl.read_parquet(snapshot.file("families.parquet"))
@@ -73,7 +88,8 @@ def build(snapshot: Snapshot, state: dict[str, Any], diff: dict[str, Any] | None
     steps = state.get("steps", {})
     freeze = steps.get("freeze", {}).get("summary", {})
     desil = (
-        scores.group_by("kode_prov", "desil_nasional")
+        scores.filter(pl.col("desil_nasional").is_not_null())
+        .group_by("kode_prov", "desil_nasional")
         .agg(pl.col("jumlah_anggota").sum().alias("jiwa"), pl.len().alias("keluarga"))
         .sort("kode_prov", "desil_nasional")
     )
@@ -121,6 +137,7 @@ def build(snapshot: Snapshot, state: dict[str, Any], diff: dict[str, Any] | None
             else None,
         },
         "desil_by_province": desil.to_dicts(),
+        "ranking_status": _ranking_status(scores),
         "programs": programs,
         "budget_by_province": budget_by_prov,
         "data_quality": _batch_quality(freeze.get("inputs", {})) if freeze else [],
@@ -201,6 +218,21 @@ def render_html(data: dict[str, Any]) -> str:
             _desil_chart(data, names),
         ),
     ]
+    ranking = data.get("ranking_status") or {}
+    if ranking.get("total"):
+        total = ranking["total"]
+        sections.append(
+            charts.section(
+                "Status peringkat keluarga",
+                "Ranking status (families not ranked get no desil and no automatic program)",
+                _bar([r["alasan"] for r in total], [r["keluarga"] for r in total], "Keluarga / families"),
+                charts.table(total),
+                charts.table(ranking["per_kabkota"]),
+                '<p class="note">tanpa_observasi: belum ada data rumah/aset dari pendataan lapangan; '
+                "tanpa_kepala_dewasa: tidak ada anggota berumur 15+; tanpa_anggota: tidak ada anggota "
+                "hidup. Keluarga ini masuk antrean pendataan/verval.</p>",
+            )
+        )
     if data["programs"]:
         progs = data["programs"]
         sections.append(

@@ -41,6 +41,7 @@ from dtsen.programs.definition import (
 )
 from dtsen.programs.flags import FlagList, load_flag_list
 from dtsen.programs.rules import compile_condition
+from dtsen.welfare.rankable import RANKED
 
 log = get_logger(__name__)
 
@@ -51,6 +52,7 @@ ELIGIBILITY_COLUMNS = (
 PERSON_REQUIRED = ("id_dtsen", "id_keluarga_dtsen", "nik", "status_hidup", "tanggal_meninggal")
 FAMILY_REQUIRED = ("id_keluarga_dtsen", "no_kk", "id_kepala", "kode_prov", "kode_kab")
 SCORE_REQUIRED = ("id_keluarga_dtsen", "peringkat", *DESIL_COLUMNS)
+SCORE_OPTIONAL = ("status_peringkat",)  # scores written before ranking status existed lack it
 Programs = Mapping[str, tuple[Program, list[Exclusion]]]
 
 
@@ -114,7 +116,8 @@ class _Evaluator:
         self.persons = persons.mutate(
             _hidup=persons.status_hidup.fill_null(True) & persons.tanggal_meninggal.isnull()
         )
-        s = scores.select(_sid=scores.id_keluarga_dtsen, **{c: scores[c] for c in SCORE_REQUIRED[1:]})
+        carried = [*SCORE_REQUIRED[1:], *(c for c in SCORE_OPTIONAL if c in scores.columns)]
+        s = scores.select(_sid=scores.id_keluarga_dtsen, **{c: scores[c] for c in carried})
         self.families = families.left_join(s, families.id_keluarga_dtsen == s._sid).drop("_sid")
         self.notes: list[str] = []
 
@@ -189,7 +192,14 @@ class _Evaluator:
 
         n_hidup = f._n_hidup.fill_null(0)
         desil = f[program.target.desil]
-        in_target = (desil <= program.target.max).fill_null(False)
+        # a family the welfare model could not rank is never made eligible automatically, not even by a
+        # keep rule: it goes to data collection or a ground check first (dtsen.welfare.rankable)
+        not_ranked = (
+            (f.status_peringkat != RANKED).fill_null(False)
+            if "status_peringkat" in f.columns
+            else ibis.literal(False)
+        )
+        in_target = (desil <= program.target.max).fill_null(False) & ~not_ranked
         kept = ibis.literal(False)
         if program.benefit == "components":
             n_persons = f._n_hitung.fill_null(0)
@@ -197,7 +207,7 @@ class _Evaluator:
             has_benefit = n_persons > 0
         elif program.benefit == "members":
             n_kept = f._n_tetap.fill_null(0) if program.keep else ibis.literal(0)
-            kept = ~in_target & (n_kept > 0)
+            kept = ~in_target & ~not_ranked & (n_kept > 0)
             n_persons = ibis.ifelse(in_target, n_hidup, ibis.ifelse(kept, n_kept, 0))
             amount = n_persons * program.member_amount
             has_benefit = n_persons > 0
@@ -240,7 +250,11 @@ class _Evaluator:
         layak = f._pre & ~over_quota
         reasons: list[ir.StringValue] = [
             ibis.ifelse(
-                desil.isnull(), "tanpa_desil", ibis.ifelse(in_target, "desil_masuk", "desil_di_luar")
+                not_ranked,
+                "tidak_diperingkat",
+                ibis.ifelse(
+                    desil.isnull(), "tanpa_desil", ibis.ifelse(in_target, "desil_masuk", "desil_di_luar")
+                ),
             ),
             ibis.ifelse(n_hidup == 0, "tanpa_anggota_hidup", ibis.null("string")),
         ]

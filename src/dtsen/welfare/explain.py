@@ -7,6 +7,10 @@ split's feature; exact TreeSHAP via ``pred_contrib`` costs ~1 ms per family on 2
 coefficient x deviation from the mean. They are summed per explanation group (the floor indicators together are "lantai"), the
 largest by size are kept, and each becomes one sentence naming the family's actual answer, e.g.
 "Lantai rumah tanah menurunkan perkiraan pengeluaran sekitar 8%."
+
+A group nobody observed for the family (every feature of it missing, scored at the survey mean) is never
+chosen as a reason, since its sentence would state a value nobody saw; instead one closing item
+(``data_tidak_tersedia``) names what was missing.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from dtsen.reference.regions import provinces
 from dtsen.welfare.features import ASSETS, FEATURES
 
 TOP = 3
+MISSING_FACTOR = "data_tidak_tersedia"
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(f.group for f in FEATURES))
 _GROUP_OF = np.array([GROUPS.index(f.group) for f in FEATURES])
 EXPLANATION_TYPE = pa.list_(
@@ -45,6 +50,16 @@ ASSET_LABEL = {
     "aset_mobil": "mobil", "aset_perahu": "perahu", "aset_perahu_motor": "perahu motor",
     "aset_smartphone": "smartphone", "lahan_lain": "lahan selain tempat tinggal",
     "rumah_lain": "rumah lain", "internet": "akses internet", "rekening_bank": "rekening bank atau dompet digital",
+}  # fmt: skip
+
+
+# What a group is about, for "tidak ada data ..." (groups not listed here read as their name).
+GROUP_LABEL = {
+    "luas_lantai": "luas lantai", "lantai": "jenis lantai", "dinding": "dinding", "atap": "atap",
+    "air_minum": "sumber air minum", "penerangan": "penerangan", "bahan_bakar": "bahan bakar memasak",
+    "sanitasi": "fasilitas buang air besar", "status_rumah": "status kepemilikan rumah",
+    "jumlah_aset": "jumlah aset", "ternak": "ternak", "wilayah": "wilayah",
+    "kepala_pendidikan": "pendidikan kepala keluarga", "pendidikan_keluarga": "pendidikan anggota keluarga",
 }  # fmt: skip
 
 
@@ -180,27 +195,65 @@ def group_contributions(estimator: Any, x: np.ndarray) -> tuple[np.ndarray, np.n
     return per_feature.sum(axis=1), grouped
 
 
-def explain(grouped: np.ndarray, features: pl.DataFrame, top: int = TOP) -> pa.Array:
-    """``penjelasan`` for each row: the ``top`` groups with the largest |contribution|, largest first.
+def unobserved_groups(missing: np.ndarray) -> np.ndarray:
+    """Rows x groups: True where every feature of the group is missing for that row."""
+    out = np.ones((len(missing), len(GROUPS)), dtype=bool)
+    for g in range(len(GROUPS)):
+        out[:, g] = missing[:, np.equal(_GROUP_OF, g)].all(axis=1)
+    return out
+
+
+def _group_label(name: str) -> str:
+    if name in ASSET_LABEL:
+        return ASSET_LABEL[name]
+    return GROUP_LABEL.get(name, name.replace("_", " "))
+
+
+def _missing_sentences(unobserved: np.ndarray) -> list[str | None]:
+    """Per row, one sentence naming the unobserved groups, or None when everything was observed."""
+    labels = [_group_label(g) for g in GROUPS]
+    out: list[str | None] = []
+    for row in unobserved:
+        names = [labels[g] for g in np.flatnonzero(row)]
+        if not names:
+            out.append(None)
+            continue
+        listed = ", ".join(names[:6]) + (f" dan {len(names) - 6} hal lain" if len(names) > 6 else "")
+        out.append(f"Tidak ada data {listed}; untuk perkiraan dipakai nilai rata-rata survei.")
+    return out
+
+
+def explain(
+    grouped: np.ndarray, features: pl.DataFrame, top: int = TOP, unobserved: np.ndarray | None = None
+) -> pa.Array:
+    """``penjelasan`` for each row: the ``top`` observed groups with the largest |contribution|, largest
+    first, then (where some were not observed) one :data:`MISSING_FACTOR` item naming them.
 
     ``grouped`` is the contribution of every explanation group (:func:`group_contributions`);
-    ``features`` is the feature table of the same rows (model features and the raw answers).
+    ``features`` is the feature table of the same rows (model features and the raw answers);
+    ``unobserved`` marks groups nobody observed (:func:`unobserved_groups`).
     """
     global _DESCRIPTIONS
     if _DESCRIPTIONS is None:
         _DESCRIPTIONS = descriptions()
     n = len(features)
     k = min(top, len(GROUPS))
-    part = np.argpartition(-np.abs(grouped), k - 1, axis=1)[:, :k]
+    if unobserved is None:
+        unobserved = np.zeros(grouped.shape, dtype=bool)
+    # an unobserved group can never be chosen (-1 sorts below every |contribution|)
+    size = np.where(unobserved, -1.0, np.abs(grouped))
+    part = np.argpartition(-size, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(grouped, part, axis=1)
-    order = np.argsort(-np.abs(vals), axis=1, kind="stable")
+    chosen_size = np.take_along_axis(size, part, axis=1)
+    order = np.argsort(-chosen_size, axis=1, kind="stable")
     part = np.take_along_axis(part, order, axis=1)
     vals = np.take_along_axis(vals, order, axis=1)
+    keep = np.take_along_axis(chosen_size, order, axis=1).ravel() >= 0
     long = pl.DataFrame(
         {
-            "_row": np.repeat(np.arange(n), k),
-            "_group": part.ravel(),
-            "kontribusi": vals.ravel(),
+            "_row": np.repeat(np.arange(n), k)[keep],
+            "_group": part.ravel()[keep],
+            "kontribusi": vals.ravel()[keep],
         }
     )
     pieces = []
@@ -211,17 +264,27 @@ def explain(grouped: np.ndarray, features: pl.DataFrame, top: int = TOP) -> pa.A
         text = features[rows["_row"].to_numpy()].select(_DESCRIPTIONS[name].alias("_teks"))
         pieces.append(rows.with_columns(text["_teks"], faktor=pl.lit(name)))
     long = pl.concat(pieces).sort("_row", pl.col("kontribusi").abs(), descending=[False, True])
-    pct = ((pl.col("kontribusi").abs().exp() - 1) * 100).round(0).cast(pl.Int64)
+    # k log points change the estimate by exp(k) - 1: +0.1 is +11%, -0.1 is -10% (not -11%)
+    pct = ((pl.col("kontribusi").exp() - 1).abs() * 100).round(0).cast(pl.Int64)
     kalimat = pl.format(
         "{} {} perkiraan pengeluaran {}.",
         pl.col("_teks"),
         pl.when(pl.col("kontribusi") >= 0).then(pl.lit("menaikkan")).otherwise(pl.lit("menurunkan")),
         pl.when(pct >= 1).then(pl.format("sekitar {}%", pct)).otherwise(pl.lit("sedikit")),
     )
+    long = long.with_columns(kalimat.alias("kalimat")).select("_row", "faktor", "kontribusi", "kalimat")
+    missing = pl.DataFrame(
+        {"_row": np.arange(n), "kalimat": _missing_sentences(unobserved)},
+        schema={"_row": pl.Int64, "kalimat": pl.String},
+    ).filter(pl.col("kalimat").is_not_null())
+    missing = missing.select(
+        "_row", faktor=pl.lit(MISSING_FACTOR), kontribusi=pl.lit(0.0), kalimat=pl.col("kalimat")
+    )
+    rows = pl.DataFrame({"_row": np.arange(n)}, schema={"_row": pl.Int64})
     nested = (
-        long.with_columns(kalimat.alias("kalimat"))
+        pl.concat([long.with_columns(pl.col("_row").cast(pl.Int64)), missing])
         .group_by("_row", maintain_order=True)
         .agg(pl.struct("faktor", "kontribusi", "kalimat").alias("penjelasan"))
-        .sort("_row")
     )
+    nested = rows.join(nested, on="_row", how="left", maintain_order="left")
     return nested["penjelasan"].to_arrow().cast(EXPLANATION_TYPE)

@@ -12,6 +12,11 @@ left out on purpose: it is the outcome of earlier targeting, and using it would 
 
 Only living members count (``status_hidup`` not False, ``keberadaan`` not died/moved); the head is the
 member coded head (Regsosek or SIAK), else the oldest living member, ties broken by member id.
+
+Missing is not zero: a housing or asset item nobody observed stays null here (a family the field surveys
+never visited has no floor, not an earthen one). The models impute the survey's weighted mean for it
+(:func:`dtsen.welfare.score.predict_batch`), the explanations name it as missing, and the observation
+counts (:data:`OBSERVATION_COLUMNS`) let the ranking refuse a family with nothing observed at all.
 """
 
 from __future__ import annotations
@@ -41,6 +46,15 @@ INFO_COLUMNS = (
     "bahan_bakar_masak", "fasilitas_bab", "kepala_ijazah", "kepala_status_pekerjaan", "ijazah_maks",
     "jumlah_ternak", "jumlah_anak", "jumlah_lansia",
 )  # fmt: skip
+# Family items only a field survey (Regsosek, DTKS, P3KE, Susenas) observes; PLN power, vehicles and land
+# also come from administrative registers, so they do not prove a household was surveyed.
+SURVEY_ITEMS = (
+    "status_bangunan", "luas_lantai", "lantai", "dinding", "atap", "sumber_air_minum", "sumber_penerangan",
+    "bahan_bakar_masak", "fasilitas_bab",
+)  # fmt: skip
+ADMIN_ITEMS = ("daya_listrik", "aset_mobil", "aset_sepeda_motor", "lahan_lain")
+# Observation counts and the oldest living member's age, next to the features: the ranking status reads them.
+OBSERVATION_COLUMNS = ("item_survei_teramati", "item_administratif_teramati", "umur_maks")
 # SIAK's education on the family card (PDDK_AKH 1-10) as the Regsosek diploma scale (0-6), for golden
 # persons whose diploma only SIAK knows
 SIAK_TO_IJAZAH = {1: 0, 2: 0, 3: 1, 4: 2, 5: 3, 6: 4, 7: 4, 8: 5, 9: 6, 10: 6}
@@ -114,6 +128,15 @@ FEATURES: tuple[Feature, ...] = (
     Feature("kota", "wilayah"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
+# What the registry knows of a family no field survey visited: the population register (size, ages, sex,
+# marital status and education on the family card), administrative registers (PLN power class, vehicles,
+# land) and the region. The administrative-data model is trained on the survey with only these, so it
+# ranks such families on what is really known of them (dtsen.welfare.train.admin_view).
+ADMIN_FEATURES: tuple[str, ...] = (
+    "log_jumlah_anggota", "porsi_anak", "porsi_lansia", "rasio_ketergantungan", "kepala_perempuan",
+    "kepala_umur", "kepala_lansia", "kepala_kawin", "kepala_ijazah", "ijazah_maks", "daya_listrik_va",
+    "aset_mobil", "aset_sepeda_motor", "lahan_lain", "prov", "perkotaan", "kota",
+)  # fmt: skip
 DAYA_VA = {1: 450.0, 2: 900.0, 3: 1300.0, 4: 2200.0, 5: 3500.0}
 
 
@@ -125,6 +148,20 @@ def _col(t: ir.Table, name: str, dtype: str) -> ir.Value:
 def _flag(value: ir.Value, codes: list[int]) -> ir.Value:
     """1.0 when the code is one of ``codes``, 0.0 otherwise (also when unknown)."""
     return value.isin(codes).fill_null(False).cast("float64")
+
+
+def _observed_flag(value: ir.Value, codes: list[int], parent: ir.Value | None = None) -> ir.Value:
+    """1.0 when the code is one of ``codes``, 0.0 for another code, null when nobody observed it.
+
+    ``parent`` is the question that decides whether this one is asked (no toilet: no septic tank
+    question); when the parent was answered, a missing answer here means "not applicable", i.e. 0.0.
+    """
+    unknown = value.isnull() if parent is None else value.isnull() & parent.isnull()
+    return ibis.ifelse(unknown, ibis.null("float64"), value.isin(codes).fill_null(False).cast("float64"))
+
+
+def _observed_count(values: list[ir.Value]) -> ir.Value:
+    return sum((v.notnull().cast("int32") for v in values), ibis.literal(0, "int32"))
 
 
 def living_members(members: ir.Table, key: str) -> ir.Table:
@@ -186,6 +223,7 @@ def build_features(families: ir.Table, members: ir.Table, key: str = "id_keluarg
     )
     agg = m.group_by("_k").aggregate(
         _n=m.count(),
+        umur_maks=m.umur.max(),
         jumlah_anak=m.count(where=(m.umur < CHILD_AGE).fill_null(False)),
         jumlah_lansia=m.count(where=(m.umur >= ELDERLY_AGE).fill_null(False)),
         _usia65=m.count(where=(m.umur >= 65).fill_null(False)),
@@ -235,9 +273,16 @@ def build_features(families: ir.Table, members: ir.Table, key: str = "id_keluarg
     kelurahan = j._kode_desa.substr(6, 1) == "1"
     # the registry has no BPS urban classification: kelurahan and kota stand in for it (see docs/welfare.md)
     perkotaan = ibis.coalesce(j._perkotaan, kota | kelurahan, kota)
-    asset_flags = {a: j[a].fill_null(False).cast("float64") for a in ASSETS}
-    livestock = {t: j[t].fill_null(0).cast("float64") for t in LIVESTOCK}
-    daya = j.daya_listrik.cast("int32").substitute(DAYA_VA, else_=ibis.literal(0.0))
+    asset_flags = {a: j[a].cast("float64") for a in ASSETS}
+    livestock = {t: j[t].cast("float64") for t in LIVESTOCK}
+    assets_seen = _observed_count([j[a] for a in ASSETS])
+    livestock_seen = _observed_count([j[t] for t in LIVESTOCK])
+    # no power class is "no PLN meter" (0 VA) when the lighting was observed, unknown only when neither was
+    daya = ibis.ifelse(
+        j.daya_listrik.isnull() & j.sumber_penerangan.isnull(),
+        ibis.null("float64"),
+        j.daya_listrik.cast("int32").substitute(DAYA_VA, else_=ibis.literal(0.0)),
+    )
     out = j.select(
         **{key: j._k},
         kode_prov=j.kode_prov,
@@ -267,27 +312,34 @@ def build_features(families: ir.Table, members: ir.Table, key: str = "id_keluarg
         ada_jkn_pemberi_kerja=j.ada_jkn_pemberi_kerja.fill_null(0.0),
         ada_disabilitas=j.ada_disabilitas.fill_null(0.0),
         ada_penyakit_kronis=j.ada_penyakit_kronis.fill_null(0.0),
-        rumah_milik=_flag(j.status_bangunan, [1]),
-        rumah_sewa=_flag(j.status_bangunan, [2]),
-        log_luas_lantai_per_kapita=(ibis.greatest(j.luas_lantai, 1.0) / size).ln(),
-        lantai_baik=_flag(j.lantai, [1, 2, 3, 4]),
-        lantai_tanah_bambu=_flag(j.lantai, [7, 8]),
-        dinding_tembok=_flag(j.dinding, [1]),
-        dinding_bambu=_flag(j.dinding, [4, 6]),
-        atap_baik=_flag(j.atap, [1, 2]),
-        atap_jerami_bambu=_flag(j.atap, [5, 7]),
-        air_layak=_flag(j.sumber_air_minum, [1, 2, 3, 4, 5, 7]),
-        air_kemasan=_flag(j.sumber_air_minum, [1]),
-        air_tidak_layak=_flag(j.sumber_air_minum, [6, 8, 9, 10]),
-        tanpa_listrik=_flag(j.sumber_penerangan, [4]),
+        rumah_milik=_observed_flag(j.status_bangunan, [1]),
+        rumah_sewa=_observed_flag(j.status_bangunan, [2]),
+        log_luas_lantai_per_kapita=ibis.ifelse(
+            j.luas_lantai.isnull(), ibis.null("float64"), (ibis.greatest(j.luas_lantai, 1.0) / size).ln()
+        ),
+        lantai_baik=_observed_flag(j.lantai, [1, 2, 3, 4]),
+        lantai_tanah_bambu=_observed_flag(j.lantai, [7, 8]),
+        dinding_tembok=_observed_flag(j.dinding, [1]),
+        dinding_bambu=_observed_flag(j.dinding, [4, 6]),
+        atap_baik=_observed_flag(j.atap, [1, 2]),
+        atap_jerami_bambu=_observed_flag(j.atap, [5, 7]),
+        air_layak=_observed_flag(j.sumber_air_minum, [1, 2, 3, 4, 5, 7]),
+        air_kemasan=_observed_flag(j.sumber_air_minum, [1]),
+        air_tidak_layak=_observed_flag(j.sumber_air_minum, [6, 8, 9, 10]),
+        tanpa_listrik=_observed_flag(j.sumber_penerangan, [4]),
         daya_listrik_va=daya,
-        masak_gas_besar=_flag(j.bahan_bakar_masak, [1, 2, 3, 5]),
-        masak_kayu_arang=_flag(j.bahan_bakar_masak, [8, 9, 10]),
-        bab_sendiri=_flag(j.fasilitas_bab, [1]),
-        bab_tidak_ada=_flag(j.fasilitas_bab, [5, 6]),
-        tinja_septik=_flag(j.pembuangan_tinja, [1, 2]),
+        masak_gas_besar=_observed_flag(j.bahan_bakar_masak, [1, 2, 3, 5]),
+        masak_kayu_arang=_observed_flag(j.bahan_bakar_masak, [8, 9, 10]),
+        bab_sendiri=_observed_flag(j.fasilitas_bab, [1]),
+        bab_tidak_ada=_observed_flag(j.fasilitas_bab, [5, 6]),
+        tinja_septik=_observed_flag(j.pembuangan_tinja, [1, 2], parent=j.fasilitas_bab),
         **asset_flags,
-        jumlah_aset=sum(asset_flags.values(), ibis.literal(0.0)),
+        # the count of assets among those observed; null when no asset item was observed at all
+        jumlah_aset=ibis.ifelse(
+            assets_seen > 0,
+            sum((v.fill_null(0.0) for v in asset_flags.values()), ibis.literal(0.0)),
+            ibis.null("float64"),
+        ),
         **{f"log_{t}": v.ln1p() if hasattr(v, "ln1p") else (v + 1.0).ln() for t, v in livestock.items()},
         prov=j.kode_prov.try_cast("int32").cast("float64"),
         perkotaan=perkotaan.cast("float64"),
@@ -302,8 +354,16 @@ def build_features(families: ir.Table, members: ir.Table, key: str = "id_keluarg
         bahan_bakar_masak=j.bahan_bakar_masak,
         fasilitas_bab=j.fasilitas_bab,
         kepala_status_pekerjaan=j.kepala_status_pekerjaan,
-        jumlah_ternak=sum(livestock.values(), ibis.literal(0.0)),
+        jumlah_ternak=ibis.ifelse(
+            livestock_seen > 0,
+            sum((v.fill_null(0.0) for v in livestock.values()), ibis.literal(0.0)),
+            ibis.null("float64"),
+        ),
         jumlah_anak=anak,
         jumlah_lansia=lansia,
+        # what was observed: the ranking status refuses a family with no field observation at all
+        item_survei_teramati=_observed_count([j[c] for c in SURVEY_ITEMS]),
+        item_administratif_teramati=_observed_count([j[c] for c in ADMIN_ITEMS]),
+        umur_maks=j.umur_maks.cast("int32"),
     )
     return out.order_by(key)

@@ -25,6 +25,7 @@ from dtsen.welfare.intervals import Conformal
 
 MODELS_DIR = "models"
 BASELINE, CHALLENGER = "ols_stepwise", "lightgbm"
+ADMIN = "administratif"  # LightGBM on the administrative view only (dtsen.welfare.train.admin_view)
 
 
 class ModelNotFoundError(LookupError):
@@ -45,6 +46,10 @@ class WelfareModel:
         return str(self.manifest["chosen"])
 
     @property
+    def has_admin(self) -> bool:
+        return ADMIN in self.models and ADMIN in self.conformal
+
+    @property
     def cutoffs(self) -> np.ndarray:
         """Survey estimate of the national desil cut-offs of true log per-capita consumption (9 values)."""
         return np.asarray(self.manifest["cutoffs"], dtype=float)
@@ -63,6 +68,7 @@ def save(
     conformal: dict[str, Conformal],
     metrics: dict[str, Any],
     config_yaml: str,
+    admin: BoostedPMT | None = None,
 ) -> Path:
     """Write a new version; returns its directory."""
     root = models_root(data_dir)
@@ -89,6 +95,9 @@ def save(
         (staging / f"{CHALLENGER}.params.json").write_text(
             json.dumps(challenger.get_params()), encoding="utf-8"
         )
+        if admin is not None:
+            (staging / f"{ADMIN}.txt").write_text(admin.to_string(), encoding="utf-8")
+            (staging / f"{ADMIN}.params.json").write_text(json.dumps(admin.get_params()), encoding="utf-8")
         (staging / "conformal.json").write_text(
             json.dumps({k: c.to_dict() for k, c in conformal.items()}), encoding="utf-8"
         )
@@ -136,6 +145,10 @@ def load(version: str | Path | None = None, data_dir: Path | None = None) -> Wel
         for k, v in json.loads((path / "conformal.json").read_text(encoding="utf-8")).items()
     }
     metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-    return WelfareModel(
-        manifest["version"], path, manifest, {BASELINE: baseline, CHALLENGER: challenger}, conformal, metrics
-    )
+    models: dict[str, Any] = {BASELINE: baseline, CHALLENGER: challenger}
+    if (path / f"{ADMIN}.txt").is_file():  # versions trained before the administrative model lack it
+        admin_params = json.loads((path / f"{ADMIN}.params.json").read_text(encoding="utf-8"))
+        models[ADMIN] = BoostedPMT.from_string(
+            (path / f"{ADMIN}.txt").read_text(encoding="utf-8"), admin_params
+        )
+    return WelfareModel(manifest["version"], path, manifest, models, conformal, metrics)

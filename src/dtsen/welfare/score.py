@@ -26,11 +26,12 @@ from dtsen.config import get_settings
 from dtsen.engine import get_engine
 from dtsen.logs import get_logger
 from dtsen.welfare import registry
-from dtsen.welfare.explain import EXPLANATION_TYPE, explain, group_contributions
+from dtsen.welfare.explain import EXPLANATION_TYPE, explain, group_contributions, unobserved_groups
 from dtsen.welfare.features import build_features
 from dtsen.welfare.intervals import placement
 from dtsen.welfare.rank import KEY, rank
-from dtsen.welfare.train import feature_matrix
+from dtsen.welfare.rankable import ADMIN_MODEL, RANKED, REASONS, ranking_status
+from dtsen.welfare.train import admin_view, feature_matrix
 
 log = get_logger(__name__)
 BATCH_ROWS = 100_000
@@ -49,13 +50,23 @@ PREDICTION_SCHEMA = pa.schema(
         ("p_desil_le5", pa.float64()),
         ("borderline", pa.bool_()),
         ("penjelasan", EXPLANATION_TYPE),
+        ("status_peringkat", pa.string()),
+        ("alasan_tidak_diperingkat", pa.string()),
+        ("model_peringkat", pa.string()),
     ]
 )
 OUTPUT_COLUMNS = (
     KEY, "kode_prov", "kode_kab", "jumlah_anggota", "skor", "perkiraan_pengeluaran", "batas_bawah",
     "batas_atas", "peringkat", "desil_nasional", "desil_provinsi", "desil_kabkota", "p_desil_le4",
-    "p_desil_le5", "borderline", "penjelasan", "versi_model",
+    "p_desil_le5", "borderline", "penjelasan", "status_peringkat", "alasan_tidak_diperingkat",
+    "model_peringkat", "versi_model",
 )  # fmt: skip
+RANK_COLUMNS = {
+    "peringkat": "int64",
+    "desil_nasional": "int8",
+    "desil_provinsi": "int8",
+    "desil_kabkota": "int8",
+}
 
 
 class ScoringError(ValueError):
@@ -66,26 +77,66 @@ def _rupiah(log_value: np.ndarray) -> np.ndarray:
     return np.round(np.exp(log_value)).astype(np.int64)
 
 
+def imputation_means(model: registry.WelfareModel) -> np.ndarray:
+    """The survey's weighted mean of every feature: what an unobserved item is scored as (both models).
+
+    LightGBM's own missing-value handling is not used: the survey has (almost) no missing items, so the
+    trees never learn where a missing value belongs and LightGBM would score it as zero, which is exactly
+    "unobserved = owns nothing". The baseline OLS stores these means and imputes them itself.
+    """
+    return np.asarray(model.models[registry.BASELINE].means_, dtype=float)
+
+
 def predict_batch(model: registry.WelfareModel, features: pl.DataFrame, which: str | None = None) -> pa.Table:
-    """Score, interval, probabilities, borderline flag and explanation for a batch of feature rows."""
+    """Score, interval, probabilities, borderline flag, explanation and ranking status for a batch.
+
+    Surveyed families are scored by the chosen (or ``which``) model; families known only from
+    administrative registers by the administrative model on its view, with its own calibration; families
+    that may not be ranked (:mod:`dtsen.welfare.rankable`) get no score, interval or probability, only
+    their status, reason and one sentence saying why.
+    """
     name = which or model.chosen
-    pred, grouped = group_contributions(model.models[name], feature_matrix(features))
+    x = feature_matrix(features)
+    missing = np.isnan(x)
+    x = np.where(missing, imputation_means(model), x)
+    status, reason, used = ranking_status(features, admin_model=model.has_admin)
+    ranked = status == RANKED
+    by_admin = used == ADMIN_MODEL
+    pred, grouped = group_contributions(model.models[name], x)
     cuts = model.cutoffs
     lower, upper, p4, p5, border = placement(pred, model.conformal[name], cuts[3], cuts[4])
+    if by_admin.any():
+        x_admin = admin_view(x[by_admin])
+        a_pred, a_grouped = group_contributions(model.models[registry.ADMIN], x_admin)
+        a_place = placement(a_pred, model.conformal[registry.ADMIN], cuts[3], cuts[4])
+        pred[by_admin], grouped[by_admin] = a_pred, a_grouped
+        for whole, part in zip((lower, upper, p4, p5, border), a_place, strict=True):
+            whole[by_admin] = part
+        missing[by_admin] |= np.isnan(x_admin)  # the admin model saw none of the survey items
+    explanations = explain(grouped, features, unobserved=unobserved_groups(missing)).to_pylist()
+    for i in np.flatnonzero(~ranked):
+        explanations[i] = [{"faktor": str(reason[i]), "kontribusi": 0.0, "kalimat": REASONS[str(reason[i])]}]
+
+    def only_ranked(values: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
+        return pa.array(values, type=arrow_type, mask=~ranked)
+
     return pa.table(
         {
             KEY: features[KEY].to_arrow(),
             "kode_prov": features["kode_prov"].to_arrow(),
             "kode_kab": features["kode_kab"].to_arrow(),
             "jumlah_anggota": features["jumlah_anggota"].cast(pl.Int32).to_arrow(),
-            "skor": pred,
-            "perkiraan_pengeluaran": _rupiah(pred),
-            "batas_bawah": _rupiah(lower),
-            "batas_atas": _rupiah(upper),
-            "p_desil_le4": p4,
-            "p_desil_le5": p5,
-            "borderline": border,
-            "penjelasan": explain(grouped, features),
+            "skor": only_ranked(pred, pa.float64()),
+            "perkiraan_pengeluaran": only_ranked(_rupiah(pred), pa.int64()),
+            "batas_bawah": only_ranked(_rupiah(lower), pa.int64()),
+            "batas_atas": only_ranked(_rupiah(upper), pa.int64()),
+            "p_desil_le4": only_ranked(p4, pa.float64()),
+            "p_desil_le5": only_ranked(p5, pa.float64()),
+            "borderline": only_ranked(border, pa.bool_()),
+            "penjelasan": pa.array(explanations, type=EXPLANATION_TYPE),
+            "status_peringkat": pa.array(status, type=pa.string()),
+            "alasan_tidak_diperingkat": pa.array(reason, type=pa.string()),
+            "model_peringkat": pa.array(used, type=pa.string()),
         },
         schema=PREDICTION_SCHEMA,
     )
@@ -148,12 +199,26 @@ def score_registry(
         import ibis
 
         predictions = eng.read_parquet(predictions_path)
-        ranked = rank(predictions).mutate(versi_model=ibis.literal(wm.version))
+        # only rankable families take part in the ranking, so every desil holds 10% of ranked persons
+        is_ranked = predictions.status_peringkat == RANKED
+        ranked = rank(predictions.filter(is_ranked))
+        unranked = predictions.filter(~is_ranked).mutate(**{c: ibis.null(t) for c, t in RANK_COLUMNS.items()})
+        scored = (
+            ranked.select(*OUTPUT_COLUMNS[:-1])
+            .union(unranked.select(*OUTPUT_COLUMNS[:-1]))
+            .mutate(versi_model=ibis.literal(wm.version))
+        )
         staged = work / SCORES
-        eng.write_parquet(ranked.select(*OUTPUT_COLUMNS).order_by("peringkat"), staged)
+        eng.write_parquet(scored.select(*OUTPUT_COLUMNS).order_by(ibis.asc("peringkat"), KEY), staged)
         timings["rank"] = time.perf_counter() - t0
+        counts = eng.to_pyarrow(
+            predictions.group_by(alasan=predictions.alasan_tidak_diperingkat.fill_null(RANKED)).aggregate(
+                n=predictions.count()
+            )
+        ).to_pylist()
         summary = {
             "families": n,
+            "ranking_status": {row["alasan"]: int(row["n"]) for row in counts},
             "versi_model": wm.version,
             "model": which or wm.chosen,
             "engine": eng.name,

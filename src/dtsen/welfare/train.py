@@ -22,7 +22,7 @@ from dtsen.logs import get_logger
 from dtsen.welfare import metrics, registry
 from dtsen.welfare.baseline import StepwiseOLS
 from dtsen.welfare.challenger import GRID, BoostedPMT, tune
-from dtsen.welfare.features import FEATURE_NAMES, FEATURES, build_features
+from dtsen.welfare.features import ADMIN_FEATURES, FEATURE_NAMES, FEATURES, build_features
 from dtsen.welfare.intervals import LEVEL, conformalize, placement
 from dtsen.welfare.survey import Survey, SurveyConfig, load_survey
 
@@ -56,6 +56,17 @@ def audit_groups(features: pl.DataFrame) -> dict[str, np.ndarray]:
 
 def feature_matrix(features: pl.DataFrame) -> np.ndarray:
     return features.select(pl.col(n).cast(pl.Float64) for n in FEATURE_NAMES).to_numpy()
+
+
+ADMIN_COLUMNS = np.array([name in ADMIN_FEATURES for name in FEATURE_NAMES])
+
+
+def admin_view(x: np.ndarray) -> np.ndarray:
+    """``x`` with every feature a field survey alone observes set to missing: the administrative model is
+    trained and applied on this view, so it can never split on what an unsurveyed family lacks."""
+    out = np.array(x, dtype=float, copy=True)
+    out[:, ~ADMIN_COLUMNS] = np.nan
+    return out
 
 
 def survey_matrix(survey: Survey) -> Matrix:
@@ -115,7 +126,12 @@ def train(
     calib_share: float = 0.2,
     min_obs: int = 200,
 ) -> registry.WelfareModel:
-    """Train both models on the survey under ``survey_dir`` and save a new version; returns it."""
+    """Train the models on the survey under ``survey_dir`` and save a new version; returns it.
+
+    Baseline and challenger compete on held-out households and the better one ranks surveyed families;
+    the administrative model (the challenger's settings on :func:`admin_view`) ranks families no field
+    survey visited but administrative registers know, with its own, wider conformal intervals.
+    """
     start = time.perf_counter()
     survey = load_survey(survey_dir, config)
     m = survey_matrix(survey)
@@ -128,12 +144,16 @@ def train(
     baseline = StepwiseOLS(min_obs=min_obs).fit(m.x[tr], m.y[tr], m.weight[tr])
     best, cv = tune(m.x[tr], m.y[tr], m.weight[tr], grid=grid or GRID, folds=folds, seed=seed)
     challenger = BoostedPMT(**best, seed=seed, threads=1).fit(m.x[tr], m.y[tr], m.weight[tr])
-    models = {registry.BASELINE: baseline, registry.CHALLENGER: challenger}
+    admin = BoostedPMT(**best, seed=seed, threads=1).fit(admin_view(m.x[tr]), m.y[tr], m.weight[tr])
+    models = {registry.BASELINE: baseline, registry.CHALLENGER: challenger, registry.ADMIN: admin}
+    views = {registry.ADMIN: admin_view}
     cutoffs = metrics.weighted_quantiles(m.y, m.weight, DESIL_QUANTILES)
     conformal, held_out, audits, importance = {}, {}, {}, {}
     for name, model in models.items():
-        conformal[name] = conformalize(model, m.x[cal], m.y[cal], LEVEL)
-        pred = model.predict(m.x[te])
+        view = views.get(name, np.asarray)
+        x_cal, x_te = view(m.x[cal]), view(m.x[te])
+        conformal[name] = conformalize(model, x_cal, m.y[cal], LEVEL)
+        pred = model.predict(x_te)
         lower, upper, p4, _p5, border = placement(pred, conformal[name], cutoffs[3], cutoffs[4])
         held_out[name] = metrics.summary(m.y[te], pred, m.weight[te], lower, upper)
         held_out[name]["borderline_share"] = float(border.mean())
@@ -142,7 +162,7 @@ def train(
         audits[name] = metrics.subgroup_audit(
             m.y[te], pred, m.weight[te], {k: v[te] for k, v in m.groups.items()}
         )
-        importance[name] = global_importance(model, m.x[te])
+        importance[name] = global_importance(model, x_te)
     ee = {k: held_out[k]["exclusion_error_40"] for k in models}
     chosen = registry.CHALLENGER if ee[registry.CHALLENGER] < ee[registry.BASELINE] else registry.BASELINE
     improvement = 1 - ee[registry.CHALLENGER] / ee[registry.BASELINE] if ee[registry.BASELINE] else 0.0
@@ -170,6 +190,8 @@ def train(
             "exclusion_error_40": ee[chosen],
             "baseline_exclusion_error_40": ee[registry.BASELINE],
             "challenger_exclusion_error_40": ee[registry.CHALLENGER],
+            "administrative_exclusion_error_40": ee[registry.ADMIN],
+            "administrative_interval_coverage": held_out[registry.ADMIN].get("interval_coverage"),
             "relative_improvement": improvement,
             "interval_coverage": held_out[chosen].get("interval_coverage"),
         },
@@ -177,7 +199,7 @@ def train(
     }
     path = registry.save(
         data_dir, survey.data_hash, manifest, baseline, challenger, conformal, metrics_doc,
-        yaml.safe_dump(config.model_dump(by_alias=True), allow_unicode=True, sort_keys=False),
+        yaml.safe_dump(config.model_dump(by_alias=True), allow_unicode=True, sort_keys=False), admin=admin,
     )  # fmt: skip
     log.info("welfare model saved", version=path.name, chosen=chosen, exclusion_error_40=round(ee[chosen], 4))
     return registry.load(path)

@@ -1,0 +1,64 @@
+"""Which families the welfare model may rank at all, and why the others may not.
+
+A family the registry knows nothing about is not "the poorest": scored on imputed values it used to land
+in desil 1 and be paid. A family is ranked only when it has living members, at least one of them an adult
+(a lone child is a fragment of a family that linkage has not put back together), and something observed
+about its welfare: a housing or asset item from a field survey (Regsosek, DTKS, P3KE), ranked by the
+survey model; or, failing that, an administrative record (PLN power class, vehicle, land), ranked by the
+administrative-data model, which was trained on the survey with only what such a family has and carries
+its own, wider intervals. The others get a reason code, no desil, no automatic program eligibility, and
+go to the top of the field queue for data collection (pendataan) or a ground check.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from dtsen.welfare.features import CHILD_AGE
+
+RANKED = "diperingkat"
+NOT_RANKED = "tidak_diperingkat"
+SURVEY_MODEL = "survei"
+ADMIN_MODEL = "administratif"
+# Reason codes, most fundamental first (a family gets the first that applies), with the sentence a citizen,
+# operator or auditor reads.
+REASONS: dict[str, str] = {
+    "tanpa_anggota": (
+        "Keluarga ini belum dapat diperingkat: tidak ada anggota yang masih hidup dan tinggal bersama."
+    ),
+    "tanpa_kepala_dewasa": (
+        "Keluarga ini belum dapat diperingkat: tidak ada anggota berumur 15 tahun ke atas, sehingga "
+        "kemungkinan merupakan bagian dari keluarga lain; perlu diperiksa di lapangan."
+    ),
+    "tanpa_observasi": (
+        "Keluarga ini belum dapat diperingkat: belum ada data kondisi rumah dan aset dari pendataan "
+        "lapangan (Regsosek, DTKS atau P3KE) maupun dari data administratif (PLN, kendaraan, tanah); "
+        "perlu pendataan."
+    ),
+}
+
+
+def ranking_status(
+    features: pl.DataFrame, admin_model: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(status, reason, model) per feature row: ``diperingkat`` with a null reason and the model that ranks
+    it (``survei`` or ``administratif``), or ``tidak_diperingkat`` with the first reason code of
+    :data:`REASONS` that applies and a null model. Without an administrative model (versions trained
+    before it existed) a family with administrative records only is not ranked."""
+    members = features["jumlah_anggota"].fill_null(0).to_numpy()
+    oldest = features["umur_maks"].to_numpy().astype(float)
+    surveyed = features["item_survei_teramati"].fill_null(0).to_numpy() > 0
+    administrative = features["item_administratif_teramati"].fill_null(0).to_numpy() > 0
+    conditions = {
+        "tanpa_anggota": members <= 0,
+        "tanpa_kepala_dewasa": ~np.isnan(oldest) & (np.nan_to_num(oldest, nan=0.0) < CHILD_AGE),
+        "tanpa_observasi": ~surveyed & ~(administrative & admin_model),
+    }
+    reason = np.full(len(features), None, dtype=object)
+    for code in reversed(REASONS):  # the first in REASONS wins: assign it last
+        reason[conditions[code]] = code
+    ranked = np.array([r is None for r in reason], dtype=bool)
+    status = np.where(ranked, RANKED, NOT_RANKED).astype(object)
+    model = np.where(ranked, np.where(surveyed, SURVEY_MODEL, ADMIN_MODEL), None).astype(object)
+    return status, reason, model
