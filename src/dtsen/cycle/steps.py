@@ -297,7 +297,11 @@ def step_publish(ctx: CycleContext, out: Path) -> dict[str, Any]:
         diff = d.summary
     state = json.loads((ctx.run_dir / "state.json").read_text(encoding="utf-8"))
     report.write(snap, state, diff, out / "report")
+    from dtsen.store.snapshot_load import load_after_publish  # a configured serving database loads it
+
+    serving = load_after_publish(ctx.data_dir, snap.ref)  # a failure is logged and reported, never raised
     return {
+        **({"serving": serving} if serving is not None else {}),
         "snapshot": snap.ref,
         "snapshot_dir": str(snap.path),
         "previous": previous.ref if previous else None,
