@@ -153,3 +153,31 @@ def test_explanation_scan_finds_sentences_about_unobserved_items(tmp_path: Path)
     # the sample families have a floor type but no floor area: every luas_lantai sentence is fabricated
     assert set(problems["faktor"]) == {"luas_lantai"}
     assert problems.height == scores.height
+
+
+def test_field_queue_puts_unranked_families_first(tmp_path: Path) -> None:
+    from dtsen.welfare.integrity import field_queue
+
+    p, f, s = sample()
+    rows = []
+    for r in s:
+        fid = r["id_keluarga_dtsen"]
+        if fid == "f3":
+            r = {**r, "desil_nasional": None, "status_peringkat": NOT_RANKED,
+                 "alasan_tidak_diperingkat": "tanpa_observasi"}  # fmt: skip
+        else:
+            r = {**r, "status_peringkat": RANKED, "borderline": fid == "f1", "p_desil_le4": 0.6}
+        rows.append(r)
+    paths = write_golden(tmp_path, p, f, rows)
+    scores = pl.read_parquet(paths[2]).with_columns(
+        model_peringkat=pl.when(pl.col("id_keluarga_dtsen") == "f4")
+        .then(pl.lit(ADMIN_MODEL))
+        .when(pl.col("status_peringkat") == RANKED)
+        .then(pl.lit(SURVEY_MODEL))
+    )
+    scores.write_parquet(paths[2])
+    queue = field_queue(tmp_path)
+    assert queue["id_keluarga_dtsen"].to_list() == ["f3", "f4", "f1"]
+    assert queue["kategori"].to_list() == ["pendataan", "verval_data_administratif", "verval_borderline"]
+    assert queue["urutan"].to_list() == [1, 2, 3]
+    assert field_queue(tmp_path, region="99").height == 0

@@ -162,3 +162,38 @@ def snapshot_integrity(
             raise typer.Exit(2)
         out["kebenaran"] = truth_check(s.path, synth)
     typer.echo(json.dumps(out, indent=2, default=str))
+
+
+@app.command("pendataan")
+def snapshot_pendataan(
+    ref: str = typer.Argument("current", help="current, 2026Q1, 2026Q1/v2 or a directory."),
+    region: str | None = typer.Option(None, "--region", help="Region code prefix (34, 3471, 3471011001...)."),
+    out: Path | None = typer.Option(None, "--out", help="Write the queue as CSV here instead of a summary."),
+    data_dir: Path | None = DATA_DIR,
+) -> None:
+    """The field queue of a region: unranked families (pendataan) first, then families ranked on
+    administrative data only, then borderline families; CSV for the desa operator and facilitators."""
+    from dtsen.welfare.integrity import field_queue
+
+    s = _open(ref, data_dir)
+    try:
+        queue = field_queue(s.path, region)
+    except ValueError as exc:
+        stderr.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        queue.write_csv(out)
+        console.print(f"{queue.height:,} families -> {out}")
+        return
+    counts = (
+        queue.group_by("kategori", "alasan_tidak_diperingkat")
+        .len()
+        .sort("kategori", "alasan_tidak_diperingkat")
+    )
+    table = Table(title=f"Antrean lapangan {s.ref}" + (f" wilayah {region}" if region else ""))
+    for col in ("kategori", "alasan", "keluarga"):
+        table.add_column(col)
+    for row in counts.iter_rows():
+        table.add_row(row[0], row[1] or "", f"{row[2]:,}")
+    console.print(table)

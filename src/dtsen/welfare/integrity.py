@@ -79,6 +79,51 @@ def explanation_problems(snapshot_dir: Path) -> pl.DataFrame:
     return items.filter(unobserved).select(KEY, "faktor", "kalimat")
 
 
+QUEUE_COLUMNS = (
+    "urutan", "kategori", KEY, "no_kk", "kode_desa", "alamat", "rt", "rw", "jumlah_anggota",
+    "alasan_tidak_diperingkat", "model_peringkat", "desil_nasional", "p_desil_le4",
+)  # fmt: skip
+
+
+def field_queue(snapshot_dir: Path, region: str | None = None) -> pl.DataFrame:
+    """A region's families in the order field staff should see them: unranked families first (they need
+    data collection, pendataan; by reason, largest families first), then families ranked on
+    administrative data only, then borderline survey families (closest to the desil-4 cut-off first)."""
+    snapshot_dir = Path(snapshot_dir)
+    scores = pl.read_parquet(snapshot_dir / "scores.parquet")
+    if "status_peringkat" not in scores.columns:
+        raise ValueError(
+            f"{snapshot_dir}: scores.parquet has no ranking status (snapshot older than 2026-12)"
+        )
+    families = pl.read_parquet(
+        snapshot_dir / "families.parquet", columns=[KEY, "no_kk", "kode_desa", "alamat", "rt", "rw"]
+    )
+    if region:
+        families = families.filter(pl.col("kode_desa").str.starts_with(region))
+    j = families.join(scores.drop("kode_prov", "kode_kab"), on=KEY, how="inner")
+    kategori = (
+        pl.when(pl.col("status_peringkat") != RANKED)
+        .then(pl.lit("pendataan"))
+        .when(pl.col("model_peringkat") == "administratif")
+        .then(pl.lit("verval_data_administratif"))
+        .when(pl.col("borderline"))
+        .then(pl.lit("verval_borderline"))
+        .otherwise(None)
+    )
+    order = pl.when(kategori == "pendataan").then(0).when(kategori == "verval_data_administratif").then(1)
+    queued = (
+        j.with_columns(kategori=kategori, _o=order.otherwise(2), _d=(pl.col("p_desil_le4") - 0.5).abs())
+        .filter(pl.col("kategori").is_not_null())
+        .sort(
+            ["_o", "alasan_tidak_diperingkat", "jumlah_anggota", "_d", KEY],
+            descending=[False, False, True, False, False],
+            nulls_last=True,
+        )
+        .with_row_index("urutan", offset=1)
+    )
+    return queued.select(QUEUE_COLUMNS)
+
+
 def _true_families(snapshot_dir: Path, synth_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per golden family: the true family most of its members belong to and its consumption; the true
     families with their sizes)."""
