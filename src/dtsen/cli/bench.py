@@ -234,6 +234,7 @@ def bench_cycle(
     seconds = time.perf_counter() - start
     steps = {name: rec["seconds"] for name, rec in result.steps.items()}
     score = result.steps.get("score", {}).get("summary", {})
+    integrity = _ranking_integrity(target, source_dir)
     if keep is None:
         shutil.rmtree(target, ignore_errors=True)
     emit(
@@ -245,6 +246,32 @@ def bench_cycle(
             "step_seconds": steps,
             "welfare_training_seconds": score.get("training_seconds"),
             "families": result.steps.get("consolidate", {}).get("summary", {}).get("families"),
+            "ranking_integrity": integrity,
             **peak_rss_mb(),
         }
     )
+
+
+def _ranking_integrity(data_dir: Path, synth_dir: Path) -> dict[str, object]:
+    """Ranking status counts, fabricated explanation sentences (must be 0) and desil 1 against the truth
+    (measured after the timing, so it costs the cycle nothing)."""
+    import polars as pl
+
+    from dtsen.cycle.snapshot import current
+    from dtsen.welfare.integrity import explanation_problems, truth_check
+
+    snap = current(data_dir)
+    if snap is None:
+        return {}
+    scores = pl.read_parquet(
+        snap.file("scores.parquet"), columns=["alasan_tidak_diperingkat", "model_peringkat"]
+    )
+    truth = truth_check(snap.path, synth_dir)
+    return {
+        "status": {str(k): v for k, v in scores["alasan_tidak_diperingkat"].value_counts().iter_rows()},
+        "model": {str(k): v for k, v in scores["model_peringkat"].value_counts().iter_rows()},
+        "explanation_sentences_without_data": explanation_problems(snap.path).height,
+        "desil1_not_bottom10_share": truth["desil1_setelah"]["porsi"],
+        "unranked_truly_poor": truth["tidak_diperingkat"]["benar_miskin"],
+        "unranked_not_poor": truth["tidak_diperingkat"]["bukan_miskin"],
+    }
