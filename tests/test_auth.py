@@ -466,8 +466,11 @@ def test_csrf_on_anonymous_forms_and_the_login_form(engine: Engine, client: Test
         refused = fresh.post("/uji/publik", data={"nama": "Sari", "csrf_token": "x.y"})
         assert refused.status_code == 403
         assert fresh.post("/masuk", data={"username": "a", "password": "b"}).status_code == 403
+    assert "set-cookie" not in client.get("/uji/siapa").headers  # no form, no token
     token = _token(client)
     assert client.cookies["dtsen_csrf"] == token
+    assert "set-cookie" not in client.get("/masuk").headers  # kept while it verifies
+    assert _token(client) == token
     assert client.post("/uji/publik", data={"nama": "Sari", "csrf_token": token}).json() == {"ok": "Sari"}
     # A cookie and field that agree but were not signed by us.
     forged = "abc.def"

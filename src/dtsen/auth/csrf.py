@@ -3,9 +3,9 @@
 * **Signed in** (a live ``dtsen_session`` cookie): the synchronizer token stored with the session
   (``staff_session.csrf_token``) must come back in the form field ``csrf_token`` or the
   ``X-CSRF-Token`` header.
-* **Anonymous** (the login form, the public citizen forms): a signed double-submit token. The middleware
-  gives every visitor an HttpOnly ``dtsen_csrf`` cookie holding ``nonce.HMAC(secret_key, nonce)``; the
-  same value must come back in the form. Another site can make a browser post to us, but it cannot read
+* **Anonymous** (the login form, the public citizen forms): a signed double-submit token. A page that
+  renders a form token gives the visitor an HttpOnly ``dtsen_csrf`` cookie holding
+  ``nonce.HMAC(secret_key, nonce)`` (kept while it verifies); the same value must come back in the form. Another site can make a browser post to us, but it cannot read
   or set our cookie, and without the secret it cannot forge a value that verifies.
 * **Machine clients** (``Authorization: Bearer``) send no cookies a browser could attach, so they are not
   checked; neither is the token endpoint, which authenticates the client itself.
@@ -48,6 +48,7 @@ MESSAGE = N_("Formulir kedaluwarsa atau tidak sah, silakan muat ulang halaman.")
 _STATE_ANONYMOUS = "csrf_anonymous"
 _STATE_SESSION = "csrf_session"
 _STATE_INSTALLED = "csrf_installed"
+_STATE_ISSUED = "csrf_issued"
 
 
 def secret_of(app: Any) -> bytes:
@@ -80,7 +81,11 @@ def anonymous_token_is_valid(token: str | None, secret: bytes) -> bool:
 def csrf_token_for(request: Request) -> str:
     """The token a page served for ``request`` must put in its forms (``<input type="hidden"
     name="csrf_token" value="{{ csrf_token }}">``) or send as ``X-CSRF-Token``: the session's token when
-    signed in, else the visitor's signed anonymous token. Needs :class:`CSRFMiddleware` installed."""
+    signed in, else the visitor's signed anonymous token. Needs :class:`CSRFMiddleware` installed.
+
+    Safe requests are not checked, so the middleware does not look their session up; that happens here,
+    once, and only for a page that actually renders a form token (current_principal has usually
+    already put it on the request)."""
     state = request.scope.get("state") or {}
     if not state.get(_STATE_INSTALLED):
         raise RuntimeError("CSRFMiddleware is not installed on this app (call dtsen.auth.install(app))")
@@ -88,7 +93,14 @@ def csrf_token_for(request: Request) -> str:
     live = getattr(request.state, "auth_session_csrf", None)
     if live is not None:
         return str(live)
-    return str(state.get(_STATE_SESSION) or state[_STATE_ANONYMOUS])
+    if _STATE_SESSION not in state:
+        token = request.cookies.get(SESSION_COOKIE)
+        state[_STATE_SESSION] = _session_csrf(request.app, token) if token else None
+    if state[_STATE_SESSION]:
+        return str(state[_STATE_SESSION])
+    if not state[_STATE_ANONYMOUS]:
+        state[_STATE_ANONYMOUS] = state[_STATE_ISSUED] = new_anonymous_token(secret_of(request.app))
+    return str(state[_STATE_ANONYMOUS])
 
 
 def _cookie_header(request: Request, app: Any, value: str) -> bytes:
@@ -173,7 +185,7 @@ def refusal(request: Request, status: int = 403, detail: str | None = MESSAGE) -
 
 class CSRFMiddleware:
     """Issues the anonymous token cookie and refuses unsafe requests without the right token (pure ASGI:
-    safe requests pay for one HMAC, and a session lookup only when a session cookie is present)."""
+    a safe request pays for one HMAC; only an unsafe one with a session cookie costs a session lookup)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -184,24 +196,31 @@ class CSRFMiddleware:
             return
         app = scope["app"]
         request = Request(scope)
-        secret = secret_of(app)
         presented = request.cookies.get(CSRF_COOKIE)
-        anonymous_valid = anonymous_token_is_valid(presented, secret)
-        anonymous = presented if anonymous_valid and presented else new_anonymous_token(secret)
-        session_token = request.cookies.get(SESSION_COOKIE)
-        session_csrf = None
-        if session_token:
-            session_csrf = await anyio.to_thread.run_sync(_session_csrf, app, session_token)
+        anonymous_valid = presented is not None and anonymous_token_is_valid(presented, secret_of(app))
         state = scope.setdefault("state", {})
         state[_STATE_INSTALLED] = True
-        state[_STATE_ANONYMOUS] = anonymous
-        state[_STATE_SESSION] = session_csrf
+        state[_STATE_ANONYMOUS] = presented if anonymous_valid else None
+
+        async def send_with_cookie(message: Message) -> None:
+            # A token first handed out while answering this request (csrf_token_for) goes out as the
+            # cookie; static files, the health check and JSON answers never make one.
+            issued = state.get(_STATE_ISSUED)
+            if issued and message["type"] == "http.response.start":
+                cookie = _cookie_header(request, app, issued)
+                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+            await send(message)
 
         if not _exempt(scope, request):
+            session_token = request.cookies.get(SESSION_COOKIE)
+            session_csrf = None
+            if session_token:
+                session_csrf = await anyio.to_thread.run_sync(_session_csrf, app, session_token)
+            state[_STATE_SESSION] = session_csrf
             try:
                 body = await _read_body(receive)
             except StarletteHTTPException as exc:  # the body cap of the web shell (413)
-                await refusal(request, exc.status_code, None)(scope, receive, send)
+                await refusal(request, exc.status_code, None)(scope, receive, send_with_cookie)
                 return
             receive = _replay(body)
             submitted = await _submitted_token(scope, request, body)
@@ -211,14 +230,7 @@ class CSRFMiddleware:
                 or not expected
                 or not hmac.compare_digest(submitted.encode(), expected.encode())
             ):
-                await refusal(request)(scope, receive, send)
+                await refusal(request)(scope, receive, send_with_cookie)
                 return
-
-        cookie = None if anonymous_valid else _cookie_header(request, app, anonymous)
-
-        async def send_with_cookie(message: Message) -> None:
-            if cookie is not None and message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
-            await send(message)
 
         await self.app(scope, receive, send_with_cookie)
