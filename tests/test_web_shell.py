@@ -60,8 +60,8 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 
 def csrf(client: TestClient) -> dict[str, str]:
-    """The anonymous CSRF token (the cookie the CSRF middleware hands out) as a header for unsafe requests."""
-    client.get("/healthz")
+    """The anonymous CSRF token (the cookie a page with a form hands out) as a header for unsafe requests."""
+    client.get("/masuk")
     return {"x-csrf-token": client.cookies["dtsen_csrf"]}
 
 
