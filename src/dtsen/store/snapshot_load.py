@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Engine, Table, delete, select, update
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 
 from dtsen.logs import get_logger
 from dtsen.store.served import (
@@ -472,7 +473,13 @@ def load_snapshot(
     engine, owned = _engine_for(url_or_engine)
     try:
         with _loader_lock(engine):
-            _clean_interrupted(engine)
+            try:
+                _clean_interrupted(engine)
+            except DBAPIError as exc:
+                reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+                raise SnapshotLoadError(
+                    f"serving database not ready ({reason}): run `dtsen db upgrade` first"
+                ) from exc
             return _load_locked(engine, snap, force, progress, start)
     finally:
         if owned:
