@@ -355,7 +355,9 @@ def family_view(detail: Any, history: Any, principal: Principal, lang: str) -> d
     total = 0
     for row in sorted(programs, key=lambda r: str(field(r, "program"))):
         code = field(row, "program")
-        name = field(row, "nama") or (program_names.get(code, code) if isinstance(program_names, Mapping) else code)
+        name = field(row, "nama") or (
+            program_names.get(code, code) if isinstance(program_names, Mapping) else code
+        )
         layak = bool(field(row, "layak"))
         amount = field(row, "nilai_tahunan")
         if layak and amount:
@@ -515,6 +517,9 @@ def load_family(session: Session, principal: Principal, family_id: str, lang: st
 
     detail = registry.family_detail(session, principal, family_id, purpose=PURPOSE_FAMILY)
     if detail is None:
+        # The registry audited an out-of-region attempt in this unit of work; keep it, although the
+        # request ends in an error (which rolls the request's session back).
+        session.commit()
         raise HTTPException(404, detail=N_("Keluarga tidak ditemukan."))
     history = registry.family_history(session, principal, family_id)
     return family_view(detail, history, principal, lang)
