@@ -29,6 +29,7 @@ from dtsen.auth.deps import current_principal, require_user, requires
 from dtsen.auth.install import install
 from dtsen.auth.passwords import PasswordPolicyError, check_password_policy, hash_secret, needs_rehash
 from dtsen.auth.permissions import PERMISSIONS, api_routes, permission_of, requires_login, role_has
+from dtsen.auth.policy import AuthPolicy
 from dtsen.auth.router import router
 from dtsen.auth.scope import Principal, Role
 from dtsen.auth.sessions import session_id
@@ -39,8 +40,19 @@ from dtsen.store.models import AuditLog
 
 PASSWORD = "kopi-tubruk-pagi-hari"  # noqa: S105 - a test account's password
 START = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+PRODUCTION_HASHER = passwords.hasher  # before the fixture below swaps it for a cheap one
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 ADMIN = {"actor": "cli:test", "actor_role": "admin_bps"}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its production cost takes ~0.2 s a hash on a busy CI core; these tests hash and verify
+    hundreds of times, so they use the same algorithm at a low cost (the production parameters are
+    checked in test_production_hash_parameters)."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    monkeypatch.setattr(passwords, "hasher", lambda: cheap)
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: cheap.hash("dummy"))
 
 
 class Clock:
@@ -71,6 +83,7 @@ def app(engine: Engine, clock: Clock) -> FastAPI:
     app.state.clock = clock
     app.state.secret_key = "test-secret-key-not-for-production"  # noqa: S105
     app.state.signing_key = SigningKey.generate()
+    app.state.auth_policy = AuthPolicy(login_attempts_per_network=10_000, token_requests_per_network=10_000)
     api_errors.install(app)
     install(app)
     app.include_router(router)
@@ -164,7 +177,7 @@ def test_password_hash_is_argon2id_and_old_parameters_are_rehashed_on_login(
     assert passwords.verify_secret(stored, PASSWORD)
     assert not passwords.verify_secret(stored, PASSWORD + "x")
     assert not passwords.verify_secret("not a hash", PASSWORD)
-    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(PASSWORD)
+    weak = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(PASSWORD)
     assert needs_rehash(weak)
     assert not needs_rehash(stored)
 
@@ -179,6 +192,12 @@ def test_password_hash_is_argon2id_and_old_parameters_are_rehashed_on_login(
         assert user is not None
         assert user.password_hash != weak
         assert not needs_rehash(user.password_hash)
+
+
+def test_production_hash_parameters() -> None:
+    stored = PRODUCTION_HASHER().hash(PASSWORD)
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # RFC 9106 low-memory profile
+    assert PRODUCTION_HASHER().verify(stored, PASSWORD)
 
 
 @pytest.mark.parametrize(
@@ -422,6 +441,27 @@ def test_forced_password_change(engine: Engine, client: TestClient) -> None:
     assert client.get("/uji/siapa").json()["kind"] == "public"  # every session ended
     assert _login(client, username, new).headers["location"] == "/staf"
     assert _audit(engine, "password_set", f"user:{username}")
+
+
+def test_login_and_token_attempts_are_rate_limited_per_network(
+    engine: Engine, client: TestClient, app: FastAPI, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        app.state, "auth_policy", AuthPolicy(login_attempts_per_network=2, token_requests_per_network=2)
+    )
+    clock.now = START + timedelta(days=30)  # a fresh window
+    username = _user(engine)
+    assert _login(client, "nobody-1", "x").status_code == 400
+    assert _login(client, "nobody-2", "x").status_code == 400
+    limited = _login(client, username)  # even the right password: this network must wait
+    assert limited.status_code == 429
+    assert int(limited.headers["retry-after"]) > 0
+    assert "Terlalu banyak percobaan" in limited.text
+    assert _audit(engine, "login_failed")[-1].detail["reason"] == "rate_limited"  # type: ignore[index]
+    form = {"grant_type": "client_credentials", "client_id": "x", "client_secret": "y"}
+    assert [client.post("/auth/token", data=form).status_code for _ in range(3)] == [401, 401, 429]
+    clock.advance(hours=2)
+    assert _login(client, username).status_code == 303
 
 
 # --- CSRF ------------------------------------------------------------------------------------------------

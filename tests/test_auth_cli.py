@@ -7,10 +7,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from dtsen.auth import passwords
 from dtsen.auth.accounts import authenticate, get_user
 from dtsen.auth.clients import authenticate_client
 from dtsen.auth.policy import DEFAULT_POLICY
@@ -22,6 +24,16 @@ from dtsen.store.models import AuditLog
 
 runner = CliRunner()
 PASSWORD = "gunung-merapi-berasap-tipis"  # noqa: S105 - a test account's password
+
+
+@pytest.fixture(autouse=True)
+def _cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id at its production cost takes ~0.2 s a hash on a busy CI core; these tests hash and verify
+    hundreds of times, so they use the same algorithm at a low cost (the production parameters are
+    checked in test_production_hash_parameters)."""
+    cheap = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+    monkeypatch.setattr(passwords, "hasher", lambda: cheap)
+    monkeypatch.setattr(passwords, "_dummy_hash", lambda: cheap.hash("dummy"))
 
 
 def _invoke(*args: str, stdin: str | None = None, url: str) -> tuple[int, str]:

@@ -42,6 +42,10 @@ class AuthPolicy:
     max_failed_logins: int = 5
     lockout: timedelta = timedelta(minutes=15)
     token_lifetime: timedelta = timedelta(minutes=15)
+    # Per client network and hour (the lock-out is per account; this slows one network guessing across
+    # accounts). Generous: a village office or a carrier-grade NAT puts many people behind one address.
+    login_attempts_per_network: int = 60
+    token_requests_per_network: int = 600
     cookie_secure: bool = False
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -53,6 +54,18 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
     from dtsen.web.templating import render
 
     return render(request, template, context, status_code=status_code)
+
+
+def _over_limit(request: Request, bucket: str, hits: int, now: datetime) -> int | None:
+    """Count one attempt of this client network in ``bucket`` (the public pages' database-backed
+    sliding window, shared by every worker); the seconds to wait if it is over ``hits`` an hour."""
+    from dtsen.api.ratelimit import Limit, RateLimitedError, client_network, hit
+
+    try:
+        hit(request.app.state.engine, Limit(bucket, hits, 3600), client_network(request), now=now.timestamp())
+    except RateLimitedError as exc:
+        return exc.retry_after
+    return None
 
 
 def _client_ip(request: Request) -> str | None:
@@ -119,17 +132,31 @@ def login(
     policy = policy_of(request.app)
     now = clock_of(request.app)()
     ip = _client_ip(request)
-    result = authenticate(db, username[:200], password[:1024], now=now, policy=policy, ip_address=ip)
     target = safe_next(next_url, DEFAULT_LANDING)
+    context = {
+        "next": target,
+        "username": username[:64],
+        "failed": True,
+        "signed_out": False,
+        "already": None,
+        "nav_current": "masuk",
+    }
+    retry_after = _over_limit(request, "masuk_ip", policy.login_attempts_per_network, now)
+    if retry_after is not None:
+        audit.record(
+            db,
+            actor="anonymous",
+            action="login_failed",
+            resource="staff_session",
+            detail={"username": audit_username(username), "reason": "rate_limited", "ip": ip},
+            occurred_at=now,
+        )
+        context.update(failed=False, limited_minutes=max(1, -(-retry_after // 60)))
+        response = _render(request, "auth/masuk.html", context, status_code=429)
+        response.headers["retry-after"] = str(retry_after)
+        return response
+    result = authenticate(db, username[:200], password[:1024], now=now, policy=policy, ip_address=ip)
     if result.user is None:
-        context = {
-            "next": target,
-            "username": username[:64],
-            "failed": True,
-            "signed_out": False,
-            "already": None,
-            "nav_current": "masuk",
-        }
         return _render(request, "auth/masuk.html", context, status_code=LOGIN_FAILED_STATUS)
 
     user = result.user
@@ -299,6 +326,13 @@ def token(
         headers = {"WWW-Authenticate": 'Basic realm="dtsen"'} if status == 401 and basic is not None else None
         return oauth_error(status, error, description, headers)
 
+    retry_after = _over_limit(request, "token_ip", policy_of(request.app).token_requests_per_network, now)
+    if retry_after is not None:
+        response = refuse(
+            429, "rate_limited", "terlalu banyak permintaan token dari jaringan ini", "rate_limited"
+        )
+        response.headers["retry-after"] = str(retry_after)
+        return response
     if basic is not None and (client_id or client_secret):
         return refuse(400, "invalid_request", "gunakan satu cara autentikasi klien saja", "two_methods")
     given_id, given_secret = basic if basic is not None else (client_id or "", client_secret or "")
