@@ -17,63 +17,33 @@ from dtsen.welfare.integrity import explanation_problems
 from dtsen.welfare.rankable import ADMIN_MODEL, NOT_RANKED, RANKED, SURVEY_MODEL, ranking_status
 from golden_frames import sample, write_golden
 
-
-def _features(rows: list[dict[str, object]]) -> pl.DataFrame:
-    return pl.DataFrame(
-        rows,
-        schema={
-            "jumlah_anggota": pl.Int32, "umur_maks": pl.Int32, "item_survei_teramati": pl.Int32,
-            "item_administratif_teramati": pl.Int32,
-        },
-        orient="row",
-    )  # fmt: skip
+COLUMNS = (
+    "jumlah_anggota",
+    "umur_maks",
+    "kepala_umur",
+    "item_survei_teramati",
+    "item_administratif_teramati",
+)
 
 
 def test_ranking_status_reasons_and_models() -> None:
-    features = _features(
-        [
-            {
-                "jumlah_anggota": 4,
-                "umur_maks": 45,
-                "item_survei_teramati": 9,
-                "item_administratif_teramati": 1,
-            },
-            {
-                "jumlah_anggota": 3,
-                "umur_maks": 50,
-                "item_survei_teramati": 0,
-                "item_administratif_teramati": 2,
-            },
-            {
-                "jumlah_anggota": 2,
-                "umur_maks": 60,
-                "item_survei_teramati": 0,
-                "item_administratif_teramati": 0,
-            },
-            {
-                "jumlah_anggota": 1,
-                "umur_maks": 9,
-                "item_survei_teramati": 9,
-                "item_administratif_teramati": 0,
-            },
-            {
-                "jumlah_anggota": 0,
-                "umur_maks": None,
-                "item_survei_teramati": 0,
-                "item_administratif_teramati": 0,
-            },
-            {
-                "jumlah_anggota": 2,
-                "umur_maks": None,
-                "item_survei_teramati": 3,
-                "item_administratif_teramati": 0,
-            },
-        ]
-    )
+    rows = [
+        (4, 45, 45.0, 9, 1),  # surveyed
+        (3, 50, 50.0, 0, 2),  # only administrative records
+        (2, 60, 60.0, 0, 0),  # nothing observed
+        (1, 9, 9.0, 9, 0),  # a lone child
+        (0, None, None, 0, 0),  # nobody left
+        (2, None, None, 3, 0),  # ages unknown: not a reason by itself
+        (3, 41, 12.0, 9, 0),  # a child recorded as head while adults live there
+    ]
+    features = pl.DataFrame(rows, schema=dict(zip(COLUMNS, (pl.Int32, pl.Int32, pl.Float64, pl.Int32, pl.Int32),
+                                                  strict=True)), orient="row")  # fmt: skip
     status, reason, model = ranking_status(features)
-    assert status.tolist() == [RANKED, RANKED, NOT_RANKED, NOT_RANKED, NOT_RANKED, RANKED]
-    assert reason.tolist() == [None, None, "tanpa_observasi", "tanpa_kepala_dewasa", "tanpa_anggota", None]
-    assert model.tolist() == [SURVEY_MODEL, ADMIN_MODEL, None, None, None, SURVEY_MODEL]
+    assert status.tolist() == [RANKED, RANKED, NOT_RANKED, NOT_RANKED, NOT_RANKED, RANKED, NOT_RANKED]
+    assert reason.tolist() == [
+        None, None, "tanpa_observasi", "tanpa_kepala_dewasa", "tanpa_anggota", None, "tanpa_kepala_dewasa",
+    ]  # fmt: skip
+    assert model.tolist() == [SURVEY_MODEL, ADMIN_MODEL, None, None, None, SURVEY_MODEL, None]
     # a model version without the administrative model ranks nobody on administrative data alone
     status, reason, _ = ranking_status(features, admin_model=False)
     assert status[1] == NOT_RANKED

@@ -1,8 +1,9 @@
 """Which families the welfare model may rank at all, and why the others may not.
 
 A family the registry knows nothing about is not "the poorest": scored on imputed values it used to land
-in desil 1 and be paid. A family is ranked only when it has living members, at least one of them an adult
-(a lone child is a fragment of a family that linkage has not put back together), and something observed
+in desil 1 and be paid. A family is ranked only when it has living members, at least one of them an adult and
+the head not a child (a lone child is a fragment of a family that linkage has not put back together; a
+child recorded as head is a data error to check), and something observed
 about its welfare: a housing or asset item from a field survey (Regsosek, DTKS, P3KE), ranked by the
 survey model; or, failing that, an administrative record (PLN power class, vehicle, land), ranked by the
 administrative-data model, which was trained on the survey with only what such a family has and carries
@@ -28,8 +29,9 @@ REASONS: dict[str, str] = {
         "Keluarga ini belum dapat diperingkat: tidak ada anggota yang masih hidup dan tinggal bersama."
     ),
     "tanpa_kepala_dewasa": (
-        "Keluarga ini belum dapat diperingkat: tidak ada anggota berumur 15 tahun ke atas, sehingga "
-        "kemungkinan merupakan bagian dari keluarga lain; perlu diperiksa di lapangan."
+        "Keluarga ini belum dapat diperingkat: kepala keluarga tercatat berumur di bawah 15 tahun atau "
+        "tidak ada anggota berumur 15 tahun ke atas, sehingga kemungkinan merupakan bagian dari keluarga "
+        "lain; perlu diperiksa di lapangan."
     ),
     "tanpa_observasi": (
         "Keluarga ini belum dapat diperingkat: belum ada data kondisi rumah dan aset dari pendataan "
@@ -48,11 +50,16 @@ def ranking_status(
     before it existed) a family with administrative records only is not ranked."""
     members = features["jumlah_anggota"].fill_null(0).to_numpy()
     oldest = features["umur_maks"].to_numpy().astype(float)
+    head_age = (
+        features["kepala_umur"].to_numpy().astype(float) if "kepala_umur" in features.columns else oldest
+    )
     surveyed = features["item_survei_teramati"].fill_null(0).to_numpy() > 0
     administrative = features["item_administratif_teramati"].fill_null(0).to_numpy() > 0
     conditions = {
         "tanpa_anggota": members <= 0,
-        "tanpa_kepala_dewasa": ~np.isnan(oldest) & (np.nan_to_num(oldest, nan=0.0) < CHILD_AGE),
+        # no adult at all, or a child recorded as the head: a fragment or a data error to check in the field
+        "tanpa_kepala_dewasa": (~np.isnan(oldest) & (np.nan_to_num(oldest, nan=0.0) < CHILD_AGE))
+        | (~np.isnan(head_age) & (np.nan_to_num(head_age, nan=0.0) < CHILD_AGE)),
         "tanpa_observasi": ~surveyed & ~(administrative & admin_model),
     }
     reason = np.full(len(features), None, dtype=object)
