@@ -68,7 +68,7 @@ def test_found_by_nik_shows_the_masked_answer_and_is_audited(engine: Engine, app
     assert "750.000" in text
     assert "Lantai tanah menurunkan perkiraan pengeluaran" in text
     assert "Sangat yakin" in text
-    assert "2026Q2" in text
+    assert "DTSEN triwulan 2 tahun 2026" in text
     assert 'href="/sanggah"' in text
     with Session(engine) as session:
         trail = audit.trail_for(session, SITI.nik)

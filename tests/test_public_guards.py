@@ -299,3 +299,13 @@ def test_counts_are_bounded(engine: Engine) -> None:
             select(func.count()).select_from(RateLimitCounter).where(RateLimitCounter.bucket == "datasaya_ip")
         )
     assert rows == 1
+
+
+def test_times_are_shown_in_the_regions_time_zone() -> None:
+    from datetime import UTC, datetime
+
+    moment = datetime(2026, 7, 1, 1, 30, tzinfo=UTC)
+    assert intake.local_time(moment, "3471011001")[0].hour == 8  # WIB
+    assert intake.local_time(moment, "5171")[1] == "WITA"  # Denpasar
+    assert intake.local_time(moment, "9471")[1] == "WIT"  # Jayapura
+    assert intake.local_time(moment, None)[1] == "WIB"

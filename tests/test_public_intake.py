@@ -337,6 +337,7 @@ def test_who_read_my_data_shows_a_staff_read_as_role_and_region(
     assert "Desa/Kel. GEDONGKIWO" in response.text
     assert "verifikasi dan validasi" in response.text
     assert "budi.operator" not in response.text  # the officer's username is not shown
+    assert " WIB" in response.text  # times in the person's own time zone (DI Yogyakarta), not UTC
     with Session(engine) as session:
         trail = audit.trail_for(session, BUDI.nik)
     assert (trail[-1].actor, trail[-1].purpose) == ("public:publik", "data_saya")  # the lookup is audited

@@ -14,6 +14,7 @@ whether the person exists, and the registry is asked exactly once either way.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -242,6 +243,7 @@ class StatusAnswer:
     programs: list[dict[str, Any]]
     reasons: list[str]
     snapshot: str
+    quarter: tuple[str, str] | None  # ("2026", "2") from the period 2026Q2
 
 
 def status_answer(answer: CitizenStatus) -> StatusAnswer:
@@ -260,6 +262,9 @@ def status_answer(answer: CitizenStatus) -> StatusAnswer:
         programs=[{"nama": p.nama, "nilai_triwulan": p.nilai_triwulan} for p in answer.programs if p.layak],
         reasons=list(answer.alasan[:3]),
         snapshot=answer.periode or answer.snapshot_ref,
+        quarter=(answer.periode[:4], answer.periode[5:])
+        if re.fullmatch(r"\d{4}Q[1-4]", answer.periode or "")
+        else None,
     )
 
 
@@ -524,6 +529,7 @@ def _receipt(request: Request, citizen_request: Any, *, created: bool) -> Respon
         {
             "nav_current": "usul",
             "permintaan": citizen_request,
+            "lokal": intake.local_time,
             "created": created,
             "kategori_labels": OBJECTION_LABELS,
         },
@@ -551,6 +557,7 @@ def _lacak_context(request: Request, **extra: Any) -> dict[str, Any]:
         "errors": {},
         "form": {},
         "state_labels": STATE_LABELS,
+        "lokal": intake.local_time,
         "kategori_labels": OBJECTION_LABELS,
         "document_labels": DOCUMENT_LABELS,
         **extra,
@@ -670,12 +677,19 @@ def _data_saya_answer(request: Request, session: Session, form: FormData) -> Res
     claim = intake.IdentityClaim(
         nik=nik, nama=nama, tanggal_lahir=born, no_kk=check_kk(params["no_kk"]).digits or ""
     )
-    if not intake.identity_matches(session, claim):
+    home = intake.proven_identity(session, claim)
+    if home is None:
         return render(request, "public/data_saya.html", _datasaya_context(request, result="tidak_cocok"))
-    entries = intake.trail_entries(session, audit.trail_for(session, nik))
+    entries = intake.trail_entries(session, audit.trail_for(session, nik), home)
     # The lookup itself is processing of personal data: recorded after the trail was read, so it shows next time.
     audit.record(
-        session, **PUBLIC.audit_fields(), action="read", resource="audit_trail", nik=nik, purpose="data_saya"
+        session,
+        **PUBLIC.audit_fields(),
+        action="read",
+        resource="audit_trail",
+        nik=nik,
+        region_kode=home or None,
+        purpose="data_saya",
     )
     return render(
         request, "public/data_saya.html", _datasaya_context(request, result="ditemukan", entries=entries)

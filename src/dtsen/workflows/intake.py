@@ -27,7 +27,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
@@ -446,8 +446,9 @@ class IdentityClaim:
     no_kk: str
 
 
-def identity_matches(session: Session, claim: IdentityClaim) -> bool:
-    """Whether the current served snapshot has a person with this NIK, name, birth date and KK number.
+def proven_identity(session: Session, claim: IdentityClaim) -> str | None:
+    """The desa code of the current snapshot's person with this NIK, name, birth date and KK number, or
+    ``None`` when no one matches all four.
 
     All four must match; the same query runs whatever is wrong, and nothing says which part was. Names
     are compared as the registry stores them (:func:`dtsen.store.registry.normalize_name`).
@@ -458,14 +459,18 @@ def identity_matches(session: Session, claim: IdentityClaim) -> bool:
     snapshot = registry.current_snapshot(session)
     rows = session.execute(
         select(
-            ServedPerson.nama, ServedPerson.nama_norm, ServedPerson.tanggal_lahir, ServedPerson.no_kk
+            ServedPerson.nama,
+            ServedPerson.nama_norm,
+            ServedPerson.tanggal_lahir,
+            ServedPerson.no_kk,
+            ServedPerson.kode_desa,
         ).where(
             ServedPerson.snapshot_id == (snapshot.id if snapshot is not None else -1),
             ServedPerson.nik == claim.nik,
         )
     ).all()
     wanted = registry.normalize_name(claim.nama)
-    matched = False
+    matched: str | None = None
     for row in rows:
         same = (
             bool(wanted)
@@ -473,7 +478,8 @@ def identity_matches(session: Session, claim: IdentityClaim) -> bool:
             and row.tanggal_lahir == claim.tanggal_lahir
             and (row.no_kk or "") == claim.no_kk
         )
-        matched = matched or same
+        if same:
+            matched = row.kode_desa or ""
     return matched
 
 
@@ -490,6 +496,7 @@ ROLE_LABELS = {
 }
 ACTION_LABELS = {
     "read": "melihat data",
+    "read_denied": "mencoba melihat data, ditolak (nama tidak cocok atau di luar wilayah petugas; tidak ada data yang ditampilkan)",
     "search": "mencari data",
     "export": "mengekspor data",
     "update": "mengubah data",
@@ -499,6 +506,8 @@ ACTION_LABELS = {
 }
 PURPOSE_LABELS = {
     "cek_status": "Cek Status di laman publik",
+    "halaman_keluarga": "membuka halaman data keluarga",
+    "pencarian_staf": "pencarian data oleh petugas",
     "data_saya": "permintaan riwayat akses (laman Siapa yang membaca data saya)",
     "usulan": "usulan keluarga",
     "sanggahan": "sanggahan",
@@ -507,11 +516,25 @@ PURPOSE_LABELS = {
 }
 
 
+# Indonesia's three time zones by province code: WIT (UTC+9) for Maluku and Papua, WITA (UTC+8) for
+# Bali, Nusa Tenggara, Kalimantan Selatan/Timur/Utara and Sulawesi, WIB (UTC+7) elsewhere.
+_WIT = ("81", "82", "91", "92", "93", "94", "95", "96", "97")
+_WITA = ("51", "52", "53", "63", "64", "65", "71", "72", "73", "74", "75", "76")
+
+
+def local_time(moment: datetime, kode_wilayah: str | None) -> tuple[datetime, str]:
+    """``moment`` in the time zone of the region (its province), with the zone's Indonesian name."""
+    prov = (kode_wilayah or "")[:2]
+    hours, label = (9, "WIT") if prov in _WIT else (8, "WITA") if prov in _WITA else (7, "WIB")
+    return moment.astimezone(timezone(timedelta(hours=hours), label)), label
+
+
 @dataclass(frozen=True)
 class TrailEntry:
     """One line of a person's processing trail, as the citizen is shown it."""
 
-    at: datetime
+    at: datetime  # in the local time zone of ``zone``
+    zone: str
     who: str
     where: str | None
     what: str
@@ -539,13 +562,16 @@ def describe_actor(actor: str, role: str | None) -> str:
     return "Petugas" if kind == "user" else "Sistem DTSEN"
 
 
-def trail_entries(session: Session, entries: list[AuditLog]) -> list[TrailEntry]:
+def trail_entries(session: Session, entries: list[AuditLog], home: str | None = None) -> list[TrailEntry]:
+    """The trail as the citizen reads it, times in the zone of ``home`` (the person's desa)."""
     names = _region_names(session, {entry.region_kode for entry in entries if entry.region_kode})
     result = []
     for entry in entries:
+        at, zone = local_time(entry.occurred_at, home or entry.region_kode)
         result.append(
             TrailEntry(
-                at=entry.occurred_at,
+                at=at,
+                zone=zone,
                 who=describe_actor(entry.actor, entry.actor_role),
                 where=names.get(entry.region_kode or "", entry.region_kode),
                 what=ACTION_LABELS.get(entry.action, entry.action),
