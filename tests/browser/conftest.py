@@ -26,14 +26,12 @@ import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from browser_kit import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("DTSEN_CHROMIUM", "/usr/bin/chromium")
@@ -47,7 +45,6 @@ CHROMIUM_ARGS = [
 ]
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-PASSWORD = "Uji-browser-2026!kata"  # noqa: S105 - a throwaway account on a test database
 SCREENSHOTS_DIR = ROOT / "docs" / "screenshots"
 
 
@@ -83,57 +80,6 @@ def _free_socket() -> socket.socket:
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
-
-
-@dataclass
-class LiveServer:
-    url: str
-    db_url: str
-    engine: Engine
-    data_dir: Path
-    app: Any
-    _users: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
-
-    def user(self, role: str, regions: tuple[str, ...] = ()) -> tuple[str, str]:
-        """A staff account of ``role`` bound to ``regions`` (created once per server): (username, password)."""
-        key = (role, tuple(regions))
-        if key not in self._users:
-            from dtsen.auth.accounts import create_user
-            from dtsen.store.db import session_scope
-
-            username = f"uji.{role.replace('_', '-')}.{len(self._users) + 1}"
-            with session_scope(engine=self.engine) as db:
-                create_user(
-                    db,
-                    username=username,
-                    full_name=f"Petugas Uji {role}",
-                    role=role,
-                    regions=regions,
-                    password=PASSWORD,
-                    now=datetime.now(UTC),
-                    actor={"actor": "system:test", "actor_role": None},
-                )
-            self._users[key] = username
-        return self._users[key], PASSWORD
-
-    def family_in(self, kode_desa: str | None = None, *, other_than: str | None = None) -> tuple[str, str]:
-        """(family id, kode_desa) of a ranked family of the current snapshot, in ``kode_desa`` or outside
-        ``other_than``; picked from the database so tests never hard-code ids."""
-        from dtsen.store.served import ServedFamily, ServedSnapshot
-
-        with self.engine.connect() as connection:
-            current = connection.scalar(select(ServedSnapshot.id).where(ServedSnapshot.is_current))
-            query = (
-                select(ServedFamily.id_keluarga_dtsen, ServedFamily.kode_desa)
-                .where(ServedFamily.snapshot_id == current, ServedFamily.desil_nasional.is_not(None))
-                .order_by(ServedFamily.id_keluarga_dtsen)
-            )
-            if kode_desa:
-                query = query.where(ServedFamily.kode_desa == kode_desa)
-            if other_than:
-                query = query.where(ServedFamily.kode_desa != other_than)
-            row = connection.execute(query.limit(1)).one()
-        return str(row[0]), str(row[1])
 
 
 @pytest.fixture(scope="session")
@@ -231,19 +177,13 @@ def shoot(screenshot_dir: Path, db_backend: str) -> Callable[[Any, str], Path]:
     return take
 
 
-def assert_fits_width(page: Any) -> None:
-    """No horizontal scrolling: the page is no wider than its viewport."""
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"{page.url} is {overflow}px wider than the viewport"
-
-
 @pytest.fixture
 def login() -> Callable[[Any, str, str], None]:
     def sign_in(page: Any, username: str, password: str) -> None:
         page.goto("/masuk")
         page.get_by_label("Nama pengguna").fill(username)
         page.get_by_label("Kata sandi").fill(password)
-        page.get_by_role("button", name="Masuk").click()
+        page.get_by_role("button", name="Masuk", exact=True).click()
         page.wait_for_load_state()
 
     return sign_in
