@@ -14,7 +14,7 @@ import polars as pl
 from dtsen.canonical.model import polars_schema
 from dtsen.cycle.events import apply_events, read_events, sequential_ids
 from dtsen.linkage.config import Survivorship
-from dtsen.linkage.families import FRAGMENT, family_keys, golden_families
+from dtsen.linkage.families import ATTACHED, FRAGMENT, family_keys, golden_families
 from dtsen.linkage.status import NIK_DIKLAIM_GANDA, NIK_MILIK_ORANG_LAIN, person_status
 from golden_frames import FAMILY_SCHEMA, PERSON_SCHEMA, family, frame, person
 
@@ -109,6 +109,7 @@ def test_a_family_without_an_adult_is_flagged_for_review() -> None:
             "hubungan_siak": [1, 4, None], "hubungan": [1, 3, 3], "no_kk": [KK_A, KK_A, None],
             "tanggal_lahir": [date(1980, 1, 1), date(2015, 1, 1), date(2020, 1, 1)], "umur": [46, 11, 6],
             **{c: [DESA] * 3 for c in ("kode_desa",)},
+            "dasar": ["kk", "rumah_tangga_sumber", "sendiri"],
         }
     )  # fmt: skip
     for c in ("kode_kec", "kode_kab", "kode_prov", "perkotaan", "alamat", "rt", "rw"):
@@ -119,6 +120,8 @@ def test_a_family_without_an_adult_is_flagged_for_review() -> None:
     konflik = dict(zip(families["id_keluarga_dtsen"], families["konflik"].to_list(), strict=True))
     assert FRAGMENT in konflik["K2"]
     assert FRAGMENT not in konflik["K1"]
+    assert ATTACHED in konflik["K1"]  # P2 is not on the KK: attached by the field household, checked
+    assert ATTACHED not in konflik["K2"]
 
 
 def test_a_nik_the_register_gives_to_another_person_is_not_published() -> None:
@@ -221,3 +224,61 @@ def test_events_retire_emptied_and_dead_families_and_children_follow(tmp_path: P
     living = p.filter(pl.col("status_hidup") & pl.col("tanggal_meninggal").is_null())
     assert set(f["id_keluarga_dtsen"]) == set(living["id_keluarga_dtsen"])
     assert family_of["p31"] == "f3"
+
+
+def test_a_field_record_joins_the_register_person_its_household_names() -> None:
+    """The cause of the demo's fragments: a DTKS record without NIK that linkage left outside the
+    register although its household's other members are on KK_A, which lists the same girl. The
+    household corroborates like a NIK does: she joins her register row; a record matching twins, one
+    matching nobody, and one whose household has no register member are left alone."""
+    import ibis
+
+    from dtsen.engine import get_engine
+    from dtsen.linkage.config import LinkConfig
+    from dtsen.linkage.consolidate import RULE_HOUSEHOLD, _household_links
+
+    def r(rid: int, sumber: str, nama: str, lahir: date, jk: int, kk: str | None, fam: str | None):
+        return {
+            "rid": rid, "sumber": sumber, "spine": sumber == "siak", "no_kk": kk, "id_keluarga": fam,
+            "nama": nama, "nama_depan": nama.split(" ")[0], "nama_urut": " ".join(sorted(nama.split(" "))),
+            "tanggal_lahir": lahir, "jenis_kelamin": jk,
+        }  # fmt: skip
+
+    rows = [
+        r(1, "siak", "BUDI SANTOSO", date(1985, 3, 1), 1, KK_A, None),
+        r(2, "siak", "SITI AMINAH", date(1988, 7, 9), 2, KK_A, None),
+        r(3, "siak", "AYU LESTARI", date(2020, 1, 1), 2, KK_A, None),
+        r(5, "siak", "AHMAD RIZKI", date(2019, 5, 5), 1, KK_A, None),
+        r(6, "siak", "AHMAD RIZKY", date(2019, 5, 5), 1, KK_A, None),  # his twin
+        r(11, "dtks", "BUDI SANTOSO", date(1985, 3, 1), 1, "3401019999990001", "dtks:K1"),
+        r(12, "dtks", "SITI AMINAH", date(1988, 7, 9), 2, "3401019999990001", "dtks:K1"),
+        r(13, "dtks", "AYU LESTARI", date(2020, 1, 1), 2, "3401019999990001", "dtks:K1"),
+        r(14, "dtks", "AHMAD RIZKI", date(2019, 5, 5), 1, "3401019999990001", "dtks:K1"),
+        r(15, "dtks", "JOKO", date(2017, 2, 2), 1, "3401019999990001", "dtks:K1"),
+        r(16, "dtks", "AYU LESTARI", date(2020, 1, 1), 2, None, "dtks:K2"),
+    ]
+    rec = pl.DataFrame(rows)
+    cluster = {1: 1, 2: 2, 3: 3, 5: 5, 6: 6, 11: 1, 12: 2, 13: 13, 14: 14, 15: 15, 16: 16}
+    clusters = pl.DataFrame(
+        {
+            "rid": list(cluster), "cluster": list(cluster.values()),
+            "metode": ["deterministik", "deterministik", "tunggal", "tunggal", "tunggal", "deterministik",
+                       "deterministik", "tunggal", "tunggal", "tunggal", "tunggal"],
+            "aturan": ["register"] * 5 + ["nik+nama_depan+tanggal_lahir"] * 2 + ["tanpa_pasangan"] * 4,
+            "probabilitas": [None] * 11,
+        },
+        schema_overrides={"probabilitas": pl.Float64},
+    )  # fmt: skip
+    eng = get_engine("duckdb")
+    out, moved = _household_links(
+        eng, ibis.memtable(rec.to_arrow()), ibis.memtable(clusters.to_arrow()), clusters, LinkConfig()
+    )
+    got = {row["rid"]: row for row in out.iter_rows(named=True)}
+    assert moved == 1
+    assert got[13]["cluster"] == 3
+    assert (got[13]["metode"], got[13]["aturan"]) == ("deterministik", RULE_HOUSEHOLD)
+    assert got[3]["metode"] == "deterministik"  # the register row is no longer alone
+    assert got[14]["cluster"] == 14  # twins: ambiguous, left for review
+    assert got[15]["cluster"] == 15
+    assert got[16]["cluster"] == 16  # no register member in her household
+    assert out.height == clusters.height

@@ -127,6 +127,11 @@ def consolidate(
     clusters.write_parquet(work / "clusters.parquet")
     rec = eng.read_parquet(records_path)
     cl = eng.read_parquet(work / "clusters.parquet")
+    clusters, n_household = _household_links(eng, rec, cl, clusters, cfg)
+    if n_household:
+        clusters.write_parquet(work / "clusters.parquet")
+        cl = eng.read_parquet(work / "clusters.parquet")
+    clock.lap("household")
 
     # person IDs: clusters with a register row or a family-survey record; admin-only clusters are nobody
     keyed = cl.select("rid", "cluster").join(
@@ -204,7 +209,11 @@ def consolidate(
     fam_groups, person_group = fam.id_groups(keys)
     fam_ids = idreg.assign(fam_groups, registry, "family", run)
     person_family = person_group.join(fam_ids.ids, on="group").select("id_dtsen", id_keluarga_dtsen="id")
-    family_input = aged.select(*FAMILY_INPUT, "umur").join(person_family, on="id_dtsen", how="left")
+    family_input = (
+        aged.select(*FAMILY_INPUT, "umur")
+        .join(person_family, on="id_dtsen", how="left")
+        .join(keys.select("id_dtsen", "dasar"), on="id_dtsen", how="left")
+    )
     families, fam_prov = fam.golden_families(
         family_input,
         field_members,
@@ -283,6 +292,7 @@ def consolidate(
         "unlinked": int(eng.execute(lk.id_dtsen.isnull().sum())),
         **{f"metode_{m}": int(n) for m, n in method.sort("metode").iter_rows()},
         "review": int(((pairs["probabilitas"] < p.match_threshold) & pairs["keputusan"].is_null()).sum()),
+        "rumah_tangga_digabung": n_household,
         **fragment_counts,
         "nik_ditahan": nik_withheld,
     }
@@ -297,6 +307,70 @@ def consolidate(
         counts,
         clock.seconds,
     )
+
+
+RULE_HOUSEHOLD = "rumah_tangga+nama+tanggal_lahir"
+
+
+def _household_links(
+    eng: Engine, rec: ir.Table, cl: ir.Table, clusters: pl.DataFrame, cfg: LinkConfig
+) -> tuple[pl.DataFrame, int]:
+    """Field records of a person with no register row, joined to the register person their own field
+    household names: ``clusters`` updated, and how many clusters moved.
+
+    Why: the one-child "families" of the demo were, every one, a field record (no NIK, or a stale card)
+    that linkage left outside the register although the same household's other members linked to one
+    KK and that KK lists the same person (same name and birth date). Keyed by their own card they were
+    a family of one; attached to the household's family they would be counted twice. The household is
+    the blocking evidence here as the NIK is in the deterministic stage, so the same corroboration
+    applies (name and birth date, :func:`deterministic.corroborated`) plus the same sex; a record that
+    matches two register persons of the KK (twins) is left alone. One engine query over the field
+    records; only the matches reach Polars."""
+    from dtsen.linkage.deterministic import corroborated
+
+    field = rec.filter(rec.sumber.isin(cfg.survivorship.field_sources) & rec.id_keluarga.notnull())
+    spine = rec.filter(rec.spine & rec.no_kk.notnull())
+    anchored = cl.join(spine.select("rid"), "rid").select("cluster", rid_spine="rid")
+    rc = field.select(
+        "rid", "id_keluarga", "nama", "nama_depan", "nama_urut", "tanggal_lahir", "jenis_kelamin"
+    ).join(cl.select("rid", "cluster"), "rid")
+    loose = rc.anti_join(anchored, "cluster")
+    seen_kk = (
+        rc.join(anchored, "cluster")
+        .join(spine.select(rid_spine="rid", kk="no_kk"), "rid_spine")
+        .select("id_keluarga", "kk")
+        .distinct()
+    )
+    s = spine.select(
+        s_rid="rid", kk="no_kk", s_nama="nama", s_nama_depan="nama_depan", s_nama_urut="nama_urut",
+        s_tanggal_lahir="tanggal_lahir", s_jenis_kelamin="jenis_kelamin",
+    )  # fmt: skip
+    j = loose.join(seen_kk, "id_keluarga").join(s, "kk")
+    same_sex = (j.jenis_kelamin == j.s_jenis_kelamin).fill_null(False)
+    j = j.filter(same_sex & corroborated(eng, j, cfg.deterministic))
+    hits = _arrow(eng, j.select("cluster", "s_rid").distinct())
+    moved = (
+        hits.group_by("cluster")
+        .agg(pl.col("s_rid").unique())
+        .filter(pl.col("s_rid").list.len() == 1)
+        .select("cluster", _to=pl.col("s_rid").list.first().cast(pl.Int64))
+    )
+    if moved.is_empty():
+        return clusters, 0
+    hit = pl.col("_to").is_not_null()
+    out = (
+        clusters.join(moved, on="cluster", how="left")
+        .with_columns(
+            cluster=pl.coalesce("_to", "cluster"),
+            metode=pl.when(hit).then(pl.lit("deterministik")).otherwise("metode"),
+            aturan=pl.when(hit).then(pl.lit(RULE_HOUSEHOLD)).otherwise("aturan"),
+            probabilitas=pl.when(hit).then(None).otherwise("probabilitas"),
+        )
+        .drop("_to")
+    )
+    joined = pl.col("cluster").is_in(moved["_to"].implode()) & (pl.col("metode") == "tunggal")
+    out = out.with_columns(metode=pl.when(joined).then(pl.lit("deterministik")).otherwise("metode"))
+    return out, moved.height
 
 
 def _files(eng: Engine, anggota: ir.Table) -> dict[int, tuple[str, str]]:

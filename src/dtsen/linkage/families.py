@@ -58,6 +58,8 @@ def fact_attributes() -> list[str]:
 ADULT_AGE = 15  # a family needs a living member this old to have a head who can act for it
 MOTHER_AGE_GAP = (12, 55)  # years between a mother's birth and her child's, for the nama_ibu_kandung rule
 FRAGMENT = "fragmen_tanpa_dewasa"  # living members, none adult, no household found: clerical review
+ATTACHED = "anggota_dilekatkan"  # a member not on the KK, attached by field household or mother: ground check
+ATTACHING = ("rumah_tangga_sumber", "ibu")
 KEY_BASIS = ("kk", "rumah_tangga_sumber", "ibu", "kk_sumber", "keluarga_sumber", "sendiri")
 
 
@@ -225,6 +227,8 @@ def golden_families(
     members = persons.with_columns(_head=head_rank, _living=living)
     if "umur" not in members.columns:
         members = members.with_columns(umur=pl.lit(None, pl.Int16))
+    if "dasar" not in members.columns:
+        members = members.with_columns(dasar=pl.lit(None, pl.String))
     heads = (
         members.sort(["id_keluarga_dtsen", "_head", "tanggal_lahir", "id_dtsen"], descending=[False, True, False, False], nulls_last=True)
         .group_by("id_keluarga_dtsen", maintain_order=True)
@@ -236,6 +240,7 @@ def golden_families(
             ada_kepala=((pl.col("hubungan_siak") == 1) | (pl.col("hubungan") == 1)).any(),
             dewasa=(pl.col("_living") & (pl.col("umur") >= ADULT_AGE)).sum(),
             umur_diketahui=pl.col("umur").is_not_null().any(),
+            dilekatkan=pl.col("dasar").is_in(list(ATTACHING)).any(),
             **{c: pl.col(c).first() for c in LOCATION},
         )
     )  # fmt: skip
@@ -257,6 +262,7 @@ def golden_families(
         .select("id_keluarga_dtsen", kode=pl.format("banyak_unit_{}", "sumber")),
         heads.filter(~pl.col("ada_kepala")).select("id_keluarga_dtsen", kode=pl.lit("tanpa_kepala")),
         heads.filter(pl.col("n_kepala") > 1).select("id_keluarga_dtsen", kode=pl.lit("kepala_ganda")),
+        heads.filter(pl.col("dilekatkan")).select("id_keluarga_dtsen", kode=pl.lit(ATTACHED)),
         heads.filter(
             (pl.col("jumlah_anggota") > 0) & (pl.col("dewasa") == 0) & pl.col("umur_diketahui")
         ).select("id_keluarga_dtsen", kode=pl.lit(FRAGMENT)),
@@ -292,7 +298,9 @@ def golden_families(
     families = families.join(konflik, on="id_keluarga_dtsen", how="left").with_columns(
         konflik=pl.col("konflik").fill_null(pl.lit([], pl.List(pl.String)))
     )
-    families = families.drop("n_kepala", "ada_kepala", "dewasa", "umur_diketahui", "id_keluarga")
+    families = families.drop(
+        "n_kepala", "ada_kepala", "dewasa", "umur_diketahui", "dilekatkan", "id_keluarga"
+    )
     return families, FamilyProvenance(compact, attrs)
 
 
