@@ -292,6 +292,18 @@ def test_secure_cookie_over_https(app: FastAPI, engine: Engine) -> None:
     assert "Secure" in response.headers["set-cookie"]
 
 
+def test_cookie_secure_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from dtsen.auth.policy import policy_of
+
+    bare = SimpleNamespace(state=SimpleNamespace())
+    monkeypatch.delenv("DTSEN_COOKIE_SECURE", raising=False)
+    assert not policy_of(bare).cookie_secure
+    monkeypatch.setenv("DTSEN_COOKIE_SECURE", "1")
+    assert policy_of(bare).cookie_secure
+
+
 def test_next_is_never_an_open_redirect(engine: Engine, client: TestClient) -> None:
     username = _user(engine)
     response = _login(client, username, next="//evil.example/x")
@@ -368,7 +380,9 @@ def test_require_user_redirects_browsers_and_refuses_api_clients(client: TestCli
     assert api.json()["error"] == "invalid_token"
 
 
-def test_login_rotates_the_session_and_logout_revokes_it(engine: Engine, client: TestClient) -> None:
+def test_login_rotates_the_session_and_logout_revokes_it(
+    engine: Engine, client: TestClient, clock: Clock
+) -> None:
     username = _user(engine)
     _login(client, username)
     first = client.cookies["dtsen_session"]
@@ -388,6 +402,11 @@ def test_login_rotates_the_session_and_logout_revokes_it(engine: Engine, client:
         row = db.get(StaffSession, session_id(second))
         assert row is not None
         assert row.revoked
+    # A week after they ended, a user's old sessions are deleted at their next login.
+    clock.advance(hours=8, days=7, seconds=1)
+    _login(client, username)
+    with Session(engine) as db:
+        assert db.get(StaffSession, session_id(first)) is None
     # The stolen cookie is dead too.
     with TestClient(client.app, base_url="http://127.0.0.1", cookies={"dtsen_session": second}) as other:
         assert other.get("/uji/siapa").json()["kind"] == "public"

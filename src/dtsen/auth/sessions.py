@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from dtsen.auth.policy import AuthPolicy
 from dtsen.store.identity import StaffSession, StaffUser
 
 TOKEN_BYTES = 32
+KEEP_ENDED = timedelta(days=7)
 
 
 def session_id(token: str) -> str:
@@ -47,7 +48,15 @@ def create_session(
     ip_address: str | None = None,
     user_agent: str | None = None,
 ) -> NewSession:
-    """A new session for ``user`` (the caller revokes the browser's previous one: rotation on login)."""
+    """A new session for ``user`` (the caller revokes the browser's previous one: rotation on login).
+
+    The user's sessions that ended more than :data:`KEEP_ENDED` ago are deleted here, so the table stays
+    the size of the active staff (the audit log keeps every login and logout)."""
+    db.execute(
+        delete(StaffSession).where(
+            StaffSession.user_id == user.id, StaffSession.expires_at < now - KEEP_ENDED
+        )
+    )
     token = secrets.token_urlsafe(TOKEN_BYTES)
     row = StaffSession(
         id=session_id(token),
