@@ -713,6 +713,7 @@ def test_bad_tokens_are_refused_in_oauth_shape_and_audited(
     status, body = _bearer_status(client, make())
     assert status == 401
     assert "dicabut" in body["error_description"]
+    assert _audit(engine, "token_rejected", f"client:{client_id}")
 
 
 def test_revoked_client_gets_no_new_token(engine: Engine, client: TestClient) -> None:

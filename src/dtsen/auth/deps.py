@@ -47,10 +47,18 @@ def _bearer(request: Request) -> str | None:
     return credentials.strip()
 
 
-def _invalid_token(request: Request, description: str, reason: str) -> AuthError:
+def _invalid_token(
+    request: Request, description: str, reason: str, client: ApiClient | None = None
+) -> AuthError:
+    # The client is named only once the signature proved the token is ours; before that "sub" is hearsay.
+    actor = (
+        {"actor": f"client:{client.client_id}", "actor_role": client.role}
+        if client
+        else {"actor": "anonymous"}
+    )
     audit_detached(
         request,
-        actor="anonymous",
+        **actor,
         action="token_rejected",
         resource="api_token",
         detail={"reason": reason, "path": request.url.path[:200]},
@@ -70,7 +78,9 @@ def _client_principal(request: Request, db: Session, token: str) -> Principal:
         raise _invalid_token(request, exc.description, "invalid") from exc
     client = db.scalar(select(ApiClient).where(ApiClient.client_id == claims["sub"]))
     if client is None or not client.active or client.revoked_at is not None:
-        raise _invalid_token(request, N_("Klien API ini sudah dicabut atau tidak dikenal."), "client_revoked")
+        raise _invalid_token(
+            request, N_("Klien API ini sudah dicabut atau tidak dikenal."), "client_revoked", client
+        )
     try:
         role = Role(claims["role"])
     except ValueError as exc:
