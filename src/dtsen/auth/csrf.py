@@ -5,8 +5,9 @@
   ``X-CSRF-Token`` header.
 * **Anonymous** (the login form, the public citizen forms): a signed double-submit token. A page that
   renders a form token gives the visitor an HttpOnly ``dtsen_csrf`` cookie holding
-  ``nonce.HMAC(secret_key, nonce)`` (kept while it verifies); the same value must come back in the form. Another site can make a browser post to us, but it cannot read
-  or set our cookie, and without the secret it cannot forge a value that verifies.
+  ``nonce.HMAC(secret_key, nonce)`` (kept while it verifies); the same value must come back in the
+  form. Another site can make a browser post to us, but it cannot read or set our cookie, and without
+  the secret it cannot forge a value that verifies.
 * **Machine clients** (``Authorization: Bearer``) send no cookies a browser could attach, so they are not
   checked; neither is the token endpoint, which authenticates the client itself.
 
