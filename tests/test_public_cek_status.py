@@ -205,11 +205,12 @@ def test_a_thousand_guesses_from_one_network_are_refused_after_the_limit(app: An
     retry_after: set[str] = set()
     for serial in range(1, 1001):
         guess = f"347101550580{serial:04d}"
+        name = "TEBAK " + "".join(chr(65 + int(digit)) for digit in str(serial))  # another name each time
         if len(statuses) < limit:
-            response = check(client, cara="nik", nik=guess, nama=SITI.nama)
+            response = check(client, cara="nik", nik=guess, nama=name)
         else:  # refused attempts need no fresh challenge: the limit is checked first
             response = client.post(
-                "/cek-status", data={"cara": "nik", "nik": guess, "nama": SITI.nama, **_csrf(client)}
+                "/cek-status", data={"cara": "nik", "nik": guess, "nama": name, **_csrf(client)}
             )
         statuses.append(response.status_code)
         if response.status_code == 429:
@@ -222,7 +223,21 @@ def test_a_thousand_guesses_from_one_network_are_refused_after_the_limit(app: An
     assert statuses[:limit].count(429) == 0
     assert statuses[limit:] == [429] * (1000 - limit)
     assert all(int(value) > 0 for value in retry_after)
-    # Serial 0001 is Siti's NIK: found only because the guess came with her exact full name.
+
+
+def test_walking_the_serials_of_one_name_is_stopped_across_networks(app: Any) -> None:
+    """Someone who knows a name, a kecamatan and a birth date (the NIK's first 12 digits) and tries the
+    9,999 serials from many addresses is stopped after 20 a day: the pattern is limited, not the address."""
+    statuses = []
+    for serial in range(2, 25):
+        client = client_for(app, f"10.35.{serial}.1")
+        statuses.append(
+            check(client, cara="nik", nik=f"347101550580{serial:04d}", nama=SITI.nama).status_code
+        )
+    assert statuses[:20] == [200] * 20
+    assert set(statuses[20:]) == {429}
+    # Siti herself (serial 0001) is then also refused for the day: the price of the protection.
+    assert check(client_for(app, "10.35.99.1"), cara="nik", nik=SITI.nik, nama=SITI.nama).status_code == 429
 
 
 def _csrf(client: Any) -> dict[str, str]:

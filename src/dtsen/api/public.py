@@ -343,7 +343,11 @@ def cek_status_answer(request: Request, session: Session, form: FormData) -> Res
             raise RefusedError(again(N_("Beberapa isian belum benar."), 422, errors))
         assert nama is not None
         # Per-NIK (or per desa + name) limit: the key is a keyed hash, the NIK is never stored.
-        _hit(request, "cek_nik", nik if nik is not None else f"{kode_desa}|{registry.normalize_name(nama)}")
+        name_key = registry.normalize_name(nama)
+        _hit(request, "cek_nik", nik if nik is not None else f"{kode_desa}|{name_key}")
+        # The same pattern on both paths (a NIK's first 12 digits or the desa, with the name), so the work
+        # done does not depend on the form either.
+        _hit(request, "cek_pola", f"{nik[:12] if nik is not None else kode_desa}|{name_key}")
     except RefusedError as refused:
         return refused.response
 

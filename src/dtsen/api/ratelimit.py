@@ -65,6 +65,10 @@ DEFAULT_LIMITS: dict[str, Limit] = {
     for limit in (
         Limit("cek_ip", 60, HOUR),  # Cek Status attempts per client network (malformed ones included)
         Limit("cek_nik", 10, DAY),  # Cek Status per NIK (or per desa + name in the region form)
+        # Per name + the NIK's first 12 digits (kecamatan and birth date): someone who knows a person's
+        # name, kecamatan and birth date and walks the 9,999 serials is stopped after 20 a day, from
+        # however many addresses.
+        Limit("cek_pola", 20, DAY),
         Limit("tanya_ip", 20, HOUR),  # attempts answered by the no-JavaScript question (cheaper to a bot)
         Limit("lacak_ip", 60, HOUR),
         Limit("lacak_nomor", 10, DAY),  # per tracking number

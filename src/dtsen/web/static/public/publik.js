@@ -17,34 +17,52 @@
   ]);
   var W = new Int32Array(64);
 
-  // Returns the first 32-bit word of the digest in [0] and the second in [1] (enough to count zero bits).
-  function sha256Head(text) {
-    var length = text.length, blocks = ((length + 8) >> 6) + 1, words = new Int32Array(blocks * 16), i;
-    for (i = 0; i < length; i++) words[i >> 2] |= text.charCodeAt(i) << (24 - (i & 3) * 8);
-    words[length >> 2] |= 0x80 << (24 - (length & 3) * 8);
-    words[blocks * 16 - 1] = length * 8;
-    var h0 = 0x6a09e667, h1 = 0xbb67ae85 | 0, h2 = 0x3c6ef372, h3 = 0xa54ff53a | 0,
-        h4 = 0x510e527f, h5 = 0x9b05688c | 0, h6 = 0x1f83d9ab, h7 = 0x5be0cd19;
-    for (var block = 0; block < blocks * 16; block += 16) {
-      var a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7, t;
-      for (i = 0; i < 64; i++) {
-        if (i < 16) {
-          W[i] = words[block + i];
-        } else {
-          var x = W[i - 15], y = W[i - 2];
-          W[i] = (((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3)) +
-                 (((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10)) + W[i - 7] + W[i - 16] | 0;
-        }
-        t = h + (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) +
-            ((e & f) ^ (~e & g)) + K[i] + W[i] | 0;
-        var t2 = (((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) +
-                 ((a & b) ^ (a & c) ^ (b & c)) | 0;
-        h = g; g = f; f = e; e = d + t | 0; d = c; c = b; b = a; a = t + t2 | 0;
+  var H0 = new Int32Array([0x6a09e667, 0xbb67ae85 | 0, 0x3c6ef372, 0xa54ff53a | 0,
+                           0x510e527f, 0x9b05688c | 0, 0x1f83d9ab, 0x5be0cd19]);
+
+  // One 64-byte block `words[offset..offset+16]` folded into `state` (8 words, updated in place).
+  function compress(state, words, offset) {
+    var a = state[0], b = state[1], c = state[2], d = state[3], e = state[4], f = state[5], g = state[6],
+        h = state[7], t, t2, i, x, y;
+    for (i = 0; i < 64; i++) {
+      if (i < 16) {
+        W[i] = words[offset + i];
+      } else {
+        x = W[i - 15]; y = W[i - 2];
+        W[i] = (((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3)) +
+               (((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10)) + W[i - 7] + W[i - 16] | 0;
       }
-      h0 = h0 + a | 0; h1 = h1 + b | 0; h2 = h2 + c | 0; h3 = h3 + d | 0;
-      h4 = h4 + e | 0; h5 = h5 + f | 0; h6 = h6 + g | 0; h7 = h7 + h | 0;
+      t = h + (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) +
+          ((e & f) ^ (~e & g)) + K[i] + W[i] | 0;
+      t2 = (((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) +
+           ((a & b) ^ (a & c) ^ (b & c)) | 0;
+      h = g; g = f; f = e; e = d + t | 0; d = c; c = b; b = a; a = t + t2 | 0;
     }
-    return [h0, h1];
+    state[0] = state[0] + a | 0; state[1] = state[1] + b | 0; state[2] = state[2] + c | 0;
+    state[3] = state[3] + d | 0; state[4] = state[4] + e | 0; state[5] = state[5] + f | 0;
+    state[6] = state[6] + g | 0; state[7] = state[7] + h | 0;
+  }
+
+  // A hasher for `prefix + suffix` (ASCII): the prefix's whole 64-byte blocks are hashed once (the
+  // "midstate"), so each nonce costs only the last block or two. Returns the digest's first two words.
+  function prefixHasher(prefix) {
+    var full = prefix.length - (prefix.length % 64), mid = new Int32Array(H0), i, block = new Int32Array(16);
+    for (var start = 0; start < full; start += 64) {
+      block.fill(0);
+      for (i = 0; i < 64; i++) block[i >> 2] |= prefix.charCodeAt(start + i) << (24 - (i & 3) * 8);
+      compress(mid, block, 0);
+    }
+    var rest = prefix.slice(full), state = new Int32Array(8);
+    return function (suffix) {
+      var text = rest + suffix, length = text.length, total = full + length;
+      var blocks = ((length + 8) >> 6) + 1, words = new Int32Array(blocks * 16);
+      for (i = 0; i < length; i++) words[i >> 2] |= text.charCodeAt(i) << (24 - (i & 3) * 8);
+      words[length >> 2] |= 0x80 << (24 - (length & 3) * 8);
+      words[blocks * 16 - 1] = total * 8;
+      state.set(mid);
+      for (var offset = 0; offset < blocks * 16; offset += 16) compress(state, words, offset);
+      return [state[0], state[1]];
+    };
   }
 
   function zeroBits(head) {
@@ -58,12 +76,13 @@
     var nonce = form.querySelector("[data-tantangan-nonce]");
     var status = form.querySelector("[data-tantangan-status]");
     if (!token || !bits || !nonce) return;
-    var prefix = token.value + ":", need = parseInt(bits.value, 10), counter = 0, done = false, waiting = false;
+    var hash = prefixHasher(token.value + ":"), need = parseInt(bits.value, 10), counter = 0;
+    var done = false, waiting = false;
 
     function work() {
       var stop = counter + 4000;
       for (; counter < stop; counter++) {
-        if (zeroBits(sha256Head(prefix + counter)) >= need) {
+        if (zeroBits(hash(String(counter))) >= need) {
           nonce.value = String(counter);
           done = true;
           if (waiting) {
