@@ -100,6 +100,10 @@ def app(engine: Engine, clock: Clock) -> FastAPI:
     def api_family(principal: Principal = Depends(requires("family.read"))) -> dict[str, str]:
         return {"ok": principal.name}
 
+    @app.get("/api/uji/orang/{nik}")
+    def api_person(nik: str, principal: Principal = Depends(requires("person.search"))) -> dict[str, str]:
+        return {"ok": principal.name}
+
     @app.get("/api/uji/audit")
     def api_audit(principal: Principal = Depends(requires("audit.read"))) -> dict[str, str]:
         return {"ok": principal.name}
@@ -327,9 +331,20 @@ def test_failed_logins_answer_identically_and_are_audited_with_the_reason(
     }
     assert ("anonymous", "unknown_user") in reasons
     assert (f"user:{username}", "wrong_password") in reasons
-    # A NIK typed as a username never reaches the audit log.
-    _login(client, "3471011203850001")
-    assert all("3471011203850001" not in str(entry.detail) for entry in _audit(engine, "login_failed"))
+    # A NIK typed as a username, however spelled, never reaches the audit log (nor breaks the login).
+    for spelling in (
+        "3471011203850001",
+        "3471-0112-0385-0001",
+        "3471 0112 0385 0001",
+        "34.71.01.120385.0001",
+    ):
+        assert _login(client, spelling).status_code == 400
+        form = {"grant_type": "client_credentials", "client_id": spelling, "client_secret": "x"}
+        assert client.post("/auth/token", data=form).status_code == 401
+    digits = re.compile(r"\d{4}")
+    for entry in _audit(engine, "login_failed") + _audit(engine, "token_refused"):
+        assert entry.detail is not None
+        assert not digits.search(str(entry.detail.get("username") or entry.detail.get("client_id") or ""))
 
 
 def test_lockout_after_five_failures_then_unlocks_after_fifteen_minutes(
@@ -790,6 +805,12 @@ def test_role_without_the_permission_gets_403_and_is_audited(engine: Engine, cli
     assert page.status_code == 403
     assert "tidak berwenang" in page.text
     assert client.get("/api/uji/audit").json() == {"ok": username}
+    assert client.get("/api/uji/orang/3471-0112-0385-0001").status_code == 403  # audited, NIK masked
+    assert (
+        _audit(engine, "access_denied", f"user:{username}")[-1].detail["path"]
+        == "/api/uji/orang/####-####-####-####"
+    )  # type: ignore[index]
+    assert client.get("/api/uji/keluarga").status_code == 403
     denied = _audit(engine, "access_denied", f"user:{username}")
     assert denied
     assert denied[-1].detail

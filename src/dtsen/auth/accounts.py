@@ -31,7 +31,6 @@ from dtsen.store.identity import StaffUser, StaffUserRegion
 from dtsen.store.models import Region
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-_LONG_DIGITS_RE = re.compile(r"\d{6,}")
 # Roles a person (not a machine client) can have.
 USER_ROLES = frozenset(Role) - {Role.DUKCAPIL}
 CLIENT_ROLES = frozenset({Role.KLIEN_INSTANSI, Role.DUKCAPIL})
@@ -48,8 +47,10 @@ def normalise_username(username: str) -> str:
 def audit_username(username: str) -> str:
     """A typed-in username made safe for the audit log: bounded, and long digit runs (someone typing
     a NIK into the login form) replaced, since the log must never hold a NIK."""
-    cleaned = _LONG_DIGITS_RE.sub("#", normalise_username(username))
-    return cleaned[:64] or "-"
+    cleaned = normalise_username(username)[:64]
+    if sum(char.isdigit() for char in cleaned) >= 8:  # also "3471-0112-0385-0001" and other spellings
+        cleaned = re.sub(r"\d", "#", cleaned)
+    return cleaned or "-"
 
 
 def parse_role(value: str, allowed: Iterable[Role] = USER_ROLES) -> Role:

@@ -16,6 +16,7 @@ Region limits are not decided here but by :func:`dtsen.auth.scope.apply_scope` o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi import Depends, Request
@@ -37,6 +38,13 @@ __all__ = ["csrf_token_for", "current_principal", "require_authenticated", "requ
 
 BEARER_CHALLENGE = 'Bearer realm="dtsen"'
 CHANGE_PASSWORD_PATH = "/akun/sandi"  # noqa: S105 - a URL path, not a password
+
+
+def audit_path(request: Request) -> str:
+    """The request path for an audit entry: a path with a NIK-like number in it (however spelled) gets
+    its digits masked, since the audit log refuses, and must never hold, a NIK."""
+    path = request.url.path[:200]
+    return re.sub(r"\d", "#", path) if sum(char.isdigit() for char in path) >= 16 else path
 
 
 def _bearer(request: Request) -> str | None:
@@ -61,7 +69,7 @@ def _invalid_token(
         **actor,
         action="token_rejected",
         resource="api_token",
-        detail={"reason": reason, "path": request.url.path[:200]},
+        detail={"reason": reason, "path": audit_path(request)},
         occurred_at=clock_of(request.app)(),
     )
     challenge = f'{BEARER_CHALLENGE}, error="invalid_token", error_description="{reason}"'
@@ -172,7 +180,7 @@ def requires(permission: str) -> Callable[..., Principal]:
             **principal.audit_fields(),
             action="access_denied",
             resource="permission",
-            detail={"permission": permission, "reason": reason, "path": request.url.path[:200]},
+            detail={"permission": permission, "reason": reason, "path": audit_path(request)},
             occurred_at=clock_of(request.app)(),
         )
         challenge = f'{BEARER_CHALLENGE}, error="insufficient_scope", scope="{permission}"'
