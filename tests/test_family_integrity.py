@@ -231,9 +231,6 @@ def test_a_field_record_joins_the_register_person_its_household_names() -> None:
     register although its household's other members are on KK_A, which lists the same girl. The
     household corroborates like a NIK does: she joins her register row; a record matching twins, one
     matching nobody, and one whose household has no register member are left alone."""
-    import ibis
-
-    from dtsen.engine import get_engine
     from dtsen.linkage.config import LinkConfig
     from dtsen.linkage.consolidate import RULE_HOUSEHOLD, _household_links
 
@@ -269,10 +266,7 @@ def test_a_field_record_joins_the_register_person_its_household_names() -> None:
         },
         schema_overrides={"probabilitas": pl.Float64},
     )  # fmt: skip
-    eng = get_engine("duckdb")
-    out, moved = _household_links(
-        eng, ibis.memtable(rec.to_arrow()), ibis.memtable(clusters.to_arrow()), clusters, LinkConfig()
-    )
+    out, moved = _household_links(rec.lazy(), clusters, LinkConfig())
     got = {row["rid"]: row for row in out.iter_rows(named=True)}
     assert moved == 1
     assert got[13]["cluster"] == 3

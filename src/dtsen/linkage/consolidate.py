@@ -124,14 +124,11 @@ def consolidate(
     spine, surv = cfg.spine_source, cfg.survivorship
     clock = _Clock()
     registry = idreg.load_registry(state_dir)
+    clusters, n_household = _household_links(pl.scan_parquet(records_path), clusters, cfg)
+    clock.lap("household")
     clusters.write_parquet(work / "clusters.parquet")
     rec = eng.read_parquet(records_path)
     cl = eng.read_parquet(work / "clusters.parquet")
-    clusters, n_household = _household_links(eng, rec, cl, clusters, cfg)
-    if n_household:
-        clusters.write_parquet(work / "clusters.parquet")
-        cl = eng.read_parquet(work / "clusters.parquet")
-    clock.lap("household")
 
     # person IDs: clusters with a register row or a family-survey record; admin-only clusters are nobody
     keyed = cl.select("rid", "cluster").join(
@@ -313,7 +310,7 @@ RULE_HOUSEHOLD = "rumah_tangga+nama+tanggal_lahir"
 
 
 def _household_links(
-    eng: Engine, rec: ir.Table, cl: ir.Table, clusters: pl.DataFrame, cfg: LinkConfig
+    records: pl.LazyFrame, clusters: pl.DataFrame, cfg: LinkConfig
 ) -> tuple[pl.DataFrame, int]:
     """Field records of a person with no register row, joined to the register person their own field
     household names: ``clusters`` updated, and how many clusters moved.
@@ -324,28 +321,49 @@ def _household_links(
     a family of one; attached to the household's family they would be counted twice. The household is
     the blocking evidence here as the NIK is in the deterministic stage, so the same corroboration
     applies (name and birth date, :func:`deterministic.corroborated`) plus the same sex; a record that
-    matches two register persons of the KK (twins) is left alone. One engine query over the field
-    records; only the matches reach Polars."""
+    matches two register persons of the KK (twins) is left alone.
+
+    ``records``: the record table (a lazy scan: each pass reads a few columns filtered by a small set,
+    so the national table never sits in memory); only the few loose records, their households and
+    their KKs' register rows are collected, and the name rule runs on that small frame in DuckDB."""
+    from dtsen.engine import get_engine
     from dtsen.linkage.deterministic import corroborated
 
-    field = rec.filter(rec.sumber.isin(cfg.survivorship.field_sources) & rec.id_keluarga.notnull())
-    spine = rec.filter(rec.spine & rec.no_kk.notnull())
-    anchored = cl.join(spine.select("rid"), "rid").select("cluster", rid_spine="rid")
-    rc = field.select(
-        "rid", "id_keluarga", "nama", "nama_depan", "nama_urut", "tanggal_lahir", "jenis_kelamin"
-    ).join(cl.select("rid", "cluster"), "rid")
-    loose = rc.anti_join(anchored, "cluster")
-    seen_kk = (
-        rc.join(anchored, "cluster")
-        .join(spine.select(rid_spine="rid", kk="no_kk"), "rid_spine")
-        .select("id_keluarga", "kk")
-        .distinct()
+    spine_rids = records.filter(pl.col("spine")).select("rid").collect()["rid"].implode()
+    cl = clusters.select("rid", "cluster")
+    loose = cl.filter(~pl.col("cluster").is_in(spine_rids))
+    if loose.is_empty():
+        return clusters, 0
+    fields = ["rid", "id_keluarga", "nama", "nama_depan", "nama_urut", "tanggal_lahir", "jenis_kelamin"]
+    field = records.filter(
+        pl.col("sumber").is_in(cfg.survivorship.field_sources) & pl.col("id_keluarga").is_not_null()
     )
-    s = spine.select(
-        s_rid="rid", kk="no_kk", s_nama="nama", s_nama_depan="nama_depan", s_nama_urut="nama_urut",
-        s_tanggal_lahir="tanggal_lahir", s_jenis_kelamin="jenis_kelamin",
+    mine = field.filter(pl.col("rid").is_in(loose["rid"].implode())).select(fields).collect()
+    if mine.is_empty():
+        return clusters, 0
+    households = mine["id_keluarga"].unique().implode()
+    co = field.filter(pl.col("id_keluarga").is_in(households)).select("rid", "id_keluarga").collect()
+    co = co.join(cl, on="rid").filter(pl.col("cluster").is_in(spine_rids))  # members with a register row
+    kk_of = (
+        records.filter(pl.col("rid").is_in(co["cluster"].unique().implode()))
+        .select(cluster="rid", kk="no_kk")
+        .collect()
+    )
+    seen_kk = co.join(kk_of, on="cluster").filter(pl.col("kk").is_not_null()).select("id_keluarga", "kk")
+    seen_kk = seen_kk.unique()
+    register = (
+        records.filter(pl.col("spine") & pl.col("no_kk").is_in(seen_kk["kk"].unique().implode()))
+        .select(
+            s_rid="rid", kk="no_kk", s_nama="nama", s_nama_depan="nama_depan", s_nama_urut="nama_urut",
+            s_tanggal_lahir="tanggal_lahir", s_jenis_kelamin="jenis_kelamin",
+        )
+        .collect()
     )  # fmt: skip
-    j = loose.join(seen_kk, "id_keluarga").join(s, "kk")
+    pairs = mine.join(cl, on="rid").join(seen_kk, on="id_keluarga").join(register, on="kk")
+    if pairs.is_empty():
+        return clusters, 0
+    eng = get_engine("duckdb")  # a small frame: the deterministic stage's name rule, on the driver
+    j = ibis.memtable(pairs.to_arrow())
     same_sex = (j.jenis_kelamin == j.s_jenis_kelamin).fill_null(False)
     j = j.filter(same_sex & corroborated(eng, j, cfg.deterministic))
     hits = _arrow(eng, j.select("cluster", "s_rid").distinct())
