@@ -47,7 +47,7 @@ def normalise_username(username: str) -> str:
 def audit_username(username: str) -> str:
     """A typed-in username made safe for the audit log: bounded, and long digit runs (someone typing
     a NIK into the login form) replaced, since the log must never hold a NIK."""
-    cleaned = normalise_username(username)[:64]
+    cleaned = "".join(char if char.isprintable() else "?" for char in normalise_username(username)[:64])
     if sum(char.isdigit() for char in cleaned) >= 8:  # also "3471-0112-0385-0001" and other spellings
         cleaned = re.sub(r"\d", "#", cleaned)
     return cleaned or "-"
