@@ -209,29 +209,32 @@ def _group_label(name: str) -> str:
     return GROUP_LABEL.get(name, name.replace("_", " "))
 
 
-def _missing_sentences(unobserved: np.ndarray) -> list[str | None]:
-    """Per row, one sentence naming the unobserved groups, or None when everything was observed."""
+def _missing_sentences(unobserved: np.ndarray) -> pl.DataFrame:
+    """(_row, kalimat): one sentence naming the unobserved groups for each row that has any."""
     labels = [_group_label(g) for g in GROUPS]
-    out: list[str | None] = []
-    for row in unobserved:
-        names = [labels[g] for g in np.flatnonzero(row)]
-        if not names:
-            out.append(None)
-            continue
+    rows = np.flatnonzero(unobserved.any(axis=1))
+    sentences = []
+    for row in rows:  # only the few families with an unobserved group
+        names = [labels[g] for g in np.flatnonzero(unobserved[row])]
         listed = ", ".join(names[:6]) + (f" dan {len(names) - 6} hal lain" if len(names) > 6 else "")
-        out.append(f"Tidak ada data {listed}; untuk perkiraan dipakai nilai rata-rata survei.")
-    return out
+        sentences.append(f"Tidak ada data {listed}; untuk perkiraan dipakai nilai rata-rata survei.")
+    return pl.DataFrame({"_row": rows, "kalimat": sentences}, schema={"_row": pl.Int64, "kalimat": pl.String})
 
 
 def explain(
-    grouped: np.ndarray, features: pl.DataFrame, top: int = TOP, unobserved: np.ndarray | None = None
+    grouped: np.ndarray,
+    features: pl.DataFrame,
+    top: int = TOP,
+    unobserved: np.ndarray | None = None,
+    instead: pl.DataFrame | None = None,
 ) -> pa.Array:
     """``penjelasan`` for each row: the ``top`` observed groups with the largest |contribution|, largest
     first, then (where some were not observed) one :data:`MISSING_FACTOR` item naming them.
 
     ``grouped`` is the contribution of every explanation group (:func:`group_contributions`);
     ``features`` is the feature table of the same rows (model features and the raw answers);
-    ``unobserved`` marks groups nobody observed (:func:`unobserved_groups`).
+    ``unobserved`` marks groups nobody observed (:func:`unobserved_groups`); ``instead`` (``_row``,
+    ``faktor``, ``kalimat``) gives rows explained by one fixed item instead (families not ranked).
     """
     global _DESCRIPTIONS
     if _DESCRIPTIONS is None:
@@ -273,16 +276,24 @@ def explain(
         pl.when(pct >= 1).then(pl.format("sekitar {}%", pct)).otherwise(pl.lit("sedikit")),
     )
     long = long.with_columns(kalimat.alias("kalimat")).select("_row", "faktor", "kontribusi", "kalimat")
-    missing = pl.DataFrame(
-        {"_row": np.arange(n), "kalimat": _missing_sentences(unobserved)},
-        schema={"_row": pl.Int64, "kalimat": pl.String},
-    ).filter(pl.col("kalimat").is_not_null())
-    missing = missing.select(
+    missing = _missing_sentences(unobserved).select(
         "_row", faktor=pl.lit(MISSING_FACTOR), kontribusi=pl.lit(0.0), kalimat=pl.col("kalimat")
     )
+    parts = [long.with_columns(pl.col("_row").cast(pl.Int64)), missing]
+    if instead is not None and instead.height:
+        replaced = instead["_row"].cast(pl.Int64).implode()
+        parts = [part.filter(~pl.col("_row").is_in(replaced)) for part in parts]
+        parts.append(
+            instead.select(
+                pl.col("_row").cast(pl.Int64),
+                pl.col("faktor"),
+                kontribusi=pl.lit(0.0),
+                kalimat=pl.col("kalimat"),
+            )
+        )
     rows = pl.DataFrame({"_row": np.arange(n)}, schema={"_row": pl.Int64})
     nested = (
-        pl.concat([long.with_columns(pl.col("_row").cast(pl.Int64)), missing])
+        pl.concat(parts)
         .group_by("_row", maintain_order=True)
         .agg(pl.struct("faktor", "kontribusi", "kalimat").alias("penjelasan"))
     )

@@ -113,9 +113,13 @@ def predict_batch(model: registry.WelfareModel, features: pl.DataFrame, which: s
         for whole, part in zip((lower, upper, p4, p5, border), a_place, strict=True):
             whole[by_admin] = part
         missing[by_admin] |= np.isnan(x_admin)  # the admin model saw none of the survey items
-    explanations = explain(grouped, features, unobserved=unobserved_groups(missing)).to_pylist()
-    for i in np.flatnonzero(~ranked):
-        explanations[i] = [{"faktor": str(reason[i]), "kontribusi": 0.0, "kalimat": REASONS[str(reason[i])]}]
+    unranked_rows = np.flatnonzero(~ranked)
+    codes = [str(reason[i]) for i in unranked_rows]
+    instead = pl.DataFrame(
+        {"_row": unranked_rows, "faktor": codes, "kalimat": [REASONS[c] for c in codes]},
+        schema={"_row": pl.Int64, "faktor": pl.String, "kalimat": pl.String},
+    )
+    explanations = explain(grouped, features, unobserved=unobserved_groups(missing), instead=instead)
 
     def only_ranked(values: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
         return pa.array(values, type=arrow_type, mask=~ranked)
@@ -133,7 +137,7 @@ def predict_batch(model: registry.WelfareModel, features: pl.DataFrame, which: s
             "p_desil_le4": only_ranked(p4, pa.float64()),
             "p_desil_le5": only_ranked(p5, pa.float64()),
             "borderline": only_ranked(border, pa.bool_()),
-            "penjelasan": pa.array(explanations, type=EXPLANATION_TYPE),
+            "penjelasan": explanations,
             "status_peringkat": pa.array(status, type=pa.string()),
             "alasan_tidak_diperingkat": pa.array(reason, type=pa.string()),
             "model_peringkat": pa.array(used, type=pa.string()),
