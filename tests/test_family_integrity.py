@@ -105,12 +105,14 @@ def test_the_mother_rule_needs_one_plausible_woman_in_the_desa() -> None:
 def test_a_family_without_an_adult_is_flagged_for_review() -> None:
     persons = pl.DataFrame(
         {
-            "id_dtsen": ["P1", "P2", "P3"], "id_keluarga_dtsen": ["K1", "K1", "K2"], "status_hidup": [True] * 3,
-            "hubungan_siak": [1, 4, None], "hubungan": [1, 3, 3], "no_kk": [KK_A, KK_A, None],
-            "tanggal_lahir": [date(1980, 1, 1), date(2015, 1, 1), date(2020, 1, 1)], "umur": [46, 11, 6],
-            **{c: [DESA] * 3 for c in ("kode_desa",)},
-            "dasar": ["kk", "rumah_tangga_sumber", "sendiri"],
-        }
+            "id_dtsen": ["P1", "P2", "P3", "P4"], "id_keluarga_dtsen": ["K1", "K1", "K2", "K3"],
+            "status_hidup": [True] * 4, "hubungan_siak": [1, 4, None, None], "hubungan": [1, 3, 3, 1],
+            "no_kk": [KK_A, KK_A, None, None],
+            "tanggal_lahir": [date(1980, 1, 1), date(2015, 1, 1), date(2020, 1, 1), None],
+            "umur": [46, 11, 6, None], "kode_desa": [DESA] * 4,
+            "dasar": ["kk", "rumah_tangga_sumber", "sendiri", "sendiri"],
+        },
+        schema_overrides={"umur": pl.Int16, "hubungan_siak": pl.Int8},
     )  # fmt: skip
     for c in ("kode_kec", "kode_kab", "kode_prov", "perkotaan", "alamat", "rt", "rw"):
         persons = persons.with_columns(pl.lit(None, pl.String).alias(c))
@@ -122,6 +124,7 @@ def test_a_family_without_an_adult_is_flagged_for_review() -> None:
     assert FRAGMENT not in konflik["K1"]
     assert ATTACHED in konflik["K1"]  # P2 is not on the KK: attached by the field household, checked
     assert ATTACHED not in konflik["K2"]
+    assert FRAGMENT not in konflik["K3"]  # an unknown age is not taken for a child
 
 
 def test_a_nik_the_register_gives_to_another_person_is_not_published() -> None:

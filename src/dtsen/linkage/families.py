@@ -155,7 +155,7 @@ def _by_mother(keyed: pl.DataFrame, p: pl.DataFrame) -> pl.DataFrame:
     living = pl.col("status_hidup").fill_null(True)
     k = keyed.join(p.select("id_dtsen", "umur", "status_hidup"), on="id_dtsen", how="left")
     adults = k.group_by("kunci_keluarga").agg(
-        dewasa=((pl.col("umur").fill_null(0) >= ADULT_AGE) & living).any()
+        dewasa=((pl.col("umur").fill_null(ADULT_AGE) >= ADULT_AGE) & living).any()
     )
     orphans = (
         k.join(adults.filter(~pl.col("dewasa")), on="kunci_keluarga", how="semi")
@@ -238,8 +238,8 @@ def golden_families(
             jumlah_anggota=pl.col("_living").sum().cast(pl.Int16),
             n_kepala=((pl.col("hubungan_siak") == 1) & pl.col("_living")).sum(),
             ada_kepala=((pl.col("hubungan_siak") == 1) | (pl.col("hubungan") == 1)).any(),
-            dewasa=(pl.col("_living") & (pl.col("umur") >= ADULT_AGE)).sum(),
-            umur_diketahui=pl.col("umur").is_not_null().any(),
+            # an unknown age is not taken for a child (as in cycle/events.py)
+            dewasa=(pl.col("_living") & (pl.col("umur").fill_null(ADULT_AGE) >= ADULT_AGE)).sum(),
             dilekatkan=pl.col("dasar").is_in(list(ATTACHING)).any(),
             **{c: pl.col(c).first() for c in LOCATION},
         )
@@ -263,9 +263,9 @@ def golden_families(
         heads.filter(~pl.col("ada_kepala")).select("id_keluarga_dtsen", kode=pl.lit("tanpa_kepala")),
         heads.filter(pl.col("n_kepala") > 1).select("id_keluarga_dtsen", kode=pl.lit("kepala_ganda")),
         heads.filter(pl.col("dilekatkan")).select("id_keluarga_dtsen", kode=pl.lit(ATTACHED)),
-        heads.filter(
-            (pl.col("jumlah_anggota") > 0) & (pl.col("dewasa") == 0) & pl.col("umur_diketahui")
-        ).select("id_keluarga_dtsen", kode=pl.lit(FRAGMENT)),
+        heads.filter((pl.col("jumlah_anggota") > 0) & (pl.col("dewasa") == 0)).select(
+            "id_keluarga_dtsen", kode=pl.lit(FRAGMENT)
+        ),
     ]
     konflik = (
         pl.concat(conflicts)
@@ -298,9 +298,7 @@ def golden_families(
     families = families.join(konflik, on="id_keluarga_dtsen", how="left").with_columns(
         konflik=pl.col("konflik").fill_null(pl.lit([], pl.List(pl.String)))
     )
-    families = families.drop(
-        "n_kepala", "ada_kepala", "dewasa", "umur_diketahui", "dilekatkan", "id_keluarga"
-    )
+    families = families.drop("n_kepala", "ada_kepala", "dewasa", "dilekatkan", "id_keluarga")
     return families, FamilyProvenance(compact, attrs)
 
 
