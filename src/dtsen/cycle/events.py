@@ -4,7 +4,9 @@ The feed is a file now (CSV or Parquet, format in ``docs/events-and-corrections.
 receive the same events over the DCI CRVS notify API later. :func:`read_events` validates every row
 (file, line, column) and quarantines bad ones; :func:`apply_events` updates the golden persons and
 families for every event registered up to the cut-off, in event order, and reports each event's outcome,
-the provenance of every attribute it changed and the lineage of families it created. Re-applying the same
+the provenance of every attribute it changed and the lineage of families it created or retired (a
+family emptied by moves, or whose members all died, is not published; children left without an adult
+follow the adult who left). Re-applying the same
 feed is a no-op (a death already recorded, a birth whose NIK exists, ... are reported as already applied).
 
 New ids come from the caller (``new_id``): the linkage package owns identifier allocation.
