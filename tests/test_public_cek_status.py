@@ -337,3 +337,12 @@ def test_form_without_csrf_token_is_refused(app: Any) -> None:
     response = client.post("/cek-status", data={**fields, "cara": "nik", "nik": SITI.nik, "nama": SITI.nama})
     assert response.status_code == 403
     assert "SI**" not in response.text
+
+
+def test_messages_follow_the_language(app: Any) -> None:
+    client = client_for(app, "10.30.0.10")
+    client.cookies.set("lang", "en")
+    response = check(client, cara="nik", nik="12345", nama=SITI.nama)
+    assert response.status_code == 422
+    assert "must be 16 digits." in response.text
+    assert "Check status" in response.text

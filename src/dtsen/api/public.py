@@ -161,6 +161,12 @@ def _hit(request: Request, bucket: str, value: str) -> None:
         raise RefusedError(_too_many(request, exc)) from exc
 
 
+def _say(_: Callable[[str], str], message: intake.Message) -> str:
+    """A workflow message in the request's language (its parameters are msgids or plain values)."""
+    msgid, params = message
+    return _(msgid) % {key: _(value) for key, value in params.items()}
+
+
 def _text(form: FormData, name: str, max_length: int = 4000) -> str:
     value = form.get(name)
     return value[:max_length] if isinstance(value, str) else ""
@@ -327,7 +333,7 @@ def cek_status_answer(request: Request, session: Session, form: FormData) -> Res
         if cara == "nik":
             raw_nik = _text(form, "nik", 40)
             if problem := intake.nik_problem(raw_nik):
-                errors["nik"] = _(problem)
+                errors["nik"] = _say(_, problem)
             nik = check_nik(raw_nik).digits
         else:
             desa = intake.desa_of(session, params["desa"])
@@ -489,7 +495,7 @@ def _submit_answer(request: Request, session: Session, jenis: str, form: FormDat
         try:
             valid = intake.validate_request(session, data)
         except intake.InvalidFieldsError as exc:
-            field_errors.update({name: _(text) for name, text in exc.errors.items()})
+            field_errors.update({name: _say(_, message) for name, message in exc.errors.items()})
             valid = None
         checked: list[tuple[str, bytes, str, str]] = []
         wrong_type = False
@@ -522,7 +528,7 @@ def _submit_answer(request: Request, session: Session, jenis: str, form: FormDat
     try:
         created_request, created = intake.submit_request(session, valid, documents)
     except intake.InvalidFieldsError as exc:
-        return again(N_("Beberapa isian belum benar."), 409, {k: _(v) for k, v in exc.errors.items()})
+        return again(N_("Beberapa isian belum benar."), 409, {k: _say(_, v) for k, v in exc.errors.items()})
     return _receipt(request, created_request, created=created)
 
 
@@ -591,8 +597,8 @@ def _lacak_answer(request: Request, session: Session, form: FormData) -> Respons
             errors["nomor"] = _(
                 N_("Nomor pelacakan berbentuk DTSEN-XXXX-XXXX-XXXX; periksa kembali ketikannya.")
             )
-        if problem := intake.nik_problem(nik_raw, "NIK pelapor"):
-            errors["nik"] = _(problem)
+        if problem := intake.nik_problem(nik_raw, intake.LABEL_NIK_PELAPOR):
+            errors["nik"] = _say(_, problem)
         if errors:
             context = _lacak_context(
                 request,
@@ -658,7 +664,7 @@ def _data_saya_answer(request: Request, session: Session, form: FormData) -> Res
         _check_challenge(request, form, "datasaya", ip, again)
         errors: dict[str, str] = {}
         if problem := intake.nik_problem(params["nik"]):
-            errors["nik"] = _(problem)
+            errors["nik"] = _say(_, problem)
         nama = intake.clean_name(params["nama"])
         if nama is None:
             errors["nama"] = _(N_("Tulis nama lengkap sesuai KTP."))
@@ -668,7 +674,7 @@ def _data_saya_answer(request: Request, session: Session, form: FormData) -> Res
         except ValueError:
             errors["tanggal_lahir"] = _(N_("Isi tanggal lahir (hari, bulan, tahun)."))
         if problem := intake.kk_problem(params["no_kk"]):
-            errors["no_kk"] = _(problem)
+            errors["no_kk"] = _say(_, problem)
         if errors:
             raise RefusedError(again(N_("Beberapa isian belum benar."), 422, errors))
         nik = check_nik(params["nik"]).digits

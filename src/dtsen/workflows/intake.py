@@ -48,6 +48,7 @@ from dtsen.store.intake import (
     CitizenRequestEvent,
 )
 from dtsen.store.models import AuditLog, Region
+from dtsen.web.i18n import N_
 
 ACK_DEADLINE = timedelta(hours=72)
 PUBLIC_ACTOR = "publik"
@@ -131,10 +132,19 @@ MAX_NAME = 120
 MAX_REASON = 2000
 
 
-class InvalidFieldsError(ValueError):
-    """Form fields that are not right: field name -> Bahasa message (a msgid of the catalogs)."""
+# A message for the citizen: a msgid of the web catalogs (Bahasa) and its %-parameters, which are
+# msgids too (field labels) or plain values; the router translates both into the request's language.
+Message = tuple[str, dict[str, str]]
 
-    def __init__(self, errors: dict[str, str]) -> None:
+
+def say(msgid: str, **params: str) -> Message:
+    return msgid, params
+
+
+class InvalidFieldsError(ValueError):
+    """Form fields that are not right: field name -> :data:`Message`."""
+
+    def __init__(self, errors: dict[str, Message]) -> None:
         super().__init__(", ".join(sorted(errors)))
         self.errors = errors
 
@@ -160,39 +170,45 @@ def clean_phone(value: str | None) -> str | None:
     if not text:
         return None
     if not re.fullmatch(r"\+?\d{8,15}", text):
-        raise InvalidFieldsError({"telepon": "Nomor telepon harus 8 sampai 15 angka."})
+        raise InvalidFieldsError({"telepon": say(N_("Nomor telepon harus 8 sampai 15 angka."))})
     return text
 
 
-def nik_problem(raw: str | None, field_label: str = "NIK") -> str | None:
-    """A Bahasa sentence on what is wrong with a typed NIK, or ``None`` if it can be a NIK."""
+LABEL_NIK = N_("NIK")
+LABEL_NIK_PELAPOR = N_("NIK pelapor")
+LABEL_NIK_KELUARGA = N_("NIK keluarga")
+LABEL_KK = N_("Nomor KK")
+
+
+def nik_problem(raw: str | None, label: str = LABEL_NIK) -> Message | None:
+    """What is wrong with a typed NIK, in words, or ``None`` if it can be a NIK."""
     check = check_nik(raw)
     if check.valid:
         return None
     codes = set(check.codes)
     if "nik_missing" in codes:
-        return f"{field_label} wajib diisi."
+        return say(N_("%(label)s wajib diisi."), label=label)
     if "nik_not_numeric" in codes or "nik_excel_scientific" in codes:
-        return f"{field_label} hanya berisi angka (16 angka)."
+        return say(N_("%(label)s hanya berisi angka (16 angka)."), label=label)
     if "nik_length" in codes:
-        return f"{field_label} harus 16 angka."
+        return say(N_("%(label)s harus 16 angka."), label=label)
     if codes & {"nik_province_unknown", "nik_kabupaten_unknown"}:
-        return f"{field_label} tidak valid: kode wilayah (6 angka pertama) tidak dikenal."
+        return say(N_("%(label)s tidak valid: kode wilayah (6 angka pertama) tidak dikenal."), label=label)
     if "nik_birth_date_invalid" in codes:
-        return f"{field_label} tidak valid: angka ke-7 sampai ke-12 bukan tanggal lahir."
-    return f"{field_label} tidak valid."
+        return say(N_("%(label)s tidak valid: angka ke-7 sampai ke-12 bukan tanggal lahir."), label=label)
+    return say(N_("%(label)s tidak valid."), label=label)
 
 
-def kk_problem(raw: str | None) -> str | None:
+def kk_problem(raw: str | None) -> Message | None:
     check = check_kk(raw)
     if check.valid:
         return None
     codes = set(check.codes)
     if "no_kk_missing" in codes:
-        return "Nomor KK wajib diisi."
+        return say(N_("%(label)s wajib diisi."), label=LABEL_KK)
     if "no_kk_length" in codes or "no_kk_not_numeric" in codes:
-        return "Nomor KK harus 16 angka."
-    return "Nomor KK tidak valid."
+        return say(N_("%(label)s harus 16 angka."), label=LABEL_KK)
+    return say(N_("%(label)s tidak valid."), label=LABEL_KK)
 
 
 def desa_of(session: Session, kode_desa: str | None) -> Region | None:
@@ -263,17 +279,17 @@ class ValidRequest:
 
 def validate_request(session: Session, data: RequestInput) -> ValidRequest:
     """Every field checked at once; :class:`InvalidFieldsError` lists all that are wrong."""
-    errors: dict[str, str] = {}
+    errors: dict[str, Message] = {}
     if data.jenis not in {"usulan", "sanggahan"}:
-        errors["jenis"] = "Pilih jenis permintaan: usulan atau sanggahan."
+        errors["jenis"] = say(N_("Pilih jenis permintaan: usulan atau sanggahan."))
     if data.jenis == "sanggahan" and data.kategori not in OBJECTION_CATEGORIES:
-        errors["kategori"] = "Pilih alasan sanggahan."
-    if problem := nik_problem(data.reporter_nik, "NIK pelapor"):
+        errors["kategori"] = say(N_("Pilih alasan sanggahan."))
+    if problem := nik_problem(data.reporter_nik, LABEL_NIK_PELAPOR):
         errors["pelapor_nik"] = problem
     reporter_nama = clean_name(data.reporter_nama)
     if reporter_nama is None:
-        errors["pelapor_nama"] = (
-            "Nama pelapor wajib diisi, hanya huruf, spasi, titik, koma, apostrof dan tanda hubung."
+        errors["pelapor_nama"] = say(
+            N_("Nama pelapor wajib diisi, hanya huruf, spasi, titik, koma, apostrof dan tanda hubung.")
         )
     telepon: str | None = None
     try:
@@ -283,8 +299,8 @@ def validate_request(session: Session, data: RequestInput) -> ValidRequest:
     subject_nik = (data.subject_nik or "").strip() or None
     subject_kk = (data.subject_kk or "").strip() or None
     if subject_nik is None and subject_kk is None:
-        errors["subjek_nik"] = "Isi NIK atau nomor KK keluarga yang diusulkan atau disanggah."
-    if subject_nik is not None and (problem := nik_problem(subject_nik, "NIK keluarga")):
+        errors["subjek_nik"] = say(N_("Isi NIK atau nomor KK keluarga yang diusulkan atau disanggah."))
+    if subject_nik is not None and (problem := nik_problem(subject_nik, LABEL_NIK_KELUARGA)):
         errors["subjek_nik"] = problem
     if subject_kk is not None and (problem := kk_problem(subject_kk)):
         errors["subjek_kk"] = problem
@@ -292,19 +308,19 @@ def validate_request(session: Session, data: RequestInput) -> ValidRequest:
     if (data.subject_nama or "").strip():
         subject_nama = clean_name(data.subject_nama)
         if subject_nama is None:
-            errors["subjek_nama"] = (
-                "Nama hanya boleh berisi huruf, spasi, titik, koma, apostrof dan tanda hubung."
+            errors["subjek_nama"] = say(
+                N_("Nama hanya boleh berisi huruf, spasi, titik, koma, apostrof dan tanda hubung.")
             )
     desa = desa_of(session, data.kode_desa)
     if desa is None:
-        errors["kode_desa"] = "Pilih desa/kelurahan tempat keluarga tinggal."
+        errors["kode_desa"] = say(N_("Pilih desa/kelurahan tempat keluarga tinggal."))
     alasan = clean_text(data.alasan)
     if len(alasan) < 10:
-        errors["alasan"] = "Tuliskan alasan paling sedikit 10 huruf."
+        errors["alasan"] = say(N_("Tuliskan alasan paling sedikit 10 huruf."))
     if len(data.alasan or "") > MAX_REASON:
-        errors["alasan"] = f"Alasan paling panjang {MAX_REASON} huruf."
+        errors["alasan"] = say(N_("Alasan paling panjang %(batas)s huruf."), batas=str(MAX_REASON))
     if not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", data.idempotency_key or ""):
-        errors["formulir"] = "Formulir tidak lengkap. Muat ulang halaman lalu isi kembali."
+        errors["formulir"] = say(N_("Formulir tidak lengkap. Muat ulang halaman lalu isi kembali."))
     if errors:
         raise InvalidFieldsError(errors)
     assert reporter_nama is not None
@@ -344,7 +360,7 @@ def submit_request(
     if existing is not None:
         if existing.reporter_ref != reporter_ref:
             raise InvalidFieldsError(
-                {"formulir": "Formulir ini sudah dipakai. Muat ulang halaman lalu isi kembali."}
+                {"formulir": say(N_("Formulir ini sudah dipakai. Muat ulang halaman lalu isi kembali."))}
             )
         return existing, False
     desa = valid.desa
