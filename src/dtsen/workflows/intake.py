@@ -500,35 +500,37 @@ def proven_identity(session: Session, claim: IdentityClaim) -> str | None:
 
 
 ROLE_LABELS = {
-    "admin_bps": "Administrator BPS",
-    "analis_bps": "Analis BPS",
-    "kemensos": "Kementerian Sosial",
-    "dinsos": "Dinas Sosial",
-    "operator_desa": "Operator desa/kelurahan",
-    "pendamping": "Pendamping sosial",
-    "klien_instansi": "Instansi (sistem)",
-    "auditor": "Auditor",
-    "dukcapil": "Dukcapil (sistem)",
+    "admin_bps": N_("Administrator BPS"),
+    "analis_bps": N_("Analis BPS"),
+    "kemensos": N_("Kementerian Sosial"),
+    "dinsos": N_("Dinas Sosial"),
+    "operator_desa": N_("Operator desa/kelurahan"),
+    "pendamping": N_("Pendamping sosial"),
+    "klien_instansi": N_("Instansi (sistem)"),
+    "auditor": N_("Auditor"),
+    "dukcapil": N_("Dukcapil (sistem)"),
 }
 ACTION_LABELS = {
-    "read": "melihat data",
-    "read_denied": "mencoba melihat data, ditolak (nama tidak cocok atau di luar wilayah petugas; tidak ada data yang ditampilkan)",
-    "search": "mencari data",
-    "export": "mengekspor data",
-    "update": "mengubah data",
-    "create": "mencatat permintaan",
-    "delete": "menghapus data",
-    "load": "memuat data",
+    "read": N_("melihat data"),
+    "read_denied": N_(
+        "mencoba melihat data, ditolak (nama tidak cocok atau di luar wilayah petugas; tidak ada data yang ditampilkan)"
+    ),
+    "search": N_("mencari data"),
+    "export": N_("mengekspor data"),
+    "update": N_("mengubah data"),
+    "create": N_("mencatat permintaan"),
+    "delete": N_("menghapus data"),
+    "load": N_("memuat data"),
 }
 PURPOSE_LABELS = {
-    "cek_status": "Cek Status di laman publik",
-    "halaman_keluarga": "membuka halaman data keluarga",
-    "pencarian_staf": "pencarian data oleh petugas",
-    "data_saya": "permintaan riwayat akses (laman Siapa yang membaca data saya)",
-    "usulan": "usulan keluarga",
-    "sanggahan": "sanggahan",
-    "verval": "verifikasi dan validasi",
-    "penyaluran": "penyaluran bantuan",
+    "cek_status": N_("Cek Status di laman publik"),
+    "halaman_keluarga": N_("membuka halaman data keluarga"),
+    "pencarian_staf": N_("pencarian data oleh petugas"),
+    "data_saya": N_("permintaan riwayat akses (laman Siapa yang membaca data saya)"),
+    "usulan": N_("usulan keluarga"),
+    "sanggahan": N_("sanggahan"),
+    "verval": N_("verifikasi dan validasi"),
+    "penyaluran": N_("penyaluran bantuan"),
 }
 
 
@@ -569,13 +571,13 @@ def describe_actor(actor: str, role: str | None) -> str:
     """Who acted, as an institution and role: staff usernames are not shown (see docs/serving.md)."""
     kind = actor.split(":", 1)[0]
     if kind == "public":
-        return "Laman publik (Anda, atau orang yang mengetahui NIK dan nama lengkap Anda)"
+        return N_("Laman publik (Anda, atau orang yang mengetahui NIK dan nama lengkap Anda)")
     if kind == "client":
         name = actor.split(":", 1)[1] if ":" in actor else actor
         return f"Sistem instansi: {name}"
     if role:
         return ROLE_LABELS.get(role, role)
-    return "Petugas" if kind == "user" else "Sistem DTSEN"
+    return N_("Petugas") if kind == "user" else N_("Sistem DTSEN")
 
 
 def trail_entries(session: Session, entries: list[AuditLog], home: str | None = None) -> list[TrailEntry]:
