@@ -6,7 +6,8 @@ deployment should not need a Redis only for this. The per-NIK limit also needs a
 posted form (a keyed hash of the NIK, never the NIK), which slowapi's request-level key function does
 not see before the body is parsed. The database is already shared by every worker, so the counters live
 there (table ``rate_limit_counter``): one upsert and one two-row read per check, each on its own
-short connection and committed at once, so a refused or failed request is still counted.
+short connection and committed at once (on PostgreSQL without waiting for the disk flush), so a refused
+or failed request is still counted.
 
 The algorithm is the sliding-window counter: hits are counted in fixed windows, and the estimate for the
 last ``window`` seconds is ``previous * (1 - elapsed / window) + current``. It never lets more than
@@ -179,31 +180,48 @@ def hit(engine: Engine, limit: Limit, value: str, *, now: float | None = None) -
     Runs in its own transaction, committed before returning or raising: the hit stays counted whatever
     the request does next. Returns the estimated hits in the sliding window, this one included.
     """
+    return hit_many(engine, [(limit, value)], now=now)[0]
+
+
+def hit_many(engine: Engine, checks: list[tuple[Limit, str]], *, now: float | None = None) -> list[int]:
+    """Count one hit for each ``(limit, value)`` in one transaction, then raise :class:`RateLimitedError`
+    for the first that is over its limit (all are counted either way).
+
+    On PostgreSQL the transaction commits with ``synchronous_commit = off``: a counter is not worth a
+    disk flush per request (it was most of a Cek Status's time), and a crash loses at most the last
+    fraction of a second of hits, which only lets a few more through once.
+    """
     now = time.time() if now is None else now
-    window = limit.window_seconds
-    start = int(now // window) * window
-    key = limit_key(limit.bucket, value)
+    results: list[tuple[Limit, int, int, float]] = []
     with engine.begin() as connection:
-        _upsert(connection, limit.bucket, key, start)
-        rows = connection.execute(
-            select(_TABLE.c.window_start, _TABLE.c.hits).where(
-                and_(
-                    _TABLE.c.bucket == limit.bucket,
-                    _TABLE.c.key == key,
-                    _TABLE.c.window_start.in_([start - window, start]),
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        for limit, value in checks:
+            window = limit.window_seconds
+            start = int(now // window) * window
+            key = limit_key(limit.bucket, value)
+            _upsert(connection, limit.bucket, key, start)
+            rows = connection.execute(
+                select(_TABLE.c.window_start, _TABLE.c.hits).where(
+                    and_(
+                        _TABLE.c.bucket == limit.bucket,
+                        _TABLE.c.key == key,
+                        _TABLE.c.window_start.in_([start - window, start]),
+                    )
                 )
-            )
-        ).all()
-        if secrets.randbelow(_SWEEP_ONE_IN) == 0:
-            connection.execute(
-                delete(_TABLE).where(
-                    and_(_TABLE.c.bucket == limit.bucket, _TABLE.c.window_start < start - window)
+            ).all()
+            counts = {row.window_start: row.hits for row in rows}
+            results.append((limit, counts.get(start - window, 0), counts.get(start, 0), now - start))
+            if secrets.randbelow(_SWEEP_ONE_IN) == 0:
+                connection.execute(
+                    delete(_TABLE).where(
+                        and_(_TABLE.c.bucket == limit.bucket, _TABLE.c.window_start < start - window)
+                    )
                 )
-            )
-    counts = {row.window_start: row.hits for row in rows}
-    previous, current = counts.get(start - window, 0), counts.get(start, 0)
-    elapsed = now - start
-    estimate = previous * (1 - elapsed / window) + current
-    if estimate > limit.hits:
-        raise RateLimitedError(limit, _retry_after(limit, previous, current, elapsed))
-    return math.ceil(estimate)
+    estimates = []
+    for limit, previous, current, elapsed in results:
+        estimate = previous * (1 - elapsed / limit.window_seconds) + current
+        if estimate > limit.hits:
+            raise RateLimitedError(limit, _retry_after(limit, previous, current, elapsed))
+        estimates.append(math.ceil(estimate))
+    return estimates
