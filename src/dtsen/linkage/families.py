@@ -80,6 +80,11 @@ def family_keys(
     or themselves (``sendiri``). ``persons``: id_dtsen, no_kk, and for the rules beyond ``kk``
     di_dukcapil, nama, nama_ibu_kandung, jenis_kelamin, tanggal_lahir, kode_desa, status_hidup, umur.
     ``field_members``: id_dtsen, id_keluarga, tanggal_data of every field anggota record.
+
+    Field records that merely duplicate a register person of their household were merged into that
+    person before this (``consolidate._household_links``); what reaches these rules is a person the
+    register does not list, so attaching them adds a member and the family is flagged
+    (``anggota_dilekatkan``) for the ground check.
     """
     p = persons.join(latest_family.select("id_dtsen", "id_keluarga"), on="id_dtsen", how="left")
     own = (
