@@ -105,7 +105,7 @@ def test_forged_form_is_refused(
     username, password = live_server.user("operator_desa", (target.kode_desa,))
     login(desktop, username, password)
     desktop.goto("/staf/cari")
-    desktop.locator("input[name=csrf_token]").evaluate("element => element.value = 'palsu'")
+    desktop.locator("main input[name=csrf_token]").evaluate("element => element.value = 'palsu'")
     desktop.get_by_label("NIK, nomor KK, atau nama").fill(target.nik or "")
     with desktop.expect_response(
         lambda r: r.url.endswith("/staf/cari") and r.request.method == "POST"

@@ -3,19 +3,25 @@
 The app keeps its engine on ``app.state.engine`` (set by :func:`dtsen.api.app.create_app`), so a test can
 build an app on its own database URL; the session commits when the handler returns without error and
 rolls back otherwise, so a request never leaves half its writes behind.
+
+The unit of work is a *function-scoped* dependency: it commits when the handler returns, before the
+response is sent. FastAPI runs the exit code of ordinary (request-scoped) ``yield`` dependencies only
+after the response has gone out, so a client acting on an answer at once (a browser following the
+redirect after login, a citizen looking up the tracking number just shown) could arrive before the
+commit and not find what the answer promised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from dtsen.store.db import session_factory
 
 
-def db_session(request: Request) -> Iterator[Session]:
+def unit_of_work(request: Request) -> Iterator[Session]:
     """One unit of work per request: commit on success, roll back on any error, always close."""
     session = session_factory(request.app.state.engine)()
     try:
@@ -26,3 +32,8 @@ def db_session(request: Request) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def db_session(session: Session = Depends(unit_of_work, scope="function")) -> Session:
+    """The request's session (``Depends(db_session)``), committed before the response is sent."""
+    return session
