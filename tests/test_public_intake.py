@@ -399,3 +399,41 @@ def test_challenge_is_required_single_use_and_explained(world: tuple[Any, Path])
     assert "Pemeriksaan keamanan" in missing.text
     # The refused page carries a fresh challenge, so the citizen can simply send again.
     assert 'name="tantangan_token"' in missing.text
+
+
+def test_two_copies_of_one_form_racing_create_one_request(
+    engine: Engine, world: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second copy finds nothing at first (the race), hits the unique key on insert, and answers with
+    the first copy's request instead of failing."""
+    data = intake.RequestInput(
+        jenis="usulan", kategori=None, reporter_nik=SITI.nik, reporter_nama="Siti Aminah", reporter_telepon=None,
+        subject_nik=None, subject_kk=SITI.no_kk, subject_nama=None, kode_desa=DESA,
+        alasan="Keluarga ini belum pernah didata padahal kondisinya sulit.", idempotency_key="race-" + "k" * 20,
+    )  # fmt: skip
+    with Session(engine) as session:
+        first, created = intake.submit_request(session, intake.validate_request(session, data), [])
+        first_number = first.tracking_number
+        session.commit()
+    assert created
+    real_find = intake.find_by_idempotency_key
+    calls: list[str] = []
+
+    def late_find(session: Session, key: str) -> Any:
+        calls.append(key)
+        return None if len(calls) == 1 else real_find(session, key)
+
+    monkeypatch.setattr(intake, "find_by_idempotency_key", late_find)
+    with Session(engine) as session:
+        second, created = intake.submit_request(session, intake.validate_request(session, data), [])
+        second_number = second.tracking_number
+        session.commit()
+    assert not created
+    assert second_number == first_number
+    with Session(engine) as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(CitizenRequest)
+            .where(CitizenRequest.idempotency_key == data.idempotency_key)
+        )
+    assert count == 1
