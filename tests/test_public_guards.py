@@ -162,6 +162,12 @@ def test_difficulty_zero_only_with_the_bench_flag() -> None:
             challenge.load_settings({"DTSEN_CHALLENGE_DIFFICULTY": weak})
 
 
+def test_bench_environment_turns_the_challenge_off_and_raises_the_limits() -> None:
+    assert not challenge.load_settings(challenge.BENCH_ENV).enabled
+    limits = ratelimit.parse_limits(challenge.BENCH_ENV["DTSEN_RATE_LIMITS"])
+    assert min(limits[b].hits for b in ("cek_ip", "cek_nik", "cek_pola")) >= 100_000_000
+
+
 def test_used_challenges_are_swept_after_expiry(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from dtsen.store.intake import UsedChallenge
 

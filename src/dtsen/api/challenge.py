@@ -48,6 +48,14 @@ MAX_DIFFICULTY = 28
 DEFAULT_TTL_SECONDS = 900
 _SWEEP_ONE_IN = 100
 
+# What `dtsen bench serve` puts in the environment of the server it starts on 127.0.0.1: the challenge off
+# and the Cek Status limits out of a loopback run's reach (the rate-limit code still runs and is measured).
+BENCH_ENV: dict[str, str] = {
+    "DTSEN_CHALLENGE_DIFFICULTY": "0",
+    "DTSEN_CHALLENGE_OFF_FOR_BENCH": "1",
+    "DTSEN_RATE_LIMITS": "cek_ip=100000000/3600,cek_nik=100000000/86400,cek_pola=100000000/86400",
+}
+
 NUMBER_WORDS = (
     "nol",
     "satu",
