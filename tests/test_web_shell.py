@@ -346,3 +346,29 @@ def test_template_strings_write_percent_signs_as_double_percent() -> None:
         if any(name.endswith(".html") for name, _ in places) and "%" in fine.sub("", msgid)
     }
     assert not broken, f"write % as %% in these template strings: {broken}"
+
+
+def test_numbers_money_and_dates_in_the_page_language() -> None:
+    import datetime as dt
+
+    from dtsen.web.templating import templates
+
+    page = templates.env.from_string(
+        "{{ d|tanggal }} | {{ x|tanggal }} | {{ 1500000|rupiah }} | {{ 1234567|angka }}"
+    )
+    moment = dt.datetime(2026, 12, 5, 21, 21, 35, tzinfo=dt.UTC)
+    assert page.render(lang="id", d=moment, x=dt.date(2022, 10, 31)) == (
+        "6 Des 2026 04.21 WIB | 31 Okt 2022 | Rp 1.500.000 | 1.234.567"
+    )
+    assert page.render(lang="en", d=moment, x="2022-10-31").startswith("6 Dec 2026 04:21 WIB | 31 Oct 2022")
+    assert templates.env.from_string("{{ none|rupiah }}").render(lang="id", none=None) == "–"
+
+
+def test_template_output_is_escaped() -> None:
+    from dtsen.web.templating import templates
+
+    html = templates.env.from_string("{{ name }} {{ _('Halo %(nama)s', nama=name) }}").render(
+        lang="id", name="<script>x</script>"
+    )
+    assert "<script>" not in html
+    assert html.count("&lt;script&gt;") == 2

@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from babel.dates import format_date as babel_format_date
-from babel.dates import format_datetime as babel_format_datetime
+from babel.dates import format_time as babel_format_time
 from babel.numbers import format_currency, format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -34,6 +35,7 @@ TEMPLATES_DIR = Path(__file__).with_name("templates")
 STATIC_DIR = Path(__file__).with_name("static")
 # Babel locales for formatting: Indonesian pages write 1.234.567 and "Rp 150.000".
 BABEL_LOCALE = {"id": "id_ID", "en": "en_GB"}
+JAKARTA = ZoneInfo("Asia/Jakarta")
 
 
 def _lang(context: Mapping[str, Any]) -> str:
@@ -79,7 +81,12 @@ def _format_date(context: jinja2.runtime.Context, value: Any, form: str = "mediu
     if isinstance(value, str):
         value = dt.date.fromisoformat(value[:10])
     if isinstance(value, dt.datetime):
-        return babel_format_datetime(value, form, locale=BABEL_LOCALE[_lang(context)])
+        # Times are stored in UTC and shown in Jakarta time, labelled, without seconds.
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        local = value.astimezone(JAKARTA)
+        locale = BABEL_LOCALE[_lang(context)]
+        return f"{babel_format_date(local, form, locale=locale)} {babel_format_time(local, 'short', locale=locale)} WIB"
     return babel_format_date(value, form, locale=BABEL_LOCALE[_lang(context)])
 
 
