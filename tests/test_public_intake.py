@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -437,3 +438,10 @@ def test_two_copies_of_one_form_racing_create_one_request(
             .where(CitizenRequest.idempotency_key == data.idempotency_key)
         )
     assert count == 1
+
+
+def test_request_forms_give_at_least_an_hour(world: tuple[Any, Path]) -> None:
+    app, _ = world
+    fields = form_fields(client_for(app, "10.20.0.10"), "/usul", solve=False)
+    expires = int(fields["tantangan_token"].split(".")[3])
+    assert expires - time.time() > 3500  # the app's challenge lives 600 s; a request form an hour

@@ -175,9 +175,18 @@ def _text(form: FormData, name: str, max_length: int = 4000) -> str:
     return value[:max_length] if isinstance(value, str) else ""
 
 
+# Filling in a request with documents takes longer than a status check: its challenge lives at least an
+# hour, so a citizen who photographs a KTP meanwhile does not lose the form (files cannot be refilled).
+USUL_MIN_TTL_SECONDS = 3600
+
+
 def _new_challenge(request: Request, purpose: str) -> challenge_mod.Issued | None:
     settings = _challenge_settings(request)
-    return challenge_mod.issue(purpose, settings) if settings.enabled else None
+    if not settings.enabled:
+        return None
+    if purpose == "usul" and settings.ttl_seconds < USUL_MIN_TTL_SECONDS:
+        settings = challenge_mod.ChallengeSettings(settings.difficulty, USUL_MIN_TTL_SECONDS)
+    return challenge_mod.issue(purpose, settings)
 
 
 def _check_challenge(
