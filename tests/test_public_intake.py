@@ -445,3 +445,27 @@ def test_request_forms_give_at_least_an_hour(world: tuple[Any, Path]) -> None:
     fields = form_fields(client_for(app, "10.20.0.10"), "/usul", solve=False)
     expires = int(fields["tantangan_token"].split(".")[3])
     assert expires - time.time() > 3500  # the app's challenge lives 600 s; a request form an hour
+
+
+@pytest.mark.parametrize(
+    ("path", "names"),
+    [
+        ("/cek-status", ["cara", "nik", "nama", "prov", "kab", "kec", "desa"]),
+        ("/sanggah", ["kategori", "pelapor_nik", "pelapor_nama", "telepon", "subjek_nik", "subjek_kk", "subjek_nama", "prov", "kab", "kec", "desa", "alasan", "kunci"]),
+        ("/lacak", ["nomor", "nik"]),
+        ("/data-saya", ["nik", "nama", "tanggal_lahir", "no_kk"]),
+    ],
+)  # fmt: skip
+def test_sql_and_html_in_every_field_is_harmless(
+    world: tuple[Any, Path], path: str, names: list[str]
+) -> None:
+    app, _ = world
+    client = client_for(app, f"10.23.0.{len(path)}")
+    hostile = "<script>alert(1)</script>' OR '1'='1'; DROP TABLE audit_log;--"
+    for name in names:
+        response = client.post(path, data={**form_fields(client, path), name: hostile})
+        assert response.status_code < 500, (path, name)
+        assert "<script>alert(1)" not in response.text, (path, name)
+    with Session(client.app.state.engine) as session:  # type: ignore[attr-defined]
+        assert session.scalar(select(func.count()).select_from(CitizenRequest)) is not None
+        assert audit.verify_chain(session) == []
