@@ -79,8 +79,9 @@ class Family:
     nik: str | None  # of one member, for searches
 
 
-def ranked_families(engine: Engine, count: int = 2) -> list[Family]:
-    """``count`` ranked families of the current snapshot, each in a different desa, with a member's NIK."""
+def ranked_families(engine: Engine, count: int = 2, *, poorest: bool = False) -> list[Family]:
+    """``count`` ranked families of the current snapshot, each in a different desa, with a member's NIK;
+    ``poorest``: the lowest national desil first, larger families first (a page worth a screenshot)."""
     from dtsen.store.served import ServedFamily, ServedPerson, ServedSnapshot
 
     with engine.connect() as connection:
@@ -88,7 +89,10 @@ def ranked_families(engine: Engine, count: int = 2) -> list[Family]:
         rows = connection.execute(
             select(ServedFamily.id_keluarga_dtsen, ServedFamily.kode_desa, ServedFamily.kode_kab)
             .where(ServedFamily.snapshot_id == current, ServedFamily.desil_nasional.is_not(None))
-            .order_by(ServedFamily.id_keluarga_dtsen)
+            .order_by(
+                *((ServedFamily.desil_nasional, ServedFamily.jumlah_anggota.desc()) if poorest else ()),
+                ServedFamily.id_keluarga_dtsen,
+            )
         ).all()
         picked: list[Family] = []
         seen: set[str] = set()

@@ -17,7 +17,7 @@ from dtsen.store.models import AuditLog
 def _families(live_server: LiveServer) -> tuple[Any, Any]:
     from served_city import ranked_families
 
-    target, other = ranked_families(live_server.engine, 2)
+    target, other = ranked_families(live_server.engine, 2, poorest=True)
     return target, other
 
 
