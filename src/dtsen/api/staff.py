@@ -28,6 +28,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from dtsen.api.deps import db_session
 from dtsen.auth.deps import require_user, requires
@@ -589,8 +590,9 @@ async def search_submit(
     if errors:
         status = 422
         form.q = "" if form.jenis in {"nik", "kk"} else form.q  # never echo an identifier back
-    else:
-        results = search_rows(session, principal, criteria, lang)
+    else:  # blocking database work off the event loop (a blocked loop cannot finish other requests'
+        # commits, which hold the audit chain lock this search then waits for: a deadlock under load)
+        results = await run_in_threadpool(search_rows, session, principal, criteria, lang)
     context = {
         "form": form,
         "form_errors": {key: i18n.gettext(lang, message) for key, message in errors.items()},
