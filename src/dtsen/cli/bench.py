@@ -275,3 +275,20 @@ def _ranking_integrity(data_dir: Path, synth_dir: Path) -> dict[str, object]:
         "unranked_truly_poor": truth["tidak_diperingkat"]["benar_miskin"],
         "unranked_not_poor": truth["tidak_diperingkat"]["bukan_miskin"],
     }
+
+
+@app.command("serve")
+def bench_serve(
+    persons: int = typer.Option(200_000, "--persons", "-n"),
+    seed: int = typer.Option(1, "--seed"),
+    rate: float = typer.Option(200.0, "--rate", min=1, help="Requests a second sent to each endpoint."),
+    seconds: float = typer.Option(20.0, "--seconds", min=1, help="Measured seconds per endpoint."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Server processes (uvicorn workers)."),
+    cache: Path = typer.Option(Path("data/bench"), "--cache", help="Where the cycle snapshot is kept."),
+) -> None:
+    """Load a cycle snapshot of N persons into PostgreSQL (timed), serve it, and drive the citizen check,
+    the staff search and a no-op endpoint at a fixed rate on loopback; report latency percentiles."""
+    from dtsen.store.benchmark import bench_serve as run
+
+    emit({"stage": "serve", "persons": persons,
+          **run(persons, seed, cache, rate=rate, seconds=seconds, workers=workers), **peak_rss_mb()})  # fmt: skip

@@ -1,0 +1,419 @@
+"""``dtsen bench serve``: load a cycle snapshot into PostgreSQL, then drive the running app on loopback.
+
+1. A cycle snapshot of N persons (built once under the bench cache, like the other benches' inputs).
+2. The load into the serving database, timed (``load_seconds``): ``DTSEN_DATABASE_URL`` if set, else a
+   fresh database on 127.0.0.1:5432 that is dropped afterwards.
+3. ``dtsen serve`` on 127.0.0.1 on a free port, started as its own process (the workers the command line
+   asks for). The public pages' challenge is switched off and the Cek Status rate limits raised for that
+   server only (``DTSEN_CHALLENGE_OFF_FOR_BENCH``, ``DTSEN_RATE_LIMITS``, read by the public pages), so
+   one client can drive 200 requests a second through the same code path; CSRF stays on (the client
+   does what a browser does: reads the form's token and cookie first).
+4. An open-loop load at a fixed rate against three endpoints of that server, one after the other: the
+   citizen check (``POST /cek-status`` by NIK + name; every fifth request a wrong name, the miss path),
+   the staff search (``POST /staf/cari`` by NIK, signed in as a dinsos of the most populous kab/kota),
+   and ``GET /healthz`` (no database, no template: the floor the other two stand on). Each request is
+   sent at its scheduled time whether or not earlier ones have answered, and its latency counts from
+   that time, so a stalled server shows as latency instead of as a slower send rate (no coordinated
+   omission). The load is bounded (rate x seconds requests, a 10 s timeout each) and stops by itself.
+
+The client is Python (httpx + asyncio) because the requests need per-request NIKs, form tokens and
+cookies; wrk would need a Lua script for each and paces closed-loop. It runs on the same machine as the
+server, so its CPU (about a third of a core at 200 requests a second) is taken from the server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dtsen.logs import get_logger
+
+log = get_logger(__name__)
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BENCH_LIMITS = "cek_ip=1000000000/3600,cek_nik=1000000/86400,cek_pola=1000000/86400"
+_HIDDEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def cycle_cached(persons: int, seed: int, cache: Path) -> Path:
+    """A data_dir with one published cycle snapshot (2026Q1) of N persons, built once under ``cache``.
+
+    Built under a staging name and renamed, so an interrupted build is redone, never reused. A data_dir
+    kept by ``dtsen bench cycle --keep <cache>/cycle-N-seed`` is reused as it is.
+    """
+    from dtsen.cli.bench import synth_cached
+    from dtsen.config import get_settings
+    from dtsen.cycle import snapshot
+    from dtsen.cycle.period import Period
+    from dtsen.cycle.run import CycleRunner
+    from dtsen.cycle.steps import STEPS
+
+    data_dir = cache / f"cycle-{persons}-{seed}"
+    if (data_dir / "snapshots" / "CURRENT").exists() and snapshot.current(data_dir) is not None:
+        return data_dir
+    source_dir = synth_cached(persons, seed, cache)
+    staging = cache / f".cycle-{persons}-{seed}.staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    CycleRunner(Period.parse("2026Q1"), STEPS, data_dir=staging, engine=get_settings().engine,
+                options={"inbox": str(source_dir.resolve())}).run()  # fmt: skip
+    shutil.rmtree(data_dir, ignore_errors=True)
+    staging.rename(data_dir)
+    return data_dir
+
+
+# -- the database -----------------------------------------------------------------------------------------
+@dataclass
+class BenchDatabase:
+    url: str
+    created: str | None  # the database this bench created (dropped at the end)
+
+
+def open_database() -> BenchDatabase:
+    """``DTSEN_DATABASE_URL`` if set, else a new database on the local PostgreSQL."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    configured = os.environ.get("DTSEN_DATABASE_URL")
+    if configured:
+        return BenchDatabase(configured, None)
+    name = f"dtsen_bench_serve_{os.getpid()}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return BenchDatabase(
+        make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False), name
+    )
+
+
+def drop_database(db: BenchDatabase) -> None:
+    if db.created is None:
+        return
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{db.created}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@dataclass(frozen=True)
+class Workload:
+    citizens: list[tuple[str, str]]  # (nik, nama) of served persons
+    staff_niks: list[str]  # NIKs inside the staff user's kab/kota
+    kab: str
+    families: int
+
+
+def workload(url: str, size: int = 2000) -> Workload:
+    """Persons to look up: a deterministic spread over the current snapshot (every k-th by id)."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from dtsen.store.db import make_engine
+    from dtsen.store.served import ServedFamily, ServedPerson, ServedSnapshot
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            current = session.scalar(select(ServedSnapshot.id).where(ServedSnapshot.is_current))
+            people = select(ServedPerson).where(
+                ServedPerson.snapshot_id == current, ServedPerson.nik.is_not(None)
+            )
+            total = session.scalar(select(func.count()).select_from(people.subquery())) or 0
+            step = max(1, total // size)
+            numbered = people.add_columns(
+                func.row_number().over(order_by=ServedPerson.id_dtsen).label("n")
+            ).subquery()
+            rows = session.execute(
+                select(numbered.c.nik, numbered.c.nama, numbered.c.kode_kab)
+                .where(numbered.c.n % step == 0)
+                .limit(size)
+            ).all()
+            kab = session.execute(
+                select(ServedPerson.kode_kab, func.count())
+                .where(ServedPerson.snapshot_id == current, ServedPerson.kode_kab.is_not(None))
+                .group_by(ServedPerson.kode_kab)
+                .order_by(func.count().desc())
+                .limit(1)
+            ).one()[0]
+            staff = session.scalars(
+                select(ServedPerson.nik)
+                .where(
+                    ServedPerson.snapshot_id == current,
+                    ServedPerson.kode_kab == kab,
+                    ServedPerson.nik.is_not(None),
+                )
+                .order_by(ServedPerson.id_dtsen)
+                .limit(size)
+            ).all()
+            families = (
+                session.scalar(
+                    select(func.count()).select_from(ServedFamily).where(ServedFamily.snapshot_id == current)
+                )
+                or 0
+            )
+    finally:
+        engine.dispose()
+    return Workload([(r.nik, r.nama) for r in rows if r.nama], list(staff), kab, int(families))  # fmt: skip
+
+
+def staff_user(url: str, kab: str) -> tuple[str, str]:
+    """A dinsos account for ``kab`` with a random password (created for this run)."""
+    from dtsen.auth import accounts
+    from dtsen.store.db import make_engine, session_scope
+
+    username = f"bench.dinsos.{secrets.token_hex(3)}"
+    password = secrets.token_urlsafe(18) + "aA1!"
+    engine = make_engine(url)
+    try:
+        with session_scope(engine=engine) as session:
+            accounts.create_user(session, username=username, full_name="Bench Dinsos", role="dinsos",
+                                 regions=[kab], password=password, now=datetime.now(UTC),
+                                 actor={"actor": "bench:serve", "actor_role": None})  # fmt: skip
+    finally:
+        engine.dispose()
+    return username, password
+
+
+# -- the server --------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DTSEN_DATABASE_URL": url,
+        "DTSEN_DATA_DIR": str(data_dir),
+        "DTSEN_SECRET_KEY": secrets.token_urlsafe(48),  # one key for every worker
+        "DTSEN_CHALLENGE_DIFFICULTY": "0",
+        "DTSEN_CHALLENGE_OFF_FOR_BENCH": "1",
+        "DTSEN_RATE_LIMITS": BENCH_LIMITS,
+        "DTSEN_LOG_LEVEL": "WARNING",
+    }
+    command = [sys.executable, "-m", "dtsen.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--workers", str(workers)]  # fmt: skip
+    return subprocess.Popen(command, env=env, start_new_session=True,  # noqa: S603 - our own CLI
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+
+
+def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 300) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            error = server.stderr.read().decode(errors="replace")[-2000:] if server.stderr else ""
+            raise RuntimeError(f"dtsen serve exited with {server.returncode}: {error}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"dtsen serve did not answer {base}/healthz within {timeout:.0f} s")
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+# -- the load ----------------------------------------------------------------------------------------------
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+@dataclass
+class PhaseResult:
+    requests: int
+    errors: int
+    latencies: list[float]
+    seconds: float
+    checked: int = 0  # answers whose content was as expected (found / not found)
+
+    def summary(self) -> dict[str, Any]:
+        ms = [v * 1000 for v in self.latencies] or [0.0]
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "p50_ms": round(_percentile(ms, 50), 1),
+            "p95_ms": round(_percentile(ms, 95), 1),
+            "p99_ms": round(_percentile(ms, 99), 1),
+            "max_ms": round(max(ms), 1),
+            "rps": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
+            "answers_checked": self.checked,
+        }
+
+
+Request = Callable[[Any, int], Awaitable[bool | None]]  # (client, i) -> content ok? (None: not checked)
+
+
+async def drive(client: Any, request: Request, rate: float, seconds: float, *, warmup: float = 2.0,
+                max_in_flight: int = 256) -> PhaseResult:  # fmt: skip
+    """Send ``rate`` x ``seconds`` requests at fixed times (after a short unmeasured warm-up)."""
+    import httpx
+
+    if warmup > 0:
+        await drive(client, request, rate, warmup, warmup=0, max_in_flight=max_in_flight)
+    loop = asyncio.get_running_loop()
+    total = int(rate * seconds)
+    gate = asyncio.Semaphore(max_in_flight)
+    latencies: list[float] = []
+    errors = checked = 0
+    start = loop.time() + 0.05
+    finished = start
+
+    async def one(i: int) -> None:
+        nonlocal errors, checked, finished
+        scheduled = start + i / rate
+        await asyncio.sleep(max(0.0, scheduled - loop.time()))
+        async with gate:
+            try:
+                ok = await request(client, i)
+            except (httpx.HTTPError, OSError):
+                ok = False
+        now = loop.time()
+        finished = max(finished, now)
+        latencies.append(now - scheduled)
+        if ok is False:
+            errors += 1
+        elif ok:
+            checked += 1
+
+    await asyncio.gather(*(one(i) for i in range(total)))
+    return PhaseResult(total, errors, latencies, finished - start, checked)
+
+
+async def _form_token(client: Any, path: str) -> str:
+    page = await client.get(path)
+    page.raise_for_status()
+    found = _HIDDEN.search(page.text)
+    if found is None:
+        raise RuntimeError(f"no csrf_token in {path}")
+    return found.group(1)
+
+
+async def run_load(base: str, work: Workload, username: str, password: str, rate: float,
+                   seconds: float) -> dict[str, dict[str, Any]]:  # fmt: skip
+    import httpx
+
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    timeout = httpx.Timeout(10.0)
+    results: dict[str, dict[str, Any]] = {}
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as public:
+        token = await _form_token(public, "/cek-status")  # sets the dtsen_csrf cookie, as a browser gets it
+
+        async def cek(client: Any, i: int) -> bool:
+            nik, nama = work.citizens[i % len(work.citizens)]
+            miss = i % 5 == 4
+            response = await client.post("/cek-status", data={
+                "csrf_token": token, "cara": "nik", "nik": nik, "nama": "SALAH NAMA ORANG" if miss else nama,
+            })  # fmt: skip
+            if response.status_code != 200:
+                return False
+            expected = 'data-hasil="tidak_ditemukan"' if miss else 'data-hasil="ditemukan"'
+            return expected in response.text
+
+        results["citizen_check"] = (await drive(public, cek, rate, seconds)).summary()
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as staff:
+        login_token = await _form_token(staff, "/masuk")
+        signed_in = await staff.post("/masuk", data={"username": username, "password": password,
+                                                     "csrf_token": login_token, "next": "/staf"})  # fmt: skip
+        session_cookie = signed_in.cookies.get("dtsen_session")
+        if signed_in.status_code != 303 or not session_cookie:
+            raise RuntimeError(f"bench login failed: HTTP {signed_in.status_code}")
+        staff.cookies.set("dtsen_session", session_cookie)  # marked Secure: set by hand on loopback http
+        search_token = await _form_token(staff, "/staf/cari")
+
+        async def cari(client: Any, i: int) -> bool:
+            nik = work.staff_niks[i % len(work.staff_niks)]
+            response = await client.post(
+                "/staf/cari", data={"csrf_token": search_token, "jenis": "nik", "q": nik}
+            )
+            return response.status_code == 200 and nik in response.text
+
+        results["staff_search"] = (await drive(staff, cari, rate, seconds)).summary()
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as plain:
+
+        async def healthz(client: Any, i: int) -> bool | None:
+            response = await client.get("/healthz")
+            return None if response.status_code == 200 else False
+
+        results["noop"] = (await drive(plain, healthz, rate, seconds)).summary()
+    return results
+
+
+def bench_serve(
+    persons: int, seed: int, cache: Path, *, rate: float, seconds: float, workers: int
+) -> dict[str, Any]:
+    """Build or reuse the snapshot, load it (timed), serve it, drive it; the fields of the JSON line."""
+    from dtsen.store.db import make_engine, upgrade
+    from dtsen.store.regions import load_regions
+    from dtsen.store.snapshot_load import load_snapshot
+
+    data_dir = cycle_cached(persons, seed, cache)
+    db = open_database()
+    server = None
+    try:
+        upgrade(db.url)
+        engine = make_engine(db.url)
+        try:
+            with engine.begin() as connection:
+                load_regions(connection)
+            loaded = load_snapshot(engine, data_dir, "current", force=True)
+        finally:
+            engine.dispose()
+        work = workload(db.url)
+        username, password = staff_user(db.url, work.kab)
+        port = free_port()
+        server = start_server(db.url, data_dir, port, workers)
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(base, server)
+        phases = asyncio.run(run_load(base, work, username, password, rate, seconds))
+    finally:
+        if server is not None:
+            stop_server(server)
+        drop_database(db)
+    return {
+        "families": work.families,
+        "backend": loaded.backend,
+        "snapshot": loaded.ref,
+        "load_seconds": round(loaded.seconds, 2),
+        "load_rows": dict(loaded.counts),
+        "server_workers": workers,
+        "rate_rps": rate,
+        "seconds_per_endpoint": seconds,
+        "client": "httpx asyncio, open loop, loopback",
+        **phases,
+    }
