@@ -284,6 +284,7 @@ def _write_postgresql(engine: Engine, table: Table, con: duckdb.DuckDBPyConnecti
     import io
 
     import pyarrow.csv as pacsv
+    from psycopg.copy import QueuedLibpqWriter
 
     columns = ", ".join(_q(c.name) for c in table.columns)
     options = pacsv.WriteOptions(include_header=False, batch_size=BATCH_ROWS)
@@ -292,7 +293,9 @@ def _write_postgresql(engine: Engine, table: Table, con: duckdb.DuckDBPyConnecti
     try:
         with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
             copy_sql = f"COPY {_q(table.name)} ({columns}) FROM STDIN WITH (FORMAT csv)"
-            with cursor.copy(copy_sql) as copy:
+            # A queued writer sends from its own thread, so DuckDB shapes the next batch while the server
+            # parses this one (with the plain writer each write waited for the server).
+            with cursor.copy(copy_sql, writer=QueuedLibpqWriter(cursor)) as copy:
                 for batch in con.sql(sql).to_arrow_reader(BATCH_ROWS):
                     buffer = io.BytesIO()
                     pacsv.write_csv(batch, buffer, options)
