@@ -32,7 +32,6 @@ from starlette.concurrency import run_in_threadpool
 
 from dtsen.api.deps import db_session
 from dtsen.auth.deps import require_user, requires
-from dtsen.auth.permissions import role_has
 from dtsen.auth.scope import Principal, Role
 from dtsen.web import i18n, svg
 from dtsen.web.i18n import N_
@@ -90,6 +89,7 @@ RANK_REASONS: dict[str, str] = {
         "pendataan."
     ),
 }
+UNSEARCHABLE_NAME = N_("Nama ini tidak dapat dicari: tulis nama orangnya tanpa gelar.")
 RANK_REASON_DEFAULT = N_("Data keluarga ini belum cukup untuk menghitung peringkat.")
 
 
@@ -191,7 +191,8 @@ def validate_search(form: SearchForm, principal: Principal) -> tuple[dict[str, A
             return {}, errors
         return ({"nik": check.digits} if form.jenis == "nik" else {"no_kk": check.digits}), errors
     name = " ".join(query.split())
-    if not NAME_RE.match(name) or sum(char.isalpha() for char in name) < 3:
+    words = re.findall(r"[^\W\d_]+", name)
+    if not NAME_RE.match(name) or max((len(word) for word in words), default=0) < 3:
         errors["q"] = N_(
             "Tulis nama paling sedikit 3 huruf (huruf, spasi, titik, koma, apostrof, tanda hubung)."
         )
@@ -592,7 +593,10 @@ async def search_submit(
         form.q = "" if form.jenis in {"nik", "kk"} else form.q  # never echo an identifier back
     else:  # blocking database work off the event loop (a blocked loop cannot finish other requests'
         # commits, which hold the audit chain lock this search then waits for: a deadlock under load)
-        results = await run_in_threadpool(search_rows, session, principal, criteria, lang)
+        try:
+            results = await run_in_threadpool(search_rows, session, principal, criteria, lang)
+        except ValueError:  # e.g. a "name" of titles only, which normalises to nothing
+            status, errors = 422, {"q": UNSEARCHABLE_NAME}
     context = {
         "form": form,
         "form_errors": {key: i18n.gettext(lang, message) for key, message in errors.items()},
@@ -661,7 +665,10 @@ def search_api(
     criteria, errors = validate_search(form, principal)
     if errors:
         raise HTTPException(422, detail=next(iter(errors.values())))
-    rows = search_rows(session, principal, criteria, lang)
+    try:
+        rows = search_rows(session, principal, criteria, lang)
+    except ValueError as exc:
+        raise HTTPException(422, detail=UNSEARCHABLE_NAME) from exc
     return SearchResponse(
         hasil=[PersonHit(**row) for row in rows[:SEARCH_LIMIT]], terpotong=len(rows) > SEARCH_LIMIT
     )
@@ -676,8 +683,3 @@ def family_api(
 ) -> dict[str, Any]:
     lang = i18n.language_of(request)
     return family_json(load_family(session, principal, family_id, lang))
-
-
-def can(principal: Principal, permission: str) -> bool:
-    """For templates and callers that show or hide an action by permission (never for access itself)."""
-    return role_has(principal.role, permission)
