@@ -22,7 +22,10 @@ PERIODS = ("2026Q1", "2026Q2")
 
 
 def _dtsen(data_dir: Path, *args: str) -> None:
-    env = {**os.environ, "DTSEN_DATA_DIR": str(data_dir)}
+    # The cycle loads what it publishes into a configured serving database: none here, the tests load
+    # the snapshots themselves into databases of their own.
+    env = {key: value for key, value in os.environ.items() if key != "DTSEN_DATABASE_URL"}
+    env["DTSEN_DATA_DIR"] = str(data_dir)
     done = subprocess.run(
         [sys.executable, "-m", "dtsen.cli.main", *args], capture_output=True, text=True, env=env, check=False
     )
