@@ -284,6 +284,7 @@ def test_the_matrix_covers_the_staff_pages(world: dict[str, Any]) -> None:
     assert declared[("GET", "/staf/keluarga/{family_id}")] == Policy("permission", "family.read")
     assert declared[("POST", "/staf/cari")] == Policy("permission", "person.search")
     assert declared[("GET", "/staf")] == Policy("user")
+    assert declared[("GET", "/api/staf")] == Policy("authenticated")
 
 
 def test_every_role_gets_what_the_table_says_on_every_route(world: dict[str, Any]) -> None:

@@ -108,6 +108,17 @@ def test_family_json_matches_the_served_rows(world: dict[str, Any]) -> None:
     assert len(data["provenance"]) == 1 + len(members)
 
 
+def test_home_json_says_who_where_and_what(world: dict[str, Any]) -> None:
+    data = as_user(world, "operator").get("/api/staf").json()
+    assert data["peran"] == "operator_desa"
+    assert [region["kode"] for region in data["wilayah"]] == [world["target"].kode_desa]
+    assert data["snapshot"]["ref"] == "2026Q2/v1"
+    assert {item["izin"] for item in data["izin"]} >= {"person.search", "family.read"}
+    page = as_user(world, "operator").get("/staf")
+    assert "2026Q2/v1" in page.text
+    assert "Operator desa/kelurahan" in page.text
+
+
 def test_family_page_draws_its_charts(world: dict[str, Any]) -> None:
     target = world["target"]
     response = as_user(world, "operator").get(f"/staf/keluarga/{target.id}")

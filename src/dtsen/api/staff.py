@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from dtsen.api.deps import db_session
-from dtsen.auth.deps import require_user, requires
+from dtsen.auth.deps import require_authenticated, require_user, requires
 from dtsen.auth.scope import Principal, Role
 from dtsen.web import i18n, svg
 from dtsen.web.i18n import N_
@@ -532,19 +532,35 @@ def load_family(session: Session, principal: Principal, family_id: str, lang: st
 def staff_home(
     request: Request, principal: Principal = Depends(require_user), session: Session = Depends(db_session)
 ) -> HTMLResponse:
+    lang = i18n.language_of(request)
+    home = home_facts(session, principal, lang)
+    actions = [{"label": item["label"], "href": item["href"]} for item in home["izin"]]
+    context = {
+        "role_label": home["peran_label"],
+        "regions": home["wilayah"],
+        "snapshot": home["snapshot"],
+        "actions": actions,
+        "snapshot_ref": (home["snapshot"] or {}).get("ref"),
+    }
+    return render(request, "staff/home.html", context)
+
+
+def home_facts(session: Session, principal: Principal, lang: str) -> dict[str, Any]:
+    """Who is signed in, where they may look, the served snapshot and what their role may do."""
     from dtsen.auth.permissions import permissions_of
     from dtsen.store import registry
 
-    lang = i18n.language_of(request)
     snapshot = registry.current_snapshot(session)
     counts = field(snapshot, "counts") or {}
-    actions = []
-    for permission in sorted(permissions_of(principal.role) if principal.role else ()):
-        label, href = ACTION_LABELS.get(permission, (permission, None))
-        actions.append({"label": i18n.gettext(lang, label), "href": href})
-    context = {
-        "role_label": i18n.gettext(lang, ROLE_LABELS.get(principal.role, str(principal.role))),
-        "regions": [{"kode": kode, "nama": region_name(kode)} for kode in principal.regions],
+    permissions = sorted(permissions_of(principal.role)) if principal.role else []
+    if principal.kind == "client":
+        permissions = [p for p in permissions if p in principal.scopes]
+    return {
+        "nama": principal.name,
+        "jenis": principal.kind,
+        "peran": principal.role.value if principal.role else None,
+        "peran_label": i18n.gettext(lang, ROLE_LABELS.get(principal.role, str(principal.role))),
+        "wilayah": [{"kode": kode, "nama": region_name(kode)} for kode in principal.regions],
         "snapshot": None
         if snapshot is None
         else {
@@ -555,10 +571,15 @@ def staff_home(
             "families": counts.get("families", counts.get("served_family")),
             "persons": counts.get("persons", counts.get("served_person")),
         },
-        "actions": actions,
-        "snapshot_ref": field(snapshot, "ref"),
+        "izin": [
+            {
+                "izin": permission,
+                "label": i18n.gettext(lang, ACTION_LABELS.get(permission, (permission, None))[0]),
+                "href": ACTION_LABELS.get(permission, (permission, None))[1],
+            }
+            for permission in permissions
+        ],
     }
-    return render(request, "staff/home.html", context)
 
 
 @router.get("/staf/cari", response_class=HTMLResponse, summary="Cari: formulir")
@@ -672,6 +693,18 @@ def search_api(
     return SearchResponse(
         hasil=[PersonHit(**row) for row in rows[:SEARCH_LIMIT]], terpotong=len(rows) > SEARCH_LIMIT
     )
+
+
+@router.get("/api/staf", summary="Siapa saya, wilayah, snapshot yang dilayani dan izin (JSON)")
+def home_api(
+    request: Request,
+    principal: Principal = Depends(require_authenticated),
+    session: Session = Depends(db_session),
+) -> dict[str, Any]:
+    home = home_facts(session, principal, i18n.language_of(request))
+    for item in home["izin"]:
+        item.pop("href")
+    return home
 
 
 @router.get("/api/staf/keluarga/{family_id}", summary="Data keluarga (JSON)")
