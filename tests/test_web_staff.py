@@ -282,3 +282,12 @@ def test_unranked_family_shows_the_reason_and_no_desil() -> None:
     assert view["provenance"][0]["groups"][0]["atribut"] == ["alamat"]
     english = family_view(detail, history, KEMENSOS, "en")
     assert "field survey" in english["alasan_teks"]
+
+
+def test_program_reason_codes_in_words() -> None:
+    from dtsen.api.staff import reason_text
+
+    assert reason_text("desil_masuk", "id") == "desil dalam sasaran"
+    assert reason_text("komponen_anak_usia_dini", "id") == "komponen: anak usia dini"
+    assert reason_text("kecuali_pemilik_mobil", "en") == "excluded: pemilik mobil"
+    assert reason_text("batas_4_orang", "id") == "batas 4 orang"  # unknown codes stay readable

@@ -135,6 +135,34 @@ def code_label(code_list: Any, value: Any, lang: str) -> str | None:
     return member.label_en if lang == "en" else member.label
 
 
+# The program decision's reason codes (dtsen.programs.decide): fixed codes, and prefixes followed by the
+# code of a component, exclusion or retention rule from the program definitions.
+DECISION_REASONS: dict[str, str] = {
+    "desil_masuk": N_("desil dalam sasaran"),
+    "desil_di_luar": N_("desil di luar sasaran"),
+    "tanpa_desil": N_("belum diperingkat"),
+    "tanpa_komponen": N_("tidak ada anggota yang memenuhi komponen"),
+    "di_luar_kuota": N_("di luar kuota"),
+    "tanpa_anggota_hidup": N_("tidak ada anggota yang masih hidup"),
+}
+DECISION_PREFIXES: dict[str, str] = {
+    "komponen_": N_("komponen: %(kode)s"),
+    "pertahankan_": N_("dipertahankan: %(kode)s"),
+    "kecuali_": N_("dikecualikan: %(kode)s"),
+    "tinjau_": N_("perlu ditinjau: %(kode)s"),
+}
+
+
+def reason_text(code: str, lang: str) -> str:
+    """A program decision's reason code in words (unknown codes shown with spaces for underscores)."""
+    if code in DECISION_REASONS:
+        return i18n.gettext(lang, DECISION_REASONS[code])
+    for prefix, template in DECISION_PREFIXES.items():
+        if code.startswith(prefix):
+            return i18n.gettext(lang, template) % {"kode": code[len(prefix) :].replace("_", " ")}
+    return code.replace("_", " ")
+
+
 def percent(probability: float | None) -> str:
     return "–" if probability is None else f"{round(probability * 100)}%"
 
@@ -371,7 +399,8 @@ def family_view(detail: Any, history: Any, principal: Principal, lang: str) -> d
                 "layak": layak,
                 "jumlah_penerima": field(row, "jumlah_penerima"),
                 "nilai_tahunan": amount,
-                "alasan": ", ".join(str(a).replace("_", " ") for a in (field(row, "alasan") or []) if a),
+                "alasan": ", ".join(reason_text(str(a), lang) for a in (field(row, "alasan") or []) if a),
+                "alasan_kode": [str(a) for a in (field(row, "alasan") or []) if a],
             }
         )
 
