@@ -284,6 +284,7 @@ def bench_serve(
     rate: float = typer.Option(200.0, "--rate", min=1, help="Requests a second sent to each endpoint."),
     seconds: float = typer.Option(20.0, "--seconds", min=1, help="Measured seconds per endpoint."),
     workers: int = typer.Option(2, "--workers", min=1, help="Server processes (uvicorn workers)."),
+    officers: int = typer.Option(8, "--officers", min=1, help="Staff sessions the search load comes from."),
     cache: Path = typer.Option(Path("data/bench"), "--cache", help="Where the cycle snapshot is kept."),
 ) -> None:
     """Load a cycle snapshot of N persons into PostgreSQL (timed), serve it, and drive the citizen check,
@@ -291,4 +292,5 @@ def bench_serve(
     from dtsen.store.benchmark import bench_serve as run
 
     emit({"stage": "serve", "persons": persons,
-          **run(persons, seed, cache, rate=rate, seconds=seconds, workers=workers), **peak_rss_mb()})  # fmt: skip
+          **run(persons, seed, cache, rate=rate, seconds=seconds, workers=workers, officers=officers),
+          **peak_rss_mb()})  # fmt: skip

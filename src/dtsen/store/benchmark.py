@@ -176,22 +176,25 @@ def workload(url: str, size: int = 2000) -> Workload:
     return Workload([(r.nik, r.nama) for r in rows if r.nama], list(staff), kab, int(families))  # fmt: skip
 
 
-def staff_user(url: str, kab: str) -> tuple[str, str]:
-    """A dinsos account for ``kab`` with a random password (created for this run)."""
+def staff_users(url: str, kab: str, count: int) -> list[tuple[str, str]]:
+    """``count`` dinsos accounts for ``kab`` with random passwords (created for this run): the search load
+    comes from several officers, each with their own session, as it would in an office."""
     from dtsen.auth import accounts
     from dtsen.store.db import make_engine, session_scope
 
-    username = f"bench.dinsos.{secrets.token_hex(3)}"
-    password = secrets.token_urlsafe(18) + "aA1!"
+    users = [
+        (f"bench.dinsos.{secrets.token_hex(3)}", secrets.token_urlsafe(18) + "aA1!") for _ in range(count)
+    ]
     engine = make_engine(url)
     try:
         with session_scope(engine=engine) as session:
-            accounts.create_user(session, username=username, full_name="Bench Dinsos", role="dinsos",
-                                 regions=[kab], password=password, now=datetime.now(UTC),
-                                 actor={"actor": "bench:serve", "actor_role": None})  # fmt: skip
+            for username, password in users:
+                accounts.create_user(session, username=username, full_name="Bench Dinsos", role="dinsos",
+                                     regions=[kab], password=password, now=datetime.now(UTC),
+                                     actor={"actor": "bench:serve", "actor_role": None})  # fmt: skip
     finally:
         engine.dispose()
-    return username, password
+    return users
 
 
 # -- the server --------------------------------------------------------------------------------------------
@@ -259,6 +262,7 @@ class PhaseResult:
     latencies: list[float]
     seconds: float
     checked: int = 0  # answers whose content was as expected (found / not found)
+    unfinished: int = 0  # cancelled at the phase's deadline (counted in errors too)
 
     def summary(self) -> dict[str, Any]:
         ms = [v * 1000 for v in self.latencies] or [0.0]
@@ -271,6 +275,7 @@ class PhaseResult:
             "max_ms": round(max(ms), 1),
             "rps": round(self.requests / self.seconds, 1) if self.seconds else 0.0,
             "answers_checked": self.checked,
+            "unfinished": self.unfinished,
         }
 
 
@@ -278,12 +283,14 @@ Request = Callable[[Any, int], Awaitable[bool | None]]  # (client, i) -> content
 
 
 async def drive(client: Any, request: Request, rate: float, seconds: float, *, warmup: float = 2.0,
-                max_in_flight: int = 256) -> PhaseResult:  # fmt: skip
-    """Send ``rate`` x ``seconds`` requests at fixed times (after a short unmeasured warm-up)."""
+                max_in_flight: int = 256, grace: float = 15.0) -> PhaseResult:  # fmt: skip
+    """Send ``rate`` x ``seconds`` requests at fixed times (after a short unmeasured warm-up). Requests
+    still unanswered ``grace`` seconds after the last send are cancelled and counted as errors, so a
+    stalled server ends the phase instead of the bench waiting on it."""
     import httpx
 
     if warmup > 0:
-        await drive(client, request, rate, warmup, warmup=0, max_in_flight=max_in_flight)
+        await drive(client, request, rate, warmup, warmup=0, max_in_flight=max_in_flight, grace=grace)
     loop = asyncio.get_running_loop()
     total = int(rate * seconds)
     gate = asyncio.Semaphore(max_in_flight)
@@ -309,8 +316,16 @@ async def drive(client: Any, request: Request, rate: float, seconds: float, *, w
         elif ok:
             checked += 1
 
-    await asyncio.gather(*(one(i) for i in range(total)))
-    return PhaseResult(total, errors, latencies, finished - start, checked)
+    tasks = [asyncio.ensure_future(one(i)) for i in range(total)]
+    _, pending = await asyncio.wait(tasks, timeout=seconds + grace)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if pending:
+        finished = loop.time()
+    result = PhaseResult(total, errors + len(pending), latencies, finished - start, checked)
+    result.unfinished = len(pending)
+    return result
 
 
 async def _form_token(client: Any, path: str) -> str:
@@ -322,7 +337,7 @@ async def _form_token(client: Any, path: str) -> str:
     return found.group(1)
 
 
-async def run_load(base: str, work: Workload, username: str, password: str, rate: float,
+async def run_load(base: str, work: Workload, users: list[tuple[str, str]], rate: float,
                    seconds: float) -> dict[str, dict[str, Any]]:  # fmt: skip
     import httpx
 
@@ -345,21 +360,25 @@ async def run_load(base: str, work: Workload, username: str, password: str, rate
 
         results["citizen_check"] = (await drive(public, cek, rate, seconds)).summary()
 
+    officers: list[tuple[str, str]] = []  # (session cookie, the session's CSRF token)
+    for username, password in users:
+        async with httpx.AsyncClient(base_url=base, timeout=timeout) as login:
+            login_token = await _form_token(login, "/masuk")
+            signed_in = await login.post("/masuk", data={"username": username, "password": password,
+                                                         "csrf_token": login_token, "next": "/staf"})  # fmt: skip
+            cookie = signed_in.cookies.get("dtsen_session")
+            if signed_in.status_code != 303 or not cookie:
+                raise RuntimeError(f"bench login failed: HTTP {signed_in.status_code}")
+            login.cookies.set("dtsen_session", cookie)  # marked Secure: set by hand on loopback http
+            officers.append((cookie, await _form_token(login, "/staf/cari")))
+
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as staff:
-        login_token = await _form_token(staff, "/masuk")
-        signed_in = await staff.post("/masuk", data={"username": username, "password": password,
-                                                     "csrf_token": login_token, "next": "/staf"})  # fmt: skip
-        session_cookie = signed_in.cookies.get("dtsen_session")
-        if signed_in.status_code != 303 or not session_cookie:
-            raise RuntimeError(f"bench login failed: HTTP {signed_in.status_code}")
-        staff.cookies.set("dtsen_session", session_cookie)  # marked Secure: set by hand on loopback http
-        search_token = await _form_token(staff, "/staf/cari")
 
         async def cari(client: Any, i: int) -> bool:
+            cookie, token = officers[i % len(officers)]
             nik = work.staff_niks[i % len(work.staff_niks)]
-            response = await client.post(
-                "/staf/cari", data={"csrf_token": search_token, "jenis": "nik", "q": nik}
-            )
+            response = await client.post("/staf/cari", data={"csrf_token": token, "jenis": "nik", "q": nik},
+                                         headers={"Cookie": f"dtsen_session={cookie}"})  # fmt: skip
             return response.status_code == 200 and nik in response.text
 
         results["staff_search"] = (await drive(staff, cari, rate, seconds)).summary()
@@ -375,7 +394,7 @@ async def run_load(base: str, work: Workload, username: str, password: str, rate
 
 
 def bench_serve(
-    persons: int, seed: int, cache: Path, *, rate: float, seconds: float, workers: int
+    persons: int, seed: int, cache: Path, *, rate: float, seconds: float, workers: int, officers: int = 8
 ) -> dict[str, Any]:
     """Build or reuse the snapshot, load it (timed), serve it, drive it; the fields of the JSON line."""
     from dtsen.store.db import make_engine, upgrade
@@ -395,12 +414,12 @@ def bench_serve(
         finally:
             engine.dispose()
         work = workload(db.url)
-        username, password = staff_user(db.url, work.kab)
+        users = staff_users(db.url, work.kab, officers)
         port = free_port()
         server = start_server(db.url, data_dir, port, workers)
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, server)
-        phases = asyncio.run(run_load(base, work, username, password, rate, seconds))
+        phases = asyncio.run(run_load(base, work, users, rate, seconds))
     finally:
         if server is not None:
             stop_server(server)
@@ -412,6 +431,7 @@ def bench_serve(
         "load_seconds": round(loaded.seconds, 2),
         "load_rows": dict(loaded.counts),
         "server_workers": workers,
+        "staff_sessions": officers,
         "rate_rps": rate,
         "seconds_per_endpoint": seconds,
         "client": "httpx asyncio, open loop, loopback",
