@@ -68,3 +68,36 @@ def assert_fits_width(page: Any) -> None:
     """No horizontal scrolling: the page is no wider than its viewport."""
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0, f"{page.url} is {overflow}px wider than the viewport"
+
+
+ACCESSIBILITY_PROBE = """() => {
+  const problems = [];
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  if (!document.documentElement.getAttribute('lang')) problems.push('html without lang');
+  if (document.querySelectorAll('main').length !== 1) problems.push('not exactly one main landmark');
+  if (document.querySelectorAll('h1').length !== 1) problems.push('not exactly one h1');
+  for (const el of document.querySelectorAll('input, select, textarea')) {
+    if (el.type === 'hidden' || !visible(el)) continue;
+    const named = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+    if (!named) problems.push('unlabelled field ' + (el.name || el.id || el.type));
+  }
+  for (const el of document.querySelectorAll('a, button')) {
+    if (!visible(el)) continue;
+    const name = (el.getAttribute('aria-label') || el.innerText || '').trim();
+    if (!name) problems.push('link or button without a name: ' + el.outerHTML.slice(0, 80));
+  }
+  for (const el of document.querySelectorAll('svg[role=img]')) {
+    if (!el.getAttribute('aria-labelledby') && !el.getAttribute('aria-label')) problems.push('chart without a name');
+  }
+  for (const el of document.querySelectorAll('[id]')) {
+    if (document.querySelectorAll('#' + CSS.escape(el.id)).length > 1) problems.push('duplicate id ' + el.id);
+  }
+  return [...new Set(problems)];
+}"""
+
+
+def assert_accessible_basics(page: Any) -> None:
+    """What a screen-reader or keyboard user needs at the least: a language, one main landmark and one
+    h1, a label on every visible field, a name on every link, button and chart, unique ids."""
+    problems = page.evaluate(ACCESSIBILITY_PROBE)
+    assert not problems, f"{page.url}: {problems}"

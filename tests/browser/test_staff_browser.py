@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from browser_kit import LiveServer, assert_fits_width
+from browser_kit import LiveServer, assert_accessible_basics, assert_fits_width
 from sqlalchemy import select
 
 from dtsen.store.models import AuditLog
@@ -33,11 +33,13 @@ def test_staff_sign_in_search_and_family_page(
     for page in (phone, desktop):
         page.goto("/masuk")
         assert_fits_width(page)
+        assert_accessible_basics(page)
         shoot(page, "staf-masuk")
         login(page, username, password)
         assert page.url.endswith("/staf")
         assert page.get_by_role("heading", level=1).inner_text().startswith("Selamat datang")
         assert_fits_width(page)
+        assert_accessible_basics(page)
         shoot(page, "staf-beranda")
 
         page.get_by_role("link", name="Cari", exact=True).click()
@@ -47,6 +49,7 @@ def test_staff_sign_in_search_and_family_page(
         assert page.get_by_role("heading", name=re.compile(r"^1 hasil")).is_visible()
         assert target.nik not in page.url  # a NIK never travels in the URL
         assert_fits_width(page)
+        assert_accessible_basics(page)
         shoot(page, "staf-cari-hasil")
 
         page.get_by_role("link", name=re.compile("Buka keluarga")).first.click()
@@ -59,6 +62,7 @@ def test_staff_sign_in_search_and_family_page(
         assert page.get_by_role("img", name="Desil nasional antar snapshot").is_visible()
         assert target.nik in page.content()  # an operator sees full NIKs of her village
         assert_fits_width(page)
+        assert_accessible_basics(page)
         shoot(page, "staf-keluarga")
 
         assert page.locator("details[open]").count() == 0  # provenance blocks start closed
@@ -87,6 +91,7 @@ def test_operator_opening_another_villages_family_gets_404_and_is_audited(
     assert phone.get_by_role("heading", level=1).inner_text() == unknown_heading == "Tidak ditemukan"
     assert other.nik not in phone.content()
     assert_fits_width(phone)
+    assert_accessible_basics(phone)
     shoot(phone, "galat-404")
 
     with live_server.engine.connect() as connection:
@@ -132,6 +137,7 @@ def test_invalid_nik_gets_a_clear_message(
     field = phone.get_by_label("NIK, nomor KK, atau nama")
     assert field.get_attribute("aria-invalid") == "true"
     assert phone.get_by_text("NIK dan nomor KK terdiri dari 16 angka.").first.is_visible()
+    assert_accessible_basics(phone)
     shoot(phone, "staf-cari-galat")
 
 
