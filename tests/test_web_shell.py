@@ -88,7 +88,7 @@ def test_every_response_carries_the_security_headers(client: TestClient) -> None
         assert headers["referrer-policy"] == "same-origin"
     # Pages may hold personal data: never cached; static files may be.
     assert client.get("/tidak-ada").headers["cache-control"] == "no-store"
-    assert "no-store" not in client.get("/static/dtsen.css").headers.get("cache-control", "")
+    assert client.get("/static/dtsen.css").headers["cache-control"] == "public, max-age=86400"
 
 
 def test_not_found_page_is_bahasa_html_with_the_layout(client: TestClient) -> None:
@@ -387,3 +387,35 @@ def test_oversized_json_for_machine_clients_is_refused_with_413(client: TestClie
         response = client.post("/api/staf/cari", content=body, headers=headers)
         assert response.status_code == 413
         assert response.json()["kode"] == "terlalu_besar"
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_palette_meets_wcag_aa_contrast() -> None:
+    """Every text colour of the stylesheet against the backgrounds it is used on: at least 4.5:1."""
+    css = (STATIC_DIR / "dtsen.css").read_text(encoding="utf-8")
+    var = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})", css))
+    pairs = [
+        ("ink", "paper"), ("ink-soft", "paper"), ("ink-soft", "wash"), ("brand", "paper"), ("brand-dark", "paper"),
+        ("ok", "paper"), ("warn", "paper"), ("bad", "paper"), ("ink", "wash"),
+    ]  # fmt: skip
+    low = {
+        f"{fg} on {bg}": round(_contrast(var[fg], var[bg]), 2)
+        for fg, bg in pairs
+        if _contrast(var[fg], var[bg]) < 4.5
+    }
+    assert not low, low
+    assert _contrast("#ffffff", var["brand-dark"]) >= 4.5  # header text
+    assert _contrast("#ffffff", var["brand"]) >= 4.5  # button text
+    assert _contrast(var["warn"], "#fdf3dc") >= 4.5  # warning badge
+    assert _contrast(var["ok"], "#e7f4ea") >= 4.5  # ok badge
+    assert _contrast(var["bad"], "#fbe9e9") >= 4.5  # error badge

@@ -45,6 +45,7 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+STATIC_CACHE = b"public, max-age=86400"
 
 
 class BodyTooLarge(StarletteHTTPException):
@@ -80,8 +81,9 @@ class WebShellMiddleware:
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers.extend(item for item in SECURITY_HEADERS if item[0] not in present)
-                if not static and b"cache-control" not in present:
-                    headers.append((b"cache-control", b"no-store"))
+                if b"cache-control" not in present:
+                    # Static files are versioned by ?v=<app version> in every link; pages are never stored.
+                    headers.append((b"cache-control", STATIC_CACHE if static else b"no-store"))
                 if lang_cookie:
                     headers.append((b"set-cookie", lang_cookie))
                 message = {**message, "headers": headers}
