@@ -116,6 +116,8 @@ def test_home_json_says_who_where_and_what(world: dict[str, Any]) -> None:
     assert {item["izin"] for item in data["izin"]} >= {"person.search", "family.read"}
     page = as_user(world, "operator").get("/staf")
     assert "2026Q2/v1" in page.text
+    world["client"].cookies.clear()
+    assert "Data: snapshot 2026Q2/v1" in world["client"].get("/masuk").text  # every page's footer
     assert "Operator desa/kelurahan" in page.text
 
 

@@ -146,6 +146,34 @@ def translator(request: Request) -> Any:
     return lambda message: i18n.gettext(lang, message)
 
 
+SNAPSHOT_REF_TTL_SECONDS = 30.0
+
+
+def served_snapshot_ref(request: Request) -> str | None:
+    """The served snapshot's reference for the footer: looked up at most every 30 s per app (a page
+    may show the previous reference for that long after a switch), None when nothing is served or the
+    database cannot say."""
+    import time
+
+    from sqlalchemy import text
+
+    state = request.app.state
+    cached = getattr(state, "snapshot_ref_cache", None)
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < SNAPSHOT_REF_TTL_SECONDS:
+        return cached[1]
+    ref: str | None = None
+    engine = getattr(state, "engine", None)
+    if engine is not None:
+        try:
+            with engine.connect() as connection:
+                ref = connection.execute(text("SELECT ref FROM served_snapshot WHERE is_current")).scalar()
+        except Exception:  # no table yet (an unmigrated database): the footer just omits it
+            ref = None
+    state.snapshot_ref_cache = (now, ref)
+    return ref
+
+
 def common_context(request: Request) -> dict[str, Any]:
     lang = i18n.language_of(request)
     return {
@@ -153,7 +181,7 @@ def common_context(request: Request) -> dict[str, Any]:
         "lang": lang,
         "csrf_token": csrf_token(request),
         "principal": principal_of(request),
-        "snapshot_ref": getattr(request.state, "snapshot_ref", None),
+        "snapshot_ref": getattr(request.state, "snapshot_ref", None) or served_snapshot_ref(request),
         "lang_urls": {
             code: _relative(request.url.include_query_params(lang=code)) for code in i18n.LANGUAGES
         },
