@@ -244,6 +244,7 @@ def search_rows(
     found = registry.search_persons(
         session, principal, limit=SEARCH_LIMIT + 1, purpose=PURPOSE_SEARCH, **criteria
     )
+    session.commit()  # the audit chain lock is held until commit: release it before rendering
     full = shows_full_nik(principal)
     rows = []
     for person in found:
@@ -553,6 +554,7 @@ def load_family(session: Session, principal: Principal, family_id: str, lang: st
         session.commit()
         raise HTTPException(404, detail=N_("Keluarga tidak ditemukan."))
     history = registry.family_history(session, principal, family_id)
+    session.commit()  # the audit chain lock is held until commit: release it before rendering
     return family_view(detail, history, principal, lang)
 
 
