@@ -8,13 +8,15 @@
    server only (``DTSEN_CHALLENGE_OFF_FOR_BENCH``, ``DTSEN_RATE_LIMITS``, read by the public pages), so
    one client can drive 200 requests a second through the same code path; CSRF stays on (the client
    does what a browser does: reads the form's token and cookie first).
-4. An open-loop load at a fixed rate against three endpoints of that server, one after the other: the
+4. An open-loop load at a fixed rate against three endpoints of that server, one after the other:
+   ``GET /healthz`` first (no database, no template: the floor the other two stand on), then the
    citizen check (``POST /cek-status`` by NIK + name; every fifth request a wrong name, the miss path),
-   the staff search (``POST /staf/cari`` by NIK, signed in as a dinsos of the most populous kab/kota),
-   and ``GET /healthz`` (no database, no template: the floor the other two stand on). Each request is
+   then the staff search (``POST /staf/cari`` by NIK, from several signed-in dinsos officers of the most
+   populous kab/kota), waiting between phases until the server has drained its backlog. Each request is
    sent at its scheduled time whether or not earlier ones have answered, and its latency counts from
    that time, so a stalled server shows as latency instead of as a slower send rate (no coordinated
-   omission). The load is bounded (rate x seconds requests, a 10 s timeout each) and stops by itself.
+   omission). The load is bounded (rate x seconds requests, a 10 s timeout each, a phase ends 15 s after
+   its last send with what is still pending counted as errors) and stops by itself.
 
 The client is Python (httpx + asyncio) because the requests need per-request NIKs, form tokens and
 cookies; wrk would need a Lua script for each and paces closed-loop. It runs on the same machine as the
@@ -337,6 +339,23 @@ async def _form_token(client: Any, path: str) -> str:
     return found.group(1)
 
 
+async def _drained(base: str, timeout: float = 60.0) -> None:
+    """Wait until the server answers /healthz promptly again (the previous phase's backlog is gone)."""
+    import httpx
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    async with httpx.AsyncClient(base_url=base, timeout=2.0) as probe:
+        while loop.time() < deadline:
+            try:
+                started = loop.time()
+                if (await probe.get("/healthz")).status_code == 200 and loop.time() - started < 0.05:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.5)
+
+
 async def run_load(base: str, work: Workload, users: list[tuple[str, str]], rate: float,
                    seconds: float) -> dict[str, dict[str, Any]]:  # fmt: skip
     import httpx
@@ -344,6 +363,14 @@ async def run_load(base: str, work: Workload, users: list[tuple[str, str]], rate
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
     timeout = httpx.Timeout(10.0)
     results: dict[str, dict[str, Any]] = {}
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as plain:
+
+        async def healthz(client: Any, i: int) -> bool | None:
+            response = await client.get("/healthz")
+            return None if response.status_code == 200 else False
+
+        results["noop"] = (await drive(plain, healthz, rate, seconds)).summary()
+    await _drained(base)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as public:
         token = await _form_token(public, "/cek-status")  # sets the dtsen_csrf cookie, as a browser gets it
 
@@ -360,6 +387,7 @@ async def run_load(base: str, work: Workload, users: list[tuple[str, str]], rate
 
         results["citizen_check"] = (await drive(public, cek, rate, seconds)).summary()
 
+    await _drained(base)
     officers: list[tuple[str, str]] = []  # (session cookie, the session's CSRF token)
     for username, password in users:
         async with httpx.AsyncClient(base_url=base, timeout=timeout) as login:
@@ -383,13 +411,6 @@ async def run_load(base: str, work: Workload, users: list[tuple[str, str]], rate
 
         results["staff_search"] = (await drive(staff, cari, rate, seconds)).summary()
 
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as plain:
-
-        async def healthz(client: Any, i: int) -> bool | None:
-            response = await client.get("/healthz")
-            return None if response.status_code == 200 else False
-
-        results["noop"] = (await drive(plain, healthz, rate, seconds)).summary()
     return results
 
 
