@@ -86,9 +86,17 @@ def test_every_response_carries_the_security_headers(client: TestClient) -> None
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
         assert headers["referrer-policy"] == "same-origin"
+        assert "strict-transport-security" not in headers  # plain HTTP (the demo on 127.0.0.1)
     # Pages may hold personal data: never cached; static files may be.
     assert client.get("/tidak-ada").headers["cache-control"] == "no-store"
     assert client.get("/static/dtsen.css").headers["cache-control"] == "public, max-age=86400"
+
+
+def test_https_adds_strict_transport_security_and_secure_language_cookie(app: FastAPI) -> None:
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as secure:
+        response = secure.get("/tidak-ada?lang=en")
+    assert response.headers["strict-transport-security"] == "max-age=31536000"
+    assert "Secure" in response.headers["set-cookie"]
 
 
 def test_not_found_page_is_bahasa_html_with_the_layout(client: TestClient) -> None:

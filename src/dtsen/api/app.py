@@ -68,7 +68,8 @@ class WebShellMiddleware:
             return
         path: str = scope.get("path", "")
         static = path.startswith("/static/")
-        lang_cookie = _lang_cookie(scope)
+        https = scope.get("scheme") == "https"
+        lang_cookie = _lang_cookie(scope, secure=https)
 
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
@@ -81,6 +82,8 @@ class WebShellMiddleware:
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
                 headers.extend(item for item in SECURITY_HEADERS if item[0] not in present)
+                if https and b"strict-transport-security" not in present:
+                    headers.append((b"strict-transport-security", b"max-age=31536000"))
                 if b"cache-control" not in present:
                     # Static files are versioned by ?v=<app version> in every link; pages are never stored.
                     headers.append((b"cache-control", STATIC_CACHE if static else b"no-store"))
@@ -121,7 +124,7 @@ def _counting_receive(receive: Receive, limit: int) -> Receive:
     return counted
 
 
-def _lang_cookie(scope: Scope) -> bytes | None:
+def _lang_cookie(scope: Scope, *, secure: bool = False) -> bytes | None:
     query: bytes = scope.get("query_string", b"")
     if b"lang=" not in query:
         return None
@@ -131,7 +134,8 @@ def _lang_cookie(scope: Scope) -> bytes | None:
     lang = values[-1].strip().lower() if values else ""
     if lang not in i18n.LANGUAGES:
         return None
-    return f"{i18n.LANG_COOKIE}={lang}; Path=/; Max-Age={LANG_COOKIE_MAX_AGE}; SameSite=Lax".encode()
+    cookie = f"{i18n.LANG_COOKIE}={lang}; Path=/; Max-Age={LANG_COOKIE_MAX_AGE}; SameSite=Lax"
+    return (cookie + ("; Secure" if secure else "")).encode()
 
 
 def _include_routers(app: FastAPI) -> None:
