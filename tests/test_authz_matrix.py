@@ -2,8 +2,9 @@
 users, machine clients, the anonymous public) x {own region, other region}.
 
 Each route must declare who may call it: a permission (``requires(...)``, read back by
-:func:`dtsen.auth.permissions.permission_of`), sign-in only (``require_user`` / ``require_authenticated``),
-or public (the public router's marker, or the short list below). A route that declares none fails
+:func:`dtsen.auth.permissions.permission_of`), or public (the public router's marker, or the short list
+below), or sign-in only (``require_user`` / ``require_authenticated``) *and* named in the short list of
+pages about the signed-in person. A route that declares none fails
 :func:`test_every_route_declares_who_may_call_it`, so a new endpoint cannot skip the table.
 
 Then every route is called as every principal and the answer compared with the table: refused as
@@ -44,6 +45,16 @@ PUBLIC_ROUTES = {
     ("GET", "/.well-known/jwks.json"),
 }
 PUBLIC_MOUNTS = {"/static"}
+# Sign-in is enough (no permission): pages about the signed-in person themselves. Listed here on
+# purpose: a new route with only require_user/require_authenticated fails until someone decides it
+# belongs on this list rather than behind a permission.
+SIGNED_IN_ROUTES = {
+    ("GET", "/staf"),
+    ("GET", "/api/staf"),
+    ("GET", "/akun"),
+    ("GET", "/akun/sandi"),
+    ("POST", "/akun/sandi"),
+}
 OTHER_KAB = "3404"  # Sleman: a kabupaten the test city (Kota Yogyakarta) has no families in
 SEARCH_PATHS = {"/staf/cari", "/api/staf/cari"}
 PASSWORD = "Matriks-uji-2026!kata"  # noqa: S105 - throwaway accounts on a test database
@@ -69,6 +80,8 @@ def policy_of(route: Any, method: str) -> Policy | None:
     calls = list(_dependency_calls(route.dependant))
     if any(getattr(call, "public", False) is True for call in calls) or (method, route.path) in PUBLIC_ROUTES:
         return Policy("public")
+    if (method, route.path) not in SIGNED_IN_ROUTES:
+        return None
     if deps.require_user in calls:
         return Policy("user")
     if deps.require_authenticated in calls:
@@ -359,3 +372,32 @@ def test_searches_find_only_inside_the_region(world: dict[str, Any]) -> None:
         if answer.status_code != 200 or found != caller.own:
             wrong.append(f"/api/staf/cari as {caller.label}: found={found}, status {answer.status_code}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_new_route_without_a_declaration_is_caught(tmp_path: Any) -> None:
+    """The check itself: routes added with no permission, or with a sign-in alone and not listed, are
+    reported; a route behind requires(...) is not."""
+    from fastapi import Depends
+
+    from dtsen.api.app import create_app
+    from dtsen.auth.deps import require_user, requires
+
+    app = create_app(f"sqlite:///{tmp_path / 'unused.db'}")
+
+    @app.get("/uji/tanpa-izin")
+    def open_route() -> None: ...
+
+    @app.get("/uji/masuk-saja")
+    def signed_in_only(principal: Any = Depends(require_user)) -> None: ...
+
+    @app.get("/uji/berizin")
+    def guarded(principal: Any = Depends(requires("stats.read"))) -> None: ...
+
+    found = {
+        route.path: policy_of(route, "GET") for _, route in api_routes(app) if route.path.startswith("/uji/")
+    }
+    assert found == {
+        "/uji/tanpa-izin": None,
+        "/uji/masuk-saja": None,
+        "/uji/berizin": Policy("permission", "stats.read"),
+    }
