@@ -206,7 +206,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(
+    url: str, data_dir: Path, port: int, workers: int, log_file: Path
+) -> subprocess.Popen[bytes]:
+    """``dtsen serve`` in its own process group; its output goes to ``log_file`` (an unread pipe would
+    fill up and stall the server the moment it logs enough)."""
     env = {
         **os.environ,
         "DTSEN_DATABASE_URL": url,
@@ -219,17 +223,18 @@ def start_server(url: str, data_dir: Path, port: int, workers: int) -> subproces
     }
     command = [sys.executable, "-m", "dtsen.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers)]  # fmt: skip
-    return subprocess.Popen(command, env=env, start_new_session=True,  # noqa: S603 - our own CLI
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    with log_file.open("ab") as log_handle:
+        return subprocess.Popen(command, env=env, start_new_session=True,  # noqa: S603 - our own CLI
+                                stdout=log_handle, stderr=subprocess.STDOUT)  # fmt: skip
 
 
-def wait_ready(base: str, server: subprocess.Popen[bytes], timeout: float = 300) -> None:
+def wait_ready(base: str, server: subprocess.Popen[bytes], log_file: Path, timeout: float = 300) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            error = server.stderr.read().decode(errors="replace")[-2000:] if server.stderr else ""
+            error = log_file.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise RuntimeError(f"dtsen serve exited with {server.returncode}: {error}")
         try:
             if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
@@ -437,9 +442,11 @@ def bench_serve(
         work = workload(db.url)
         users = staff_users(db.url, work.kab, officers)
         port = free_port()
-        server = start_server(db.url, data_dir, port, workers)
+        log_file = cache / f"serve-{persons}.log"
+        log_file.unlink(missing_ok=True)
+        server = start_server(db.url, data_dir, port, workers, log_file)
         base = f"http://127.0.0.1:{port}"
-        wait_ready(base, server)
+        wait_ready(base, server, log_file)
         phases = asyncio.run(run_load(base, work, users, rate, seconds))
     finally:
         if server is not None:
