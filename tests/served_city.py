@@ -120,3 +120,18 @@ def ranked_families(engine: Engine, count: int = 2, *, poorest: bool = False) ->
                 break
     assert len(picked) == count, "the test city has too few ranked families with a NIK"
     return picked
+
+
+def unranked_family(engine: Engine) -> tuple[str, str]:
+    """(id, reason code) of a family of the current snapshot the model could not rank."""
+    from dtsen.store.served import ServedFamily, ServedSnapshot
+
+    with engine.connect() as connection:
+        current = connection.scalar(select(ServedSnapshot.id).where(ServedSnapshot.is_current))
+        row = connection.execute(
+            select(ServedFamily.id_keluarga_dtsen, ServedFamily.alasan_tidak_diperingkat)
+            .where(ServedFamily.snapshot_id == current, ServedFamily.status_peringkat == "tidak_diperingkat")
+            .order_by(ServedFamily.id_keluarga_dtsen)
+            .limit(1)
+        ).one()
+    return str(row[0]), str(row[1])

@@ -121,6 +121,21 @@ def test_home_json_says_who_where_and_what(world: dict[str, Any]) -> None:
     assert "Operator desa/kelurahan" in page.text
 
 
+def test_unranked_family_page_says_why(world: dict[str, Any]) -> None:
+    from dtsen.api.staff import RANK_REASONS
+    from served_city import unranked_family
+
+    family_id, reason = unranked_family(world["engine"])
+    data = as_user(world, "analis").get(f"/api/staf/keluarga/{family_id}").json()
+    assert data["ranked"] is False
+    assert data["alasan_tidak_diperingkat"] == reason
+    assert data["alasan_teks"] == RANK_REASONS[reason]
+    assert [level["value"] for level in data["desil"]] == [None, None, None]
+    page = as_user(world, "analis").get(f"/staf/keluarga/{family_id}")
+    assert "Tidak diperingkat." in page.text
+    assert 'role="img"' not in page.text  # no desil strips, no factor bars, no line of empty points
+
+
 def test_family_page_draws_its_charts(world: dict[str, Any]) -> None:
     target = world["target"]
     response = as_user(world, "operator").get(f"/staf/keluarga/{target.id}")

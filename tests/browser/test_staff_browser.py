@@ -141,6 +141,25 @@ def test_invalid_nik_gets_a_clear_message(
     shoot(phone, "staf-cari-galat")
 
 
+def test_unranked_family_page(
+    live_server: LiveServer,
+    phone: Any,
+    login: Callable[[Any, str, str], None],
+    shoot: Callable[[Any, str], Any],
+) -> None:
+    from served_city import unranked_family
+
+    family_id, _reason = unranked_family(live_server.engine)
+    username, password = live_server.user("admin_bps")
+    login(phone, username, password)
+    phone.goto(f"/staf/keluarga/{family_id}")
+    assert phone.get_by_text("Tidak diperingkat.").is_visible()
+    assert phone.get_by_role("img", name=re.compile(r"^Desil \d+ dari 10")).count() == 0
+    assert_fits_width(phone)
+    assert_accessible_basics(phone)
+    shoot(phone, "staf-keluarga-tidak-diperingkat")
+
+
 def test_analyst_sees_masked_niks(
     live_server: LiveServer, desktop: Any, login: Callable[[Any, str, str], None]
 ) -> None:

@@ -377,7 +377,8 @@ def family_view(detail: Any, history: Any, principal: Principal, lang: str) -> d
             _("Batang ke kiri menurunkan perkiraan kesejahteraan, ke kanan menaikkannya."),
             "penjelasan",
         )
-        if penjelasan
+        # An unranked family's "explanation" is its reason, with no factor weights to draw.
+        if ranked and any(item["kontribusi"] for item in penjelasan)
         else None
     )
 
@@ -473,11 +474,15 @@ def family_view(detail: Any, history: Any, principal: Principal, lang: str) -> d
             }
         )
     history_rows.sort(key=lambda row: str(row["ref"]))
-    history_chart = svg.desil_history(
-        [svg.Point(str(row["periode"]), row["desil"]) for row in history_rows],
-        _("Desil nasional antar snapshot"),
-        _("Garis dari snapshot terlama ke terbaru; desil 1 di bawah."),
-        "riwayat",
+    history_chart = (
+        svg.desil_history(
+            [svg.Point(str(row["periode"]), row["desil"]) for row in history_rows],
+            _("Desil nasional antar snapshot"),
+            _("Garis dari snapshot terlama ke terbaru; desil 1 di bawah."),
+            "riwayat",
+        )
+        if len(history_rows) > 1 and any(row["desil"] for row in history_rows)
+        else None
     )
     kode_desa = field(family, "kode_desa")
     wilayah = ", ".join(
