@@ -380,3 +380,30 @@ def test_cli_load_and_status(fresh: Any, city: Path, monkeypatch: pytest.MonkeyP
     assert "2026Q1/v1" in status.output
     assert "ready" in status.output
     reset_settings()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_bench_serve_prints_one_json_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench end to end at a small size: snapshot built, loaded into a fresh PostgreSQL database,
+    served, driven; every phase reported (a scale run, so kept out of the default suite)."""
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("DTSEN_DATABASE_URL", raising=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "dtsen.cli.main", "--log-level", "WARNING", "bench", "serve", "--persons",
+         "20000", "--rate", "20", "--seconds", "3", "--officers", "2", "--cache", str(tmp_path)],
+        capture_output=True, text=True, check=False, timeout=1800,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["stage"] == "serve"
+    assert result["backend"] == "postgresql"
+    assert result["load_seconds"] > 0
+    assert result["load_rows"]["served_person"] > 19_000
+    for phase in ("noop", "citizen_check", "staff_search"):
+        assert result[phase]["requests"] == 60
+        assert result[phase]["errors"] == 0, phase
+        assert 0 < result[phase]["p50_ms"] <= result[phase]["p95_ms"] <= result[phase]["p99_ms"]
+    assert result["citizen_check"]["answers_checked"] == 60  # found, or "not found" for the wrong names
