@@ -5,7 +5,7 @@
    fresh database on 127.0.0.1:5432 that is dropped afterwards.
 3. ``dtsen serve`` on 127.0.0.1 on a free port, started as its own process (the workers the command line
    asks for). The public pages' challenge is switched off and the Cek Status rate limits raised for that
-   server only (``DTSEN_CHALLENGE_OFF_FOR_BENCH``, ``DTSEN_RATE_LIMITS``, read by the public pages), so
+   server only (``dtsen.api.challenge.BENCH_ENV``, the public pages' own bench settings), so
    one client can drive 200 requests a second through the same code path; CSRF stays on (the client
    does what a browser does: reads the form's token and cookie first).
 4. An open-loop load at a fixed rate against three endpoints of that server, one after the other:
@@ -46,7 +46,6 @@ from dtsen.logs import get_logger
 log = get_logger(__name__)
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-BENCH_LIMITS = "cek_ip=1000000000/3600,cek_nik=1000000/86400,cek_pola=1000000/86400"
 _HIDDEN = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -211,14 +210,14 @@ def start_server(
 ) -> subprocess.Popen[bytes]:
     """``dtsen serve`` in its own process group; its output goes to ``log_file`` (an unread pipe would
     fill up and stall the server the moment it logs enough)."""
+    from dtsen.api.challenge import BENCH_ENV
+
     env = {
         **os.environ,
         "DTSEN_DATABASE_URL": url,
         "DTSEN_DATA_DIR": str(data_dir),
         "DTSEN_SECRET_KEY": secrets.token_urlsafe(48),  # one key for every worker
-        "DTSEN_CHALLENGE_DIFFICULTY": "0",
-        "DTSEN_CHALLENGE_OFF_FOR_BENCH": "1",
-        "DTSEN_RATE_LIMITS": BENCH_LIMITS,
+        **BENCH_ENV,  # the public pages' own bench settings: challenge off, Cek Status limits out of reach
         "DTSEN_LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "dtsen.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
