@@ -1,8 +1,11 @@
 """CSRF protection of every unsafe request (POST, PUT, PATCH, DELETE), in one middleware.
 
-* **Signed in** (a live ``dtsen_session`` cookie): the synchronizer token stored with the session
-  (``staff_session.csrf_token``) must come back in the form field ``csrf_token`` or the
-  ``X-CSRF-Token`` header.
+* **Signed in** (a ``dtsen_session`` cookie): the session's token must come back in the form field
+  ``csrf_token`` or the ``X-CSRF-Token`` header. It is derived from the session cookie
+  (:func:`session_token_csrf`: a hash another site cannot compute without the HttpOnly cookie) and
+  stored with the session, so the check needs no database: a middleware that waited for a pooled
+  connection while requests holding the pool waited for its thread deadlocked a worker under load.
+  Whether the session is still alive is the route's business (:mod:`dtsen.auth.deps`).
 * **Anonymous** (the login form, the public citizen forms): a signed double-submit token. A page that
   renders a form token gives the visitor an HttpOnly ``dtsen_csrf`` cookie holding
   ``nonce.HMAC(secret_key, nonce)`` (kept while it verifies); the same value must come back in the
@@ -24,7 +27,6 @@ import hmac
 import secrets
 from typing import Any
 
-import anyio.to_thread
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -36,7 +38,6 @@ from dtsen.auth.policy import (
     CSRF_FIELD,
     CSRF_HEADER,
     SESSION_COOKIE,
-    clock_of,
     policy_of,
 )
 from dtsen.config import get_settings
@@ -47,7 +48,6 @@ EXEMPT_PATHS = frozenset({"/auth/token"})
 CSRF_CONTEXT = b"dtsen/csrf/anonymous/v1\x00"
 MESSAGE = N_("Formulir kedaluwarsa atau tidak sah, silakan muat ulang halaman.")
 _STATE_ANONYMOUS = "csrf_anonymous"
-_STATE_SESSION = "csrf_session"
 _STATE_INSTALLED = "csrf_installed"
 _STATE_ISSUED = "csrf_issued"
 
@@ -79,14 +79,22 @@ def anonymous_token_is_valid(token: str | None, secret: bytes) -> bool:
     return hmac.compare_digest(signature, _signature(secret, nonce))
 
 
+SESSION_CSRF_CONTEXT = b"dtsen/csrf/session/v1\x00"
+
+
+def session_token_csrf(session_token: str) -> str:
+    """The CSRF token of the session whose cookie holds ``session_token``. Not the session id (that is a
+    hash in another context), so the database rows do not give it away."""
+    digest = hashlib.sha256(SESSION_CSRF_CONTEXT + session_token.encode("utf-8")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
 def csrf_token_for(request: Request) -> str:
     """The token a page served for ``request`` must put in its forms (``<input type="hidden"
     name="csrf_token" value="{{ csrf_token }}">``) or send as ``X-CSRF-Token``: the session's token when
     signed in, else the visitor's signed anonymous token. Needs :class:`CSRFMiddleware` installed.
 
-    Safe requests are not checked, so the middleware does not look their session up; that happens here,
-    once, and only for a page that actually renders a form token (current_principal has usually
-    already put it on the request)."""
+    No database is read: the session's token is derived from its cookie."""
     state = request.scope.get("state") or {}
     if not state.get(_STATE_INSTALLED):
         raise RuntimeError("CSRFMiddleware is not installed on this app (call dtsen.auth.install(app))")
@@ -94,11 +102,9 @@ def csrf_token_for(request: Request) -> str:
     live = getattr(request.state, "auth_session_csrf", None)
     if live is not None:
         return str(live)
-    if _STATE_SESSION not in state:
-        token = request.cookies.get(SESSION_COOKIE)
-        state[_STATE_SESSION] = _session_csrf(request.app, token) if token else None
-    if state[_STATE_SESSION]:
-        return str(state[_STATE_SESSION])
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        return session_token_csrf(token)
     if not state[_STATE_ANONYMOUS]:
         state[_STATE_ANONYMOUS] = state[_STATE_ISSUED] = new_anonymous_token(secret_of(request.app))
     return str(state[_STATE_ANONYMOUS])
@@ -109,19 +115,6 @@ def _cookie_header(request: Request, app: Any, value: str) -> bytes:
     secure = request.url.scheme == "https" or policy_of(app).cookie_secure
     response.set_cookie(CSRF_COOKIE, value, path="/", httponly=True, samesite="lax", secure=secure)
     return response.headers["set-cookie"].encode("latin-1")
-
-
-def _session_csrf(app: Any, token: str) -> str | None:
-    """The CSRF token of a live session (read only; current_principal does the bookkeeping)."""
-    from dtsen.auth.sessions import find_session
-    from dtsen.store.db import session_factory
-
-    engine = getattr(app.state, "engine", None)
-    if engine is None:
-        return None
-    with session_factory(engine)() as db:
-        row = find_session(db, token, now=clock_of(app)(), policy=policy_of(app))
-        return row.csrf_token if row is not None else None
 
 
 def _exempt(scope: Scope, request: Request) -> bool:
@@ -185,8 +178,8 @@ def refusal(request: Request, status: int = 403, detail: str | None = MESSAGE) -
 
 
 class CSRFMiddleware:
-    """Issues the anonymous token cookie and refuses unsafe requests without the right token (pure ASGI:
-    a safe request pays for one HMAC; only an unsafe one with a session cookie costs a session lookup)."""
+    """Issues the anonymous token cookie and refuses unsafe requests without the right token (pure ASGI,
+    no database: a request pays for an HMAC and a hash)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -214,10 +207,7 @@ class CSRFMiddleware:
 
         if not _exempt(scope, request):
             session_token = request.cookies.get(SESSION_COOKIE)
-            session_csrf = None
-            if session_token:
-                session_csrf = await anyio.to_thread.run_sync(_session_csrf, app, session_token)
-            state[_STATE_SESSION] = session_csrf
+            session_csrf = session_token_csrf(session_token) if session_token else None
             try:
                 body = await _read_body(receive)
             except StarletteHTTPException as exc:  # the body cap of the web shell (413)
@@ -225,6 +215,8 @@ class CSRFMiddleware:
                 return
             receive = _replay(body)
             submitted = await _submitted_token(scope, request, body)
+            # with a session cookie only the session's token counts (a tossed anonymous cookie could not
+            # forge a signed-in post); pages render the session token whenever the cookie is there
             expected = session_csrf or (presented if anonymous_valid else None)
             if (
                 not submitted

@@ -2,7 +2,7 @@
 
 A session dies when it has been idle too long, when it reaches its absolute lifetime, when it is revoked
 (logout, a new login in the same browser, an administrator) or when its user is disabled. Each has its
-own random CSRF token (the synchronizer token of :mod:`dtsen.auth.csrf`).
+own CSRF token, derived from its cookie token (:func:`dtsen.auth.csrf.session_token_csrf`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from dtsen.auth.csrf import session_token_csrf
 from dtsen.auth.policy import AuthPolicy
 from dtsen.store.identity import StaffSession, StaffUser
 
@@ -64,7 +65,7 @@ def create_session(
         created_at=now,
         last_seen_at=now,
         expires_at=now + policy.session_absolute,
-        csrf_token=secrets.token_urlsafe(TOKEN_BYTES),
+        csrf_token=session_token_csrf(token),
         ip_address=_summary(ip_address, 64),
         user_agent=_summary(user_agent, 200),
         revoked=False,
