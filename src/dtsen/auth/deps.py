@@ -130,6 +130,11 @@ def current_principal(request: Request, db: Session = Depends(db_session)) -> Pr
                     role=Role(row.user.role),
                     regions=row.user.region_codes,
                 )
+    # Commit the session bookkeeping now and give the connection back: this dependency runs in a worker
+    # thread of its own, and a request that kept its pooled connection while waiting for the next thread
+    # (the route's) starved threads waiting for a connection: under load every worker stalled for the
+    # pool's 30 s timeout (found by dtsen bench serve).
+    db.commit()
     request.state.principal = principal
     return principal
 
