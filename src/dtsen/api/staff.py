@@ -470,7 +470,11 @@ def family_view(detail: Any, history: Any, principal: Principal, lang: str) -> d
                 "status": _("Tidak diperingkat")
                 if status == "tidak_diperingkat" or desil is None
                 else _("Diperingkat"),
-                "programs": ", ".join(str(field(p, "program")) for p in item_programs if field(p, "layak")),
+                "programs": ", ".join(
+                    str(field(p, "program")).replace("_", " ").upper()
+                    for p in item_programs
+                    if field(p, "layak")
+                ),
             }
         )
     history_rows.sort(key=lambda row: str(row["ref"]))
