@@ -32,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from dtsen.api.deps import db_session
 from dtsen.auth.deps import require_authenticated, require_user, requires
+from dtsen.auth.permissions import ROLE_LABELS
 from dtsen.auth.scope import Principal, Role
 from dtsen.web import i18n, svg
 from dtsen.web.i18n import N_
@@ -48,16 +49,6 @@ NAME_RE = re.compile(r"^[A-Za-z\u00c0-\u024f' .,\-]{3,100}$")
 PURPOSE_SEARCH = "pencarian_staf"
 PURPOSE_FAMILY = "halaman_keluarga"
 
-ROLE_LABELS: dict[str, str] = {
-    Role.ADMIN_BPS: N_("Admin BPS"),
-    Role.ANALIS_BPS: N_("Analis BPS"),
-    Role.KEMENSOS: N_("Kementerian Sosial"),
-    Role.DINSOS: N_("Dinas Sosial kabupaten/kota"),
-    Role.OPERATOR_DESA: N_("Operator desa/kelurahan"),
-    Role.PENDAMPING: N_("Pendamping sosial"),
-    Role.KLIEN_INSTANSI: N_("Klien instansi"),
-    Role.AUDITOR: N_("Auditor"),
-}
 # What each permission lets a person do, and where (for the staff home page).
 ACTION_LABELS: dict[str, tuple[str, str | None]] = {
     "person.search": (N_("Mencari individu dan keluarga di wilayah Anda"), "/staf/cari"),

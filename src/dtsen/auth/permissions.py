@@ -15,6 +15,20 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from dtsen.auth.scope import Role
+from dtsen.web.i18n import N_
+
+# What each role is called on pages and in a citizen's "who read my data" (msgids; translate at render).
+ROLE_LABELS: dict[str, str] = {
+    Role.ADMIN_BPS: N_("Administrator BPS"),
+    Role.ANALIS_BPS: N_("Analis BPS"),
+    Role.KEMENSOS: N_("Kementerian Sosial"),
+    Role.DINSOS: N_("Dinas Sosial kabupaten/kota"),
+    Role.OPERATOR_DESA: N_("Operator desa/kelurahan"),
+    Role.PENDAMPING: N_("Pendamping sosial"),
+    Role.KLIEN_INSTANSI: N_("Instansi (sistem)"),
+    Role.AUDITOR: N_("Auditor"),
+    Role.DUKCAPIL: N_("Dukcapil (sistem)"),
+}
 
 _ALL_STAFF = frozenset(
     {Role.ADMIN_BPS, Role.ANALIS_BPS, Role.KEMENSOS, Role.DINSOS, Role.OPERATOR_DESA, Role.PENDAMPING}

@@ -22,6 +22,7 @@ from dtsen.auth.clients import authenticate_client
 from dtsen.auth.deps import CHANGE_PASSWORD_PATH, current_principal, require_user
 from dtsen.auth.errors import oauth_error, safe_next
 from dtsen.auth.passwords import PasswordPolicyError, verify_secret
+from dtsen.auth.permissions import ROLE_LABELS
 from dtsen.auth.policy import SESSION_COOKIE, AuthPolicy, clock_of, policy_of
 from dtsen.auth.scope import NATIONAL_ROLES, Principal, Role
 from dtsen.auth.sessions import create_session, revoke_session
@@ -36,18 +37,6 @@ router = APIRouter(tags=["auth"])
 DEFAULT_LANDING = "/staf"
 LOGIN_FAILED_STATUS = 400
 GRANT_TYPE = "client_credentials"
-
-ROLE_LABELS: dict[Role, str] = {
-    Role.ADMIN_BPS: N_("Admin BPS"),
-    Role.ANALIS_BPS: N_("Analis BPS"),
-    Role.KEMENSOS: N_("Kementerian Sosial"),
-    Role.DINSOS: N_("Dinas Sosial kabupaten/kota"),
-    Role.OPERATOR_DESA: N_("Operator desa/kelurahan"),
-    Role.PENDAMPING: N_("Pendamping sosial"),
-    Role.KLIEN_INSTANSI: N_("Klien instansi"),
-    Role.AUDITOR: N_("Auditor"),
-    Role.DUKCAPIL: N_("Dukcapil"),
-}
 
 
 def _render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:

@@ -37,6 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from dtsen.auth.permissions import ROLE_LABELS
 from dtsen.auth.scope import PUBLIC
 from dtsen.config import get_settings
 from dtsen.reference.nik import check_kk, check_nik
@@ -499,17 +500,6 @@ def proven_identity(session: Session, claim: IdentityClaim) -> str | None:
     return matched
 
 
-ROLE_LABELS = {
-    "admin_bps": N_("Administrator BPS"),
-    "analis_bps": N_("Analis BPS"),
-    "kemensos": N_("Kementerian Sosial"),
-    "dinsos": N_("Dinas Sosial"),
-    "operator_desa": N_("Operator desa/kelurahan"),
-    "pendamping": N_("Pendamping sosial"),
-    "klien_instansi": N_("Instansi (sistem)"),
-    "auditor": N_("Auditor"),
-    "dukcapil": N_("Dukcapil (sistem)"),
-}
 ACTION_LABELS = {
     "read": N_("melihat data"),
     "read_denied": N_(
