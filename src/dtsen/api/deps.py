@@ -18,20 +18,13 @@ from collections.abc import Iterator
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from dtsen.store.db import session_factory
+from dtsen.store.db import session_scope
 
 
 def unit_of_work(request: Request) -> Iterator[Session]:
     """One unit of work per request: commit on success, roll back on any error, always close."""
-    session = session_factory(request.app.state.engine)()
-    try:
+    with session_scope(engine=request.app.state.engine) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def db_session(session: Session = Depends(unit_of_work, scope="function")) -> Session:
