@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
-from dtsen.store import audit
-from dtsen.store import db as store_db
-from dtsen.store.regions import load_regions
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# SQLAlchemy, Alembic and the store are imported inside the commands: every dtsen command registers this
+# sub-app, and importing them here cost each one of them over a second of start-up.
 
 app = typer.Typer(
     help="Serving database: migrations, reference regions and the audit log.", no_args_is_help=True
@@ -34,6 +35,10 @@ def _fail(message: str) -> typer.Exit:
 @contextmanager
 def _database_errors(url: str | None) -> Iterator[None]:
     """Turn driver errors (server down, wrong credentials, missing tables) into one line and exit 1."""
+    from sqlalchemy.exc import DBAPIError
+
+    from dtsen.store import db as store_db
+
     try:
         yield
     except DBAPIError as exc:
@@ -44,6 +49,8 @@ def _database_errors(url: str | None) -> Iterator[None]:
 @contextmanager
 def _session(url: str | None) -> Iterator[Session]:
     """A session on a short-lived engine: a CLI command should leave no pooled connections behind."""
+    from dtsen.store import db as store_db
+
     engine = store_db.make_engine(url)
     try:
         with store_db.session_scope(engine=engine) as session:
@@ -53,6 +60,8 @@ def _session(url: str | None) -> Iterator[Session]:
 
 
 def _require_schema(url: str | None) -> None:
+    from dtsen.store import db as store_db
+
     revision = store_db.current_revision(url)
     if revision is None:
         raise _fail(f"{store_db.display_url(url)} has no schema yet: run `dtsen db upgrade` first")
@@ -67,6 +76,8 @@ def upgrade(
     revision: str = typer.Option("head", "--revision", help="Target revision (default: newest)."),
 ) -> None:
     """Create or migrate the schema (safe to rerun: an up-to-date database is left alone)."""
+    from dtsen.store import db as store_db
+
     with _database_errors(url):
         store_db.upgrade(url, revision)
         typer.echo(f"{store_db.display_url(url)}: at revision {store_db.current_revision(url)}")
@@ -75,6 +86,8 @@ def upgrade(
 @app.command()
 def current(url: str | None = URL_OPTION) -> None:
     """Print the schema revision of the database ("none" if never migrated)."""
+    from dtsen.store import db as store_db
+
     with _database_errors(url):
         revision = store_db.current_revision(url)
     suffix = " (head)" if revision is not None and revision == store_db.head_revision() else ""
@@ -89,6 +102,9 @@ def load_regions_command(
     ),
 ) -> None:
     """Load or refresh the region table from the reference list (idempotent: a rerun changes nothing)."""
+    from dtsen.store import db as store_db
+    from dtsen.store.regions import load_regions
+
     with _database_errors(url):
         _require_schema(url)
         engine = store_db.make_engine(url)
@@ -112,6 +128,8 @@ def audit_tail(
     limit: int = typer.Option(20, "--limit", "-n", min=1, max=100_000, help="How many newest entries."),
 ) -> None:
     """Print the newest audit entries, oldest first, tab-separated (subject references are shortened)."""
+    from dtsen.store import audit
+
     with _database_errors(url):
         _require_schema(url)
         with _session(url) as session:
@@ -138,6 +156,8 @@ def audit_tail(
 @app.command("audit-verify")
 def audit_verify(url: str | None = URL_OPTION) -> None:
     """Check the audit hash chain; exit 1 and list the problems if any row was altered or removed."""
+    from dtsen.store import audit
+
     with _database_errors(url):
         _require_schema(url)
         with _session(url) as session:

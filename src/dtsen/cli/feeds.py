@@ -8,12 +8,15 @@ current beneficiaries a death event concerns, so a program can stop paying befor
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 from rich.table import Table
 
 from dtsen.cli.progress import stderr
+
+if TYPE_CHECKING:
+    import polars as pl
 
 events_app = typer.Typer(
     help="Dukcapil civil-registration event feeds (births, deaths, moves, marriages, KK splits)."
@@ -68,6 +71,8 @@ def events_deaths(
     ),
 ) -> None:
     """Beneficiaries of the current snapshot whom a death event concerns: reported now, removed at the next publish."""
+    import polars as pl
+
     from dtsen.cycle import snapshot
     from dtsen.cycle.events import deaths_in_snapshot, read_events
 

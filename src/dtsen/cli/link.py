@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -112,6 +111,8 @@ def review_list(
     show_pii: bool = typer.Option(False, "--show-pii", help="Show names and NIKs (for the reviewing clerk)."),
 ) -> None:
     """Pairs waiting for a decision, both records side by side (personal data masked unless --show-pii)."""
+    import polars as pl
+
     path = (run or _latest_run()) / "review.parquet"
     q = pl.read_parquet(path)
     if status != "all":

@@ -12,17 +12,17 @@ import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from dtsen.canonical.docs import render_markdown
-from dtsen.canonical.model import ENTITIES, all_code_lists, code_list_usage
-from dtsen.reference import regions
-from dtsen.reference.codes import CodeList, JenisKelamin
-from dtsen.reference.nik import check_kk, check_nik
+if TYPE_CHECKING:
+    from dtsen.reference.codes import CodeList
+
+# The canonical model, code lists, region table and Polars are imported inside the commands that use
+# them: every dtsen command registers this sub-app.
 
 app = typer.Typer(
     help="Reference data: the canonical data model, regions, code lists and NIK/KK checks.",
@@ -66,6 +66,9 @@ def data_model(
     ),
 ) -> None:
     """Render the canonical data model (entities, fields, code lists) as Markdown."""
+    from dtsen.canonical.docs import render_markdown
+    from dtsen.canonical.model import ENTITIES
+
     text = render_markdown()
     if out is None:
         typer.echo(text, nl=False)
@@ -87,6 +90,10 @@ def regions_command(
     limit: int = typer.Option(100, "--limit", min=0, help="Rows to show; 0 shows all."),
 ) -> None:
     """List administrative regions (Kepmendagri 2025 codes) as a table."""
+    import polars as pl
+
+    from dtsen.reference import regions
+
     parent_code: str | None = None
     if parent is not None:
         parent_code = regions.normalize_code(parent)
@@ -129,6 +136,8 @@ def regions_command(
 
 def _resolve_code_list(name: str) -> type[CodeList] | None:
     """A code list by class name (any case) or by a canonical column that uses it (``lantai``)."""
+    from dtsen.canonical.model import ENTITIES, all_code_lists
+
     lists = all_code_lists()
     by_lower = {k.lower(): v for k, v in lists.items()}
     if name.lower() in by_lower:
@@ -150,6 +159,8 @@ def codes(
     ),
 ) -> None:
     """List the code lists, or the codes of one list with Indonesian and English labels."""
+    from dtsen.canonical.model import all_code_lists, code_list_usage
+
     console = _console()
     if name is None:
         usage = code_list_usage()
@@ -191,6 +202,10 @@ def check_nik_command(
     sex: int | None = typer.Option(None, "--sex", min=1, max=2, help="The record's sex: 1 male, 2 female."),
 ) -> None:
     """Validate a NIK or No. KK and print the findings, with the identifier masked (exit 1 if invalid)."""
+    from dtsen.reference import regions
+    from dtsen.reference.codes import JenisKelamin
+    from dtsen.reference.nik import check_kk, check_nik
+
     if value == "-":  # keeps the identifier out of shell history
         value = sys.stdin.readline().strip()
     if kk and (birth_date is not None or sex is not None):

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dtsen.cli.progress import progress_bar, stderr
-from dtsen.synth.generate import SynthError, SynthRequest, generate
 
 console = Console()
 
@@ -46,6 +44,8 @@ def synth(
     ),
 ) -> None:
     """Generate a synthetic population: sources/ as agencies ship them, truth/ for measuring, manifest.json."""
+    from dtsen.synth.generate import SynthError, SynthRequest, generate
+
     if calibrate:
         _calibrate(persons or 800_000, seed)
         return
@@ -84,6 +84,8 @@ def print_summary(out: Path, manifest: dict) -> None:
         if f["kind"] == "source":
             table.add_row(f["path"], f["source"], f"{f['rows']:,}")
     console.print(table)
+    import polars as pl
+
     fam = pl.read_parquet(out / "truth" / "families.parquet", columns=["size", "poor", "urban"])
     persons = pl.read_parquet(out / "truth" / "persons.parquet", columns=["alive"])
     living = int(persons["alive"].sum())
