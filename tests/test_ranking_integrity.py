@@ -115,14 +115,16 @@ def test_explanation_scan_finds_sentences_about_unobserved_items(tmp_path: Path)
     scores = pl.read_parquet(paths[2]).with_columns(
         penjelasan=pl.lit(
             [{"faktor": "luas_lantai", "kontribusi": -0.5, "kalimat": "Luas lantai sekitar 1 m² per orang ..."},
-             {"faktor": "lantai", "kontribusi": -0.1, "kalimat": "Lantai rumah ..."}]
+             {"faktor": "lantai", "kontribusi": -0.1, "kalimat": "Lantai rumah ..."},
+             {"faktor": "jumlah_aset", "kontribusi": -0.1, "kalimat": "Memiliki 0 dari 18 jenis aset ..."}]
         )
     )  # fmt: skip
     scores.write_parquet(paths[2])
     problems = explanation_problems(tmp_path)
-    # the sample families have a floor type but no floor area: every luas_lantai sentence is fabricated
-    assert set(problems["faktor"]) == {"luas_lantai"}
-    assert problems.height == scores.height
+    # the sample families have a floor type but no floor area, and only the car among 18 asset items:
+    # every luas_lantai and jumlah_aset sentence is fabricated
+    assert set(problems["faktor"]) == {"luas_lantai", "jumlah_aset"}
+    assert problems.height == 2 * scores.height
 
 
 def test_field_queue_puts_unranked_families_first(tmp_path: Path) -> None:

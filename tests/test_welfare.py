@@ -209,6 +209,7 @@ def test_features_count_living_members_and_find_the_head() -> None:
     assert c["lantai_tanah_bambu"] is None
     assert c["log_luas_lantai_per_kapita"] is None
     assert c["jumlah_aset"] is None
+    assert a["jumlah_aset"] is None  # only the car was asked: "owns 0 of 18" would be invented
     assert (a["item_survei_teramati"], b["item_survei_teramati"], c["item_survei_teramati"]) == (2, 2, 0)
     assert (a["item_administratif_teramati"], c["item_administratif_teramati"]) == (1, 0)
     assert (a["umur_maks"], b["umur_maks"], c["umur_maks"]) == (40, 66, None)

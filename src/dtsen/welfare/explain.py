@@ -145,11 +145,15 @@ def descriptions() -> dict[str, pl.Expr]:
         "dinding": _coded("dinding", Dinding, "Dinding rumah"),
         "atap": _coded("atap", Atap, "Atap rumah"),
         "air_minum": _coded("sumber_air_minum", SumberAirMinum, "Sumber air minum"),
-        "penerangan": pl.concat_str(
-            _coded("sumber_penerangan", SumberPenerangan, "Penerangan"),
-            pl.when(pl.col("daya_listrik_va") > 0)
-            .then(pl.format(" ({} VA)", pl.col("daya_listrik_va").cast(pl.Int64)))
-            .otherwise(pl.lit("")),
+        "penerangan": pl.when(pl.col("sumber_penerangan").is_null() & (pl.col("daya_listrik_va") > 0))
+        .then(pl.format("Listrik PLN {} VA", pl.col("daya_listrik_va").cast(pl.Int64)))
+        .otherwise(
+            pl.concat_str(
+                _coded("sumber_penerangan", SumberPenerangan, "Penerangan"),
+                pl.when(pl.col("daya_listrik_va") > 0)
+                .then(pl.format(" ({} VA)", pl.col("daya_listrik_va").cast(pl.Int64)))
+                .otherwise(pl.lit("")),
+            )
         ),
         "bahan_bakar": _coded("bahan_bakar_masak", BahanBakarMasak, "Bahan bakar memasak"),
         "sanitasi": _coded("fasilitas_bab", FasilitasBAB, "Fasilitas buang air besar:"),

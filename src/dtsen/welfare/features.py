@@ -334,9 +334,10 @@ def build_features(families: ir.Table, members: ir.Table, key: str = "id_keluarg
         bab_tidak_ada=_observed_flag(j.fasilitas_bab, [5, 6]),
         tinja_septik=_observed_flag(j.pembuangan_tinja, [1, 2], parent=j.fasilitas_bab),
         **asset_flags,
-        # the count of assets among those observed; null when no asset item was observed at all
+        # the count of assets only when every asset item was asked: "owns 0 of 18" must not be said of a
+        # family whose only asset record is a vehicle-registry "no car"
         jumlah_aset=ibis.ifelse(
-            assets_seen > 0,
+            assets_seen == len(ASSETS),
             sum((v.fill_null(0.0) for v in asset_flags.values()), ibis.literal(0.0)),
             ibis.null("float64"),
         ),

@@ -70,6 +70,12 @@ def explanation_problems(snapshot_dir: Path) -> pl.DataFrame:
         .otherwise(pl.lit(False))
         for group, cols in GROUP_COLUMNS.items()
     ]
+    # "owns k of 18 assets" speaks of all 18: every asset item must have been observed
+    checks.append(
+        pl.when(pl.col("faktor") == "jumlah_aset")
+        .then(~pl.all_horizontal(*(pl.col(c).is_not_null() for c in ASSETS if c in families.columns)))
+        .otherwise(pl.lit(False))
+    )
     unobserved = pl.any_horizontal(*checks)
     if "alasan_tidak_diperingkat" in items.columns:
         off_reason = pl.col("alasan_tidak_diperingkat").is_not_null() & (
