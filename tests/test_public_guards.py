@@ -315,3 +315,47 @@ def test_times_are_shown_in_the_regions_time_zone() -> None:
     assert intake.local_time(moment, "5171")[1] == "WITA"  # Denpasar
     assert intake.local_time(moment, "9471")[1] == "WIT"  # Jayapura
     assert intake.local_time(moment, None)[1] == "WIB"
+
+
+def _statements(engine: Engine) -> list[str]:
+    """Every SQL statement ``engine`` sends from now on (appended to the returned list)."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_: sent.append(statement))
+    return sent
+
+
+def test_every_counter_of_a_request_is_one_statement_on_the_tally_engine(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dtsen.store.db import make_tally_engine
+
+    monkeypatch.setattr(ratelimit, "_SWEEP_ONE_IN", 10**9)  # no sweep in this test
+    del engine  # the migrated database of this module
+    engine = make_tally_engine(db_url)
+    try:
+        sent = _statements(engine)
+        checks = [
+            (ratelimit.Limit("cek_ip", 100, 3600), "10.9.9.9"),
+            (ratelimit.Limit("cek_nik", 3, 86400), "3171010101900001"),
+            (ratelimit.Limit("cek_pola", 100, 86400), "317101010190|BUDI"),
+        ]
+        now = 1_800_003_600.0
+        assert ratelimit.hit_many(engine, checks, now=now) == [1, 1, 1]
+        assert ratelimit.hit_many(engine, checks, now=now + 1) == [2, 2, 2]
+        statements = [s for s in sent if not s.lstrip().upper().startswith(("BEGIN", "COMMIT", "SELECT 1"))]
+        if engine.dialect.name == "postgresql":
+            # One round trip a request: the upsert and the read of the previous windows together.
+            assert len(statements) == 2, statements
+            with engine.connect() as connection:
+                assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "off"
+        else:
+            assert len(statements) == 4, statements
+        # The counts are committed: another engine on the database sees them at once.
+        plain = ratelimit.Limit("cek_nik", 3, 86400)
+        assert ratelimit.hit(engine, plain, "3171010101900001", now=now + 2) == 3
+        with pytest.raises(ratelimit.RateLimitedError):
+            ratelimit.hit(engine, plain, "3171010101900001", now=now + 3)
+    finally:
+        engine.dispose()

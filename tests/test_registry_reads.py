@@ -288,6 +288,28 @@ def test_citizen_status_answers_the_right_name_only(city: City, session: Session
     assert appended(session, start) == []
 
 
+def test_citizen_status_is_one_read_and_one_audit_append(city: City, session: Session) -> None:
+    # The busiest request of the registry: the snapshot, person, family and programs come in one query,
+    # and on PostgreSQL the audit append is one function call (migration 0005).
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def count(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(city.engine, "before_cursor_execute", count)
+    try:
+        session.execute(select(1))  # the transaction's first statement, not counted
+        sent.clear()
+        assert registry.citizen_status(session, city.nik, city.nama, None) is not None
+        assert registry.citizen_status(session, city.nik, "NAMA YANG SALAH", None) is None
+    finally:
+        event.remove(city.engine, "before_cursor_execute", count)
+    appends_each = 1 if city.engine.dialect.name == "postgresql" else 3
+    assert len(sent) == 2 * (1 + appends_each), sent
+
+
 def test_citizen_status_by_village_and_name(city: City, session: Session) -> None:
     found = registry.citizen_status(session, None, city.nama, city.kode_desa)
     assert found is not None

@@ -23,7 +23,7 @@ from dtsen.api import errors
 from dtsen.auth.permissions import api_routes
 from dtsen.auth.policy import SESSION_COOKIE
 from dtsen.config import Settings, get_settings
-from dtsen.store.db import make_engine
+from dtsen.store.db import make_engine, make_tally_engine
 from dtsen.web import i18n
 from dtsen.web.templating import STATIC_DIR
 
@@ -155,6 +155,7 @@ def create_app(
     settings = settings or get_settings()
     url = database_url or settings.resolved_database_url
     engine = make_engine(url)
+    tally_engine = make_tally_engine(url)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -162,6 +163,7 @@ def create_app(
             yield
         finally:
             engine.dispose()
+            tally_engine.dispose()
 
     app = FastAPI(
         title="DTSEN",
@@ -173,6 +175,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.tally_engine = tally_engine  # rate-limit counters and spent challenges (autocommit)
     app.state.settings = settings
     app.state.database_url = url
 

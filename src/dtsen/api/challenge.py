@@ -38,6 +38,7 @@ from sqlalchemy import Engine, delete, insert
 from sqlalchemy.exc import IntegrityError
 
 from dtsen.config import get_settings
+from dtsen.store.db import retry_dropped
 from dtsen.store.intake import UsedChallenge
 
 _CONTEXT = b"dtsen/challenge/v1\x00"
@@ -172,10 +173,11 @@ def issue(purpose: str, settings: ChallengeSettings, *, now: float | None = None
 
 @dataclass(frozen=True)
 class Passed:
-    """A verified challenge: its id (now spent) and whether it was the no-JS question."""
+    """A challenge that checked out: its id, whether it was the no-JS question, when it expires."""
 
     challenge_id: str
     by_question: bool
+    expires: int
 
 
 def _parse(token: str, purpose: str, kind: str, now: float) -> tuple[str, int, int, str]:
@@ -192,8 +194,7 @@ def _parse(token: str, purpose: str, kind: str, now: float) -> tuple[str, int, i
     return challenge_id, int(expires), int(difficulty), signature
 
 
-def verify(
-    engine: Engine,
+def check(
     purpose: str,
     settings: ChallengeSettings,
     *,
@@ -203,7 +204,8 @@ def verify(
     answer: str | None,
     now: float | None = None,
 ) -> Passed:
-    """Check the submitted challenge and spend it; raises :class:`ChallengeError` if it does not pass.
+    """Check the submitted challenge without spending it (no database); raises :class:`ChallengeError`
+    if it does not pass. Spend it with :func:`spend` before acting on the form.
 
     The proof of work wins when both are present (a script-enabled browser never submits the question).
     """
@@ -217,8 +219,8 @@ def verify(
             raise ChallengeError("invalid")  # a token issued before the difficulty was raised
         if len(nonce) > 20 or leading_zero_bits(pow_digest(pow_token, nonce)) < difficulty:
             raise ChallengeError("wrong")
-        by_question = False
-    elif question_token and answer is not None:
+        return Passed(challenge_id, False, expires)
+    if question_token and answer is not None:
         challenge_id, expires, _, signature = _parse(question_token, purpose, "q", now)
         body = question_token.rsplit(".", 1)[0]
         cleaned = answer.strip()
@@ -226,23 +228,43 @@ def verify(
             raise ChallengeError("wrong")
         if not hmac.compare_digest(signature, _sign(f"{body}|{int(cleaned)}")):
             raise ChallengeError("wrong")
-        by_question = True
-    else:
-        raise ChallengeError("missing")
-    spend(engine, challenge_id, expires, now=now)
-    return Passed(challenge_id, by_question)
+        return Passed(challenge_id, True, expires)
+    raise ChallengeError("missing")
+
+
+def verify(
+    engine: Engine,
+    purpose: str,
+    settings: ChallengeSettings,
+    *,
+    pow_token: str | None,
+    nonce: str | None,
+    question_token: str | None,
+    answer: str | None,
+    now: float | None = None,
+) -> Passed:
+    """:func:`check` the submitted challenge and :func:`spend` it."""
+    passed = check(purpose, settings, pow_token=pow_token, nonce=nonce, question_token=question_token,
+                   answer=answer, now=now)  # fmt: skip
+    spend(engine, passed.challenge_id, passed.expires, now=now)
+    return passed
 
 
 def spend(engine: Engine, challenge_id: str, expires: int, *, now: float | None = None) -> None:
-    """Record ``challenge_id`` as used (own transaction); :class:`ChallengeError` ``replayed`` if it was."""
+    """Record ``challenge_id`` as used (own transaction; pass the tally engine,
+    :func:`dtsen.store.db.make_tally_engine`); :class:`ChallengeError` ``replayed`` if it was."""
     now = time.time() if now is None else now
-    try:
+
+    def record() -> None:
         with engine.begin() as connection:
             connection.execute(
                 insert(UsedChallenge).values(
                     challenge_id=challenge_id, expires_at=datetime.fromtimestamp(expires, UTC)
                 )
             )
+
+    try:
+        retry_dropped(record)
     except IntegrityError as exc:
         raise ChallengeError("replayed") from exc
     if secrets.randbelow(_SWEEP_ONE_IN) == 0:

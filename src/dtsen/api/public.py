@@ -154,12 +154,14 @@ def _too_many(request: Request, exc: ratelimit.RateLimitedError) -> Response:
     )
 
 
-def _hit(request: Request, bucket: str, value: str, *more: tuple[str, str]) -> None:
-    """Count the request in ``bucket`` (and in each further ``(bucket, value)``, same transaction)."""
+def _hit(request: Request, checks: list[tuple[str, str]]) -> None:
+    """Count the request in each ``(bucket, value)`` at once (one statement on PostgreSQL, committed at
+    once on the tally engine); a limit reached answers 429."""
     limits = _limits(request)
-    checks = [(limits[bucket], value), *((limits[name], other) for name, other in more)]
     try:
-        ratelimit.hit_many(request.app.state.engine, checks)
+        ratelimit.hit_many(
+            ratelimit.tally_engine(request), [(limits[bucket], value) for bucket, value in checks]
+        )
     except ratelimit.RateLimitedError as exc:
         raise RefusedError(_too_many(request, exc)) from exc
 
@@ -189,27 +191,50 @@ def _new_challenge(request: Request, purpose: str) -> challenge_mod.Issued | Non
     return challenge_mod.issue(purpose, settings)
 
 
-def _check_challenge(
-    request: Request, form: FormData, purpose: str, ip: str, retry: Callable[[str], Response]
+def _admit(
+    request: Request,
+    form: FormData,
+    purpose: str | None,
+    network: tuple[str, str],
+    subject: list[tuple[str, str]],
+    retry: Callable[[str], Response],
 ) -> None:
-    """Verify and spend the form's challenge; the no-JS question also counts toward ``tanya_ip``."""
+    """The guards of a public form whose fields were checked in-process, with one counting statement.
+
+    Counted: the client network always (malformed input and failed challenges count too), the no-JS
+    question's tighter ``tanya_ip`` when the form was answered that way, and the ``subject`` buckets (per
+    NIK, per tracking number) when the challenge checked out; pass no subject when the fields were
+    invalid. Then a limit reached answers 429, a failed challenge its message, and the challenge is spent
+    (a replayed form is refused). The caller answers invalid fields (422) after this.
+    """
     settings = _challenge_settings(request)
-    if not settings.enabled:
-        return
-    try:
-        passed = challenge_mod.verify(
-            request.app.state.engine,
-            purpose,
-            settings,
-            pow_token=_text(form, "tantangan_token", 300) or None,
-            nonce=_text(form, "tantangan_nonce", 40) or None,
-            question_token=_text(form, "soal_token", 300) or None,
-            answer=_text(form, "soal_jawaban", 20) or None,
-        )
-    except challenge_mod.ChallengeError as exc:
-        raise RefusedError(retry(CHALLENGE_MESSAGES[exc.reason])) from exc
-    if passed.by_question:
-        _hit(request, "tanya_ip", ip)
+    passed: challenge_mod.Passed | None = None
+    problem: str | None = None
+    if purpose is not None and settings.enabled:
+        try:
+            passed = challenge_mod.check(
+                purpose,
+                settings,
+                pow_token=_text(form, "tantangan_token", 300) or None,
+                nonce=_text(form, "tantangan_nonce", 40) or None,
+                question_token=_text(form, "soal_token", 300) or None,
+                answer=_text(form, "soal_jawaban", 20) or None,
+            )
+        except challenge_mod.ChallengeError as exc:
+            problem = exc.reason
+    checks = [network]
+    if passed is not None and passed.by_question:
+        checks.append(("tanya_ip", network[1]))
+    if problem is None:
+        checks.extend(subject)
+    _hit(request, checks)
+    if problem is not None:
+        raise RefusedError(retry(CHALLENGE_MESSAGES[problem]))
+    if passed is not None:
+        try:
+            challenge_mod.spend(ratelimit.tally_engine(request), passed.challenge_id, passed.expires)
+        except challenge_mod.ChallengeError as exc:
+            raise RefusedError(retry(CHALLENGE_MESSAGES[exc.reason])) from exc
 
 
 def _region_options(session: Session, params: Mapping[str, str]) -> dict[str, Any]:
@@ -341,8 +366,6 @@ def cek_status_answer(request: Request, session: Session, form: FormData) -> Res
         return render(request, "public/cek_status.html", context, status_code=status)
 
     try:
-        _hit(request, "cek_ip", ip)
-        _check_challenge(request, form, "cek", ip, again)
         cara = params["cara"] if params["cara"] in {"nik", "wilayah"} else "nik"
         errors: dict[str, str] = {}
         nik: str | None = None
@@ -362,19 +385,20 @@ def cek_status_answer(request: Request, session: Session, form: FormData) -> Res
             errors["nama"] = _(
                 "Tulis nama lengkap sesuai KTP (huruf, spasi, titik, koma, apostrof, tanda hubung)."
             )
+        # Per-NIK (or per desa + name) limits, keyed by a keyed hash (the NIK is never stored). The same
+        # pattern on both paths (a NIK's first 12 digits or the desa, with the name), so the work done does
+        # not depend on the form either.
+        subject: list[tuple[str, str]] = []
+        if not errors and nama is not None:
+            name_key = registry.normalize_name(nama)
+            subject = [
+                ("cek_nik", nik if nik is not None else f"{kode_desa}|{name_key}"),
+                ("cek_pola", f"{nik[:12] if nik is not None else kode_desa}|{name_key}"),
+            ]
+        _admit(request, form, "cek", ("cek_ip", ip), subject, again)
         if errors:
             raise RefusedError(again(N_("Beberapa isian belum benar."), 422, errors))
         assert nama is not None
-        # Per-NIK (or per desa + name) limit: the key is a keyed hash, the NIK is never stored.
-        name_key = registry.normalize_name(nama)
-        # The same pattern on both paths (a NIK's first 12 digits or the desa, with the name), so the work
-        # done does not depend on the form either.
-        _hit(
-            request,
-            "cek_nik",
-            nik if nik is not None else f"{kode_desa}|{name_key}",
-            ("cek_pola", f"{nik[:12] if nik is not None else kode_desa}|{name_key}"),
-        )
     except RefusedError as refused:
         return refused.response
 
@@ -499,8 +523,8 @@ def _submit_answer(request: Request, session: Session, jenis: str, form: FormDat
         idempotency_key=params["kunci"],
     )
     try:
-        _hit(request, "usul_ip", ip)
-        # A replay of a form already accepted (double click, reload): the same receipt, nothing new.
+        # A replay of a form already accepted (double click, reload): the same receipt, nothing new
+        # (still counted against the network).
         existing = (
             intake.find_by_idempotency_key(session, data.idempotency_key) if data.idempotency_key else None
         )
@@ -510,8 +534,10 @@ def _submit_answer(request: Request, session: Session, jenis: str, form: FormDat
             and reporter_digits
             and existing.reporter_ref == audit.subject_ref(reporter_digits)
         ):
+            _hit(request, [("usul_ip", ip)])
             return _receipt(request, existing, created=False)
-        _check_challenge(request, form, "usul", ip, again)
+        # The reporter's own limit waits for the documents to be checked (below).
+        _admit(request, form, "usul", ("usul_ip", ip), [], again)
         field_errors: dict[str, str] = {}
         try:
             valid = intake.validate_request(session, data)
@@ -537,7 +563,7 @@ def _submit_answer(request: Request, session: Session, jenis: str, form: FormDat
             # 415 when a document is of a refused type, else 422 (fields or a damaged file).
             status = 415 if wrong_type else 422
             raise RefusedError(again(N_("Beberapa isian belum benar."), status, field_errors))
-        _hit(request, "usul_nik", valid.reporter_nik)
+        _hit(request, [("usul_nik", valid.reporter_nik)])
     except RefusedError as refused:
         return refused.response
 
@@ -611,7 +637,6 @@ def _lacak_answer(request: Request, session: Session, form: FormData) -> Respons
     number_raw, nik_raw = _text(form, "nomor", 60), _text(form, "nik", 40)
     ip = ratelimit.client_network(request)
     try:
-        _hit(request, "lacak_ip", ip)
         errors: dict[str, str] = {}
         number = intake.normalise_tracking_number(number_raw)
         if number is None:
@@ -620,6 +645,8 @@ def _lacak_answer(request: Request, session: Session, form: FormData) -> Respons
             )
         if problem := intake.nik_problem(nik_raw, intake.LABEL_NIK_PELAPOR):
             errors["nik"] = _say(_, problem)
+        subject = [("lacak_nomor", number)] if number is not None and not errors else []
+        _admit(request, form, None, ("lacak_ip", ip), subject, lambda message: Response(status_code=400))
         if errors:
             context = _lacak_context(
                 request,
@@ -629,7 +656,6 @@ def _lacak_answer(request: Request, session: Session, form: FormData) -> Respons
             )
             return render(request, "public/lacak.html", context, status_code=422)
         assert number is not None
-        _hit(request, "lacak_nomor", number)
     except RefusedError as refused:
         return refused.response
     found = intake.find_tracked(session, number, nik_raw)
@@ -681,8 +707,6 @@ def _data_saya_answer(request: Request, session: Session, form: FormData) -> Res
         return render(request, "public/data_saya.html", context, status_code=status)
 
     try:
-        _hit(request, "datasaya_ip", ip)
-        _check_challenge(request, form, "datasaya", ip, again)
         errors: dict[str, str] = {}
         if problem := intake.nik_problem(params["nik"]):
             errors["nik"] = _say(_, problem)
@@ -696,13 +720,14 @@ def _data_saya_answer(request: Request, session: Session, form: FormData) -> Res
             errors["tanggal_lahir"] = _(N_("Isi tanggal lahir (hari, bulan, tahun)."))
         if problem := intake.kk_problem(params["no_kk"]):
             errors["no_kk"] = _say(_, problem)
+        nik = check_nik(params["nik"]).digits
+        subject = [("datasaya_nik", nik)] if nik is not None and not errors else []
+        _admit(request, form, "datasaya", ("datasaya_ip", ip), subject, again)
         if errors:
             raise RefusedError(again(N_("Beberapa isian belum benar."), 422, errors))
-        nik = check_nik(params["nik"]).digits
         assert nik is not None
         assert nama is not None
         assert born is not None
-        _hit(request, "datasaya_nik", nik)
     except RefusedError as refused:
         return refused.response
     claim = intake.IdentityClaim(

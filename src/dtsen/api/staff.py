@@ -22,10 +22,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -255,18 +257,33 @@ def search_rows(
     return rows
 
 
-def desa_options(principal: Principal) -> list[dict[str, str]]:
-    """The villages a regional user may search by name (a select list), or [] for a free code field."""
-    if principal.national or not principal.regions:
-        return []
+@lru_cache(maxsize=256)
+def _village_option_tags(regions: tuple[str, ...]) -> str:
     import polars as pl
 
     from dtsen.reference.regions import villages
 
-    inside = pl.any_horizontal([pl.col("kode").str.starts_with(region) for region in principal.regions])
-    frame = villages().filter(inside).sort("nama")
-    options = [{"kode": kode, "nama": nama} for kode, nama in frame.select("kode", "nama").iter_rows()]
-    return options if len(options) <= 500 else []
+    inside = pl.any_horizontal([pl.col("kode").str.starts_with(region) for region in regions])
+    rows = villages().filter(inside).sort("nama").select("kode", "nama").iter_rows()
+    tags = [f'<option value="{escape(kode)}">{escape(nama)} ({escape(kode)})</option>' for kode, nama in rows]
+    return "".join(tags) if len(tags) <= 500 else ""
+
+
+def desa_options(principal: Principal, selected: str = "") -> Markup | None:
+    """The ``<option>`` tags of the villages a regional user may search by name (``selected`` marked),
+    or None for a free code field (national users; more than 500 villages).
+
+    Built once per set of regions: a kab/kota has a few hundred villages, and reading the region list
+    and rendering them per request was most of a staff search's time.
+    """
+    if principal.national or not principal.regions:
+        return None
+    tags = _village_option_tags(tuple(sorted(principal.regions)))
+    if not tags:
+        return None
+    if selected.isdigit():
+        tags = tags.replace(f'<option value="{selected}">', f'<option value="{selected}" selected>', 1)
+    return Markup(tags)  # noqa: S704 - every value in it was escaped above; ``selected`` is digits
 
 
 # -- family page --------------------------------------------------------------------------------------------
@@ -655,7 +672,7 @@ async def search_submit(
         "results": results[:SEARCH_LIMIT] if results is not None else None,
         "truncated": results is not None and len(results) > SEARCH_LIMIT,
         "limit": SEARCH_LIMIT,
-        "desa_options": desa_options(principal),
+        "desa_options": desa_options(principal, form.desa),
     }
     return render(request, "staff/search.html", context, status_code=status)
 

@@ -48,10 +48,15 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
 def _over_limit(request: Request, bucket: str, hits: int, now: datetime) -> int | None:
     """Count one attempt of this client network in ``bucket`` (the public pages' database-backed
     sliding window, shared by every worker); the seconds to wait if it is over ``hits`` an hour."""
-    from dtsen.api.ratelimit import Limit, RateLimitedError, client_network, hit
+    from dtsen.api.ratelimit import Limit, RateLimitedError, client_network, hit, tally_engine
 
     try:
-        hit(request.app.state.engine, Limit(bucket, hits, 3600), client_network(request), now=now.timestamp())
+        hit(
+            tally_engine(request),
+            Limit(bucket, hits, 3600),
+            client_network(request),
+            now=now.timestamp(),
+        )
     except RateLimitedError as exc:
         return exc.retry_after
     return None

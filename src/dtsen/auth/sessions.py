@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from dtsen.auth.csrf import session_token_csrf
 from dtsen.auth.policy import AuthPolicy
@@ -89,7 +89,8 @@ def find_session(db: Session, token: str | None, *, now: datetime, policy: AuthP
     """The live session of a cookie token, or ``None`` (no token, unknown, expired, revoked, disabled)."""
     if not token or len(token) > 256:
         return None
-    row = db.get(StaffSession, session_id(token))
+    # The user comes in the same query: every signed-in request asks for both.
+    row = db.get(StaffSession, session_id(token), options=[joinedload(StaffSession.user)])
     if row is None or not session_is_live(row, now=now, policy=policy):
         return None
     return row

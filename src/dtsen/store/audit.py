@@ -17,6 +17,8 @@
   write lock before the head is read. Readers are never blocked. A head row works on both backends,
   exists before the first append (unlike a "last row" to ``SELECT ... FOR UPDATE``) and is what reveals
   a truncated tail. Since the lock lasts until commit, record late in a unit of work and commit promptly.
+  On PostgreSQL the whole append is one call of the ``audit_append`` function (migration 0005), so the
+  lock is taken one round trip before the caller's commit rather than three.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.orm import Session
 
 from dtsen.config import get_settings
@@ -119,11 +121,16 @@ def _timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def row_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
-    """SHA-256 over the previous hash and this row's content in a canonical, backend-neutral form."""
+def _content_json(fields: Mapping[str, Any]) -> str:
     content = {name: fields[name] for name in CONTENT_FIELDS}
     content["occurred_at"] = _timestamp(content["occurred_at"])
-    payload = f"{CHAIN_CONTEXT}\n{prev_hash}\n{_canonical_json(content)}"
+    return _canonical_json(content)
+
+
+def row_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """SHA-256 over the previous hash and this row's content in a canonical, backend-neutral form (the
+    PostgreSQL append function of migration 0005 computes the same from the same two strings)."""
+    payload = f"{CHAIN_CONTEXT}\n{prev_hash}\n{_content_json(fields)}"
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -188,23 +195,13 @@ def record(
         "purpose": purpose,
         "detail": None if clean_detail is None else _canonical_json(clean_detail),
     }
-    for field, text in texts.items():
-        if text and _NIK_LIKE_RE.search(text):
+    for field, value in texts.items():
+        if value and _NIK_LIKE_RE.search(value):
             raise ValueError(
                 f"audit {field} holds a NIK-shaped number; pass the person as nik= so that only "
                 "its keyed reference is stored"
             )
 
-    # Take the chain lock first (see the module docstring), then read the head under it.
-    head = session.execute(
-        update(_HEAD)
-        .where(_HEAD.c.id == 1)
-        .values(row_count=_HEAD.c.row_count + 1)
-        .returning(_HEAD.c.last_hash)
-    ).one_or_none()
-    if head is None:
-        raise RuntimeError("audit_chain_head is missing: create the database with `dtsen db upgrade`")
-    prev_hash = head.last_hash
     fields: dict[str, Any] = {
         "occurred_at": (occurred_at or datetime.now(UTC)).astimezone(UTC),
         "actor": actor,
@@ -216,11 +213,47 @@ def record(
         "purpose": purpose,
         "detail": clean_detail,
     }
+    if session.get_bind().dialect.name == "postgresql":
+        entry = _append_postgresql(session, fields, texts["detail"])
+    else:
+        entry = _append(session, fields)
+    log.debug("audit entry appended", audit_id=entry.id, action=action, resource=resource)
+    return entry
+
+
+_APPEND_CALL = text(
+    "SELECT entry_id, entry_hash, previous FROM audit_append(:prefix, :content, :occurred_at, :actor, :actor_role, "
+    ":action, :resource, :subject_ref, :region_kode, :purpose, CAST(:detail AS json))"
+)
+
+
+def _append_postgresql(session: Session, fields: dict[str, Any], detail_json: str | None) -> AuditLog:
+    """One call of the ``audit_append`` function (migration 0005): lock, hash, insert, move the head.
+
+    The function hashes ``prefix || previous hash || "\\n" || content`` with the same prefix and content
+    :func:`row_hash` uses, so the chain verifies in Python.
+    """
+    content = _content_json(fields)
+    params = {**fields, "detail": detail_json, "prefix": f"{CHAIN_CONTEXT}\n", "content": content}
+    row = session.execute(_APPEND_CALL, params).one()
+    return AuditLog(**fields, id=row.entry_id, prev_hash=row.previous, row_hash=row.entry_hash)
+
+
+def _append(session: Session, fields: dict[str, Any]) -> AuditLog:
+    # Take the chain lock first (see the module docstring), then read the head under it.
+    head = session.execute(
+        update(_HEAD)
+        .where(_HEAD.c.id == 1)
+        .values(row_count=_HEAD.c.row_count + 1)
+        .returning(_HEAD.c.last_hash)
+    ).one_or_none()
+    if head is None:
+        raise RuntimeError("audit_chain_head is missing: create the database with `dtsen db upgrade`")
+    prev_hash = head.last_hash
     entry = AuditLog(**fields, prev_hash=prev_hash, row_hash=row_hash(prev_hash, fields))
     session.add(entry)
     session.flush()
     session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(last_id=entry.id, last_hash=entry.row_hash))
-    log.debug("audit entry appended", audit_id=entry.id, action=action, resource=resource)
     return entry
 
 

@@ -18,9 +18,10 @@
    omission). The load is bounded (rate x seconds requests, a 10 s timeout each, a phase ends 15 s after
    its last send with what is still pending counted as errors) and stops by itself.
 
-The client is Python (httpx + asyncio) because the requests need per-request NIKs, form tokens and
-cookies; wrk would need a Lua script for each and paces closed-loop. It runs on the same machine as the
-server, so its CPU (about a third of a core at 200 requests a second) is taken from the server's.
+The client is Python because the requests need per-request NIKs, form tokens and cookies (wrk would
+need a Lua script for each and paces closed-loop): :mod:`dtsen.store.loadgen`, a keep-alive HTTP/1.1
+client on asyncio and uvloop that costs a fraction of what httpx did, since it runs on the same
+machine and its CPU is taken from the server's. httpx is used for the set-up (form tokens, logins).
 """
 
 from __future__ import annotations
@@ -293,28 +294,27 @@ async def drive(client: Any, request: Request, rate: float, seconds: float, *, w
     """Send ``rate`` x ``seconds`` requests at fixed times (after a short unmeasured warm-up). Requests
     still unanswered ``grace`` seconds after the last send are cancelled and counted as errors, so a
     stalled server ends the phase instead of the bench waiting on it."""
-    import httpx
-
     if warmup > 0:
         await drive(client, request, rate, warmup, warmup=0, max_in_flight=max_in_flight, grace=grace)
-    loop = asyncio.get_running_loop()
+    # perf_counter, not the loop's clock: uvloop's ticks in whole milliseconds.
+    clock = time.perf_counter
     total = int(rate * seconds)
     gate = asyncio.Semaphore(max_in_flight)
     latencies: list[float] = []
     errors = checked = 0
-    start = loop.time() + 0.05
+    start = clock() + 0.05
     finished = start
 
     async def one(i: int) -> None:
         nonlocal errors, checked, finished
         scheduled = start + i / rate
-        await asyncio.sleep(max(0.0, scheduled - loop.time()))
+        await asyncio.sleep(max(0.0, scheduled - clock()))
         async with gate:
             try:
                 ok = await request(client, i)
-            except (httpx.HTTPError, OSError):
+            except (OSError, EOFError, ValueError):  # refused, reset, timed out, cut short, garbled
                 ok = False
-        now = loop.time()
+        now = clock()
         finished = max(finished, now)
         latencies.append(now - scheduled)
         if ok is False:
@@ -328,7 +328,7 @@ async def drive(client: Any, request: Request, rate: float, seconds: float, *, w
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     if pending:
-        finished = loop.time()
+        finished = clock()
     result = PhaseResult(total, errors + len(pending), latencies, finished - start, checked)
     result.unfinished = len(pending)
     return result
@@ -336,7 +336,8 @@ async def drive(client: Any, request: Request, rate: float, seconds: float, *, w
 
 async def _form_token(client: Any, path: str) -> str:
     page = await client.get(path)
-    page.raise_for_status()
+    if page.status_code != 200:
+        raise RuntimeError(f"{path} answered {page.status_code}")
     found = _HIDDEN.search(page.text)
     if found is None:
         raise RuntimeError(f"no csrf_token in {path}")
@@ -364,58 +365,73 @@ async def run_load(base: str, work: Workload, users: list[tuple[str, str]], rate
                    seconds: float) -> dict[str, dict[str, Any]]:  # fmt: skip
     import httpx
 
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    timeout = httpx.Timeout(10.0)
+    from dtsen.store.loadgen import LoopbackClient
+
+    host, _, port = base.removeprefix("http://").partition(":")
     results: dict[str, dict[str, Any]] = {}
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as plain:
 
-        async def healthz(client: Any, i: int) -> bool | None:
-            response = await client.get("/healthz")
-            return None if response.status_code == 200 else False
+    async def measured(name: str, request: Request) -> None:
+        client = LoopbackClient(host, int(port), max_connections=256, timeout=10.0)
+        try:
+            results[name] = (await drive(client, request, rate, seconds)).summary()
+        finally:
+            await client.aclose()
+        await _drained(base)
 
-        results["noop"] = (await drive(plain, healthz, rate, seconds)).summary()
-    await _drained(base)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as public:
-        token = await _form_token(public, "/cek-status")  # sets the dtsen_csrf cookie, as a browser gets it
+    async def healthz(client: Any, i: int) -> bool | None:
+        return None if (await client.get("/healthz")).status == 200 else False
 
-        async def cek(client: Any, i: int) -> bool:
-            nik, nama = work.citizens[i % len(work.citizens)]
-            miss = i % 5 == 4
-            response = await client.post("/cek-status", data={
-                "csrf_token": token, "cara": "nik", "nik": nik, "nama": "SALAH NAMA ORANG" if miss else nama,
-            })  # fmt: skip
-            if response.status_code != 200:
-                return False
-            expected = 'data-hasil="tidak_ditemukan"' if miss else 'data-hasil="ditemukan"'
-            return expected in response.text
+    await measured("noop", healthz)
 
-        results["citizen_check"] = (await drive(public, cek, rate, seconds)).summary()
+    # The CSRF cookie and token a browser gets with the form.
+    async with httpx.AsyncClient(base_url=base, timeout=10.0) as browser:
+        token = await _form_token(browser, "/cek-status")
+        cookie = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
 
-    await _drained(base)
+    async def cek(client: Any, i: int) -> bool:
+        nik, nama = work.citizens[i % len(work.citizens)]
+        miss = i % 5 == 4
+        answer = await client.post_form("/cek-status", {
+            "csrf_token": token, "cara": "nik", "nik": nik, "nama": "SALAH NAMA ORANG" if miss else nama,
+        }, headers={"cookie": cookie})  # fmt: skip
+        if answer.status != 200:
+            return False
+        expected = b'data-hasil="tidak_ditemukan"' if miss else b'data-hasil="ditemukan"'
+        return expected in answer.body
+
+    await measured("citizen_check", cek)
+
     officers: list[tuple[str, str]] = []  # (session cookie, the session's CSRF token)
     for username, password in users:
-        async with httpx.AsyncClient(base_url=base, timeout=timeout) as login:
+        async with httpx.AsyncClient(base_url=base, timeout=10.0) as login:
             login_token = await _form_token(login, "/masuk")
             signed_in = await login.post("/masuk", data={"username": username, "password": password,
                                                          "csrf_token": login_token, "next": "/staf"})  # fmt: skip
-            cookie = signed_in.cookies.get("dtsen_session")
-            if signed_in.status_code != 303 or not cookie:
+            session_cookie = signed_in.cookies.get("dtsen_session")
+            if signed_in.status_code != 303 or not session_cookie:
                 raise RuntimeError(f"bench login failed: HTTP {signed_in.status_code}")
-            login.cookies.set("dtsen_session", cookie)  # marked Secure: set by hand on loopback http
-            officers.append((cookie, await _form_token(login, "/staf/cari")))
+            login.cookies.set("dtsen_session", session_cookie)  # marked Secure: set by hand on loopback http
+            officers.append((session_cookie, await _form_token(login, "/staf/cari")))
 
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=timeout) as staff:
+    async def cari(client: Any, i: int) -> bool:
+        session_cookie, session_token = officers[i % len(officers)]
+        nik = work.staff_niks[i % len(work.staff_niks)]
+        answer = await client.post_form("/staf/cari", {"csrf_token": session_token, "jenis": "nik", "q": nik},
+                                        headers={"cookie": f"dtsen_session={session_cookie}"})  # fmt: skip
+        return answer.status == 200 and nik.encode() in answer.body
 
-        async def cari(client: Any, i: int) -> bool:
-            cookie, token = officers[i % len(officers)]
-            nik = work.staff_niks[i % len(work.staff_niks)]
-            response = await client.post("/staf/cari", data={"csrf_token": token, "jenis": "nik", "q": nik},
-                                         headers={"Cookie": f"dtsen_session={cookie}"})  # fmt: skip
-            return response.status_code == 200 and nik in response.text
-
-        results["staff_search"] = (await drive(staff, cari, rate, seconds)).summary()
-
+    await measured("staff_search", cari)
     return results
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's loop when installed (uvicorn's standard extra brings it): the client's own overhead is
+    CPU taken from the server it measures."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] is a dependency
+        return None
+    return uvloop.new_event_loop
 
 
 def bench_serve(
@@ -446,7 +462,8 @@ def bench_serve(
         server = start_server(db.url, data_dir, port, workers, log_file)
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, server, log_file)
-        phases = asyncio.run(run_load(base, work, users, rate, seconds))
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            phases = runner.run(run_load(base, work, users, rate, seconds))
     finally:
         if server is not None:
             stop_server(server)
@@ -461,6 +478,6 @@ def bench_serve(
         "staff_sessions": officers,
         "rate_rps": rate,
         "seconds_per_endpoint": seconds,
-        "client": "httpx asyncio, open loop, loopback",
+        "client": "dtsen.store.loadgen (asyncio + uvloop, keep-alive), open loop, loopback",
         **phases,
     }

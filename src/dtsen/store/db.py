@@ -8,10 +8,10 @@ installed wheel can migrate a database with no ``alembic.ini`` anywhere.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -19,6 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from dtsen.config import get_settings
@@ -28,6 +29,8 @@ log = get_logger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0
+
+T = TypeVar("T")
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
@@ -71,6 +74,38 @@ def make_engine(url: str | URL | None = None, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(resolved, **kwargs)
+
+
+def make_tally_engine(url: str | URL | None = None) -> Engine:
+    """An engine for the public pages' bookkeeping writes (rate-limit counters, spent challenges).
+
+    On PostgreSQL it runs in autocommit with ``synchronous_commit = off`` and without a pre-ping, so a
+    counter is one statement and one round trip: a Cek Status that paid a BEGIN, a COMMIT, a ping and a
+    disk flush per counter spent more on bookkeeping than on the registry. A crash loses at most the last
+    fraction of a second of counts, which only lets a few more requests through once. A connection the
+    server dropped is detected on use; :func:`retry_dropped` runs the write again on a fresh one. SQLite
+    gets an ordinary engine (its writes are local and cheap).
+    """
+    resolved = resolve_url(url)
+    if resolved.get_backend_name() != "postgresql":
+        return make_engine(resolved)
+    return make_engine(
+        resolved,
+        isolation_level="AUTOCOMMIT",
+        pool_pre_ping=False,
+        connect_args={"options": "-c synchronous_commit=off"},
+    )
+
+
+def retry_dropped(action: Callable[[], T]) -> T:
+    """``action()``, run once more if it failed only because a pooled connection had been dropped (a
+    database restart): SQLAlchemy then invalidates the pool, so the second try gets a new connection."""
+    try:
+        return action()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return action()
 
 
 def get_engine(url: str | URL | None = None) -> Engine:

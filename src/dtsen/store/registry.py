@@ -463,6 +463,12 @@ def certainty_words(
     return "Kurang pasti: keluarga Anda dekat batas desil; bila menurut Anda keliru, ajukan sanggahan."
 
 
+_STATUS_FAMILY_COLUMNS = (
+    "penjelasan", "status_peringkat", "alasan_tidak_diperingkat", "desil_nasional", "desil_provinsi",
+    "desil_kabkota", "p_desil_le4", "p_desil_le5", "borderline",
+)  # fmt: skip
+
+
 def citizen_status(session: Session, nik: str | None, nama: str, kode_desa: str | None,
                    *, purpose: str = "cek_status") -> CitizenStatus | None:  # fmt: skip
     """The public Cek Status: by NIK + full name, or by village + full name (as the public Cek Bansos).
@@ -472,23 +478,49 @@ def citizen_status(session: Session, nik: str | None, nama: str, kode_desa: str 
     public has no region) but audited: a ``read`` by ``public:publik`` when answered, a ``read_denied``
     for every miss by NIK (the person can then see that someone tried; recorded for unknown NIKs too, so
     an unknown NIK and a wrong name do the same work and cannot be told apart by timing).
+
+    One statement reads the current snapshot, the candidates, their family and its programs (a citizen
+    check is the busiest request the registry serves, and each round trip costs it CPU on both sides).
     """
     wanted = normalize_name(nama)
-    snapshot = current_snapshot(session)
-    if snapshot is None or not wanted:
+    if not wanted:
         return None
-    statement = select(PERSON.c.id_keluarga_dtsen, PERSON.c.nama, PERSON.c.nama_norm, PERSON.c.nik,
-                       PERSON.c.kode_desa).where(PERSON.c.snapshot_id == snapshot.id)  # fmt: skip
     if nik:
         if not _DIGITS16.match(nik):
             return None
-        candidates = session.execute(statement.where(PERSON.c.nik == nik).limit(20)).all()
+        person_on = PERSON.c.nik == nik
     elif kode_desa and re.fullmatch(r"\d{10}", kode_desa):
-        candidates = session.execute(
-            statement.where(PERSON.c.kode_desa == kode_desa, PERSON.c.nama_norm == wanted).limit(2)
-        ).all()
+        person_on = and_(PERSON.c.kode_desa == kode_desa, PERSON.c.nama_norm == wanted)
     else:
         return None
+    current = SNAPSHOT.c.id
+    joined = (
+        SNAPSHOT.outerjoin(PERSON, and_(PERSON.c.snapshot_id == current, person_on))
+        .outerjoin(FAMILY, and_(FAMILY.c.snapshot_id == current,
+                                FAMILY.c.id_keluarga_dtsen == PERSON.c.id_keluarga_dtsen))
+        .outerjoin(ELIGIBILITY, and_(ELIGIBILITY.c.snapshot_id == current,
+                                     ELIGIBILITY.c.id_keluarga_dtsen == PERSON.c.id_keluarga_dtsen,
+                                     ELIGIBILITY.c.layak.is_(True)))
+    )  # fmt: skip
+    rows = session.execute(
+        select(SNAPSHOT.c.ref, SNAPSHOT.c.periode, SNAPSHOT.c.programs, PERSON.c.id_dtsen,
+               PERSON.c.nama, PERSON.c.nama_norm, PERSON.c.nik, PERSON.c.kode_desa,
+               FAMILY.c.id_keluarga_dtsen.label("keluarga"),
+               *(FAMILY.c[name] for name in _STATUS_FAMILY_COLUMNS),
+               ELIGIBILITY.c.program, ELIGIBILITY.c.nilai_tahunan)
+        .select_from(joined)
+        .where(SNAPSHOT.c.is_current)
+        .order_by(PERSON.c.id_dtsen, ELIGIBILITY.c.program)
+        .limit(200)
+    ).all()  # fmt: skip
+    if not rows:
+        return None  # nothing served yet
+    snapshot = rows[0]
+    programs_of: dict[str, list[Any]] = {}
+    for row in rows:
+        if row.id_dtsen is not None:
+            programs_of.setdefault(row.id_dtsen, []).append(row)
+    candidates = [group[0] for group in programs_of.values()]
     matches = [c for c in candidates if (c.nama_norm or normalize_name(c.nama)) == wanted]
     if len(matches) != 1:
         if nik:  # every miss by NIK, known or not: a wrong name must cost what an unknown NIK costs
@@ -496,22 +528,14 @@ def citizen_status(session: Session, nik: str | None, nama: str, kode_desa: str 
                          nik=nik, region_kode=candidates[0].kode_desa if candidates else None,
                          purpose=purpose, detail={"snapshot": snapshot.ref})  # fmt: skip
         return None
-    person = matches[0]
-    family = session.execute(
-        select(FAMILY).where(FAMILY.c.snapshot_id == snapshot.id,
-                             FAMILY.c.id_keluarga_dtsen == person.id_keluarga_dtsen)
-    ).one_or_none()  # fmt: skip
-    if family is None:
+    person = family = matches[0]
+    if family.keluarga is None:
         return None
-    decisions = session.execute(
-        select(ELIGIBILITY.c.program, ELIGIBILITY.c.layak, ELIGIBILITY.c.nilai_tahunan)
-        .where(ELIGIBILITY.c.snapshot_id == snapshot.id, ELIGIBILITY.c.id_keluarga_dtsen == family.id_keluarga_dtsen)
-        .order_by(ELIGIBILITY.c.program)
-    ).all()  # fmt: skip
+    names = snapshot.programs or {}
     programs = tuple(
-        ProgramAmount(d.program, snapshot.programs.get(d.program, d.program), bool(d.layak), d.nilai_tahunan,
+        ProgramAmount(d.program, names.get(d.program, d.program), True, d.nilai_tahunan,
                       None if d.nilai_tahunan is None else d.nilai_tahunan // 4)
-        for d in decisions if d.layak
+        for d in programs_of[person.id_dtsen] if d.program is not None
     )  # fmt: skip
     explanation = family.penjelasan or []
     reasons = tuple(str(item.get("kalimat")) for item in explanation[:3] if item.get("kalimat"))
