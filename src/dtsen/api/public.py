@@ -40,7 +40,7 @@ from dtsen.web.templating import render, translator
 from dtsen.workflows import intake
 
 
-def public_route() -> None:
+async def public_route() -> None:
     """Marks every route of this router as public (no login) for the authorization-matrix test."""
 
 

@@ -72,7 +72,7 @@ def serve(
     _check_schema(None)
     typer.echo(f"dtsen: melayani di http://{host}:{port}/ (Ctrl+C untuk berhenti)", err=True)
     uvicorn.run(
-        "dtsen.api.app:create_app",
+        "dtsen.api.app:app_factory",
         factory=True,
         host=host,
         port=port,

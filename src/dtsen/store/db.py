@@ -137,12 +137,27 @@ def session_scope(url: str | URL | None = None, *, engine: Engine | None = None)
     session = session_factory(engine or get_engine(url))()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        finish(session, commit=False)
         raise
+    finish(session, commit=True)
+
+
+def finish(session: Session, *, commit: bool) -> None:
+    """End a unit of work: commit (or roll back) what it did, and close it either way."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
     finally:
         session.close()
+
+
+def has_work(session: Session) -> bool:
+    """Whether ending ``session`` needs the database: an open transaction or objects not yet flushed.
+    A session that only read and committed can be closed without a round trip (or a worker thread)."""
+    return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
 
 
 def alembic_config(url: str | URL | None = None) -> Config:
