@@ -38,6 +38,7 @@ from dtsen.store.registry import CitizenStatus
 from dtsen.web.i18n import N_
 from dtsen.web.templating import render, translator
 from dtsen.workflows import intake
+from dtsen.workflows.machine import WORKFLOWS
 
 
 async def public_route() -> None:
@@ -54,13 +55,11 @@ OBJECTION_LABELS: dict[str, str] = {
     "wrong_data": N_("Data keluarga tidak benar"),
     "deceased_listed": N_("Anggota keluarga yang sudah meninggal masih tercatat"),
 }
+# What the citizen's Lacak page says of each state of a request's case (from the workflows' definitions).
 STATE_LABELS: dict[str, str] = {
-    "diterima": N_("Diterima, menunggu ditanggapi desa/kelurahan"),
-    "dikonfirmasi": N_("Dikonfirmasi oleh desa/kelurahan"),
-    "diverifikasi": N_("Sedang diverifikasi"),
-    "disetujui": N_("Disetujui"),
-    "ditolak": N_("Ditolak"),
-    "selesai": N_("Selesai"),
+    state.name: state.public_label or state.label
+    for workflow in WORKFLOWS.values()
+    for state in workflow.states
 }
 DOCUMENT_FIELDS: dict[str, str] = {
     "dokumen_ktp": "ktp",

@@ -421,6 +421,7 @@ def submit_request(
         if existing is None or existing.reporter_ref != reporter_ref:
             raise
         return existing, False
+    _open_case(session, request, valid, now)
     audit.record(
         session,
         **PUBLIC.audit_fields(),
@@ -432,6 +433,19 @@ def submit_request(
         detail={"tracking_number": request.tracking_number, "documents": len(request.documents)},
     )
     return request, True
+
+
+def _open_case(session: Session, request: CitizenRequest, valid: ValidRequest, now: datetime) -> None:
+    """The request's workflow case (:mod:`dtsen.workflows.cases`), in the queue of its desa and dinsos."""
+    from dtsen.workflows import cases
+
+    family, _ = cases.family_of_nik(session, valid.subject_nik)
+    spec = cases.CaseInput(
+        jenis=request.jenis, periode=cases.target_period(session, now), kode_desa=request.kode_desa,
+        asal="publik", kategori=request.kategori, id_keluarga_dtsen=family, nik=valid.subject_nik,
+        subject_nama=request.subject_nama, request_id=request.id,
+    )  # fmt: skip
+    cases.open_case(session, PUBLIC, spec, now=now)
 
 
 def find_tracked(
