@@ -4,6 +4,9 @@ closed connections, a stale connection not reused, a server that hangs up."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -42,6 +45,13 @@ async def _serve(handler: object) -> tuple[asyncio.AbstractServer, int, list[int
     return server, server.sockets[0].getsockname()[1], accepted
 
 
+def _run(scenario: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run`` in a thread of its own: the browser tests' Playwright keeps an event loop running
+    in the main thread of the test process."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, scenario).result()
+
+
 def _echo(head: bytes, body: bytes) -> bytes:
     path = head.split(b" ", 2)[1]
     if path == b"/chunked":
@@ -76,7 +86,7 @@ def test_form_post_keeps_its_connection_and_reads_every_body_shape() -> None:
             await client.aclose()
             server.close()
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 def test_a_connection_idle_too_long_is_not_reused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -92,7 +102,7 @@ def test_a_connection_idle_too_long_is_not_reused(monkeypatch: pytest.MonkeyPatc
             await client.aclose()
             server.close()
 
-    asyncio.run(scenario())
+    _run(scenario())
 
 
 def test_a_server_that_hangs_up_is_an_error() -> None:
@@ -106,4 +116,4 @@ def test_a_server_that_hangs_up_is_an_error() -> None:
             await client.aclose()
             server.close()
 
-    asyncio.run(scenario())
+    _run(scenario())
