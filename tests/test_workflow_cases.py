@@ -217,3 +217,13 @@ def test_sla_clock_acknowledgement_and_resolution(session: Session, monkeypatch:
     assert case.id in [c.id for c in cases.queue(session, DINSOS, late, limit=500)]
     with pytest.raises(ValueError, match="DTSEN_SLA_DAYS"):
         cases.sla_days("usulan=0")
+
+
+def test_the_documented_tables_are_the_machine() -> None:
+    from pathlib import Path
+
+    from dtsen.workflows.machine import describe
+
+    text = (Path(__file__).parents[1] / "docs" / "workflows.md").read_text(encoding="utf-8")
+    for workflow in WORKFLOWS.values():
+        assert describe(workflow) in text, f"docs/workflows.md: regenerate the table of {workflow.name}"

@@ -190,3 +190,27 @@ VERVAL = Workflow(
 WORKFLOWS: dict[str, Workflow] = {workflow.name: workflow for workflow in (USULAN, SANGGAHAN, VERVAL)}
 for _workflow in WORKFLOWS.values():
     _workflow.check()
+
+
+def describe(workflow: Workflow) -> str:
+    """The workflow as a Markdown table (``docs/workflows.md`` holds these; a test keeps them in step)."""
+    lines = [
+        f"### `{workflow.name}`: {workflow.label}",
+        "",
+        f"Starts in `{workflow.initial}`. Terminal: "
+        + ", ".join(f"`{state.name}`" for state in workflow.states if state.terminal)
+        + ".",
+        "",
+        "| action | from | to | who | records | notes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in workflow.transitions:
+        notes = [*(["only the assigned pendamping"] if t.assigned_only else []),
+                 *(["recorded changes become approved changes"] if t.approves else [])]  # fmt: skip
+        sources = ", ".join(f"`{source}`" for source in t.sources)
+        roles = ", ".join(sorted(role.value for role in t.roles))
+        records = ", ".join(f"`{name}`" for name in (*t.requires, *t.documents)) or "–"
+        lines.append(
+            f"| `{t.action}` ({t.label}) | {sources} | `{t.target}` | {roles} | {records} | {'; '.join(notes)} |"
+        )
+    return "\n".join(lines)
