@@ -140,12 +140,17 @@ def _lang_cookie(scope: Scope, *, secure: bool = False) -> bytes | None:
 
 def _include_routers(app: FastAPI) -> None:
     # Imported here so `dtsen --help` never pays for the web stack.
-    from dtsen.api import public, staff
+    from dtsen.api import cases, musdes, public, staff
     from dtsen.auth import router as auth_router
 
     app.include_router(public.router)
     app.include_router(auth_router.router)
     app.include_router(staff.router)
+    app.include_router(cases.router)
+    app.include_router(musdes.router)
+    from dtsen.api import kunjungan
+
+    app.include_router(kunjungan.router)
 
 
 def create_app(

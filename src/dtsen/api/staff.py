@@ -59,6 +59,12 @@ ACTION_LABELS: dict[str, tuple[str, str | None]] = {
     "stats.read": (N_("Melihat statistik ringkas tanpa data perorangan"), None),
     "request.read": (N_("Melihat antrean usulan dan sanggahan warga"), None),
     "request.process": (N_("Menindaklanjuti usulan dan sanggahan warga"), None),
+    "case.read": (N_("Membuka antrean kasus: usulan, sanggahan dan verifikasi lapangan"), "/staf/kasus"),
+    "case.act": (N_("Menindaklanjuti kasus sesuai peran Anda"), None),
+    "case.monitor": (
+        N_("Melihat dasbor kasus: jumlah, keterlambatan dan kemajuan per desa"),
+        "/staf/kasus/dasbor",
+    ),
     "audit.read": (N_("Mencari jejak audit"), None),
     "audit.export": (N_("Mengekspor jejak audit"), None),
     "users.manage": (N_("Mengelola akun petugas"), None),

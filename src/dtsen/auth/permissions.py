@@ -46,6 +46,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # citizen requests (usulan / sanggahan): the queue of a village and of its dinsos
     "request.read": frozenset({Role.ADMIN_BPS, Role.DINSOS, Role.OPERATOR_DESA, Role.PENDAMPING}),
     "request.process": frozenset({Role.DINSOS, Role.OPERATOR_DESA}),
+    # musyawarah desa: the village's operator runs its sessions; the dinsos and admin BPS read them
+    "musdes.manage": frozenset({Role.OPERATOR_DESA}),
+    "musdes.read": frozenset({Role.OPERATOR_DESA, Role.DINSOS, Role.ADMIN_BPS}),
+    # workflow cases (usulan, sanggahan, verval): read the queues and case pages of one's regions, take the
+    # actions of one's role (the workflow decides which; admin BPS reads, the cycle records outcomes), and
+    # the kab/kota dashboard of counts, SLA breaches and progress by village
+    "case.read": frozenset({Role.ADMIN_BPS, Role.DINSOS, Role.OPERATOR_DESA, Role.PENDAMPING}),
+    "case.act": frozenset({Role.DINSOS, Role.OPERATOR_DESA, Role.PENDAMPING}),
+    "case.monitor": frozenset({Role.ADMIN_BPS, Role.DINSOS}),
+    # planning the quarter's ground checks (borderline first) for a kab/kota
+    "verval.plan": frozenset({Role.DINSOS}),
     # population events from the civil registry (Dukcapil) pushed by machine clients
     "events.submit": frozenset({Role.DUKCAPIL}),
     # the processing trail (UU 27/2022): search and export

@@ -294,3 +294,18 @@ def bench_serve(
     emit({"stage": "serve", "persons": persons,
           **run(persons, seed, cache, rate=rate, seconds=seconds, workers=workers, officers=officers),
           **peak_rss_mb()})  # fmt: skip
+
+
+@app.command("workflows")
+def bench_workflows(
+    cases: int = typer.Option(100_000, "--cases", "-n", min=1, help="Cases moved through the service layer."),
+    total: int = typer.Option(
+        1_000_000, "--total", min=1, help="Cases in the database for the queue timing."
+    ),
+    repetitions: int = typer.Option(200, "--repetitions", min=1, help="Dinsos queue reads timed."),
+) -> None:
+    """Move N cases through their states via the service layer, fill the table to --total cases, time the
+    dinsos queue and the export of the approved changes (PostgreSQL)."""
+    from dtsen.workflows.bench import bench_workflows as run
+
+    emit({"stage": "workflows", **run(cases, total=total, repetitions=repetitions), **peak_rss_mb()})

@@ -79,6 +79,9 @@ def _register() -> None:
     from dtsen.cli import serve
 
     app.add_typer(serve.app, name="serve")
+    from dtsen.cli import workflows
+
+    app.add_typer(workflows.app, name="workflows")
 
 
 _register()

@@ -1,0 +1,193 @@
+"""``dtsen bench workflows``: the workflow service layer at the scale of a province's quarter.
+
+1. N ground checks (verval) opened and moved through their states by the service layer (open, visit
+   reported with a change, approved into an :class:`~dtsen.store.cases.ApprovedChange`) -> cases/s;
+2. filler cases bulk-copied (untimed) until the table holds ``total`` cases, spread over kab/kota;
+3. the dinsos queue (:func:`dtsen.workflows.cases.queue`) of different kab/kota, timed -> p50/p95 ms;
+4. the export of the N approved changes as one corrections file -> seconds.
+
+Targets (issue 12): >= 500 cases/s, queue p95 <= 100 ms, export of 100k changes <= 30 s. Runs on
+PostgreSQL: ``DTSEN_DATABASE_URL`` if set (it must hold no case yet: the bench fills and exports it),
+else a new database on the local server, dropped at the end.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from dtsen.auth.scope import Principal, Role
+from dtsen.store.cases import WorkflowCase
+from dtsen.workflows import cases, loop
+
+PERIODE = "2026Q3"
+KABS = 40  # kab/kota the cases spread over
+DESA_PER_KAB = 25
+COMMIT_EVERY = 500
+START = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
+# Filler cases: open states of the three workflows, as a queue would see them.
+FILLER_STATES = (("usulan", "diterima"), ("usulan", "dikonfirmasi"), ("usulan", "kunjungan"),
+                 ("sanggahan", "diterima"), ("sanggahan", "dikunjungi"), ("verval", "ditugaskan"),
+                 ("usulan", "selesai"), ("sanggahan", "ditolak"))  # fmt: skip
+
+
+def _kab(i: int) -> str:
+    return f"{31 + i // 20:02d}{1 + i % 20:02d}"
+
+
+def _desa(kab: str, j: int) -> str:
+    return f"{kab}{1 + j // 5:02d}{2001 + j:04d}"  # kab, kecamatan, desa: 10 digits
+
+
+def _villages() -> list[str]:
+    return [_desa(_kab(i), j) for i in range(KABS) for j in range(DESA_PER_KAB)]
+
+
+def move_cases(session: Session, count: int, *, seed: int = 1) -> float:
+    """Open ``count`` verval cases and take each to ``disetujui`` through the service layer; seconds."""
+    rng = random.Random(seed)
+    villages = _villages()
+    started = time.perf_counter()
+    for n in range(count):
+        desa = villages[n % len(villages)]
+        kab = desa[:4]
+        dinsos = Principal(kind="user", name=f"dinsos_{kab}", role=Role.DINSOS, regions=(kab,))
+        pendamping = Principal(kind="user", name=f"pdp_{desa}", role=Role.PENDAMPING, regions=(desa,))
+        family = f"K{n:09d}"
+        spec = cases.CaseInput("verval", PERIODE, desa, "dinsos", id_keluarga_dtsen=family,
+                               assigned_to=pendamping.name, priority=rng.random())  # fmt: skip
+        moment = START + timedelta(seconds=n)
+        case = cases.open_case(session, dinsos, spec, now=moment)
+        change = {
+            "entitas": "family",
+            "id": family,
+            "atribut": "luas_lantai",
+            "nilai_baru": str(rng.randint(9, 90)),
+        }
+        case = cases.act(session, pendamping, case.id, "laporkan_kunjungan", version=case.version,
+                         fields={"hasil": {"hadir": True}, "perubahan": [change]}, now=moment)  # fmt: skip
+        cases.act(session, dinsos, case.id, "setujui", version=case.version,
+                  fields={"nomor_keputusan": f"400/{n}/2026"}, now=moment)  # fmt: skip
+        if (n + 1) % COMMIT_EVERY == 0:
+            session.commit()
+            session.expunge_all()
+    session.commit()
+    return time.perf_counter() - started
+
+
+def _filler_rows(count: int, seed: int) -> Iterator[tuple[Any, ...]]:
+    rng = random.Random(seed)
+    villages = _villages()
+    for n in range(count):
+        desa = villages[rng.randrange(len(villages))]
+        jenis, state = FILLER_STATES[n % len(FILLER_STATES)]
+        opened = START - timedelta(minutes=rng.randrange(200_000))
+        closed = opened + timedelta(days=20) if state in ("selesai", "ditolak") else None
+        yield (f"ISI-{n:09d}", jenis, "desa", state, 1, PERIODE, desa[:2], desa[:4], desa[:6], desa,
+               rng.random(), opened, opened, opened + timedelta(hours=72), opened + timedelta(days=60),
+               closed, "{}")  # fmt: skip
+
+
+def fill_cases(engine: Any, count: int, *, seed: int = 2) -> None:
+    """``count`` filler cases by COPY (untimed), then ANALYZE so the planner knows the table's size."""
+    columns = ("nomor, jenis, asal, state, version, periode, kode_prov, kode_kab, kode_kec, kode_desa, priority, "
+               "opened_at, updated_at, ack_due_at, due_at, closed_at, data")  # fmt: skip
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cursor, cursor.copy(f"COPY workflow_case ({columns}) FROM STDIN") as copy:
+            for row in _filler_rows(count, seed):
+                copy.write_row(row)
+        raw.commit()
+    finally:
+        raw.close()
+    with engine.connect() as connection:
+        connection.execute(text("ANALYZE workflow_case"))
+        connection.commit()
+
+
+def time_queue(session: Session, repetitions: int) -> list[float]:
+    """Milliseconds of the dinsos queue (first page) of ``repetitions`` kab/kota in turn."""
+    kabs = [_kab(i) for i in range(KABS)]
+    timings = []
+    for n in range(repetitions):
+        kab = kabs[n % len(kabs)]
+        dinsos = Principal(kind="user", name=f"dinsos_{kab}", role=Role.DINSOS, regions=(kab,))
+        started = time.perf_counter()
+        page = cases.queue(session, dinsos, cases.QueueFilter(), limit=50)
+        timings.append((time.perf_counter() - started) * 1000)
+        if not page:
+            raise RuntimeError(f"empty queue for kab {kab}")
+        session.expunge_all()
+    return timings
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def bench_workflows(count: int, *, total: int = 1_000_000, repetitions: int = 200) -> dict[str, Any]:
+    from dtsen.store.benchmark import drop_database, open_database
+    from dtsen.store.db import make_engine, upgrade
+
+    db = open_database()
+    try:
+        upgrade(db.url)
+        engine = make_engine(db.url)
+        try:
+            if engine.dialect.name != "postgresql":
+                raise RuntimeError("dtsen bench workflows needs PostgreSQL")
+            with Session(engine) as session:
+                if session.scalar(select(func.count()).select_from(WorkflowCase)):
+                    raise RuntimeError(
+                        "DTSEN_DATABASE_URL already holds workflow cases: use an empty database"
+                    )
+                moved = move_cases(session, count)
+            filler = max(0, total - count)
+            started = time.perf_counter()
+            fill_cases(engine, filler)
+            fill_seconds = time.perf_counter() - started
+            with Session(engine) as session:
+                in_db = session.scalar(select(func.count()).select_from(WorkflowCase)) or 0
+                time_queue(session, min(20, repetitions))  # warm the cache, as a serving database is
+                timings = time_queue(session, repetitions)
+            out = Path(tempfile.mkdtemp(prefix="dtsen-bench-export-"))
+            try:
+                with Session(engine) as session:
+                    started = time.perf_counter()
+                    exported = loop.export_approved(session, PERIODE, out)
+                    export_seconds = time.perf_counter() - started
+                size = exported.path.stat().st_size if exported.path else 0
+            finally:
+                shutil.rmtree(out, ignore_errors=True)
+        finally:
+            engine.dispose()
+    finally:
+        drop_database(db)
+    return {
+        "backend": "postgresql",
+        "cases_moved": count,
+        "transitions": count * 3,
+        "move_seconds": round(moved, 2),
+        "cases_per_second": round(count / moved, 1) if moved else None,
+        "cases_in_db": in_db,
+        "fill_seconds": round(fill_seconds, 2),
+        "queue_repetitions": repetitions,
+        "queue_p50_ms": round(statistics.median(timings), 2),
+        "queue_p95_ms": round(_percentile(timings, 0.95), 2),
+        "queue_max_ms": round(max(timings), 2),
+        "export_rows": exported.rows,
+        "export_seconds": round(export_seconds, 2),
+        "export_mb": round(size / 1e6, 2),
+        "targets": {"cases_per_second": 500, "queue_p95_ms": 100, "export_seconds": 30},
+    }
