@@ -65,6 +65,12 @@ ACTION_LABELS: dict[str, tuple[str, str | None]] = {
         N_("Melihat dasbor kasus: jumlah, keterlambatan dan kemajuan per desa"),
         "/staf/kasus/dasbor",
     ),
+    "musdes.read": (N_("Melihat musyawarah desa dan berita acaranya"), "/staf/musdes"),
+    "musdes.manage": (N_("Menyelenggarakan musyawarah desa"), "/staf/musdes"),
+    "verval.plan": (
+        N_("Merencanakan verifikasi lapangan (keluarga paling tidak pasti lebih dulu)"),
+        "/staf/verval/rencana",
+    ),
     "audit.read": (N_("Mencari jejak audit"), None),
     "audit.export": (N_("Mengekspor jejak audit"), None),
     "users.manage": (N_("Mengelola akun petugas"), None),

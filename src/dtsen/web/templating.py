@@ -116,7 +116,15 @@ def _environment() -> jinja2.Environment:
     env.globals["app_version"] = __version__
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["static_url"] = static_url
+    env.globals["can"] = _can
     return env
+
+
+def _can(principal: Any, permission: str) -> bool:
+    """Whether the page's principal holds ``permission`` (menus show only what its reader may open)."""
+    from dtsen.auth.permissions import role_has
+
+    return principal is not None and role_has(getattr(principal, "role", None), permission)
 
 
 templates = Jinja2Templates(env=_environment())
