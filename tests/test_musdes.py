@@ -21,6 +21,7 @@ from dtsen.auth.scope import Principal, Role
 from dtsen.store.cases import MusdesItem, MusdesSession, WorkflowCase
 from dtsen.store.models import AuditLog
 from dtsen.workflows import cases, musdes
+from workflow_world import add_pendamping
 
 START = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
 DAY = date(2026, 7, 3)
@@ -41,6 +42,11 @@ def session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as s:
         yield s
         s.rollback()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pendamping_account(engine: Engine) -> None:
+    add_pendamping(engine, "pendamping1", "3471")
 
 
 def visited(session: Session, desa: str, nama: str, jenis: str = "usulan") -> WorkflowCase:

@@ -136,7 +136,7 @@ def test_case_page_is_audited_and_konfirmasi_moves_it(world: dict[str, Any]) -> 
     unknown = post_action(world, "operator", case_id, aksi="tugaskan_kunjungan", version=version + 1,
                           pendamping="orang.lain")  # fmt: skip
     assert unknown.status_code == 422
-    assert "Pilih pendamping" in unknown.text
+    assert "Pendamping ini tidak aktif atau tidak bertugas di desa kasus ini." in unknown.text
 
     refused = post_action(world, "pendamping", case_id, aksi="tugaskan_kunjungan", version=version + 1,
                           pendamping="kasus.pendamping")  # fmt: skip

@@ -16,6 +16,7 @@ from dtsen.store.cases import ApprovedChange, WorkflowCase, WorkflowStep
 from dtsen.store.models import AuditLog
 from dtsen.workflows import cases
 from dtsen.workflows.machine import WORKFLOWS
+from workflow_world import add_pendamping
 
 DESA = "3471011001"
 OTHER_DESA = "3471011002"
@@ -41,6 +42,12 @@ FIELDS = {
     "nomor_keputusan": "400/123/2026",
     "snapshot": "2026Q3/v1",
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _pendamping_accounts(engine: Engine) -> None:
+    add_pendamping(engine, "pendamping1", DESA)
+    add_pendamping(engine, "pendamping2", DESA)
 
 
 @pytest.fixture
@@ -119,6 +126,11 @@ def test_illegal_transition_conflict_and_idempotent_move(session: Session) -> No
     with pytest.raises(cases.CaseInvalidError) as invalid:  # the pendamping is required
         cases.act(session, DINSOS, case.id, "tugaskan_kunjungan", version=seen + 1, fields={}, now=START)
     assert set(invalid.value.errors) == {"pendamping"}
+    for stranger in ("tidak_ada", "op_desa"):  # no such account; not a pendamping of this village
+        with pytest.raises(cases.CaseInvalidError) as invalid:
+            cases.act(session, DINSOS, case.id, "tugaskan_kunjungan", version=seen + 1,
+                      fields={"pendamping": stranger}, now=START)  # fmt: skip
+        assert set(invalid.value.errors) == {"pendamping"}
     steps = session.scalars(select(WorkflowStep).where(WorkflowStep.case_id == case.id)).all()
     assert [s.action for s in steps] == ["buka", "konfirmasi"]
 
@@ -178,6 +190,43 @@ def test_approval_turns_recorded_changes_into_checked_corrections(session: Sessi
     assert set(invalid.value.errors) == {"perubahan_1"}
     session.refresh(bad)
     assert bad.state == "dikunjungi"
+
+
+def test_many_moves_at_once_are_all_or_nothing(session: Session) -> None:
+    opened = cases.open_cases(session, DINSOS, [
+        cases.CaseInput("verval", "2026Q3", DESA, "dinsos", id_keluarga_dtsen=f"K-9{n}", assigned_to="pendamping1")
+        for n in range(3)
+    ], now=START)  # fmt: skip
+    assert [c.state for c in opened] == ["ditugaskan"] * 3
+    visit = {"hasil": {"hadir": True}, "perubahan": [
+        {"entitas": "family", "id": "K-90", "atribut": "luas_lantai", "nilai_baru": "30"}]}  # fmt: skip
+    moved = cases.act_many(session, PENDAMPING, "laporkan_kunjungan",
+                           [cases.Move(c.id, c.version, visit) for c in opened], now=START)  # fmt: skip
+    assert [c.state for c in moved] == ["dikunjungi"] * 3
+    # one stale version among them: nothing moves
+    stale = [cases.Move(c.id, 2, {"nomor_keputusan": "400/1"}) for c in moved[:2]]
+    stale.append(cases.Move(moved[2].id, 1, {"nomor_keputusan": "400/1"}))
+    savepoint = session.begin_nested()
+    with pytest.raises(cases.CaseConflictError):
+        cases.act_many(session, DINSOS, "setujui", stale, now=START)
+    savepoint.rollback()
+    session.expire_all()
+    assert [session.get(WorkflowCase, c.id).state for c in opened] == ["dikunjungi"] * 3
+    # one outside the region: refused as absent, nothing moves
+    with pytest.raises(cases.CaseNotFoundError):
+        cases.act_many(
+            session, DINSOS_OTHER, "setujui", [cases.Move(c.id, 2, {"nomor_keputusan": "1"}) for c in opened]
+        )
+    done = cases.act_many(session, DINSOS, "setujui", [cases.Move(c.id, 2, {"nomor_keputusan": "400/2"}) for c in opened],
+                          now=START)  # fmt: skip
+    assert [c.state for c in done] == ["disetujui"] * 3
+    assert session.scalars(
+        select(ApprovedChange).where(ApprovedChange.case_id.in_([c.id for c in opened]))
+    ).all()
+    from dtsen.store.audit import verify_chain
+
+    session.flush()
+    assert verify_chain(session) == []
 
 
 def test_a_second_proposal_for_the_same_family_is_joined(session: Session) -> None:

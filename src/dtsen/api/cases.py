@@ -81,7 +81,6 @@ STATE_LABELS: dict[str, str] = {
 VERIFICATION_STATES = ("verifikasi", "dikonfirmasi", "dikunjungi")
 VISIT_STATES = ("kunjungan", "ditugaskan")
 STALE_FORM = N_("Formulir ini tidak lengkap. Muat ulang halaman kasus lalu ulangi.")
-UNKNOWN_PENDAMPING = N_("Pilih pendamping yang bertugas di desa/kelurahan kasus ini.")
 BAD_FILTER_DESA = N_("Desa/kelurahan ini di luar wilayah Anda.")
 BAD_FILTER_STATE = N_("Status ini tidak dikenal.")
 
@@ -389,14 +388,9 @@ class ActionInput:
 def take_action(
     session: Session, principal: Principal, case_id: int, action: ActionInput, now: datetime
 ) -> WorkflowCase:
-    """The service's move, after the checks a form needs: a version, and a pendamping of the village."""
+    """The service's move, after the check a form needs: a version (the service checks the pendamping)."""
     if action.version is None:
         raise cases.CaseInvalidError({"version": (STALE_FORM, {})})
-    pendamping = action.fields.get("pendamping")
-    if pendamping is not None and "pendamping" in fields_of(action.aksi):
-        case_ = cases.get_case(session, principal, case_id, purpose=action.aksi, audited=False)
-        if str(pendamping) not in pendamping_of(session, case_):
-            raise cases.CaseInvalidError({"pendamping": (UNKNOWN_PENDAMPING, {})})
     return cases.act(session, principal, case_id, action.aksi, version=action.version, fields=action.fields,
                      documents=action.documents, reason=action.reason,
                      idempotency_key=action.idempotency_key, now=now)  # fmt: skip

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from dtsen.auth.scope import Principal, Role, region_clause
@@ -208,41 +208,67 @@ def open_case(
 
     Staff may open cases only inside their regions; the public intake opens them as ``public:publik``.
     """
-    workflow = workflow_of(spec.jenis)
-    if spec.asal not in ("publik", "desa", "dinsos", "sistem"):
-        raise ValueError(f"unknown origin {spec.asal!r}")
-    regions = _regions(spec.kode_desa)
-    if principal.kind != "public" and not principal.may_see_region(spec.kode_desa):
-        _audit_denied(session, principal, spec.kode_desa, "create")
-        raise CaseRefusedError(N_("Desa/kelurahan ini di luar wilayah Anda."))
+    return open_cases(session, principal, [spec], now=now)[0]
+
+
+def open_cases(
+    session: Session, principal: Principal, specs: Sequence[CaseInput], *, now: datetime | None = None
+) -> list[WorkflowCase]:
+    """Open many cases at once (a dinsos planning a quarter's ground checks), all or nothing: the rules of
+    :func:`open_case` for each, with the cases, their first steps and their audit entries written in bulk."""
     moment = _now(now)
-    subject = audit.subject_ref(spec.nik) if spec.nik else None
-    original = _open_duplicate(session, spec.jenis, spec.periode, spec.id_keluarga_dtsen, subject)
-    state = "digabung" if original is not None else workflow.initial
-    acknowledged = spec.jenis in ACKNOWLEDGED_KINDS
-    case = WorkflowCase(
-        nomor=_number(spec.jenis, spec.periode), jenis=spec.jenis, kategori=spec.kategori, asal=spec.asal,
-        state=state, version=1, periode=spec.periode, **regions, id_keluarga_dtsen=spec.id_keluarga_dtsen,
-        subject_ref=subject, subject_nama=spec.subject_nama, request_id=spec.request_id,
-        duplicate_of=original.id if original is not None else None, assigned_to=spec.assigned_to,
-        priority=spec.priority, opened_at=moment, updated_at=moment,
-        ack_due_at=moment + ACK_DEADLINE if acknowledged else None,
-        due_at=moment + timedelta(days=sla_days()[spec.jenis]), closed_at=moment if original else None,
-        data=dict(spec.data),
-    )  # fmt: skip
-    session.add(case)
-    session.flush()
-    session.add(WorkflowStep(case_id=case.id, action="buka", from_state=None, to_state=state,
-                             **_actor(principal), at=moment, reason=None, fields=None))  # fmt: skip
-    if original is not None:
-        session.add(WorkflowStep(case_id=original.id, action="gabung_masuk", from_state=original.state,
-                                 to_state=original.state, **_actor(principal), at=moment,
-                                 reason=f"{case.nomor} digabungkan ke kasus ini", fields={"kasus": case.nomor}))  # fmt: skip
-    audit.record(session, **principal.audit_fields(), action="create", resource="workflow_case",
-                 subject=subject, region_kode=spec.kode_desa, purpose=spec.jenis,
-                 detail={"kasus": case.nomor, "state": state})  # fmt: skip
-    _mirror_request(session, case, state, moment, principal)
-    return case
+    days = sla_days()
+    opened: list[WorkflowCase] = []
+    joined: list[tuple[WorkflowCase, WorkflowCase]] = []  # (new, the open case it joins)
+    in_batch: dict[tuple[str, str, str], WorkflowCase] = {}
+    for spec in specs:
+        workflow = workflow_of(spec.jenis)
+        if spec.asal not in ("publik", "desa", "dinsos", "sistem"):
+            raise ValueError(f"unknown origin {spec.asal!r}")
+        regions = _regions(spec.kode_desa)
+        if principal.kind != "public" and not principal.may_see_region(spec.kode_desa):
+            _audit_denied(session, principal, spec.kode_desa, "create")
+            raise CaseRefusedError(N_("Desa/kelurahan ini di luar wilayah Anda."))
+        subject = audit.subject_ref(spec.nik) if spec.nik else None
+        key = (spec.jenis, spec.periode, spec.id_keluarga_dtsen or subject or "")
+        original = in_batch.get(key) if key[2] else None
+        if original is None:
+            original = _open_duplicate(session, spec.jenis, spec.periode, spec.id_keluarga_dtsen, subject)
+        state = "digabung" if original is not None else workflow.initial
+        case = WorkflowCase(
+            nomor=_number(spec.jenis, spec.periode), jenis=spec.jenis, kategori=spec.kategori,
+            asal=spec.asal, state=state, version=1, periode=spec.periode, **regions,
+            id_keluarga_dtsen=spec.id_keluarga_dtsen, subject_ref=subject, subject_nama=spec.subject_nama,
+            request_id=spec.request_id, assigned_to=spec.assigned_to, priority=spec.priority,
+            opened_at=moment, updated_at=moment,
+            ack_due_at=moment + ACK_DEADLINE if spec.jenis in ACKNOWLEDGED_KINDS else None,
+            due_at=moment + timedelta(days=days[spec.jenis]), closed_at=moment if original else None,
+            data=dict(spec.data),
+        )  # fmt: skip
+        opened.append(case)
+        if original is not None:
+            joined.append((case, original))
+        elif spec.jenis == "usulan" and key[2]:
+            in_batch[key] = case
+    session.add_all(opened)
+    session.flush()  # ids (one multi-row INSERT ... RETURNING on PostgreSQL)
+    steps = [{"case_id": case.id, "action": "buka", "from_state": None, "to_state": case.state,
+              **_actor(principal), "at": moment, "reason": None, "fields": None} for case in opened]  # fmt: skip
+    for case, original in joined:
+        case.duplicate_of = original.id
+        steps.append({"case_id": original.id, "action": "gabung_masuk", "from_state": original.state,
+                      "to_state": original.state, **_actor(principal), "at": moment,
+                      "reason": f"{case.nomor} digabungkan ke kasus ini", "fields": {"kasus": case.nomor}})  # fmt: skip
+    session.execute(insert(WorkflowStep), steps)
+    audit.record_many(session, [
+        audit.entry(**principal.audit_fields(), action="create", resource="workflow_case",
+                    subject=case.subject_ref, region_kode=case.kode_desa, purpose=case.jenis,
+                    detail={"kasus": case.nomor, "state": case.state}, occurred_at=moment)
+        for case in opened
+    ])  # fmt: skip
+    for case in opened:
+        _mirror_request(session, case, case.state, moment, principal)
+    return opened
 
 
 def _actor(principal: Principal) -> dict[str, str | None]:
@@ -328,11 +354,20 @@ def _missing(value: Any) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Move:
+    """One case to move, as the actor last saw it (``version``), with what the step records."""
+
+    case_id: int
+    version: int
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    idempotency_key: str | None = None
+
+
 def act(session: Session, principal: Principal, case_id: int, action: str, *, version: int,
         fields: Mapping[str, Any] | None = None, documents: Sequence[str] = (), reason: str | None = None,
         idempotency_key: str | None = None, now: datetime | None = None) -> WorkflowCase:  # fmt: skip
     """Take ``action`` on the case the actor last saw at ``version``; see the module docstring for the rules."""
-    fields = dict(fields or {})
     if idempotency_key:
         done = session.scalars(
             select(WorkflowStep).where(WorkflowStep.idempotency_key == idempotency_key)
@@ -341,59 +376,115 @@ def act(session: Session, principal: Principal, case_id: int, action: str, *, ve
             if done.case_id != case_id:
                 raise CaseInvalidError({"formulir": (N_("Formulir ini sudah dipakai untuk kasus lain."), {})})
             return get_case(session, principal, case_id, purpose=action, audited=False)
-    case = get_case(session, principal, case_id, purpose=action, audited=False)
-    workflow = workflow_of(case.jenis)
-    try:
-        transition = workflow.transition(action)
-    except KeyError:
-        raise CaseStateError(N_("Tindakan ini tidak ada pada alur %(alur)s."), alur=case.jenis) from None
-    if case.state not in transition.sources:
-        raise CaseStateError(N_("Kasus ini berstatus '%(status)s': tindakan ini tidak dapat dilakukan lagi."),
-                             status=case.state)  # fmt: skip
-    _check_actor(session, principal, case, transition)
-    errors: dict[str, Message] = {
-        name: (N_("Wajib diisi."), {}) for name in transition.requires if _missing(fields.get(name))
-    }
-    errors.update({f"dokumen_{kind}": (N_("Dokumen ini wajib dilampirkan."), {})
-                   for kind in transition.documents if kind not in documents})  # fmt: skip
-    if errors:
-        raise CaseInvalidError(errors)
-    moment = _now(now)
-    target = workflow.state(transition.target)
-    data = {**(case.data or {}), **fields}
-    values: dict[str, Any] = {
-        "state": target.name,
-        "version": case.version + 1,
-        "updated_at": moment,
-        "data": data,
-    }
-    if transition.acknowledges and case.acknowledged_at is None and principal.kind == "user":
-        values["acknowledged_at"] = moment
-    if fields.get("pendamping"):
-        values["assigned_to"] = str(fields["pendamping"])
-    if fields.get("kasus_induk"):
-        values["duplicate_of"] = _parent_id(session, principal, case, fields["kasus_induk"])
-    if target.terminal:
-        values["closed_at"] = moment
-    moved = session.execute(
-        update(WorkflowCase)
-        .where(WorkflowCase.id == case.id, WorkflowCase.version == version)
-        .values(**values)
-    )
-    if moved.rowcount != 1:
-        raise CaseConflictError
-    session.add(WorkflowStep(case_id=case.id, action=action, from_state=case.state, to_state=target.name,
-                             **_actor(principal), at=moment, reason=(reason or fields.get("alasan") or None),
-                             fields=fields or None, idempotency_key=idempotency_key))  # fmt: skip
-    audit.record(session, **principal.audit_fields(), action="transition", resource="workflow_case",
-                 subject=case.subject_ref, region_kode=case.kode_desa, purpose=case.jenis,
-                 detail={"kasus": case.nomor, "aksi": action, "dari": case.state, "ke": target.name})  # fmt: skip
-    session.flush()
+    move = Move(case_id, version, dict(fields or {}), idempotency_key)
+    (case,) = act_many(session, principal, action, [move], documents=documents, reason=reason, now=now)
     session.refresh(case)
-    if transition.approves:
-        _approve(session, principal, case, str(fields["nomor_keputusan"]), moment)
-    _mirror_request(session, case, target.name, moment, principal)
     return case
+
+
+_MOVED_COLUMNS = ("state", "version", "updated_at", "data", "acknowledged_at", "assigned_to", "duplicate_of",
+                  "closed_at")  # fmt: skip
+
+
+def act_many(session: Session, principal: Principal, action: str, moves: Sequence[Move], *,
+             documents: Sequence[str] = (), reason: str | None = None,
+             now: datetime | None = None) -> list[WorkflowCase]:  # fmt: skip
+    """Take ``action`` on many cases at once (a dinsos approving a village's checked visits), all or
+    nothing: every rule of :func:`act` is checked for every case before anything is written, then the
+    moves, their steps, their audit entries and approved changes are written in bulk. The cases returned
+    are expired (their new values load on first use)."""
+    if not moves:
+        return []
+    ids = [move.case_id for move in moves]
+    found = {
+        case.id: case
+        for case in session.scalars(select(WorkflowCase).where(WorkflowCase.id.in_(ids), _scoped(principal)))
+    }
+    for move in moves:
+        if move.case_id not in found:
+            _audit_denied(session, principal, None, action)
+            raise CaseNotFoundError
+    moment = _now(now)
+    updates: list[dict[str, Any]] = []
+    steps: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    approved: list[ApprovedChange] = []
+    for move in moves:
+        case = found[move.case_id]
+        workflow = workflow_of(case.jenis)
+        try:
+            transition = workflow.transition(action)
+        except KeyError:
+            raise CaseStateError(N_("Tindakan ini tidak ada pada alur %(alur)s."), alur=case.jenis) from None
+        if case.state not in transition.sources:
+            raise CaseStateError(N_("Kasus ini berstatus '%(status)s': tindakan ini tidak dapat dilakukan lagi."),
+                                 status=case.state)  # fmt: skip
+        _check_actor(session, principal, case, transition)
+        fields = dict(move.fields)
+        errors: dict[str, Message] = {
+            name: (N_("Wajib diisi."), {}) for name in transition.requires if _missing(fields.get(name))
+        }
+        errors.update({f"dokumen_{kind}": (N_("Dokumen ini wajib dilampirkan."), {})
+                       for kind in transition.documents if kind not in documents})  # fmt: skip
+        if errors:
+            raise CaseInvalidError(errors)
+        target = workflow.state(transition.target)
+        data = {**(case.data or {}), **fields}
+        if fields.get("pendamping"):
+            _check_pendamping(session, case, str(fields["pendamping"]))
+        if transition.approves:  # checked before anything moves
+            approved.extend(_approved_changes(principal, case, data, str(fields["nomor_keputusan"]), moment))
+        first_ack = transition.acknowledges and case.acknowledged_at is None and principal.kind == "user"
+        updates.append({
+            "b_id": case.id, "b_version": move.version, "state": target.name, "version": case.version + 1,
+            "updated_at": moment, "data": data,
+            "acknowledged_at": moment if first_ack else case.acknowledged_at,
+            "assigned_to": str(fields["pendamping"]) if fields.get("pendamping") else case.assigned_to,
+            "duplicate_of": _parent_id(session, principal, case, fields["kasus_induk"])
+            if fields.get("kasus_induk") else case.duplicate_of,
+            "closed_at": moment if target.terminal else case.closed_at,
+        })  # fmt: skip
+        steps.append({"case_id": case.id, "action": action, "from_state": case.state, "to_state": target.name,
+                      **_actor(principal), "at": moment, "reason": reason or fields.get("alasan") or None,
+                      "fields": fields or None, "idempotency_key": move.idempotency_key})  # fmt: skip
+        entries.append(audit.entry(
+            **principal.audit_fields(), action="transition", resource="workflow_case", subject=case.subject_ref,
+            region_kode=case.kode_desa, purpose=case.jenis, occurred_at=moment,
+            detail={"kasus": case.nomor, "aksi": action, "dari": case.state, "ke": target.name},
+        ))  # fmt: skip
+    statement = (
+        update(CASE)
+        .where(CASE.c.id == bindparam("b_id"), CASE.c.version == bindparam("b_version"))
+        .values({name: bindparam(name) for name in _MOVED_COLUMNS})
+    )
+    moved = session.connection().execute(statement, updates)
+    if moved.rowcount != len(updates):
+        raise CaseConflictError
+    session.execute(insert(WorkflowStep), steps)
+    audit.record_many(session, entries)
+    session.add_all(approved)
+    cases = [found[move.case_id] for move in moves]
+    for case in cases:
+        session.expire(case)
+    for case, row in zip(cases, updates, strict=True):
+        if case.request_id is not None:
+            _mirror_request(session, case, row["state"], moment, principal)
+    return cases
+
+
+def _check_pendamping(session: Session, case: WorkflowCase, username: str) -> None:
+    """A visit goes to an active pendamping whose regions cover the case's village (else the case would
+    vanish from every pendamping's list)."""
+    from dtsen.store.identity import StaffUser
+
+    user = session.scalars(select(StaffUser).where(StaffUser.username == username)).one_or_none()
+    covers = user is not None and user.active and user.role == Role.PENDAMPING.value and any(
+        case.kode_desa.startswith(region) for region in user.region_codes
+    )  # fmt: skip
+    if not covers:
+        raise CaseInvalidError(
+            {"pendamping": (N_("Pendamping ini tidak aktif atau tidak bertugas di desa kasus ini."), {})}
+        )
 
 
 def _check_actor(session: Session, principal: Principal, case: WorkflowCase, transition: Transition) -> None:
@@ -421,13 +512,12 @@ def _parent_id(session: Session, principal: Principal, case: WorkflowCase, nomor
 
 
 # -- approval -> the next cycle ----------------------------------------------------------------------------
-def _approve(
-    session: Session, principal: Principal, case: WorkflowCase, decision: str, moment: datetime
-) -> None:
+def _approved_changes(principal: Principal, case: WorkflowCase, data: Mapping[str, Any], decision: str,
+                      moment: datetime) -> list[ApprovedChange]:  # fmt: skip
     """The case's recorded changes as approved changes for its period's cycle (checked like a file row)."""
     from dtsen.cycle.corrections import correctable, parse_value
 
-    changes = (case.data or {}).get("perubahan") or []
+    changes = data.get("perubahan") or []
     errors: dict[str, Message] = {}
     rows: list[ApprovedChange] = []
     for number, change in enumerate(changes, start=1):
@@ -450,7 +540,7 @@ def _approve(
         ))  # fmt: skip
     if errors:
         raise CaseInvalidError(errors)
-    session.add_all(rows)
+    return rows
 
 
 def _local_date(moment: datetime, kode_prov: str) -> date:
