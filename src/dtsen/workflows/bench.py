@@ -1,7 +1,9 @@
 """``dtsen bench workflows``: the workflow service layer at the scale of a province's quarter.
 
 1. N ground checks (verval) opened and moved through their states by the service layer (open, visit
-   reported with a change, approved into an :class:`~dtsen.store.cases.ApprovedChange`) -> cases/s;
+   reported with a change, approved into an :class:`~dtsen.store.cases.ApprovedChange`), a village's 50
+   at a time (``open_cases``/``act_many``, as a dinsos plans and approves a village's checks) -> cases/s;
+   and a sample one case at a time (``open_case``/``act``, as single forms arrive) -> single cases/s;
 2. filler cases bulk-copied (untimed) until the table holds ``total`` cases, spread over kab/kota;
 3. the dinsos queue (:func:`dtsen.workflows.cases.queue`) of different kab/kota, timed -> p50/p95 ms;
 4. the export of the N approved changes as one corrections file -> seconds.
@@ -33,7 +35,6 @@ from dtsen.workflows import cases, loop
 PERIODE = "2026Q3"
 KABS = 40  # kab/kota the cases spread over
 DESA_PER_KAB = 25
-COMMIT_EVERY = 500
 START = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
 # Filler cases: open states of the three workflows, as a queue would see them.
 FILLER_STATES = (("usulan", "diterima"), ("usulan", "dikonfirmasi"), ("usulan", "kunjungan"),
@@ -53,35 +54,72 @@ def _villages() -> list[str]:
     return [_desa(_kab(i), j) for i in range(KABS) for j in range(DESA_PER_KAB)]
 
 
-def move_cases(session: Session, count: int, *, seed: int = 1) -> float:
-    """Open ``count`` verval cases and take each to ``disetujui`` through the service layer; seconds."""
+def _village_batches(count: int, batch: int) -> Iterator[tuple[str, range]]:
+    """``count`` case numbers cut into batches of at most ``batch``, each within one village, villages in turn."""
+    villages = _villages()
+    n, turn = 0, 0
+    while n < count:
+        size = min(batch, count - n)
+        yield villages[turn % len(villages)], range(n, n + size)
+        n, turn = n + size, turn + 1
+
+
+def move_cases(session: Session, count: int, *, batch: int = 50, seed: int = 1) -> float:
+    """Open ``count`` verval cases and take each to ``disetujui`` through the service layer, a village's
+    batch at a time as the work arrives (the dinsos plans a village's checks, its pendamping sends the
+    visits, the dinsos approves them); seconds."""
+    rng = random.Random(seed)
+    started = time.perf_counter()
+    for number, (desa, numbers) in enumerate(_village_batches(count, batch)):
+        kab = desa[:4]
+        dinsos = Principal(kind="user", name=f"dinsos_{kab}", role=Role.DINSOS, regions=(kab,))
+        pendamping = Principal(kind="user", name=f"pdp_{desa}", role=Role.PENDAMPING, regions=(desa,))
+        moment = START + timedelta(seconds=number)
+        specs = [cases.CaseInput("verval", PERIODE, desa, "dinsos", id_keluarga_dtsen=f"K{n:09d}",
+                                 assigned_to=pendamping.name, priority=rng.random()) for n in numbers]  # fmt: skip
+        opened = cases.open_cases(session, dinsos, specs, now=moment)
+        visits = [
+            cases.Move(case.id, 1, {"hasil": {"hadir": True}, "perubahan": [{
+                "entitas": "family", "id": case.id_keluarga_dtsen, "atribut": "luas_lantai",
+                "nilai_baru": str(rng.randint(9, 90))}]})
+            for case in opened
+        ]  # fmt: skip
+        cases.act_many(session, pendamping, "laporkan_kunjungan", visits, now=moment)
+        decisions = [
+            cases.Move(move.case_id, 2, {"nomor_keputusan": f"400/{move.case_id}/2026"}) for move in visits
+        ]
+        cases.act_many(session, dinsos, "setujui", decisions, now=moment)
+        session.commit()
+        session.expunge_all()
+    return time.perf_counter() - started
+
+
+def move_cases_one_by_one(session: Session, count: int, *, offset: int, seed: int = 3) -> float:
+    """The same work one case at a time (:func:`cases.open_case`, :func:`cases.act`), as single forms
+    are sent from the pages; seconds."""
     rng = random.Random(seed)
     villages = _villages()
     started = time.perf_counter()
-    for n in range(count):
+    for n in range(offset, offset + count):
         desa = villages[n % len(villages)]
         kab = desa[:4]
         dinsos = Principal(kind="user", name=f"dinsos_{kab}", role=Role.DINSOS, regions=(kab,))
         pendamping = Principal(kind="user", name=f"pdp_{desa}", role=Role.PENDAMPING, regions=(desa,))
-        family = f"K{n:09d}"
-        spec = cases.CaseInput("verval", PERIODE, desa, "dinsos", id_keluarga_dtsen=family,
+        spec = cases.CaseInput("verval", PERIODE, desa, "dinsos", id_keluarga_dtsen=f"K{n:09d}",
                                assigned_to=pendamping.name, priority=rng.random())  # fmt: skip
-        moment = START + timedelta(seconds=n)
-        case = cases.open_case(session, dinsos, spec, now=moment)
+        case = cases.open_case(session, dinsos, spec, now=START)
         change = {
             "entitas": "family",
-            "id": family,
+            "id": spec.id_keluarga_dtsen,
             "atribut": "luas_lantai",
-            "nilai_baru": str(rng.randint(9, 90)),
+            "nilai_baru": "30",
         }
         case = cases.act(session, pendamping, case.id, "laporkan_kunjungan", version=case.version,
-                         fields={"hasil": {"hadir": True}, "perubahan": [change]}, now=moment)  # fmt: skip
+                         fields={"hasil": {"hadir": True}, "perubahan": [change]}, now=START)  # fmt: skip
         cases.act(session, dinsos, case.id, "setujui", version=case.version,
-                  fields={"nomor_keputusan": f"400/{n}/2026"}, now=moment)  # fmt: skip
-        if (n + 1) % COMMIT_EVERY == 0:
-            session.commit()
-            session.expunge_all()
-    session.commit()
+                  fields={"nomor_keputusan": f"400/{n}/2026"}, now=START)  # fmt: skip
+        session.commit()
+        session.expunge_all()
     return time.perf_counter() - started
 
 
@@ -153,9 +191,11 @@ def bench_workflows(count: int, *, total: int = 1_000_000, repetitions: int = 20
                         "DTSEN_DATABASE_URL already holds workflow cases: use an empty database"
                     )
                 moved = move_cases(session, count)
+                single = min(1000, max(1, count // 10))
+                single_seconds = move_cases_one_by_one(session, single, offset=count)
             filler = max(0, total - count)
             started = time.perf_counter()
-            fill_cases(engine, filler)
+            fill_cases(engine, max(0, filler - single))
             fill_seconds = time.perf_counter() - started
             with Session(engine) as session:
                 in_db = session.scalar(select(func.count()).select_from(WorkflowCase)) or 0
@@ -178,8 +218,11 @@ def bench_workflows(count: int, *, total: int = 1_000_000, repetitions: int = 20
         "backend": "postgresql",
         "cases_moved": count,
         "transitions": count * 3,
+        "batch": 50,
         "move_seconds": round(moved, 2),
         "cases_per_second": round(count / moved, 1) if moved else None,
+        "single_cases_moved": single,
+        "single_cases_per_second": round(single / single_seconds, 1) if single_seconds else None,
         "cases_in_db": in_db,
         "fill_seconds": round(fill_seconds, 2),
         "queue_repetitions": repetitions,
