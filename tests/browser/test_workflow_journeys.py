@@ -35,7 +35,7 @@ import pytest
 from browser_kit import LiveServer, assert_fits_width
 from journey_world import Cast, Resident, base_data_dir, cast, now_wib, periods, run_cycle, serve
 from PIL import Image, ImageDraw
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dtsen.store.cases import ApprovedChange, WorkflowCase, WorkflowStep
@@ -426,12 +426,8 @@ def test_usulan_and_sanggahan_reach_the_next_snapshot_and_lacak(
         assert_fits_width(office)
         shoot(office, "kasus-dasbor-dinsos")
         with Session(live.engine) as session:
-            approved = dict(
-                session.execute(
-                    select(ApprovedChange.case_id, func.count()).group_by(ApprovedChange.case_id)
-                ).tuples()
-            )
-        assert approved.keys() == {usulan.id, sanggahan.id}
+            approved = set(session.scalars(select(ApprovedChange.case_id).distinct()))
+        assert approved == {usulan.id, sanggahan.id}
         timer("dinsos")
 
         # 7. The next quarter's cycle, with the serving database configured.
@@ -453,6 +449,8 @@ def test_usulan_and_sanggahan_reach_the_next_snapshot_and_lacak(
         assert proposed_after.desil_nasional is not None
         assert objected_after.desil_nasional is not None
         assert objected_after.desil_nasional > who.objected_desil, "better off, yet not ranked higher"
+        assert proposed_before.desil_nasional is not None
+        assert proposed_after.desil_nasional <= proposed_before.desil_nasional, "poorer, yet ranked higher"
         with Session(live.engine) as session:
             assert (
                 session.scalar(select(ServedSnapshot.ref).where(ServedSnapshot.is_current))

@@ -85,9 +85,7 @@ BAD_FILTER_DESA = N_("Desa/kelurahan ini di luar wilayah Anda.")
 BAD_FILTER_STATE = N_("Status ini tidak dikenal.")
 
 
-def _t(lang: str, message: str, params: Mapping[str, str] | None = None) -> str:
-    text = i18n.gettext(lang, message)
-    return text % dict(params) if params else text
+_t = i18n.say
 
 
 def _now(request: Request) -> datetime:

@@ -53,9 +53,7 @@ STATE_LABELS: dict[str, str] = {
 
 # -- helpers ----------------------------------------------------------------------------------------------
 def _say(lang: str, message: Message) -> str:
-    msgid, params = message
-    text = i18n.gettext(lang, msgid)
-    return text % {key: i18n.gettext(lang, value) for key, value in params.items()} if params else text
+    return i18n.say(lang, *message)
 
 
 def _refuse(session: Session, error: CaseError, lang: str) -> NoReturn:

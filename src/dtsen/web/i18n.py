@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gettext as gettext_module
 import io
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -58,6 +59,13 @@ def translations(language: str) -> gettext_module.NullTranslations:
 
 def gettext(language: str, message: str) -> str:
     return translations(language).gettext(message)
+
+
+def say(language: str, msgid: str, params: Mapping[str, str] | None = None) -> str:
+    """A message with parameters (the services' ``(msgid, params)`` refusals) in ``language``; each
+    parameter is translated too when it is itself a msgid (a state's label), else kept as it is."""
+    text = gettext(language, msgid)
+    return text % {key: gettext(language, str(value)) for key, value in params.items()} if params else text
 
 
 def ngettext(language: str, singular: str, plural: str, n: int) -> str:
