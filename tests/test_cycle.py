@@ -220,3 +220,22 @@ def test_death_events_are_reported_at_once_and_bad_rows_named(base: dict[str, Pa
     assert "0 events valid, 1 rejected" in r.stdout
     assert "jenis" in r.stderr
     assert "bad.csv" in r.stderr
+
+
+def test_the_cutoff_date_is_the_latest_calendar_date_in_indonesia(tmp_path: Path) -> None:
+    # A decision taken at 06:00 WIB on 6 December is dated the 6th, while it is still the 5th in UTC: a
+    # cut-off after it must count it, so the cut-off's date is read where the calendar is furthest ahead.
+    from types import SimpleNamespace
+
+    from dtsen.cycle.period import Period
+    from dtsen.cycle.steps import _cutoff_date
+
+    period = Period.parse("2026Q4")
+    ctx = SimpleNamespace(run_dir=tmp_path, options={"cutoff": "2026-12-05T20:00:00+00:00"}, period=period)
+    assert str(_cutoff_date(ctx)) == "2026-12-06"  # 05:00 WIT on the 6th
+    ctx.options["cutoff"] = "2026-12-05T10:00:00+00:00"
+    assert str(_cutoff_date(ctx)) == "2026-12-05"
+    ctx.options["cutoff"] = "2026-12-05T23:30:00"  # no zone: as written
+    assert str(_cutoff_date(ctx)) == "2026-12-05"
+    ctx.options["cutoff"] = "2027-02-01T00:00:00+00:00"  # never past the period's end
+    assert str(_cutoff_date(ctx)) == "2026-12-31"

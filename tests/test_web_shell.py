@@ -369,6 +369,12 @@ def test_numbers_money_and_dates_in_the_page_language() -> None:
         "6 Des 2026 04.21 WIB | 31 Okt 2022 | Rp 1.500.000 | 1.234.567"
     )
     assert page.render(lang="en", d=moment, x="2022-10-31").startswith("6 Dec 2026 04:21 WIB | 31 Oct 2022")
+    # a time the page put in its region's zone keeps that zone, labelled once (Lacak showed "WIB WIB")
+    from dtsen.workflows.intake import local_time
+
+    in_bali, _ = local_time(moment, "5171")
+    one = templates.env.from_string("{{ d|tanggal }}")
+    assert one.render(lang="id", d=in_bali) == "6 Des 2026 05.21 WITA"
     assert templates.env.from_string("{{ none|rupiah }}").render(lang="id", none=None) == "–"
 
 

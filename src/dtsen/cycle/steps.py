@@ -15,6 +15,7 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -37,9 +38,21 @@ def _cutoff(ctx: CycleContext) -> datetime:
     return datetime.fromisoformat(given) if given else datetime.now(UTC)
 
 
+# Indonesia's easternmost time zone (WIT, UTC+9): the latest calendar date anywhere in the country.
+LATEST_LOCAL_ZONE = ZoneInfo("Asia/Jayapura")
+
+
 def _cutoff_date(ctx: CycleContext) -> date:
-    """Events and corrections count up to the earlier of the data cut-off and the period's end."""
-    return min(_cutoff(ctx).date(), ctx.period.end)
+    """Events and corrections count up to the earlier of the data cut-off and the period's end.
+
+    Their dates are local dates (a decision taken in Jayapura is dated in WIT), so the cut-off moment is
+    read as a date where the calendar is furthest ahead: a decision taken before the cut-off is never
+    dated after it. Read as a UTC date, a decision taken between 00:00 and 07:00 WIB was deferred to the
+    next quarter by a cycle run the same evening. A cut-off given without a time zone is taken as written.
+    """
+    cutoff = _cutoff(ctx)
+    day = cutoff.astimezone(LATEST_LOCAL_ZONE).date() if cutoff.tzinfo is not None else cutoff.date()
+    return min(day, ctx.period.end)
 
 
 def _linkage_state(data_dir: Path) -> Path:

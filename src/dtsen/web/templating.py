@@ -36,6 +36,7 @@ STATIC_DIR = Path(__file__).with_name("static")
 # Babel locales for formatting: Indonesian pages write 1.234.567 and "Rp 150.000".
 BABEL_LOCALE = {"id": "id_ID", "en": "en_GB"}
 JAKARTA = ZoneInfo("Asia/Jakarta")
+INDONESIAN_ZONES = ("WIB", "WITA", "WIT")
 
 
 def _lang(context: Mapping[str, Any]) -> str:
@@ -81,12 +82,16 @@ def _format_date(context: jinja2.runtime.Context, value: Any, form: str = "mediu
     if isinstance(value, str):
         value = dt.date.fromisoformat(value[:10])
     if isinstance(value, dt.datetime):
-        # Times are stored in UTC and shown in Jakarta time, labelled, without seconds.
+        # Times are stored in UTC and shown labelled, without seconds: in the region's own zone when the
+        # page put them there (``lokal()``: WIB, WITA or WIT), else in Jakarta time.
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        local = value.astimezone(JAKARTA)
+        label = value.tzname()
+        local = value
+        if label not in INDONESIAN_ZONES:
+            local, label = value.astimezone(JAKARTA), "WIB"
         locale = BABEL_LOCALE[_lang(context)]
-        return f"{babel_format_date(local, form, locale=locale)} {babel_format_time(local, 'short', locale=locale)} WIB"
+        return f"{babel_format_date(local, form, locale=locale)} {babel_format_time(local, 'short', locale=locale)} {label}"
     return babel_format_date(value, form, locale=BABEL_LOCALE[_lang(context)])
 
 
