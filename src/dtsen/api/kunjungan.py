@@ -33,6 +33,7 @@ from starlette.datastructures import FormData, UploadFile
 from dtsen.api import uploads
 from dtsen.api.deps import db_session
 from dtsen.api.errors import error_response, wants_json
+from dtsen.api.staff import region_name
 from dtsen.auth.deps import requires
 from dtsen.auth.scope import Principal
 from dtsen.store.cases import WorkflowCase, WorkflowStep
@@ -145,6 +146,7 @@ def form_view(session: Session, principal: Principal, case: WorkflowCase, lang: 
     ]
     return {
         "case": case,
+        "desa": region_name(case.kode_desa),
         "housing": housing,
         "luas_lantai": current.get("luas_lantai"),
         "assets": assets,
