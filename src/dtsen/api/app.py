@@ -151,6 +151,15 @@ def _include_routers(app: FastAPI) -> None:
     from dtsen.api import kunjungan
 
     app.include_router(kunjungan.router)
+    from dtsen.api import dashboards
+
+    app.include_router(dashboards.router)
+    from dtsen.api import sharing
+
+    app.include_router(sharing.router)
+    from dtsen.api import audit
+
+    app.include_router(audit.router)
 
 
 def create_app(

@@ -62,6 +62,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # the processing trail (UU 27/2022): search and export
     "audit.read": frozenset({Role.AUDITOR, Role.ADMIN_BPS}),
     "audit.export": frozenset({Role.AUDITOR}),
+    # agency access requests: an agency files and reads its own; admin BPS reviews them technically and
+    # Kemensos (the data controller) substantively (dtsen.sharing.requests decides which step is whose);
+    # extracts of an approved request are made and downloaded by the agency (and admin BPS)
+    "access.request": frozenset({Role.KLIEN_INSTANSI}),
+    "access.review": frozenset({Role.ADMIN_BPS, Role.KEMENSOS}),
+    "access.extract": frozenset({Role.KLIEN_INSTANSI, Role.ADMIN_BPS}),
     # administration
     "users.manage": frozenset({Role.ADMIN_BPS}),
     "clients.manage": frozenset({Role.ADMIN_BPS}),

@@ -293,22 +293,33 @@ def step_publish(ctx: CycleContext, out: Path) -> dict[str, Any]:
         for s in snapshot.list_snapshots(ctx.data_dir)
         if s.manifest.get("inputs", {}).get("run_id") == run_id
     ]
+    early = None  # the diff, when the aggregates computed it before publishing
     if existing:  # killed after publishing, before this step was committed: do not publish twice
         snap = existing[-1]
         snapshot.set_current(snap, data_dir=ctx.data_dir)
         previous = _previous_of(snap, ctx.data_dir)
     else:
+        from dtsen.cycle import aggregates  # the dashboards' tables, published inside the snapshot
+
         scores_model = pl.read_parquet(score / "scores.parquet", columns=["versi_model"])["versi_model"]
+        model_version = scores_model[0] if scores_model.len() else None
+        built = aggregates.build(
+            files, str(ctx.period), out / aggregates.AGGREGATE_DIR, previous=previous, model_version=model_version,
+            data_dir=ctx.data_dir, batches=ctx.inputs.get("batches", {}), consolidate=cons,
+        )  # fmt: skip
+        files.update(built.files)
+        early = built.diff
         snap = snapshot.publish(
             files, str(ctx.period), data_dir=ctx.data_dir,
             inputs={"run_id": run_id, "frozen": ctx.inputs, "link_model": ctx.summary("link").get("model")},
-            model_version=scores_model[0] if scores_model.len() else None,
+            model_version=model_version,
         )  # fmt: skip
     _promote_linkage_state(ctx, out)
     shutil.rmtree(out / "linkage_state")
     diff = None
     if previous is not None and previous.ref != snap.ref:
-        d = diff_snapshots(previous, snap)
+        d = early if early is not None else diff_snapshots(previous, snap)
+        d.summary["baru"] = snap.ref
         d.write(out / "diff")
         diff = d.summary
     state = json.loads((ctx.run_dir / "state.json").read_text(encoding="utf-8"))
