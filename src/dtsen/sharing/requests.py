@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -53,7 +53,6 @@ MAX_VALIDITY = timedelta(days=366)
 MIN_K = 5
 DEFAULT_K = 10
 TEMPLATE = "sharing/bast.html"
-STYLESHEET = "sharing/bast.css"
 STATEMENT_KIND = "pernyataan_keamanan"
 
 ADMIN = frozenset({Role.ADMIN_BPS})
@@ -499,14 +498,10 @@ def bast_html(session: Session, row: AccessRequest, *, lang: str = "id") -> str:
 
 
 def render_bast(session: Session, row: AccessRequest, *, lang: str = "id") -> bytes:
-    """The BAST as PDF (its print CSS kept out of the template, as for the musyawarah desa minutes)."""
-    import weasyprint
+    """The BAST as PDF."""
+    from dtsen.web.documents import render_pdf
 
-    from dtsen.web.templating import TEMPLATES_DIR
-
-    css = weasyprint.CSS(filename=str(TEMPLATES_DIR / STYLESHEET))
-    document = weasyprint.HTML(string=bast_html(session, row, lang=lang), base_url=str(TEMPLATES_DIR))
-    return cast(bytes, document.write_pdf(stylesheets=[css]))
+    return render_pdf(bast_html(session, row, lang=lang))
 
 
 def bast_pdf(

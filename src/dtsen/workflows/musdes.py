@@ -52,6 +52,7 @@ from sqlalchemy.orm import Session
 from dtsen.auth.scope import Principal, Role, region_clause
 from dtsen.store import audit
 from dtsen.store.cases import MusdesItem, MusdesSession, WorkflowCase
+from dtsen.web import documents
 from dtsen.web.i18n import N_
 from dtsen.workflows import cases
 from dtsen.workflows.cases import (
@@ -74,7 +75,6 @@ MAX_TEXT = 200
 MAX_NOTE = 2000
 SCAN_KIND = "berita_acara"
 TEMPLATE = "musdes/berita_acara.html"
-STYLESHEET = "musdes/berita_acara.css"
 
 DECISION_LABELS: dict[str, str] = {
     "setuju": N_("Disetujui"),
@@ -454,18 +454,6 @@ def berita_acara_html(session: Session, musdes: MusdesSession, *, lang: str = "i
     return templates.env.get_template(TEMPLATE).render(context)
 
 
-def render_pdf(html: str) -> bytes:
-    """The HTML as a PDF with the minutes' print CSS (kept out of the template: no template has inline
-    style, which the pages' content security policy forbids)."""
-    import weasyprint
-
-    from dtsen.web.templating import TEMPLATES_DIR
-
-    css = weasyprint.CSS(filename=str(TEMPLATES_DIR / STYLESHEET))
-    document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR))
-    return cast(bytes, document.write_pdf(stylesheets=[css]))
-
-
 def render_berita_acara(
     session: Session, principal: Principal, session_id: int, *, lang: str = "id"
 ) -> bytes:
@@ -474,7 +462,7 @@ def render_berita_acara(
     audit chain is not held while WeasyPrint works."""
     musdes = get_session(session, principal, session_id, purpose="berita_acara", audited=False)
     seen = musdes.version
-    pdf = render_pdf(berita_acara_html(session, musdes, lang=lang))
+    pdf = documents.render_pdf(berita_acara_html(session, musdes, lang=lang))
     digest = hashlib.sha256(pdf).hexdigest()
     if musdes.status == "dibuka" and principal.role in MANAGER_ROLES and musdes.berita_acara_sha256 != digest:
         # Not a new version (the officer's open page stays valid), but only if nothing changed while

@@ -1,0 +1,23 @@
+"""Official documents rendered as PDF (the musyawarah desa's berita acara, an access request's BAST).
+
+One renderer and one print stylesheet (``templates/dokumen.css``), kept out of the templates because no
+template may carry inline style (the pages' content security policy forbids it, and a test checks every
+template). WeasyPrint renders offline; the documents print no time of rendering, so the same record
+renders to the same bytes and a stored SHA-256 keeps meaning.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+STYLESHEET = "dokumen.css"
+
+
+def render_pdf(html: str) -> bytes:
+    import weasyprint
+
+    from dtsen.web.templating import TEMPLATES_DIR
+
+    css = weasyprint.CSS(filename=str(TEMPLATES_DIR / STYLESHEET))
+    document = weasyprint.HTML(string=html, base_url=str(TEMPLATES_DIR))
+    return cast(bytes, document.write_pdf(stylesheets=[css]))
