@@ -323,6 +323,7 @@ def test_usulan_and_sanggahan_reach_the_next_snapshot_and_lacak(
         login(field, *pendamping)
         field.goto("/staf/kasus")
         assert field.get_by_role("heading", level=1).inner_text() == "Kunjungan hari ini"
+        shoot(field, "kasus-antrean-pendamping")
         field.get_by_role("link", name=usulan.nomor).click()
         field.get_by_role("link", name="Isi formulir kunjungan").click()
         field.wait_for_url(f"**/staf/kunjungan/{usulan.id}")
