@@ -94,18 +94,19 @@ def test_failed_publish_leaves_the_current_snapshot(tmp_path: Path, monkeypatch:
 def test_reader_never_sees_a_partial_publish(tmp_path: Path) -> None:
     publish(_outputs(tmp_path / "o0", 0), "2026Q1", data_dir=tmp_path)
     sources = [_outputs(tmp_path / f"o{i}", i) for i in range(1, 9)]
-    seen: list[int] = []
+    seen: dict[str, list[int]] = {}  # per reader: two readers appending to one list interleave
     errors: list[str] = []
     done = threading.Event()
 
     def reader() -> None:
+        mine = seen.setdefault(threading.current_thread().name, [])
         while not done.is_set():
             s = current(tmp_path)
             assert s is not None
             markers = {pq.read_table(s.path / name)["versi"][0].as_py() for name in FILES}
             if len(markers) != 1 or len(s.files) != len(FILES):
                 errors.append(f"{s.ref}: a mix of {markers}")
-            seen.append(markers.pop())
+            mine.append(markers.pop())
 
     threads = [threading.Thread(target=reader) for _ in range(2)]
     for t in threads:
@@ -117,8 +118,12 @@ def test_reader_never_sees_a_partial_publish(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert len(set(seen)) > 1, "the reader should have seen more than one snapshot"
-    assert seen == sorted(seen), "a reader never goes back to an older snapshot"
+    assert any(len(set(mine)) > 1 for mine in seen.values()), (
+        "a reader should have seen more than one snapshot"
+    )
+    assert all(mine == sorted(mine) for mine in seen.values()), (
+        "a reader never goes back to an older snapshot"
+    )
 
 
 def test_cli_list_show_verify(tmp_path: Path) -> None:
