@@ -69,6 +69,28 @@ class Settings(BaseSettings):
     spark_master: str = Field("local[2]", description="Spark master URL when engine=spark.")
     log_level: str = Field("INFO", description="Standard logging level name.")
     log_format: Literal["text", "json"] = Field("text", description="Human text or one JSON object a line.")
+    dci_receiver_id: str = Field(
+        "dtsen",
+        min_length=1,
+        max_length=64,
+        description="Our DCI id: receiver_id of requests, sender_id of replies.",
+    )
+    dci_page_size_max: int = Field(
+        1000, ge=1, le=100_000, description="Largest DCI search page_size a client may ask for."
+    )
+    dci_batch_max: int = Field(
+        10_000, ge=1, le=1_000_000, description="Most search_request items (total_count) in one DCI message."
+    )
+    dci_sync_batch_max: int = Field(
+        100, ge=1, le=100_000, description="Most search_request items a sync DCI search answers at once."
+    )
+    dci_deliver_in_app: bool = Field(
+        True,
+        description="Run async DCI searches and callback pushes in the app (else only `dtsen dci deliver`).",
+    )
+    dci_deliver_interval: float = Field(
+        5.0, gt=0, le=3600, description="Seconds between the app's DCI delivery runs."
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from typing import Any
 import httpx
 from browser_kit import LiveServer
 from sqlalchemy import Engine, and_, exists, select
+
+from shared_build import build_once
 
 PERSONS = 3000
 KABUPATEN = ["3471"]  # Kota Yogyakarta
@@ -65,26 +66,24 @@ def dtsen(data_dir: Path, *args: str, database_url: str | None = None) -> str:
 
 
 def base_data_dir(base_temp: Path) -> Path:
-    """A data dir with the served quarter published (built once per pytest session)."""
+    """A data dir with the served quarter published (built once per test run, shared by xdist workers;
+    ``base_temp`` is ``tmp_path_factory.getbasetemp()``). Read-only: the journeys copy it."""
     served, _next = periods()
-    root = base_temp / f"journey-world-{served}"
-    data = root / "data"
-    if (root / "DONE").exists():
-        return data
-    from dtsen.synth.generate import SynthRequest, generate
-    from dtsen.synth.params import SynthParams
 
-    shutil.rmtree(root, ignore_errors=True)
-    synth = root / "synth"
-    generate(
-        SynthRequest(
-            persons=PERSONS, out=synth, seed=SEED, kabupaten=KABUPATEN,
-            params=SynthParams(susenas_sample_rate=0.2),
-        )
-    )  # fmt: skip
-    dtsen(data, "cycle", "run", "--period", served, "--inbox", str(synth))
-    (root / "DONE").write_text("ok", encoding="ascii")
-    return data
+    def build(root: Path) -> None:
+        from dtsen.synth.generate import SynthRequest, generate
+        from dtsen.synth.params import SynthParams
+
+        synth = root / "synth"
+        generate(
+            SynthRequest(
+                persons=PERSONS, out=synth, seed=SEED, kabupaten=KABUPATEN,
+                params=SynthParams(susenas_sample_rate=0.2),
+            )
+        )  # fmt: skip
+        dtsen(root / "data", "cycle", "run", "--period", served, "--inbox", str(synth))
+
+    return build_once(base_temp, f"journey-world-{served}", build) / "data"
 
 
 def run_cycle(data_dir: Path, database_url: str, period: str, cutoff: datetime) -> dict[str, Any]:

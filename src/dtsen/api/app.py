@@ -160,6 +160,12 @@ def _include_routers(app: FastAPI) -> None:
     from dtsen.api import audit
 
     app.include_router(audit.router)
+    from dtsen.api import dci
+
+    app.include_router(dci.router)
+    from dtsen.api import dci_events
+
+    app.include_router(dci_events.router)
 
 
 def create_app(
@@ -173,9 +179,18 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # DCI async searches and callback pushes: only where the app serves for real (app_factory turns
+        # it on); an app built by a test never runs it, so no test depends on its timing.
+        delivery = None
+        if getattr(_app.state, "dci_delivery", False):
+            from dtsen.sharing.dci.background import start_delivery
+
+            delivery = start_delivery(_app)
         try:
             yield
         finally:
+            if delivery is not None:
+                delivery.cancel()
             engine.dispose()
             tally_engine.dispose()
 
@@ -222,6 +237,7 @@ def app_factory() -> Any:
     """``uvicorn --factory dtsen.api.app:app_factory``: the app on the configured database, with the
     heap settled (each worker process calls this once)."""
     app = create_app()
+    app.state.dci_delivery = bool(app.state.settings.dci_deliver_in_app)
     settle_heap()
     return app
 

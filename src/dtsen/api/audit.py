@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -44,6 +44,7 @@ from dtsen.auth.scope import Principal, Role
 from dtsen.store import audit, audit_search
 from dtsen.store.audit_search import FilterError, TrailFilter
 from dtsen.store.models import AuditLog
+from dtsen.store.sharing import AccessExtract, AccessRequest
 from dtsen.web import i18n
 from dtsen.web.i18n import N_
 from dtsen.web.templating import JAKARTA, render
@@ -51,6 +52,7 @@ from dtsen.web.templating import JAKARTA, render
 router = APIRouter(tags=["audit"])
 
 PURPOSE = "pengawasan_audit"
+EXTRACTS_PER_PAGE = 100
 MAX_PROBLEMS_SHOWN = 100
 DETAIL_CHARS = 300
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -58,9 +60,11 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 KNOWN_RESOURCES = (
     "served_person", "served_family", "served_family_history", "cek_status", "audit_trail",
     "citizen_request", "workflow_case", "approved_change", "staff_user", "staff_session", "api_client",
-    "api_token", "permission", "audit_log", "data_extract", "access_request",
+    "api_token", "permission", "audit_log", "access_request", "access_extract",
 )  # fmt: skip
-KNOWN_ACTIONS = ("read", "read_denied", "access_denied", "export", "create", "update", "verify")
+KNOWN_ACTIONS = (
+    "read", "read_denied", "access_denied", "export", "download", "create", "update", "transition", "verify",
+)  # fmt: skip
 PROBLEM_LABELS: dict[str, str] = {
     "modified": N_("Isi baris diubah: tidak cocok lagi dengan hash-nya."),
     "broken_link": N_("Mata rantai putus: baris sebelumnya dihapus, disisipkan atau diubah."),
@@ -349,6 +353,68 @@ def export_csv(
         media_type="text/csv; charset=utf-8",
         headers={"content-disposition": f'attachment; filename="jejak-audit-{stamp}.csv"'},
     )
+
+
+def extract_rows(
+    session: Session, principal: Principal, before_id: int | None
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Extracts with their requests, newest first, one keyset page; a regional auditor sees those of
+    requests inside its regions only. Returns the rows and the id to continue below, if more remain."""
+    statement = (
+        select(AccessExtract, AccessRequest)
+        .join(AccessRequest, AccessRequest.id == AccessExtract.request_id)
+        .order_by(AccessExtract.id.desc())
+    )
+    if before_id is not None:
+        statement = statement.where(AccessExtract.id < before_id)
+    if principal.national:
+        statement = statement.limit(EXTRACTS_PER_PAGE + 1)
+    rows: list[dict[str, Any]] = []
+    with session.execute(statement.execution_options(yield_per=EXTRACTS_PER_PAGE)) as result:
+        for extract, req in result:
+            if not all(principal.may_see_region(code) for code in req.regions or []):
+                continue
+            rows.append({
+                "id": extract.id, "created_at": extract.created_at, "created_by": extract.created_by,
+                "format": extract.format, "level": extract.level, "rows": extract.rows,
+                "snapshot": extract.snapshot_ref, "sha256": extract.sha256, "downloads": extract.downloads,
+                "last_download_at": extract.last_download_at, "request_id": req.id, "nomor": req.nomor,
+                "instansi": req.instansi, "pemohon": req.pemohon, "state": req.state,
+                "valid_from": req.valid_from, "valid_until": req.valid_until,
+            })  # fmt: skip
+            if len(rows) > EXTRACTS_PER_PAGE:
+                break
+    if len(rows) > EXTRACTS_PER_PAGE:
+        rows = rows[:EXTRACTS_PER_PAGE]
+        return rows, int(rows[-1]["id"])
+    return rows, None
+
+
+@router.get("/staf/audit/ekstrak", response_class=HTMLResponse, summary="Ekstrak data dan permintaannya")
+def extracts_page(
+    request: Request,
+    sebelum: int | None = Query(None, ge=1, le=2**62, description="Lanjutkan di bawah id ini"),
+    principal: Principal = Depends(requires("audit.read")),
+    session: Session = Depends(db_session),
+) -> Response:
+    """Every extract produced for an agency with the request that allowed it (level, validity, state) and
+    its downloads; the listing itself is audited."""
+    from dtsen.sharing.requests import LEVEL_LABELS, STATE_LABELS
+
+    rows, next_before = extract_rows(session, principal, sebelum)
+    audit.record(session, **principal.audit_fields(), action="read", resource="access_extract",
+                 purpose=PURPOSE, detail={"ekstrak": len(rows), "sebelum": sebelum})  # fmt: skip
+    session.commit()
+    context = {
+        "nav_current": "audit",
+        "rows": rows,
+        "state_labels": STATE_LABELS,
+        "level_labels": LEVEL_LABELS,
+        "first_href": "/staf/audit/ekstrak" if sebelum else None,
+        "next_href": f"/staf/audit/ekstrak?sebelum={next_before}" if next_before else None,
+        "can_review": role_has(principal.role, "access.review"),
+    }
+    return render(request, "staff/audit_ekstrak.html", context)
 
 
 # -- routes: JSON -----------------------------------------------------------------------------------------

@@ -18,13 +18,18 @@ not audited.
 **Charts under the CSP.** Plotly figures are rendered in the browser by the plotly.js of the installed
 plotly package (served by :func:`plotly_js`, no CDN); a figure travels as JSON in the ``data-plotly``
 attribute of its ``<div>`` and the static ``js/analisis.js`` draws it, so the page has no inline script.
-Each chart has its table beside it, readable without JavaScript.
+plotly.js also styles its charts by injecting ``<style>`` elements, which ``style-src 'self'`` blocks; it
+skips that when the page already holds an element of the id it would use (:func:`plotly_styles`), so the
+page links those same rules, read from the installed bundle, as stylesheets of their own. Each chart has
+its table beside it, readable without JavaScript.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
+import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -318,7 +323,8 @@ def figure_json(fig: go.Figure, *, height: int = 360) -> str:
         colorway=PALETTE,
         font={"family": "system-ui, sans-serif", "size": 12},
         plot_bgcolor="#fff",
-        legend_orientation="h",
+        # above the plot: below it, a horizontal legend runs into the x axis title
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
     )
     return str(fig.to_json())
 
@@ -513,15 +519,75 @@ def _open_view(request: Request, principal: Principal, session: Session) -> tupl
     return view, served.ref
 
 
+def plotly_bundle() -> Path:
+    from plotly.offline import offline
+
+    return Path(offline.__file__).parent.parent / "package_data" / "plotly.min.js"
+
+
+@dataclass(frozen=True)
+class PlotlyStyle:
+    """Rules plotly.js would inject in a ``<style>`` element, and the element (id, class) whose presence
+    on the page makes it not do so."""
+
+    element_id: str
+    css: str
+    element_class: str = ""
+
+
+# plotly.js's own rules (src/css, built into an object of selector -> declarations, "X" standing for the
+# plot and "Y" for the notifier), added one by one unless #plotly.js-style-global.no-inline-styles exists.
+_RULES_RE = re.compile(r"""=\{("X,X div":.*?)\}""", re.S)
+_PAIR_RE = re.compile(r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'):("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
+# A bundled library's stylesheet, injected at load unless an element of its id exists.
+_SHEET_RE = re.compile(
+    r"""getElementById\("([0-9a-f]{64})"\)\)\{var (\w+)=document\.createElement\("style"\);"""
+    r"""\2\.id="\1",\2\.textContent='((?:[^'\\]|\\.)*)'"""
+)
+
+
+def _js_string(literal: str) -> str:
+    body = literal[1:-1]
+    return re.sub(r"\\(.)", r"\1", body)
+
+
+@functools.cache
+def plotly_styles() -> tuple[PlotlyStyle, ...]:
+    """The stylesheets plotly.js of the installed bundle would inject, read from the bundle once per
+    process. An empty tuple if its layout is not recognised: the charts are then drawn unstyled (the
+    CSP blocks the injection) rather than the page breaking."""
+    text = plotly_bundle().read_text(encoding="utf-8")
+    styles: list[PlotlyStyle] = []
+    rules = _RULES_RE.search(text)
+    if rules:
+        lines = []
+        for selector, declarations in _PAIR_RE.findall(rules.group(1)):
+            full = re.sub(r"^,", " ,", _js_string(selector))
+            full = full.replace("X", ".js-plotly-plot .plotly").replace("Y", ".plotly-notifier")
+            lines.append(f"{full}{{{_js_string(declarations)}}}")
+        if lines:
+            styles.append(PlotlyStyle("plotly.js-style-global", "\n".join(lines) + "\n", "no-inline-styles"))
+    for element_id, _name, css in _SHEET_RE.findall(text):
+        styles.append(PlotlyStyle(element_id, _js_string("'" + css + "'") + "\n"))
+    return tuple(styles)
+
+
 @router.get("/staf/analisis/plotly.min.js", include_in_schema=False, summary="plotly.js")
 def plotly_js(_principal: Principal = Depends(requires("stats.read"))) -> FileResponse:
     """plotly.js of the installed plotly package (no CDN); cached by the browser, never by a proxy."""
-    from plotly.offline import offline
-
-    path = Path(offline.__file__).parent.parent / "package_data" / "plotly.min.js"
     return FileResponse(
-        path, media_type="text/javascript", headers={"cache-control": "private, max-age=86400"}
+        plotly_bundle(), media_type="text/javascript", headers={"cache-control": "private, max-age=86400"}
     )
+
+
+@router.get("/staf/analisis/plotly-gaya-{index}.css", include_in_schema=False, summary="plotly.js CSS")
+def plotly_css(index: int, _principal: Principal = Depends(requires("stats.read"))) -> Response:
+    """One of :func:`plotly_styles` as a stylesheet (what plotly.js would have injected inline)."""
+    styles = plotly_styles()
+    if not 0 <= index < len(styles):
+        return Response(status_code=404)
+    return Response(styles[index].css, media_type="text/css; charset=utf-8",
+                    headers={"cache-control": "private, max-age=86400"})  # fmt: skip
 
 
 @router.get("/staf/analisis", response_class=HTMLResponse, summary="Dasbor analisis")
@@ -534,7 +600,7 @@ def dashboard_page(
 
     view, ref = _open_view(request, principal, session)
     context: dict[str, Any] = {"nav_current": "analisis", "ref": ref, "sections": [], "problem": None,
-                               "plotly_version": plotly.__version__,
+                               "plotly_version": plotly.__version__, "plotly_styles": plotly_styles(),
                                "regions": [{"kode": k, "nama": region_name(k)} for k in principal.regions]}  # fmt: skip
     if view is None:
         context["problem"] = i18n.gettext(i18n.language_of(request), NO_SNAPSHOT)

@@ -57,6 +57,11 @@ STATUS_TEXT: dict[int, tuple[str, str, str]] = {
         N_("Data sudah berubah"),
         N_("Data telah diubah oleh orang lain. Muat ulang lalu coba lagi."),
     ),
+    410: (
+        "kedaluwarsa",
+        N_("Tidak berlaku lagi"),
+        N_("Yang Anda minta sudah tidak berlaku lagi."),
+    ),
     413: (
         "terlalu_besar",
         N_("Terlalu besar"),

@@ -9,6 +9,7 @@ missing one (the attempt audited).
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Any, NoReturn
 
@@ -20,6 +21,7 @@ from starlette.datastructures import UploadFile
 
 from dtsen.api import uploads
 from dtsen.api.deps import db_session
+from dtsen.api.errors import wants_json
 from dtsen.auth.deps import requires
 from dtsen.auth.permissions import role_has
 from dtsen.auth.policy import clock_of
@@ -41,6 +43,10 @@ OK_MESSAGES: dict[str, str] = {
     "tindakan": N_("Langkah telaah dicatat."),
     "ekstrak": N_("Ekstrak data dibuat."),
 }
+EXPIRED_TITLE = N_("Masa berlaku akses berakhir")
+ACTION_LABELS: dict[str, str] = {
+    transition.action: transition.label for transition in service.AKSES.transitions
+}
 RequestId = Path(..., ge=1, le=MAX_ID, description="Nomor urut permintaan akses")
 ExtractId = Path(..., ge=1, le=MAX_ID, description="Nomor urut ekstrak")
 
@@ -60,6 +66,35 @@ def _refuse(session: Session, error: CaseError, lang: str) -> NoReturn:
     """The refusal as the shared error page / JSON error; its audit entry is kept (committed) first."""
     session.commit()
     raise HTTPException(error.status, detail=_say(lang, error))
+
+
+def _expired_page(request: Request, session: Session, principal: Principal, error: CaseError,
+                  request_id: int) -> Response:  # fmt: skip
+    """A refusal after ``valid_until`` as the shared error page with its own title (410 has no generic
+    one) and a way back to the request; JSON clients get the shared JSON error."""
+    lang = i18n.language_of(request)
+    if wants_json(request):
+        _refuse(session, error, lang)
+    session.commit()
+    base = "/staf/akses" if service.is_reviewer(principal) else "/akses"
+    context = {"status": error.status, "code": "akses_kedaluwarsa", "title": i18n.gettext(lang, EXPIRED_TITLE),
+               "message": _say(lang, error), "errors": [], "back_link": f"{base}/{request_id}"}  # fmt: skip
+    return render(request, "errors/error.html", context, status_code=error.status)
+
+
+def _moment(text: Any) -> datetime | None:
+    """A stored ISO time (review history) as a datetime for the page's date filter (WIB, labelled)."""
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+def _expire_due(request: Request, session: Session) -> None:
+    """Requests past their validity become ``kedaluwarsa`` before a list or page shows them, so the pages
+    never wait for the daily ``dtsen sharing expire`` (access itself is checked on every use anyway)."""
+    if service.expire_due(session, clock_of(request.app)()):
+        session.commit()
 
 
 def _json_refusal(session: Session, error: CaseError, lang: str) -> JSONResponse:
@@ -147,10 +182,12 @@ async def _file(request: Request, session: Session, principal: Principal) -> tup
     return result, {**typed, **{name: ", ".join(values) for name, values in lists.items()}}
 
 
-def _list_context(session: Session, principal: Principal) -> dict[str, Any]:
+def _list_context(request: Request, session: Session, principal: Principal) -> dict[str, Any]:
+    _expire_due(request, session)
     rows = [_summary(row) for row in service.list_requests(session, principal)]
     session.commit()
-    return {"requests": rows, "levels": service.LEVEL_LABELS, "field_names": service.FIELDS}
+    return {"requests": rows, "levels": service.LEVEL_LABELS, "field_names": service.FIELDS,
+            "nav_current": "akses"}  # fmt: skip
 
 
 @router.get("/akses", response_class=HTMLResponse, summary="Permintaan akses data instansi")
@@ -159,7 +196,7 @@ def access_list(
     principal: Principal = Depends(requires("access.request")),
     session: Session = Depends(db_session),
 ) -> HTMLResponse:
-    context = _list_context(session, principal)
+    context = _list_context(request, session, principal)
     context.update({"form": {}, "form_errors": {}, "message": None})
     return render(request, "sharing/akses.html", context)
 
@@ -180,7 +217,7 @@ async def access_file(
         if result.status in (403, 404):
             _refuse(session, result, lang)
         session.commit()
-        context = _list_context(session, principal)
+        context = _list_context(request, session, principal)
         context.update({"form": typed, "form_errors": _fields(lang, result), "message": _say(lang, result)})
         return render(request, "sharing/akses.html", context, status_code=result.status)
 
@@ -204,31 +241,49 @@ async def api_access_file(
 
 @router.get("/api/akses", summary="Permintaan akses milik instansi (JSON)")
 def api_access_list(
+    request: Request,
     principal: Principal = Depends(requires("access.request")),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
+    _expire_due(request, session)
     rows = [_summary(row) for row in service.list_requests(session, principal)]
     session.commit()
     return {"requests": rows}
 
 
 # -- one request ------------------------------------------------------------------------------------------
-def _detail_context(session: Session, principal: Principal, request_id: int, lang: str) -> dict[str, Any]:
+def _detail_context(request: Request, session: Session, principal: Principal, request_id: int,
+                    lang: str) -> dict[str, Any]:  # fmt: skip
+    _expire_due(request, session)
     try:
         row = service.get_request(session, principal, request_id)
     except CaseError as exc:
         _refuse(session, exc, lang)
     reviewer = service.is_reviewer(principal)
+    day = service.today(clock_of(request.app)())
+    usable = row.state == "disetujui" and row.valid_from <= day <= row.valid_until
     context = {
         "req": _summary(row),
-        "reviews": list(row.reviews or []),
+        "reviews": [
+            {
+                **review,
+                "label": ACTION_LABELS.get(str(review.get("action")), ""),
+                "moment": _moment(review.get("at")),
+            }
+            for review in row.reviews or []
+        ],
         "level_label": service.LEVEL_LABELS.get(row.level, row.level),
         "field_labels": [service.FIELDS.get(name, name) for name in row.fields or []],
-        "extracts": [extracts.describe(item) for item in extracts.list_extracts(session, row.id)],
+        "extracts": [
+            {**extracts.describe(item), "created": item.created_at}
+            for item in extracts.list_extracts(session, row.id)
+        ],
         "actions": [t for t in service.AKSES.available(row.state) if principal.role in t.roles]
         if reviewer
         else [],
-        "can_extract": role_has(principal.role, "access.extract") and row.state == "disetujui",
+        "can_extract": role_has(principal.role, "access.extract") and usable,
+        "can_download": role_has(principal.role, "access.extract") and usable,
+        "usable": usable,
         "base": "/staf/akses" if reviewer else "/akses",
     }
     session.commit()
@@ -236,13 +291,15 @@ def _detail_context(session: Session, principal: Principal, request_id: int, lan
 
 
 def _detail(request: Request, session: Session, principal: Principal, request_id: int,
-            refused: CaseError | None = None) -> HTMLResponse:  # fmt: skip
+            refused: CaseError | None = None) -> Response:  # fmt: skip
     lang = i18n.language_of(request)
     if refused is not None:
-        if refused.status in (403, 404, 410):
+        if refused.status == 410:
+            return _expired_page(request, session, principal, refused, request_id)
+        if refused.status in (403, 404):
             _refuse(session, refused, lang)
         session.commit()
-    context = _detail_context(session, principal, request_id, lang)
+    context = _detail_context(request, session, principal, request_id, lang)
     ok = request.query_params.get("ok", "")
     context.update({
         "ok_message": i18n.gettext(lang, OK_MESSAGES[ok]) if ok in OK_MESSAGES and refused is None else None,
@@ -258,7 +315,7 @@ def access_page(
     request_id: int = RequestId,
     principal: Principal = Depends(requires("access.request")),
     session: Session = Depends(db_session),
-) -> HTMLResponse:
+) -> Response:
     return _detail(request, session, principal, request_id)
 
 
@@ -270,6 +327,7 @@ def api_access_get(
     session: Session = Depends(db_session),
 ) -> Any:
     lang = i18n.language_of(request)
+    _expire_due(request, session)
     try:
         row = service.get_request(session, principal, request_id)
     except CaseError as exc:
@@ -364,6 +422,8 @@ def access_download(
         req, extract, path = extracts.download(session, principal, request_id, extract_id,
                                                root=_extract_root(request), now=clock_of(request.app)())  # fmt: skip
     except CaseError as exc:
+        if exc.status == 410:
+            return _expired_page(request, session, principal, exc, request_id)
         _refuse(session, exc, lang)
     session.commit()
     name = f"{req.nomor}-{extract.id}.{extract.format}"
@@ -377,16 +437,19 @@ def review_queue(
     principal: Principal = Depends(requires("access.review")),
     session: Session = Depends(db_session),
 ) -> HTMLResponse:
+    _expire_due(request, session)
     rows = [_summary(row) for row in service.list_requests(session, principal, queue=True)]
     session.commit()
-    return render(request, "sharing/antrean.html", {"requests": rows})
+    return render(request, "sharing/antrean.html", {"requests": rows, "nav_current": "telaah_akses"})
 
 
 @router.get("/api/staf/akses", summary="Antrean telaah permintaan akses (JSON)")
 def api_review_queue(
+    request: Request,
     principal: Principal = Depends(requires("access.review")),
     session: Session = Depends(db_session),
 ) -> dict[str, Any]:
+    _expire_due(request, session)
     rows = [_summary(row) for row in service.list_requests(session, principal, queue=True)]
     session.commit()
     return {"requests": rows}
@@ -398,7 +461,7 @@ def review_page(
     request_id: int = RequestId,
     principal: Principal = Depends(requires("access.review")),
     session: Session = Depends(db_session),
-) -> HTMLResponse:
+) -> Response:
     return _detail(request, session, principal, request_id)
 
 

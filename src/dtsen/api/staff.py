@@ -71,6 +71,9 @@ ACTION_LABELS: dict[str, tuple[str, str | None]] = {
         N_("Merencanakan verifikasi lapangan (keluarga paling tidak pasti lebih dulu)"),
         "/staf/verval/rencana",
     ),
+    "access.request": (N_("Mengajukan permintaan akses data dan mengunduh ekstraknya"), "/akses"),
+    "access.review": (N_("Menelaah dan memutus permintaan akses data instansi"), "/staf/akses"),
+    "access.extract": (N_("Membuat ekstrak data untuk permintaan yang disetujui"), None),
     "audit.read": (N_("Mencari jejak audit"), "/staf/audit"),
     "audit.export": (N_("Mengekspor jejak audit"), "/staf/audit/ekspor"),
     "users.manage": (N_("Mengelola akun petugas"), None),
@@ -340,8 +343,17 @@ def _provenance_groups(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     )
 
 
-def family_view(detail: Any, history: Any, principal: Principal, lang: str) -> dict[str, Any]:
-    """Everything the family page and its JSON twin show, from the registry's answers."""
+def _reported_death(reported: Mapping[str, Any] | None, nik: Any, alive: Any) -> str | None:
+    """The date (ISO) of a death Dukcapil pushed for a member the snapshot still shows alive."""
+    day = (reported or {}).get(nik) if nik and alive is not False else None
+    return day.isoformat() if day is not None else None
+
+
+def family_view(
+    detail: Any, history: Any, principal: Principal, lang: str, reported: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Everything the family page and its JSON twin show, from the registry's answers; ``reported``:
+    NIK -> date of a death Dukcapil pushed that the served snapshot does not show yet."""
     from dtsen.canonical.model import StatusPadan
     from dtsen.reference.codes import HubunganKeluarga, JenisKelamin
 
@@ -447,6 +459,7 @@ def family_view(detail: Any, history: Any, principal: Principal, lang: str) -> d
                 "jenis_kelamin": code_label(JenisKelamin, field(member, "jenis_kelamin"), lang),
                 "umur": field(member, "umur"),
                 "meninggal": field(member, "status_hidup") is False,
+                "dilaporkan_meninggal": _reported_death(reported, nik, field(member, "status_hidup")),
                 "status_padan": code_label(StatusPadan, padan, lang) or _("Belum dipadankan"),
                 "status_padan_kode": padan,
                 "padan_css": "badge-ok"
@@ -583,8 +596,11 @@ def load_family(session: Session, principal: Principal, family_id: str, lang: st
         session.commit()
         raise HTTPException(404, detail=N_("Keluarga tidak ditemukan."))
     history = registry.family_history(session, principal, family_id)
+    from dtsen.sharing.dci.crvs import reported_deaths  # deaths Dukcapil pushed since the snapshot
+
+    reported = reported_deaths(session, [str(m["nik"]) for m in detail.members if m.get("nik")])
     session.commit()  # the audit chain lock is held until commit: release it before rendering
-    return family_view(detail, history, principal, lang)
+    return family_view(detail, history, principal, lang, reported)
 
 
 # -- routes: pages ------------------------------------------------------------------------------------------

@@ -57,8 +57,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "case.monitor": frozenset({Role.ADMIN_BPS, Role.DINSOS}),
     # planning the quarter's ground checks (borderline first) for a kab/kota
     "verval.plan": frozenset({Role.DINSOS}),
-    # population events from the civil registry (Dukcapil) pushed by machine clients
+    # population events from the civil registry (Dukcapil) pushed by machine clients (DCI notify)
     "events.submit": frozenset({Role.DUKCAPIL}),
+    # an agency system subscribes to desil / program changes of its approved population (DCI subscribe)
+    "dci.subscribe": frozenset({Role.KLIEN_INSTANSI}),
     # the processing trail (UU 27/2022): search and export
     "audit.read": frozenset({Role.AUDITOR, Role.ADMIN_BPS}),
     "audit.export": frozenset({Role.AUDITOR}),
@@ -68,6 +70,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "access.request": frozenset({Role.KLIEN_INSTANSI}),
     "access.review": frozenset({Role.ADMIN_BPS, Role.KEMENSOS}),
     "access.extract": frozenset({Role.KLIEN_INSTANSI, Role.ADMIN_BPS}),
+    # the DCI Social Registry API (/dci/registry/...search, txn/status): an agency system searches what the
+    # access request it is linked to allows (dtsen.sharing.dci)
+    "dci.search": frozenset({Role.KLIEN_INSTANSI}),
     # administration
     "users.manage": frozenset({Role.ADMIN_BPS}),
     "clients.manage": frozenset({Role.ADMIN_BPS}),

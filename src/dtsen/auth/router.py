@@ -376,5 +376,10 @@ def token(
 
 @router.get("/.well-known/jwks.json", summary="Kunci publik penanda tangan token (JWKS)")
 def jwks_document(request: Request) -> JSONResponse:
-    """The public key that verifies every access token (the private key never leaves the data dir)."""
-    return JSONResponse(jwks(signing_key_of(request.app)), headers={"cache-control": "public, max-age=300"})
+    """The public keys: the one that verifies every access token, and the Ed25519 key that signs our DCI
+    envelopes (answers, callbacks, pushes). The private keys never leave the data dir."""
+    from dtsen.sharing.dci.envelope import our_key
+
+    document = jwks(signing_key_of(request.app))
+    document["keys"].append(our_key(request.app).public_jwk())
+    return JSONResponse(document, headers={"cache-control": "public, max-age=300"})

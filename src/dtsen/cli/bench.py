@@ -309,3 +309,26 @@ def bench_workflows(
     from dtsen.workflows.bench import bench_workflows as run
 
     emit({"stage": "workflows", **run(cases, total=total, repetitions=repetitions), **peak_rss_mb()})
+
+
+@app.command("dci")
+def bench_dci(
+    persons: int = typer.Option(1_000_000, "--persons", "-n"),
+    seed: int = typer.Option(1, "--seed"),
+    concurrency: int = typer.Option(100, "--concurrency", min=1, help="Sync searches kept in flight."),
+    seconds: float = typer.Option(20.0, "--seconds", min=1, help="Measured seconds per sync phase."),
+    rate: float = typer.Option(100.0, "--rate", min=1, help="Requests a second of the open-loop phase."),
+    batch: int = typer.Option(10_000, "--batch", min=1, help="NIK items in the async batch search."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Server processes (uvicorn workers)."),
+    extract_format: str = typer.Option("csv", "--extract-format", help="csv, parquet or xlsx."),
+    entity: str = typer.Option("Member", "--entity", help="response_entity asked for: Member or Group."),
+    cache: Path = typer.Option(Path("data/bench"), "--cache", help="Where the cycle snapshot is kept."),
+) -> None:
+    """Serve a snapshot of N persons and drive the DCI API on loopback with signed envelopes: sync search by
+    NIK (p95, rps at N concurrent), an async batch of NIKs to its on-search callback, a by-name extract."""
+    from dtsen.sharing.dci.bench import bench_dci as run
+
+    emit({"stage": "dci", "persons": persons,
+          **run(persons, seed, cache, concurrency=concurrency, seconds=seconds, rate=rate, batch=batch,
+                workers=workers, extract_format=extract_format, entity=entity),
+          **peak_rss_mb()})  # fmt: skip

@@ -119,3 +119,111 @@ def rotate(client_id: str = typer.Argument(...), url: str | None = URL_OPTION) -
     secret = _run(url, work)
     typer.echo(f"client_secret: {secret}")
     typer.echo("The secret is shown only now.")
+
+
+# -- DCI onboarding: envelope keys, callback URIs, the access request a client reads under ------------------
+key_app = typer.Typer(help="A client's Ed25519 keys for DCI envelope signatures (public JWKs).")
+callback_app = typer.Typer(help="The callback URIs we may push DCI answers and notifications to.")
+app.add_typer(key_app, name="key")
+app.add_typer(callback_app, name="callback")
+
+
+@key_app.command("add")
+def key_add(
+    client_id: str = typer.Argument(...),
+    jwk: str = typer.Option(..., "--jwk", help="The public JWK (kty OKP, crv Ed25519) as JSON, or @FILE."),
+    key_id: str | None = typer.Option(None, "--key-id", help="The id its kidId names (default: thumbprint)."),
+    url: str | None = URL_OPTION,
+) -> None:
+    """Register a public key; signatures name it as kidId="CLIENT|KEY_ID|ed25519"."""
+    from pathlib import Path
+
+    from dtsen.sharing.dci.onboarding import add_key
+
+    text = Path(jwk[1:]).read_text(encoding="utf-8") if jwk.startswith("@") else jwk
+
+    def work(session: Any) -> str:
+        return add_key(session, _client(session, client_id), text, key_id=key_id, now=_now(),
+                       actor=cli_actor()).key_id  # fmt: skip
+
+    typer.echo(f"key_id: {_run(url, work)}")
+
+
+@key_app.command("list")
+def key_list(client_id: str = typer.Argument(...), url: str | None = URL_OPTION) -> None:
+    """A client's keys, tab-separated: key_id, x (public key), state."""
+    from dtsen.sharing.dci.onboarding import list_keys
+
+    def work(session: Any) -> list[tuple[str, ...]]:
+        return [(row.key_id, str(row.public_jwk.get("x")),
+                 "active" if row.revoked_at is None else f"revoked {row.revoked_at:%Y-%m-%dT%H:%MZ}")
+                for row in list_keys(session, _client(session, client_id))]  # fmt: skip
+
+    rows = _run(url, work)
+    typer.echo("key_id\tx\tstate" if rows else "no keys")
+    for row in rows:
+        typer.echo("\t".join(row))
+
+
+@key_app.command("revoke")
+def key_revoke(client_id: str = typer.Argument(...), key_id: str = typer.Argument(...),
+               url: str | None = URL_OPTION) -> None:  # fmt: skip
+    """Stop accepting signatures made with a key."""
+    from dtsen.sharing.dci.onboarding import revoke_key
+
+    _run(
+        url,
+        lambda session: revoke_key(
+            session, _client(session, client_id), key_id, now=_now(), actor=cli_actor()
+        ),
+    )
+    typer.echo(f"key {key_id} of {client_id} revoked")
+
+
+@callback_app.command("add")
+def callback_add(client_id: str = typer.Argument(...), uri: str = typer.Argument(..., help="https://..."),
+                 url: str | None = URL_OPTION) -> None:  # fmt: skip
+    """Allow pushes (on-search, txn/on-status, notify) to this exact URI."""
+    from dtsen.sharing.dci.onboarding import add_callback
+
+    _run(
+        url,
+        lambda session: add_callback(
+            session, _client(session, client_id), uri, now=_now(), actor=cli_actor()
+        ),
+    )
+    typer.echo(f"callback registered for {client_id}")
+
+
+@callback_app.command("list")
+def callback_list(client_id: str = typer.Argument(...), url: str | None = URL_OPTION) -> None:
+    """A client's callback URIs, one a line."""
+    from dtsen.sharing.dci.onboarding import list_callbacks
+
+    uris = _run(
+        url, lambda session: [row.uri for row in list_callbacks(session, _client(session, client_id))]
+    )
+    typer.echo("\n".join(uris) if uris else "no callbacks")
+
+
+@callback_app.command("remove")
+def callback_remove(client_id: str = typer.Argument(...), uri: str = typer.Argument(...),
+                    url: str | None = URL_OPTION) -> None:  # fmt: skip
+    """Forget a callback URI (pushes still queued for it are not sent)."""
+    from dtsen.sharing.dci.onboarding import remove_callback
+
+    _run(url, lambda session: remove_callback(session, _client(session, client_id), uri, now=_now(),
+                                              actor=cli_actor()))  # fmt: skip
+    typer.echo(f"callback removed for {client_id}")
+
+
+@app.command("grant")
+def grant(client_id: str = typer.Argument(...), nomor: str = typer.Argument(..., help="AKSES-YYYY-NNNNNN"),
+          url: str | None = URL_OPTION) -> None:  # fmt: skip
+    """Link a client to the approved access request it reads under over DCI (replaces an earlier one)."""
+    from dtsen.sharing.dci.onboarding import grant as link
+
+    _run(
+        url, lambda session: link(session, _client(session, client_id), nomor, now=_now(), actor=cli_actor())
+    )
+    typer.echo(f"{client_id} reads under {nomor.strip()}")

@@ -1,8 +1,10 @@
 """``dtsen events|corrections check`` and ``dtsen events deaths``: the between-cycle feeds.
 
 Events and corrections are applied by the next cycle (they wait in ``data_dir/events`` and
-``data_dir/corrections``); these commands validate a file the moment it arrives, and report at once which
-current beneficiaries a death event concerns, so a program can stop paying before the next publish.
+``data_dir/corrections``; events Dukcapil pushes over DCI notify wait in the serving database and join
+them at the freeze); these commands validate a file the moment it arrives, and report at once which
+current beneficiaries a death concerns (in files, or pushed), so a program can stop paying before the
+next publish.
 """
 
 from __future__ import annotations
@@ -61,26 +63,70 @@ def events_check(
     _report(feed.events.height, feed.quarantine, "events", out)
 
 
+def _serving_url(url: str | None) -> str | None:
+    """The serving database to read pushed events from: ``--url``, else the configured one (None: the
+    files only, as the cycle's own hooks decide)."""
+    from dtsen.config import get_settings
+
+    return url or get_settings().database_url
+
+
+def _received_deaths(url: str, snapshot_ref: str) -> pl.DataFrame:
+    """Deaths Dukcapil pushed over DCI notify (audited: the operator reads who died)."""
+    from sqlalchemy.orm import Session
+
+    from dtsen.cli.users import cli_actor
+    from dtsen.sharing.dci.crvs import received_deaths
+    from dtsen.store import audit
+    from dtsen.store.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session:
+            frame = received_deaths(session)
+            audit.record(session, **cli_actor(), action="read", resource="dci_event", purpose="hentikan_bayar",
+                         detail={"jenis": "MATI", "peristiwa": frame.height, "snapshot": snapshot_ref})  # fmt: skip
+            session.commit()
+        return frame
+    finally:
+        engine.dispose()
+
+
 @events_app.command("deaths")
 def events_deaths(
-    files: list[Path] = typer.Argument(..., help="Event files (CSV or Parquet)."),
+    files: list[Path] = typer.Argument(None, help="Event files (CSV or Parquet); none: pushed events only."),
     snapshot_ref: str | None = typer.Option(None, "--snapshot", help="Snapshot to check (default: current)."),
     out: Path | None = typer.Option(None, "--out", help="Write the affected beneficiaries here (Parquet)."),
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Data directory (default: DTSEN_DATA_DIR)."
     ),
+    url: str | None = typer.Option(
+        None, "--url", help="Serving database with the events Dukcapil pushed (default: the configured one)."
+    ),
 ) -> None:
-    """Beneficiaries of the current snapshot whom a death event concerns: reported now, removed at the next publish."""
+    """Beneficiaries of the current snapshot whom a death concerns: in the files given and, when a serving
+    database is configured, every death Dukcapil pushed over DCI notify. Reported now, removed at the next
+    publish."""
     import polars as pl
 
     from dtsen.cycle import snapshot
-    from dtsen.cycle.events import deaths_in_snapshot, read_events
+    from dtsen.cycle.events import EVENT_SCHEMA, deaths_in_snapshot, read_events
 
     snap = snapshot.open_snapshot(snapshot_ref, data_dir) if snapshot_ref else snapshot.current(data_dir)
     if snap is None:
         raise typer.BadParameter("no snapshot published yet")
-    feed = read_events(files)
-    affected = deaths_in_snapshot(snap, feed)
+    columns = ["id_peristiwa", "jenis", "tanggal_peristiwa", "tanggal_lapor", "nik"]
+    frames = [read_events(files).events.select(columns)] if files else []
+    serving = _serving_url(url)
+    pushed = 0
+    if serving is not None:
+        received = _received_deaths(serving, snap.ref)
+        pushed = received.height
+        frames.append(received.select(columns).cast({c: EVENT_SCHEMA[c] for c in columns}))
+    if not frames:
+        raise typer.BadParameter("give event files, or configure the serving database (--url)")
+    events = pl.concat(frames).unique("nik", keep="first", maintain_order=True)  # one death a person
+    affected = deaths_in_snapshot(snap, events)
     if out is not None:
         affected.write_parquet(out)
     table = Table(title=f"Penerima yang meninggal / deceased beneficiaries in {snap.ref}")
@@ -95,6 +141,8 @@ def events_deaths(
         for row in summary.iter_rows(named=True):
             table.add_row(row["program"], row["peran"], str(row["keluarga"]), f"{row['nilai_tahunan']:,}")
     stderr.print(table)
+    if serving is not None:
+        typer.echo(f"{pushed} deaths pushed by Dukcapil over DCI notify")
     typer.echo(
         f"{affected['id_dtsen'].n_unique() if affected.height else 0} deceased persons in program lists"
     )

@@ -82,6 +82,12 @@ def _register() -> None:
     from dtsen.cli import workflows
 
     app.add_typer(workflows.app, name="workflows")
+    from dtsen.cli import sharing
+
+    app.add_typer(sharing.app, name="sharing")
+    from dtsen.cli import dci
+
+    app.add_typer(dci.app, name="dci")
 
 
 _register()

@@ -1,7 +1,10 @@
-"""Dukcapil civil-registration events (births, deaths, moves, marriages, KK splits) applied to the registry.
+"""Dukcapil civil-registration events (births, deaths, moves, marriages, divorces, KK splits) applied to
+the registry.
 
-The feed is a file now (CSV or Parquet, format in ``docs/events-and-corrections.md``); the service will
-receive the same events over the DCI CRVS notify API later. :func:`read_events` validates every row
+The feed is a file (CSV or Parquet, format in ``docs/events-and-corrections.md``) or a push over the DCI
+CRVS notify API (:mod:`dtsen.sharing.dci.crvs`), which checks each pushed event with :func:`check_row`, the
+very check a file row gets, and writes the received events as one file at the freeze: one validation, one
+path into the cycle. :func:`read_events` validates every row
 (file, line, column) and quarantines bad ones; :func:`apply_events` updates the golden persons and
 families for every event registered up to the cut-off, in event order, and reports each event's outcome,
 the provenance of every attribute it changed and the lineage of families it created or retired (a
@@ -17,7 +20,7 @@ published beneficiaries died.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,7 +29,7 @@ from typing import Any
 import polars as pl
 
 from dtsen.canonical import StatusPadan
-from dtsen.cycle.feed import RowCheck, read_feed, rows_frame, rt_rw, village_code
+from dtsen.cycle.feed import Problem, RowCheck, read_feed, rows_frame, rt_rw, village_code
 from dtsen.cycle.snapshot import Snapshot
 from dtsen.linkage.families import ADULT_AGE, FRAGMENT
 from dtsen.logs import get_logger
@@ -36,7 +39,7 @@ from dtsen.reference.nik import check_kk, check_nik
 log = get_logger(__name__)
 
 EVENT_SOURCE = "peristiwa_dukcapil"  # the sumber of provenance rows written by events
-KINDS = ("LAHIR", "MATI", "PINDAH", "KAWIN", "PISAH_KK")
+KINDS = ("LAHIR", "MATI", "PINDAH", "KAWIN", "CERAI", "PISAH_KK")
 COLUMNS = (
     "id_peristiwa", "jenis", "tanggal_peristiwa", "tanggal_lapor", "nik", "no_kk", "nama", "jenis_kelamin",
     "nik_ibu", "nik_pasangan", "no_kk_baru", "nik_anggota", "kode_desa_tujuan", "alamat_tujuan", "rt_tujuan",
@@ -126,6 +129,7 @@ def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
         "MATI": ("nik",),
         "PINDAH": ("kode_desa_tujuan",),
         "KAWIN": ("nik", "nik_pasangan"),
+        "CERAI": ("nik", "nik_pasangan"),
         "PISAH_KK": ("no_kk", "no_kk_baru", "nik_anggota"),
     }.get(kind, ())
     for column in ("nik", "nik_ibu", "nik_pasangan"):
@@ -178,9 +182,28 @@ def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
         )
     if kind == "LAHIR" and out["no_kk"] is None and out["nik_ibu"] is None:
         c.fail("no_kk", "wajib_kosong", "LAHIR needs no_kk or nik_ibu to place the child in a family")
-    if kind == "KAWIN" and out["nik"] is not None and out["nik"] == out["nik_pasangan"]:
+    if kind in ("KAWIN", "CERAI") and out["nik"] is not None and out["nik"] == out["nik_pasangan"]:
         c.fail("nik_pasangan", "pasangan_sama", "nik_pasangan equals nik")
     return out, c
+
+
+def check_row(row: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
+    """One event given as a mapping of column -> value (a row of a file, or an event pushed over DCI):
+    its typed values and its problems, by the same check :func:`read_events` applies to every file row.
+
+    Values are read as text, as a file's are (``None`` and blanks are empty); an event is valid only with
+    no problem. ``nik_anggota`` may be a list or the file's ``;``-separated text.
+    """
+    text: dict[str, str | None] = {}
+    for column, value in row.items():
+        if value is None:
+            text[str(column).strip().lower()] = None
+        elif isinstance(value, list | tuple):
+            text[str(column).strip().lower()] = ";".join(str(v) for v in value)
+        else:
+            text[str(column).strip().lower()] = str(value)
+    values, check = _parse(text)
+    return values, list(check.problems)
 
 
 def read_events(paths: Path | Sequence[Path]) -> EventFeed:
@@ -643,6 +666,22 @@ def _marriage(reg: _Registry, e: dict[str, Any], new_id: IdAllocator, ref: date)
     return "diterapkan", None, pid, fid, made
 
 
+def _divorce(reg: _Registry, e: dict[str, Any], new_id: IdAllocator, ref: date) -> Result:
+    """Both spouses ``Cerai hidup``. Who keeps which card is Dukcapil's next event (a KK split or a move),
+    so the family is left as it is."""
+    a, b = reg.by_nik.get(e["nik"]), reg.by_nik.get(e["nik_pasangan"])
+    if a is None or b is None or not reg.living(a) or not reg.living(b):
+        return "ditolak", "nik_tidak_ditemukan", None, None, (0, 0)
+    pid, fid = reg.p.get(a, "id_dtsen"), reg.p.get(a, "id_keluarga_dtsen")
+    divorced = int(StatusKawin.CERAI_HIDUP)
+    if reg.p.get(a, "status_kawin") == divorced and reg.p.get(b, "status_kawin") == divorced:
+        return "sudah_diterapkan", "sudah_cerai", pid, fid, (0, 0)
+    when = e["tanggal_lapor"]
+    reg.set_person(a, "status_kawin", divorced, when)
+    reg.set_person(b, "status_kawin", divorced, when)
+    return "diterapkan", None, pid, fid, (0, 0)
+
+
 def _split(reg: _Registry, e: dict[str, Any], new_id: IdAllocator, ref: date) -> Result:
     origin = reg.by_kk.get(e["no_kk"])
     if origin is None:
@@ -684,7 +723,8 @@ def _split(reg: _Registry, e: dict[str, Any], new_id: IdAllocator, ref: date) ->
 
 
 _HANDLERS: dict[str, Callable[..., Result]] = {
-    "MATI": _death, "LAHIR": _birth, "PINDAH": _move, "KAWIN": _marriage, "PISAH_KK": _split,
+    "MATI": _death, "LAHIR": _birth, "PINDAH": _move, "KAWIN": _marriage, "CERAI": _divorce,
+    "PISAH_KK": _split,
 }  # fmt: skip
 
 

@@ -78,6 +78,10 @@ def step_freeze(ctx: CycleContext, out: Path) -> dict[str, Any]:
 
     # decided cases' changes join the corrections inbox (serving database configured; never raises)
     cases = export_for_cycle(ctx.data_dir, str(ctx.period), _cutoff(ctx))
+    from dtsen.sharing.dci.crvs import export_for_cycle as export_dukcapil
+
+    # events Dukcapil pushed over DCI notify join the event files (serving database configured; never raises)
+    dukcapil = export_dukcapil(ctx.data_dir, str(ctx.period), _cutoff(ctx))
     inputs = freeze(ctx.data_dir, _cutoff(ctx), out)
     person_sources = [m for m in inputs["batches"] if m not in SURVEY_MAPPINGS]
     if "siak_penduduk" not in inputs["batches"]:
@@ -92,7 +96,8 @@ def step_freeze(ctx: CycleContext, out: Path) -> dict[str, Any]:
         elif src.is_file():
             shutil.copy2(src, frozen / name)
     return {"inputs": inputs, "sources": person_sources, "events": len(inputs["events"]),
-            "corrections": len(inputs["corrections"]), **({"kasus": cases} if cases is not None else {})}  # fmt: skip
+            "corrections": len(inputs["corrections"]), **({"kasus": cases} if cases is not None else {}),
+            **({"dukcapil_dci": dukcapil} if dukcapil is not None else {})}  # fmt: skip
 
 
 def step_link(ctx: CycleContext, out: Path) -> dict[str, Any]:
@@ -327,14 +332,18 @@ def step_publish(ctx: CycleContext, out: Path) -> dict[str, Any]:
     from dtsen.store.snapshot_load import load_after_publish  # a configured serving database loads it
 
     serving = load_after_publish(ctx.data_dir, snap.ref)  # a failure is logged and reported, never raised
-    cases = None
+    cases = subscribed = None
     if serving is not None and serving.get("status") != "failed":
         from dtsen.workflows.loop import outcomes_for_cycle  # the approved cases learn their outcome
 
         cases = outcomes_for_cycle(snap.ref, cons / "corrections_outcomes.parquet")
+        from dtsen.sharing.dci.subscriptions import after_publish  # agencies' subscriptions get the changes
+
+        subscribed = after_publish(snap.ref)
     return {
         **({"serving": serving} if serving is not None else {}),
         **({"kasus": cases} if cases is not None else {}),
+        **({"langganan_dci": subscribed} if subscribed is not None else {}),
         "snapshot": snap.ref,
         "snapshot_dir": str(snap.path),
         "previous": previous.ref if previous else None,

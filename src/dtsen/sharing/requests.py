@@ -455,14 +455,28 @@ def act(
 
 
 def expire_due(session: Session, now: datetime | None = None) -> int:
-    """Move every approved request whose validity has ended to ``kedaluwarsa`` (one audited step each)."""
+    """Move every approved request whose validity has ended to ``kedaluwarsa`` (one audited step each, as
+    the system actor); the number moved.
+
+    Run by ``dtsen sharing expire`` (cron) and lazily by the request lists and pages, so two runs may meet:
+    a request another run moved first (version or state changed) is skipped, not an error. Access never
+    waits for this: every extract and download checks the dates itself (:func:`check_usable`)."""
     day = today(now)
     due = list(session.scalars(
-        select(AccessRequest).where(AccessRequest.state == "disetujui", AccessRequest.valid_until < day)
+        select(AccessRequest.id).where(AccessRequest.state == "disetujui", AccessRequest.valid_until < day)
     ))  # fmt: skip
-    for row in due:
-        act(session, SYSTEM, row.id, "kedaluwarsa", version=row.version, now=now)
-    return len(due)
+    moved = 0
+    for request_id in due:
+        row = session.get(AccessRequest, request_id)
+        if row is None or row.state != "disetujui":
+            continue
+        try:
+            act(session, SYSTEM, row.id, "kedaluwarsa", version=row.version, now=now)
+        except (AccessConflictError, CaseStateError):
+            session.expire(row)  # moved by a concurrent run: its savepoint is rolled back, nothing written
+            continue
+        moved += 1
+    return moved
 
 
 def check_usable(session: Session, principal: Principal, row: AccessRequest, what: str,
