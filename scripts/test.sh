@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: set up, make sure PostgreSQL is up, lint, run the default (non-slow) test suite.
-# Extra arguments go to pytest (e.g. `bash scripts/test.sh -m slow`).
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh -m slow`, `bash scripts/test.sh -n 0 tests/test_nik.py`).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev || { echo "setup failed" >&2; exit 1; }
@@ -35,7 +35,11 @@ fi
 .venv/bin/ruff check src tests || exit 1
 .venv/bin/ruff format --check src tests || exit 1
 
-.venv/bin/python -m pytest "$@"
+# Two pytest-xdist workers, one per core of the CI machine (more would only share the same cores, and each
+# worker may hold a Spark JVM, a Chromium and DuckDB's memory). Whole files go to one worker (pyproject:
+# --dist loadfile), longest first (tests/heaviest_first.py). DTSEN_TEST_WORKERS=0 (or `-n 0` among the
+# arguments, which come last and win) runs in this process, e.g. for --pdb.
+.venv/bin/python -m pytest -n "${DTSEN_TEST_WORKERS:-2}" "$@"
 rc=$?
 if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests: treating that as a failure" >&2

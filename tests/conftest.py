@@ -10,6 +10,11 @@
 PostgreSQL is the server at 127.0.0.1:5432 (override the maintenance URL with
 ``DTSEN_TEST_PG_ADMIN_URL``). Databases get unique names, so parallel and repeated runs never collide.
 If the server is unreachable, PostgreSQL tests are skipped, except with ``CI=true``, where they fail.
+
+The suite runs on several pytest-xdist workers (scripts/test.sh: ``-n 2 --dist loadfile``), so every test
+also keeps to itself what a worker process shares: ``DTSEN_DATA_DIR`` is a temp dir of the worker (never
+the working tree's ``./data``), and the environment a test changed without ``monkeypatch`` is put back
+after it (with the cached settings forgotten), so no test sees another's leftovers whatever the order.
 """
 
 from __future__ import annotations
@@ -18,16 +23,74 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
+from dtsen.config import reset_settings
 from dtsen.store.db import make_engine, upgrade
 
 PG_ADMIN_URL = os.environ.get(
     "DTSEN_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+TERMINAL_SIZE_ENV = ("COLUMNS", "LINES")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under ``--dist loadfile`` the workers take the longest test files first (tests/heaviest_first.py)."""
+    from heaviest_first import make_scheduler
+
+    return make_scheduler(config, log)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Hand each xdist worker the terminal size variables of the run (see :func:`pytest_configure`)."""
+    node.workerinput["terminal_size_env"] = {name: os.environ.get(name) for name in TERMINAL_SIZE_ENV}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker starts with ``COLUMNS=80``/``LINES=24`` that the run never had (GNU readline, once
+    loaded in the main process without a terminal, sets them in the C environment that child processes
+    inherit, unseen by ``os.environ``): put back the run's, so a Rich console built at import is as wide
+    in a worker as in one process (CLI tests give ``COLUMNS`` to commands whose tables must not be cut)."""
+    given = getattr(config, "workerinput", {}).get("terminal_size_env")
+    for name, value in (given or {}).items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _worker_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Settings that default to ``./data`` (the secret key file, uploads, the SQLite serving database)
+    point at this worker's temp dir: tests never write a developer's data or race another worker's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DTSEN_DATA_DIR", str(tmp_path_factory.mktemp("data-dir")))
+        reset_settings()
+        yield
+    reset_settings()
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Put back the environment a test changed directly (the CLI's ``--config``/``--log-level`` and
+    ``serve --url`` set variables for the rest of the process), so tests do not depend on their order."""
+    before = dict(os.environ)
+    yield
+    after = dict(os.environ)
+    if after == before:
+        return
+    for name in after.keys() - before.keys():  # key by key: server threads may read it meanwhile
+        del os.environ[name]
+    for name, value in before.items():
+        if after.get(name) != value:
+            os.environ[name] = value
+    reset_settings()
 
 
 def _postgres_admin() -> Engine:

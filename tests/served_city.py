@@ -1,9 +1,10 @@
 """A small served registry for tests of the web app: one synthetic city, two quarterly cycles, loaded into
 a fresh database of either backend by the production loader.
 
-:func:`city_data_dir` builds the data dir once per pytest session (under the session's base temp dir, so
-the authorization matrix, the OpenAPI fuzzing and the browser tests share one build of about a minute);
-:func:`served_database` migrates a new database, loads the regions and both snapshots.
+:func:`city_data_dir` builds the data dir once per test run (under the run's base temp dir, shared by every
+pytest-xdist worker: see tests/shared_build.py), so the authorization matrix, the OpenAPI fuzzing and the
+browser tests share one build of about a minute; :func:`served_database` migrates a new database, loads the
+regions and both snapshots.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, select
+
+from shared_build import build_once
 
 PERSONS = 3000
 KABUPATEN = ["3471"]  # Kota Yogyakarta: 14 kecamatan, 45 kelurahan
@@ -32,12 +35,7 @@ def _dtsen(data_dir: Path, *args: str) -> None:
     assert done.returncode == 0, f"dtsen {' '.join(args)} failed:\n{done.stderr[-3000:]}"
 
 
-def city_data_dir(base_temp: Path) -> Path:
-    """The data dir with snapshots 2026Q1/v1 and 2026Q2/v1 (built on first call in this session)."""
-    root = base_temp / "served-city"
-    data = root / "data"
-    if (root / "DONE").exists():
-        return data
+def _build_city(root: Path) -> None:
     from dtsen.synth.generate import SynthRequest, generate
     from dtsen.synth.params import SynthParams
 
@@ -51,10 +49,15 @@ def city_data_dir(base_temp: Path) -> Path:
             params=SynthParams(susenas_sample_rate=0.2),
         )
     )
+    data = root / "data"
     _dtsen(data, "cycle", "run", "--period", PERIODS[0], "--inbox", str(synth))
     _dtsen(data, "cycle", "run", "--period", PERIODS[1])
-    (root / "DONE").write_text("ok", encoding="ascii")
-    return data
+
+
+def city_data_dir(base_temp: Path) -> Path:
+    """The data dir with snapshots 2026Q1/v1 and 2026Q2/v1 (built on the first call in this test run;
+    ``base_temp`` is ``tmp_path_factory.getbasetemp()``). Read-only: copy it to publish into it."""
+    return build_once(base_temp, "served-city", _build_city) / "data"
 
 
 def served_database(url: str, data_dir: Path) -> None:

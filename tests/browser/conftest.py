@@ -3,7 +3,7 @@
 Fixtures (reusable by every browser test file in this folder):
 
 * ``served_data_dir``: a small synthetic city (~3,000 persons, Kota Yogyakarta) run through two quarterly
-  cycles (2026Q1, 2026Q2) once per session, so family pages have a history.
+  cycles (2026Q1, 2026Q2) once per test run (shared by the xdist workers), so family pages have a history.
 * ``live_server``: the app on a fresh database of each backend (SQLite, PostgreSQL), migrated, regions
   and both snapshots loaded with the serving loader, served by uvicorn in a thread on a free port.
   ``live_server.url``, ``.engine`` (for direct checks such as audit rows), ``.data_dir``, and
@@ -66,7 +66,7 @@ def _require_chromium() -> None:
 
 @pytest.fixture(scope="session")
 def served_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two published snapshots of a small city (built once per session, shared with other test files)."""
+    """Two published snapshots of a small city (built once per run, shared with other test files)."""
     _require_chromium()
     from served_city import city_data_dir
 
@@ -171,7 +171,10 @@ def shoot(screenshot_dir: Path, db_backend: str) -> Callable[[Any, str], Path]:
         page.screenshot(path=str(path), full_page=True)
         if os.environ.get("DTSEN_UPDATE_SCREENSHOTS") == "1" and db_backend == "sqlite":
             SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, SCREENSHOTS_DIR / path.name)
+            # Copied then renamed: a worker shooting the same page never leaves half a PNG behind.
+            partial = SCREENSHOTS_DIR / f".{path.name}.{os.getpid()}.part"
+            shutil.copyfile(path, partial)
+            partial.replace(SCREENSHOTS_DIR / path.name)
         return path
 
     return take
