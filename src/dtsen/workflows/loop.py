@@ -21,7 +21,6 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -29,6 +28,7 @@ from dtsen.logs import get_logger
 from dtsen.store import audit
 from dtsen.store.cases import ApprovedChange, WorkflowCase
 from dtsen.store.registry import ELIGIBILITY, FAMILY, PERSON, SNAPSHOT
+from dtsen.store.staged import parquet_with_marks
 from dtsen.workflows import cases
 
 log = get_logger(__name__)
@@ -123,46 +123,25 @@ def export_approved(
     change is either in a file and marked, or in neither (and the next export takes it).
     """
     moment = _now(now)
-    out_dir.mkdir(parents=True, exist_ok=True)
     name = f"kasus-{periode}-{moment:%Y%m%dT%H%M%S%f}.parquet"
-    final, staging = out_dir / name, out_dir / f".{name}.tmp"
-    rows = 0
     case_ids: set[int] = set()
     by_jenis: dict[str, int] = {}
-    writer: pq.ParquetWriter | None = None
     marked: list[int] = []  # ids only; marked after the scan, which must not see its own updates
-    try:
+    with parquet_with_marks(session, out_dir / name, FILE_SCHEMA) as staged:
         for batch in _pending_rows(session, periode):
-            if writer is None:
-                writer = pq.ParquetWriter(staging, FILE_SCHEMA)
-            writer.write_table(_batch_table(batch))
+            staged.write(_batch_table(batch))
             marked.extend(r.id for r in batch)
-            rows += len(batch)
             case_ids.update(r.case_id for r in batch)
             for r in batch:
                 by_jenis[r.jenis] = by_jenis.get(r.jenis, 0) + 1
-        if writer is None:
+        if staged.empty:
             return ExportResult(periode, 0, 0, None)
-        writer.close()
-        writer = None
         for start in range(0, len(marked), BATCH):
             chunk = marked[start : start + BATCH]
             session.execute(update(CHANGE).where(CHANGE.c.id.in_(chunk)).values(exported_at=moment))
         audit.record(session, **cases.SYSTEM.audit_fields(), action="export", resource="approved_change",
-                     purpose="siklus", detail={"periode": periode, "baris": rows, "berkas": name})  # fmt: skip
-        session.flush()
-        os.replace(staging, final)
-        try:
-            session.commit()
-        except Exception:
-            final.unlink(missing_ok=True)
-            raise
-    except Exception:
-        if writer is not None:
-            writer.close()
-        staging.unlink(missing_ok=True)
-        session.rollback()
-        raise
+                     purpose="siklus", detail={"periode": periode, "baris": staged.rows, "berkas": name})  # fmt: skip
+    rows, final = staged.rows, out_dir / name
     log.info("approved changes exported", periode=periode, rows=rows, cases=len(case_ids), file=name)
     return ExportResult(periode, rows, len(case_ids), final, dict(sorted(by_jenis.items())))
 

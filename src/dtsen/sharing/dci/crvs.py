@@ -49,7 +49,6 @@ from typing import Any
 import httpx
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -60,6 +59,7 @@ from dtsen.store import audit
 from dtsen.store.dci_events import DciEventInbox
 from dtsen.store.identity import ApiClient
 from dtsen.store.registry import FAMILY, PERSON, current_snapshot
+from dtsen.store.staged import parquet_with_marks
 
 log = get_logger(__name__)
 
@@ -463,24 +463,15 @@ def export_received(
     are sorted by event id and every column is text, so exporting a period again writes the same file.
     """
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    out_dir.mkdir(parents=True, exist_ok=True)
     final = export_file(out_dir, periode)
-    staging = out_dir / f".{final.name}.tmp"
-    writer: pq.ParquetWriter | None = None
-    rows = 0
     fresh: list[int] = []
-    try:
+    with parquet_with_marks(session, final, FILE_SCHEMA) as staged:
         for batch in _for_period(session, periode, cutoff):
-            if writer is None:
-                writer = pq.ParquetWriter(staging, FILE_SCHEMA)
             columns = {c: [r.baris.get(c) for r in batch] for c in COLUMNS}
-            writer.write_table(pa.table(columns, schema=FILE_SCHEMA))
+            staged.write(pa.table(columns, schema=FILE_SCHEMA))
             fresh.extend(r.id for r in batch if r.periode_ekspor is None)
-            rows += len(batch)
-        if writer is None:
+        if staged.empty:
             return ExportResult(periode, 0, 0, None)
-        writer.close()
-        writer = None
         for start in range(0, len(fresh), BATCH):
             chunk = fresh[start : start + BATCH]
             session.execute(
@@ -488,21 +479,9 @@ def export_received(
                 .values(periode_ekspor=periode, exported_at=moment)
             )  # fmt: skip
         audit.record(session, **SYSTEM_ACTOR, action="export", resource="dci_event", purpose="siklus",
-                     detail={"periode": periode, "baris": rows, "baru": len(fresh), "berkas": final.name},
+                     detail={"periode": periode, "baris": staged.rows, "baru": len(fresh), "berkas": final.name},
                      occurred_at=moment)  # fmt: skip
-        session.flush()
-        os.replace(staging, final)
-        try:
-            session.commit()
-        except Exception:
-            final.unlink(missing_ok=True)
-            raise
-    except Exception:
-        if writer is not None:
-            writer.close()
-        staging.unlink(missing_ok=True)
-        session.rollback()
-        raise
+    rows = staged.rows
     log.info("dukcapil events exported", periode=periode, rows=rows, new=len(fresh), file=final.name)
     return ExportResult(periode, rows, len(fresh), final)
 
