@@ -578,6 +578,64 @@ def test_a_replayed_message_id_is_refused_and_only_the_first_counts(world: World
     assert last_audit(world).action == "dci_refused"
 
 
+def test_a_revoked_key_is_refused_although_the_client_and_key_come_in_one_query(world: World) -> None:
+    from dtsen.sharing.dci import onboarding
+
+    actor = {"actor": "system:test", "actor_role": None}
+    key = DciKey.generate()
+    with Session(world.engine) as db:
+        client = db.scalar(select(ApiClient).where(ApiClient.client_id == world.client_id))
+        assert client is not None
+        onboarding.add_key(db, client, json.dumps(key.public_jwk()), key_id=None, now=NOW, actor=actor)
+        db.commit()
+    message = search_message(search_item(world.nik))
+    assert (
+        post(world, protocol.SYNC_SEARCH, signed(world, header_of(world, "search", 1), message, key=key))[0]
+        == 200
+    )
+    with Session(world.engine) as db:
+        client = db.scalar(select(ApiClient).where(ApiClient.client_id == world.client_id))
+        assert client is not None
+        onboarding.revoke_key(db, client, key.kid, now=NOW, actor=actor)
+        db.commit()
+    status, answer = post(
+        world, protocol.SYNC_SEARCH, signed(world, header_of(world, "search", 1), message, key=key)
+    )
+    assert (status, _code_of(answer)) == (401, "err.signature.invalid")
+
+
+def test_a_sync_search_is_one_connection_and_at_most_eight_statements(world: World) -> None:
+    """The request's round trips, counted (a regression guard): token's client and its regions, the
+    client with its key and grant, the replay guard, the snapshot, the family query, two audit entries."""
+    from sqlalchemy import event
+
+    engine = world.client.app.state.engine  # type: ignore[attr-defined]
+    statements: list[str] = []
+    checkouts: list[object] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    def checkout(*_args: Any) -> None:
+        checkouts.append(_args)
+
+    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "checkout", checkout)
+    try:
+        body = signed(
+            world,
+            header_of(world, "search", 1),
+            search_message(search_item(world.nik, response_entity="Member")),
+        )
+        assert post(world, protocol.SYNC_SEARCH, body)[0] == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+        event.remove(engine, "checkout", checkout)
+    assert len(checkouts) == 1
+    if engine.dialect.name == "postgresql":  # SQLite appends to the audit chain in three statements
+        assert len(statements) <= 8, [statement.split("\n")[0][:80] for statement in statements]
+
+
 def test_the_seen_message_index_refuses_a_racing_duplicate(world: World) -> None:
     with Session(world.engine) as db:
         db.add(DciSeenMessage(sender_id="race", message_id="m", action="search", received_at=NOW))

@@ -9,24 +9,40 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, lazyload
 
-from dtsen.auth.deps import audit_path, requires
+from dtsen.auth.deps import (  # the pieces of requires("dci.search"), run in the route's thread
+    _bearer,
+    _client_principal,
+    audit_path,
+    current_principal,
+    require_authenticated,
+    requires,
+)
 from dtsen.auth.errors import audit_detached
 from dtsen.auth.policy import clock_of
 from dtsen.auth.scope import Principal
 from dtsen.sharing.dci import protocol
-from dtsen.sharing.dci.envelope import our_key
+from dtsen.sharing.dci.envelope import key_id_hint, our_key
 from dtsen.sharing.dci.errors import DciError
 from dtsen.store.db import finish, session_factory
+from dtsen.store.dci import DciClientKey, DciGrant
 from dtsen.store.identity import ApiClient
+from dtsen.store.sharing import AccessRequest
 
 router = APIRouter(prefix="/dci", tags=["dci"])
 
 MAX_DCI_BODY = 8 * 1024 * 1024
+# DCI requests in worker threads at once per process; the rest wait on the event loop, where waiting is
+# free. With the default 40 threads, 100 searches in flight over two processes kept ~40 threads each
+# contending for the GIL and for the 15 pooled connections: a search cost a fifth to a third more CPU
+# (docs/benchmarks.md, DCI section).
+DCI_THREADS = 8
 # The app's own OpenAPI document only sketches the envelope; the DCI spec is the contract.
 ENVELOPE_BODY = {
     "requestBody": {
@@ -53,6 +69,7 @@ HANDLERS = {
     protocol.ASYNC_TXN_STATUS: protocol.async_txn_status,
 }
 ASYNC_PATHS = {protocol.ASYNC_SEARCH, protocol.ASYNC_TXN_STATUS}
+_DCI_SEARCH = requires("dci.search")
 
 
 def _limits(settings: Any) -> protocol.Limits:
@@ -80,7 +97,56 @@ def _refusal(
     return JSONResponse(signed, status_code=error.http_status)
 
 
-def _handle(request: Request, principal: Principal, raw: bytes, path: str) -> JSONResponse:
+def _authenticate(request: Request, session: Session) -> Principal:
+    """Who is calling, decided exactly as ``Depends(requires("dci.search"))`` decides it (the same
+    functions, the same 401/403 refusals and audit entries) but in the request's one worker thread and
+    session: as dependencies they cost three more thread hops and a second connection checkout."""
+    token = _bearer(request)
+    if token is None:
+        principal = current_principal(request, session)  # a browser session: refused below or later
+    else:
+        principal = _client_principal(request, session, token)
+        request.state.principal = principal
+    return _DCI_SEARCH(request, require_authenticated(request, principal))
+
+
+def _client_key_and_link(
+    session: Session, client_id: str, key_id: str | None
+) -> tuple[ApiClient | None, dict[str, DciClientKey | None] | None, AccessRequest | None]:
+    """The client, the key its signature names (``key_id``) and its linked access request in one query;
+    the envelope and grant checks then judge these rows instead of fetching each (at most one row: one
+    link per client, key ids unique per client)."""
+    entities: list[Any] = [ApiClient, AccessRequest] + ([DciClientKey] if key_id else [])
+    statement = (
+        select(*entities)
+        .outerjoin(DciGrant, DciGrant.client_pk == ApiClient.id)
+        .outerjoin(AccessRequest, AccessRequest.id == DciGrant.request_id)
+        .where(ApiClient.client_id == client_id)
+        .options(lazyload(ApiClient.regions))  # the token's principal carries the regions
+        .limit(1)
+    )
+    if key_id:
+        statement = statement.outerjoin(
+            DciClientKey, (DciClientKey.client_pk == ApiClient.id) & (DciClientKey.key_id == key_id)
+        )
+    row = session.execute(statement).first()
+    if row is None:
+        return None, None, None
+    keys = {key_id: row[2]} if key_id else None
+    return row[0], keys, row[1]
+
+
+def _parse(raw: bytes) -> tuple[Any, DciError | None]:
+    if len(raw) > MAX_DCI_BODY:
+        return None, DciError.transport("err.request.bad", "the message is too large")
+    try:
+        return json.loads(raw), None
+    except (ValueError, UnicodeDecodeError):
+        return None, DciError.transport("err.request.bad", "the body is not JSON")
+
+
+def _handle(request: Request, raw: bytes, path: str) -> JSONResponse:
+    """The whole request in one worker thread and one session: authenticate, admit, answer, commit."""
     app = request.app
     settings = app.state.settings
     now = clock_of(app)()
@@ -88,7 +154,13 @@ def _handle(request: Request, principal: Principal, raw: bytes, path: str) -> JS
     call: protocol.Call | None = None
     body: Any = None
     try:
-        client = session.scalar(select(ApiClient).where(ApiClient.client_id == principal.name))
+        principal = _authenticate(request, session)
+    except BaseException:
+        finish(session, commit=False)
+        raise
+    try:
+        parsed, bad_body = _parse(raw)
+        client, keys, linked = _client_key_and_link(session, principal.name, key_id_hint(parsed))
         if client is None or principal.kind != "client":
             raise DciError.transport(
                 "err.request.unauthorized", "only registered machine clients call the DCI API"
@@ -102,13 +174,13 @@ def _handle(request: Request, principal: Principal, raw: bytes, path: str) -> JS
             receiver_id=settings.dci_receiver_id,
             key=our_key(app),
             limits=_limits(settings),
+            keys=keys,
+            linked=linked,
+            linked_fetched=True,
         )
-        if len(raw) > MAX_DCI_BODY:
-            raise DciError.transport("err.request.bad", "the message is too large")
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise DciError.transport("err.request.bad", "the body is not JSON") from exc
+        if bad_body is not None:
+            raise bad_body
+        body = parsed
         answer = HANDLERS[path](call, body)
     except (DciError, protocol.Refused) as error:
         finish(session, commit=False)
@@ -132,12 +204,26 @@ def _handle(request: Request, principal: Principal, raw: bytes, path: str) -> JS
     return JSONResponse(answer.body, status_code=answer.status)
 
 
+def _threads(app: Any) -> anyio.CapacityLimiter:
+    """The worker threads DCI requests may hold at once in this process (:data:`DCI_THREADS`)."""
+    limiter = getattr(app.state, "dci_threads", None)
+    if not isinstance(limiter, anyio.CapacityLimiter):
+        limiter = app.state.dci_threads = anyio.CapacityLimiter(DCI_THREADS)
+    return limiter
+
+
+async def _dci_search_permission() -> None:
+    """Marks the DCI routes as needing ``dci.search`` (what :func:`dtsen.auth.permissions.permission_of`
+    reads); the check itself is :func:`_authenticate`, run inside the route's worker thread."""
+
+
+_dci_search_permission.permission = _DCI_SEARCH.permission  # type: ignore[attr-defined]
+
+
 def _route(path: str, summary: str) -> None:
-    async def endpoint(
-        request: Request, principal: Principal = Depends(requires("dci.search"))
-    ) -> JSONResponse:
+    async def endpoint(request: Request, _: None = Depends(_dci_search_permission)) -> JSONResponse:
         raw = await request.body()
-        return await run_in_threadpool(_handle, request, principal, raw, path)
+        return await anyio.to_thread.run_sync(_handle, request, raw, path, limiter=_threads(request.app))
 
     endpoint.__name__ = "dci_" + path.strip("/").replace("/", "_").replace("-", "_")
     endpoint.__doc__ = f"DCI Social Registry v1.0.0 ``POST {path}`` (see dtsen/sharing/dci/spec)."

@@ -466,8 +466,16 @@ def bench_dci(persons: int, seed: int, cache: Path, *, concurrency: int = 100, s
         "province_persons": agency.persons,
         "server_workers": workers,
         "response_entity": entity,
+        # The figures: sync search by NIK with `concurrency` requests constantly in flight.
+        "concurrency": concurrency,
         "p95_ms": closed["p95_ms"],
         "rps": closed["rps"],
+        # In a closed loop p95 is about concurrency / rps: what p95 <= 100 ms at this depth needs.
+        "rps_needed_for_p95_le_100_ms": round(concurrency * 1000 / 100),
+        "server_cpu_ms_per_request": closed.get("server_cpu_ms_per_request"),
+        # Below capacity: `rate` requests a second (at most `concurrency` in flight).
+        "open_loop_rate_rps": sync["open"]["rate_rps"],
+        "open_loop_p95_ms": sync["open"]["p95_ms"],
         "sync_closed_loop": closed,
         "sync_open_loop": sync["open"],
         **batched,

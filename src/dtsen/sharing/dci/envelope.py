@@ -26,9 +26,10 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +54,7 @@ __all__ = [
     "envelope",
     "header_for_reply",
     "jwk_of_public_key",
+    "key_id_hint",
     "our_key",
     "parse_signature",
     "public_key_of_jwk",
@@ -70,6 +74,8 @@ MAX_SIGNATURE_LIFETIME = 3600  # expires - created
 MAX_SIGNATURE_LENGTH = 2000
 _FIELD_RE = re.compile(r'([A-Za-z]+)="([^"]*)"')
 _KEY_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+# The dialects whose INSERT has ON CONFLICT DO NOTHING ... RETURNING (the replay guard in one statement).
+_UPSERT_INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -125,8 +131,9 @@ class DciKey:
     def public_jwk(self) -> dict[str, str]:
         return jwk_of_public_key(self.public_key)
 
-    @property
+    @cached_property
     def kid(self) -> str:
+        """The RFC 7638 thumbprint (worked out once per key: it is in every signature we make)."""
         return self.public_jwk()["kid"]
 
     def sign(self, data: bytes) -> bytes:
@@ -166,6 +173,12 @@ class DciKey:
 
 @cache
 def _key_at(path: Path) -> DciKey:
+    """The key file's key, once per process and path (resolved here, once: not a ``stat`` a request)."""
+    return _key_at_resolved(path.resolve())
+
+
+@cache
+def _key_at_resolved(path: Path) -> DciKey:
     return DciKey.load_or_create(path)
 
 
@@ -178,7 +191,7 @@ def our_key(app: Any | None = None) -> DciKey:
         if isinstance(key, DciKey):
             return key
         settings = getattr(app.state, "settings", None) or settings
-    return _key_at((settings.data_dir / KEY_FILE).resolve())
+    return _key_at(settings.data_dir / KEY_FILE)
 
 
 def _digest(header: Any, message: Any) -> str:
@@ -275,10 +288,29 @@ def _message_time(header: dict[str, Any]) -> datetime:
     return moment
 
 
-def _client_key(session: Session, client: ApiClient, key_id: str) -> Ed25519PublicKey:
-    row = session.scalar(
-        select(DciClientKey).where(DciClientKey.client_pk == client.id, DciClientKey.key_id == key_id)
-    )
+def key_id_hint(body: Any) -> str | None:
+    """The key id a body's signature names, read leniently (``None`` if there is none of our shape), so
+    the caller can fetch the client's key together with the client; :func:`verify` still checks
+    everything in its own order."""
+    signature = body.get("signature") if isinstance(body, dict) else None
+    if not isinstance(signature, str) or len(signature) > MAX_SIGNATURE_LENGTH:
+        return None
+    found = re.search(r'kidId="[^"|]*\|([^"|]*)\|', signature)
+    key_id = found.group(1) if found else None
+    return key_id if key_id and _KEY_ID_RE.match(key_id) else None
+
+
+def _client_key(
+    session: Session, client: ApiClient, key_id: str, known: Mapping[str, DciClientKey | None] | None
+) -> Ed25519PublicKey:
+    if known is not None and key_id in known:
+        row = known[key_id]
+    else:
+        row = session.scalar(
+            select(DciClientKey).where(DciClientKey.client_pk == client.id, DciClientKey.key_id == key_id)
+        )
+    if row is not None and row.client_pk != client.id:
+        row = None
     if row is None or row.revoked_at is not None:
         raise DciError.transport("err.signature.invalid", "unknown or revoked key id")
     try:
@@ -294,10 +326,12 @@ def verify(
     client: ApiClient,
     now: datetime,
     receiver_id: str | None = None,
+    keys: Mapping[str, DciClientKey | None] | None = None,
 ) -> None:
     """Check an incoming envelope from ``client`` (the bearer token's): shape and version, sender and
     receiver ids (ours: ``receiver_id``, default the configured one), and the signature against the
-    client's registered key; :class:`DciError` if not."""
+    client's registered key; :class:`DciError` if not. ``keys``: the client's key rows by key id already
+    fetched (``None`` for a key id looked up and not found); any other key id is looked up here."""
     header, message = check_envelope(body)
     _message_time(header)
     if header["sender_id"] != client.client_id:
@@ -326,7 +360,7 @@ def verify(
         raw = base64.b64decode(fields["signature"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise DciError.transport("err.signature.invalid", "the signature value is not base64") from exc
-    public_key = _client_key(session, client, parts[1])
+    public_key = _client_key(session, client, parts[1], keys)
     try:
         public_key.verify(raw, signed_content(header, message, created=created, expires=expires))
     except InvalidSignature as exc:
@@ -379,11 +413,26 @@ def remember_message(
 ) -> None:
     """Record an accepted message id; rjct.message_id.duplicate (409) if the sender used it before.
 
-    Inside the caller's transaction, so a refusal later in the request forgets it again. Two copies racing
-    meet on the unique index: the loser's flush fails and it gets the same refusal, after which its
-    transaction is unusable and must be rolled back (a DciError ends the request, which does that). No
-    savepoint: SQLite's driver commits a savepoint opened before any write.
+    Inside the caller's transaction, so a refusal later in the request forgets it again. One statement on
+    PostgreSQL and SQLite (``INSERT ... ON CONFLICT DO NOTHING RETURNING id``: no row back means the
+    unique index already holds the id, a racing copy's included, and the transaction stays usable).
+    Elsewhere a look-up then an insert whose unique violation is the same refusal (the transaction is then
+    unusable and must be rolled back: a DciError ends the request, which does that).
     """
+    dialect = session.get_bind().dialect.name
+    values = {"sender_id": sender_id, "message_id": message_id, "action": action, "received_at": now}
+    if dialect in _UPSERT_INSERTS:
+        inserted = session.execute(
+            _UPSERT_INSERTS[dialect](DciSeenMessage)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["sender_id", "message_id"])
+            .returning(DciSeenMessage.id)
+        ).first()
+        if inserted is not None:
+            return
+        raise DciError(
+            "rjct.message_id.duplicate", "this message_id was already received from this sender", 409
+        )
     seen = session.scalar(
         select(DciSeenMessage.id).where(
             DciSeenMessage.sender_id == sender_id, DciSeenMessage.message_id == message_id
@@ -391,9 +440,7 @@ def remember_message(
     )
     if seen is None:
         try:
-            session.add(
-                DciSeenMessage(sender_id=sender_id, message_id=message_id, action=action, received_at=now)
-            )
+            session.add(DciSeenMessage(**values))
             session.flush()
             return
         except IntegrityError:

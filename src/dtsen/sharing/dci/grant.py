@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from dtsen.sharing import requests as service
@@ -60,13 +61,18 @@ def grant_from_request(client_id: str, req: AccessRequest, *, secret: str) -> Gr
     )
 
 
-def grant_for(session: Session, client: ApiClient, *, secret: str, now: datetime) -> Grant:
-    """The client's linked request if it is approved and valid today (WIB); else DciError 403."""
-    req = session.scalar(
+def linked_request_query(client_pk: Any) -> Select[tuple[AccessRequest]]:
+    """The access request linked to the client ``client_pk`` (a value or a column to join on)."""
+    return (
         select(AccessRequest)
         .join(DciGrant, DciGrant.request_id == AccessRequest.id)
-        .where(DciGrant.client_pk == client.id)
+        .where(DciGrant.client_pk == client_pk)
     )
+
+
+def grant_of_link(client: ApiClient, req: AccessRequest | None, *, secret: str, now: datetime) -> Grant:
+    """The grant of the request linked to ``client`` (``None``: no link) if it is approved and valid
+    today (WIB); else DciError 403. For a caller that fetched the link along with the client."""
     if req is None:
         raise DciError("err.request.forbidden", "client is not linked to an approved access request", 403)
     day = service.today(now)
@@ -75,3 +81,9 @@ def grant_for(session: Session, client: ApiClient, *, secret: str, now: datetime
             "err.request.forbidden", f"access request {req.nomor} is not approved or not valid today", 403
         )
     return grant_from_request(client.client_id, req, secret=secret)
+
+
+def grant_for(session: Session, client: ApiClient, *, secret: str, now: datetime) -> Grant:
+    """The client's linked request if it is approved and valid today (WIB); else DciError 403."""
+    req = session.scalar(linked_request_query(client.id))
+    return grant_of_link(client, req, secret=secret, now=now)

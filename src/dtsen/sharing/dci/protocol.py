@@ -25,7 +25,7 @@ input always gets a 4xx.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,8 +40,9 @@ from dtsen.sharing.dci import outbox, spec
 from dtsen.sharing.dci.envelope import DciKey, envelope, header_for_reply, our_key, remember_message, verify
 from dtsen.sharing.dci.errors import HEADER_REASON_CODES, DciError
 from dtsen.store import audit
-from dtsen.store.dci import DciOutbox, DciSeenMessage, DciTransaction
+from dtsen.store.dci import DciClientKey, DciOutbox, DciSeenMessage, DciTransaction
 from dtsen.store.identity import ApiClient
+from dtsen.store.sharing import AccessRequest
 
 log = get_logger(__name__)
 
@@ -84,6 +85,11 @@ class Call:
     receiver_id: str
     key: DciKey
     limits: Limits
+    # What the caller fetched together with the client (one query instead of three, see api/dci.py):
+    # the client's key rows by key id (None: looked up, not there) and its linked access request.
+    keys: Mapping[str, DciClientKey | None] | None = None
+    linked: AccessRequest | None = None
+    linked_fetched: bool = False
 
     @property
     def actor(self) -> dict[str, Any]:
@@ -153,7 +159,7 @@ def spec_problems(path: str, body: dict[str, Any]) -> list[str]:
 
 def admit(call: Call, body: Any, *, path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Steps 1-3 of the module docstring: (header, message) of an admissible message."""
-    verify(call.session, body, client=call.client, now=call.now, receiver_id=call.receiver_id)
+    verify(call.session, body, client=call.client, now=call.now, receiver_id=call.receiver_id, keys=call.keys)
     header, message = body["header"], body["message"]
     if header.get("action") != ACTIONS[path]:
         raise DciError("rjct.action.invalid", f"{path} serves action {ACTIONS[path]!r}", 400)
@@ -183,8 +189,10 @@ def _check_items(call: Call, header: dict[str, Any], items: list[Any], *, most: 
 
 
 def _grant(call: Call) -> Any:
-    from dtsen.sharing.dci.grant import grant_for
+    from dtsen.sharing.dci.grant import grant_for, grant_of_link
 
+    if call.linked_fetched:
+        return grant_of_link(call.client, call.linked, secret=call.secret, now=call.now)
     return grant_for(call.session, call.client, secret=call.secret, now=call.now)
 
 
