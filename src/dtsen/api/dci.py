@@ -16,17 +16,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
-from dtsen.auth.deps import (  # the pieces of requires("dci.search"), run in the route's thread
-    _bearer,
-    _client_principal,
-    audit_path,
-    current_principal,
-    require_authenticated,
-    requires,
-)
+from dtsen.auth.deps import audit_path, authorize_here
 from dtsen.auth.errors import audit_detached
 from dtsen.auth.policy import clock_of
-from dtsen.auth.scope import Principal
 from dtsen.sharing.dci import protocol
 from dtsen.sharing.dci.envelope import key_id_hint, our_key
 from dtsen.sharing.dci.errors import DciError
@@ -69,7 +61,6 @@ HANDLERS = {
     protocol.ASYNC_TXN_STATUS: protocol.async_txn_status,
 }
 ASYNC_PATHS = {protocol.ASYNC_SEARCH, protocol.ASYNC_TXN_STATUS}
-_DCI_SEARCH = requires("dci.search")
 
 
 def _limits(settings: Any) -> protocol.Limits:
@@ -95,19 +86,6 @@ def _refusal(
     signed = protocol.reply(call, header if isinstance(header, dict) else {}, message, action=reply_action,
                             status="rjct", total=0, completed=0, reason=error)  # fmt: skip
     return JSONResponse(signed, status_code=error.http_status)
-
-
-def _authenticate(request: Request, session: Session) -> Principal:
-    """Who is calling, decided exactly as ``Depends(requires("dci.search"))`` decides it (the same
-    functions, the same 401/403 refusals and audit entries) but in the request's one worker thread and
-    session: as dependencies they cost three more thread hops and a second connection checkout."""
-    token = _bearer(request)
-    if token is None:
-        principal = current_principal(request, session)  # a browser session: refused below or later
-    else:
-        principal = _client_principal(request, session, token)
-        request.state.principal = principal
-    return _DCI_SEARCH(request, require_authenticated(request, principal))
 
 
 def _client_key_and_link(
@@ -154,7 +132,7 @@ def _handle(request: Request, raw: bytes, path: str) -> JSONResponse:
     call: protocol.Call | None = None
     body: Any = None
     try:
-        principal = _authenticate(request, session)
+        principal = authorize_here(request, session, "dci.search")
     except BaseException:
         finish(session, commit=False)
         raise
@@ -214,10 +192,10 @@ def _threads(app: Any) -> anyio.CapacityLimiter:
 
 async def _dci_search_permission() -> None:
     """Marks the DCI routes as needing ``dci.search`` (what :func:`dtsen.auth.permissions.permission_of`
-    reads); the check itself is :func:`_authenticate`, run inside the route's worker thread."""
+    reads); the check itself is :func:`dtsen.auth.deps.authorize_here`, run in the route's worker thread."""
 
 
-_dci_search_permission.permission = _DCI_SEARCH.permission  # type: ignore[attr-defined]
+_dci_search_permission.permission = "dci.search"  # type: ignore[attr-defined]
 
 
 def _route(path: str, summary: str) -> None:
