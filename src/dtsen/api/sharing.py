@@ -22,6 +22,7 @@ from starlette.datastructures import UploadFile
 from dtsen.api import uploads
 from dtsen.api.deps import db_session
 from dtsen.api.errors import wants_json
+from dtsen.api.staff import region_name
 from dtsen.auth.deps import requires
 from dtsen.auth.permissions import role_has
 from dtsen.auth.policy import clock_of
@@ -264,6 +265,7 @@ def _detail_context(request: Request, session: Session, principal: Principal, re
     usable = row.state == "disetujui" and row.valid_from <= day <= row.valid_until
     context = {
         "req": _summary(row),
+        "region_labels": [f"{region_name(kode)} ({kode})" for kode in row.regions or []],
         "reviews": [
             {
                 **review,
