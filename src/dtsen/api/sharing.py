@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -29,6 +30,7 @@ from dtsen.auth.policy import clock_of
 from dtsen.auth.scope import Principal
 from dtsen.sharing import extracts
 from dtsen.sharing import requests as service
+from dtsen.store.served import ServedSnapshot
 from dtsen.store.sharing import AccessRequest
 from dtsen.web import i18n
 from dtsen.web.i18n import N_
@@ -263,9 +265,11 @@ def _detail_context(request: Request, session: Session, principal: Principal, re
     reviewer = service.is_reviewer(principal)
     day = service.today(clock_of(request.app)())
     usable = row.state == "disetujui" and row.valid_from <= day <= row.valid_until
+    names = session.scalar(select(ServedSnapshot.programs).where(ServedSnapshot.is_current)) or {}
     context = {
         "req": _summary(row),
         "region_labels": [f"{region_name(kode)} ({kode})" for kode in row.regions or []],
+        "program_labels": [f"{names.get(code, code)} ({code})" for code in row.programs or []],
         "reviews": [
             {
                 **review,
