@@ -435,26 +435,32 @@ def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def bench_serve(
-    persons: int, seed: int, cache: Path, *, rate: float, seconds: float, workers: int, officers: int = 8
-) -> dict[str, Any]:
-    """Build or reuse the snapshot, load it (timed), serve it, drive it; the fields of the JSON line."""
+def load_served(url: str, data_dir: Path) -> Any:
+    """Migrate the bench database, load the regions and the current snapshot (what the serving benches
+    time as their load); the loader's result."""
     from dtsen.store.db import make_engine, upgrade
     from dtsen.store.regions import load_regions
     from dtsen.store.snapshot_load import load_snapshot
 
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            load_regions(connection)
+        return load_snapshot(engine, data_dir, "current", force=True)
+    finally:
+        engine.dispose()
+
+
+def bench_serve(
+    persons: int, seed: int, cache: Path, *, rate: float, seconds: float, workers: int, officers: int = 8
+) -> dict[str, Any]:
+    """Build or reuse the snapshot, load it (timed), serve it, drive it; the fields of the JSON line."""
     data_dir = cycle_cached(persons, seed, cache)
     db = open_database()
     server = None
     try:
-        upgrade(db.url)
-        engine = make_engine(db.url)
-        try:
-            with engine.begin() as connection:
-                load_regions(connection)
-            loaded = load_snapshot(engine, data_dir, "current", force=True)
-        finally:
-            engine.dispose()
+        loaded = load_served(db.url, data_dir)
         work = workload(db.url)
         users = staff_users(db.url, work.kab, officers)
         port = free_port()

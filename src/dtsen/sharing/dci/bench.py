@@ -408,27 +408,18 @@ def bench_dci(persons: int, seed: int, cache: Path, *, concurrency: int = 100, s
         drop_database,
         event_loop_factory,
         free_port,
+        load_served,
         open_database,
         start_server,
         stop_server,
         wait_ready,
     )  # fmt: skip
-    from dtsen.store.db import make_engine, upgrade
-    from dtsen.store.regions import load_regions
-    from dtsen.store.snapshot_load import load_snapshot
 
     data_dir = cycle_cached(persons, seed, cache)
     db = open_database()
     server = None
     try:
-        upgrade(db.url)
-        engine = make_engine(db.url)
-        try:
-            with engine.begin() as connection:
-                load_regions(connection)
-            loaded = load_snapshot(engine, data_dir, "current", force=True)
-        finally:
-            engine.dispose()
+        loaded = load_served(db.url, data_dir)
         with Receiver() as receiver:
             agency = onboard(db.url, receiver.uri, sample=max(batch, 2000))
             port = free_port()
