@@ -68,8 +68,14 @@ def citizen(live_server: Any, *, ranked: bool = True) -> Any:
 
 
 def solve_and_submit(page: Any, button: str) -> None:
-    page.get_by_role("button", name=button).click()
-    page.wait_for_load_state()
+    """Submit a form guarded by the proof-of-work challenge and wait for the answer page.
+
+    The page starts solving on load; a click before the solution is found is held back and the form is
+    submitted by script later, so waiting for the current page's load state would return at once (and a
+    following ``goto`` would race the late submission). Every submit of these forms navigates.
+    """
+    with page.expect_navigation():
+        page.get_by_role("button", name=button).click()
 
 
 def test_cek_status_found_and_not_found(
