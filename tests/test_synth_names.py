@@ -370,3 +370,23 @@ def test_million_rows_smoke() -> None:
     out, _ = nm.add_titles(rng, out, sex, 2026 - year, rng.integers(0, 7, n), 0.05)
     out, _ = nm.typos(rng, out, 0.05)
     assert len(out) == n
+
+
+def test_every_pool_file_is_read() -> None:
+    """A pool file added to the package data but not to POOL_FILES would be silently ignored."""
+    shipped = {p.name.removesuffix(".txt") for p in nm.NAMES_DATA.iterdir() if p.name.endswith(".txt")}
+    assert shipped == set(nm.POOL_FILES)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("BUDI:2\n", r"x\.txt line 1: names before the first \[POOL\] header"),
+        ("# comment\n[JV_X]\nBUDI:2:q\n", r"x\.txt, pool \[JV_X\] at line 2: bad pool token 'BUDI:2:q'"),
+        ("[JV_X]\nbudi\n", r"pool \[JV_X\] at line 1: bad pool token 'budi'"),
+        ("[JV_X]\n\n[JV_X]\n", r"x\.txt line 3: pool \[JV_X\] defined twice"),
+    ],
+)
+def test_bad_pool_file_names_file_line_and_token(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        nm.parse_pool_file("x.txt", text)

@@ -77,116 +77,215 @@ class _Serials:
         raise ValueError(f"no free KK serial for {kec} on {issued}")
 
 
+EVENT_COLUMNS = [
+    "id_peristiwa",
+    "jenis",
+    "tanggal_peristiwa",
+    "tanggal_lapor",
+    "nik",
+    "no_kk",
+    "nama",
+    "jenis_kelamin",
+    "nik_ibu",
+    "nik_pasangan",
+    "no_kk_baru",
+    "nik_anggota",
+    "kode_desa_tujuan",
+    "alamat_tujuan",
+    "rt_tujuan",
+    "rw_tujuan",
+]
+
+
 def generate_events(synth_dir: Path, out: Path, *, period: str | None = None, seed: int = 1) -> Path:
     """Write ``out`` (CSV): the events of ``period`` (default: the quarter after the population's date)."""
     synth_dir = Path(synth_dir)
     ref = _reference_date(synth_dir)
     quarter = Period.parse(period) if period else Period(ref.year, (ref.month - 1) // 3 + 1).next()
-    start, end = max(quarter.start, ref + timedelta(days=1)), quarter.end
-    days = (end - start).days + 1
-    rng = np.random.default_rng([seed, quarter.year, quarter.quarter])
     persons = pl.read_parquet(synth_dir / "truth" / "persons.parquet").sort("person_id")
     families = pl.read_parquet(synth_dir / "truth" / "families.parquet").sort("family_id")
+    draw = _EventDraw(quarter, max(quarter.start, ref + timedelta(days=1)), seed, persons, families)
     alive = persons.filter(pl.col("alive"))
     fam = families.select("family_id", pl.col("no_kk_now").alias("no_kk"), "kode_desa")
-    alive = alive.join(fam, on="family_id", how="left")
-    serials = _Serials(
-        set(persons["nik"].drop_nulls().to_list()) | set(families["no_kk_now"].drop_nulls().to_list())
-    )
-    rows: list[dict[str, object]] = []
+    living = draw.deaths(alive.join(fam, on="family_id", how="left"))
+    draw.births(living)
+    draw.moves(families.filter(pl.col("family_id").is_in(living["family_id"].unique().implode())))
+    draw.splits(living)
+    draw.marriages(living)
+    return draw.write(Path(out))
 
-    def when() -> tuple[date, date]:
-        happened = start + timedelta(days=int(rng.integers(0, days)))
-        return happened, happened + timedelta(days=int(rng.exponential(DELAY_DAYS)))
 
-    age = alive["umur"].to_numpy().astype(float)
-    q_death = 1 - np.exp(-np.exp(DEATH_A + DEATH_B * age) * days / 365.25)
-    dies = rng.random(alive.height) < q_death
-    for r in alive.filter(pl.Series(dies)).iter_rows(named=True):
-        happened, reported = when()
-        rows.append(
-            {"jenis": "MATI", "tanggal_peristiwa": happened, "tanggal_lapor": reported, "nik": r["nik"]}
+class _EventDraw:
+    """The events of one quarter, drawn in a fixed order (the order is part of the output)."""
+
+    def __init__(
+        self, quarter: Period, start: date, seed: int, persons: pl.DataFrame, families: pl.DataFrame
+    ) -> None:
+        self.quarter = quarter
+        self.start = start
+        self.days = (quarter.end - start).days + 1
+        self.rng = np.random.default_rng([seed, quarter.year, quarter.quarter])
+        self.serials = _Serials(
+            set(persons["nik"].drop_nulls().to_list()) | set(families["no_kk_now"].drop_nulls().to_list())
         )
-    living = alive.filter(~pl.Series(dies))
+        self.rows: list[dict[str, object]] = []
+        self.used: set[int] = set()  # families that already had a birth, move or split this quarter
 
-    mothers = living.filter(
-        (pl.col("jenis_kelamin") == 2) & pl.col("umur").is_between(15, 49) & (pl.col("status_kawin") == 2)
-    )
-    f_rate = FERTILITY_PEAK * np.exp(-(((mothers["umur"].to_numpy() - FERTILITY_AGE) / FERTILITY_WIDTH) ** 2))
-    births = rng.random(mothers.height) < f_rate * days / 365.25
-    names = {s: living.filter(pl.col("jenis_kelamin") == s)["nama"].drop_nulls().to_list() for s in (1, 2)}
-    for r in mothers.filter(pl.Series(births)).iter_rows(named=True):
-        happened, reported = when()
-        sex = int(rng.integers(1, 3))
-        first = str(names[sex][int(rng.integers(0, len(names[sex])))]).split()[0]
-        rows.append({"jenis": "LAHIR", "tanggal_peristiwa": happened, "tanggal_lapor": reported,
-                     "nik": serials.nik(r["kode_desa"][:6], happened, sex), "nama": f"{first} {r['nama'].split()[-1]}",
-                     "jenis_kelamin": sex, "nik_ibu": r["nik"], "no_kk": r["no_kk"]})  # fmt: skip
+    def rate(self, per_year: float | np.ndarray) -> float | np.ndarray:
+        """Probability over the quarter's days of something that happens ``per_year``."""
+        return per_year * self.days / 365.25
 
-    used: set[int] = set(mothers.filter(pl.Series(births))["family_id"].to_list())
-    villages = regions.villages().select("kode", "kode_kab")
-    by_kab = {k: g["kode"].sort().to_list() for (k,), g in villages.group_by("kode_kab")}
-    fam_alive = families.filter(pl.col("family_id").is_in(living["family_id"].unique().implode()))
-    moves = rng.random(fam_alive.height) < MOVE_RATE * days / 365.25
-    for r in fam_alive.filter(pl.Series(moves)).iter_rows(named=True):
-        options = [v for v in by_kab.get(r["kode_desa"][:4], []) if v != r["kode_desa"]]
-        if not options or r["family_id"] in used:
-            continue
-        used.add(r["family_id"])
-        happened, reported = when()
-        rows.append({"jenis": "PINDAH", "tanggal_peristiwa": happened, "tanggal_lapor": reported,
-                     "no_kk": r["no_kk_now"], "kode_desa_tujuan": options[int(rng.integers(0, len(options)))],
-                     "alamat_tujuan": f"JL. BARU NO. {int(rng.integers(1, 300))}",
-                     "rt_tujuan": f"{int(rng.integers(1, 15)):03d}", "rw_tujuan": f"{int(rng.integers(1, 10)):03d}"})  # fmt: skip
+    def when(self) -> tuple[date, date]:
+        """The day it happened and the day it was registered (after a delay)."""
+        happened = self.start + timedelta(days=int(self.rng.integers(0, self.days)))
+        return happened, happened + timedelta(days=int(self.rng.exponential(DELAY_DAYS)))
 
-    splits = living.filter((pl.col("hubungan") == 3) & (pl.col("status_kawin") == 2))
-    in_laws = (
-        living.filter(pl.col("hubungan") == 4)
-        .group_by("family_id")
-        .agg(pl.col("nik").sort().first().alias("nik_menantu"))
-    )
-    splits = splits.join(in_laws, on="family_id", how="inner").unique(
-        "family_id", keep="first", maintain_order=True
-    )
-    split_draw = rng.random(splits.height) < SPLIT_RATE * days / 365.25
-    for r in splits.filter(pl.Series(split_draw)).iter_rows(named=True):
-        if r["family_id"] in used:
-            continue
-        used.add(r["family_id"])
-        happened, reported = when()
-        rows.append({"jenis": "PISAH_KK", "tanggal_peristiwa": happened, "tanggal_lapor": reported,
-                     "no_kk": r["no_kk"], "no_kk_baru": serials.kk(r["kode_desa"][:6], happened),
-                     "nik_anggota": f"{r['nik']};{r['nik_menantu']}"})  # fmt: skip
+    def deaths(self, alive: pl.DataFrame) -> pl.DataFrame:
+        """Deaths by the Gompertz hazard; returns the people still living."""
+        age = alive["umur"].to_numpy().astype(float)
+        q_death = 1 - np.exp(-np.exp(DEATH_A + DEATH_B * age) * self.days / 365.25)
+        dies = self.rng.random(alive.height) < q_death
+        for r in alive.filter(pl.Series(dies)).iter_rows(named=True):
+            happened, reported = self.when()
+            self.rows.append(
+                {"jenis": "MATI", "tanggal_peristiwa": happened, "tanggal_lapor": reported, "nik": r["nik"]}
+            )
+        return alive.filter(~pl.Series(dies))
 
-    singles = living.filter((pl.col("status_kawin") == 1) & pl.col("umur").is_between(20, 35)
-                            & ~pl.col("family_id").is_in(list(used)))  # fmt: skip
-    draw = singles.filter(pl.Series(rng.random(singles.height) < MARRIAGE_RATE * days / 365.25))
-    for (_kab,), group in sorted(draw.group_by(pl.col("kode_desa").str.slice(0, 4)), key=lambda g: str(g[0])):
-        men = group.filter(pl.col("jenis_kelamin") == 1).sort("person_id").iter_rows(named=True)
-        women = group.filter(pl.col("jenis_kelamin") == 2).sort("person_id").iter_rows(named=True)
-        for man, woman in zip(men, women, strict=False):
-            if man["family_id"] == woman["family_id"]:
+    def births(self, living: pl.DataFrame) -> None:
+        """Births to married women 15-49: a first name of the population, the mother's last word."""
+        rng = self.rng
+        mothers = living.filter(
+            (pl.col("jenis_kelamin") == 2) & pl.col("umur").is_between(15, 49) & (pl.col("status_kawin") == 2)
+        )
+        f_rate = FERTILITY_PEAK * np.exp(
+            -(((mothers["umur"].to_numpy() - FERTILITY_AGE) / FERTILITY_WIDTH) ** 2)
+        )
+        births = rng.random(mothers.height) < self.rate(f_rate)
+        names = {
+            s: living.filter(pl.col("jenis_kelamin") == s)["nama"].drop_nulls().to_list() for s in (1, 2)
+        }
+        for r in mothers.filter(pl.Series(births)).iter_rows(named=True):
+            happened, reported = self.when()
+            sex = int(rng.integers(1, 3))
+            first = str(names[sex][int(rng.integers(0, len(names[sex])))]).split()[0]
+            self.rows.append(
+                {
+                    "jenis": "LAHIR",
+                    "tanggal_peristiwa": happened,
+                    "tanggal_lapor": reported,
+                    "nik": self.serials.nik(r["kode_desa"][:6], happened, sex),
+                    "nama": f"{first} {r['nama'].split()[-1]}",
+                    "jenis_kelamin": sex,
+                    "nik_ibu": r["nik"],
+                    "no_kk": r["no_kk"],
+                }
+            )
+        self.used |= set(mothers.filter(pl.Series(births))["family_id"].to_list())
+
+    def moves(self, families: pl.DataFrame) -> None:
+        """Whole-family moves to another village of the same kabupaten."""
+        rng = self.rng
+        villages = regions.villages().select("kode", "kode_kab")
+        by_kab = {k: g["kode"].sort().to_list() for (k,), g in villages.group_by("kode_kab")}
+        moves = rng.random(families.height) < self.rate(MOVE_RATE)
+        for r in families.filter(pl.Series(moves)).iter_rows(named=True):
+            options = [v for v in by_kab.get(r["kode_desa"][:4], []) if v != r["kode_desa"]]
+            if not options or r["family_id"] in self.used:
                 continue
-            happened, reported = when()
-            rows.append({"jenis": "KAWIN", "tanggal_peristiwa": happened, "tanggal_lapor": reported,
-                         "nik": man["nik"], "nik_pasangan": woman["nik"],
-                         "no_kk_baru": serials.kk(man["kode_desa"][:6], happened)})  # fmt: skip
+            self.used.add(r["family_id"])
+            happened, reported = self.when()
+            self.rows.append(
+                {
+                    "jenis": "PINDAH",
+                    "tanggal_peristiwa": happened,
+                    "tanggal_lapor": reported,
+                    "no_kk": r["no_kk_now"],
+                    "kode_desa_tujuan": options[int(rng.integers(0, len(options)))],
+                    "alamat_tujuan": f"JL. BARU NO. {int(rng.integers(1, 300))}",
+                    "rt_tujuan": f"{int(rng.integers(1, 15)):03d}",
+                    "rw_tujuan": f"{int(rng.integers(1, 10)):03d}",
+                }
+            )
 
-    rows.sort(key=lambda r: (r["tanggal_peristiwa"], r["jenis"], str(r.get("nik") or r.get("no_kk"))))
-    for i, r in enumerate(rows, start=1):
-        r["id_peristiwa"] = f"EV-{quarter}-{i:07d}"
-        if r.get("nik") and rng.random() < BAD_ROWS:  # a mistyped NIK: 15 digits
-            r["nik"] = str(r["nik"])[:-1]
-    columns = ["id_peristiwa", "jenis", "tanggal_peristiwa", "tanggal_lapor", "nik", "no_kk", "nama", "jenis_kelamin",
-               "nik_ibu", "nik_pasangan", "no_kk_baru", "nik_anggota", "kode_desa_tujuan", "alamat_tujuan",
-               "rt_tujuan", "rw_tujuan"]  # fmt: skip
-    frame = pl.DataFrame([{c: r.get(c) for c in columns} for r in rows],
-                         schema={c: pl.Date() if c.startswith("tanggal") else pl.Int8() if c == "jenis_kelamin"
-                                 else pl.String() for c in columns}, orient="row")  # fmt: skip
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_csv(out)
-    return out
+    def splits(self, living: pl.DataFrame) -> None:
+        """A married child and the child-in-law leave the parents' KK with a new card (keluarga pecahan)."""
+        splits = living.filter((pl.col("hubungan") == 3) & (pl.col("status_kawin") == 2))
+        in_laws = (
+            living.filter(pl.col("hubungan") == 4)
+            .group_by("family_id")
+            .agg(pl.col("nik").sort().first().alias("nik_menantu"))
+        )
+        splits = splits.join(in_laws, on="family_id", how="inner").unique(
+            "family_id", keep="first", maintain_order=True
+        )
+        split_draw = self.rng.random(splits.height) < self.rate(SPLIT_RATE)
+        for r in splits.filter(pl.Series(split_draw)).iter_rows(named=True):
+            if r["family_id"] in self.used:
+                continue
+            self.used.add(r["family_id"])
+            happened, reported = self.when()
+            self.rows.append(
+                {
+                    "jenis": "PISAH_KK",
+                    "tanggal_peristiwa": happened,
+                    "tanggal_lapor": reported,
+                    "no_kk": r["no_kk"],
+                    "no_kk_baru": self.serials.kk(r["kode_desa"][:6], happened),
+                    "nik_anggota": f"{r['nik']};{r['nik_menantu']}",
+                }
+            )
+
+    def marriages(self, living: pl.DataFrame) -> None:
+        """Single adults 20-35 of the same kabupaten marry and take a new card."""
+        singles = living.filter(
+            (pl.col("status_kawin") == 1)
+            & pl.col("umur").is_between(20, 35)
+            & ~pl.col("family_id").is_in(list(self.used))
+        )
+        draw = singles.filter(pl.Series(self.rng.random(singles.height) < self.rate(MARRIAGE_RATE)))
+        groups = sorted(draw.group_by(pl.col("kode_desa").str.slice(0, 4)), key=lambda g: str(g[0]))
+        for (_kab,), group in groups:
+            men = group.filter(pl.col("jenis_kelamin") == 1).sort("person_id").iter_rows(named=True)
+            women = group.filter(pl.col("jenis_kelamin") == 2).sort("person_id").iter_rows(named=True)
+            for man, woman in zip(men, women, strict=False):
+                if man["family_id"] == woman["family_id"]:
+                    continue
+                happened, reported = self.when()
+                self.rows.append(
+                    {
+                        "jenis": "KAWIN",
+                        "tanggal_peristiwa": happened,
+                        "tanggal_lapor": reported,
+                        "nik": man["nik"],
+                        "nik_pasangan": woman["nik"],
+                        "no_kk_baru": self.serials.kk(man["kode_desa"][:6], happened),
+                    }
+                )
+
+    def write(self, out: Path) -> Path:
+        """Events in date order with their ids, a few NIKs mistyped, as CSV."""
+        rows = self.rows
+        rows.sort(key=lambda r: (r["tanggal_peristiwa"], r["jenis"], str(r.get("nik") or r.get("no_kk"))))
+        for i, r in enumerate(rows, start=1):
+            r["id_peristiwa"] = f"EV-{self.quarter}-{i:07d}"
+            if r.get("nik") and self.rng.random() < BAD_ROWS:  # a mistyped NIK: 15 digits
+                r["nik"] = str(r["nik"])[:-1]
+        frame = pl.DataFrame(
+            [{c: r.get(c) for c in EVENT_COLUMNS} for r in rows],
+            schema={
+                c: pl.Date()
+                if c.startswith("tanggal")
+                else pl.Int8()
+                if c == "jenis_kelamin"
+                else pl.String()
+                for c in EVENT_COLUMNS
+            },
+            orient="row",
+        )
+        out.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_csv(out)
+        return out
 
 
 def generate_corrections(
@@ -224,26 +323,56 @@ def generate_corrections(
         if current == true:  # nothing wrong on file: the dwelling changed since the survey
             codes = [c for c in keluarga.field(column).code_list.codes() if c != current]  # type: ignore[union-attr]
             new = codes[int(rng.integers(0, len(codes)))]
-        rows.append({"jenis": "ground_check", "id_keluarga_dtsen": r["id_keluarga_dtsen"], "atribut": column,
-                     "nilai_baru": str(new), "nilai_lama": None if current is None else str(current),
-                     "sumber": "ground_check_kemensos", "tanggal_keputusan": decided()})  # fmt: skip
+        rows.append(
+            {
+                "jenis": "ground_check",
+                "id_keluarga_dtsen": r["id_keluarga_dtsen"],
+                "atribut": column,
+                "nilai_baru": str(new),
+                "nilai_lama": None if current is None else str(current),
+                "sumber": "ground_check_kemensos",
+                "tanggal_keputusan": decided(),
+            }
+        )
     if "aset_mobil" in golden.columns:
         wrong = matched.filter(pl.col("aset_mobil") & ~pl.col("aset_mobil_benar").fill_null(False))
         for r in wrong.head(max(1, wrong.height // 10)).iter_rows(named=True):
-            rows.append({"jenis": "sanggahan", "id_keluarga_dtsen": r["id_keluarga_dtsen"], "atribut": "aset_mobil",
-                         "nilai_baru": "tidak", "nilai_lama": "ya", "sumber": "sanggahan_cek_bansos",
-                         "tanggal_keputusan": decided(),
-                         "keterangan": "mobil sudah dijual, masih atas nama pemilik lama"})  # fmt: skip
+            rows.append(
+                {
+                    "jenis": "sanggahan",
+                    "id_keluarga_dtsen": r["id_keluarga_dtsen"],
+                    "atribut": "aset_mobil",
+                    "nilai_baru": "tidak",
+                    "nilai_lama": "ya",
+                    "sumber": "sanggahan_cek_bansos",
+                    "tanggal_keputusan": decided(),
+                    "keterangan": "mobil sudah dijual, masih atas nama pemilik lama",
+                }
+            )
     rows.sort(key=lambda r: (r["tanggal_keputusan"], r["id_keluarga_dtsen"], r["atribut"]))
     for i, r in enumerate(rows, start=1):
         r["id_koreksi"] = f"KR-{quarter}-{i:06d}"
         r["nomor_keputusan"] = f"BA/{r['jenis'].upper()}/{quarter}/{i:05d}"
         r["petugas"] = f"PTG-{int(rng.integers(1000, 9999))}"
-    columns = ["id_koreksi", "jenis", "id_dtsen", "id_keluarga_dtsen", "atribut", "nilai_baru", "nilai_lama", "sumber",
-               "nomor_keputusan", "tanggal_keputusan", "petugas", "keterangan"]  # fmt: skip
-    frame = pl.DataFrame([{c: r.get(c) for c in columns} for r in rows],
-                         schema={c: pl.Date() if c == "tanggal_keputusan" else pl.String() for c in columns},
-                         orient="row")  # fmt: skip
+    columns = [
+        "id_koreksi",
+        "jenis",
+        "id_dtsen",
+        "id_keluarga_dtsen",
+        "atribut",
+        "nilai_baru",
+        "nilai_lama",
+        "sumber",
+        "nomor_keputusan",
+        "tanggal_keputusan",
+        "petugas",
+        "keterangan",
+    ]
+    frame = pl.DataFrame(
+        [{c: r.get(c) for c in columns} for r in rows],
+        schema={c: pl.Date() if c == "tanggal_keputusan" else pl.String() for c in columns},
+        orient="row",
+    )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.write_csv(out)

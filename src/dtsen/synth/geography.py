@@ -17,6 +17,8 @@ from dtsen.reference import regions
 
 KELURAHAN_WEIGHT = 3.5  # kelurahan average ~3-4x the population of a desa *(assumption)*
 URBAN_DESA_IN_KABUPATEN = 0.26  # desa classified urban (BPS) in kabupaten *(assumption; urban share ~57%)*
+# Eastern Indonesia (NTT, Maluku, Papua): poorer rural agriculture, less rural electricity
+EASTERN = frozenset({"53", "81", "82", "91", "92", "93", "94", "95", "96"})
 
 
 def hash_uniform(codes: np.ndarray, salt: int) -> np.ndarray:
