@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: set up; generate a synthetic province; run the 2026Q1 cycle (ingest ->
-# link -> consolidate -> score -> eligibility -> publish); write the quarter's civil-registration events and
+# link -> apply_events -> score -> eligibility -> publish); write the quarter's civil-registration events and
 # approved corrections; run 2026Q2; diff the two snapshots; load both into the serving database and serve
 # the web app with one demo account per role (DTSEN_DEMO_SERVE=0 stops before serving).
 set -euo pipefail

@@ -34,6 +34,9 @@ fi
 
 .venv/bin/ruff check src tests || exit 1
 .venv/bin/ruff format --check src tests || exit 1
+# Dead code: vulture over src/dtsen (scripts/deadcode.py says what counts; framework-called names are in
+# scripts/deadcode_whitelist.py).
+.venv/bin/python scripts/deadcode.py || exit 1
 
 # Two pytest-xdist workers, one per core of the CI machine (more would only share the same cores, and each
 # worker may hold a Spark JVM, a Chromium and DuckDB's memory). Whole files go to one worker (pyproject:

@@ -766,6 +766,41 @@ def test_verify_token_directly() -> None:
         verify_token(token, key, now=START + timedelta(seconds=60))
 
 
+def test_a_verified_token_is_remembered_but_expiry_and_another_key_still_refuse(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dtsen.auth import tokens
+
+    decoded: list[str] = []
+    decode = tokens.jwt.decode
+
+    def counting(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jwt, "decode", counting)
+    key, other = SigningKey.generate(), SigningKey.generate()
+    token, _ = issue_token(
+        key,
+        subject="c",
+        role="klien_instansi",
+        scopes=frozenset(),
+        regions=(),
+        now=START,
+        lifetime_seconds=60,
+    )
+    assert verify_token(token, key, now=START)["sub"] == "c"
+    assert verify_token(token, key, now=START + timedelta(seconds=30))["sub"] == "c"
+    assert decoded == [token]  # the signature was checked once
+    with pytest.raises(tokens.TokenError, match="kedaluwarsa"):
+        verify_token(token, key, now=START + timedelta(seconds=60))  # expiry checked on every use
+    with pytest.raises(tokens.TokenError, match="tanda tangan"):
+        verify_token(token, other, now=START)  # a rotated key verifies afresh
+    with pytest.raises(tokens.TokenError, match="tanda tangan"):
+        verify_token(token, other, now=START)
+    assert decoded == [token, token, token]  # refusals are not remembered
+
+
 def test_signing_key_is_created_once_with_mode_0600(tmp_path: Any) -> None:
     path = tmp_path / "keys" / ".jwt_signing_key.pem"
     first = SigningKey.load_or_create(path)

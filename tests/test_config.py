@@ -153,13 +153,19 @@ def test_with_a_dtsen_table_only_the_table_is_read(clean: Path) -> None:
         "bogus = 1\n",
         "[dtsen]\nthread = 2\n",
         'engine = "spark"\n[tool]\nx = 1\n',
-        "[dtsen]\nDATA_DIR = 'x'\n",
     ],
 )
 def test_unknown_keys_in_the_file_are_rejected(clean: Path, body: str) -> None:
     write(clean / "dtsen.toml", body)
     with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         Settings()
+
+
+def test_file_keys_are_matched_regardless_of_case_like_the_environment(clean: Path) -> None:
+    write(clean / "dtsen.toml", "[dtsen]\nDATA_DIR = 'x'\nThreads = 2\n")
+    settings = Settings()
+    assert settings.data_dir == Path("x")
+    assert settings.threads == 2
 
 
 def test_unknown_keyword_is_rejected() -> None:

@@ -176,7 +176,7 @@ def test_second_cycle_applies_events_and_diffs(base: dict[str, Path], tmp_path: 
     r = dtsen(data, "cycle", "run", "--period", "2026Q2")
     assert r.returncode == 0, r.stderr[-3000:]
     run_dir = data / "cycles" / "2026Q2"
-    outcomes = pl.read_parquet(run_dir / "consolidate" / "events_outcomes.parquet")
+    outcomes = pl.read_parquet(run_dir / "apply_events" / "events_outcomes.parquet")
     applied = outcomes.filter(pl.col("status") == "diterapkan")
     assert applied.filter(pl.col("jenis") == "MATI").height > 0
     q1, q2 = snapshot.latest("2026Q1", data_dir=data), snapshot.latest("2026Q2", data_dir=data)

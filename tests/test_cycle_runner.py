@@ -137,3 +137,31 @@ def test_tampered_committed_step_is_redone(tmp_path: Path) -> None:
     CycleRunner(period, make_steps(calls), data_dir=tmp_path).run(resume=True)
     assert calls == ["first", "second", "third"]
     assert (tmp_path / "cycles" / "2026Q1" / "third" / "c.txt").read_text() == "2026Q1\n2026Q1\n".upper()
+
+
+def test_run_interrupted_before_a_step_was_renamed_resumes_without_redoing_it(tmp_path: Path) -> None:
+    """A period interrupted after ``second`` committed under its former name ``old_second``: resume keeps
+    that output (moved under the new name) and runs only what is left."""
+    period = Period.parse("2026Q1")
+    calls: list[str] = []
+    first, second, third = make_steps(calls)
+
+    def broken(ctx: CycleContext, out: Path) -> dict:
+        raise ValueError("killed here")
+
+    before = [first, Step("old_second", "dua", second.run), Step("third", "tiga", broken)]
+    with pytest.raises(CycleError):
+        CycleRunner(period, before, data_dir=tmp_path).run()
+    run_dir = tmp_path / "cycles" / "2026Q1"
+    assert (run_dir / "old_second" / "b.txt").exists()
+
+    calls.clear()
+    renamed = Step("second", "dua", second.run, former=("old_second",))
+    result = CycleRunner(period, [first, renamed, third], data_dir=tmp_path).run(resume=True)
+    assert calls == ["third"]
+    assert result.resumed == ["first", "second"]
+    assert list(result.steps) == ["first", "second", "third"]
+    assert not (run_dir / "old_second").exists()
+    assert (run_dir / "third" / "c.txt").read_text() == "2026Q1\n2026Q1\n".upper()
+    state = json.loads((run_dir / "state.json").read_text())
+    assert list(state["steps"]) == ["first", "second", "third"]

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from dtsen.cycle.events import apply_events, check_row, read_events, sequential_ids
-from dtsen.sharing.dci import crvs, spec, subscriptions
+from dtsen.sharing.dci import crvs, crvs_client, crvs_inbox, spec, subscriptions
 from dtsen.sharing.dci.envelope import DciKey, canonical_json, envelope
 from dtsen.sharing.dci.outbox import deliver_due
 from dtsen.store.dci import DciCallback, DciClientKey, DciGrant
@@ -298,7 +298,7 @@ def test_births_marriages_and_divorces_become_feed_rows_the_cycle_reads_back(
     assert stored["AKTA-LAHIR-0001"].baris["jenis_kelamin"] == "2"
 
     with Session(world["engine"]) as s:
-        first = crvs.export_received(s, "2026Q3", tmp_path, cutoff=NOW + timedelta(days=1), now=NOW)
+        first = crvs_inbox.export_received(s, "2026Q3", tmp_path, cutoff=NOW + timedelta(days=1), now=NOW)
     assert first.path is not None
     assert first.path.name == "dukcapil-dci-2026Q3.parquet"
     feed = read_events(first.path)  # the very reader a cycle uses
@@ -314,8 +314,8 @@ def test_births_marriages_and_divorces_become_feed_rows_the_cycle_reads_back(
     assert (kawin["nik_pasangan"], kawin["tanggal_peristiwa"]) == (people.spouses[1], date(2026, 8, 1))
     content = first.path.read_bytes()
     with Session(world["engine"]) as s:  # again: the same file, nothing stamped anew; a later period: none
-        again = crvs.export_received(s, "2026Q3", tmp_path, cutoff=NOW + timedelta(days=1), now=NOW)
-        later = crvs.export_received(s, "2026Q4", tmp_path, cutoff=NOW + timedelta(days=90), now=NOW)
+        again = crvs_inbox.export_received(s, "2026Q3", tmp_path, cutoff=NOW + timedelta(days=1), now=NOW)
+        later = crvs_inbox.export_received(s, "2026Q4", tmp_path, cutoff=NOW + timedelta(days=90), now=NOW)
     assert (again.rows, again.new, again.path) == (first.rows, 0, first.path)
     assert first.path.read_bytes() == content
     assert (later.rows, later.path) == (0, None)
@@ -492,7 +492,7 @@ def test_agencies_subscribe_and_unsubscribe(world: dict[str, Any]) -> None:
     assert all(code in listed.output for code in codes)
 
     desil = next(c for c in codes if subs[c].perubahan == "desil")
-    message = crvs.unsubscribe_message([desil], now=NOW)
+    message = crvs_client.unsubscribe_message([desil], now=NOW)
     body = signed(agency, "unsubscribe", message, callback=False, sender_uri=CALLBACK)
     spec.validate_request(CORE, "/registry/unsubscribe", body)
     assert post(world, "/dci/registry/unsubscribe", body, agency).status_code == 200
@@ -500,7 +500,10 @@ def test_agencies_subscribe_and_unsubscribe(world: dict[str, Any]) -> None:
     assert [b["header"]["action"] for b in pushed] == ["on-unsubscribe"]
     assert pushed[0]["message"]["subscription_status"] == [{"code": desil, "status": "unsubscribe"}]
     twice = signed(
-        agency, "unsubscribe", crvs.unsubscribe_message([desil, "lgn-nothing"], now=NOW), callback=False
+        agency,
+        "unsubscribe",
+        crvs_client.unsubscribe_message([desil, "lgn-nothing"], now=NOW),
+        callback=False,
     )
     refused = post(world, "/dci/registry/unsubscribe", twice, agency)
     assert {e["code"] for e in refused.json()["errors"]} == {
@@ -519,10 +522,10 @@ def test_our_subscription_to_dukcapil_is_a_signed_spec_request(world: dict[str, 
         spec.validate_response(CORE, path, answer)
         return httpx.Response(200, json=answer)
 
-    message = crvs.subscribe_message(events=["death", "live_birth"], regions=["3471"], now=NOW)
-    header = crvs.request_header("subscribe", receiver_id="dukcapil", sender_uri="https://dtsen.example/dci/registry/notify",
+    message = crvs_client.subscribe_message(events=["death", "live_birth"], regions=["3471"], now=NOW)
+    header = crvs_client.request_header("subscribe", receiver_id="dukcapil", sender_uri="https://dtsen.example/dci/registry/notify",
                                  total=2, now=NOW)  # fmt: skip
-    answer = crvs.call_registry("https://dukcapil.example/dci", crvs.SUBSCRIBE_PATH, header, message, token=DUKCAPIL_TOKEN,
+    answer = crvs_client.call_registry("https://dukcapil.example/dci", crvs_client.SUBSCRIBE_PATH, header, message, token=DUKCAPIL_TOKEN,
                                 now=NOW, transport=httpx.MockTransport(registry))  # fmt: skip
     assert answer.status_code == 200
     assert answer.body["message"]["ack_status"] == "ACK"
@@ -531,13 +534,15 @@ def test_our_subscription_to_dukcapil_is_a_signed_spec_request(world: dict[str, 
     assert [i["subscribe_criteria"]["reg_event_type"] for i in sent["message"]["subscribe_request"]] == [
         "death", "live_birth"]  # fmt: skip
     assert 'kidId="dtsen|' in sent["signature"]
-    header = crvs.request_header("unsubscribe", receiver_id="dukcapil", sender_uri=None, total=1, now=NOW)
-    crvs.call_registry("https://dukcapil.example/dci", crvs.UNSUBSCRIBE_PATH, header,
-                       crvs.unsubscribe_message(["SUB-1"], now=NOW), token=DUKCAPIL_TOKEN, now=NOW,
+    header = crvs_client.request_header(
+        "unsubscribe", receiver_id="dukcapil", sender_uri=None, total=1, now=NOW
+    )
+    crvs_client.call_registry("https://dukcapil.example/dci", crvs_client.UNSUBSCRIBE_PATH, header,
+                       crvs_client.unsubscribe_message(["SUB-1"], now=NOW), token=DUKCAPIL_TOKEN, now=NOW,
                        transport=httpx.MockTransport(registry))  # fmt: skip
     assert json.loads(seen[1].content)["message"]["subscription_codes"] == ["SUB-1"]
     with pytest.raises(ValueError, match="unknown vital event"):
-        crvs.subscribe_message(events=["adoption"], regions=[], now=NOW)
+        crvs_client.subscribe_message(events=["adoption"], regions=[], now=NOW)
     assert canonical_json(sent["message"])  # the signed content is the canonical JSON of what was sent
 
 

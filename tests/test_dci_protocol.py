@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from dtsen.sharing.dci import background, outbox, protocol, spec
 from dtsen.sharing.dci import envelope as env
-from dtsen.sharing.dci import outbox, protocol, spec
 from dtsen.sharing.dci.envelope import DciKey
 from dtsen.sharing.dci.errors import KNOWN_CODES, DciError
 from dtsen.store.dci import DciCallback, DciOutbox, DciSeenMessage, DciTransaction
@@ -604,9 +604,10 @@ def test_a_revoked_key_is_refused_although_the_client_and_key_come_in_one_query(
     assert (status, _code_of(answer)) == (401, "err.signature.invalid")
 
 
-def test_a_sync_search_is_one_connection_and_at_most_eight_statements(world: World) -> None:
-    """The request's round trips, counted (a regression guard): token's client and its regions, the
-    client with its key and grant, the replay guard, the snapshot, the family query, two audit entries."""
+def test_a_sync_search_is_one_connection_and_at_most_four_statements(world: World) -> None:
+    """The request's round trips, counted (a regression guard): the token's client with its key, grant
+    and the current snapshot; the replay guard; the family query; the person's and the request's audit
+    entries in one chained append."""
     from sqlalchemy import event
 
     engine = world.client.app.state.engine  # type: ignore[attr-defined]
@@ -633,7 +634,72 @@ def test_a_sync_search_is_one_connection_and_at_most_eight_statements(world: Wor
         event.remove(engine, "checkout", checkout)
     assert len(checkouts) == 1
     if engine.dialect.name == "postgresql":  # SQLite appends to the audit chain in three statements
-        assert len(statements) <= 8, [statement.split("\n")[0][:80] for statement in statements]
+        assert len(statements) <= 4, [statement.split("\n")[0][:80] for statement in statements]
+    read, request = _newest_audit(world, 2)
+    assert (read.action, read.resource, request.action) == ("read", "dci_search", "dci_request")
+    assert read.subject_ref is not None
+    assert request.prev_hash == read.row_hash  # appended in order, each on the one before
+
+
+def _newest_audit(world: World, count: int) -> list[AuditLog]:
+    with Session(world.engine) as db:
+        return list(db.scalars(select(AuditLog).order_by(AuditLog.id.desc()).limit(count)))[::-1]
+
+
+def test_a_cached_token_of_a_client_revoked_since_is_refused(world: World) -> None:
+    """The verified token is remembered per process; whether its client is still active is read on every
+    request, so revoking a client stops its very next request."""
+    from dtsen.auth.clients import get_client, revoke_client
+    from dtsen.store.db import session_scope
+
+    client_id, token, key = _agency(world.engine, world.client, "AKSES-2026-000103", date(2026, 12, 31))
+    header = {**header_of(world, "search", 1), "sender_id": client_id}
+    message = search_message(search_item(world.nik))
+    assert post(world, protocol.SYNC_SEARCH, signed(world, header, message, key=key), token=token)[0] == 200
+    with session_scope(engine=world.engine) as db:
+        found = get_client(db, client_id)
+        assert found is not None
+        revoke_client(db, found, now=NOW, actor={"actor": "system:test", "actor_role": None})
+    again = {**header, "message_id": str(uuid.uuid4())}
+    status, answer = post(world, protocol.SYNC_SEARCH, signed(world, again, message, key=key), token=token)
+    assert status == 401, answer
+    assert last_audit(world).action == "token_rejected"
+
+
+def test_a_search_reads_the_snapshot_current_at_that_request(world: World) -> None:
+    """The current snapshot is read with the client in the request's first query (not kept between
+    requests), so a publish is seen by the next search."""
+    from sqlalchemy import update
+
+    with Session(world.engine) as db:
+        snapshots = {row.ref: (row.id, row.is_current) for row in db.scalars(select(ServedSnapshot))}
+        both = select(ServedPerson.nik).where(ServedPerson.kode_kab == KAB).group_by(ServedPerson.nik)
+        nik = db.scalar(both.having(func.count(ServedPerson.snapshot_id.distinct()) == 2).limit(1))
+    assert nik is not None, "no person of the kab/kota in both snapshots"
+
+    def search_ref() -> str:
+        body = signed(world, header_of(world, "search", 1), search_message(search_item(nik)))
+        assert post(world, protocol.SYNC_SEARCH, body)[0] == 200
+        read = _newest_audit(world, 2)[0]
+        assert read.action == "read"
+        assert read.detail is not None
+        return str(read.detail["snapshot"])
+
+    current = next(ref for ref, (_, is_current) in snapshots.items() if is_current)
+    other = next(ref for ref in snapshots if ref != current)
+    assert search_ref() == current
+    try:
+        with Session(world.engine) as db:
+            db.execute(update(ServedSnapshot).values(is_current=False))
+            db.execute(update(ServedSnapshot).where(ServedSnapshot.ref == other).values(is_current=True))
+            db.commit()
+        assert search_ref() == other
+    finally:
+        with Session(world.engine) as db:
+            db.execute(update(ServedSnapshot).values(is_current=False))
+            db.execute(update(ServedSnapshot).where(ServedSnapshot.ref == current).values(is_current=True))
+            db.commit()
+    assert search_ref() == current
 
 
 def test_the_seen_message_index_refuses_a_racing_duplicate(world: World) -> None:
@@ -669,7 +735,7 @@ def _transport(world: World, statuses: list[int]) -> httpx.MockTransport:
 def _deliver(world: World, *, now: datetime, statuses: list[int]) -> dict[str, Any]:
     from dtsen.store.db import session_factory
 
-    return protocol.run_once(session_factory(world.engine), now=now, secret=SECRET, receiver_id="dtsen",
+    return background.run_once(session_factory(world.engine), now=now, secret=SECRET, receiver_id="dtsen",
                              limits=protocol.Limits(20, 50, 5), key=world.ours,
                              transport=_transport(world, statuses))  # fmt: skip
 
@@ -816,8 +882,8 @@ def test_pushes_give_up_after_bounded_retries_and_never_go_to_removed_uris(world
 def test_prune_forgets_old_finished_state(world: World) -> None:
     from dtsen.store.db import session_factory
 
-    later = NOW + timedelta(days=protocol.RETENTION_DAYS + 2)
-    pruned = protocol.prune(session_factory(world.engine), now=later)
+    later = NOW + timedelta(days=background.RETENTION_DAYS + 2)
+    pruned = background.prune(session_factory(world.engine), now=later)
     assert pruned["messages"] >= 1
     assert pruned["transactions"] >= 1
     with Session(world.engine) as db:

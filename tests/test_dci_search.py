@@ -344,8 +344,9 @@ def _statements(engine: Engine) -> tuple[list[str], Callable[[], None]]:
     seen: list[str] = []
 
     def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        # The audit module's own batching is its business (SQLite inserts its rows one by one).
-        if not statement.lstrip().upper().startswith("INSERT INTO AUDIT_LOG"):
+        # The audit module's own batching is its business (a few entries in one chained append, more in
+        # three statements; SQLite inserts its rows one by one).
+        if not any(name in statement.lower() for name in ("audit_log", "audit_chain_head", "audit_append(")):
             seen.append(statement)
 
     event.listen(engine, "before_cursor_execute", listen)

@@ -9,10 +9,11 @@ import polars as pl
 
 from dtsen.cycle.corrections import apply_corrections, read_corrections
 from dtsen.cycle.diff import diff_snapshots
-from dtsen.cycle.events import PROVENANCE_SCHEMA, apply_events, read_events, sequential_ids
+from dtsen.cycle.events import apply_events, read_events, sequential_ids
 from dtsen.cycle.snapshot import publish
 from dtsen.programs.decide import decide
 from dtsen.programs.definition import load_programs
+from dtsen.tables import PROVENANCE
 from golden_frames import FAMILY_SCHEMA, PERSON_SCHEMA, SCORE_SCHEMA, frame, sample
 
 
@@ -42,9 +43,7 @@ def _publish(tmp_path: Path, name: str, persons: pl.DataFrame, families: pl.Data
 def test_diff_explains_every_change(tmp_path: Path) -> None:
     p, f, s = sample()
     persons, families, scores = frame(p, PERSON_SCHEMA), frame(f, FAMILY_SCHEMA), frame(s, SCORE_SCHEMA)
-    q1 = _publish(
-        tmp_path, "q1", persons, families, scores, pl.DataFrame(schema=PROVENANCE_SCHEMA), "2026Q1", "m1"
-    )
+    q1 = _publish(tmp_path, "q1", persons, families, scores, PROVENANCE.empty(), "2026Q1", "m1")
 
     events = tmp_path / "e.csv"
     events.write_text("id_peristiwa,jenis,tanggal_peristiwa,tanggal_lapor,nik\n"
@@ -97,7 +96,7 @@ def test_diff_explains_every_change(tmp_path: Path) -> None:
 def test_no_change_no_diff(tmp_path: Path) -> None:
     p, f, s = sample()
     persons, families, scores = frame(p, PERSON_SCHEMA), frame(f, FAMILY_SCHEMA), frame(s, SCORE_SCHEMA)
-    empty = pl.DataFrame(schema=PROVENANCE_SCHEMA)
+    empty = PROVENANCE.empty()
     a = _publish(tmp_path, "a", persons, families, scores, empty, "2026Q1", "m1")
     b = _publish(tmp_path, "b", persons, families, scores, empty, "2026Q2", "m1")
     result = diff_snapshots(a, b)

@@ -189,7 +189,7 @@ def test_crash_mid_batch_publishes_nothing(
         ingest(earlier["mapping"], [first, second], data_dir=earlier["data"], batch=f"gagal-{kind}")
     assert calls == ["dtks_satu.csv", "dtks_dua.csv"]  # the first file was landed and conformed
     assert snapshot(earlier["data"]) == before  # no staging dir, no batch, earlier batch byte-identical
-    assert not [p for p in batches_dir(earlier["data"]).iterdir() if p.name.startswith(".staging")]
+    assert not [p for p in batches_dir(earlier["data"]).iterdir() if p.name.startswith(".")]  # no staging
 
     monkeypatch.setattr(ingest_module, "_conform_file", real)
     retry = ingest(earlier["mapping"], [first], data_dir=earlier["data"], batch=f"gagal-{kind}")

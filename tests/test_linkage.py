@@ -198,12 +198,12 @@ def test_failed_run_leaves_last_state(world: dict[str, Path], monkeypatch: pytes
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(run_module, "_consolidate", boom)
+    monkeypatch.setattr(run_module, "consolidate", boom)
     with pytest.raises(RuntimeError, match="disk full"):
         link(None, out, state, config=small_config(), data_dir=world["data"], run="fail")
     assert (state / "ids.parquet").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == listing
-    assert not list(out.parent.glob(".link.staging-*"))
+    assert not list(out.parent.glob(".link.*"))  # no staging or set-aside directory left
 
 
 def test_no_register_batch_is_a_clear_error(world: dict[str, Path]) -> None:

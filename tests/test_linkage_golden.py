@@ -97,7 +97,8 @@ def test_family_provenance_prefers_the_more_recent_source() -> None:
     """Registry facts (PLN power, vehicles, land) against the chosen field family row: the more recent
     wins, the field row on a tie, an undated one last; a family known only to a registry gets only that
     attribute; rows come out in (id, atribut) order."""
-    from dtsen.linkage.families import PROVENANCE_SCHEMA, _compact_provenance, family_provenance
+    from dtsen.linkage.families import _compact_provenance, family_provenance
+    from dtsen.tables import FAMILY_PROVENANCE
 
     base = pl.DataFrame(
         {
@@ -115,7 +116,7 @@ def test_family_provenance_prefers_the_more_recent_source() -> None:
             ("K3", "daya_listrik", "pln", "b-pln", OLD),  # same date: the field row stays
             ("K4", "aset_sepeda_motor", "ranmor", "b-veh", OLD),  # the field row is undated
         ],
-        schema=PROVENANCE_SCHEMA,
+        schema=FAMILY_PROVENANCE.polars,
         orient="row",
     )
     compact = _compact_provenance(base, admin)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -114,9 +115,11 @@ def test_exclusions_are_reason_codes_never_silent(decided: tuple[Path, pl.DataFr
 
 def test_dead_persons_never_count(tmp_path: Path) -> None:
     p, _f, _s = sample()
-    p = [r if r["id_dtsen"] != "p31" else {**r, "status_hidup": False} for r in p]
-    p = [r if r["id_dtsen"] != "p12" else {**r, "tanggal_meninggal": pl.date(2026, 2, 1)} for r in p]
-    p = [r if r["id_dtsen"] != "p12" else {**r, "tanggal_meninggal": None, "status_hidup": False} for r in p]
+    dead = {  # two ways a death shows: the flag without a date, and a date whose flag was never updated
+        "p31": {"status_hidup": False, "tanggal_meninggal": None},
+        "p12": {"status_hidup": True, "tanggal_meninggal": date(2026, 2, 1)},
+    }
+    p = [{**r, **dead.get(r["id_dtsen"], {})} for r in p]
     out, elig = _decide(tmp_path, persons=p, programs=only("pkh", "pbi_jk"))
     alone = _row(elig, "pkh", "f3")
     assert not alone["layak"]

@@ -19,9 +19,9 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from dtsen.atomic import sha256_file
 from dtsen.auth.scope import Principal, Role
 from dtsen.cycle import snapshot as snapshots
-from dtsen.sources.ingest import sha256_file
 from dtsen.store import registry
 from dtsen.store.db import make_engine, upgrade
 from dtsen.store.served import ServedFamily, ServedPerson, ServedProvenance, ServedSnapshot

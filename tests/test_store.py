@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, event, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -52,10 +52,27 @@ def _settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPath
 
 
 @pytest.fixture(scope="module")
-def first_load(engine: Engine) -> RegionLoad:
-    """The regions, loaded once per module database (tests that change them restore them)."""
-    with engine.begin() as connection:
-        return load_regions(connection)
+def counted_first_load(engine: Engine) -> tuple[RegionLoad, int]:
+    """The regions, loaded once per module database (tests that change them restore them), and how many
+    statements the load sent to the database."""
+    statements = 0
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with engine.begin() as connection:
+            load = load_regions(connection)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return load, statements
+
+
+@pytest.fixture(scope="module")
+def first_load(counted_first_load: tuple[RegionLoad, int]) -> RegionLoad:
+    return counted_first_load[0]
 
 
 @pytest.fixture
@@ -167,10 +184,13 @@ def test_plain_postgresql_urls_use_psycopg() -> None:
 # --- regions ----------------------------------------------------------------------------------------
 
 
-def test_load_regions_counts_levels_and_is_idempotent(engine: Engine, first_load: RegionLoad) -> None:
+def test_load_regions_counts_levels_and_is_idempotent(
+    engine: Engine, counted_first_load: tuple[RegionLoad, int]
+) -> None:
+    first_load, statements = counted_first_load
     assert first_load.by_level == LEVEL_COUNTS
     assert first_load.total == 91_590 == first_load.inserted + first_load.unchanged + first_load.updated
-    assert first_load.seconds < 8, "bulk load regressed to row-by-row speed"
+    assert statements < 91_590 // 100, f"{statements} statements: the bulk load went row by row"
 
     with engine.begin() as connection:
         again = load_regions(connection)
@@ -386,6 +406,50 @@ def test_concurrent_appends_form_one_chain(fresh: Engine) -> None:
         head = audit.chain_head(session)
     assert head is not None
     assert head.row_count == threads * per_thread
+
+
+def test_record_entries_keeps_their_order_in_one_statement_and_the_chain(fresh: Engine) -> None:
+    """Entries appended together (PostgreSQL: up to CHAINED_MAX chained audit_append calls in one
+    statement, more through record_many) land in the order given, each hashed on the one before, also
+    with other threads appending at the same time."""
+    statements: list[str] = []
+    event.listen(fresh, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    expected: list[tuple[int, int]] = []
+    for count in (1, 3, audit.CHAINED_MAX, audit.CHAINED_MAX + 1):
+        statements.clear()
+        with session_scope(engine=fresh) as session:
+            entries = [
+                audit.entry(actor="operator-1", action="read", nik=NIK_A, detail={"n": count, "i": i})
+                for i in range(count)
+            ]
+            assert audit.record_entries(session, entries) == count
+        expected += [(count, i) for i in range(count)]
+        if fresh.dialect.name == "postgresql":
+            assert len(statements) == (1 if count <= audit.CHAINED_MAX else 3)
+    with Session(fresh) as session:
+        details = list(session.scalars(select(AuditLog.detail).order_by(AuditLog.id)))
+    assert [(d["n"], d["i"]) for d in details] == expected
+    assert _verify(fresh) == []
+
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        try:
+            for i in range(5):
+                with session_factory(fresh)() as session, session.begin():
+                    audit.record_entries(
+                        session, [audit.entry(actor=f"worker-{worker}", action="read", detail={"i": i})] * 3
+                    )
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    pool = [threading.Thread(target=work, args=(n,)) for n in range(3)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert errors == []
+    assert _verify(fresh) == []
 
 
 # --- CLI --------------------------------------------------------------------------------------------

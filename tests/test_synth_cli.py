@@ -116,7 +116,7 @@ def test_a_failure_mid_run_leaves_no_partial_output(tmp_path: Path, monkeypatch:
     assert result.exit_code != 0
     assert isinstance(result.exception, RuntimeError)
     assert not out.exists()
-    assert list(out.parent.iterdir()) == []  # no hidden .out.partial-* staging directory either
+    assert list(out.parent.iterdir()) == []  # no hidden .out.staging directory either
 
 
 def test_a_failure_mid_run_keeps_the_previous_dataset(

@@ -12,9 +12,10 @@ from mapie.regression import SplitConformalRegressor
 
 from dtsen.engine import get_engine
 from dtsen.welfare import metrics
-from dtsen.welfare.baseline import PROV_INDEX, StepwiseOLS, _stepwise
+from dtsen.welfare.areas import AREA_COLUMNS
+from dtsen.welfare.baseline import StepwiseOLS, _stepwise
 from dtsen.welfare.benchmark import desil_deviation
-from dtsen.welfare.features import FEATURE_NAMES
+from dtsen.welfare.features import FEATURE_NAMES, FEATURES
 from dtsen.welfare.intervals import conformalize, placement
 from dtsen.welfare.rank import rank
 
@@ -35,7 +36,7 @@ def test_perfect_reversed_and_equal_coverage_targeting() -> None:
     assert at40["exclusion_error"] == pytest.approx(
         at40["inclusion_error"], abs=0.01
     )  # equal by construction
-    wider = metrics.targeting(y, noisy, w, 0.5)
+    wider = metrics.targeting(y, noisy, w, 0.5, target=0.4)  # a fixed target group, wider program
     assert wider["exclusion_error"] < at40["exclusion_error"]
     assert wider["inclusion_error"] > at40["inclusion_error"]
     assert metrics.targeting_curve_auc(y, y, w) == pytest.approx(1 - 0.4 / 2, abs=0.01)
@@ -62,17 +63,28 @@ def test_subgroup_parity_flags_an_underserved_group() -> None:
     assert audit["1"]["exclusion_error"] > audit["0"]["exclusion_error"]
 
 
-# -- stepwise OLS ----------------------------------------------------------------------------------------
+# -- stepwise OLS with shrunken area effects --------------------------------------------------------------
+PROV_INDEX, KAB_INDEX = FEATURE_NAMES.index("prov"), FEATURE_NAMES.index("kab")
+PROV_EFFECT = {31.0: 0.0, 32.0: 0.3, 33.0: -0.4}
+
+
 def _design(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two household variables (columns 0 and 1, both unsigned), province effects and 8 kab/kota per
+    province with their own effects (sd 0.2); kab xx08 is rare (about 1% of its province's rows)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, len(FEATURE_NAMES)))
     x[:, PROV_INDEX] = rng.choice([31.0, 32.0, 33.0], size=n, p=[0.6, 0.3, 0.1])
-    effect = {31.0: 0.0, 32.0: 0.3, 33.0: -0.4}
+    kab_probs = np.array([0.2, 0.2, 0.15, 0.15, 0.1, 0.1, 0.09, 0.01])
+    x[:, KAB_INDEX] = x[:, PROV_INDEX] * 100 + rng.choice(np.arange(1, 9), size=n, p=kab_probs)
+    x[:, list(AREA_COLUMNS[2:])] = np.nan  # no deeper level in this survey
+    kab_effect = np.random.default_rng(99).normal(0, 0.2, size=(40, 9))  # same effects for every seed
+    kab_effect[:, 1:] -= (kab_effect[:, 1:] * kab_probs).sum(axis=1, keepdims=True)  # mean 0 per province
     y = (
         12
         + 0.5 * x[:, 0]
-        - 0.3 * x[:, 5]
-        + np.vectorize(effect.get)(x[:, PROV_INDEX])
+        - 0.3 * x[:, 1]
+        + np.vectorize(PROV_EFFECT.get)(x[:, PROV_INDEX])
+        + kab_effect[x[:, PROV_INDEX].astype(int) - 0, x[:, KAB_INDEX].astype(int) % 100]
         + rng.normal(0, 0.3, n)
     )
     return x, y
@@ -80,30 +92,66 @@ def _design(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_stepwise_selects_the_true_variables() -> None:
     x, y = _design(3000, 4)
-    chosen = _stepwise(np.delete(x, PROV_INDEX, axis=1), y, np.ones(len(y)), 0.001, 30)
-    assert set(chosen[:2]) == {0, 5}
+    y = y - np.vectorize(PROV_EFFECT.get)(x[:, PROV_INDEX])
+    chosen = _stepwise(np.delete(x, AREA_COLUMNS, axis=1), y, np.ones(len(y)), 0.001, 30)
+    assert set(chosen[:2]) == {0, 1}
     assert len(chosen) <= 4
 
 
-def test_ols_pools_small_provinces_and_adds_up() -> None:
+def test_ols_gives_every_area_a_shrunken_effect_and_adds_up() -> None:
     x, y = _design(3000, 5)
-    model = StepwiseOLS(min_obs=500).fit(x, y, np.ones(len(y)))
-    assert set(model.models_) == {"nasional", "31", "32"}  # 33 has ~300 rows: the pooled model
-    assert "prov_33" in model.models_["nasional"]["selected"]
+    model = StepwiseOLS().fit(x, y, np.ones(len(y)))
+    prov, kab = model.areas_.levels[:2]
+    assert set(prov.codes) == {31.0, 32.0, 33.0}  # no household minimum: every province has its effect
+    assert len(kab.codes) == 24
+    assert prov.sigma2_u > 0
+    assert kab.sigma2_u > 0
+    # the province effects are recovered (relative to 31) ...
+    diff = {p: prov.lookup(np.array([p]))[0] - prov.lookup(np.array([31.0]))[0] for p in (32.0, 33.0)}
+    assert abs(diff[32.0] - 0.3) < 0.1
+    assert abs(diff[33.0] + 0.4) < 0.1
+    # ... and a rare kab is pulled towards its province more than a common one
+    resid = y - model.predict(x) + model.areas_.levels[1].lookup(x[:, KAB_INDEX])
+    for rare, common in ((3108.0, 3101.0), (3208.0, 3201.0)):
+        raw = {k: resid[x[:, KAB_INDEX] == k].mean() for k in (rare, common)}
+        fitted = {k: kab.lookup(np.array([k]))[0] for k in (rare, common)}
+        assert abs(fitted[rare]) / abs(raw[rare]) < abs(fitted[common]) / abs(raw[common]) < 1
     x_test, y_test = _design(2000, 6)
     pred = model.predict(x_test)
-    assert np.sqrt(np.mean((pred - y_test) ** 2)) < 0.33
+    assert np.sqrt(np.mean((pred - y_test) ** 2)) < 0.32
+    no_areas = StepwiseOLS().fit(np.where(np.isin(np.arange(x.shape[1]), AREA_COLUMNS), 1.0, x), y)
+    assert np.sqrt(np.mean((no_areas.predict(x_test) - y_test) ** 2)) > 0.36  # the areas matter here
     np.testing.assert_allclose(model.contributions(x_test).sum(axis=1), pred)
+    # an unknown kab is scored at its province's effect, an unknown province at the national mean
+    unseen = x_test[:3].copy()
+    unseen[:, KAB_INDEX] = 3199.0
+    np.testing.assert_allclose(model.contributions(unseen)[:, KAB_INDEX], 0.0)
+    np.testing.assert_allclose(model.contributions(unseen)[:, PROV_INDEX], prov.lookup(unseen[:, PROV_INDEX]))
     with_nan = x_test.copy()
     with_nan[:5, 0] = np.nan  # imputed with the training mean
     assert np.isfinite(model.predict(with_nan)).all()
     np.testing.assert_allclose(StepwiseOLS.from_dict(model.to_dict()).predict(x_test), pred)
 
 
+def test_ols_never_gives_an_owned_asset_a_negative_effect() -> None:
+    """Owning a boat lowers consumption in this sample (fishing families are poorer): an unconstrained OLS
+    would say so; the baseline keeps the boat out instead, and every signed coefficient has its sign."""
+    x, y = _design(3000, 7)
+    boat = FEATURE_NAMES.index("aset_perahu")
+    x[:, boat] = (np.random.default_rng(7).random(3000) < 0.2).astype(float)
+    y = y - 0.25 * x[:, boat]
+    free = _stepwise(np.delete(x, AREA_COLUMNS, axis=1), y, np.ones(len(y)), 0.05, None)
+    assert boat - sum(boat > a for a in AREA_COLUMNS) in free  # the unconstrained search takes it
+    model = StepwiseOLS().fit(x, y)
+    assert "aset_perahu" not in model.selected_
+    signs = np.array([FEATURES[i].sign for i in range(len(FEATURES))])
+    assert (model.coef_ * signs >= 0).all()
+
+
 # -- conformal intervals ---------------------------------------------------------------------------------
 def test_conformal_interval_matches_mapie_and_covers_eighty_percent() -> None:
     x, y = _design(8000, 9)  # calibration 2000 rows: the realised coverage varies by about 1 pt
-    model = StepwiseOLS(min_obs=10_000).fit(x[:2000], y[:2000], np.ones(2000))
+    model = StepwiseOLS().fit(x[:2000], y[:2000], np.ones(2000))
     conformal = conformalize(model, x[2000:4000], y[2000:4000], 0.8)
     mapie = SplitConformalRegressor(model, confidence_level=0.8, prefit=True).conformalize(
         x[2000:4000], y[2000:4000]

@@ -11,30 +11,31 @@ import secrets
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 CONFIG_ENV = "DTSEN_CONFIG"
 DEFAULT_CONFIG_FILE = "dtsen.toml"
 
 
-class TomlFileSource(PydanticBaseSettingsSource):
-    """Reads the ``[dtsen]`` table (or the top level) of ``$DTSEN_CONFIG`` or ``./dtsen.toml``."""
-
-    def __call__(self) -> dict[str, Any]:
-        path = config_file_path()
-        if path is None:
-            return {}
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ValueError(f"configuration file {path}: {exc}") from exc
-        return dict(data.get("dtsen", data))
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
-        return None, field_name, False
+def toml_source(settings_cls: type[BaseSettings]) -> PydanticBaseSettingsSource:
+    """pydantic-settings' TOML source over ``$DTSEN_CONFIG`` or ``./dtsen.toml``: its ``[dtsen]`` table if
+    it has one, else its top level. A broken file is an error that names it."""
+    path = config_file_path()
+    try:
+        source = TomlConfigSettingsSource(settings_cls, toml_file=path)
+        if "dtsen" in source.toml_data:
+            source = TomlConfigSettingsSource(settings_cls, toml_file=path, toml_table_header=("dtsen",))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"configuration file {path}: {exc}") from exc
+    return source
 
 
 def config_file_path() -> Path | None:
@@ -109,7 +110,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, TomlFileSource(settings_cls), file_secret_settings
+        return init_settings, env_settings, toml_source(settings_cls), file_secret_settings
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,7 +1,10 @@
 """The batch engine layer: one place that knows whether Ibis expressions run on DuckDB or Spark.
 
-Pipeline code builds Ibis expressions and calls :meth:`Engine.read_parquet` / :meth:`Engine.write_parquet`;
-nothing else in the batch plane imports duckdb or pyspark for transforms.
+:func:`get_engine` returns a :class:`DuckDBEngine` or a :class:`SparkEngine`; both are an :class:`Engine`,
+whose methods hold every difference between the backends (writing Parquet, reference tables, string
+similarity, the Splink database, tuning). Pipeline code builds Ibis expressions, calls those methods and
+never asks which engine it has; nothing else in the batch plane imports pyspark, and DuckDB used as a
+local tool rather than as the engine comes from :func:`local_duckdb` or :func:`local_engine`.
 
 Both engines write the same Parquet for the same expression: one file, zstd, the Arrow schema of the
 expression with every column nullable (DuckDB would otherwise mark a column NOT NULL when its plan or the
@@ -15,29 +18,35 @@ import hashlib
 import itertools
 import logging
 import math
-import re
 import shutil
-import string
 import tempfile
 import uuid
 import weakref
-from dataclasses import dataclass, field
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import duckdb
 import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dtsen.compilers import duckdb_compiler, spark_compiler
 from dtsen.config import get_settings
+
+if TYPE_CHECKING:
+    from dtsen.config import Settings
 
 COMPRESSION = "zstd"  # of the files dtsen writes (Spark's temporary part files keep its default)
 # Spark results computed from at most this many Parquet bytes are collected as Arrow (in memory a few times
 # that); larger ones are written by the executors
 SPARK_COLLECT_BYTES = 8 << 20
 BATCH_ROWS = 122_880  # DuckDB vector size x 60: about one Parquet row group
+SPARK_JW_CLASS = "uk.gov.moj.dash.linkage.JaroWinklerSimilarity"  # in Splink's similarity jar
 
 # Settings for the session dtsen starts itself (local mode: light, small shuffles) ...
 SPARK_LOCAL_CONF: dict[str, str] = {
@@ -55,216 +64,6 @@ SPARK_SQL_CONF: dict[str, str] = {
 }
 
 
-# -- one regular expression dialect -----------------------------------------------------------------------
-# DuckDB runs RE2, Spark runs java.util.regex; pipeline code writes RE2. The Spark compiler below rewrites
-# every literal pattern so that Java gives RE2's answer: ``$`` is the end of the text (Java also matches
-# before a final line terminator such as U+2028), ``\s`` leaves out the vertical tab, ``\b`` is ASCII, ``.``
-# stops only at a newline, ``[[:alpha:]]`` and ``(?P<name>`` exist, ``&&`` in a class is literal, and in
-# replacements ``\1`` is a group and ``$`` is a plain character.
-_RE2_SPACE = "\\t\\n\\f\\r "  # RE2's \s: no vertical tab
-_ASCII_WORD = "[0-9A-Za-z_]"
-_OUTSIDE = {
-    "s": f"[{_RE2_SPACE}]",
-    "S": f"[^{_RE2_SPACE}]",
-    "b": f"(?:(?<={_ASCII_WORD})(?!{_ASCII_WORD})|(?<!{_ASCII_WORD})(?={_ASCII_WORD}))",
-    "B": f"(?:(?<={_ASCII_WORD})(?={_ASCII_WORD})|(?<!{_ASCII_WORD})(?!{_ASCII_WORD}))",
-}
-_POSIX = {
-    "alnum": "Alnum", "alpha": "Alpha", "ascii": "ASCII", "blank": "Blank", "cntrl": "Cntrl", "digit": "Digit",
-    "graph": "Graph", "lower": "Lower", "print": "Print", "punct": "Punct", "space": "Space", "upper": "Upper",
-    "xdigit": "XDigit",
-}  # fmt: skip
-_POSIX_RE = re.compile(r"\[:(\^?)([a-z]+):\]")
-_REPEAT_RE = re.compile(r"\{\d+(?:,\d*)?\}")
-_FLAGS_RE = re.compile(r"\(\?([imsU]*)(?:-([imsU]*))?[:)]")
-
-
-def re2_to_java(pattern: str) -> str:
-    """An RE2 pattern rewritten for java.util.regex so that both match the same strings."""
-    flags = "".join(f for m in _FLAGS_RE.finditer(pattern) for f in m.group(1))
-    multiline, dotall = "m" in flags, "s" in flags
-    out: list[str] = []
-    i, n, in_class = 0, len(pattern), False
-    while i < n:
-        c = pattern[i]
-        if c == "\\" and i + 1 < n:
-            i = _escape(pattern, i, in_class, out)
-        elif in_class:
-            posix = _POSIX_RE.match(pattern, i) if c == "[" else None
-            if posix and posix.group(2) in _POSIX:
-                out.append(f"\\{'P' if posix.group(1) else 'p'}{{{_POSIX[posix.group(2)]}}}")
-                i = posix.end()
-                continue
-            in_class = c != "]"
-            out.append({"[": "\\[", "&": "\\&"}.get(c, c))  # Java: [ is a union, && an intersection
-            i += 1
-        elif c == "[":
-            in_class, i = True, i + 1
-            out.append("[^" if pattern.startswith("^", i) else "[")
-            i += pattern.startswith("^", i)
-            if pattern.startswith("]", i):  # a leading ] is a literal in RE2
-                out.append("\\]")
-                i += 1
-        elif c == "(" and (flag_group := _FLAGS_RE.match(pattern, i)):
-            on = flag_group.group(1) + ("u" if "i" in flag_group.group(1) else "")  # Unicode case folding
-            off = f"-{flag_group.group(2)}" if flag_group.group(2) is not None else ""
-            out.append(f"(?{on}{off}{pattern[flag_group.end() - 1]}")
-            i = flag_group.end()
-        else:
-            if c == "$" and not multiline:
-                out.append("\\z")  # Java's $ also matches before a final line terminator
-            elif c == "." and not dotall:
-                out.append("[^\\n]")  # Java's . also stops at \r, U+0085, U+2028, U+2029
-            elif c == "{" and not _REPEAT_RE.match(pattern, i):
-                out.append("\\{")  # a literal in RE2, an error in Java
-            elif pattern.startswith("(?P<", i):
-                out.append("(?<")
-                i += 3
-            else:
-                out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def _escape(pattern: str, i: int, in_class: bool, out: list[str]) -> int:
-    """Translate the escape at ``pattern[i]`` (a backslash) into ``out``; returns the next index."""
-    nxt = pattern[i + 1]
-    if nxt == "Q":  # \Q...\E: literal text in both
-        end = pattern.find("\\E", i + 2)
-        end = len(pattern) if end < 0 else end + 2
-        out.append(pattern[i:end])
-        return end
-    if nxt in "pP" and i + 2 < len(pattern):  # \pL, \p{Greek}: Java wants 'Is' before a script name
-        if pattern[i + 2] == "{":
-            close = pattern.index("}", i + 3)
-            name, end = pattern[i + 3 : close], close + 1
-        else:
-            name, end = pattern[i + 2], i + 3
-        if name.startswith("^"):
-            nxt, name = "P" if nxt == "p" else "p", name[1:]
-        out.append(f"\\{nxt}{{{name if name.startswith('Is') else 'Is' + name}}}")
-        return end
-    octal = re.match(r"[1-7][0-7]{0,2}", pattern[i + 1 : i + 4])
-    if octal:  # an octal character in RE2, a back reference in Java
-        out.append(f"\\0{octal.group()}")
-        return i + 1 + octal.end()
-    if in_class and nxt == "s":
-        out.append(_RE2_SPACE)
-    elif not in_class and nxt in _OUTSIDE:
-        out.append(_OUTSIDE[nxt])
-    else:
-        out.append("\\" + nxt)
-    return i + 2
-
-
-def re2_replacement_to_java(replacement: str) -> str:
-    """RE2's rewrite string (``\\1`` a group, ``\\\\`` a backslash) as a Java replacement string."""
-    out: list[str] = []
-    i = 0
-    while i < len(replacement):
-        c = replacement[i]
-        if c == "\\" and i + 1 < len(replacement):
-            nxt = replacement[i + 1]
-            out.append(f"${nxt}" if nxt.isdigit() else "\\" + nxt)
-            i += 2
-            continue
-        out.append({"$": "\\$", "\\": "\\\\"}.get(c, c))
-        i += 1
-    return "".join(out)
-
-
-def _java_literal(text: str) -> str:
-    """``text`` as a Java regular expression matching exactly it."""
-    return "".join("\\" + c if c in string.punctuation or c == " " else c for c in text)
-
-
-@cache
-def _spark_compiler() -> Any:
-    """Ibis' PySpark compiler with DuckDB's semantics where the two differ for pipeline code: RE2
-    patterns (see :func:`re2_to_java`), ``split`` on a plain delimiter (Spark's SPLIT takes a regular
-    expression) and an array index past the end giving NULL (an error on Spark in ANSI mode)."""
-    import sqlglot.expressions as sge
-    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
-    from ibis.expr import operations as ops
-
-    def literal(node: Any) -> str | None:
-        return node.value if isinstance(node, ops.Literal) and isinstance(node.value, str) else None
-
-    class Compiler(PySparkCompiler):  # visit_<Op> is how ibis names its visitors
-        def _pattern(self, node: Any, compiled: Any) -> Any:
-            value = literal(node)
-            return compiled if value is None else sge.convert(re2_to_java(value))
-
-        def visit_RegexSearch(self, op: Any, *, arg: Any, pattern: Any) -> Any:  # noqa: N802
-            return sge.paren(self.f.regexp_like(arg, self._pattern(op.pattern, pattern)), copy=False)
-
-        def visit_RegexExtract(self, op: Any, *, arg: Any, pattern: Any, index: Any) -> Any:  # noqa: N802
-            return self.f.regexp_extract(arg, self._pattern(op.pattern, pattern), index)
-
-        def visit_RegexSplit(self, op: Any, *, arg: Any, pattern: Any) -> Any:  # noqa: N802
-            return self.f.split(arg, self._pattern(op.pattern, pattern), -1)
-
-        def visit_RegexReplace(self, op: Any, *, arg: Any, pattern: Any, replacement: Any) -> Any:  # noqa: N802
-            value = literal(op.replacement)
-            if value is not None:
-                replacement = sge.convert(re2_replacement_to_java(value))
-            return self.f.regexp_replace(arg, self._pattern(op.pattern, pattern), replacement)
-
-        def visit_StringSplit(self, op: Any, *, arg: Any, delimiter: Any) -> Any:  # noqa: N802
-            value = literal(op.delimiter)
-            if value is not None:
-                delimiter = sge.convert(_java_literal(value))
-            return self.f.split(arg, delimiter, -1)
-
-        def visit_ArrayIndex(self, op: Any, *, arg: Any, index: Any) -> Any:  # noqa: N802
-            if isinstance(op.index, ops.Literal):
-                return self.f.try_element_at(arg, index + 1 if op.index.value >= 0 else index)
-            return self.if_(
-                index >= 0, self.f.try_element_at(arg, index + 1), self.f.try_element_at(arg, index)
-            )
-
-        # Spark parses `a <> b IN (2, 3)` as `(a <> b) IN (2, 3)` (likewise RLIKE, LIKE, BETWEEN and IS
-        # NULL), and ibis writes no parentheses there
-        def visit_InValues(self, op: Any, **kw: Any) -> Any:  # noqa: N802
-            return sge.paren(super().visit_InValues(op, **kw), copy=False)
-
-        def visit_InSubquery(self, op: Any, **kw: Any) -> Any:  # noqa: N802
-            return sge.paren(super().visit_InSubquery(op, **kw), copy=False)
-
-        def visit_Between(self, op: Any, **kw: Any) -> Any:  # noqa: N802
-            return sge.paren(super().visit_Between(op, **kw), copy=False)
-
-        def visit_StringSQLLike(self, op: Any, **kw: Any) -> Any:  # noqa: N802
-            return sge.paren(super().visit_StringSQLLike(op, **kw), copy=False)
-
-        def visit_StringSQLILike(self, op: Any, **kw: Any) -> Any:  # noqa: N802
-            return sge.paren(super().visit_StringSQLILike(op, **kw), copy=False)
-
-        # NULL is NULL, as on DuckDB (ibis' PySpark compiler also counts a float NaN as null)
-        def visit_IsNull(self, op: Any, *, arg: Any) -> Any:  # noqa: N802
-            return sge.paren(arg.is_(sge.Null()), copy=False)
-
-        def visit_NotNull(self, op: Any, *, arg: Any) -> Any:  # noqa: N802
-            return sge.paren(arg.is_(sge.not_(sge.Null())), copy=False)
-
-    return Compiler()
-
-
-@cache
-def _duckdb_compiler() -> Any:
-    """Ibis' DuckDB compiler, except that ``x.first(include_null=False).over(w)`` keeps its IGNORE NULLS:
-    ibis rewrites a windowed first() into FIRST_VALUE and drops the flag on DuckDB (its PySpark compiler
-    always ignores nulls), so the same expression meant different things on the two engines."""
-    import sqlglot.expressions as sge
-    from ibis.backends.sql.compilers.duckdb import DuckDBCompiler
-
-    class Compiler(DuckDBCompiler):
-        def visit_FirstValue(self, op: Any, *, arg: Any) -> Any:  # noqa: N802
-            return sge.IgnoreNulls(this=self.f.first_value(arg))
-
-    return Compiler()
-
-
 def nullable_schema(schema: pa.Schema) -> pa.Schema:
     """``schema`` with every field (and every list item) nullable."""
     return pa.schema([_nullable(f) for f in schema], metadata=schema.metadata)
@@ -280,40 +79,36 @@ def _nullable(f: pa.Field) -> pa.Field:
     return f.with_type(t).with_nullable(True)
 
 
-@dataclass
-class Engine:
-    name: str
-    con: Any
-    _input_bytes: dict[str, int] = field(default_factory=dict, repr=False)  # Spark: table -> file size
+class Engine(ABC):
+    """One batch backend. A subclass per backend owns every difference between them (how a result reaches
+    Parquet, reference tables, string similarity, the Splink database, tuning); pipeline code calls these
+    methods and never asks which engine it has. ``name`` is for manifests, logs and reports only."""
+
+    name: ClassVar[str]
+
+    def __init__(self, con: Any) -> None:
+        self.con = con  # the Ibis backend
+
+    @classmethod
+    @abstractmethod
+    def connect(cls, settings: Settings) -> Engine:
+        """A new engine configured by ``settings``."""
+
+    @classmethod
+    def sources_at_once(cls, requested: int) -> int:
+        """How many source batches to ingest side by side when ``requested`` are asked for."""
+        return requested
 
     def read_parquet(self, path: Path | str) -> ir.Table:
-        table = self.con.read_parquet(str(path))
-        if self.name == "spark":
-            files = [Path(path)] if Path(path).is_file() else Path(path).rglob("*.parquet")
-            self._input_bytes[table.get_name()] = sum(f.stat().st_size for f in files)
-        return table
+        return self.con.read_parquet(str(path))
 
+    @abstractmethod
     def memtable(self, table: pa.Table) -> ir.Table:
-        """A small reference table usable in expressions of this engine. On Spark it becomes a cached
-        temporary view, once per session and content (every ingest asks for the same region codes)."""
-        if self.name != "spark":
-            return ibis.memtable(table)
-        session = self.con._session
-        views = _SPARK_VIEWS.setdefault(session, {})
-        key = _fingerprint(table)
-        if key not in views or not session.catalog.tableExists(views[key]):
-            name = f"dtsen_ref_{key[:24]}"
-            session.createDataFrame(table).cache().createOrReplaceTempView(name)
-            views[key] = name
-        return self.con.table(views[key])
+        """A small reference table usable in expressions of this engine."""
 
     def write_parquet(self, expr: ir.Table, path: Path) -> int:
-        """Write ``expr`` to one Parquet file; returns the row count.
-
-        DuckDB streams Arrow batches into the file. Spark writes its part files in parallel (nothing is
-        collected on the driver), then their row groups are copied into the one file, one at a time;
-        a result computed from under ``SPARK_COLLECT_BYTES`` of Parquet is collected as Arrow instead.
-        """
+        """Write ``expr`` to one Parquet file; returns the row count. The engine yields Arrow batches
+        (:meth:`_batches`); one Python-side writer gives both engines the same file."""
         return self.write_parquet_parts([expr], path)
 
     def write_parquet_parts(self, exprs: list[ir.Table], path: Path) -> int:
@@ -324,22 +119,157 @@ class Engine:
         batches = itertools.chain.from_iterable(self._batches(e, path) for e in exprs)
         return _write_batches(batches, path, schema)
 
-    def _batches(self, expr: ir.Table, path: Path) -> Any:
-        if self.name == "spark":
-            yield from self._spark_batches(expr, path)
-        else:
-            yield from self._duckdb_batches(expr)
+    @abstractmethod
+    def _batches(self, expr: ir.Table, path: Path) -> Iterator[pa.RecordBatch]:
+        """The rows of ``expr`` as Arrow batches (``path``: where the result goes, for scratch files)."""
 
-    def _duckdb_batches(self, expr: ir.Table) -> Any:
+    def write_work_parquet(self, expr: ir.Table, path: Path) -> None:
+        """A work table only its writer reads back: the fastest way this engine has to Parquet, with
+        no promise about the file's schema beyond the expression's column names."""
+        self.write_parquet(expr, path)
+
+    @abstractmethod
+    def keep_in_lists(self) -> None:
+        """From now on, compare values with IN lists of constants as written (ingest's conform pass
+        projects a hundred of them: code lists, yes/no spellings)."""
+
+    @abstractmethod
+    def jaro_winkler(self, a: ir.StringValue, b: ir.StringValue) -> ir.FloatingValue:
+        """Jaro-Winkler similarity (1 = equal); null when either side is null."""
+
+    @abstractmethod
+    def splink_api(self, views: Mapping[str, Path], tables: Mapping[str, str]) -> AbstractContextManager[Any]:
+        """A Splink database API on this engine (a context manager) holding each Parquet file of
+        ``views`` under its name, then each table of ``tables`` (name -> a SELECT both dialects read)
+        in order."""
+
+    def to_pyarrow(self, expr: ir.Expr) -> Any:
+        return self.con.to_pyarrow(expr)
+
+    def execute(self, expr: ir.Expr) -> Any:
+        return self.con.execute(expr)
+
+
+@ibis.udf.scalar.builtin(name="jaro_winkler_similarity")
+def _jw_duckdb(a: str, b: str) -> float:  # type: ignore[empty-body]
+    """DuckDB's jaro_winkler_similarity."""
+
+
+@ibis.udf.scalar.builtin(name="jaro_winkler")
+def _jw_spark(a: str, b: str) -> float:  # type: ignore[empty-body]
+    """The Jaro-Winkler UDF of the similarity jar that ships in the Splink wheel."""
+
+
+class DuckDBEngine(Engine):
+    """DuckDB in this process: results stream out as Arrow batches."""
+
+    name = "duckdb"
+
+    def __init__(self, con: Any, memory_limit: str | None = None, threads: int | None = None) -> None:
+        super().__init__(con)
+        self.memory_limit = memory_limit
+        self.threads = threads
+
+    @classmethod
+    def connect(cls, settings: Settings) -> DuckDBEngine:
+        config: dict[str, Any] = {"memory_limit": settings.memory_limit}
+        if settings.threads:
+            config["threads"] = settings.threads
+        con = ibis.duckdb.connect(**config)
+        con.compiler = duckdb_compiler()
+        return cls(con, settings.memory_limit, settings.threads or None)
+
+    def memtable(self, table: pa.Table) -> ir.Table:
+        return ibis.memtable(table)
+
+    def _batches(self, expr: ir.Table, path: Path) -> Iterator[pa.RecordBatch]:
         # ibis 12's to_pyarrow_batches calls a cursor method DuckDB 2 no longer has: stream the relation
         self.con._run_pre_execute_hooks(expr)
         relation = self.con.con.sql(self.con.compile(expr))
         reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader  # DuckDB < 1.4
-        return reader(BATCH_ROWS)
+        yield from reader(BATCH_ROWS)
 
-    def _spark_batches(self, expr: ir.Table, path: Path) -> Any:
+    def write_work_parquet(self, expr: ir.Table, path: Path) -> None:
+        """DuckDB's own parallel Parquet writer: a fifth of the CPU of streaming Arrow batches to a
+        Python-side writer."""
+        self.con.to_parquet(expr, path, compression=COMPRESSION)
+
+    def keep_in_lists(self) -> None:
+        """DuckDB turns every IN list of 5+ constants into a hash join; with a hundred of them in one
+        projection the joins cost more than the comparisons they replace."""
+        self.con.raw_sql("SET disabled_optimizers = 'in_clause'")
+
+    def jaro_winkler(self, a: ir.StringValue, b: ir.StringValue) -> ir.FloatingValue:
+        return _jw_duckdb(a, b)
+
+    @contextmanager
+    def splink_api(self, views: Mapping[str, Path], tables: Mapping[str, str]) -> Iterator[Any]:
+        """Splink on a connection of its own (with this engine's memory limit and threads), so its
+        tables never meet the pipeline's; the tables are materialised, as Splink reads them many times."""
+        from splink import DuckDBAPI
+
+        con = local_duckdb(memory_limit=self.memory_limit, threads=self.threads)
+        try:
+            for name, path in views.items():
+                con.read_parquet(str(path)).create_view(name)
+            for name, sql in tables.items():
+                con.execute(f"CREATE TABLE {name} AS {sql}")
+            yield DuckDBAPI(connection=con)
+        finally:
+            con.close()
+
+
+class SparkEngine(Engine):
+    """Spark: results are written by the executors (or collected as Arrow when small); reference tables
+    are cached temporary views; similarity functions come from Splink's jar."""
+
+    name = "spark"
+
+    def __init__(self, con: Any, session: Any) -> None:
+        super().__init__(con)
+        self.session = session  # the SparkSession the Ibis backend runs on
+        self._input_bytes: dict[str, int] = {}  # table -> Parquet bytes it reads
+
+    @classmethod
+    def connect(cls, settings: Settings) -> SparkEngine:
+        session = spark_session(settings.spark_master)
+        for key, value in SPARK_SQL_CONF.items():  # also on a session that existed before ours
+            session.conf.set(key, value)
+        con = ibis.pyspark.connect(session)
+        con.compiler = spark_compiler()
+        return cls(con, session)
+
+    @classmethod
+    def sources_at_once(cls, requested: int) -> int:
+        """One: Spark schedules its own cores across a source's queries."""
+        return 1
+
+    def keep_in_lists(self) -> None:
+        """Nothing to do: Spark never turns an IN list into a join."""
+
+    def read_parquet(self, path: Path | str) -> ir.Table:
+        table = super().read_parquet(path)
+        files = [Path(path)] if Path(path).is_file() else Path(path).rglob("*.parquet")
+        self._input_bytes[table.get_name()] = sum(f.stat().st_size for f in files)
+        return table
+
+    def memtable(self, table: pa.Table) -> ir.Table:
+        """A cached temporary view, once per session and content (every ingest asks for the same region
+        codes)."""
+        views = _SPARK_VIEWS.setdefault(self.session, {})
+        key = _fingerprint(table)
+        if key not in views or not self.session.catalog.tableExists(views[key]):
+            name = f"dtsen_ref_{key[:24]}"
+            self.session.createDataFrame(table).cache().createOrReplaceTempView(name)
+            views[key] = name
+        return self.con.table(views[key])
+
+    def _batches(self, expr: ir.Table, path: Path) -> Iterator[pa.RecordBatch]:
+        """The executors write their part files in parallel (nothing is collected on the driver), then
+        their row groups are read one at a time; a result computed from under ``SPARK_COLLECT_BYTES``
+        of Parquet is collected as Arrow instead."""
         self.con._run_pre_execute_hooks(expr)
-        df = self.con._session.sql(self.con.compile(expr))
+        df = self.session.sql(self.con.compile(expr))
         if self._input_size(expr) <= SPARK_COLLECT_BYTES:  # one Arrow collect beats a distributed write
             yield from df.toArrow().to_batches()
             return
@@ -354,7 +284,7 @@ class Engine:
         """Parquet bytes ``expr`` reads (reference tables count as small; any other table as large)."""
         from ibis.expr import operations as ops
 
-        views = set(_SPARK_VIEWS.get(self.con._session, {}).values())
+        views = set(_SPARK_VIEWS.get(self.session, {}).values())
         total = 0.0
         for leaf in expr.op().find((ops.DatabaseTable, ops.InMemoryTable)):
             if leaf.name in views:
@@ -362,14 +292,43 @@ class Engine:
             total += self._input_bytes.get(leaf.name, math.inf)
         return total
 
-    def to_pyarrow(self, expr: ir.Expr) -> Any:
-        return self.con.to_pyarrow(expr)
+    def jaro_winkler(self, a: ir.StringValue, b: ir.StringValue) -> ir.FloatingValue:
+        self._similarity_jar()
+        return _jw_spark(a, b)
 
-    def execute(self, expr: ir.Expr) -> Any:
-        return self.con.execute(expr)
+    @contextmanager
+    def splink_api(self, views: Mapping[str, Path], tables: Mapping[str, str]) -> Iterator[Any]:
+        """Splink on this session: temporary views, and the checkpoint directory Splink needs before
+        predicting."""
+        from splink import SparkAPI
+
+        self._similarity_jar()
+        context = self.session.sparkContext
+        if not context.getCheckpointDir():
+            context.setCheckpointDir(tempfile.mkdtemp(prefix="dtsen-spark-ckpt-"))
+        for name, path in views.items():
+            self.session.read.parquet(str(path)).createOrReplaceTempView(name)
+        for name, sql in tables.items():
+            self.session.sql(sql).createOrReplaceTempView(name)
+        yield SparkAPI(spark_session=self.session)
+
+    def _similarity_jar(self) -> None:
+        """Make the Splink similarity jar usable on the session: ``jaro_winkler`` for pipeline queries,
+        Splink's own UDFs for its predictions. Once per session."""
+        if self.session in _SPARK_JAR_READY:
+            return
+        from pyspark.sql.types import DoubleType
+        from splink.backends.spark import similarity_jar_location
+
+        jar = similarity_jar_location()
+        if jar not in (self.session.conf.get("spark.jars", "") or ""):
+            self.session.sql(f"ADD JAR '{jar}'")
+        self.session.udf.registerJavaFunction("jaro_winkler", SPARK_JW_CLASS, DoubleType())
+        _SPARK_JAR_READY.add(self.session)
 
 
 _SPARK_VIEWS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+_SPARK_JAR_READY: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _fingerprint(table: pa.Table) -> str:
@@ -441,21 +400,39 @@ def spark_session(master: str = "local[2]", java_options: str | None = None) -> 
     return session
 
 
+ENGINES: dict[str, type[Engine]] = {"duckdb": DuckDBEngine, "spark": SparkEngine}
+
+
+def engine_class(name: str | None = None) -> type[Engine]:
+    """The engine class called ``name`` (default: the configured engine)."""
+    name = name or get_settings().engine
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise ValueError(f"unknown engine {name!r} ({' or '.join(ENGINES)})") from None
+
+
 def get_engine(name: str | None = None) -> Engine:
-    settings = get_settings()
-    name = name or settings.engine
-    if name == "duckdb":
-        config: dict[str, Any] = {"memory_limit": settings.memory_limit}
-        if settings.threads:
-            config["threads"] = settings.threads
-        con = ibis.duckdb.connect(**config)
-        con.compiler = _duckdb_compiler()
-        return Engine("duckdb", con)
-    if name == "spark":
-        session = spark_session(settings.spark_master)
-        for key, value in SPARK_SQL_CONF.items():  # also on a session that existed before ours
-            session.conf.set(key, value)
-        con = ibis.pyspark.connect(session)
-        con.compiler = _spark_compiler()
-        return Engine("spark", con)
-    raise ValueError(f"unknown engine {name!r} (duckdb or spark)")
+    """A new engine called ``name`` (default: the configured engine)."""
+    return engine_class(name).connect(get_settings())
+
+
+def local_engine() -> DuckDBEngine:
+    """DuckDB in this process, whatever the configured engine, for a small frame that already lives in
+    driver memory (a survey of a few thousand households, the few loose records of consolidation):
+    shipping it to a Spark cluster would cost more than the computation."""
+    return DuckDBEngine.connect(get_settings())
+
+
+def local_duckdb(*, memory_limit: str | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    """A plain DuckDB connection in this process, whatever the configured engine, for work that is
+    DuckDB by design rather than a pipeline transform: staging a source file (DuckDB's CSV reader,
+    line by line), deduplicating and counting staged files, training Splink on a sample (one thread for
+    bit-identical parameters), small aggregates over local Parquet files. ``memory_limit`` and
+    ``threads`` default to DuckDB's own (80% of RAM, every core)."""
+    config: dict[str, Any] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if threads:
+        config["threads"] = threads
+    return duckdb.connect(config=config)

@@ -596,7 +596,7 @@ def load_family(session: Session, principal: Principal, family_id: str, lang: st
         session.commit()
         raise HTTPException(404, detail=N_("Keluarga tidak ditemukan."))
     history = registry.family_history(session, principal, family_id)
-    from dtsen.sharing.dci.crvs import reported_deaths  # deaths Dukcapil pushed since the snapshot
+    from dtsen.sharing.dci.crvs_inbox import reported_deaths  # deaths Dukcapil pushed since the snapshot
 
     reported = reported_deaths(session, [str(m["nik"]) for m in detail.members if m.get("nik")])
     session.commit()  # the audit chain lock is held until commit: release it before rendering

@@ -21,17 +21,17 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 import unicodedata
 import warnings
 from collections.abc import MutableMapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 from PIL import Image, ImageOps, UnidentifiedImageError
 from starlette.datastructures import UploadFile
+
+from dtsen.atomic import atomic_file
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_FILES = 3
@@ -159,15 +159,6 @@ def _check_pdf(data: bytes) -> None:
         raise UploadRejectedError("damaged")
 
 
-@dataclass(frozen=True)
-class StoredDocument:
-    sha256: str
-    mime: str
-    size_bytes: int
-    original_name: str
-    kind: str
-
-
 def read_checked(upload: UploadFile, kind: str) -> tuple[bytes, str, str]:
     """The accepted bytes of one uploaded file, its MIME type and sanitised name (not yet stored)."""
     size = upload.size
@@ -203,18 +194,10 @@ def store_bytes(data: bytes, root: Path) -> str:
     target = root / digest[:2] / digest[2:4] / digest
     if target.exists():
         return digest
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with atomic_file(target) as temporary:
+        with os.fdopen(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.chmod(temporary, 0o640)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
     return digest
 
 

@@ -22,7 +22,7 @@ from functools import cache
 
 from fastapi import Depends, Request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from dtsen.api.deps import db_session
 from dtsen.auth.csrf import csrf_token_for
@@ -38,6 +38,7 @@ from dtsen.web.i18n import N_
 __all__ = ["csrf_token_for", "current_principal", "require_authenticated", "require_user", "requires"]
 
 BEARER_CHALLENGE = 'Bearer realm="dtsen"'
+ClientLoader = Callable[[str], ApiClient | None]
 CHANGE_PASSWORD_PATH = "/akun/sandi"  # noqa: S105 - a URL path, not a password
 
 
@@ -77,7 +78,16 @@ def _invalid_token(
     return AuthError(401, "invalid_token", description, headers={"WWW-Authenticate": challenge})
 
 
-def _client_principal(request: Request, db: Session, token: str) -> Principal:
+def _client_row(db: Session, client_id: str) -> ApiClient | None:
+    # Without its regions: a client's principal carries the regions its token names.
+    return db.scalar(
+        select(ApiClient).where(ApiClient.client_id == client_id).options(lazyload(ApiClient.regions))
+    )
+
+
+def _client_principal(
+    request: Request, db: Session, token: str, load_client: ClientLoader | None = None
+) -> Principal:
     now = clock_of(request.app)()
     if not token:
         raise _invalid_token(request, N_("Token akses kosong."), "empty")
@@ -85,7 +95,7 @@ def _client_principal(request: Request, db: Session, token: str) -> Principal:
         claims = verify_token(token, signing_key_of(request.app), now=now)
     except TokenError as exc:
         raise _invalid_token(request, exc.description, "invalid") from exc
-    client = db.scalar(select(ApiClient).where(ApiClient.client_id == claims["sub"]))
+    client = load_client(str(claims["sub"])) if load_client is not None else _client_row(db, claims["sub"])
     if client is None or not client.active or client.revoked_at is not None:
         raise _invalid_token(
             request, N_("Klien API ini sudah dicabut atau tidak dikenal."), "client_revoked", client
@@ -203,14 +213,20 @@ def _permission_check(permission: str) -> Callable[..., Principal]:
     return requires(permission)
 
 
-def authorize_here(request: Request, db: Session, permission: str) -> Principal:
+def authorize_here(
+    request: Request, db: Session, permission: str, *, load_client: ClientLoader | None = None
+) -> Principal:
     """``Depends(requires(permission))`` decided inside a route, in its own worker thread and session: the
     same functions, refusals (401/403) and audit entries, without the three thread hops and the second
-    connection checkout the dependency chain costs (measurable on the DCI endpoints; docs/benchmarks.md)."""
+    connection checkout the dependency chain costs (measurable on the DCI endpoints; docs/benchmarks.md).
+
+    ``load_client``: how to read the token's client (by client id) if the route wants more in the same
+    query (the DCI routes read its key, grant and the served snapshot with it); the active and revoked
+    checks are made on whatever row it returns."""
     token = _bearer(request)
     if token is None:
         principal = current_principal(request, db)  # a browser session: refused below or later
     else:
-        principal = _client_principal(request, db, token)
+        principal = _client_principal(request, db, token, load_client)
         request.state.principal = principal
     return _permission_check(permission)(request, require_authenticated(request, principal))

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, joinedload
 
 from dtsen.auth.csrf import session_token_csrf
@@ -122,7 +122,3 @@ def revoke_user_sessions(db: Session, user_id: int) -> int:
         .values(revoked=True)
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def user_sessions(db: Session, user_id: int) -> list[StaffSession]:
-    return list(db.scalars(select(StaffSession).where(StaffSession.user_id == user_id)))

@@ -13,9 +13,11 @@ import hashlib
 import json
 import os
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, cast
 
@@ -30,6 +32,10 @@ ISSUER = "dtsen"
 AUDIENCE = "dtsen-api"
 KEY_FILE = ".jwt_signing_key.pem"
 LEEWAY_SECONDS = 0
+# Tokens whose signature, issuer and audience were checked, kept per process so that a client's next
+# request with the same token skips the ES256 verification (the JWT check was ~0.5 ms of CPU a request;
+# docs/benchmarks.md, DCI section). Expiry and not-before are checked on every use.
+VERIFIED_CACHE_SIZE = 4096
 
 
 class TokenError(Exception):
@@ -56,8 +62,9 @@ class SigningKey:
         kid = base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
         return {**jwk, "kid": kid, "use": "sig", "alg": ALGORITHM}
 
-    @property
+    @cached_property
     def kid(self) -> str:
+        """Worked out once per key: it names the key in every token and in the verified-token cache."""
         return self.public_jwk()["kid"]
 
     @classmethod
@@ -135,9 +142,57 @@ def issue_token(
     return token, claims
 
 
+class _VerifiedTokens:
+    """A bounded LRU map (key id, audience, token) -> claims, shared by a process's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._claims: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> dict[str, Any] | None:
+        with self._lock:
+            claims = self._claims.get(key)
+            if claims is not None:
+                self._claims.move_to_end(key)
+            return claims
+
+    def put(self, key: tuple[str, str, str], claims: dict[str, Any]) -> None:
+        with self._lock:
+            self._claims[key] = claims
+            self._claims.move_to_end(key)
+            while len(self._claims) > self.size:
+                self._claims.popitem(last=False)
+
+
+_VERIFIED = _VerifiedTokens(VERIFIED_CACHE_SIZE)
+
+
 def verify_token(token: str, key: SigningKey, *, now: datetime, audience: str = AUDIENCE) -> dict[str, Any]:
     """The claims of a valid token; :class:`TokenError` for a bad signature, wrong algorithm, issuer or
-    audience, an expired or not-yet-valid token, or missing claims. Time is the caller's clock."""
+    audience, an expired or not-yet-valid token, or missing claims. Time is the caller's clock.
+
+    A token once verified with ``key`` is remembered (:data:`VERIFIED_CACHE_SIZE` per process, keyed by
+    the key's id, so a rotated key verifies afresh); its expiry and not-before are checked on every call.
+    Refused tokens are never remembered. Whether the client is still active is the caller's check, made
+    on every request."""
+    cache_key = (key.kid, audience, token)
+    claims = _VERIFIED.get(cache_key)
+    if claims is None:
+        claims = _verified_claims(token, key, audience)
+        _VERIFIED.put(cache_key, claims)
+    # Expiry against the injected clock (PyJWT would use the system clock).
+    moment = now.timestamp()
+    if moment >= claims["exp"] + LEEWAY_SECONDS:
+        raise TokenError("token kedaluwarsa (expired)")
+    if isinstance(claims.get("nbf"), int | float) and moment < claims["nbf"] - LEEWAY_SECONDS:
+        raise TokenError("token belum berlaku (not yet valid)")
+    return dict(claims)
+
+
+def _verified_claims(token: str, key: SigningKey, audience: str) -> dict[str, Any]:
+    """Everything about a token that does not depend on the time: signature, algorithm, issuer,
+    audience and the claims' shape."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -166,12 +221,8 @@ def verify_token(token: str, key: SigningKey, *, now: datetime, audience: str = 
         raise TokenError("penerbit token salah (wrong issuer)") from exc
     except jwt.PyJWTError as exc:
         raise TokenError(f"token tidak sah: {exc}") from exc
-    # Expiry against the injected clock (PyJWT would use the system clock).
-    moment = now.timestamp()
-    if not isinstance(claims.get("exp"), int | float) or moment >= claims["exp"] + LEEWAY_SECONDS:
+    if not isinstance(claims.get("exp"), int | float) or isinstance(claims.get("exp"), bool):
         raise TokenError("token kedaluwarsa (expired)")
-    if isinstance(claims.get("nbf"), int | float) and moment < claims["nbf"] - LEEWAY_SECONDS:
-        raise TokenError("token belum berlaku (not yet valid)")
     if not isinstance(claims.get("regions", []), list):
         raise TokenError("klaim regions tidak sah")
-    return claims
+    return dict(claims)

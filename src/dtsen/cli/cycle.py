@@ -12,7 +12,7 @@ from rich.table import Table
 from dtsen.cli.progress import progress_bar, stderr
 
 app = typer.Typer(
-    help="The quarterly cycle: ingest -> link -> consolidate -> score -> eligibility -> publish."
+    help="The quarterly cycle: ingest -> link -> apply_events -> score -> eligibility -> publish."
 )
 
 
@@ -57,16 +57,21 @@ def _timing_table(steps: dict) -> Table:
 
 def _execute(period: str, inbox: Path | None, cutoff: str | None, engine: str | None, **kw: bool) -> None:
     from dtsen.cycle.run import CycleError
+    from dtsen.locks import LockHeldError
+    from dtsen.tables import CycleStatus
 
     with progress_bar() as progress:
         runner = _runner(period, inbox, cutoff, engine, progress)
         try:
             result = runner.run(**kw)
+        except LockHeldError as exc:  # another run is live: nothing of this one started
+            stderr.print(f"[red]ditolak / refused:[/red] {exc}")
+            raise typer.Exit(1) from exc
         except CycleError as exc:
             stderr.print(f"[red]gagal / failed:[/red] {exc}")
             stderr.print("Langkah yang selesai tetap tersimpan; lanjutkan dengan `dtsen cycle resume`.")
             raise typer.Exit(1) from exc
-    if result.status == "noop":
+    if result.status == CycleStatus.NOOP:
         typer.echo(f"period {result.period} already published; nothing to do (use --force to run again)")
         return
     stderr.print(_timing_table(result.steps))

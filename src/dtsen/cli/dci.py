@@ -20,13 +20,13 @@ def deliver(url: str | None = URL_OPTION) -> None:
 
     from dtsen.cli.db import _database_errors, _require_schema
     from dtsen.config import get_settings
-    from dtsen.sharing.dci import protocol
+    from dtsen.sharing.dci import background, protocol
     from dtsen.store.db import get_engine, session_factory
 
     settings = get_settings()
     with _database_errors(url):
         _require_schema(url)
-        counts = protocol.run_once(
+        counts = background.run_once(
             session_factory(get_engine(url)),
             now=datetime.now(UTC),
             secret=settings.resolved_secret_key(),

@@ -66,16 +66,18 @@ def dukcapil_subscribe(
     url: str | None = DB_URL,
 ) -> None:
     """Subscribe to Dukcapil's vital events; prints Dukcapil's answer (its codes come on on-subscribe)."""
-    from dtsen.sharing.dci import crvs
+    from dtsen.sharing.dci import crvs_client
 
     now = datetime.now(UTC)
     try:
-        message = crvs.subscribe_message(events=event, regions=region, now=now)
+        message = crvs_client.subscribe_message(events=event, regions=region, now=now)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    header = crvs.request_header("subscribe", receiver_id=receiver_id, sender_uri=notify_uri,
+    header = crvs_client.request_header("subscribe", receiver_id=receiver_id, sender_uri=notify_uri,
                                  total=len(message["subscribe_request"]), now=now)  # fmt: skip
-    answer = crvs.call_registry(registry_url, crvs.SUBSCRIBE_PATH, header, message, token=token, now=now)
+    answer = crvs_client.call_registry(
+        registry_url, crvs_client.SUBSCRIBE_PATH, header, message, token=token, now=now
+    )
     _audit(url, "subscribe", {"events": list(event), "regions": list(region), "http": answer.status_code,
                               "transaction_id": message["transaction_id"]})  # fmt: skip
     _report(answer)
@@ -90,13 +92,15 @@ def dukcapil_unsubscribe(
     url: str | None = DB_URL,
 ) -> None:
     """End our subscriptions at Dukcapil by code; prints Dukcapil's answer."""
-    from dtsen.sharing.dci import crvs
+    from dtsen.sharing.dci import crvs_client
 
     now = datetime.now(UTC)
-    message = crvs.unsubscribe_message(codes, now=now)
-    header = crvs.request_header("unsubscribe", receiver_id=receiver_id, sender_uri=None, total=len(codes),
+    message = crvs_client.unsubscribe_message(codes, now=now)
+    header = crvs_client.request_header("unsubscribe", receiver_id=receiver_id, sender_uri=None, total=len(codes),
                                  now=now)  # fmt: skip
-    answer = crvs.call_registry(registry_url, crvs.UNSUBSCRIBE_PATH, header, message, token=token, now=now)
+    answer = crvs_client.call_registry(
+        registry_url, crvs_client.UNSUBSCRIBE_PATH, header, message, token=token, now=now
+    )
     _audit(url, "unsubscribe", {"codes": list(codes), "http": answer.status_code})
     _report(answer)
 

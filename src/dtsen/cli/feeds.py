@@ -76,7 +76,7 @@ def _received_deaths(url: str, snapshot_ref: str) -> pl.DataFrame:
     from sqlalchemy.orm import Session
 
     from dtsen.cli.users import cli_actor
-    from dtsen.sharing.dci.crvs import received_deaths
+    from dtsen.sharing.dci.crvs_inbox import received_deaths
     from dtsen.store import audit
     from dtsen.store.db import make_engine
 
@@ -110,7 +110,8 @@ def events_deaths(
     import polars as pl
 
     from dtsen.cycle import snapshot
-    from dtsen.cycle.events import EVENT_SCHEMA, deaths_in_snapshot, read_events
+    from dtsen.cycle.events import deaths_in_snapshot, read_events
+    from dtsen.tables import EVENTS
 
     snap = snapshot.open_snapshot(snapshot_ref, data_dir) if snapshot_ref else snapshot.current(data_dir)
     if snap is None:
@@ -122,7 +123,7 @@ def events_deaths(
     if serving is not None:
         received = _received_deaths(serving, snap.ref)
         pushed = received.height
-        frames.append(received.select(columns).cast({c: EVENT_SCHEMA[c] for c in columns}))
+        frames.append(received.select(columns).cast({c: EVENTS.polars[c] for c in columns}))
     if not frames:
         raise typer.BadParameter("give event files, or configure the serving database (--url)")
     events = pl.concat(frames).unique("nik", keep="first", maintain_order=True)  # one death a person

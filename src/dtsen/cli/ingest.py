@@ -35,6 +35,7 @@ def ingest(
     from dtsen.sources.ingest import IngestError
     from dtsen.sources.ingest import ingest as run
     from dtsen.sources.mapping import MappingError
+    from dtsen.tables import BatchStatus
 
     jobs: list[tuple[str, list[Path]]] = []
     if synth is not None:
@@ -56,7 +57,7 @@ def ingest(
             continue
         for note in result.notes:
             stderr.print(f"[yellow]note:[/yellow] {note}")
-        if result.status == "noop":
+        if result.status == BatchStatus.NOOP:
             console.print(f"{mapping}: nothing new to ingest")
             continue
         r = result.report

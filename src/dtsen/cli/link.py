@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dtsen.config import get_settings
 from dtsen.logs import mask_value
 
 app = typer.Typer(
@@ -22,14 +21,21 @@ app.add_typer(review_app, name="review")
 console = Console()
 
 
+def _data_dir() -> Path:
+    """The configured data directory; dtsen.config is imported here, not at start-up (it is slow)."""
+    from dtsen.config import get_settings
+
+    return get_settings().data_dir
+
+
 def _state(state: Path | None) -> Path:
-    return state or get_settings().data_dir / "linkage"
+    return state or _data_dir() / "linkage"
 
 
 def _latest_run() -> Path:
     """The newest linkage output: of `dtsen link run` (runs/<run>/link) or of a quarterly cycle
     (cycles/<period>/link/tables), whichever was written last."""
-    data = get_settings().data_dir
+    data = _data_dir()
     found = [p for p in (*data.glob("runs/*/link"), *data.glob("cycles/*/link/tables")) if p.is_dir()]
     if not found:
         raise typer.BadParameter(
@@ -64,7 +70,7 @@ def run_cmd(
 
     cfg = LinkConfig.from_yaml(config) if config else LinkConfig()
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    target = out or get_settings().data_dir / "runs" / run_id / "link"
+    target = out or _data_dir() / "runs" / run_id / "link"
     try:
         result = link(
             batch or None, target, _state(state), engine=engine, config=cfg, retrain=retrain, run=run_id

@@ -78,13 +78,18 @@ def snapshot_verify(
     ref: str = typer.Argument("current", help="current, 2026Q1, 2026Q1/v2, or 'all'."),
     data_dir: Path | None = DATA_DIR,
 ) -> None:
-    """Recompute every checksum; exit 1 when a file is missing, extra or changed."""
-    from dtsen.cycle.snapshot import list_snapshots, verify
+    """Recompute every checksum and check the manifest against the hash chain (``all``: the whole chain,
+    and its head against the audit log when a serving database is configured); exit 1 when a file is
+    missing, extra or changed, or a manifest was edited or the chain is broken."""
+    from dtsen.config import get_settings
+    from dtsen.cycle import manifest_chain
+    from dtsen.cycle.snapshot import list_snapshots, snapshots_dir, verify
 
     snaps = list_snapshots(data_dir) if ref == "all" else [_open(ref, data_dir)]
     bad = False
     for s in snaps:
-        problems = verify(s)
+        chain_problems, notes = manifest_chain.verify_manifest(s, s.path.parent.parent)
+        problems = verify(s) + chain_problems
         if problems:
             bad = True
             console.print(f"[red]{s.ref}: {len(problems)} problem(s)[/red]")
@@ -92,6 +97,17 @@ def snapshot_verify(
                 console.print(f"  {p}")
         else:
             console.print(f"[green]{s.ref}: {len(s.files)} files intact[/green]")
+        for note in notes:
+            console.print(f"  [yellow]note:[/yellow] {note}")
+    if ref == "all":
+        problems, notes = manifest_chain.verify_chain(
+            snapshots_dir(data_dir), audit_url=get_settings().database_url
+        )
+        for p in problems:
+            console.print(f"[red]chain:[/red] {p}")
+        for note in notes:
+            console.print(f"[yellow]chain note:[/yellow] {note}")
+        bad = bad or bool(problems)
     if bad:
         raise typer.Exit(1)
 

@@ -54,6 +54,7 @@ def synth(
     if provinces and kabupaten:
         raise typer.BadParameter("give --provinces or --kabupaten, not both")
     if persons is not None:
+        _warn_if_untrainable(persons)
         request = SynthRequest(
             persons=persons, out=out, seed=seed, provinces=_codes(provinces), kabupaten=_codes(kabupaten),
             fmt=fmt, force=force, workers=workers,  # type: ignore[arg-type]
@@ -74,6 +75,26 @@ def synth(
         raise typer.BadParameter("--persons is required (or --report on an existing --out)")
     if report or report_md:
         print_report(out, report_md)
+
+
+def _warn_if_untrainable(persons: int) -> None:
+    """Say before generating that a cycle on this output will stop at ``score`` (the survey too small)."""
+    from dtsen.synth.params import SynthParams
+    from dtsen.synth.survey_size import mean_family_size, min_trainable_persons
+    from dtsen.welfare.train import MIN_SURVEY_HOUSEHOLDS
+
+    params = SynthParams()
+    minimum = min_trainable_persons(params)
+    if persons >= minimum:
+        return
+    expected = persons / mean_family_size(params) * params.susenas_sample_rate
+    stderr.print(
+        f"[yellow]warning:[/yellow] --persons {persons:,} is below {minimum:,}, the size a cycle can train on: "
+        f"its Susenas sample ({100 * params.susenas_sample_rate:g}% of families, about {expected:.0f} "
+        f"households here) is short of the {MIN_SURVEY_HOUSEHOLDS} the welfare model needs, so "
+        "`dtsen cycle run` on this output stops at the score step. Generating anyway (fine for ingest "
+        "and linkage)."
+    )
 
 
 def print_summary(out: Path, manifest: dict) -> None:

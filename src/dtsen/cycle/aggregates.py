@@ -33,11 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dtsen.cycle.snapshot import Snapshot, _expand
+from dtsen.engine import local_duckdb
 from dtsen.logs import get_logger
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ class Built:
 
 def _region_tables(paths: Mapping[str, Path]) -> dict[str, pa.Table]:
     """The region tables, by DuckDB SQL straight over the Parquet files (never row by row in Python)."""
-    con = duckdb.connect(config={"threads": 2})
+    con = local_duckdb(threads=2)
     try:
         out: dict[str, pa.Table] = {}
         for name, sql in SQL.items():
@@ -127,10 +127,10 @@ def _count(path: Path) -> int:
     return int(pq.ParquetFile(path).metadata.num_rows) if path.is_file() else 0
 
 
-def quality_tables(batches: Mapping[str, Any], consolidate: Path | None = None) -> dict[str, pa.Table]:
+def quality_tables(batches: Mapping[str, Any], applied: Path | None = None) -> dict[str, pa.Table]:
     """Per source batch (``report.json`` and ``quarantine.parquet`` in its directory) and, from the cycle's
-    consolidate step, the events and corrections it applied and quarantined. A batch whose directory is
-    gone is left out."""
+    apply_events step (its output directory ``applied``), the events and corrections it applied and
+    quarantined. A batch whose directory is gone is left out."""
     rows: list[dict[str, Any]] = []
     codes: list[dict[str, Any]] = []
     for mapping, batch in sorted(batches.items()):
@@ -146,11 +146,11 @@ def quality_tables(batches: Mapping[str, Any], consolidate: Path | None = None) 
         for jenis, key in (("peringatan", "warnings_by_code"), ("penolakan", "rejected_by_reason")):
             for code, n in sorted((rep.get(key) or {}).items()):
                 codes.append({"sumber": mapping, "jenis": jenis, "kode": code, "jumlah": int(n)})
-    if consolidate is not None:
+    if applied is not None:
         for sumber, jenis, stem in (("peristiwa_dukcapil", "peristiwa", "events"),
                                     ("koreksi", "koreksi", "corrections")):  # fmt: skip
-            quarantined = consolidate / f"{stem}_quarantine.parquet"
-            applied = consolidate / f"{stem}_outcomes.parquet"
+            quarantined = applied / f"{stem}_quarantine.parquet"
+            applied = applied / f"{stem}_outcomes.parquet"
             if not (quarantined.is_file() or applied.is_file()):
                 continue
             q, a = _count(quarantined), _count(applied)
@@ -240,7 +240,7 @@ def build(
     model_version: str | None,
     data_dir: Path,
     batches: Mapping[str, Any] | None = None,
-    consolidate: Path | None = None,
+    applied: Path | None = None,
 ) -> Built:
     """Every aggregate of the snapshot about to be published from ``files`` (snapshot name -> source),
     written under ``out_dir``; the diff against ``previous`` is returned too, for the cycle report."""
@@ -249,7 +249,7 @@ def build(
     shutil.rmtree(out_dir, ignore_errors=True)
     paths = dict(_expand(files))
     tables = _region_tables(paths)
-    tables.update(quality_tables(batches or {}, consolidate))
+    tables.update(quality_tables(batches or {}, applied))
     tables.update(model_tables(model_version, data_dir))
     diff = None
     if previous is not None:

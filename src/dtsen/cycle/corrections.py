@@ -20,9 +20,18 @@ import polars as pl
 
 from dtsen.canonical import ENTITIES, DType
 from dtsen.canonical.model import Field
-from dtsen.cycle.events import PROVENANCE_SCHEMA, Overlay
-from dtsen.cycle.feed import RowCheck, read_feed, rows_frame, rt_rw, village_code
+from dtsen.cycle.events.overlay import Overlay
+from dtsen.cycle.feed import RowCheck, read_feed, rt_rw, village_code
 from dtsen.logs import get_logger
+from dtsen.tables import (
+    CORRECTION_OUTCOMES,
+    CORRECTIONS,
+    PROVENANCE,
+    FeedProblem,
+    FeedStatus,
+    LineageKind,
+    OutcomeReason,
+)
 
 log = get_logger(__name__)
 
@@ -38,27 +47,17 @@ PROTECTED = frozenset(
 )  # fmt: skip
 TRUE = {"1", "true", "ya", "y", "t"}
 FALSE = {"0", "false", "tidak", "n", "f", "2"}
-CORRECTION_SCHEMA: dict[str, pl.DataType] = {
-    "id_koreksi": pl.String(), "jenis": pl.String(), "entitas": pl.String(), "id": pl.String(),
-    "atribut": pl.String(), "nilai_baru": pl.String(), "nilai_lama": pl.String(), "sumber": pl.String(),
-    "nomor_keputusan": pl.String(), "tanggal_keputusan": pl.Date(), "petugas": pl.String(),
-    "keterangan": pl.String(), "berkas": pl.String(), "baris": pl.Int64(),
-}  # fmt: skip
-OUTCOME_SCHEMA: dict[str, pl.DataType] = {
-    "id_koreksi": pl.String(), "jenis": pl.String(), "entitas": pl.String(), "id": pl.String(),
-    "atribut": pl.String(), "status": pl.String(), "alasan": pl.String(), "nomor_keputusan": pl.String(),
-}  # fmt: skip
 
 
 @dataclass
 class CorrectionFeed:
-    corrections: pl.DataFrame  # valid rows (CORRECTION_SCHEMA), values still text (parse_value)
+    corrections: pl.DataFrame  # valid rows (tables.CORRECTIONS), values still text (parse_value)
     quarantine: pl.DataFrame
 
 
 @dataclass
 class CorrectionReport:
-    outcomes: pl.DataFrame  # diterapkan | sudah_diterapkan | digantikan | ditolak | ditunda
+    outcomes: pl.DataFrame  # one row per correction (tables.CORRECTION_OUTCOMES), status a FeedStatus
     provenance: pl.DataFrame
 
     def summary(self) -> dict[str, Any]:
@@ -129,7 +128,9 @@ def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
     out["jenis"] = kind = c.kind(KINDS, str.lower)
     person, family = c.text("id_dtsen"), c.text("id_keluarga_dtsen")
     if (person is None) == (family is None):
-        c.fail("id_dtsen", "target_tidak_jelas", "give exactly one of id_dtsen and id_keluarga_dtsen")
+        c.fail(
+            "id_dtsen", FeedProblem.TARGET_TIDAK_JELAS, "give exactly one of id_dtsen and id_keluarga_dtsen"
+        )
     out["entitas"] = "person" if person is not None else "family"
     out["id"] = person or family
     out["atribut"] = c.text("atribut", required=True)
@@ -139,14 +140,14 @@ def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
         try:
             fld = correctable(out["entitas"], out["atribut"])
         except ValueError as exc:
-            c.fail("atribut", "atribut_tidak_valid", str(exc))
+            c.fail("atribut", FeedProblem.ATRIBUT_TIDAK_VALID, str(exc))
         else:
             for column in ("nilai_baru", "nilai_lama"):
                 if out[column] is not None:
                     try:
                         parse_value(fld, out[column])
                     except ValueError as exc:
-                        c.fail(column, "nilai_tidak_valid", f"{column}: {exc}")
+                        c.fail(column, FeedProblem.NILAI_TIDAK_VALID, f"{column}: {exc}")
     out["sumber"] = c.text("sumber") or kind
     out["nomor_keputusan"] = c.text("nomor_keputusan", required=True)
     out["tanggal_keputusan"] = c.date("tanggal_keputusan", required=True)
@@ -158,7 +159,7 @@ def _parse(row: dict[str, str | None]) -> tuple[dict[str, Any], RowCheck]:
 def read_corrections(paths: Path | Sequence[Path]) -> CorrectionFeed:
     """Validate correction files; good rows are returned, bad rows quarantined (file, line, column)."""
     corrections, quarantine, _ = read_feed(
-        paths, required=REQUIRED, parse=_parse, key="id_koreksi", noun="correction", schema=CORRECTION_SCHEMA
+        paths, required=REQUIRED, parse=_parse, key="id_koreksi", noun="correction", schema=CORRECTIONS
     )
     return CorrectionFeed(corrections, quarantine)
 
@@ -191,10 +192,11 @@ def apply_corrections(
     merged: dict[tuple[str, str], str] = {}
     retired: set[tuple[str, str]] = set()
     if lineage is not None and lineage.height:
-        for r in lineage.filter(pl.col("jenis").is_in(["gabung", "pensiun"])).iter_rows(named=True):
-            if r["jenis"] == "gabung" and r["id_baru"] is not None:
+        changed = lineage.filter(pl.col("jenis").is_in([LineageKind.GABUNG, LineageKind.PENSIUN]))
+        for r in changed.iter_rows(named=True):
+            if r["jenis"] == LineageKind.GABUNG and r["id_baru"] is not None:
                 merged[(r["jenis_id"], r["id_lama"])] = r["id_baru"]
-            elif r["jenis"] == "pensiun":
+            elif r["jenis"] == LineageKind.PENSIUN:
                 retired.add((r["jenis_id"], r["id_lama"]))
 
     def locate(kind: str, id_: str) -> int | None:
@@ -210,30 +212,40 @@ def apply_corrections(
     for c in ordered.iter_rows(named=True):
         out = {k: c[k] for k in ("id_koreksi", "jenis", "entitas", "id", "atribut", "nomor_keputusan")}
         if c["tanggal_keputusan"] > cutoff:
-            outcomes.append({**out, "status": "ditunda", "alasan": "setelah_batas_waktu"})
+            outcomes.append(
+                {**out, "status": FeedStatus.DITUNDA, "alasan": OutcomeReason.SETELAH_BATAS_WAKTU}
+            )
             continue
         target = (c["entitas"], c["id"], c["atribut"])
         if target in decided:
-            outcomes.append({**out, "status": "digantikan", "alasan": "keputusan_lebih_baru"})
+            outcomes.append(
+                {**out, "status": FeedStatus.DIGANTIKAN, "alasan": OutcomeReason.KEPUTUSAN_LEBIH_BARU}
+            )
             continue
         decided.add(target)
         table = tables[c["entitas"]]
         row = locate(c["entitas"], c["id"])
         if row is None:
-            why = "id_pensiun" if (c["entitas"], c["id"]) in retired else "id_tidak_ditemukan"
-            outcomes.append({**out, "status": "ditolak", "alasan": why})
+            why = (
+                OutcomeReason.ID_PENSIUN
+                if (c["entitas"], c["id"]) in retired
+                else OutcomeReason.ID_TIDAK_DITEMUKAN
+            )
+            outcomes.append({**out, "status": FeedStatus.DITOLAK, "alasan": why})
             continue
         fld = correctable(c["entitas"], c["atribut"])
         if c["atribut"] not in table.frame.columns:
-            outcomes.append({**out, "status": "ditolak", "alasan": "kolom_tidak_ada_di_tabel"})
+            outcomes.append(
+                {**out, "status": FeedStatus.DITOLAK, "alasan": OutcomeReason.KOLOM_TIDAK_ADA_DI_TABEL}
+            )
             continue
         new = parse_value(fld, c["nilai_baru"])
         current = table.get(row, c["atribut"])
         if c["nilai_lama"] is not None and parse_value(fld, c["nilai_lama"]) != current:
-            outcomes.append({**out, "status": "ditolak", "alasan": "nilai_lama_berbeda"})
+            outcomes.append({**out, "status": FeedStatus.DITOLAK, "alasan": OutcomeReason.NILAI_LAMA_BERBEDA})
             continue
         if current == new:
-            outcomes.append({**out, "status": "sudah_diterapkan", "alasan": None})
+            outcomes.append({**out, "status": FeedStatus.SUDAH_DITERAPKAN, "alasan": None})
             continue
         sumber = f"koreksi_{c['jenis']}"
         changes: list[tuple[str, int, str, Any]] = [(c["entitas"], row, c["atribut"], new)]
@@ -249,7 +261,7 @@ def apply_corrections(
             if tables[kind].set(r, column, value):
                 provenance.append({"entitas": kind, "id": tables[kind].get(r, tables[kind].key), "atribut": column,
                                    "sumber": sumber, "batch_id": batch_id, "tanggal_data": c["tanggal_keputusan"]})  # fmt: skip
-        outcomes.append({**out, "status": "diterapkan", "alasan": None})
-    report = CorrectionReport(rows_frame(outcomes, OUTCOME_SCHEMA), rows_frame(provenance, PROVENANCE_SCHEMA))
+        outcomes.append({**out, "status": FeedStatus.DITERAPKAN, "alasan": None})
+    report = CorrectionReport(CORRECTION_OUTCOMES.frame(outcomes), PROVENANCE.frame(provenance))
     log.info("corrections applied", **report.summary()["by_status"])
     return tables["person"].result(), tables["family"].result(), report

@@ -27,7 +27,6 @@ import polars as pl
 from dtsen.cycle.events import EVENT_SOURCE
 from dtsen.cycle.snapshot import Snapshot
 
-CAUSES = ("peristiwa", "koreksi", "perubahan_data", "model", "aturan_program", "pergeseran_peringkat")
 NOT_HASHED = {"umur"}  # ages move every quarter for everyone; component changes catch what matters
 
 

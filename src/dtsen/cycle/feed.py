@@ -17,15 +17,7 @@ from typing import Any
 import polars as pl
 
 from dtsen.reference import regions
-
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
-    "berkas": pl.String(),
-    "baris": pl.Int64(),
-    "kolom": pl.String(),
-    "kode": pl.String(),
-    "pesan": pl.String(),
-    "raw": pl.String(),
-}
+from dtsen.tables import FEED_QUARANTINE, Contract, FeedProblem
 
 
 class FeedError(ValueError):
@@ -51,7 +43,7 @@ class RowCheck:
         value = None if value is None else str(value).strip()
         if not value:
             if required:
-                self.problems.append(Problem(column, "wajib_kosong", f"{column} is required"))
+                self.problems.append(Problem(column, FeedProblem.WAJIB_KOSONG, f"{column} is required"))
             return None
         return value
 
@@ -63,7 +55,7 @@ class RowCheck:
             return date.fromisoformat(value)
         except ValueError:
             self.problems.append(
-                Problem(column, "tanggal_tidak_valid", f"{column}: {value!r} is not YYYY-MM-DD")
+                Problem(column, FeedProblem.TANGGAL_TIDAK_VALID, f"{column}: {value!r} is not YYYY-MM-DD")
             )
             return None
 
@@ -71,7 +63,7 @@ class RowCheck:
         """The required ``jenis`` in the letter case its feed uses (``normalize``), one of ``kinds``."""
         kind = normalize(self.text("jenis", required=True) or "")
         if kind and kind not in kinds:
-            self.fail("jenis", "jenis_tidak_dikenal", f"jenis {kind!r}: one of {', '.join(kinds)}")
+            self.fail("jenis", FeedProblem.JENIS_TIDAK_DIKENAL, f"jenis {kind!r}: one of {', '.join(kinds)}")
         return kind
 
     def fail(self, column: str, code: str, message: str) -> None:
@@ -116,11 +108,6 @@ def quarantine_rows(path: Path, line: int, check: RowCheck) -> list[dict[str, An
              "raw": raw} for p in check.problems]  # fmt: skip
 
 
-def rows_frame(rows: list[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """``rows`` as a frame of ``schema``; no rows still gives the columns, so callers need no special case."""
-    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
-
-
 Parser = Callable[[dict[str, str | None]], tuple[dict[str, Any], RowCheck]]
 
 
@@ -131,9 +118,9 @@ def read_feed(
     parse: Parser,
     key: str,
     noun: str,
-    schema: dict[str, pl.DataType],
+    schema: Contract,
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
-    """Check every row of the feed files with ``parse``: (valid rows typed by ``schema``, quarantine, files).
+    """Check every row of the feed files with ``parse``: (valid rows as ``schema``, quarantine, files).
 
     A row whose ``key`` repeats an earlier valid row is quarantined (``id_ganda``) so a resent row is
     never applied twice; valid rows keep their file and line (``berkas``, ``baris``) for provenance.
@@ -148,10 +135,10 @@ def read_feed(
         for i, row in enumerate(rows):
             parsed, check = parse(row)
             if parsed[key] is not None and parsed[key] in seen:
-                check.fail(key, "id_ganda", f"{key} repeats an earlier {noun}")
+                check.fail(key, FeedProblem.ID_GANDA, f"{key} repeats an earlier {noun}")
             if check.problems:
                 bad.extend(quarantine_rows(path, first + i, check))
                 continue
             seen.add(parsed[key])
             good.append({**parsed, "berkas": path.name, "baris": first + i})
-    return rows_frame(good, schema), rows_frame(bad, QUARANTINE_SCHEMA), len(files)
+    return schema.frame(good), FEED_QUARANTINE.frame(bad), len(files)

@@ -17,8 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dtsen.atomic import sha256_file
 from dtsen.config import get_settings
-from dtsen.sources.ingest import committed_batches, ingest, sha256_file
+from dtsen.engine import engine_class
+from dtsen.sources.ingest import committed_batches, ingest
 from dtsen.sources.mapping import builtin_mappings
 
 #: Files a cycle picks up besides source batches, by kind: data_dir/<kind>/*.(csv|parquet)
@@ -71,11 +73,11 @@ def ingest_inbox(
         }
 
     # sources are independent batches: ``ingest_jobs`` at a time, largest first (one ingestion
-    # alternates single-threaded steps and parallel queries; a second fills the idle core). Spark
-    # schedules its own cores, so there one source at a time.
+    # alternates single-threaded steps and parallel queries; a second fills the idle core), as many as
+    # the engine takes (Spark schedules its own cores: one source at a time)
     jobs = inbox_jobs(inbox)
     order = sorted(range(len(jobs)), key=lambda i: -sum(f.stat().st_size for f in jobs[i][1]))
-    workers = 1 if engine == "spark" else (parallel or get_settings().ingest_jobs)
+    workers = engine_class(engine).sources_at_once(parallel or get_settings().ingest_jobs)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
         done = dict(zip(order, pool.map(one, [jobs[i] for i in order]), strict=True))
     return {"inbox": str(inbox), "batches": [done[i] for i in range(len(jobs))]}

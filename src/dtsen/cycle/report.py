@@ -143,7 +143,7 @@ def build(snapshot: Snapshot, state: dict[str, Any], diff: dict[str, Any] | None
         "data_quality": _batch_quality(freeze.get("inputs", {})) if freeze else [],
         "linkage": steps.get("link", {}).get("summary", {}),
         "status_padan": status_counts,
-        "consolidation": steps.get("consolidate", {}).get("summary", {}),
+        "events_corrections": steps.get("apply_events", {}).get("summary", {}),
         "welfare": _welfare(snapshot, steps.get("score", {}).get("summary", {})),
         "diff": diff,
         "step_seconds": {name: rec.get("seconds") for name, rec in steps.items()},

@@ -21,10 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dtsen import atomic, locks
+from dtsen.atomic import sha256_file
 from dtsen.config import get_settings
+from dtsen.cycle import replaced_inputs
 from dtsen.cycle.period import Period
 from dtsen.logs import get_logger
-from dtsen.sources.ingest import sha256_file
+from dtsen.tables import CycleStatus
 
 log = get_logger(__name__)
 
@@ -71,12 +74,13 @@ class Step:
     name: str
     label: str  # shown on the progress bar (Bahasa Indonesia)
     run: StepFn
+    former: tuple[str, ...] = ()  # names it had: a run recorded under one resumes (see CycleRunner.state)
 
 
 @dataclass
 class CycleResult:
     period: str
-    status: str  # published | noop
+    status: CycleStatus  # published | noop
     run_dir: Path
     steps: dict[str, dict[str, Any]]
     resumed: list[str] = field(default_factory=list)
@@ -93,12 +97,7 @@ def checksums(directory: Path) -> dict[str, str]:
 
 
 def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, default=str)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(data, indent=2, default=str))
 
 
 class CycleRunner:
@@ -128,15 +127,35 @@ class CycleRunner:
         return self.run_dir / "state.json"
 
     def state(self) -> dict[str, Any] | None:
+        """The recorded state, its steps under their current names (a step renamed since the run began
+        is recorded under its former name in state.json until the next step commits)."""
         if not self.state_path.exists():
             return None
-        return json.loads(self.state_path.read_text(encoding="utf-8"))
+        state = json.loads(self.state_path.read_text(encoding="utf-8"))
+        current = {old: step.name for step in self.steps for old in step.former}
+        state["steps"] = {current.get(name, name): record for name, record in state["steps"].items()}
+        return state
+
+    def _adopt_renamed_outputs(self) -> None:
+        """A step committed under a former name keeps its output: the directory takes the current name
+        (one rename, so a kill leaves it under either name and the next resume finishes the move)."""
+        for step in self.steps:
+            for old in step.former:
+                if (self.run_dir / old).is_dir() and not (self.run_dir / step.name).exists():
+                    (self.run_dir / old).rename(self.run_dir / step.name)
 
     def run(self, *, force: bool = False, resume: bool = False) -> CycleResult:
+        """Under the data dir's cycle lock (``dtsen.locks.LockHeldError`` if another run holds it), so
+        a resume or --force never starts beside a live run; what a killed run left staged is cleared."""
+        with locks.cycle_lock(self.data_dir):
+            locks.remove_leftovers(self.run_dir)
+            return self._run(force=force, resume=resume)
+
+    def _run(self, *, force: bool, resume: bool) -> CycleResult:
         state = self.state()
-        if state is not None and state.get("status") == "published" and not force:
+        if state is not None and state.get("status") == CycleStatus.PUBLISHED and not force:
             log.info("period already published; nothing to do", period=str(self.period))
-            return CycleResult(str(self.period), "noop", self.run_dir, state["steps"])
+            return CycleResult(str(self.period), CycleStatus.NOOP, self.run_dir, state["steps"])
         if state is not None and force:
             self._set_aside()
             state = None
@@ -152,6 +171,8 @@ class CycleRunner:
         else:
             # Options are part of the frozen run: a resume must not change them.
             self.options = state.get("options", self.options)
+            self._adopt_renamed_outputs()
+            replaced_inputs.take_up_replacements(self.run_dir, self.data_dir, state)  # a fixed broken input
         ctx = CycleContext(
             self.period, self.data_dir, self.run_dir, state["engine"], self.options, state["run_id"]
         )
@@ -161,16 +182,16 @@ class CycleRunner:
                 self.on_step(step.name, "skipped")
                 continue
             self._run_step(step, ctx, state)
-        state["status"] = "published"
+        state["status"] = CycleStatus.PUBLISHED
         state["finished_at"] = datetime.now(UTC).isoformat()
         _write_json_atomic(self.state_path, state)
-        return CycleResult(str(self.period), "published", self.run_dir, state["steps"], resumed)
+        return CycleResult(str(self.period), CycleStatus.PUBLISHED, self.run_dir, state["steps"], resumed)
 
     def _new_state(self) -> dict[str, Any]:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         state = {
             "period": str(self.period),
-            "status": "running",
+            "status": CycleStatus.RUNNING,
             "engine": self.engine,
             "options": self.options,
             "started_at": datetime.now(UTC).isoformat(),
@@ -201,11 +222,9 @@ class CycleRunner:
         return True
 
     def _run_step(self, step: Step, ctx: CycleContext, state: dict[str, Any]) -> None:
-        staging = self.run_dir / f".{step.name}.staging"
         final = self.run_dir / step.name
-        shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(final, ignore_errors=True)  # renamed but never recorded: not committed
-        staging.mkdir(parents=True)
+        staging = atomic.staging_dir(final)  # a failed step's staging stays for a look until the next run
         self.on_step(step.name, "start")
         log.info("step started", period=str(self.period), step=step.name)
         t0 = time.perf_counter()
@@ -218,7 +237,7 @@ class CycleRunner:
         if os.environ.get(FAULT_ENV) == step.name:
             os.kill(os.getpid(), signal.SIGKILL)
         files = checksums(staging)
-        staging.rename(final)
+        atomic.commit_dir(staging, final)
         state["steps"][step.name] = {
             "seconds": round(seconds, 2),
             "finished_at": datetime.now(UTC).isoformat(),

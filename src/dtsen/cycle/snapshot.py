@@ -15,11 +15,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import re
 import shutil
 import stat
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,11 +26,12 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from dtsen import __version__
+from dtsen import __version__, atomic, locks
+from dtsen.atomic import atomic_dir, sha256_file
 from dtsen.config import get_settings
+from dtsen.cycle import manifest_chain
 from dtsen.cycle.period import Period
 from dtsen.logs import get_logger
-from dtsen.sources.ingest import sha256_file
 
 log = get_logger(__name__)
 
@@ -73,22 +72,6 @@ class Snapshot:
 
 def snapshots_dir(data_dir: Path | None = None) -> Path:
     return Path(data_dir or get_settings().data_dir) / "snapshots"
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -154,19 +137,28 @@ def publish(
     entries = _expand(files)
     period_dir = root / period
     with _lock(root):
+        for folder in [p for p in root.iterdir() if p.is_dir()]:  # no other publisher is alive under the lock
+            locks.remove_leftovers(folder)  # so a staging folder is a killed one's
         period_dir.mkdir(parents=True, exist_ok=True)
+        previous_manifest = manifest_chain.link_to_previous(root)
         version = (max(_versions(period_dir)) if _versions(period_dir) else 0) + 1
         target = period_dir / f"v{version}"
-        staging = period_dir / f".v{version}.staging-{uuid.uuid4().hex[:8]}"
-        try:
+        if target.exists():  # impossible under the lock unless someone wrote by hand
+            raise SnapshotError(f"{target} already exists; a published version is never overwritten")
+        with atomic_dir(target, replace=False) as staging:
             listed = []
             for name, source in entries:
                 dest = staging / name
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, dest)
-                _fsync_file(dest)
-                listed.append({"name": name, "rows": _rows(dest), "bytes": dest.stat().st_size,
-                               "sha256": sha256_file(dest)})  # fmt: skip
+                listed.append(
+                    {
+                        "name": name,
+                        "rows": _rows(dest),
+                        "bytes": dest.stat().st_size,
+                        "sha256": sha256_file(dest),
+                    }
+                )
             manifest = {
                 "period": period,
                 "version": version,
@@ -175,19 +167,14 @@ def publish(
                 "model_version": model_version,
                 "inputs": dict(inputs or {}),
                 "files": listed,
+                manifest_chain.FIELD: previous_manifest,
             }
-            (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str),
-                                            encoding="utf-8")  # fmt: skip
-            _fsync_file(staging / MANIFEST)
+            (staging / MANIFEST).write_text(
+                json.dumps(manifest, indent=2, sort_keys=True, default=str), encoding="utf-8"
+            )
             _make_read_only(staging)
-            if target.exists():  # impossible under the lock unless someone wrote by hand
-                raise SnapshotError(f"{target} already exists; a published version is never overwritten")
-            staging.rename(target)
-            _fsync_dir(period_dir)
-        except BaseException:
-            _remove(staging)
-            raise
         snapshot = Snapshot(period, version, target, manifest)
+        manifest_chain.record_head(snapshot, root)
         if make_current:
             set_current(snapshot, data_dir=data_dir)
     log.info("snapshot published", snapshot=snapshot.ref, files=len(listed), current=make_current)
@@ -195,34 +182,14 @@ def publish(
 
 
 def _make_read_only(directory: Path) -> None:
-    for path in sorted(directory.rglob("*"), reverse=True):
-        mode = path.stat().st_mode
-        path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-        if path.is_dir():
-            _fsync_dir(path)
-    directory.chmod(directory.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-    _fsync_dir(directory)
-
-
-def _remove(directory: Path) -> None:
-    """Delete a (possibly read-only) staging directory."""
-    if not directory.exists():
-        return
-    for path in [directory, *directory.rglob("*")]:
-        if path.is_dir():
-            with contextlib.suppress(OSError):
-                path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    shutil.rmtree(directory, ignore_errors=True)
+    for path in [*directory.rglob("*"), directory]:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
 def set_current(snapshot: Snapshot, *, data_dir: Path | None = None) -> None:
     """Atomically make ``snapshot`` the current one (write a temporary pointer, fsync, os.replace)."""
     root = snapshots_dir(data_dir)
-    tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
-    tmp.write_text(snapshot.ref + "\n", encoding="utf-8")
-    _fsync_file(tmp)
-    os.replace(tmp, root / CURRENT)
-    _fsync_dir(root)
+    atomic.write_text(root / CURRENT, snapshot.ref + "\n")
 
 
 def _load(period: str, version: int, root: Path) -> Snapshot:

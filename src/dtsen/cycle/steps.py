@@ -19,8 +19,10 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from dtsen import atomic
 from dtsen.cycle.run import CycleContext, Step
 from dtsen.logs import get_logger
+from dtsen.tables import ID_REGISTRY, PROVENANCE, BatchStatus
 
 log = get_logger(__name__)
 
@@ -68,7 +70,7 @@ def step_ingest(ctx: CycleContext, out: Path) -> dict[str, Any]:
     (out / "ingest.json").write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
     return {
         "batches": len(summary["batches"]),
-        "new": sum(b["status"] == "committed" for b in summary["batches"]),
+        "new": sum(b["status"] == BatchStatus.COMMITTED for b in summary["batches"]),
     }
 
 
@@ -78,7 +80,7 @@ def step_freeze(ctx: CycleContext, out: Path) -> dict[str, Any]:
 
     # decided cases' changes join the corrections inbox (serving database configured; never raises)
     cases = export_for_cycle(ctx.data_dir, str(ctx.period), _cutoff(ctx))
-    from dtsen.sharing.dci.crvs import export_for_cycle as export_dukcapil
+    from dtsen.sharing.dci.crvs_inbox import export_for_cycle as export_dukcapil
 
     # events Dukcapil pushed over DCI notify join the event files (serving database configured; never raises)
     dukcapil = export_dukcapil(ctx.data_dir, str(ctx.period), _cutoff(ctx))
@@ -115,10 +117,12 @@ def step_link(ctx: CycleContext, out: Path) -> dict[str, Any]:
     return {"model": result.model, **result.counts, "seconds": result.seconds}
 
 
-def step_consolidate(ctx: CycleContext, out: Path) -> dict[str, Any]:
-    """Civil-registration events, then approved corrections, over the linked golden tables."""
+def step_apply_events(ctx: CycleContext, out: Path) -> dict[str, Any]:
+    """Civil-registration events, then approved corrections, over the linked golden tables.
+
+    Named ``consolidate`` until 2026-12 (a run interrupted before then resumes: :attr:`Step.former`)."""
     from dtsen.cycle.corrections import apply_corrections, read_corrections
-    from dtsen.cycle.events import PROVENANCE_SCHEMA, apply_events, read_events
+    from dtsen.cycle.events import apply_events, read_events
     from dtsen.engine import append_parquet
 
     tables = ctx.output("link") / "tables"
@@ -162,7 +166,7 @@ def step_consolidate(ctx: CycleContext, out: Path) -> dict[str, Any]:
     # the linkage's provenance (~57 M rows at 1 M persons, already in a fixed order) is streamed, not
     # loaded; the rows added here follow it, sorted, so a redone step writes the same bytes
     added = [p.sort(p.columns, nulls_last=True) for p in provenance if p.height]
-    extra = pl.concat(added, how="diagonal_relaxed") if added else pl.DataFrame(schema=PROVENANCE_SCHEMA)
+    extra = pl.concat(added, how="diagonal_relaxed") if added else PROVENANCE.empty()
     append_parquet(tables / "provenance.parquet", extra.to_arrow(), out / "provenance.parquet")
     lineage.sort(lineage.columns, nulls_last=True).write_parquet(out / "lineage.parquet")
     summary.update(persons=persons.height, families=families.height)
@@ -204,7 +208,7 @@ class _Allocator:
 
     def frame(self, run: str) -> pl.DataFrame:
         rows = [{**r, "run": run} for r in self.rows]
-        return pl.DataFrame(rows, schema=self.idreg.REGISTRY_SCHEMA, orient="row")
+        return pl.DataFrame(rows, schema=ID_REGISTRY.polars, orient="row")
 
 
 def _survey_dir(ctx: CycleContext, out: Path) -> Path | None:
@@ -244,10 +248,10 @@ def step_score(ctx: CycleContext, out: Path) -> dict[str, Any]:
             model = known[-1] if known else train(survey_dir, config, data_dir=ctx.data_dir).version
             trained = None if known else round(time.perf_counter() - t0, 2)
         shutil.rmtree(out / "survey", ignore_errors=True)
-    cons = ctx.output("consolidate")
+    golden = ctx.output("apply_events")
     summary = score_registry(
-        cons / "families.parquet",
-        cons / "persons.parquet",
+        golden / "families.parquet",
+        golden / "persons.parquet",
         model,
         out,
         engine=ctx.engine,
@@ -259,11 +263,11 @@ def step_score(ctx: CycleContext, out: Path) -> dict[str, Any]:
 def step_eligibility(ctx: CycleContext, out: Path) -> dict[str, Any]:
     from dtsen.programs.decide import decide
 
-    cons = ctx.output("consolidate")
+    golden = ctx.output("apply_events")
     frozen = ctx.output("freeze")
     flag_lists = [frozen / e["file"] for e in ctx.inputs.get("exclusions", [])]
     result = decide(
-        cons / "persons.parquet", cons / "families.parquet", ctx.output("score") / "scores.parquet",
+        golden / "persons.parquet", golden / "families.parquet", ctx.output("score") / "scores.parquet",
         out / "programs", flag_lists=flag_lists, engine=ctx.engine,
     )  # fmt: skip
     return {"families": result.families, "eligible": result.eligible}
@@ -275,16 +279,16 @@ def step_publish(ctx: CycleContext, out: Path) -> dict[str, Any]:
     from dtsen.cycle.diff import diff_snapshots
     from dtsen.cycle.run import checksums
 
-    cons, score, programs = (
-        ctx.output("consolidate"),
+    golden, score, programs = (
+        ctx.output("apply_events"),
         ctx.output("score"),
         ctx.output("eligibility") / "programs",
     )
     files: dict[str, Path] = {
-        "persons.parquet": cons / "persons.parquet",
-        "families.parquet": cons / "families.parquet",
-        "provenance.parquet": cons / "provenance.parquet",
-        "lineage.parquet": cons / "lineage.parquet",
+        "persons.parquet": golden / "persons.parquet",
+        "families.parquet": golden / "families.parquet",
+        "provenance.parquet": golden / "provenance.parquet",
+        "lineage.parquet": golden / "lineage.parquet",
         "links.parquet": ctx.output("link") / "tables" / "links.parquet",
         "scores.parquet": score / "scores.parquet",
     }
@@ -310,7 +314,7 @@ def step_publish(ctx: CycleContext, out: Path) -> dict[str, Any]:
         model_version = scores_model[0] if scores_model.len() else None
         built = aggregates.build(
             files, str(ctx.period), out / aggregates.AGGREGATE_DIR, previous=previous, model_version=model_version,
-            data_dir=ctx.data_dir, batches=ctx.inputs.get("batches", {}), consolidate=cons,
+            data_dir=ctx.data_dir, batches=ctx.inputs.get("batches", {}), applied=golden,
         )  # fmt: skip
         files.update(built.files)
         early = built.diff
@@ -336,7 +340,7 @@ def step_publish(ctx: CycleContext, out: Path) -> dict[str, Any]:
     if serving is not None and serving.get("status") != "failed":
         from dtsen.workflows.loop import outcomes_for_cycle  # the approved cases learn their outcome
 
-        cases = outcomes_for_cycle(snap.ref, cons / "corrections_outcomes.parquet")
+        cases = outcomes_for_cycle(snap.ref, golden / "corrections_outcomes.parquet")
         from dtsen.sharing.dci.subscriptions import after_publish  # agencies' subscriptions get the changes
 
         subscribed = after_publish(snap.ref)
@@ -368,7 +372,7 @@ def _promote_linkage_state(ctx: CycleContext, out: Path) -> None:
     src = out / "linkage_state"
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(ctx.output("link") / "state", src)
-    new_ids = ctx.output("consolidate") / "new_ids.parquet"
+    new_ids = ctx.output("apply_events") / "new_ids.parquet"
     if new_ids.exists() and (src / "ids.parquet").exists():
         registry = pl.read_parquet(src / "ids.parquet")
         added = pl.read_parquet(new_ids)
@@ -380,31 +384,24 @@ def _promote_linkage_state(ctx: CycleContext, out: Path) -> None:
                        + registry.filter((pl.col("jenis_id") == kind) & (pl.col("kunci") == idreg.LAST_KEY))["id"].to_list())}
             for kind in idreg.PREFIX
         ]  # fmt: skip
-        idreg.save_registry(src, [last, pl.DataFrame(sentinels, schema=idreg.REGISTRY_SCHEMA, orient="row")])
+        idreg.save_registry(src, [last, pl.DataFrame(sentinels, schema=ID_REGISTRY.polars, orient="row")])
     dst = _linkage_state(ctx.data_dir)
     dst.mkdir(parents=True, exist_ok=True)
     for name in LINKAGE_STATE:
-        s, d = src / name, dst / name
-        if not s.exists():
-            continue
-        tmp = dst / f".{name}.promote"
-        shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink(missing_ok=True)
-        shutil.copytree(s, tmp) if s.is_dir() else shutil.copy2(s, tmp)
-        if d.is_dir():
-            old = dst / f".{name}.old"
-            shutil.rmtree(old, ignore_errors=True)
-            d.rename(old)
-            tmp.rename(d)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, d)
+        s = src / name
+        if s.is_dir():
+            with atomic.atomic_dir(dst / name) as tmp:
+                shutil.copytree(s, tmp, dirs_exist_ok=True)
+        elif s.exists():
+            with atomic.atomic_file(dst / name) as tmp:
+                shutil.copy2(s, tmp)
 
 
 STEPS: list[Step] = [
     Step("ingest", "menerima berkas sumber", step_ingest),
     Step("freeze", "membekukan input", step_freeze),
     Step("link", "menautkan orang dan keluarga", step_link),
-    Step("consolidate", "peristiwa dan koreksi", step_consolidate),
+    Step("apply_events", "peristiwa dan koreksi", step_apply_events, former=("consolidate",)),
     Step("score", "skor kesejahteraan dan desil", step_score),
     Step("eligibility", "kelayakan program", step_eligibility),
     Step("publish", "menerbitkan snapshot", step_publish),

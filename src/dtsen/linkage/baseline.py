@@ -19,8 +19,9 @@ def splink_alone(
 ) -> tuple[pl.DataFrame, float]:
     """(rid -> cluster, seconds) for the records (of ``kabupaten`` when given; vehicle rows, which have no
     region, are kept when their NIK's kabupaten is in the sample)."""
-    import duckdb
     from splink import DuckDBAPI, Linker, block_on
+
+    from dtsen.engine import local_duckdb
 
     frame = pl.scan_parquet(records)
     if kabupaten is not None:
@@ -29,7 +30,7 @@ def splink_alone(
     cols = [pl.col("rid").alias("unique_id") if c == "unique_id" else pl.col(c) for c in model.spec.columns]
     data = frame.select(cols).collect().to_arrow()
     spine_tf = pl.scan_parquet(records).filter(pl.col("spine"))
-    con = duckdb.connect()
+    con = local_duckdb()
     start = time.perf_counter()
     try:
         db = DuckDBAPI(connection=con)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from dtsen.tables import LinkMethod, ReviewDecision
+
 ADMIN_ENTITIES = frozenset({"kepesertaan_bpjs", "pelanggan_pln", "kendaraan", "bidang_tanah"})
 
 
@@ -37,9 +39,9 @@ def cluster(
     """
     spine = set(records.filter(pl.col("spine"))["rid"].to_list())
     accepted = pairs.filter(
-        (pl.col("keputusan") == "cocok")
+        (pl.col("keputusan") == ReviewDecision.COCOK)
         | ((pl.col("probabilitas") >= match_threshold) & pl.col("keputusan").is_null())
-    ).with_columns(klerikal=(pl.col("keputusan") == "cocok").fill_null(False))
+    ).with_columns(klerikal=(pl.col("keputusan") == ReviewDecision.COCOK).fill_null(False))
     # residue x register: orient (residue, spine) and keep the best register row per residue record
     to_spine = (
         accepted.filter(pl.col("jenis") == "spine")
@@ -94,12 +96,12 @@ def cluster(
     out = out.join(size, on="cluster")
     metode = (
         pl.when(pl.col("n") == 1)
-        .then(pl.lit("tunggal"))
+        .then(pl.lit(LinkMethod.TUNGGAL))
         .when(pl.col("spine") | pl.col("rid_spine").is_not_null())
-        .then(pl.lit("deterministik"))
+        .then(pl.lit(LinkMethod.DETERMINISTIK))
         .when(pl.col("klerikal").fill_null(False))
-        .then(pl.lit("klerikal"))
-        .otherwise(pl.lit("probabilistik"))
+        .then(pl.lit(LinkMethod.KLERIKAL))
+        .otherwise(pl.lit(LinkMethod.PROBABILISTIK))
     )
     aturan = (
         pl.when(pl.col("spine"))
@@ -130,16 +132,9 @@ def within_probability(pairs: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFr
     return (
         clusters.join(best, on="rid", how="left")
         .with_columns(
-            probabilitas=pl.coalesce("probabilitas", pl.when(pl.col("metode") == "probabilistik").then("p"))
+            probabilitas=pl.coalesce(
+                "probabilitas", pl.when(pl.col("metode") == LinkMethod.PROBABILISTIK).then("p")
+            )
         )
         .drop("p")
-    )
-
-
-def person_clusters(clusters: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
-    """Clusters that are persons (a register row or a family-survey record in them) -> True."""
-    kinds = clusters.join(records.select("rid", "spine", "entitas"), on="rid")
-    return kinds.group_by("cluster").agg(
-        orang=(pl.col("spine") | ~pl.col("entitas").is_in(list(ADMIN_ENTITIES))).any(),
-        di_dukcapil=pl.col("spine").any(),
     )

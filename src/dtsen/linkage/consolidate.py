@@ -29,14 +29,10 @@ from dtsen.linkage.golden import SRC_PREFIX, golden_persons, person_provenance, 
 from dtsen.linkage.inputs import ROW_SPACE, Batch, _rid, file_index
 from dtsen.linkage.status import person_status
 from dtsen.logs import get_logger
+from dtsen.tables import LINK_COLUMNS, LOCATION, PROVENANCE, LinkMethod
 
 log = get_logger(__name__)
 
-LINK_COLUMNS = (
-    "sumber", "entitas", "id_rekaman", "batch_id", "berkas", "baris", "id_dtsen", "metode", "aturan",
-    "probabilitas",
-)  # fmt: skip
-PROVENANCE_COLUMNS = ("entitas", "id", "atribut", "sumber", "batch_id", "tanggal_data")
 # golden person columns the status and family rules read (the rest goes straight to persons.parquet)
 STATUS_INPUT = ("id_dtsen", "nik", "no_kk", "status_hidup", "tanggal_meninggal", "di_dukcapil", "kode_kec")
 FAMILY_INPUT = (
@@ -46,7 +42,7 @@ FAMILY_INPUT = (
     "hubungan",
     "tanggal_lahir",
     "no_kk",
-    *fam.LOCATION,
+    *LOCATION,
 )
 KEY_INPUT = ("nama", "nama_ibu_kandung", "jenis_kelamin")  # the mother rule of family_keys
 ADMIN = {  # golden-family input name -> (entity, columns the overrides read)
@@ -77,9 +73,12 @@ class _Clock:
 
 
 def canonical_rows(
-    eng: Engine, batches: list[Batch], entity: str, columns: list[str] | None = None,
+    eng: Engine,
+    batches: list[Batch],
+    entity: str,
+    columns: list[str] | None = None,
     exclude_sources: frozenset[str] = frozenset(),
-) -> ir.Table | None:  # fmt: skip
+) -> ir.Table | None:
     """Every batch of ``entity`` as one table with ``rid`` (as the record table numbers it): columns
     missing from a source are typed nulls, types are the first batch's (Polars' vertical_relaxed)."""
     chosen = [b for b in batches if b.entity == entity and b.source not in exclude_sources]
@@ -107,30 +106,65 @@ def _arrow(eng: Engine, expr: ir.Table) -> pl.DataFrame:
     return pl.from_arrow(eng.to_pyarrow(expr))  # type: ignore[return-value]
 
 
-def consolidate(
-    eng: Engine,
-    records_path: Path,
-    clusters: pl.DataFrame,
-    pairs: pl.DataFrame,
-    batches: list[Batch],
-    cfg: LinkConfig,
-    state_dir: Path,
-    out: Path,
-    work: Path,
-    run: str,
-) -> Consolidated:
-    """Write links, persons, families, provenance, lineage and review into ``out``; return the new ID
-    registry (saved by the caller once the output is in place) and the run's counts."""
-    spine, surv = cfg.spine_source, cfg.survivorship
-    clock = _Clock()
-    registry = idreg.load_registry(state_dir)
-    clusters, n_household = _household_links(pl.scan_parquet(records_path), clusters, cfg)
-    clock.lap("household")
-    clusters.write_parquet(work / "clusters.parquet")
-    rec = eng.read_parquet(records_path)
-    cl = eng.read_parquet(work / "clusters.parquet")
+@dataclass(frozen=True)
+class ConsolidationContext:
+    """What consolidation reads and where it writes (the linkage run's state at the end of matching)."""
 
-    # person IDs: clusters with a register row or a family-survey record; admin-only clusters are nobody
+    eng: Engine
+    records: Path  # the stacked record table (one row per source record, keyed by ``rid``)
+    clusters: pl.DataFrame  # rid -> cluster, with how each record was linked (metode, aturan, probabilitas)
+    pairs: pl.DataFrame  # scored candidate pairs with clerical decisions (the review queue's input)
+    batches: list[Batch]
+    cfg: LinkConfig
+    state_dir: Path  # the stable-ID registry is read here (the caller saves the new one)
+    out: Path  # links, persons, families, provenance, lineage and review are written here
+    work: Path  # intermediate tables
+    run: str  # the run's name, recorded in the ID registry and lineage
+
+
+def consolidate(ctx: ConsolidationContext) -> Consolidated:
+    """Write links, persons, families, provenance, lineage and review into ``ctx.out``; return the new ID
+    registry (saved by the caller once the output is in place) and the run's counts."""
+    clock = _Clock()
+    registry = idreg.load_registry(ctx.state_dir)
+    clusters, n_household = _household_links(pl.scan_parquet(ctx.records), ctx.clusters, ctx.cfg)
+    clock.lap("household")
+    clusters.write_parquet(ctx.work / "clusters.parquet")
+    rec, cl = ctx.eng.read_parquet(ctx.records), ctx.eng.read_parquet(ctx.work / "clusters.parquet")
+    persons_ids = _person_ids(ctx, rec, cl, registry)
+    clock.lap("person_ids")
+    members = _links(ctx, rec, cl)
+    clock.lap("links")
+    golden, files = _golden(ctx, members)
+    clock.lap("golden")
+    people = _status(ctx, rec, members, golden)
+    clock.lap("status")
+    fams = _families(ctx, registry, members, people)
+    clock.lap("families")
+    n_persons = _persons(ctx, golden, people, fams.person_family)
+    clock.lap("persons")
+    _provenance(ctx, golden, files, fams.provenance_attributes)
+    pl.concat([persons_ids.lineage, fams.lineage]).write_parquet(ctx.out / "lineage.parquet")
+    clock.lap("provenance")
+    _review(ctx)
+    counts = {
+        **_counts(ctx, n_persons, fams.families),
+        "rumah_tangga_digabung": n_household,
+        **fams.counts,
+        "nik_ditahan": people.nik_withheld,
+    }
+    clock.lap("review")
+    log.info("consolidated", **clock.seconds)
+    others = registry.filter(~pl.col("jenis_id").is_in(["person", "family"]))
+    return Consolidated([persons_ids.registry, fams.ids.registry, others], counts, clock.seconds)
+
+
+def _person_ids(
+    ctx: ConsolidationContext, rec: ir.Table, cl: ir.Table, registry: pl.DataFrame
+) -> idreg.Assignment:
+    """Stable person IDs (work/person_ids.parquet: cluster -> id_dtsen) for clusters with a register row
+    or a family-survey record; admin-only clusters (a vehicle, a PLN customer) are nobody."""
+    eng = ctx.eng
     keyed = cl.select("rid", "cluster").join(
         rec.select("rid", "spine", "entitas", "sumber", "id_rekaman"), "rid"
     )
@@ -140,51 +174,79 @@ def consolidate(
     person_keys = person.select(
         group=person.cluster, kunci=person.sumber.concat(":", person.id_rekaman), kuat=person.spine
     )
-    persons_ids = idreg.assign(_arrow(eng, person_keys).sort("group", "kunci"), registry, "person", run)
-    persons_ids.ids.rename({"group": "cluster", "id": "id_dtsen"}).write_parquet(work / "person_ids.parquet")
-    clock.lap("person_ids")
+    persons_ids = idreg.assign(_arrow(eng, person_keys).sort("group", "kunci"), registry, "person", ctx.run)
+    ids = persons_ids.ids.rename({"group": "cluster", "id": "id_dtsen"})
+    ids.write_parquet(ctx.work / "person_ids.parquet")
+    return persons_ids
 
-    # links (and the members table every later query joins: rid -> id_dtsen)
+
+def _links(ctx: ConsolidationContext, rec: ir.Table, cl: ir.Table) -> ir.Table:
+    """links.parquet, and the members table every later query joins (rid -> id_dtsen)."""
+    eng, work = ctx.eng, ctx.work
     pid = eng.read_parquet(work / "person_ids.parquet")
     linked = rec.join(cl, "rid").left_join(pid, "cluster")
     links = linked.select("rid", *LINK_COLUMNS)
-    eng.write_parquet(links.order_by("rid").drop("rid"), out / "links.parquet")
+    eng.write_parquet(links.order_by("rid").drop("rid"), ctx.out / "links.parquet")
     eng.write_parquet(
         linked.filter(linked.id_dtsen.notnull()).select("rid", "id_dtsen"), work / "members.parquet"
     )
-    members = eng.read_parquet(work / "members.parquet")
-    clock.lap("links")
+    return eng.read_parquet(work / "members.parquet")
 
-    # golden persons: every record's place in the order of preference, then one grouped query
-    anggota = canonical_rows(eng, batches, "anggota", exclude_sources=frozenset({"susenas"}))
+
+def _golden(ctx: ConsolidationContext, members: ir.Table) -> tuple[ir.Table, dict[int, tuple[str, str]]]:
+    """Golden persons (work/golden.parquet): every record's place in the order of preference, then one
+    grouped query; and the file index provenance decodes source keys by."""
+    eng, work, spine = ctx.eng, ctx.work, ctx.cfg.spine_source
+    anggota = canonical_rows(eng, ctx.batches, "anggota", exclude_sources=frozenset({"susenas"}))
     if anggota is None:
         raise ValueError("no anggota batch to build golden persons from")
     files = _files(eng, anggota)
     anggota = anggota.join(members, "rid")
     eng.write_parquet(
-        record_order(anggota.select("rid", "sumber", "tanggal_data"), surv.field_sources, spine),
+        record_order(
+            anggota.select("rid", "sumber", "tanggal_data"), ctx.cfg.survivorship.field_sources, spine
+        ),
         work / "order.parquet",
     )
     anggota = anggota.join(eng.read_parquet(work / "order.parquet"), "rid")
     eng.write_parquet(golden_persons(anggota, spine), work / "golden.parquet")
-    golden = eng.read_parquet(work / "golden.parquet")
-    clock.lap("golden")
+    return eng.read_parquet(work / "golden.parquet"), files
 
-    # status evidence per person: latest field record, NIK quality, sources, BPJS segment
-    evidence = _evidence(eng, rec, members, batches, cfg)
+
+@dataclass
+class _People:
+    """Per golden person: the columns the status and family rules read, the evidence and the status."""
+
+    base: pl.DataFrame  # STATUS_INPUT + FAMILY_INPUT + KEY_INPUT
+    evidence: pl.DataFrame  # see _evidence
+    status: pl.DataFrame  # id_dtsen, nik, nik_dilaporkan, status_padan, bukti_status
+    umur: pl.Expr  # age at death or at the reference date
+    nik_withheld: int
+
+
+def _status(ctx: ConsolidationContext, rec: ir.Table, members: ir.Table, golden: ir.Table) -> _People:
+    """Status evidence per person (latest field record, NIK quality, sources, BPJS segment), then the
+    status rules (status.py)."""
+    eng, cfg = ctx.eng, ctx.cfg
+    evidence = _evidence(eng, rec, members, ctx.batches, cfg)
     ganda = _arrow(eng, spine_nik_ganda(rec))["nik"]
     base = _arrow(eng, golden.select(*dict.fromkeys(STATUS_INPUT + FAMILY_INPUT + KEY_INPUT)))
     status = person_status(
         base.select(STATUS_INPUT),
         evidence.select(
-            "id_dtsen", "ada_lapangan", "sumber_lapangan", "keberadaan_lapangan", "kec_lapangan",
-            "nik_ada", "nik_tidak_valid", "sumber_nik",
+            "id_dtsen",
+            "ada_lapangan",
+            "sumber_lapangan",
+            "keberadaan_lapangan",
+            "kec_lapangan",
+            "nik_ada",
+            "nik_tidak_valid",
+            "sumber_nik",
         ),
         ganda,
-        spine,
-    ).select("id_dtsen", "nik", "nik_dilaporkan", "status_padan", "bukti_status")  # fmt: skip
+        cfg.spine_source,
+    ).select("id_dtsen", "nik", "nik_dilaporkan", "status_padan", "bukti_status")
     nik_withheld = int(status["nik_dilaporkan"].is_not_null().sum())
-    clock.lap("status")
     ref = cfg.reference_date or eng.execute(rec.filter(rec.spine).tanggal_data.max())
     ref = ref.date() if hasattr(ref, "date") else ref  # the engine may return a timestamp
     until = pl.coalesce(pl.col("tanggal_meninggal"), pl.lit(ref))
@@ -192,19 +254,44 @@ def consolidate(
     umur = (until.dt.year() - lahir.dt.year()) - (
         (until.dt.month() * 100 + until.dt.day()) < (lahir.dt.month() * 100 + lahir.dt.day())
     ).cast(pl.Int32)
+    return _People(base, evidence, status, umur, nik_withheld)
 
-    # families: keys -> stable IDs -> golden families (Polars, one row per person or family)
+
+@dataclass
+class _Families:
+    families: pl.DataFrame  # published (families.parquet)
+    ids: idreg.Assignment
+    person_family: pl.DataFrame  # id_dtsen -> id_keluarga_dtsen
+    lineage: pl.DataFrame  # the registry's, plus families retired because all members died
+    provenance_attributes: list[str]  # work/family_provenance.parquet holds the compact form
+    counts: dict[str, int]
+
+
+def _families(
+    ctx: ConsolidationContext, registry: pl.DataFrame, members: ir.Table, people: _People
+) -> _Families:
+    """Family keys -> stable IDs -> golden families (Polars, one row per person or family)."""
+    eng, batches, surv = ctx.eng, ctx.batches, ctx.cfg.survivorship
+    evidence = people.evidence
     latest_family = evidence.filter(pl.col("ada_lapangan")).select("id_dtsen", "id_keluarga")
     field_members = _field_members(eng, batches, members, surv.field_sources)
-    aged = base.with_columns(umur=umur.cast(pl.Int16))
+    aged = people.base.with_columns(umur=people.umur.cast(pl.Int16))
     keys = fam.family_keys(
-        aged.select("id_dtsen", "no_kk", "di_dukcapil", "status_hidup", "tanggal_lahir", "kode_desa", "umur",
-                    *KEY_INPUT),
+        aged.select(
+            "id_dtsen",
+            "no_kk",
+            "di_dukcapil",
+            "status_hidup",
+            "tanggal_lahir",
+            "kode_desa",
+            "umur",
+            *KEY_INPUT,
+        ),
         latest_family,
         field_members,
-    )  # fmt: skip
+    )
     fam_groups, person_group = fam.id_groups(keys)
-    fam_ids = idreg.assign(fam_groups, registry, "family", run)
+    fam_ids = idreg.assign(fam_groups, registry, "family", ctx.run)
     person_family = person_group.join(fam_ids.ids, on="group").select("id_dtsen", id_keluarga_dtsen="id")
     family_input = (
         aged.select(*FAMILY_INPUT, "umur")
@@ -223,87 +310,89 @@ def consolidate(
     dead = families.filter(pl.col("jumlah_anggota") == 0).select("id_keluarga_dtsen")
     families = families.join(dead, on="id_keluarga_dtsen", how="anti")
     fam_prov.compact = fam_prov.compact.join(dead, on="id_keluarga_dtsen", how="anti")
-    fam_lineage = pl.concat([fam_ids.lineage, idreg.retired(dead["id_keluarga_dtsen"], "family", run)])
+    lineage = pl.concat([fam_ids.lineage, idreg.retired(dead["id_keluarga_dtsen"], "family", ctx.run)])
     attached = keys.join(person_family, on="id_dtsen").filter(
         ~pl.col("dasar").is_in(["kk", "kk_sumber", "keluarga_sumber", "sendiri"])
     )
-    fragment_counts = {
+    counts = {
         "fragmen_dilekatkan_rumah_tangga": int((attached["dasar"] == "rumah_tangga_sumber").sum()),
         "fragmen_dilekatkan_ibu": int((attached["dasar"] == "ibu").sum()),
         "fragmen_tanpa_dewasa": int(families["konflik"].list.contains(fam.FRAGMENT).sum()),
         "keluarga_semua_meninggal": dead.height,
     }
     families = families.sort("id_keluarga_dtsen")
-    families.write_parquet(out / "families.parquet")
-    fam_prov.compact.write_parquet(work / "family_provenance.parquet")
-    clock.lap("families")
+    families.write_parquet(ctx.out / "families.parquet")
+    fam_prov.compact.write_parquet(ctx.work / "family_provenance.parquet")
+    return _Families(families, fam_ids, person_family, lineage, fam_prov.attributes, counts)
 
-    # persons.parquet: golden attributes + status, sources, BPJS segment, age, family
+
+def _persons(
+    ctx: ConsolidationContext, golden: ir.Table, people: _People, person_family: pl.DataFrame
+) -> int:
+    """persons.parquet: golden attributes + status, sources, BPJS segment, age, family; returns its rows."""
+    eng = ctx.eng
     extra = (
-        base.select("id_dtsen", "tanggal_lahir", "tanggal_meninggal")
+        people.base.select("id_dtsen", "tanggal_lahir", "tanggal_meninggal")
         .join(person_family, on="id_dtsen", how="left")
-        .join(status, on="id_dtsen", how="left")
-        .join(evidence.select("id_dtsen", "sumber_data", "segmen_bpjs"), on="id_dtsen", how="left")
-        .with_columns(umur=umur.cast(pl.Int16))
+        .join(people.status, on="id_dtsen", how="left")
+        .join(people.evidence.select("id_dtsen", "sumber_data", "segmen_bpjs"), on="id_dtsen", how="left")
+        .with_columns(umur=people.umur.cast(pl.Int16))
         .drop("tanggal_lahir", "tanggal_meninggal")
     )
-    extra.write_parquet(work / "person_extra.parquet")
-    x = eng.read_parquet(work / "person_extra.parquet")
+    extra.write_parquet(ctx.work / "person_extra.parquet")
+    x = eng.read_parquet(ctx.work / "person_extra.parquet")
     attrs = [c for c in golden.columns if not c.startswith(SRC_PREFIX)]
     persons = golden.select(*[a for a in attrs if a != "nik"]).join(x, "id_dtsen")  # nik: status.py's
     tail = ["status_padan", "bukti_status", "nik_dilaporkan", "sumber_data", "segmen_bpjs", "umur"]
     order = ["id_dtsen", "id_keluarga_dtsen", *[c for c in attrs if c != "id_dtsen"], *tail]
-    n_persons = eng.write_parquet(persons.select(*order).order_by("id_dtsen"), out / "persons.parquet")
-    clock.lap("persons")
+    return int(eng.write_parquet(persons.select(*order).order_by("id_dtsen"), ctx.out / "persons.parquet"))
 
-    # provenance.parquet: person attributes (golden unpivoted, in golden's id order: ~44 M rows at 1 M
-    # persons, deterministic without a sort), then family attributes (expanded, sorted by id, atribut)
+
+def _provenance(
+    ctx: ConsolidationContext,
+    golden: ir.Table,
+    files: dict[int, tuple[str, str]],
+    family_attributes: list[str],
+) -> None:
+    """provenance.parquet: person attributes (golden unpivoted, in golden's id order: ~44 M rows at 1 M
+    persons, deterministic without a sort), then family attributes (expanded, sorted by id, atribut)."""
+    eng = ctx.eng
     person_rows = person_provenance(golden, files)
     family_rows = fam.family_provenance(
-        eng.read_parquet(work / "family_provenance.parquet"), fam_prov.attributes
+        eng.read_parquet(ctx.work / "family_provenance.parquet"), family_attributes
     )
     eng.write_parquet_parts(
-        [person_rows, family_rows.select(*PROVENANCE_COLUMNS).cast(person_rows.schema())],
-        out / "provenance.parquet",
+        [person_rows, family_rows.select(*PROVENANCE.columns).cast(person_rows.schema())],
+        ctx.out / "provenance.parquet",
     )
-    pl.concat([persons_ids.lineage, fam_lineage]).write_parquet(out / "lineage.parquet")
-    clock.lap("provenance")
 
-    # review queue: grey-band pairs with both records side by side
-    p = cfg.probabilistic
+
+def _review(ctx: ConsolidationContext) -> None:
+    """review.parquet: grey-band pairs with both records side by side."""
+    p, pairs = ctx.cfg.probabilistic, ctx.pairs
     pair_rids = pl.concat([pairs.select(rid="rid_l"), pairs.select(rid="rid_r")]).unique()
     sides = (
-        pl.scan_parquet(records_path)
+        pl.scan_parquet(ctx.records)
         .select("rid", *rv.SIDE_FIELDS)
         .join(pair_rids.lazy(), on="rid", how="semi")
         .collect()
     )
-    rv.queue(pairs, sides, p.review_threshold, p.match_threshold).write_parquet(out / "review.parquet")
+    rv.queue(pairs, sides, p.review_threshold, p.match_threshold).write_parquet(ctx.out / "review.parquet")
 
-    lk = eng.read_parquet(out / "links.parquet")
+
+def _counts(ctx: ConsolidationContext, n_persons: int, families: pl.DataFrame) -> dict[str, int]:
+    """The run's counts of records, persons, families and links by method."""
+    eng, p, pairs = ctx.eng, ctx.cfg.probabilistic, ctx.pairs
+    lk = eng.read_parquet(ctx.out / "links.parquet")
     method = _arrow(eng, lk.group_by("metode").aggregate(n=lk.count()))
-    counts = {
+    return {
         "records": int(eng.execute(lk.count())),
-        "persons": int(n_persons),
+        "persons": n_persons,
         "families": families.height,
         "unlinked": int(eng.execute(lk.id_dtsen.isnull().sum())),
         **{f"metode_{m}": int(n) for m, n in method.sort("metode").iter_rows()},
         "review": int(((pairs["probabilitas"] < p.match_threshold) & pairs["keputusan"].is_null()).sum()),
-        "rumah_tangga_digabung": n_household,
-        **fragment_counts,
-        "nik_ditahan": nik_withheld,
     }
-    clock.lap("review")
-    log.info("consolidated", **clock.seconds)
-    return Consolidated(
-        [
-            persons_ids.registry,
-            fam_ids.registry,
-            registry.filter(~pl.col("jenis_id").is_in(["person", "family"])),
-        ],
-        counts,
-        clock.seconds,
-    )
 
 
 RULE_HOUSEHOLD = "rumah_tangga+nama+tanggal_lahir"
@@ -326,7 +415,7 @@ def _household_links(
     ``records``: the record table (a lazy scan: each pass reads a few columns filtered by a small set,
     so the national table never sits in memory); only the few loose records, their households and
     their KKs' register rows are collected, and the name rule runs on that small frame in DuckDB."""
-    from dtsen.engine import get_engine
+    from dtsen.engine import local_engine
     from dtsen.linkage.deterministic import corroborated
 
     spine_rids = records.filter(pl.col("spine")).select("rid").collect()["rid"].implode()
@@ -354,15 +443,20 @@ def _household_links(
     register = (
         records.filter(pl.col("spine") & pl.col("no_kk").is_in(seen_kk["kk"].unique().implode()))
         .select(
-            s_rid="rid", kk="no_kk", s_nama="nama", s_nama_depan="nama_depan", s_nama_urut="nama_urut",
-            s_tanggal_lahir="tanggal_lahir", s_jenis_kelamin="jenis_kelamin",
+            s_rid="rid",
+            kk="no_kk",
+            s_nama="nama",
+            s_nama_depan="nama_depan",
+            s_nama_urut="nama_urut",
+            s_tanggal_lahir="tanggal_lahir",
+            s_jenis_kelamin="jenis_kelamin",
         )
         .collect()
-    )  # fmt: skip
+    )
     pairs = mine.join(cl, on="rid").join(seen_kk, on="id_keluarga").join(register, on="kk")
     if pairs.is_empty():
         return clusters, 0
-    eng = get_engine("duckdb")  # a small frame: the deterministic stage's name rule, on the driver
+    eng = local_engine()  # a small frame: the deterministic stage's name rule, on the driver
     j = ibis.memtable(pairs.to_arrow())
     same_sex = (j.jenis_kelamin == j.s_jenis_kelamin).fill_null(False)
     j = j.filter(same_sex & corroborated(eng, j, cfg.deterministic))
@@ -380,14 +474,14 @@ def _household_links(
         clusters.join(moved, on="cluster", how="left")
         .with_columns(
             cluster=pl.coalesce("_to", "cluster"),
-            metode=pl.when(hit).then(pl.lit("deterministik")).otherwise("metode"),
+            metode=pl.when(hit).then(pl.lit(LinkMethod.DETERMINISTIK)).otherwise("metode"),
             aturan=pl.when(hit).then(pl.lit(RULE_HOUSEHOLD)).otherwise("aturan"),
             probabilitas=pl.when(hit).then(None).otherwise("probabilitas"),
         )
         .drop("_to")
     )
-    joined = pl.col("cluster").is_in(moved["_to"].implode()) & (pl.col("metode") == "tunggal")
-    out = out.with_columns(metode=pl.when(joined).then(pl.lit("deterministik")).otherwise("metode"))
+    joined = pl.col("cluster").is_in(moved["_to"].implode()) & (pl.col("metode") == LinkMethod.TUNGGAL)
+    out = out.with_columns(metode=pl.when(joined).then(pl.lit(LinkMethod.DETERMINISTIK)).otherwise("metode"))
     return out, moved.height
 
 
@@ -421,9 +515,13 @@ def _evidence(
     else:
         f = f.mutate(keberadaan=ibis.null("int8"))
     latest = _top(f, [ibis.desc(f.tanggal_data)]).select(
-        "id_dtsen", sumber_lapangan=f.sumber, keberadaan_lapangan=f.keberadaan, kec_lapangan=f.kode_kec,
-        id_keluarga=f.id_keluarga, ada_lapangan=ibis.literal(True),
-    )  # fmt: skip
+        "id_dtsen",
+        sumber_lapangan=f.sumber,
+        keberadaan_lapangan=f.keberadaan,
+        kec_lapangan=f.kode_kec,
+        id_keluarga=f.id_keluarga,
+        ada_lapangan=ibis.literal(True),
+    )
     ns = r.filter(~r.spine)
     nik = ns.group_by("id_dtsen").aggregate(
         nik_ada=ns.nik.notnull().any(),

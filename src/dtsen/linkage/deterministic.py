@@ -15,7 +15,6 @@ import ibis.expr.types as ir
 
 from dtsen.engine import Engine
 from dtsen.linkage.config import Deterministic
-from dtsen.linkage.similarity import jaro_winkler
 
 RULE_DATE = "nik+nama_depan+tanggal_lahir"
 RULE_NAME = "nik+nama_lengkap"
@@ -47,17 +46,15 @@ def corroborated(eng: Engine, r: ir.Table, cfg: Deterministic) -> ir.BooleanValu
     the longer one and include its first word or at least two words (a dropped middle or last name;
     never a shared surname alone). Without two birth dates, the full name must also be close or contained.
     """
-    first = jaro_winkler(eng, r.nama_depan, r.s_nama_depan) >= cfg.first_name_jw
-    ordered = jaro_winkler(eng, r.nama_urut, r.s_nama_urut) >= cfg.sorted_name_jw
-    joined = jaro_winkler(eng, r.nama.replace(" ", ""), r.s_nama.replace(" ", "")) >= cfg.sorted_name_jw
+    first = eng.jaro_winkler(r.nama_depan, r.s_nama_depan) >= cfg.first_name_jw
+    ordered = eng.jaro_winkler(r.nama_urut, r.s_nama_urut) >= cfg.sorted_name_jw
+    joined = eng.jaro_winkler(r.nama.replace(" ", ""), r.s_nama.replace(" ", "")) >= cfg.sorted_name_jw
     a, b = r.nama.split(" "), r.s_nama.split(" ")
     shared = a.intersect(b).length()
     shorter = ibis.least(a.unique().length(), b.unique().length())
     contained = (shared == shorter) & ((shared >= 2) | (r.nama_depan == r.s_nama_depan))
     name_ok = (first | ordered | joined | contained).fill_null(False)
-    full = ((jaro_winkler(eng, r.nama, r.s_nama) >= cfg.strong_name_jw) | contained | ordered).fill_null(
-        False
-    )
+    full = ((eng.jaro_winkler(r.nama, r.s_nama) >= cfg.strong_name_jw) | contained | ordered).fill_null(False)
     both_dates = r.tanggal_lahir.notnull() & r.s_tanggal_lahir.notnull()
     return name_ok & ibis.ifelse(both_dates, date_agrees(r.tanggal_lahir, r.s_tanggal_lahir), full)
 

@@ -22,14 +22,10 @@ from dtsen.canonical.model import entity
 from dtsen.linkage.config import Survivorship
 from dtsen.linkage.ids import FAMILY_KEY_PREFIX
 from dtsen.reference.codes import DayaListrik
+from dtsen.tables import FAMILY_PROVENANCE, LOCATION
 
-LOCATION = ("kode_desa", "kode_kec", "kode_kab", "kode_prov", "perkotaan", "alamat", "rt", "rw")
 ADMIN_ATTRIBUTES = ("daya_listrik", "aset_mobil", "aset_sepeda_motor", "lahan_lain")
 SOURCE_COLUMNS = ("sumber", "batch_id", "tanggal_data")
-PROVENANCE_SCHEMA = {
-    "id_keluarga_dtsen": pl.String, "atribut": pl.String, "sumber": pl.String, "batch_id": pl.String,
-    "tanggal_data": pl.Date,
-}  # fmt: skip
 
 
 @dataclass
@@ -296,7 +292,7 @@ def golden_families(
     base = chosen.select("id_keluarga_dtsen", *SOURCE_COLUMNS).unique(
         "id_keluarga_dtsen", keep="first", maintain_order=True
     )
-    admin_prov = pl.DataFrame(schema=PROVENANCE_SCHEMA)
+    admin_prov = FAMILY_PROVENANCE.empty()
     if survivorship.admin_over_self_report:
         families, admin_prov = _admin_overrides(families, fam, admin, survivorship)
     compact = _compact_provenance(base, admin_prov)
@@ -414,7 +410,7 @@ def _admin_overrides(
             )
         )
     if not facts:
-        return families, pl.DataFrame(schema=PROVENANCE_SCHEMA)
+        return families, FAMILY_PROVENANCE.empty()
     allf = pl.concat(facts)
     wide = allf.pivot(on="atribut", index="id_keluarga_dtsen", values="nilai")
     out = families.join(
@@ -434,4 +430,4 @@ def _admin_overrides(
         else:
             value = admin_value
         out = out.with_columns(value.alias(attr)).drop(col)
-    return out, allf.select(*PROVENANCE_SCHEMA).cast(PROVENANCE_SCHEMA)  # type: ignore[arg-type]
+    return out, allf.select(*FAMILY_PROVENANCE.columns).cast(FAMILY_PROVENANCE.polars)  # type: ignore[arg-type]

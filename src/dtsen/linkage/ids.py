@@ -15,20 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
-REGISTRY_SCHEMA = {
-    "jenis_id": pl.String,
-    "kunci": pl.String,
-    "id": pl.String,
-    "aktif": pl.Boolean,
-    "run": pl.String,
-}
-LINEAGE_SCHEMA = {
-    "id_lama": pl.String,
-    "id_baru": pl.String,
-    "jenis": pl.String,
-    "jenis_id": pl.String,
-    "run": pl.String,
-}
+from dtsen.atomic import atomic_file
+from dtsen.tables import ID_REGISTRY, LINEAGE, LineageKind
+
 PREFIX = {"person": "P", "family": "K"}
 DIGITS = 12
 LAST_KEY = "#terakhir"  # registry row holding the highest ID issued per kind
@@ -60,7 +49,7 @@ def registry_path(state_dir: Path) -> Path:
 def load_registry(state_dir: Path) -> pl.DataFrame:
     path = registry_path(state_dir)
     if not path.exists():
-        return pl.DataFrame(schema=REGISTRY_SCHEMA)
+        return ID_REGISTRY.empty()
     return pl.read_parquet(path)
 
 
@@ -109,9 +98,9 @@ def assign(groups: pl.DataFrame, registry: pl.DataFrame, kind: str, run: str) ->
     )
     lineage = pl.concat(
         [
-            merged.select(id_lama="id", id_baru="id_baru", jenis=pl.lit("gabung")),
-            split.unique().with_columns(jenis=pl.lit("pisah")),
-            retired.select(id_lama="id", id_baru=pl.lit(None, pl.String), jenis=pl.lit("pensiun")),
+            merged.select(id_lama="id", id_baru="id_baru", jenis=pl.lit(LineageKind.GABUNG)),
+            split.unique().with_columns(jenis=pl.lit(LineageKind.PISAH)),
+            retired.select(id_lama="id", id_baru=pl.lit(None, pl.String), jenis=pl.lit(LineageKind.PENSIUN)),
         ]
     ).with_columns(jenis_id=pl.lit(kind), run=pl.lit(run))
     current = groups.join(ids, on="group").select(
@@ -129,10 +118,10 @@ def assign(groups: pl.DataFrame, registry: pl.DataFrame, kind: str, run: str) ->
             "aktif": [False],
             "run": [run],
         },
-        schema=REGISTRY_SCHEMA,
+        schema=ID_REGISTRY.polars,
     )
     return Assignment(
-        ids=ids, lineage=lineage.select(list(LINEAGE_SCHEMA)), registry=pl.concat([current, old, sentinel])
+        ids=ids, lineage=lineage.select(LINEAGE.columns), registry=pl.concat([current, old, sentinel])
     )
 
 
@@ -140,15 +129,18 @@ def retired(ids: pl.Series, kind: str, run: str) -> pl.DataFrame:
     """Lineage rows (``pensiun``) for IDs a run retires outside :func:`assign`: a family whose members
     all died, or that events or corrections emptied; its registry keys are kept."""
     return pl.DataFrame(
-        {"id_lama": ids.cast(pl.String), "id_baru": None, "jenis": "pensiun", "jenis_id": kind, "run": run},
-        schema=LINEAGE_SCHEMA,
+        {
+            "id_lama": ids.cast(pl.String),
+            "id_baru": None,
+            "jenis": LineageKind.PENSIUN,
+            "jenis_id": kind,
+            "run": run,
+        },
+        schema=LINEAGE.polars,
     )
 
 
 def save_registry(state_dir: Path, frames: list[pl.DataFrame]) -> None:
-    """Write the registry atomically (staging name, then rename)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = registry_path(state_dir)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pl.concat(frames).select(list(REGISTRY_SCHEMA)).write_parquet(tmp, compression="zstd")
-    tmp.rename(path)
+    """Write the registry atomically (:func:`dtsen.atomic.atomic_file`)."""
+    with atomic_file(registry_path(state_dir)) as tmp:
+        pl.concat(frames).select(ID_REGISTRY.columns).write_parquet(tmp, compression="zstd")

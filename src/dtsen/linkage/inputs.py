@@ -13,11 +13,11 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
-import polars as pl
 
 from dtsen.config import get_settings
 from dtsen.engine import Engine
-from dtsen.sources.transform import TITLE_PREFIXES
+from dtsen.sources.names import TITLE_PREFIXES
+from dtsen.tables import BatchStatus
 
 # entity -> (record key, NIK column, name column): every canonical table that names a person
 PERSON_ENTITIES: dict[str, tuple[str, str, str]] = {
@@ -66,7 +66,7 @@ def read_batch(directory: Path) -> Batch:
         m = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise LinkInputError(f"{manifest}: not a readable batch manifest ({exc})") from exc
-    if m.get("status") != "committed":
+    if m.get("status") != BatchStatus.COMMITTED:
         raise LinkInputError(f"{directory}: batch status is {m.get('status')!r}, not committed")
     batch = Batch(
         batch_id=m["batch_id"],
@@ -198,13 +198,3 @@ def stack(eng: Engine, batches: list[Batch], spine_source: str = "siak") -> ir.T
         )
     parts = [person_records(eng, b, index, families, spine_source) for b in linked]
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
-
-
-def scan_with_rid(batch: Batch, index: dict[tuple[str, str | None], int]) -> pl.LazyFrame:
-    """A batch's canonical table with the same ``rid`` as :func:`stack` gives its rows (Polars side)."""
-    lookup = {name: index[(batch.batch_id, name)] for name in batch.files}
-    default = index[(batch.batch_id, None)]
-    number = pl.col("berkas").replace_strict(lookup, default=default, return_dtype=pl.Int64)
-    return pl.scan_parquet(batch.canonical).with_columns(
-        rid=number * ROW_SPACE + pl.col("baris").fill_null(0).cast(pl.Int64)
-    )

@@ -2,8 +2,8 @@
 
 Two predictions, never a self-join of the register: residue against the register (``predict_between``)
 and residue within itself (``predict_within``: people missing from Dukcapil, deduplicated across
-sources). Term frequencies of names come from the register. Runs on Splink's DuckDB backend, or its
-Spark backend when the engine is Spark; either way the result is the same pair table.
+sources). Term frequencies of names come from the register. Runs on the engine's Splink backend
+(:meth:`dtsen.engine.Engine.splink_api`, DuckDB or Spark); either way the result is the same pair table.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from dtsen.config import get_settings
 from dtsen.engine import Engine
 from dtsen.linkage.splink_model import Model, blocking_rules, trained_settings
 
-# The SQL below is assembled from this module's constant column names and paths dtsen created itself;
-# no user text reaches it (hence the S608 waivers).
+# The SQL below is assembled from this module's constant table names and the link spec's column names;
+# no data reaches it (hence the S608 waivers), and files are opened by the engine, never named in SQL.
 
 PAIR_SCHEMA = pa.schema(
     [
@@ -87,32 +86,14 @@ def _pairs(predictions: Any, jenis: str) -> pa.Table:
 
 def score_residue(eng: Engine, records: Path, residue: Path, model: Model, threshold: float) -> pa.Table:
     """Pairs scored at or above ``threshold``: residue x register and residue x residue."""
-    if eng.name == "spark":
-        return _score_spark(eng, records, residue, model, threshold)
-    import duckdb
-
-    settings = get_settings()
-    con = duckdb.connect(config={"memory_limit": settings.memory_limit})
-    if settings.threads:
-        con.execute(f"SET threads = {int(settings.threads)}")
-    try:
-        con.execute(f"CREATE VIEW dtsen_records AS SELECT * FROM read_parquet('{records}')")  # noqa: S608
-        con.execute(f"CREATE TABLE dtsen_spine AS {_select(model, 'dtsen_records', 'spine')}")
-        con.execute(
-            "CREATE TABLE dtsen_residue AS "  # noqa: S608
-            + _select(model, "dtsen_records", f"rid IN (SELECT rid FROM read_parquet('{residue}'))")  # noqa: S608
-        )
-        for c in model.spec.tf_columns:
-            con.execute(f"CREATE TABLE dtsen_tf_{c} AS {_tf_sql(c)}")
-        return _predict(_duckdb_api(con), model, threshold)
-    finally:
-        con.close()
-
-
-def _duckdb_api(con: Any) -> Any:
-    from splink import DuckDBAPI
-
-    return DuckDBAPI(connection=con)
+    views = {"dtsen_records": records, "dtsen_residue_rids": residue}
+    tables = {
+        "dtsen_spine": _select(model, "dtsen_records", "spine"),
+        "dtsen_residue": _select(model, "dtsen_records", "rid IN (SELECT rid FROM dtsen_residue_rids)"),
+        **{f"dtsen_tf_{c}": _tf_sql(c) for c in model.spec.tf_columns},
+    }
+    with eng.splink_api(views, tables) as db:
+        return _predict(db, model, threshold)
 
 
 def _predict(db: Any, model: Model, threshold: float) -> pa.Table:
@@ -134,21 +115,3 @@ def _predict(db: Any, model: Model, threshold: float) -> pa.Table:
         warning_mode="never",
     )  # fmt: skip
     return pa.concat_tables([_pairs(between, "spine"), _pairs(within, "residu")])
-
-
-def _score_spark(eng: Engine, records: Path, residue: Path, model: Model, threshold: float) -> pa.Table:
-    from splink import SparkAPI
-
-    from dtsen.linkage.similarity import prepare_spark
-
-    session = eng.con._session
-    prepare_spark(session)
-    session.read.parquet(str(records)).createOrReplaceTempView("dtsen_records")
-    session.read.parquet(str(residue)).createOrReplaceTempView("dtsen_residue_rids")
-    session.sql(_select(model, "dtsen_records", "spine")).createOrReplaceTempView("dtsen_spine")
-    session.sql(
-        _select(model, "dtsen_records", "rid IN (SELECT rid FROM dtsen_residue_rids)")
-    ).createOrReplaceTempView("dtsen_residue")
-    for c in model.spec.tf_columns:
-        session.sql(_tf_sql(c)).createOrReplaceTempView(f"dtsen_tf_{c}")
-    return _predict(SparkAPI(spark_session=session), model, threshold)

@@ -13,14 +13,11 @@ from pathlib import Path
 
 import polars as pl
 
-DECISIONS_SCHEMA = {
-    "id_pasangan": pl.String,
-    "keputusan": pl.String,
-    "oleh": pl.String,
-    "waktu": pl.Datetime("us", "UTC"),
-}
+from dtsen.atomic import atomic_file
+from dtsen.tables import REVIEW_DECISIONS, ReviewDecision
+
 SIDE_FIELDS = ("sumber", "id_rekaman", "nik", "nama", "tanggal_lahir", "jenis_kelamin", "kode_desa", "no_kk")
-VALID = ("cocok", "tidak_cocok")
+VALID = tuple(ReviewDecision)
 
 
 class ReviewError(ValueError):
@@ -35,7 +32,7 @@ def load_decisions(state_dir: Path) -> pl.DataFrame:
     """The latest decision per pair."""
     path = decisions_path(state_dir)
     if not path.exists():
-        return pl.DataFrame(schema=DECISIONS_SCHEMA)
+        return REVIEW_DECISIONS.empty()
     return pl.read_parquet(path).sort("waktu").unique("id_pasangan", keep="last", maintain_order=True)
 
 
@@ -77,7 +74,7 @@ def queue(pairs: pl.DataFrame, records: pl.DataFrame, low: float, high: float) -
 
 
 def decide(state_dir: Path, id_pasangan: str, keputusan: str, oleh: str | None = None) -> None:
-    """Record a decision (appended; the file is rewritten under a staging name and renamed)."""
+    """Record a decision (appended; the file is rewritten atomically)."""
     if keputusan not in VALID:
         raise ReviewError(f"decision {keputusan!r}: use one of {', '.join(VALID)}")
     if "|" not in id_pasangan:
@@ -85,11 +82,9 @@ def decide(state_dir: Path, id_pasangan: str, keputusan: str, oleh: str | None =
     row = pl.DataFrame(
         {"id_pasangan": [id_pasangan], "keputusan": [keputusan], "oleh": [oleh or getpass.getuser()],
          "waktu": [datetime.now(UTC)]},
-        schema=DECISIONS_SCHEMA,
+        schema=REVIEW_DECISIONS.polars,
     )  # fmt: skip
     path = decisions_path(state_dir)
-    old = pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=DECISIONS_SCHEMA)
-    state_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pl.concat([old, row]).write_parquet(tmp)
-    tmp.rename(path)
+    old = pl.read_parquet(path) if path.exists() else REVIEW_DECISIONS.empty()
+    with atomic_file(path) as tmp:
+        pl.concat([old, row]).write_parquet(tmp)

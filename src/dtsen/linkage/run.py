@@ -8,7 +8,6 @@ state (ID registry) is replaced only after the output is in place, so a failed r
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -18,13 +17,14 @@ from typing import Any
 
 import polars as pl
 
+from dtsen.atomic import atomic_dir
 from dtsen.config import get_settings
-from dtsen.engine import Engine, get_engine
+from dtsen.engine import get_engine
 from dtsen.linkage import clusters as clustering
 from dtsen.linkage import ids as idreg
 from dtsen.linkage import review as rv
 from dtsen.linkage.config import LinkConfig
-from dtsen.linkage.consolidate import consolidate
+from dtsen.linkage.consolidate import ConsolidationContext, consolidate
 from dtsen.linkage.deterministic import deterministic_links
 from dtsen.linkage.inputs import Batch, latest_batches, read_batch, stack
 from dtsen.linkage.probabilistic import score_residue
@@ -85,10 +85,6 @@ def link_records(
     """Deterministic stage, Splink on the residue, clusters: the path every dataset (also FEBRL4) takes."""
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    if eng.name == "spark":
-        from dtsen.linkage.similarity import prepare_spark
-
-        prepare_spark(eng.con._session)  # jaro_winkler for the deterministic query
     rec = eng.read_parquet(records_path)
     eng.write_parquet(deterministic_links(eng, rec, cfg.deterministic), work / "deterministic.parquet")
     det = eng.read_parquet(work / "deterministic.parquet")
@@ -139,12 +135,10 @@ def link(
     run = run or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     batches = _select_batches(batch_dirs, data_dir)
     out_dir = Path(out_dir)
-    staging = out_dir.with_name(f".{out_dir.name}.staging-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    work = staging / "work"
-    work.mkdir(parents=True)
     started = time.perf_counter()
-    try:
+    with atomic_dir(out_dir) as staging:
+        work = staging / "work"
+        work.mkdir()
         eng = get_engine(engine)
         t0 = time.perf_counter()
         records_path = work / "records.parquet"
@@ -152,53 +146,21 @@ def link(
         stack_seconds = time.perf_counter() - t0
         linked = link_records(eng, records_path, work, state_dir, cfg, retrain)
         t0 = time.perf_counter()
-        registry, counts = _consolidate(eng, records_path, linked, batches, cfg, state_dir, staging, run)
+        # stable IDs, links, golden persons and families, provenance, lineage, review (consolidate.py)
+        result = consolidate(
+            ConsolidationContext(
+                eng, records_path, linked.clusters, linked.pairs, batches, cfg, state_dir, staging, work, run
+            )
+        )
         consolidate_seconds = time.perf_counter() - t0
         shutil.rmtree(work, ignore_errors=True)
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-            out_dir.rename(old)
-            staging.rename(out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            out_dir.parent.mkdir(parents=True, exist_ok=True)
-            staging.rename(out_dir)
-        idreg.save_registry(state_dir, registry)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    idreg.save_registry(state_dir, result.registry)
     seconds = {"stack": stack_seconds, **linked.seconds, "consolidate": consolidate_seconds}
     seconds = {k: round(v, 2) for k, v in seconds.items()} | {
         "total": round(time.perf_counter() - started, 2)
     }
-    log.info("linkage run published", run=run, out=str(out_dir), **counts)
-    return LinkResult(run, out_dir, linked.model.label, counts, seconds)
-
-
-def _consolidate(
-    eng: Engine,
-    records_path: Path,
-    linked: Linked,
-    batches: list[Batch],
-    cfg: LinkConfig,
-    state_dir: Path,
-    out: Path,
-    run: str,
-) -> tuple[list[pl.DataFrame], dict[str, int]]:
-    """Stable IDs, links, golden persons and families, provenance, lineage, review (consolidate.py)."""
-    result = consolidate(
-        eng,
-        records_path,
-        linked.clusters,
-        linked.pairs,
-        batches,
-        cfg,
-        state_dir,
-        out,
-        records_path.parent,
-        run,
-    )
-    return result.registry, result.counts
+    log.info("linkage run published", run=run, out=str(out_dir), **result.counts)
+    return LinkResult(run, out_dir, linked.model.label, result.counts, seconds)
 
 
 __all__ = ["LinkResult", "link", "link_records"]

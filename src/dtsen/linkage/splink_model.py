@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from dtsen import atomic
 from dtsen.linkage.config import PRESETS, ComparisonSpec, LinkConfig, SplinkSpec
 from dtsen.logs import get_logger
 
@@ -173,15 +174,16 @@ def current_model(state_dir: Path) -> Model | None:
 
 def train(sample: pa.Table, cfg: LinkConfig, state_dir: Path) -> Model:
     """Train on ``sample`` (the spec's link fields) with DuckDB and save the next model version."""
-    import duckdb
     from splink import DuckDBAPI, Linker, block_on
+
+    from dtsen.engine import local_duckdb
 
     p = cfg.probabilistic
     spec = p.splink
     # one thread: EM's sums then add up in one order, so the same sample gives bit-identical parameters
     # (with two, m and u differed in the last bits between runs and could flip a borderline pair); the
     # sample is small, so this costs under a second at 1 M persons
-    con = duckdb.connect(config={"threads": 1})
+    con = local_duckdb(threads=1)
     try:
         db = DuckDBAPI(connection=con)
         df = db.register(sample, table_name="dtsen_training_sample")
@@ -197,9 +199,8 @@ def train(sample: pa.Table, cfg: LinkConfig, state_dir: Path) -> Model:
         previous = current_model(state_dir)
         version = (previous.version if previous else 0) + 1
         target = folder / f"splink_v{version}.json"
-        staging = folder / f".{target.name}.tmp"
-        linker.misc.save_model_to_json(str(staging), overwrite=True)
-        staging.rename(target)
+        with atomic.atomic_file(target) as staging:
+            linker.misc.save_model_to_json(str(staging), overwrite=True)
         meta = {
             "version": version,
             "file": target.name,
@@ -208,9 +209,7 @@ def train(sample: pa.Table, cfg: LinkConfig, state_dir: Path) -> Model:
             "training_rows": sample.num_rows,
             "splink": spec.model_dump(mode="json"),
         }
-        tmp = folder / ".current.json.tmp"
-        tmp.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        tmp.rename(folder / "current.json")
+        atomic.write_text(folder / "current.json", json.dumps(meta, indent=2) + "\n")
     finally:
         con.close()
     log.info("splink model trained", version=version, rows=sample.num_rows)

@@ -15,11 +15,9 @@ count: a registered death takes the person out of every program at the next deci
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import shutil
 import time
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,8 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from dtsen.atomic import atomic_dir, sha256_file
+from dtsen.conditions import compile_condition
 from dtsen.engine import Engine, get_engine
 from dtsen.logs import get_logger
 from dtsen.programs.definition import (
@@ -40,7 +40,6 @@ from dtsen.programs.definition import (
     load_programs,
 )
 from dtsen.programs.flags import FlagList, load_flag_list
-from dtsen.programs.rules import compile_condition
 from dtsen.welfare.rankable import RANKED
 
 log = get_logger(__name__)
@@ -303,7 +302,7 @@ class _Evaluator:
 
 def _program_digest(directory: Path | None, code: str) -> str | None:
     path = (directory or definitions_dir()) / f"{code}.yaml"
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    return sha256_file(path) if path.is_file() else None
 
 
 def decide(
@@ -351,12 +350,10 @@ def decide(
         _require(f, sorted(c for c in family_cols if c not in SCORE_COLUMNS), f"families (program {code})")
 
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = out_dir.parent / f".{out_dir.name}.staging-{uuid.uuid4().hex[:8]}"
-    (staging / "beneficiaries").mkdir(parents=True)
-    work = staging / "_work"
-    work.mkdir()
-    try:
+    with atomic_dir(out_dir) as staging:
+        (staging / "beneficiaries").mkdir()
+        work = staging / "_work"
+        work.mkdir()
         ev = _Evaluator(eng, p, f, s, lists, quota_values)
         result = _run(eng, ev, loaded, staging, work)
         shutil.rmtree(work)
@@ -383,24 +380,11 @@ def decide(
         (staging / "programs.json").write_text(
             json.dumps(manifest, indent=2, sort_keys=True), encoding="utf-8"
         )
-        _swap(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     result.out_dir, result.seconds = out_dir, round(time.perf_counter() - start, 3)
     for note in ev.notes:
         log.warning(note)
     log.info("programs decided", programs=len(loaded), families=result.families, seconds=result.seconds)
     return result
-
-
-def _swap(staging: Path, out_dir: Path) -> None:
-    """Put ``staging`` at ``out_dir``; an older ``out_dir`` is moved aside first and removed after."""
-    old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-    if out_dir.exists():
-        out_dir.rename(old)
-    staging.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _run(eng: Engine, ev: _Evaluator, loaded: Programs, staging: Path, work: Path) -> DecideResult:

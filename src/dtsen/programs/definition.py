@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dtsen.canonical import ENTITIES, DType
 from dtsen.canonical.model import Field as CanonicalField
+from dtsen.conditions import Condition, Resolver
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 Level = Literal["anggota", "keluarga"]
@@ -54,7 +55,6 @@ LIST_EXTRA_KELUARGA = (
     "nik_kepala", "nama_kepala", "jumlah_penerima", "nilai_tahunan", "nilai_per_tahap", "komponen", "alasan",
 )  # fmt: skip
 LIST_EXTRA_ORANG = ("komponen", "nilai_tahunan", "nilai_per_tahap", "no_kk_keluarga")
-NUMERIC = {DType.INT8, DType.INT16, DType.INT32, DType.INT64, DType.FLOAT64, DType.MONEY, DType.CODE}
 
 
 class ProgramError(ValueError):
@@ -76,83 +76,18 @@ def column_type(name: str, level: Level) -> tuple[DType, CanonicalField | None] 
     return (SCORE_COLUMNS[name], None) if name in SCORE_COLUMNS else None
 
 
-class Condition(BaseModel):
-    """A test on one row: a column compared with a value, or a combination of conditions.
+def level_columns(level: Level) -> Resolver:
+    """The columns a rule at ``level`` may name, as the shared condition grammar asks for them."""
 
-    One of: ``field`` with ``eq`` / ``in`` / ``min``/``max`` / ``is_null``; ``all``; ``any``; ``not``.
-    """
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    field: str | None = None
-    eq: bool | int | float | str | None = None
-    in_: list[bool | int | float | str] | None = Field(None, alias="in")
-    min: float | None = None
-    max: float | None = None
-    is_null: bool | None = None
-    all: list[Condition] | None = None
-    any: list[Condition] | None = None
-    not_: Condition | None = Field(None, alias="not")
-
-    @model_validator(mode="after")
-    def _one_form(self) -> Condition:
-        forms = [self.field is not None, self.all is not None, self.any is not None, self.not_ is not None]
-        if sum(forms) != 1:
-            raise ValueError(
-                "a condition is exactly one of: field (with eq/in/min/max/is_null), all, any, not"
-            )
-        if self.field is not None:
-            tests = [self.eq is not None, self.in_ is not None, self.min is not None or self.max is not None,
-                     self.is_null is not None]  # fmt: skip
-            if sum(tests) != 1:
-                raise ValueError(f"field {self.field!r}: give exactly one of eq, in, min/max, is_null")
-        elif any(v is not None for v in (self.eq, self.in_, self.min, self.max, self.is_null)):
-            raise ValueError("eq/in/min/max/is_null go with field")
-        return self
-
-    def columns(self) -> list[str]:
-        if self.field is not None:
-            return [self.field]
-        subs = self.all or self.any or ([self.not_] if self.not_ else [])
-        return [c for s in subs for c in s.columns()]
-
-    def check(self, level: Level, where: str) -> None:
-        """Every column exists at ``level`` and every value fits its type and code list."""
-        if self.field is None:
-            for i, sub in enumerate(self.all or self.any or [self.not_]):  # type: ignore[list-item]
-                kind = "all" if self.all else "any" if self.any else "not"
-                sub.check(level, f"{where}.{kind}[{i}]" if kind != "not" else f"{where}.not")
-            return
-        found = column_type(self.field, level)
+    def resolve(name: str) -> tuple[DType, CanonicalField | None]:
+        found = column_type(name, level)
         if found is None:
             other = "keluarga" if level == "anggota" else "anggota"
-            hint = f" (it is a {other} column)" if column_type(self.field, other) else ""
-            raise ValueError(f"{where}: unknown {level} column {self.field!r}{hint}")
-        dtype, canonical = found
-        values = [self.eq] if self.eq is not None else (self.in_ or [])
-        for v in values:
-            _check_value(self.field, dtype, canonical, v, where)
-        if (self.min is not None or self.max is not None) and dtype not in NUMERIC:
-            raise ValueError(f"{where}: min/max need a numeric column; {self.field} is {dtype.value}")
+            hint = f" (it is a {other} column)" if column_type(name, other) else ""
+            raise ValueError(f"unknown {level} column {name!r}{hint}")
+        return found
 
-
-def _check_value(name: str, dtype: DType, canonical: CanonicalField | None, v: object, where: str) -> None:
-    if dtype is DType.BOOL:
-        if not isinstance(v, bool):
-            raise ValueError(f"{where}: {name} is true/false, got {v!r}")
-        return
-    if dtype in NUMERIC:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ValueError(f"{where}: {name} is numeric, got {v!r}")
-        if canonical is not None and canonical.code_list is not None:
-            codes = canonical.code_list.codes()
-            if v not in codes:
-                raise ValueError(
-                    f"{where}: {v!r} is not a code of {canonical.code_list.__name__} ({name}); codes: {codes}"
-                )
-        return
-    if not isinstance(v, str):
-        raise ValueError(f"{where}: {name} is text, got {v!r}")
+    return resolve
 
 
 class Component(BaseModel):
@@ -284,9 +219,9 @@ class Program(BaseModel):
         if len(set(codes)) != len(codes):
             raise ValueError(f"component/keep codes repeat: {codes}")
         for i, c in enumerate(self.components):
-            c.when.check("anggota", f"components[{i}].when")
+            c.when.check(level_columns("anggota"), f"components[{i}].when")
         for i, k in enumerate(self.keep):
-            k.when.check("anggota", f"keep[{i}].when")
+            k.when.check(level_columns("anggota"), f"keep[{i}].when")
         allowed = self.list_field_names()
         for i, name in enumerate(self.list_fields):
             if name not in allowed:
@@ -310,14 +245,14 @@ class Program(BaseModel):
         for i, item in enumerate(self.exclusions):
             if isinstance(item, str):
                 if item not in catalog:
-                    raise ValueError(f"exclusions[{i}]: {item!r} is not in the exclusion catalog "
-                                     f"({', '.join(sorted(catalog))})")  # fmt: skip
+                    known = ", ".join(sorted(catalog))
+                    raise ValueError(f"exclusions[{i}]: {item!r} is not in the exclusion catalog ({known})")
                 out.append(catalog[item])
             else:
                 out.append(item)
             ex = out[-1]
             if ex.when is not None:
-                ex.when.check(ex.level or "keluarga", f"exclusions[{i}].when")
+                ex.when.check(level_columns(ex.level or "keluarga"), f"exclusions[{i}].when")
         codes = [e.code for e in out]
         if len(set(codes)) != len(codes):
             raise ValueError(f"exclusions repeat a code: {codes}")
@@ -360,7 +295,7 @@ def exclusion_catalog() -> dict[str, Exclusion]:
         try:
             ex = Exclusion.model_validate({"code": code, **(body or {})})
             if ex.when is not None:
-                ex.when.check(ex.level or "keluarga", f"{code}.when")
+                ex.when.check(level_columns(ex.level or "keluarga"), f"{code}.when")
         except (ValidationError, ValueError) as exc:
             detail = _problems(exc) if isinstance(exc, ValidationError) else str(exc)
             raise ProgramError(f"{path}: {code}: {detail}") from exc

@@ -40,8 +40,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dtsen.atomic import commit_file, sha256_file
 from dtsen.auth.scope import Principal
 from dtsen.sharing import requests as service
+from dtsen.sql import quote_literal
 from dtsen.store import audit
 from dtsen.store.served import ServedSnapshot
 from dtsen.store.sharing import FORMATS, AccessExtract, AccessRequest
@@ -99,10 +101,6 @@ def served_source(session: Session, data_dir: Path) -> Source:
 def token_salt(secret: str, nomor: str) -> str:
     """The per-request salt of de-identification tokens (see the module docstring)."""
     return hmac.new(secret.encode("utf-8"), f"akses:{nomor}".encode(), hashlib.sha256).hexdigest()
-
-
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _region_filter(alias: str, regions: list[str]) -> str:
@@ -207,10 +205,10 @@ def _write(query: str, source: Source, fmt: str, target: Path) -> int:
     con = duckdb.connect()
     try:
         for name, path in source.files.items():
-            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({_literal(path)})")  # noqa: S608
+            con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet({quote_literal(path)})")  # noqa: S608
         if fmt in ("csv", "parquet"):
             options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT parquet, COMPRESSION zstd"
-            result = con.execute(f"COPY ({query}) TO {_literal(target)} ({options})").fetchone()
+            result = con.execute(f"COPY ({query}) TO {quote_literal(target)} ({options})").fetchone()
             return int(result[0]) if result else 0
         from openpyxl import Workbook
 
@@ -231,16 +229,12 @@ def _write(query: str, source: Source, fmt: str, target: Path) -> int:
 
 def _store(temporary: Path, root: Path) -> tuple[str, str]:
     """Move a written file to its content address; (sha256, path relative to root)."""
-    digest = hashlib.sha256()
-    with temporary.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    sha = digest.hexdigest()
+    sha = sha256_file(temporary)
     relative = f"{sha[:2]}/{sha[2:4]}/{sha}"
     target = root / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(temporary, 0o640)
-    os.replace(temporary, target)
+    commit_file(temporary, target)
     return sha, relative
 
 

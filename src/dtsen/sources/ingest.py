@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import csv
 import getpass
-import hashlib
 import io
 import json
-import os
 import re
 import shutil
 import stat
@@ -29,6 +27,8 @@ import polars as pl
 import pyarrow as pa
 from ibis.expr import operations as ops
 
+from dtsen import locks
+from dtsen.atomic import atomic_dir, sha256_file
 from dtsen.canonical import ENTITIES
 from dtsen.config import get_settings
 from dtsen.engine import Engine, get_engine
@@ -42,24 +42,14 @@ from dtsen.sources.readers import (
     StagedFile,
     bounded_lines,
     duckdb_connect,
-    duckdb_ident,
     stage_file,
 )
 from dtsen.sources.transform import Context, conform, derive, prepare, text
+from dtsen.sql import quote_ident, quote_literal
+from dtsen.tables import SOURCE_QUARANTINE, BatchStatus
 
 log = get_logger(__name__)
 BATCH_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,80}$")
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("berkas", pa.string()),
-        ("baris", pa.int64()),
-        ("kolom", pa.string()),  # the source column(s), as the file names them
-        ("atribut", pa.string()),  # the canonical field(s) read from it
-        ("kode", pa.string()),
-        ("pesan", pa.string()),
-        ("raw", pa.string()),
-    ]
-)
 
 
 class IngestError(ValueError):
@@ -70,7 +60,7 @@ class IngestError(ValueError):
 class BatchResult:
     batch_id: str
     mapping: str
-    status: str  # committed | noop
+    status: BatchStatus
     directory: Path | None
     report: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -78,14 +68,6 @@ class BatchResult:
 
 def batches_dir(data_dir: Path | None = None) -> Path:
     return (data_dir or get_settings().data_dir) / "batches"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def committed_batches(data_dir: Path | None = None) -> list[dict[str, Any]]:
@@ -147,53 +129,52 @@ def ingest(
             raise IngestError(f"{p}: no such file")
     if batch is not None and not BATCH_NAME.fullmatch(batch):  # match() would let "name\n" through
         raise IngestError(f"batch name {batch!r}: use letters, digits, '.', '_' or '-' (max 81)")
-    landed = _landed_hashes(m.name, data_dir)
     hashes = {p: sha256_file(p) for p in paths}
-    notes = [
-        f"{p.name}: already landed in batch {landed[h]} (same content); skipped"
-        for p, h in hashes.items()
-        if h in landed
-    ]
-    todo = [p for p in paths if hashes[p] not in landed]
-    seen: dict[str, Path] = {}
-    for p in list(todo):
-        if hashes[p] in seen:
-            notes.append(f"{p.name}: same content as {seen[hashes[p]].name} in this batch; skipped")
-            todo.remove(p)
-        seen.setdefault(hashes[p], p)
-    if not todo:
-        return BatchResult(batch or "", m.name, "noop", None, notes=notes)
-    now = datetime.now(UTC)
-    batch_id = batch or f"{now:%Y%m%dT%H%M%S}-{m.name}-{hashes[todo[0]][:8]}"
-    final = root / batch_id
-    if final.exists():
-        raise IngestError(f"batch {batch_id} already exists; choose another --batch name")
-    staging = root / f".staging-{batch_id}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "landing").mkdir(parents=True)
-    (staging / "work").mkdir()
-    (staging / "canonical").mkdir()
-    started = time.perf_counter()
-    try:
-        with log_context(batch=batch_id, mapping=m.name):
-            result = _run(m, todo, hashes, staging, batch_id, now, engine, encoding, actor, notes, progress)
-        result["seconds"] = round(time.perf_counter() - started, 2)
-        shutil.rmtree(staging / "work", ignore_errors=True)
-        (staging / "report.json").write_text(
-            json.dumps(result["report"], indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-        (staging / "manifest.json").write_text(
-            json.dumps(result["manifest"], indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-        from dtsen.sources.report import write_html
+    # Under the mapping's landing lock (concurrent ingests of one file land it once, whatever the timing);
+    # the first lander to find no other cleans what killed ones left staged.
+    with locks.landing(root, m.name):
+        landed = _landed_hashes(m.name, data_dir)
+        notes = [
+            f"{p.name}: already landed in batch {landed[h]} (same content); skipped"
+            for p, h in hashes.items()
+            if h in landed
+        ]
+        todo = [p for p in paths if hashes[p] not in landed]
+        seen: dict[str, Path] = {}
+        for p in list(todo):
+            if hashes[p] in seen:
+                notes.append(f"{p.name}: same content as {seen[hashes[p]].name} in this batch; skipped")
+                todo.remove(p)
+            seen.setdefault(hashes[p], p)
+        if not todo:
+            return BatchResult(batch or "", m.name, BatchStatus.NOOP, None, notes=notes)
+        now = datetime.now(UTC)
+        batch_id = batch or f"{now:%Y%m%dT%H%M%S}-{m.name}-{hashes[todo[0]][:8]}"
+        final = root / batch_id
+        if final.exists():
+            raise IngestError(f"batch {batch_id} already exists; choose another --batch name")
+        started = time.perf_counter()
+        with atomic_dir(final, replace=False) as staging:
+            (staging / "landing").mkdir()
+            (staging / "work").mkdir()
+            (staging / "canonical").mkdir()
+            with log_context(batch=batch_id, mapping=m.name):
+                result = _run(
+                    m, todo, hashes, staging, batch_id, now, engine, encoding, actor, notes, progress
+                )
+            result["seconds"] = round(time.perf_counter() - started, 2)
+            shutil.rmtree(staging / "work", ignore_errors=True)
+            (staging / "report.json").write_text(
+                json.dumps(result["report"], indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+            (staging / "manifest.json").write_text(
+                json.dumps(result["manifest"], indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
+            from dtsen.sources.report import write_html
 
-        write_html(result["report"], staging / "report.html")
-        staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    log.info("batch published", batch=batch_id, mapping=m.name, rows=result["report"]["rows_read"])
-    return BatchResult(batch_id, m.name, "committed", final, result["report"], notes)
+            write_html(result["report"], staging / "report.html")
+        log.info("batch published", batch=batch_id, mapping=m.name, rows=result["report"]["rows_read"])
+        return BatchResult(batch_id, m.name, BatchStatus.COMMITTED, final, result["report"], notes)
 
 
 def _run(
@@ -202,10 +183,7 @@ def _run(
     progress: Callable[[str], None] | None,
 ) -> dict[str, Any]:  # fmt: skip
     eng = get_engine(engine_name)
-    if eng.name == "duckdb":
-        # DuckDB turns every IN list of 5+ constants into a hash join; with a hundred of them in one
-        # projection (code lists, yes/no spellings) the joins cost more than the comparisons they replace
-        eng.con.raw_sql("SET disabled_optimizers = 'in_clause'")
+    eng.keep_in_lists()  # the conform pass projects a hundred of them (code lists, yes/no spellings)
     prefixes, region_codes, prefix_codes = reference_tables(eng)
     files_meta: list[dict[str, Any]] = []
     staged_files: list[tuple[Path, StagedFile, Path, Path]] = []
@@ -242,7 +220,7 @@ def _run(
             }
         )  # fmt: skip
         per_file.append({"berkas": staged.berkas, "accepted": accepted, "errors": errors, "staged": staged})
-    q = pa.concat_tables(quarantine) if quarantine else QUARANTINE_SCHEMA.empty_table()
+    q = pa.concat_tables(quarantine) if quarantine else SOURCE_QUARANTINE.arrow.empty_table()
     import pyarrow.parquet as pq
 
     pq.write_table(q, staging / "quarantine.parquet", compression="zstd")
@@ -262,7 +240,7 @@ def _run(
         "files": files_meta,
         "outputs": {"canonical": f"canonical/{entity.name}.parquet", "quarantine": "quarantine.parquet"},
         "rows": {"read": report["rows_read"], "accepted": report["accepted"], "rejected": report["rejected"]},
-        "status": "committed",
+        "status": BatchStatus.COMMITTED,
     }
     return {"report": report, "manifest": manifest}
 
@@ -272,10 +250,6 @@ def _actor() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no passwd entry in some containers
         return "unknown"
-
-
-def _sql_string(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _drop_duplicate_rows(files: list[tuple[StagedFile, Path]]) -> None:
@@ -292,14 +266,14 @@ def _drop_duplicate_rows(files: list[tuple[StagedFile, Path]]) -> None:
 
     def rows(i: int, staged: StagedFile) -> str:
         values = ", ".join(
-            duckdb_ident(c) if c in staged.columns else f"CAST(NULL AS VARCHAR) AS {duckdb_ident(c)}"
+            quote_ident(c) if c in staged.columns else f"CAST(NULL AS VARCHAR) AS {quote_ident(c)}"
             for c in columns
         )
-        source = f"read_parquet({_sql_string(str(staged.parquet))})"
+        source = f"read_parquet({quote_literal(staged.parquet)})"
         return f"SELECT {i} AS _f, _baris, {values} FROM {source}"  # noqa: S608 - names quoted
 
     hashed = " UNION ALL ".join(
-        f"SELECT _f, _baris, hash({', '.join(duckdb_ident(c) for c in columns)}) AS _h FROM ({rows(i, s)})"  # noqa: S608
+        f"SELECT _f, _baris, hash({', '.join(quote_ident(c) for c in columns)}) AS _h FROM ({rows(i, s)})"  # noqa: S608
         for i, (s, _) in enumerate(files)
     )
     con = duckdb_connect()
@@ -313,7 +287,7 @@ def _drop_duplicate_rows(files: list[tuple[StagedFile, Path]]) -> None:
             f"(SELECT (_f, _baris) FROM h SEMI JOIN shared USING (_h))"
             for i, (s, _) in enumerate(files)
         )
-        keys = ", ".join(duckdb_ident(c) for c in columns)  # PARTITION BY treats nulls as equal
+        keys = ", ".join(quote_ident(c) for c in columns)  # PARTITION BY treats nulls as equal
         con.execute(
             f"CREATE TEMP TABLE d AS SELECT _f, _baris, first_f, first_baris FROM (SELECT _f, _baris, "  # noqa: S608 - built above
             f"first_value(_f) OVER w AS first_f, first_value(_baris) OVER w AS first_baris, "
@@ -327,9 +301,9 @@ def _drop_duplicate_rows(files: list[tuple[StagedFile, Path]]) -> None:
                 continue
             out = staged.parquet.with_name("deduplicated.parquet")
             con.execute(
-                f"COPY (SELECT * FROM read_parquet({_sql_string(str(staged.parquet))}) "  # noqa: S608 - path quoted
+                f"COPY (SELECT * FROM read_parquet({quote_literal(staged.parquet)}) "  # noqa: S608 - path quoted
                 f"WHERE _baris NOT IN (SELECT _baris FROM d WHERE _f = {i})) "
-                f"TO {_sql_string(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+                f"TO {quote_literal(out)} (FORMAT parquet, COMPRESSION zstd)"
             )
             unit = "line" if staged.delimiter is not None else "row"
             raw = _raw_lines(landed, staged, {b for b, _, _ in mine})
@@ -363,7 +337,9 @@ def _conform_file(eng: Engine, m: Mapping, ctx: Context, staged: StagedFile, wor
         for name, value in checked.op().values.items()
         if isinstance(value, ops.Literal) and name in fields
     }
-    _work_parquet(eng, checked.drop(*constants), work / "conformed.parquet")
+    # a work table only this module reads back: the engine's fastest writer (published tables go through
+    # Engine.write_parquet and its engine-independent schema)
+    eng.write_work_parquet(checked.drop(*constants), work / "conformed.parquet")
     # the types of the expression, whatever the work file's writer made of them
     schema = checked.schema()
     conformed = eng.read_parquet(work / "conformed.parquet")
@@ -374,16 +350,6 @@ def _conform_file(eng: Engine, m: Mapping, ctx: Context, staged: StagedFile, wor
     extra = ["nik"] if "nik" in conformed.columns else []
     eng.write_parquet(conformed.filter(conformed._error).select("_baris_sumber", "_findings", *extra), errors)
     return accepted, errors
-
-
-def _work_parquet(eng: Engine, expr: Any, path: Path) -> None:
-    """A work table only this module reads back. DuckDB writes it with its own parallel Parquet writer
-    (a fifth of the CPU of streaming Arrow batches to a Python-side writer); published tables, and every
-    table on Spark, go through :meth:`Engine.write_parquet` and its engine-independent schema."""
-    if eng.name == "duckdb":
-        eng.con.to_parquet(expr, path, compression="zstd")
-    else:
-        eng.write_parquet(expr, path)
 
 
 def _concat_parquet(parts: list[Path], out: Path) -> None:
@@ -449,7 +415,7 @@ def _quarantine_rows(staged: StagedFile, errors: Path, landed: Path, m: Mapping)
                     "pesan": f"{staged.berkas}: {unit} {baris}: {where}: {code.replace('_', ' ')}", "raw": lines.get(baris, ""),
                 }
             )  # fmt: skip
-    return pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)
+    return pa.Table.from_pylist(rows, schema=SOURCE_QUARANTINE.arrow)
 
 
 def _raw_lines(landed: Path, staged: StagedFile, wanted: set[int]) -> dict[int, str]:
@@ -485,9 +451,7 @@ def quarantine_frame(batch_id: str | None = None, data_dir: Path | None = None) 
     if batch_id and not frames:
         raise IngestError(f"no published batch {batch_id!r}")
     if not frames:
-        return pl.DataFrame(
-            schema={**dict(pl.from_arrow(QUARANTINE_SCHEMA.empty_table()).schema), "batch_id": pl.String}
-        )  # type: ignore[arg-type]
+        return pl.DataFrame(schema={**SOURCE_QUARANTINE.polars, "batch_id": pl.String})
     return pl.concat(frames, how="diagonal_relaxed")  # batches from before a column was added
 
 

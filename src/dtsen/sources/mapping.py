@@ -16,10 +16,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from dtsen.canonical import ENTITIES, DType
+from dtsen.canonical import ENTITIES
 from dtsen.canonical.model import all_code_lists
-
-FieldType = Literal["string", "nik", "kk", "name", "date", "region", "code", "bool", "int", "money", "float"]
 
 
 class MappingError(ValueError):
@@ -50,7 +48,7 @@ class FieldMap(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     source: str | list[str] | None = Field(None, alias="from", description="Source column(s).")
-    type: FieldType = "string"
+    type: str = Field("string", description="The field kind (dtsen.sources.transform.KINDS): how it is read.")
     required: bool = False
     formats: list[str] = Field(default_factory=list, description="Date formats (strftime), tried in order.")
     excel_serial: bool = Field(True, description="Dates: accept Excel serial day numbers.")
@@ -81,6 +79,15 @@ class FieldMap(BaseModel):
         """YAML reads ``{1: true}`` with int keys; source values are text, so keys become text."""
         if isinstance(value, dict):
             return {_source_text(k): v for k, v in value.items()}
+        return value
+
+    @field_validator("type")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        from dtsen.sources.transform import KINDS  # the compiler (Ibis) only when a mapping is read
+
+        if value not in KINDS:
+            raise ValueError(f"unknown type {value!r}; one of {', '.join(KINDS)}")
         return value
 
     @field_validator("true", "false", "null_values", mode="before")
@@ -130,6 +137,8 @@ class Mapping(BaseModel):
 
     @model_validator(mode="after")
     def _fields(self) -> Mapping:
+        from dtsen.sources.transform import KINDS
+
         entity = ENTITIES[self.entity]
         lists = all_code_lists()
         for name, fm in self.fields.items():
@@ -137,23 +146,9 @@ class Mapping(BaseModel):
                 raise ValueError(f"field {name!r} is not in entity {self.entity}")
             if fm.source is None and fm.constant is None:
                 raise ValueError(f"field {name!r}: give 'from' or 'constant'")
-            if fm.type == "code" and fm.map is None and fm.labels is None:
-                code_list = entity.field(name).code_list
-                if code_list is None:
-                    raise ValueError(f"field {name!r}: type code needs 'map' or 'labels'")
             if fm.labels is not None and fm.labels not in lists:
                 raise ValueError(f"field {name!r}: unknown code list {fm.labels!r}")
-            if fm.type == "date" and entity.field(name).dtype is not DType.DATE:
-                raise ValueError(f"field {name!r} is not a date in {self.entity}")
-            if fm.pad is not None:
-                if fm.type == "region" and len(fm.pad) != len(fm.columns):
-                    raise ValueError(f"field {name!r}: pad needs one width per 'from' column")
-                if fm.type == "string" and (len(fm.pad) != 1 or len(fm.columns) != 1):
-                    raise ValueError(f"field {name!r}: a string pads one column to one width")
-                if fm.type not in ("region", "string"):
-                    raise ValueError(f"field {name!r}: pad is for region and string fields")
-            if (fm.null_values or fm.remove) and fm.type in ("nik", "kk"):
-                raise ValueError(f"field {name!r}: NIK/KK have their own cleaning; drop null_values/remove")
+            KINDS[fm.type].validate(name, fm, entity)
         read = set(self.read_columns)
         both = [c for c in self.ignore_columns if c in read]
         if both:

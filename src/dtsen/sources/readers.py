@@ -14,60 +14,27 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dtsen.logs import get_logger
 from dtsen.sources.mapping import Mapping
+from dtsen.sources.staged import (
+    RAW_KEEP_CHARS,
+    ColumnWriter,
+    FileError,
+    Reject,
+    StagedFile,
+    duckdb_connect,
+)
+from dtsen.sql import quote_ident, quote_literal
 
 log = get_logger(__name__)
 DELIMITERS = [",", ";", "\t", "|"]
-FLUSH_ROWS = 100_000
 MAX_RECORD_LINES = 50  # a quoted field spanning more physical lines than this is an unbalanced quote
 SAMPLE_BYTES = 1 << 16  # read to detect binary data, encoding and delimiter
-RAW_KEEP_CHARS = 20_000  # raw text kept for a rejected row (the landed file keeps every byte)
-
-
-# DuckDB connections for reading, deduplicating and counting: streaming work that needs little memory.
-# Without a limit DuckDB keeps buffering up to 80% of RAM (a 1 M-row staging held 1.2 GB), so the
-# process would grow with the file; with one it spills or streams instead.
-HELPER_MEMORY = "512MB"
-
-
-def duckdb_connect() -> duckdb.DuckDBPyConnection:
-    """A private DuckDB connection with :data:`HELPER_MEMORY` as its memory limit."""
-    return duckdb.connect(config={"memory_limit": HELPER_MEMORY})
-
-
-class FileError(ValueError):
-    """The whole file cannot be used; the message names the file and, where known, the line and column."""
-
-
-@dataclass(frozen=True)
-class Reject:
-    berkas: str
-    baris: int
-    kolom: str | None
-    kode: str
-    pesan: str
-    raw: str
-
-
-@dataclass
-class StagedFile:
-    berkas: str
-    parquet: Path
-    rows: int
-    columns: list[str]
-    encoding: str
-    delimiter: str | None
-    rejects: list[Reject] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # file-level warnings (unknown columns, ...)
-    fast_path: bool = False
 
 
 def _sample(path: Path, size: int = SAMPLE_BYTES) -> bytes:
@@ -102,14 +69,47 @@ def detect_encoding(sample: bytes, declared: str) -> str:
     return codecs.lookup(best.encoding).name if best else "cp1252"
 
 
-def sniff_delimiter(header: str, declared: str) -> str:
+def sniff_delimiter(path: Path, header: str, encoding: str, declared: str) -> str:
+    """The declared delimiter, else DuckDB's CSV sniffer's (it weighs the rows, not only the header;
+    ``ignore_errors``: a malformed row must not sway it). The sniffer reads UTF-8 and, for delimiters,
+    any single-byte encoding as Latin-1; for another encoding, or a file it refuses, the delimiter is
+    the one of ``, ; tab |`` the header holds most often."""
     if declared != "auto":
         if len(declared) != 1:
             raise FileError(f"delimiter must be one character, got {declared!r}")
         return declared
+    as_read = (
+        "utf-8"
+        if encoding in ("utf-8", "utf-8-sig", "ascii")
+        else "latin-1"
+        if _single_byte(encoding)
+        else None
+    )
+    if as_read is not None:
+        con = duckdb_connect()
+        try:
+            sql = "SELECT Delimiter FROM sniff_csv(?, encoding = ?, ignore_errors = true)"
+            found = con.execute(sql, [str(path), as_read]).fetchone()
+            if found and found[0] in DELIMITERS:
+                return str(found[0])
+        except duckdb.Error as exc:
+            log.info("delimiter from the header", reason=type(exc).__name__)
+        finally:
+            con.close()
     counts = {d: header.count(d) for d in DELIMITERS}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] > 0 else ","
+
+
+def _single_byte(encoding: str) -> bool:
+    """Every byte is one character and ASCII is ASCII (cp1252, latin-1, iso8859-15 ...)."""
+    everything = bytes(range(256))
+    try:
+        text = everything.decode(encoding, errors="replace")
+    except LookupError:
+        return False
+    unicode = codecs.lookup(encoding).name.startswith("utf")
+    return not unicode and len(text) == 256 and text[:128] == everything[:128].decode("ascii")
 
 
 def _count_lines(path: Path) -> tuple[int, bool]:
@@ -174,12 +174,12 @@ def stage_file(
 
 def _add_empty_columns(staged: StagedFile, names: list[str]) -> None:
     out = staged.parquet.with_name(staged.parquet.stem + "-full.parquet")
-    extra = ", ".join(f"CAST(NULL AS VARCHAR) AS {duckdb_ident(c)}" for c in names)
+    extra = ", ".join(f"CAST(NULL AS VARCHAR) AS {quote_ident(c)}" for c in names)
     con = duckdb_connect()
     try:
         con.execute(
-            f"COPY (SELECT *, {extra} FROM read_parquet({_quote(str(staged.parquet))})) "  # noqa: S608 - names quoted
-            f"TO {_quote(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY (SELECT *, {extra} FROM read_parquet({quote_literal(staged.parquet)})) "  # noqa: S608 - names quoted
+            f"TO {quote_literal(out)} (FORMAT parquet, COMPRESSION zstd)"
         )
     finally:
         con.close()
@@ -199,7 +199,7 @@ def _stage_csv(path: Path, berkas: str, mapping: Mapping, out: Path, declared: s
         raise FileError(f"{berkas}: empty file (only whitespace)")
     encoding = detect_encoding(sample, declared)
     first_line = sample.split(b"\n", 1)[0].decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r")
-    delimiter = sniff_delimiter(first_line, mapping.read.delimiter)
+    delimiter = sniff_delimiter(path, first_line, encoding, mapping.read.delimiter)
     header = next(csv.reader([first_line], delimiter=delimiter), [])
     columns = [c.strip() for c in header]
     notes = _check_header(columns, mapping, berkas, delimiter)
@@ -241,31 +241,27 @@ def _line_bytes(path: Path, wanted: set[int], size: int = SAMPLE_BYTES) -> bytes
     return out[:size]
 
 
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _fast_csv(
     path: Path, berkas: str, columns: list[str], delimiter: str, out: Path, lines: int, max_field: int
 ) -> StagedFile | None:
     """DuckDB's strict parallel reader; ``None`` when the file needs the careful path."""
-    col_types = "{" + ", ".join(f"{_quote(c)}: 'VARCHAR'" for c in columns) + "}"
+    col_types = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
     # one sequential pass (parallel=false keeps row_number() in line order); work files use snappy
     source = (
-        f"read_csv({_quote(str(path))}, delim={_quote(delimiter)}, quote='\"', escape='\"', header=true, "
+        f"read_csv({quote_literal(path)}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', header=true, "
         f"columns={col_types}, strict_mode=true, null_padding=false, parallel=false, "
         f"max_line_size={max(max_field * 4, 2_097_152)})"
     )
-    select = ", ".join(f"NULLIF({duckdb_ident(c)}, '') AS {duckdb_ident(c)}" for c in columns)
-    length_check = " OR ".join(f"length({duckdb_ident(c)}) > {max_field}" for c in columns)
+    select = ", ".join(f"NULLIF({quote_ident(c)}, '') AS {quote_ident(c)}" for c in columns)
+    length_check = " OR ".join(f"length({quote_ident(c)}) > {max_field}" for c in columns)
     con = duckdb_connect()
     try:
         con.execute(
             f"COPY (SELECT {select}, CAST(row_number() OVER () + 1 AS BIGINT) AS _baris FROM {source}) "  # noqa: S608 - names quoted
-            f"TO {_quote(str(out))} (FORMAT parquet, COMPRESSION snappy)"
+            f"TO {quote_literal(out)} (FORMAT parquet, COMPRESSION snappy)"
         )
         rows, oversized = con.execute(
-            f"SELECT count(*), count(*) FILTER (WHERE {length_check}) FROM read_parquet({_quote(str(out))})"  # noqa: S608 - names quoted
+            f"SELECT count(*), count(*) FILTER (WHERE {length_check}) FROM read_parquet({quote_literal(out)})"  # noqa: S608 - names quoted
         ).fetchone()  # type: ignore[misc]
         if oversized or rows != lines - 1:  # oversized fields or quoted newlines: line numbers need care
             out.unlink(missing_ok=True)
@@ -277,10 +273,6 @@ def _fast_csv(
     finally:
         con.close()
     return StagedFile(berkas, out, int(rows), columns, "utf-8", delimiter, fast_path=True)
-
-
-def duckdb_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def bounded_lines(path: Path, limit: int) -> Iterator[tuple[int, bytes, bool]]:
@@ -345,160 +337,135 @@ def _printable(text: str, encoding: str) -> str:
     return text.encode(encoding, errors="surrogateescape").decode(encoding, errors="backslashreplace")
 
 
-def _slow_csv(
-    path: Path, berkas: str, columns: list[str], delimiter: str, encoding: str, out: Path, max_field: int
-) -> tuple[StagedFile, bool]:
-    """Line by line: a record is one physical line, or several while a quoted field is open. A record
-    that cannot be read is rejected whole (first line number, raw text) and reading resumes after it.
-    Also says whether some line decoded to more than ASCII."""
-    writer = _ColumnWriter(out, columns)
-    rejects: list[Reject] = []
-    width = len(columns)
-    limit = max(max_field * (width + 1), 2_097_152)  # bytes of one physical line held in memory
-    if csv.field_size_limit() < limit:
-        csv.field_size_limit(limit)  # oversized fields are reported as field_too_long, not csv errors
-    pending: list[tuple[int, str, str | None]] = []
+class _CarefulCsv:
+    """The careful CSV path, line by line: a record is one physical line, or several while a quoted
+    field is open. A record that cannot be read is rejected whole (first line number, raw text) and
+    reading resumes after it. ``pending`` holds the lines of the record being read."""
 
-    def reject(line: int, kolom: str | None, kode: str, pesan: str, raw: str) -> None:
-        rejects.append(
-            Reject(berkas, line, kolom, kode, f"{berkas}: line {line}: {pesan}", _printable(raw, encoding)[:RAW_KEEP_CHARS])
-        )  # fmt: skip
+    def __init__(
+        self, berkas: str, columns: list[str], delimiter: str, encoding: str, max_field: int
+    ) -> None:
+        self.berkas, self.columns, self.delimiter, self.encoding = berkas, columns, delimiter, encoding
+        self.max_field, self.width = max_field, len(columns)
+        self.limit = max(max_field * (self.width + 1), 2_097_152)  # bytes of one physical line held in memory
+        self.rejects: list[Reject] = []
+        self.pending: list[tuple[int, str, str | None]] = []
+        self.writer: ColumnWriter | None = None
+        if csv.field_size_limit() < self.limit:
+            csv.field_size_limit(
+                self.limit
+            )  # oversized fields are reported as field_too_long, not csv errors
 
-    def parse(text: str, strict: bool = True) -> list[str]:
-        return next(csv.reader(io.StringIO(text), delimiter=delimiter, strict=strict), [])
+    def read(self, path: Path, out: Path) -> tuple[StagedFile, bool]:
+        """Stage ``path`` into ``out``; also says whether some line decoded to more than ASCII."""
+        self.writer = ColumnWriter(out, self.columns)
+        multibyte = False
+        for number, text, problem, overlong in _physical_lines(path, self.encoding, self.limit):
+            multibyte = multibyte or (problem is None and not overlong and not text.isascii())
+            if number == 1:
+                continue
+            if overlong:  # only its first ``limit`` bytes were read: reject it on its own
+                while self.pending:
+                    self._resync()
+                self._overlong(number, text)
+                continue
+            self._feed(number, text, problem)
+        while self.pending:
+            self._resync(end=True)
+        rows = self.writer.close()
+        staged = StagedFile(self.berkas, out, rows, self.columns, self.encoding, self.delimiter, self.rejects)
+        return staged, multibyte
 
-    def emit(first_line: int, text: str, problems: list[tuple[int, str]]) -> None:
-        if problems:
-            kolom = None
-            try:
-                record = parse(text)
-                if len(record) == width:
-                    kolom = next(
-                        (c for c, v in zip(columns, record, strict=True) if _SURROGATE.search(v)), None
-                    )
-            except csv.Error:
-                pass
-            where = f" (line {problems[0][0]})" if problems[0][0] != first_line else ""
-            reject(first_line, kolom, "encoding_invalid", problems[0][1] + where, text)
-            return
+    def _reject(self, line: int, kolom: str | None, kode: str, pesan: str, raw: str) -> None:
+        raw = _printable(raw, self.encoding)[:RAW_KEEP_CHARS]
+        self.rejects.append(
+            Reject(self.berkas, line, kolom, kode, f"{self.berkas}: line {line}: {pesan}", raw)
+        )
+
+    def _parse(self, text: str) -> list[str]:
+        return next(csv.reader(io.StringIO(text), delimiter=self.delimiter, strict=True), [])
+
+    def _well_formed(self, text: str) -> bool:
         try:
-            record = parse(text)
-        except csv.Error as exc:
-            reject(first_line, None, "csv_malformed", str(exc), text)
-            return
-        if len(record) != width:
-            what = "fewer" if len(record) < width else "more"
-            reject(
-                first_line, None, "field_count",
-                f"{len(record)} fields, {what} than the {width} in the header"
-                + (" (truncated line?)" if len(record) < width else ""),
-                text,
-            )  # fmt: skip
-            return
-        for col, value in zip(columns, record, strict=True):
-            if len(value) > max_field:
-                reject(first_line, col, "field_too_long", f"column {col} has {len(value):,} characters (limit {max_field:,})", text)  # fmt: skip
-                return
-        writer.add([v if v != "" else None for v in record], first_line)
-
-    def well_formed(text: str) -> bool:
-        try:
-            return len(parse(text)) == width
+            return len(self._parse(text)) == self.width
         except csv.Error:
             return False
 
-    def feed(number: int, text: str, problem: str | None) -> None:
-        nonlocal pending
-        if not pending and problem is None and text.strip() == "":
-            return  # blank line
-        pending.append((number, text, problem))
-        joined = "\n".join(t for _, t, _ in pending)
-        if joined.count('"') % 2 == 0:
-            if len(pending) > 1 and not well_formed(joined):
-                resync()  # the quote that opened this record was a stray one closed by a later line's quote
-                return
-            record, pending = pending, []
-            emit(record[0][0], joined, [(n, p) for n, _, p in record if p is not None])
-        elif len(pending) >= MAX_RECORD_LINES or len(joined) > limit:
-            resync()
+    def _overlong(self, number: int, text: str) -> None:
+        lengths = _field_lengths(text, self.delimiter)[: self.width]
+        kolom = self.columns[next((i for i, n in enumerate(lengths) if n > self.max_field), len(lengths) - 1)]
+        message = f"the line is longer than {self.limit:,} bytes (column {kolom})"
+        self._reject(number, kolom, "field_too_long", message, text)
 
-    def resync(end: bool = False) -> None:
+    def _emit(self, first_line: int, text: str, problems: list[tuple[int, str]]) -> None:
+        """One complete record: a staged row, or a reject saying why not."""
+        if problems:
+            kolom = None
+            try:
+                record = self._parse(text)
+                if len(record) == self.width:
+                    pairs = zip(self.columns, record, strict=True)
+                    kolom = next((c for c, v in pairs if _SURROGATE.search(v)), None)
+            except csv.Error:
+                pass
+            where = f" (line {problems[0][0]})" if problems[0][0] != first_line else ""
+            self._reject(first_line, kolom, "encoding_invalid", problems[0][1] + where, text)
+            return
+        try:
+            record = self._parse(text)
+        except csv.Error as exc:
+            self._reject(first_line, None, "csv_malformed", str(exc), text)
+            return
+        if len(record) != self.width:
+            what = "fewer" if len(record) < self.width else "more"
+            message = f"{len(record)} fields, {what} than the {self.width} in the header"
+            message += " (truncated line?)" if len(record) < self.width else ""
+            self._reject(first_line, None, "field_count", message, text)
+            return
+        for col, value in zip(self.columns, record, strict=True):
+            if len(value) > self.max_field:
+                message = f"column {col} has {len(value):,} characters (limit {self.max_field:,})"
+                self._reject(first_line, col, "field_too_long", message, text)
+                return
+        assert self.writer is not None
+        self.writer.add([v if v != "" else None for v in record], first_line)
+
+    def _feed(self, number: int, text: str, problem: str | None) -> None:
+        if not self.pending and problem is None and text.strip() == "":
+            return  # blank line
+        self.pending.append((number, text, problem))
+        joined = "\n".join(t for _, t, _ in self.pending)
+        if joined.count('"') % 2 == 0:
+            if len(self.pending) > 1 and not self._well_formed(joined):
+                self._resync()  # the quote that opened this record was a stray one closed by a later line's
+                return
+            record, self.pending = self.pending, []
+            self._emit(record[0][0], joined, [(n, p) for n, _, p in record if p is not None])
+        elif len(self.pending) >= MAX_RECORD_LINES or len(joined) > self.limit:
+            self._resync()
+
+    def _resync(self, end: bool = False) -> None:
         """The first pending line opens a quote that never closes: reject it (or, when it reads well on its
         own, a stray quote inside an unquoted field, keep it), then re-read the lines after it."""
-        nonlocal pending
-        (first, text, problem), rest = pending[0], pending[1:]
-        pending = []
-        if well_formed(text):
-            emit(first, text, [] if problem is None else [(first, problem)])
+        (first, text, problem), rest = self.pending[0], self.pending[1:]
+        self.pending = []
+        if self._well_formed(text):
+            self._emit(first, text, [] if problem is None else [(first, problem)])
         else:
-            reject(first, None, "unbalanced_quote", "a quoted field is never closed" + (" (end of file)" if end else ""), text)  # fmt: skip
+            message = "a quoted field is never closed" + (" (end of file)" if end else "")
+            self._reject(first, None, "unbalanced_quote", message, text)
         for number, line, issue in rest:
-            feed(number, line, issue)
-
-    multibyte = False
-    for number, text, problem, overlong in _physical_lines(path, encoding, limit):
-        multibyte = multibyte or (problem is None and not overlong and not text.isascii())
-        if number == 1:
-            continue
-        if overlong:  # only its first ``limit`` bytes were read: reject it on its own
-            while pending:
-                resync()
-            lengths = _field_lengths(text, delimiter)[:width]
-            kolom = columns[next((i for i, n in enumerate(lengths) if n > max_field), len(lengths) - 1)]
-            reject(
-                number,
-                kolom,
-                "field_too_long",
-                f"the line is longer than {limit:,} bytes (column {kolom})",
-                text,
-            )
-            continue
-        feed(number, text, problem)
-    while pending:
-        resync(end=True)
-    rows = writer.close()
-    return StagedFile(berkas, out, rows, columns, encoding, delimiter, rejects), multibyte
+            self._feed(number, line, issue)
 
 
-class _ColumnWriter:
-    """Accumulates rows of text and flushes them to Parquet in batches (bounded memory)."""
-
-    def __init__(self, out: Path, columns: list[str]) -> None:
-        self.out = out
-        self.columns = columns
-        self.schema = pa.schema(
-            [*(pa.field(c, pa.string()) for c in columns), pa.field("_baris", pa.int64())]
-        )
-        self.buffer: list[list[str | None]] = [[] for _ in columns]
-        self.lines: list[int] = []
-        self.rows = 0
-        self.writer = pq.ParquetWriter(out, self.schema, compression="zstd")
-
-    def add(self, values: list[str | None], line: int) -> None:
-        for buf, v in zip(self.buffer, values, strict=True):
-            buf.append(v)
-        self.lines.append(line)
-        if len(self.lines) >= FLUSH_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.lines:
-            return
-        arrays = [pa.array(b, pa.string()) for b in self.buffer] + [pa.array(self.lines, pa.int64())]
-        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
-        self.rows += len(self.lines)
-        self.buffer = [[] for _ in self.columns]
-        self.lines = []
-
-    def close(self) -> int:
-        self.flush()
-        self.writer.close()
-        return self.rows
+def _slow_csv(
+    path: Path, berkas: str, columns: list[str], delimiter: str, encoding: str, out: Path, max_field: int
+) -> tuple[StagedFile, bool]:
+    """The careful path (:class:`_CarefulCsv`); also says whether some line decoded to more than ASCII."""
+    return _CarefulCsv(berkas, columns, delimiter, encoding, max_field).read(path, out)
 
 
 # --- XLSX and Parquet -----------------------------------------------------------------------------
-
-_FLOAT_INT = re.compile(r"^-?\d+\.0$")
 
 
 def _cell_text(value: object) -> str | None:
@@ -538,7 +505,7 @@ def _stage_xlsx(path: Path, berkas: str, mapping: Mapping, out: Path) -> StagedF
         while columns and columns[-1] == "":
             columns.pop()
         notes = _check_header(columns, mapping, berkas, ",")
-        writer = _ColumnWriter(out, columns)
+        writer = ColumnWriter(out, columns)
         rejects: list[Reject] = []
         width = len(columns)
         for number, row in enumerate(rows, start=2):
@@ -546,40 +513,20 @@ def _stage_xlsx(path: Path, berkas: str, mapping: Mapping, out: Path) -> StagedF
             extra = [v for v in row[width:] if v not in (None, "")]
             if all(v is None for v in values) and not extra:
                 continue
-            if extra:
-                rejects.append(
-                    Reject(
-                        berkas,
-                        number,
-                        None,
-                        "field_count",
-                        f"{berkas}: row {number}: values beyond the last header column",
-                        repr(row)[:RAW_KEEP_CHARS],
-                    )
-                )
-                continue
             values += [None] * (width - len(values))
+            limit = mapping.read.max_field_bytes
             long = next(
-                (
-                    c
-                    for c, v in zip(columns, values, strict=True)
-                    if v is not None and len(v) > mapping.read.max_field_bytes
-                ),
-                None,
+                (c for c, v in zip(columns, values, strict=True) if v is not None and len(v) > limit), None
             )
-            if long:
-                rejects.append(
-                    Reject(
-                        berkas,
-                        number,
-                        long,
-                        "field_too_long",
-                        f"{berkas}: row {number}: column {long} is too long",
-                        repr(row)[:RAW_KEEP_CHARS],
-                    )
-                )
+            if extra:
+                kolom, kode, problem = None, "field_count", "values beyond the last header column"
+            elif long:
+                kolom, kode, problem = long, "field_too_long", f"column {long} is too long"
+            else:
+                writer.add(values, number)
                 continue
-            writer.add(values, number)
+            message = f"{berkas}: row {number}: {problem}"
+            rejects.append(Reject(berkas, number, kolom, kode, message, repr(row)[:RAW_KEEP_CHARS]))
         count = writer.close()
     finally:
         book.close()
@@ -595,17 +542,15 @@ def _stage_parquet(path: Path, berkas: str, mapping: Mapping, out: Path) -> Stag
         raise FileError(f"{berkas}: not a readable Parquet file ({exc})") from exc
     columns = list(schema.names)
     notes = _check_header(columns, mapping, berkas, ",")
-    select = ", ".join(
-        f"NULLIF(CAST({duckdb_ident(c)} AS VARCHAR), '') AS {duckdb_ident(c)}" for c in columns
-    )
+    select = ", ".join(f"NULLIF(CAST({quote_ident(c)} AS VARCHAR), '') AS {quote_ident(c)}" for c in columns)
     con = duckdb_connect()
     try:
         con.execute("SET preserve_insertion_order = true")
         con.execute(
-            f"COPY (SELECT {select}, CAST(row_number() OVER () AS BIGINT) AS _baris FROM read_parquet({_quote(str(path))})) "  # noqa: S608 - names quoted by duckdb_ident/_quote
-            f"TO {_quote(str(out))} (FORMAT parquet, COMPRESSION zstd)"
+            f"COPY (SELECT {select}, CAST(row_number() OVER () AS BIGINT) AS _baris FROM read_parquet({quote_literal(path)})) "  # noqa: S608 - names quoted by dtsen.sql
+            f"TO {quote_literal(out)} (FORMAT parquet, COMPRESSION zstd)"
         )
-        rows = con.execute(f"SELECT count(*) FROM read_parquet({_quote(str(out))})").fetchone()[0]  # type: ignore[index]  # noqa: S608 - names quoted by duckdb_ident/_quote
+        rows = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(out)})").fetchone()[0]  # type: ignore[index]  # noqa: S608 - names quoted by dtsen.sql
     finally:
         con.close()
     if rows == 0:

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from dtsen.sources.mapping import Mapping
 from dtsen.sources.readers import duckdb_connect
+from dtsen.sql import quote_literal
 
 
 def file_report(
@@ -21,8 +22,8 @@ def file_report(
     findings."""
     con = duckdb_connect()
     try:
-        ok = f"read_parquet({_quote(accepted)})"
-        bad = f"read_parquet({_quote(errors)})"
+        ok = f"read_parquet({quote_literal(accepted)})"
+        bad = f"read_parquet({quote_literal(errors)})"
         # one row per (line, severity, code): a code found on several fields of a line counts once
         con.execute(
             f"""CREATE TEMP TABLE f AS
@@ -65,10 +66,6 @@ def file_report(
     finally:
         con.close()
     return report
-
-
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def batch_report(

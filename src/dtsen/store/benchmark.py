@@ -31,7 +31,6 @@ import gc
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -43,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dtsen.atomic import atomic_dir
 from dtsen.logs import get_logger
 
 log = get_logger(__name__)
@@ -68,12 +68,15 @@ def cycle_cached(persons: int, seed: int, cache: Path) -> Path:
     if (data_dir / "snapshots" / "CURRENT").exists() and snapshot.current(data_dir) is not None:
         return data_dir
     source_dir = synth_cached(persons, seed, cache)
-    staging = cache / f".cycle-{persons}-{seed}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
-    CycleRunner(Period.parse("2026Q1"), STEPS, data_dir=staging, engine=get_settings().engine,
-                options={"inbox": str(source_dir.resolve())}).run()  # fmt: skip
-    shutil.rmtree(data_dir, ignore_errors=True)
-    staging.rename(data_dir)
+    with atomic_dir(data_dir) as staging:
+        runner = CycleRunner(
+            Period.parse("2026Q1"),
+            STEPS,
+            data_dir=staging,
+            engine=get_settings().engine,
+            options={"inbox": str(source_dir.resolve())},
+        )
+        runner.run()
     return data_dir
 
 

@@ -56,8 +56,8 @@ _DIGITS16 = re.compile(r"^\d{16}$")
 # -- names -------------------------------------------------------------------------------------------------
 @cache
 def _name_rules() -> tuple[Any, ...]:
-    """The ingestion's name rules (dtsen.sources.transform), compiled once; imported lazily (Ibis)."""
-    from dtsen.sources import transform as t
+    """The ingestion's name rules (dtsen.sources.names), compiled once; imported lazily (Ibis)."""
+    from dtsen.sources import names as t
 
     fold = str.maketrans(t.FOLD_FROM, t.FOLD_TO)
     return (
@@ -78,7 +78,7 @@ def normalize_name(text: str | None) -> str:
     spaces only, apostrophes dropped. Empty when nothing of a name is left.
 
     The Python twin of the ingestion's name pipeline (an Ibis expression in
-    :mod:`dtsen.sources.transform`, whose rules it reuses): persons' ``nama`` in a snapshot is already
+    :mod:`dtsen.sources.names`, whose rules it reuses): persons' ``nama`` in a snapshot is already
     that canonical form, so a citizen's or officer's spelling is compared after the same steps.
     """
     # Twice: ingestion ran the rules once before the registry stored ``nama`` ("H.SUGIANTO" -> "H

@@ -33,6 +33,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
 from dtsen.logs import get_logger
+from dtsen.sql import quote_literal
 from dtsen.store.served import (
     FAMILY_HOUSING_COLUMNS,
     ServedEligibility,
@@ -137,7 +138,8 @@ class _Source:
 
     def view(self, name: str, file: str) -> list[str]:
         path = self.snap.file(file)
-        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{_sql_path(path)}')")  # noqa: S608
+        sql = f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet({quote_literal(path)})"  # noqa: S608
+        self.con.execute(sql)
         return _columns(self.con, path)
 
     def _date(self, expr: str) -> str:
@@ -239,42 +241,34 @@ class _Source:
         )
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def name_norm_steps() -> list[str]:
     """DuckDB SQL steps of :func:`dtsen.store.registry.normalize_name`, each an expression of ``_n``
     (start: ``upper(nama)``), applied one after another as nested SELECTs (so no step is repeated).
 
     A snapshot's ``nama`` went through ingestion's name pipeline for most sources, but not every source
     path canonicalises (a civil-registry event's name arrives as written), so the same rules
-    (:mod:`dtsen.sources.transform`: titles, canonical spellings, old spellings) run again here, in the
+    (:mod:`dtsen.sources.names`: titles, canonical spellings, old spellings) run again here, in the
     engine, each only where its cheap pre-test matches. Non-ASCII letters are left to the pipeline.
     """
-    from dtsen.sources import transform as t
+    from dtsen.sources import names as t
 
     canon = "_n"
     for pattern, repl in t.NAME_CANON:
-        canon = f"regexp_replace({canon}, {_literal(pattern)}, {_literal(repl)}, 'g')"
+        canon = f"regexp_replace({canon}, {quote_literal(pattern)}, {quote_literal(repl)}, 'g')"
     old = "_n"
     for before, after in t.NAME_OLD_SPELLING:
-        old = f"replace({old}, {_literal(before)}, {_literal(after)})"
+        old = f"replace({old}, {quote_literal(before)}, {quote_literal(after)})"
     return [
-        f"CASE WHEN regexp_matches(_n, {_literal(t.HAS_SUFFIX_HINT)}) "
-        f"THEN regexp_replace(_n, {_literal(t.SUFFIX_RE)}, '') ELSE _n END",
+        f"CASE WHEN regexp_matches(_n, {quote_literal(t.HAS_SUFFIX_HINT)}) "
+        f"THEN regexp_replace(_n, {quote_literal(t.SUFFIX_RE)}, '') ELSE _n END",
         "trim(regexp_replace(_n, '\\s+', ' ', 'g'))",
-        f"CASE WHEN regexp_matches(_n, {_literal(t.HAS_PREFIX_HINT)}) "
-        f"THEN regexp_replace(_n, {_literal(t.PREFIX_RE)}, '') ELSE _n END",
+        f"CASE WHEN regexp_matches(_n, {quote_literal(t.HAS_PREFIX_HINT)}) "
+        f"THEN regexp_replace(_n, {quote_literal(t.PREFIX_RE)}, '') ELSE _n END",
         "regexp_replace(_n, '[^A-Z'' ]', ' ', 'g')",
-        f"CASE WHEN regexp_matches(_n, {_literal(t.HAS_CANON_HINT)}) THEN {canon} ELSE _n END",
+        f"CASE WHEN regexp_matches(_n, {quote_literal(t.HAS_CANON_HINT)}) THEN {canon} ELSE _n END",
         old,
         "nullif(trim(regexp_replace(replace(_n, '''', ''), '\\s+', ' ', 'g')), '')",
     ]
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 # -- writing ----------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ name, renamed into place only once the marks are flushed, and removed again if t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
+
+from dtsen.atomic import commit_file
 
 
 class StagedParquet:
@@ -55,7 +56,7 @@ def parquet_with_marks(session: Session, final: Path, schema: pa.Schema) -> Iter
             return
         staged.close()
         session.flush()
-        os.replace(staged.staging, final)
+        commit_file(staged.staging, final)
         try:
             session.commit()
         except Exception:

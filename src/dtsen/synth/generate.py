@@ -7,11 +7,8 @@ interrupted run never leaves a half-written dataset where a finished one is expe
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import multiprocessing
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,7 +19,8 @@ import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
-from dtsen import __version__
+from dtsen import __version__, atomic
+from dtsen.atomic import sha256_file
 from dtsen.config import get_settings
 from dtsen.logs import configure_logging, get_logger
 from dtsen.synth import calibration as calib_mod
@@ -170,14 +168,6 @@ class TableWriter:
             self._handle.close()
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def generate(
     request: SynthRequest, progress: Callable[[int, int, int], None] | None = None
 ) -> dict[str, Any]:
@@ -188,10 +178,8 @@ def generate(
     calibration = calib_mod.load()
     params = request.params
     chunks = plan(request.persons, request.provinces, request.kabupaten, params.chunk_persons)
-    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    (staging / "sources").mkdir(parents=True)
+    staging = atomic.staging_dir(out)
+    (staging / "sources").mkdir()
     (staging / "truth").mkdir()
     ext = {"csv": "csv", "parquet": "parquet", "xlsx": "xlsx"}[request.fmt]
     writers = {name: TableWriter(staging / "sources" / f"{name}.{ext}", request.fmt) for name in SOURCES}
@@ -229,16 +217,9 @@ def generate(
         for w in [*writers.values(), *truth_writers.values()]:
             with contextlib.suppress(Exception):  # cleaning up after the real error, which is re-raised
                 w.close()
-        shutil.rmtree(staging, ignore_errors=True)
+        atomic.remove_tree(staging)
         raise
-    if out.exists():
-        trash = out.parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(trash)
-        staging.rename(out)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(out)
+    atomic.commit_dir(staging, out)
     log.info("synthetic population written", persons=request.persons, chunks=len(chunks), out=str(out))
     return manifest
 
@@ -261,7 +242,7 @@ def _manifest(
                 "table": name,
                 "format": request.fmt,
                 "rows": w.rows,
-                "sha256": sha256(w.path),
+                "sha256": sha256_file(w.path),
             }
         )
     for name, w in truth.items():
@@ -272,7 +253,7 @@ def _manifest(
                 "table": name,
                 "format": "parquet",
                 "rows": w.rows,
-                "sha256": sha256(w.path),
+                "sha256": sha256_file(w.path),
             }
         )
     return {

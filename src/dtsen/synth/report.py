@@ -270,23 +270,3 @@ def to_markdown(checks: list[Check]) -> str:
 
 def to_json(checks: list[Check]) -> list[dict[str, object]]:
     return [{**asdict(c), "ok": c.ok} for c in checks]
-
-
-def parameters_markdown(params: SynthParams | None = None) -> str:
-    """Every generator parameter with its default and the figure it comes from, as a Markdown table."""
-    from dtsen.synth.params import DirtParams, WelfareParams
-
-    params = params or SynthParams()
-    lines = ["| parameter | default | meaning and source |", "|---|---|---|"]
-    for name, info in SynthParams.model_fields.items():
-        value = getattr(params, name)
-        if isinstance(value, DirtParams):
-            rates = ", ".join(f"{k} {v:g}" for k, v in value.model_dump().items() if v)
-            lines.append(f"| `{name}` (dirt) | {rates or 'none'} | {info.description or ''} |")
-        elif isinstance(value, WelfareParams):
-            for wname, winfo in WelfareParams.model_fields.items():
-                lines.append(f"| `welfare.{wname}` | {getattr(value, wname):g} | {winfo.description or ''} |")
-        else:
-            shown = ", ".join(f"{v:g}" for v in value) if isinstance(value, list) else str(value)
-            lines.append(f"| `{name}` | {shown} | {info.description or ''} |")
-    return "\n".join(lines) + "\n"

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
-from babel import Locale
 from babel.core import negotiate_locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -108,7 +107,3 @@ def language_of(connection: HTTPConnection) -> str:
         or accept_language(connection.headers.get("accept-language"))
         or DEFAULT_LANGUAGE
     )
-
-
-def language_name(language: str) -> str:
-    return LANGUAGES.get(language) or Locale.parse(language).display_name or language

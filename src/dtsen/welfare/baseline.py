@@ -1,11 +1,20 @@
-"""The World Bank proxy means test as practised in Indonesia: forward-stepwise weighted OLS on log
-per-capita consumption, one model per province (BDT/P3KE fitted one per district; the survey rarely has
-enough households per district for that, so the province is the unit here).
+"""The World Bank proxy means test with small-area effects: forward-stepwise weighted OLS on log
+per-capita consumption, plus an empirical-Bayes random effect for every level of the region hierarchy
+(province, kab/kota, deeper when the survey has it; :mod:`dtsen.welfare.areas`).
 
-A province with fewer than ``min_obs`` training households has no model of its own: it is scored by
-the pooled national model, which may also select province dummies. Missing values are imputed with the
-weighted training mean, as PMT implementations do. Variables enter while the best candidate's p-value
-is below ``p_enter`` (the classic 5%), at most ``max_vars`` of them.
+Earlier versions fitted one model per province with at least 200 households and let province dummies
+compete in a stepwise search capped at 30 variables: on a real survey with ~200 small areas only ~25
+area effects ever entered and small areas got none. Now the area effects are not selected at all: every
+area gets its shrunken effect, and the household variables are chosen by stepwise selection (p <
+``p_enter``, no cap unless ``max_vars`` is set) net of them. Fixed and random parts are fitted by
+backfitting (area effects on the OLS residual, OLS on consumption net of the area effects), which
+converges to the random-intercept mixed model with its variances estimated by moments.
+
+**Sign constraints.** A feature with a monotone sign (:data:`dtsen.welfare.features.FEATURES`: owning
+more, better housing, more education) may not enter with the opposite sign: an OLS that says "owning a
+boat lowers your estimate" (collinearity, or the boat standing in for fishing as an occupation) gives a
+family a reason it cannot accept. Such a variable is not admitted, or dropped if a later variable flips
+it. Missing values are imputed with the weighted training mean, as PMT implementations do.
 
 The class follows scikit-learn's estimator protocol so MAPIE can conformalize it like the challenger.
 """
@@ -19,24 +28,39 @@ from scipy import stats
 from sklearn.base import BaseEstimator, RegressorMixin
 from threadpoolctl import threadpool_limits
 
+from dtsen.welfare.areas import AREA_COLUMNS, AreaEffects, fit_effects
 from dtsen.welfare.features import FEATURES
 
-NATIONAL = "nasional"
-PROV_INDEX = [f.name for f in FEATURES].index("prov")
+SIGNS = np.array([f.sign for f in FEATURES], dtype=float)
 
 
-def _stepwise(x: np.ndarray, y: np.ndarray, w: np.ndarray, p_enter: float, max_vars: int) -> list[int]:
-    """Columns of ``x`` chosen by forward selection on weighted least squares (smallest p-value first).
+def column_name(j: int) -> str:
+    """A column's name: the feature's, or ``ekstra_N`` for a survey config's own trailing feature."""
+    return FEATURES[j].name if j < len(FEATURES) else f"ekstra_{j - len(FEATURES)}"
+
+
+def _stepwise(
+    x: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    p_enter: float,
+    max_vars: int | None,
+    signs: np.ndarray | None = None,
+) -> list[int]:
+    """Columns of ``x`` chosen by forward selection on weighted least squares (smallest p-value first);
+    a column with a nonzero entry in ``signs`` is admissible only while its partial effect has that sign.
 
     Each step residualises y and every candidate on the chosen set once (one QR), so the t-statistic of
     adding candidate j is its partial regression on those residuals: no refit per candidate.
     """
     n = x.shape[0]
+    signs = np.zeros(x.shape[1]) if signs is None else signs
+    limit = x.shape[1] if max_vars is None else max_vars
     sw = np.sqrt(w / w.mean())
     xw, yw = x * sw[:, None], y * sw
     chosen: list[int] = []
     usable = x.std(axis=0) > 1e-12
-    while len(chosen) < max_vars:
+    while len(chosen) < limit:
         basis = np.column_stack([sw, xw[:, chosen]]) if chosen else sw[:, None]
         q, _ = np.linalg.qr(basis)
         ry = yw - q @ (q.T @ yw)
@@ -48,6 +72,7 @@ def _stepwise(x: np.ndarray, y: np.ndarray, w: np.ndarray, p_enter: float, max_v
         if not ok.any() or df < 5:
             break
         b = np.where(ok, (rx.T @ ry) / np.where(ok, denom, 1.0), 0.0)
+        ok &= b * signs >= 0
         rss = np.maximum(ry @ ry - b**2 * denom, 1e-12)
         t = np.abs(b) / np.sqrt(rss / df / np.where(ok, denom, 1.0))
         pvalues = np.where(ok, 2 * stats.t.sf(t, df), 1.0)
@@ -66,13 +91,28 @@ def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     return coef
 
 
-class StepwiseOLS(RegressorMixin, BaseEstimator):
-    """Per-province forward-stepwise WLS with a pooled national fallback; input columns = FEATURES."""
+def _signed_wls(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, chosen: list[int], signs: np.ndarray
+) -> tuple[list[int], np.ndarray]:
+    """WLS on ``chosen``, dropping (one at a time, the worst first) any signed column whose joint
+    coefficient came out with the wrong sign; returns the kept columns and their coefficients."""
+    chosen = list(chosen)
+    while True:
+        coef = _wls(x[:, chosen], y, w)
+        wrong = coef[1:] * signs[chosen] * x[:, chosen].std(axis=0)
+        if not len(chosen) or wrong.min() >= 0:
+            return chosen, coef
+        del chosen[int(np.argmin(wrong))]
 
-    def __init__(self, min_obs: int = 200, p_enter: float = 0.05, max_vars: int = 30) -> None:
-        self.min_obs = min_obs
+
+class StepwiseOLS(RegressorMixin, BaseEstimator):
+    """Stepwise WLS over the household features plus shrunken effects of every area level; input columns
+    = FEATURES (the area-code columns are read as codes, never as numbers)."""
+
+    def __init__(self, p_enter: float = 0.05, max_vars: int | None = None, iterations: int = 4) -> None:
         self.p_enter = p_enter
         self.max_vars = max_vars
+        self.iterations = iterations
 
     def fit(self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> StepwiseOLS:
         with threadpool_limits(1):  # small dense algebra: BLAS threads only contend
@@ -82,96 +122,81 @@ class StepwiseOLS(RegressorMixin, BaseEstimator):
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        candidates = [i for i in range(x.shape[1]) if i != PROV_INDEX]
         filled = ~np.isnan(x)
         self.means_ = np.array(
-            [np.average(x[filled[:, j], j], weights=w[filled[:, j]]) if filled[:, j].any() else 0.0
-             for j in range(x.shape[1])]
-        )  # fmt: skip
-        self.n_features_in_ = x.shape[1]  # scikit-learn's 'is fitted' marker (MAPIE checks it)
-        xi = np.where(filled, x, self.means_)
-        prov = xi[:, PROV_INDEX]
-        self.provinces_ = sorted(float(p) for p in np.unique(prov))
-        self.models_: dict[str, dict[str, Any]] = {}
-        others = self.provinces_[1:]  # the first province is the reference category
-        dummies = (
-            np.column_stack([prov == p for p in others]).astype(float) if others else np.zeros((len(y), 0))
+            [
+                np.average(x[filled[:, j], j], weights=w[filled[:, j]]) if filled[:, j].any() else 0.0
+                for j in range(x.shape[1])
+            ]
         )
-        pooled = np.column_stack([xi[:, candidates], dummies])
-        self.models_[NATIONAL] = self._fit_one(pooled, y, w, candidates, n_obs=len(y))
-        for p in self.provinces_:
-            rows = prov == p
-            if rows.sum() >= self.min_obs:
-                self.models_[f"{int(p):02d}"] = self._fit_one(
-                    xi[rows][:, candidates], y[rows], w[rows], candidates, n_obs=int(rows.sum())
-                )
+        self.n_features_in_ = x.shape[1]  # scikit-learn's 'is fitted' marker (MAPIE checks it)
+        # every column but the area codes (a survey's own trailing features are unsigned candidates)
+        candidates = [j for j in range(x.shape[1]) if j not in AREA_COLUMNS]
+        xc = np.where(filled, x, self.means_)[:, candidates]
+        codes = x[:, list(AREA_COLUMNS)]
+        signs = np.concatenate([SIGNS, np.zeros(max(x.shape[1] - len(SIGNS), 0))])[candidates]
+        fitted = np.full(len(y), np.average(y, weights=w))
+        chosen: list[int] = []
+        coef = np.array([fitted[0]])
+        for _ in range(max(self.iterations, 1)):
+            self.areas_ = fit_effects(codes, y - fitted, w)
+            net = y - self.areas_.total(codes)
+            chosen = _stepwise(xc, net, w, self.p_enter, self.max_vars, signs)
+            chosen, coef = _signed_wls(xc, net, w, chosen, signs)
+            fitted = coef[0] + xc[:, chosen] @ coef[1:]
+        beta = np.zeros(len(self.means_))
+        beta[[candidates[c] for c in chosen]] = coef[1:]
+        self.intercept_ = float(coef[0])
+        self.coef_ = beta
+        self.selected_ = [column_name(candidates[c]) for c in chosen]
         return self
 
-    def _fit_one(
-        self, x: np.ndarray, y: np.ndarray, w: np.ndarray, candidates: list[int], n_obs: int
-    ) -> dict[str, Any]:
-        chosen = _stepwise(x, y, w, self.p_enter, self.max_vars)
-        coef = _wls(x[:, chosen], y, w)
-        feature_cols = [candidates[c] for c in chosen if c < len(candidates)]
-        beta = np.zeros(len(self.means_))
-        province_effects: dict[str, float] = {}
-        for c, b in zip(chosen, coef[1:], strict=True):
-            if c < len(candidates):
-                beta[candidates[c]] = b
-            else:
-                province_effects[f"{int(self.provinces_[1 + c - len(candidates)]):02d}"] = float(b)
-        return {
-            "intercept": float(coef[0]),
-            "coef": beta.tolist(),
-            "province_effects": province_effects,
-            "selected": [FEATURES[i].name for i in feature_cols]
-            + sorted(f"prov_{k}" for k in province_effects),
-            "n_obs": n_obs,
-        }
-
-    def region_of(self, prov: np.ndarray) -> np.ndarray:
-        """Which fitted model scores each row: its province's own, else the national one."""
-        keys = np.array([f"{int(p):02d}" if not np.isnan(p) else NATIONAL for p in prov], dtype=object)
-        own = np.isin(keys, [k for k in self.models_ if k != NATIONAL])
-        return np.where(own, keys, NATIONAL)
-
     def contributions(self, x: np.ndarray) -> np.ndarray:
-        """Per-row contribution of every feature (coefficient x deviation from the training mean), the
-        province effect in the ``prov`` column, and the base value in the last column; rows sum to the
+        """Per-row contribution of every feature (coefficient x deviation from the training mean), each
+        area level's effect in its code column, and the base value in the last column; rows sum to the
         prediction."""
         x = np.asarray(x, dtype=float)
         xi = np.where(np.isnan(x), self.means_, x)
         out = np.zeros((len(x), x.shape[1] + 1))
-        regions = self.region_of(x[:, PROV_INDEX])
-        for key, model in self.models_.items():
-            rows = regions == key
-            if not rows.any():
-                continue
-            beta = np.asarray(model["coef"])
-            out[rows, :-1] = (xi[rows] - self.means_) * beta
-            effects = model["province_effects"]
-            if effects:
-                codes = np.array([f"{int(p):02d}" for p in xi[rows, PROV_INDEX]])
-                out[rows, PROV_INDEX] = np.array([effects.get(c, 0.0) for c in codes])
-            out[rows, -1] = model["intercept"] + float(self.means_ @ beta)
+        out[:, :-1] = (xi - self.means_) * self.coef_
+        out[:, list(AREA_COLUMNS)] = self.areas_.per_level(x[:, list(AREA_COLUMNS)])
+        out[:, -1] = self.intercept_ + float(self.means_ @ self.coef_)
         return out
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.contributions(x).sum(axis=1)
 
+    def describe(self) -> dict[str, Any]:
+        """What the report shows: the selected variables with coefficients and the area-effect levels."""
+        return {
+            "selected": {
+                column_name(j): float(b) for j, b in enumerate(self.coef_) if column_name(j) in self.selected_
+            },
+            "areas": self.areas_.summary(),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "params": self.get_params(),
             "means": self.means_.tolist(),
-            "provinces": self.provinces_,
-            "models": self.models_,
+            "intercept": self.intercept_,
+            "coef": self.coef_.tolist(),
+            "selected": self.selected_,
+            "areas": self.areas_.to_dict(),
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StepwiseOLS:
+        if "models" in data:
+            raise ValueError(
+                "this baseline was saved by the per-province OLS (before area effects); retrain the model "
+                "version with dtsen welfare train"
+            )
         model = cls(**data["params"])
         model.means_ = np.asarray(data["means"], dtype=float)
-        model.provinces_ = list(data["provinces"])
-        model.models_ = data["models"]
+        model.intercept_ = float(data["intercept"])
+        model.coef_ = np.asarray(data["coef"], dtype=float)
+        model.selected_ = list(data["selected"])
+        model.areas_ = AreaEffects.from_dict(data["areas"])
         model.n_features_in_ = len(model.means_)
         return model

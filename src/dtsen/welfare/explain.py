@@ -207,6 +207,18 @@ def unobserved_groups(missing: np.ndarray) -> np.ndarray:
     return out
 
 
+def contradicts(grouped: np.ndarray, features: pl.DataFrame) -> np.ndarray:
+    """Rows x groups: True where an asset's contribution has the opposite sign of owning it."""
+    out = np.zeros(grouped.shape, dtype=bool)
+    for asset in ASSETS:
+        if asset not in features.columns:
+            continue
+        g = GROUPS.index(asset)
+        owns = features[asset].cast(pl.Float64).fill_nan(None).fill_null(0.0).to_numpy() > 0
+        out[:, g] = np.where(owns, grouped[:, g] < 0, grouped[:, g] > 0)
+    return out
+
+
 def _group_label(name: str) -> str:
     if name in ASSET_LABEL:
         return ASSET_LABEL[name]
@@ -247,8 +259,11 @@ def explain(
     k = min(top, len(GROUPS))
     if unobserved is None:
         unobserved = np.zeros(grouped.shape, dtype=bool)
-    # an unobserved group can never be chosen (-1 sorts below every |contribution|)
-    size = np.where(unobserved, -1.0, np.abs(grouped))
+    # an unobserved group can never be chosen (-1 sorts below every |contribution|), nor an asset whose
+    # contribution contradicts the answer (owning it lowering the estimate): both models are constrained
+    # so that it cannot happen in the model, but path attribution of a constrained tree can still credit a
+    # split with a tiny opposite step, and "memiliki perahu menurunkan..." is no reason a family can accept
+    size = np.where(unobserved | contradicts(grouped, features), -1.0, np.abs(grouped))
     part = np.argpartition(-size, k - 1, axis=1)[:, :k]
     vals = np.take_along_axis(grouped, part, axis=1)
     chosen_size = np.take_along_axis(size, part, axis=1)

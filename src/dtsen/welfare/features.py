@@ -68,6 +68,9 @@ class Feature:
     group: str
     sign: int = 0
     categorical: bool = False
+    # > 0: a numeric area code of this level of the region hierarchy (1 = province, 2 = kab/kota, ...);
+    # the models give every level a shrunken effect (dtsen.welfare.areas), never a raw-code slope
+    area: int = 0
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -123,7 +126,10 @@ FEATURES: tuple[Feature, ...] = (
     Feature("jumlah_aset", "jumlah_aset", +1),
     *(Feature(f"log_{t}", "ternak", +1) for t in LIVESTOCK),
     # region effects
-    Feature("prov", "wilayah", categorical=True),
+    Feature("prov", "wilayah", categorical=True, area=1),
+    Feature("kab", "wilayah", area=2),
+    Feature("kec", "wilayah", area=3),
+    Feature("desa", "wilayah", area=4),
     Feature("perkotaan", "wilayah"),
     Feature("kota", "wilayah"),
 )
@@ -135,7 +141,7 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 ADMIN_FEATURES: tuple[str, ...] = (
     "log_jumlah_anggota", "porsi_anak", "porsi_lansia", "rasio_ketergantungan", "kepala_perempuan",
     "kepala_umur", "kepala_lansia", "kepala_kawin", "kepala_ijazah", "ijazah_maks", "daya_listrik_va",
-    "aset_mobil", "aset_sepeda_motor", "lahan_lain", "prov", "perkotaan", "kota",
+    "aset_mobil", "aset_sepeda_motor", "lahan_lain", "prov", "kab", "kec", "desa", "perkotaan", "kota",
 )  # fmt: skip
 DAYA_VA = {1: 450.0, 2: 900.0, 3: 1300.0, 4: 2200.0, 5: 3500.0}
 
@@ -171,9 +177,24 @@ def living_members(members: ir.Table, key: str) -> ir.Table:
     return members.filter(alive & present & members[key].notnull())
 
 
-def build_features(families: ir.Table, members: ir.Table, key: str = "id_keluarga_dtsen") -> ir.Table:
+def build_features(
+    families: ir.Table,
+    members: ir.Table,
+    key: str = "id_keluarga_dtsen",
+    extra: tuple[str, ...] = (),
+    size_column: bool = False,
+    bps_codes: bool = True,
+) -> ir.Table:
     """One row per family: ``key``, ``kode_prov``, ``kode_kab``, ``jumlah_anggota`` (living members, the
-    ranking weight), every feature in :data:`FEATURES` as float64 and the :data:`INFO_COLUMNS`."""
+    ranking weight), every feature in :data:`FEATURES` as float64, the :data:`INFO_COLUMNS` and the
+    family columns named in ``extra`` (a survey config's own numeric features) as float64.
+
+    ``size_column``: the household size is the family's ``jumlah_anggota`` (a survey's own household-size
+    column), not the count of member rows (a household-level survey has none). ``bps_codes``: region
+    codes are BPS codes, so a kab/kota code 71+ is a kota and digit 7 of a desa code 1 a kelurahan (the
+    registry's stand-in for the urban classification it lacks); otherwise urban comes only from a
+    ``perkotaan`` column and ``kota`` is 0: no rule is applied to codes it was not written for.
+    """
     member_id = next((c for c in ("id_dtsen", "id_anggota") if c in members.columns), None)
     m = living_members(members, key)
     umur = _col(m, "umur", "int32")
@@ -244,6 +265,8 @@ def build_features(families: ir.Table, members: ir.Table, key: str = "id_keluarg
         _kode_desa=_col(f, "kode_desa", "string"),
         _perkotaan=_col(f, "perkotaan", "boolean"),
         _jumlah_keluarga=_col(f, "jumlah_anggota", "int32"),
+        _kode_kec=_col(f, "kode_kec", "string"),
+        **{f"_x_{name}": _col(f, name, "float64") for name in extra},
         status_bangunan=_col(f, "status_bangunan", "int8"),
         luas_lantai=_col(f, "luas_lantai", "float64"),
         lantai=_col(f, "lantai", "int8"),
@@ -262,17 +285,24 @@ def build_features(families: ir.Table, members: ir.Table, key: str = "id_keluarg
     j = j.left_join(head, j._k == head._k).drop("_k_right")
     # living members found, else the family's own count (a family without member rows), at least 1 for
     # per-capita features; the ranking weight stays the living count (0 when every member has died)
-    weight = ibis.ifelse(j._n.isnull(), j._jumlah_keluarga.fill_null(1), j._n).cast("int32")
+    if size_column:
+        weight = j._jumlah_keluarga.cast("int32")
+    else:
+        weight = ibis.ifelse(j._n.isnull(), j._jumlah_keluarga.fill_null(1), j._n).cast("int32")
     size = ibis.greatest(weight, 1).cast("float64")
     anak = j.jumlah_anak.fill_null(0).cast("float64")
     lansia = j.jumlah_lansia.fill_null(0).cast("float64")
     usia65 = j._usia65.fill_null(0).cast("float64")
     pekerja = j.jumlah_pekerja.fill_null(0).cast("float64")
     working_age = ibis.greatest(size - anak - usia65, 1.0)
-    kota = (j.kode_kab.substr(2, 2).try_cast("int32") >= 71).fill_null(False)
-    kelurahan = j._kode_desa.substr(6, 1) == "1"
-    # the registry has no BPS urban classification: kelurahan and kota stand in for it (see docs/welfare.md)
-    perkotaan = ibis.coalesce(j._perkotaan, kota | kelurahan, kota)
+    if bps_codes:
+        kota = (j.kode_kab.substr(2, 2).try_cast("int32") >= 71).fill_null(False)
+        kelurahan = j._kode_desa.substr(6, 1) == "1"
+        # the registry has no BPS urban classification: kelurahan and kota stand in for it (docs/welfare.md)
+        perkotaan = ibis.coalesce(j._perkotaan, kota | kelurahan, kota)
+    else:
+        kota = ibis.literal(False)
+        perkotaan = j._perkotaan
     asset_flags = {a: j[a].cast("float64") for a in ASSETS}
     livestock = {t: j[t].cast("float64") for t in LIVESTOCK}
     assets_seen = _observed_count([j[a] for a in ASSETS])
@@ -342,7 +372,10 @@ def build_features(families: ir.Table, members: ir.Table, key: str = "id_keluarg
             ibis.null("float64"),
         ),
         **{f"log_{t}": v.ln1p() if hasattr(v, "ln1p") else (v + 1.0).ln() for t, v in livestock.items()},
-        prov=j.kode_prov.try_cast("int32").cast("float64"),
+        prov=j.kode_prov.try_cast("int64").cast("float64"),
+        kab=j.kode_kab.try_cast("int64").cast("float64"),
+        kec=j._kode_kec.try_cast("int64").cast("float64"),
+        desa=j._kode_desa.try_cast("int64").cast("float64"),
         perkotaan=perkotaan.cast("float64"),
         kota=kota.cast("float64"),
         # raw answers for the explanations
@@ -366,5 +399,6 @@ def build_features(families: ir.Table, members: ir.Table, key: str = "id_keluarg
         item_survei_teramati=_observed_count([j[c] for c in SURVEY_ITEMS]),
         item_administratif_teramati=_observed_count([j[c] for c in ADMIN_ITEMS]),
         umur_maks=j.umur_maks.cast("int32"),
+        **{name: j[f"_x_{name}"] for name in extra},
     )
     return out.order_by(key)

@@ -1,12 +1,14 @@
-"""Targeting accuracy and fairness: every measure is weighted by persons and compares models only at equal
-coverage (a program that selects the predicted bottom ``c`` of persons).
+"""Targeting accuracy and fairness, as the literature defines it, so numbers compare with published ones.
 
-The target group is the true bottom ``target`` share of persons (40% = desil 1-4, the group most
-programs serve). At coverage c: exclusion error = target persons not selected / target persons;
-inclusion error = selected persons outside the target / selected persons; targeting differential =
-coverage rate of the target group - coverage rate of everyone else; CGH (Coady-Grosh-Hoddinott) = share
-of an equal per-person benefit that reaches the target group / target share. When c equals the target
-share, exclusion and inclusion error are equal by construction (both count the same swapped persons).
+At coverage c a program selects the predicted bottom c of the population and the target group is the
+*true* bottom c (Coady, Grosh and Hoddinott 2004; Brown, Ravallion and van de Walle 2018; McBride and
+Nichols 2018): exclusion error = target units not selected / target units; inclusion error = selected
+units outside the target / selected units. Target and selection are the same size, so EE and IE at the
+same c differ only by the half-row rounding of :func:`bottom_share`. Every measure is weighted by what
+the survey config says the program counts (persons: survey weight x household size; or households).
+Also: targeting differential (coverage of the target group - coverage of everyone else), CGH (share of
+an equal benefit reaching the target group / target share), Spearman rank correlation and the area under
+the targeting curve (share of the true bottom 40% reached as coverage goes 0 -> 100%).
 """
 
 from __future__ import annotations
@@ -18,6 +20,14 @@ from scipy import stats
 
 COVERAGES = (0.1, 0.2, 0.3, 0.4, 0.5)
 TARGET_SHARE = 0.4
+# what cross-validation keeps per fold and summarises over folds (:func:`spread`)
+HEADLINE = (
+    "exclusion_error_20",
+    "exclusion_error_40",
+    "inclusion_error_40",
+    "spearman",
+    "auc_targeting_curve",
+)
 
 
 def bottom_share(values: np.ndarray, weight: np.ndarray, share: float) -> np.ndarray:
@@ -41,9 +51,11 @@ def weighted_quantiles(values: np.ndarray, weight: np.ndarray, qs: np.ndarray) -
 
 
 def targeting(
-    truth: np.ndarray, score: np.ndarray, weight: np.ndarray, coverage: float, target: float = TARGET_SHARE
+    truth: np.ndarray, score: np.ndarray, weight: np.ndarray, coverage: float, target: float | None = None
 ) -> dict[str, float]:
-    """Exclusion and inclusion error, targeting differential and CGH at one coverage."""
+    """Exclusion and inclusion error, targeting differential and CGH at one coverage; the target group is
+    the true bottom ``coverage`` (the standard definition) unless another ``target`` share is given."""
+    target = coverage if target is None else target
     poor = bottom_share(truth, weight, target)
     chosen = bottom_share(score, weight, coverage)
     wp, wc = weight[poor].sum(), weight[chosen].sum()
@@ -85,8 +97,9 @@ def summary(
     upper: np.ndarray | None = None,
     target: float = TARGET_SHARE,
 ) -> dict[str, Any]:
-    """Every headline measure: targeting at each coverage, Spearman, AUC, R2 and interval coverage."""
-    rows = [targeting(truth, score, weight, c, target) for c in COVERAGES]
+    """Every headline measure: targeting at each coverage (target = true bottom c), Spearman, AUC of the
+    targeting curve for the true bottom ``target``, R2 and interval coverage."""
+    rows = [targeting(truth, score, weight, c) for c in COVERAGES]
     resid = truth - score
     out: dict[str, Any] = {
         "n": len(truth),
@@ -94,6 +107,7 @@ def summary(
         "by_coverage": rows,
         "exclusion_error_40": next(r["exclusion_error"] for r in rows if r["coverage"] == 0.4),
         "inclusion_error_40": next(r["inclusion_error"] for r in rows if r["coverage"] == 0.4),
+        "exclusion_error_20": next(r["exclusion_error"] for r in rows if r["coverage"] == 0.2),
         "spearman": spearman(truth, score),
         "auc_targeting_curve": targeting_curve_auc(truth, score, weight, target),
         "r2": float(
@@ -149,4 +163,21 @@ def subgroup_audit(
                     else float("nan"),
                 }
             )
+    return out
+
+
+def spread(folds: list[dict[str, Any]], keys: tuple[str, ...] = HEADLINE) -> dict[str, dict[str, float]]:
+    """Mean, standard deviation (ddof 1), min and max of each headline measure over cross-validation folds:
+    the spread says whether a difference between models is larger than the fold-to-fold noise."""
+    out = {}
+    for key in keys:
+        values = np.array([f[key] for f in folds if f.get(key) is not None], dtype=float)
+        if len(values) == 0:
+            continue
+        out[key] = {
+            "mean": float(values.mean()),
+            "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
+            "min": float(values.min()),
+            "max": float(values.max()),
+        }
     return out

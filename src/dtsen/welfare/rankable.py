@@ -16,24 +16,25 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from dtsen.tables import RankingModel, RankingStatus, UnrankedReason
 from dtsen.welfare.features import CHILD_AGE
 
-RANKED = "diperingkat"
-NOT_RANKED = "tidak_diperingkat"
-SURVEY_MODEL = "survei"
-ADMIN_MODEL = "administratif"
+RANKED = RankingStatus.DIPERINGKAT
+NOT_RANKED = RankingStatus.TIDAK_DIPERINGKAT
+SURVEY_MODEL = RankingModel.SURVEI
+ADMIN_MODEL = RankingModel.ADMINISTRATIF
 # Reason codes, most fundamental first (a family gets the first that applies), with the sentence a citizen,
 # operator or auditor reads.
-REASONS: dict[str, str] = {
-    "tanpa_anggota": (
+REASONS: dict[UnrankedReason, str] = {
+    UnrankedReason.TANPA_ANGGOTA: (
         "Keluarga ini belum dapat diperingkat: tidak ada anggota yang masih hidup dan tinggal bersama."
     ),
-    "tanpa_kepala_dewasa": (
+    UnrankedReason.TANPA_KEPALA_DEWASA: (
         "Keluarga ini belum dapat diperingkat: kepala keluarga tercatat berumur di bawah 15 tahun atau "
         "tidak ada anggota berumur 15 tahun ke atas, sehingga kemungkinan merupakan bagian dari keluarga "
         "lain; perlu diperiksa di lapangan."
     ),
-    "tanpa_observasi": (
+    UnrankedReason.TANPA_OBSERVASI: (
         "Keluarga ini belum dapat diperingkat: belum ada data kondisi rumah dan aset dari pendataan "
         "lapangan (Regsosek, DTKS atau P3KE) maupun dari data administratif (PLN, kendaraan, tanah); "
         "perlu pendataan."
@@ -56,16 +57,16 @@ def ranking_status(
     surveyed = features["item_survei_teramati"].fill_null(0).to_numpy() > 0
     administrative = features["item_administratif_teramati"].fill_null(0).to_numpy() > 0
     conditions = {
-        "tanpa_anggota": members <= 0,
+        UnrankedReason.TANPA_ANGGOTA: members <= 0,
         # no adult at all, or a child recorded as the head: a fragment or a data error to check in the field
-        "tanpa_kepala_dewasa": (~np.isnan(oldest) & (np.nan_to_num(oldest, nan=0.0) < CHILD_AGE))
+        UnrankedReason.TANPA_KEPALA_DEWASA: (~np.isnan(oldest) & (np.nan_to_num(oldest, nan=0.0) < CHILD_AGE))
         | (~np.isnan(head_age) & (np.nan_to_num(head_age, nan=0.0) < CHILD_AGE)),
-        "tanpa_observasi": ~surveyed & ~(administrative & admin_model),
+        UnrankedReason.TANPA_OBSERVASI: ~surveyed & ~(administrative & admin_model),
     }
     reason = np.full(len(features), None, dtype=object)
     for code in reversed(REASONS):  # the first in REASONS wins: assign it last
-        reason[conditions[code]] = code
+        reason[conditions[code]] = code.value  # plain text: the column is a string column
     ranked = np.array([r is None for r in reason], dtype=bool)
-    status = np.where(ranked, RANKED, NOT_RANKED).astype(object)
-    model = np.where(ranked, np.where(surveyed, SURVEY_MODEL, ADMIN_MODEL), None).astype(object)
+    status = np.where(ranked, RANKED.value, NOT_RANKED.value).astype(object)
+    model = np.where(ranked, np.where(surveyed, SURVEY_MODEL.value, ADMIN_MODEL.value), None).astype(object)
     return status, reason, model

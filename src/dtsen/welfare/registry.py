@@ -1,16 +1,16 @@
-"""Versioned model artifacts in ``data_dir/models/<version>/``: both models, the conformal calibration,
-the survey config, the training-data hash and the held-out metrics. Every ranking records the version.
+"""Versioned model artifacts in ``data_dir/models/<version>/``: every candidate model, the conformal
+calibration, the survey config, the training-data hash and the held-out metrics. Every ranking records
+the version.
 
-Nothing is pickled: the challenger is LightGBM's own text format, the baseline and calibration are JSON,
-so an artifact can be read (and audited) without running code from it. A version directory is written
+Nothing is pickled: a LightGBM model is its own text format (``NAME.txt``) plus its parameters and area
+encoding as JSON (``NAME.params.json``, ``NAME.state.json``), the baseline and calibration are JSON, so an
+artifact can be read (and audited) without running code from it. A version directory is written
 under a staging name and renamed into place, so a failed training never leaves a half-written model.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from dtsen.atomic import atomic_dir
 from dtsen.config import get_settings
 from dtsen.welfare.baseline import StepwiseOLS
 from dtsen.welfare.challenger import BoostedPMT
@@ -25,6 +26,7 @@ from dtsen.welfare.intervals import Conformal
 
 MODELS_DIR = "models"
 BASELINE, CHALLENGER = "ols_stepwise", "lightgbm"
+QUANTILE = "lightgbm_kuantil"  # LightGBM on the conditional 40% quantile (BoostedPMT(alpha=0.4))
 ADMIN = "administratif"  # LightGBM on the administrative view only (dtsen.welfare.train.admin_view)
 
 
@@ -63,20 +65,19 @@ def save(
     data_dir: Path | None,
     data_hash: str,
     manifest: dict[str, Any],
-    baseline: StepwiseOLS,
-    challenger: BoostedPMT,
+    models: dict[str, StepwiseOLS | BoostedPMT],
     conformal: dict[str, Conformal],
     metrics: dict[str, Any],
     config_yaml: str,
-    admin: BoostedPMT | None = None,
 ) -> Path:
-    """Write a new version; returns its directory."""
+    """Write a new version (every model in ``models``, by name); returns its directory."""
     root = models_root(data_dir)
     root.mkdir(parents=True, exist_ok=True)
     version = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{data_hash[:8]}"
-    staging = root / f".staging-{version}-{uuid.uuid4().hex[:6]}"
-    staging.mkdir()
-    try:
+    target = root / version
+    if target.exists():
+        raise FileExistsError(f"model version {version} already exists")
+    with atomic_dir(target, replace=False) as staging:
         full = {
             "version": version,
             "data_hash": data_hash,
@@ -90,24 +91,16 @@ def save(
             json.dumps(metrics, indent=2, ensure_ascii=False), encoding="utf-8"
         )
         (staging / "config.yaml").write_text(config_yaml, encoding="utf-8")
-        (staging / f"{BASELINE}.json").write_text(json.dumps(baseline.to_dict()), encoding="utf-8")
-        (staging / f"{CHALLENGER}.txt").write_text(challenger.to_string(), encoding="utf-8")
-        (staging / f"{CHALLENGER}.params.json").write_text(
-            json.dumps(challenger.get_params()), encoding="utf-8"
-        )
-        if admin is not None:
-            (staging / f"{ADMIN}.txt").write_text(admin.to_string(), encoding="utf-8")
-            (staging / f"{ADMIN}.params.json").write_text(json.dumps(admin.get_params()), encoding="utf-8")
+        for name, model in models.items():
+            if isinstance(model, StepwiseOLS):
+                (staging / f"{name}.json").write_text(json.dumps(model.to_dict()), encoding="utf-8")
+                continue
+            (staging / f"{name}.txt").write_text(model.to_string(), encoding="utf-8")
+            (staging / f"{name}.params.json").write_text(json.dumps(model.get_params()), encoding="utf-8")
+            (staging / f"{name}.state.json").write_text(json.dumps(model.state()), encoding="utf-8")
         (staging / "conformal.json").write_text(
             json.dumps({k: c.to_dict() for k, c in conformal.items()}), encoding="utf-8"
         )
-        target = root / version
-        if target.exists():
-            raise FileExistsError(f"model version {version} already exists")
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 
@@ -138,17 +131,22 @@ def load(version: str | Path | None = None, data_dir: Path | None = None) -> Wel
         path = models_root(data_dir) / name
     manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
     baseline = StepwiseOLS.from_dict(json.loads((path / f"{BASELINE}.json").read_text(encoding="utf-8")))
-    params = json.loads((path / f"{CHALLENGER}.params.json").read_text(encoding="utf-8"))
-    challenger = BoostedPMT.from_string((path / f"{CHALLENGER}.txt").read_text(encoding="utf-8"), params)
+    models: dict[str, Any] = {BASELINE: baseline}
+    for params_file in sorted(path.glob("*.params.json")):
+        name = params_file.name.removesuffix(".params.json")
+        state_file = path / f"{name}.state.json"
+        if not state_file.is_file():
+            raise ModelNotFoundError(
+                f"{path}: {name} has no {state_file.name} (saved before small-area effects); retrain"
+            )
+        models[name] = BoostedPMT.from_string(
+            (path / f"{name}.txt").read_text(encoding="utf-8"),
+            json.loads(params_file.read_text(encoding="utf-8")),
+            json.loads(state_file.read_text(encoding="utf-8")),
+        )
     conformal = {
         k: Conformal.from_dict(v)
         for k, v in json.loads((path / "conformal.json").read_text(encoding="utf-8")).items()
     }
     metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-    models: dict[str, Any] = {BASELINE: baseline, CHALLENGER: challenger}
-    if (path / f"{ADMIN}.txt").is_file():  # versions trained before the administrative model lack it
-        admin_params = json.loads((path / f"{ADMIN}.params.json").read_text(encoding="utf-8"))
-        models[ADMIN] = BoostedPMT.from_string(
-            (path / f"{ADMIN}.txt").read_text(encoding="utf-8"), admin_params
-        )
     return WelfareModel(manifest["version"], path, manifest, models, conformal, metrics)

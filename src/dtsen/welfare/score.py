@@ -22,10 +22,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dtsen import atomic
 from dtsen.config import get_settings
 from dtsen.engine import get_engine
 from dtsen.logs import get_logger
-from dtsen.welfare import registry
+from dtsen.welfare import metrics, registry
 from dtsen.welfare.explain import EXPLANATION_TYPE, explain, group_contributions, unobserved_groups
 from dtsen.welfare.features import build_features
 from dtsen.welfare.intervals import placement
@@ -171,6 +172,11 @@ def score_registry(
     """
     families_path, persons_path, out_dir = Path(families_path), Path(persons_path), Path(out_dir)
     wm = model if isinstance(model, registry.WelfareModel) else registry.load(model, data_dir)
+    if wm.manifest.get("extra_features"):
+        raise ScoringError(
+            f"model {wm.version} was trained with the survey's own features {wm.manifest['extra_features']}, "
+            "which the registry does not have: it can score that survey (--survey), not the registry"
+        )
     eng = get_engine(engine)
     threads = get_settings().threads
     for name in wm.models.values():
@@ -187,7 +193,9 @@ def score_registry(
         _check_columns(families_path, families.columns, [KEY], "families")
         _check_columns(persons_path, persons.columns, [KEY], "persons")
         features_path = work / "features.parquet"
-        n = eng.write_parquet(build_features(families, persons, KEY), features_path)
+        # the same code rules as in training (a model trained on plain codes gets no BPS kota rule here)
+        bps = wm.manifest.get("survey", {}).get("region_codes", "bps") == "bps"
+        n = eng.write_parquet(build_features(families, persons, KEY, bps_codes=bps), features_path)
         timings["features"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -230,10 +238,77 @@ def score_registry(
             "families_path": str(families_path),
             "persons_path": str(persons_path),
         }
-        (work / "scores.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-        staged.replace(out_dir / SCORES)
-        (work / "scores.json").replace(out_dir / "scores.json")
+        atomic.commit_file(staged, out_dir / SCORES)
+        atomic.write_text(out_dir / "scores.json", json.dumps(summary, indent=2))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     log.info("families scored", families=n, model=wm.version, engine=eng.name)
+    return summary
+
+
+def score_survey(
+    survey_dir: Path | str,
+    model: str | Path | registry.WelfareModel | None,
+    out_dir: Path | str,
+    config: Any = None,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Score the households of a survey with a stored model: ``out_dir/survey_scores.parquet`` (one row
+    per household: id, weight, observed log consumption, every stored model's estimate, the chosen
+    model's 80% interval and P(desil <= 4)) and ``survey_scores.json`` (every model's targeting metrics
+    on these rows). With a model trained on some folds and the other fold's file, this is
+    cross-validation without the Python API. ``config``: a :class:`SurveyConfig`, a file or a shipped
+    name; default the config the model was trained with."""
+    from dtsen.welfare.survey import SurveyConfig, load_survey
+    from dtsen.welfare.train import survey_matrix
+
+    wm = model if isinstance(model, registry.WelfareModel) else registry.load(model, data_dir)
+    if config is None:
+        config = SurveyConfig.load(wm.path / "config.yaml")
+    elif not isinstance(config, SurveyConfig):
+        config = SurveyConfig.load(config)
+    m = survey_matrix(load_survey(Path(survey_dir), config))
+    trained = list(wm.manifest.get("features", m.names))
+    if list(m.names) != trained:
+        raise ScoringError(
+            f"model {wm.version} was trained on the survey features {wm.manifest.get('extra_features')}; "
+            f"this config gives {list(m.extra)} (score with the config the model was trained with)"
+        )
+    takes_extra = set(wm.manifest.get("extra_models", []))
+    static = len(trained) - len(m.extra)
+
+    def view(name: str) -> np.ndarray:
+        if name == registry.ADMIN:
+            return admin_view(m.x)
+        return m.x if name in takes_extra else m.x[:, :static]
+
+    columns: dict[str, Any] = {
+        "id_keluarga": m.ids,
+        "bobot": m.weight,
+        "log_pengeluaran": m.y,
+    }
+    report: dict[str, Any] = {}
+    for name, estimator in wm.models.items():
+        pred = estimator.predict(view(name))
+        columns[f"skor_{name}"] = pred
+        lower = upper = None
+        if name in wm.conformal:
+            lower, upper, p4, _p5, border = placement(pred, wm.conformal[name], wm.cutoffs[3], wm.cutoffs[4])
+            if name == wm.chosen:
+                columns |= {"skor": pred, "batas_bawah": lower, "batas_atas": upper}
+                columns |= {"p_desil_le4": p4, "borderline": border}
+        report[name] = metrics.summary(m.y, pred, m.weight, lower, upper)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame = pl.DataFrame(columns).with_columns(versi_model=pl.lit(wm.version))
+    with atomic.atomic_file(out_dir / "survey_scores.parquet") as staged:
+        frame.write_parquet(staged)
+    summary = {
+        "households": len(m.y),
+        "versi_model": wm.version,
+        "chosen": wm.chosen,
+        "weighting": config.weighting,
+        "metrics": report,
+    }
+    atomic.write_text(out_dir / "survey_scores.json", json.dumps(summary, indent=2, default=float))
     return summary

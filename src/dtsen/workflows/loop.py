@@ -29,6 +29,7 @@ from dtsen.store import audit
 from dtsen.store.cases import ApprovedChange, WorkflowCase
 from dtsen.store.registry import ELIGIBILITY, FAMILY, PERSON, SNAPSHOT
 from dtsen.store.staged import parquet_with_marks
+from dtsen.tables import CORRECTION_FILE, FeedStatus
 from dtsen.workflows import cases
 
 log = get_logger(__name__)
@@ -39,12 +40,7 @@ BATCH = 10_000
 KIND_OF = {"usulan": "usulan", "sanggahan": "sanggahan", "verval": "verval"}
 # Outcomes of the corrections path that are final; ``ditunda`` (decided after the cut-off) waits for the
 # next cycle, which reads the same file again.
-PENDING = "ditunda"
-FILE_COLUMNS = (
-    "id_koreksi", "jenis", "id_dtsen", "id_keluarga_dtsen", "atribut", "nilai_baru", "nilai_lama", "sumber",
-    "nomor_keputusan", "tanggal_keputusan", "petugas", "keterangan",
-)  # fmt: skip
-FILE_SCHEMA = pa.schema([(name, pa.string()) for name in FILE_COLUMNS])
+PENDING = FeedStatus.DITUNDA
 
 
 @dataclass
@@ -109,7 +105,7 @@ def _batch_table(rows: Sequence[Any]) -> pa.Table:
         "petugas": [r.petugas for r in rows],
         "keterangan": [f"Kasus {r.nomor}, disetujui oleh {r.petugas}" for r in rows],
     }
-    return pa.table(columns, schema=FILE_SCHEMA)
+    return pa.table(columns, schema=CORRECTION_FILE.arrow)
 
 
 def export_approved(
@@ -127,7 +123,7 @@ def export_approved(
     case_ids: set[int] = set()
     by_jenis: dict[str, int] = {}
     marked: list[int] = []  # ids only; marked after the scan, which must not see its own updates
-    with parquet_with_marks(session, out_dir / name, FILE_SCHEMA) as staged:
+    with parquet_with_marks(session, out_dir / name, CORRECTION_FILE.arrow) as staged:
         for batch in _pending_rows(session, periode):
             staged.write(_batch_table(batch))
             marked.extend(r.id for r in batch)
@@ -320,9 +316,13 @@ def record_outcomes(
 
 
 def outcomes_file(data_dir: Path, periode: str) -> Path | None:
-    """The corrections outcomes the cycle of ``periode`` wrote, if that run is still on disk."""
-    path = data_dir / "cycles" / periode / "consolidate" / "corrections_outcomes.parquet"
-    return path if path.is_file() else None
+    """The corrections outcomes the cycle of ``periode`` wrote, if that run is still on disk (its
+    apply_events step, named ``consolidate`` in runs before 2026-12)."""
+    for step in ("apply_events", "consolidate"):
+        path = data_dir / "cycles" / periode / step / "corrections_outcomes.parquet"
+        if path.is_file():
+            return path
+    return None
 
 
 def overdue(session: Session, at: datetime) -> list[dict[str, Any]]:

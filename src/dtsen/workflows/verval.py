@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from dtsen.auth.scope import Principal, Role
 from dtsen.store.cases import WorkflowCase
+from dtsen.tables import RankingStatus, UnrankedReason
 from dtsen.web.i18n import N_
 from dtsen.workflows import cases
 
@@ -63,8 +64,8 @@ INDONESIA_BOX = (-11.5, 6.5, 94.5, 141.5)  # lat min, lat max, lon min, lon max
 # -- planning ------------------------------------------------------------------------------------------------
 def priority_of(row: Any) -> float | None:
     """How much a visit to this family is worth (module docstring); None when it is not worth one."""
-    if row.status_peringkat == "tidak_diperingkat" or row.desil_nasional is None:
-        return TANPA_DATA if row.alasan_tidak_diperingkat == "tanpa_observasi" else UNRANKED
+    if row.status_peringkat == RankingStatus.TIDAK_DIPERINGKAT or row.desil_nasional is None:
+        return TANPA_DATA if row.alasan_tidak_diperingkat == UnrankedReason.TANPA_OBSERVASI else UNRANKED
     closeness = [1.0 - abs(float(p) - 0.5) * 2.0 for p in (row.p_desil_le4, row.p_desil_le5) if p is not None]
     value = max(closeness, default=0.0) + (BORDERLINE_BONUS if row.borderline else 0.0)
     return round(value, 4) if value >= MIN_PRIORITY else None

@@ -2,7 +2,7 @@
 
 **Receiving** (``/dci/registry/notify``): Dukcapil (a client of role ``dukcapil``) pushes births, deaths,
 marriages and divorces. Each ``notify_event`` item becomes one row of the event feed
-(:data:`dtsen.cycle.events.COLUMNS`) and is checked by :func:`dtsen.cycle.events.check_row`, the check a
+(:data:`dtsen.tables.EVENT_FILE`) and is checked by :func:`dtsen.cycle.events.check_row`, the check a
 file row gets, so a pushed event and a file event are valid or invalid alike. Our profile of an item:
 
 * ``reference_id`` is the event's id (``id_peristiwa``): a repeat is acknowledged and not stored again;
@@ -24,49 +24,37 @@ whose mother or card it does not hold) is refused (``rjct.person_id.invalid``). 
 or not at all; a refusal is answered 4xx with the spec's ``HttpErrorResponse`` body, audited, and leaves
 nothing behind (not even the message id).
 
-**Into the cycle**: :func:`export_received` writes the events received up to a cycle's cut-off as one
-Parquet file per period in ``data_dir/events`` (the freeze copies it like any event file) and stamps them
-with the period; re-exporting a period rewrites the same file with the same rows, sorted, so nothing is
-read twice. :func:`received_deaths` is the frame ``deaths_in_snapshot`` needs: a death is reported the
-moment it lands, before any cycle.
-
-**Our own subscription** to Dukcapil's registry: :func:`subscribe_message` / :func:`unsubscribe_message`
-build the spec's requests and :func:`call_registry` sends them signed with our key.
+What was received goes into the cycle, and deaths are reported at once, through
+:mod:`dtsen.sharing.dci.crvs_inbox`; our own subscription to Dukcapil's registry is
+:mod:`dtsen.sharing.dci.crvs_client`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-import httpx
-import polars as pl
-import pyarrow as pa
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dtsen.cycle.events import COLUMNS, check_row
+from dtsen.cycle.events import check_row
 from dtsen.logs import get_logger
 from dtsen.sharing.dci.errors import DciError
 from dtsen.store import audit
 from dtsen.store.dci_events import DciEventInbox
 from dtsen.store.identity import ApiClient
 from dtsen.store.registry import FAMILY, PERSON, current_snapshot
-from dtsen.store.staged import parquet_with_marks
+from dtsen.tables import EVENT_FILE
 
 log = get_logger(__name__)
 
 SPEC = "registry_core"
 NOTIFY_PATH = "/registry/notify"
-SUBSCRIBE_PATH = "/registry/subscribe"
-UNSUBSCRIBE_PATH = "/registry/unsubscribe"
 #: VitalEventTypeEnum -> the event feed's ``jenis``; the enum's other members change no record here.
 VITAL_EVENTS = {"live_birth": "LAHIR", "death": "MATI", "marriage": "KAWIN", "divorce": "CERAI"}
 UNSUPPORTED_EVENTS = frozenset({"fetal_death", "adoption"})
@@ -74,10 +62,6 @@ DATE_FIELD = {"LAHIR": "birthdate", "MATI": "deathdate", "KAWIN": "marriagedate"
 SEX = {"male": "1", "female": "2", "other": "3", "unknown": "4"}  # 3 and 4 fail the feed's 1/2 check
 NIK_TYPES = frozenset({"UIN", "NIK"})
 MAX_EVENTS = 1000  # notify_event items in one message
-FILE_PREFIX = "dukcapil-dci-"
-FILE_SCHEMA = pa.schema([(name, pa.string()) for name in COLUMNS])
-BATCH = 10_000
-SYSTEM_ACTOR = {"actor": "system:siklus", "actor_role": None}
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -147,7 +131,7 @@ def event_row(kind: str, item: Mapping[str, Any]) -> dict[str, str | None]:
     """One ``notify_event`` item of feed kind ``kind`` as an event-feed row (text, as a file holds it)."""
     data = item.get("data") if isinstance(item.get("data"), Mapping) else {}
     record = data.get("reg_records") if isinstance(data.get("reg_records"), Mapping) else {}
-    row: dict[str, str | None] = dict.fromkeys(COLUMNS)
+    row: dict[str, str | None] = dict.fromkeys(EVENT_FILE.columns)
     row["id_peristiwa"] = None if item.get("reference_id") is None else str(item["reference_id"])
     row["jenis"] = kind
     row["tanggal_peristiwa"] = _day(record.get(DATE_FIELD[kind]))
@@ -178,7 +162,7 @@ def _text(value: Any) -> str | None:
 
 def _canonical_row(values: Mapping[str, Any]) -> dict[str, str | None]:
     """The checked values as the file will hold them (digits, ISO dates): re-checking gives the same."""
-    return {column: _text(values.get(column)) for column in COLUMNS}
+    return {column: _text(values.get(column)) for column in EVENT_FILE.columns}
 
 
 def _row_digest(row: Mapping[str, str | None]) -> str:
@@ -422,223 +406,3 @@ def ack(correlation_id: str, now: datetime) -> dict[str, Any]:
             "correlation_id": correlation_id,
         }
     }
-
-
-# -- into the cycle ---------------------------------------------------------------------------------------
-@dataclass
-class ExportResult:
-    periode: str
-    rows: int  # events in the period's file
-    new: int  # of which stamped with the period now
-    path: Path | None
-
-    def summary(self) -> dict[str, Any]:
-        return {"periode": self.periode, "rows": self.rows, "new": self.new,
-                "path": str(self.path) if self.path else None}  # fmt: skip
-
-
-def export_file(out_dir: Path, periode: str) -> Path:
-    return out_dir / f"{FILE_PREFIX}{periode}.parquet"
-
-
-def _for_period(session: Session, periode: str, cutoff: datetime) -> Iterator[Sequence[Any]]:
-    """The period's events (stamped before, or received up to the cut-off and not stamped), by id."""
-    statement = (
-        select(DciEventInbox.id, DciEventInbox.baris, DciEventInbox.periode_ekspor)
-        .where(or_(DciEventInbox.periode_ekspor == periode,
-                   and_(DciEventInbox.periode_ekspor.is_(None), DciEventInbox.received_at <= cutoff)))
-        .order_by(DciEventInbox.id_peristiwa)
-    )  # fmt: skip
-    yield from session.execute(statement, execution_options={"yield_per": BATCH}).partitions()
-
-
-def export_received(
-    session: Session, periode: str, out_dir: Path, *, cutoff: datetime, now: datetime | None = None
-) -> ExportResult:
-    """Write the period's received events as ``dukcapil-dci-<periode>.parquet`` in ``out_dir`` and stamp
-    the new ones with the period; commits, so the file and the stamps agree (the file is renamed into
-    place only once the stamps are flushed and removed if the commit fails).
-
-    An event belongs to exactly one period's file: the first export whose cut-off it precedes. The rows
-    are sorted by event id and every column is text, so exporting a period again writes the same file.
-    """
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
-    final = export_file(out_dir, periode)
-    fresh: list[int] = []
-    with parquet_with_marks(session, final, FILE_SCHEMA) as staged:
-        for batch in _for_period(session, periode, cutoff):
-            columns = {c: [r.baris.get(c) for r in batch] for c in COLUMNS}
-            staged.write(pa.table(columns, schema=FILE_SCHEMA))
-            fresh.extend(r.id for r in batch if r.periode_ekspor is None)
-        if staged.empty:
-            return ExportResult(periode, 0, 0, None)
-        for start in range(0, len(fresh), BATCH):
-            chunk = fresh[start : start + BATCH]
-            session.execute(
-                update(DciEventInbox).where(DciEventInbox.id.in_(chunk))
-                .values(periode_ekspor=periode, exported_at=moment)
-            )  # fmt: skip
-        audit.record(session, **SYSTEM_ACTOR, action="export", resource="dci_event", purpose="siklus",
-                     detail={"periode": periode, "baris": staged.rows, "baru": len(fresh), "berkas": final.name},
-                     occurred_at=moment)  # fmt: skip
-    rows = staged.rows
-    log.info("dukcapil events exported", periode=periode, rows=rows, new=len(fresh), file=final.name)
-    return ExportResult(periode, rows, len(fresh), final)
-
-
-def export_for_cycle(data_dir: Path, periode: str, cutoff: datetime) -> dict[str, Any] | None:
-    """Before the cycle freezes its inputs: the events Dukcapil pushed join ``data_dir/events`` (None
-    without a serving database). The file is dated no later than the cut-off so the freeze takes it.
-    Errors are logged and returned, never raised: the cycle goes on with the files already there."""
-    from dtsen.config import get_settings
-
-    url = get_settings().database_url
-    if not url:
-        return None
-    from dtsen.store.db import make_engine
-
-    engine = make_engine(url)
-    try:
-        with Session(engine) as session:
-            result = export_received(session, periode, data_dir / "events", cutoff=cutoff)
-        if result.path is not None and result.path.stat().st_mtime > cutoff.timestamp():
-            os.utime(result.path, (cutoff.timestamp(), cutoff.timestamp()))
-        return {"status": "ok", **result.summary()}
-    except Exception as exc:
-        log.error("dukcapil events could not be exported", periode=periode, error=str(exc)[:500])
-        return {"status": "failed", "error": str(exc)[:500]}
-    finally:
-        engine.dispose()
-
-
-# -- reported at once -------------------------------------------------------------------------------------
-DEATH_FRAME_SCHEMA: dict[str, pl.DataType] = {
-    "id_peristiwa": pl.String(), "jenis": pl.String(), "tanggal_peristiwa": pl.Date(),
-    "tanggal_lapor": pl.Date(), "nik": pl.String(),
-}  # fmt: skip
-
-
-def received_deaths(session: Session) -> pl.DataFrame:
-    """Every death Dukcapil pushed, as the events frame :func:`dtsen.cycle.events.deaths_in_snapshot`
-    reads (deaths the snapshot already shows drop out there: the person is no longer alive in it)."""
-    rows = session.execute(
-        select(DciEventInbox.id_peristiwa, DciEventInbox.jenis, DciEventInbox.tanggal_peristiwa,
-               DciEventInbox.tanggal_lapor, DciEventInbox.nik)
-        .where(DciEventInbox.jenis == "MATI")
-        .order_by(DciEventInbox.id_peristiwa)
-    ).all()  # fmt: skip
-    return pl.DataFrame([tuple(r) for r in rows], schema=DEATH_FRAME_SCHEMA, orient="row")
-
-
-def reported_deaths(session: Session, niks: Sequence[str]) -> dict[str, date]:
-    """NIK -> date of death for those of ``niks`` whose death Dukcapil pushed (the family page's flag)."""
-    wanted = sorted({n for n in niks if n})
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(DciEventInbox.nik, DciEventInbox.tanggal_peristiwa)
-        .where(DciEventInbox.jenis == "MATI", DciEventInbox.nik.in_(wanted))
-    ).all()  # fmt: skip
-    return {r.nik: r.tanggal_peristiwa for r in rows}
-
-
-# -- our subscription to Dukcapil's registry --------------------------------------------------------------
-def _timestamp(now: datetime) -> str:
-    return now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def subscribe_message(
-    *, events: Sequence[str], regions: Sequence[str], now: datetime, transaction_id: str | None = None
-) -> dict[str, Any]:
-    """A ``SubscribeRequest`` for the vital ``events`` (VitalEventTypeEnum names) in ``regions`` (region
-    codes; none: the whole country), one subscribe_request item per event type."""
-    unknown = [e for e in events if e not in VITAL_EVENTS]
-    if unknown:
-        raise ValueError(f"unknown vital event(s) {', '.join(unknown)}; one of {', '.join(VITAL_EVENTS)}")
-    predicates = [
-        {"seq_num": i + 1, "expression1": {"attribute_name": "region", "operator": "eq", "attribute_value": code},
-         **({"condition": "or"} if i + 1 < len(regions) else {})}
-        for i, code in enumerate(regions)
-    ]  # fmt: skip
-    stamp = _timestamp(now)
-    return {
-        "transaction_id": transaction_id or uuid.uuid4().hex,
-        "subscribe_request": [
-            {
-                "reference_id": f"{event}-{uuid.uuid4().hex[:12]}",
-                "timestamp": stamp,
-                "subscribe_criteria": {
-                    "version": "1.0.0",
-                    "reg_type": "ns:org:RegistryType:Civil",
-                    "reg_event_type": event,
-                    "filter_type": "predicate",
-                    "filter": predicates,
-                    "notify_record_type": "spdci-extensions-dci:Person",
-                },
-                "locale": "ind",
-            }
-            for event in events
-        ],
-    }
-
-
-def unsubscribe_message(
-    codes: Sequence[str], *, now: datetime, transaction_id: str | None = None
-) -> dict[str, Any]:
-    """An ``UnSubscribeRequest``. The spec's schema requires ``timestamp`` and ``sunscription_codes``
-    while naming the properties ``timesstamp`` and ``subscription_codes``: we send the codes under both
-    names and ``timestamp``, so a registry reading either spelling understands us and the request
-    validates against the schema as published."""
-    codes = [str(c) for c in codes]
-    if not codes:
-        raise ValueError("give at least one subscription code")
-    return {"transaction_id": transaction_id or uuid.uuid4().hex, "timestamp": _timestamp(now),
-            "subscription_codes": codes, "sunscription_codes": codes}  # fmt: skip
-
-
-def request_header(
-    action: str, *, receiver_id: str, sender_uri: str | None, total: int, now: datetime
-) -> dict[str, Any]:
-    """Our ``MsgHeader`` for a request to another registry."""
-    from dtsen.config import get_settings
-
-    header: dict[str, Any] = {
-        "version": "1.0.0", "message_id": str(uuid.uuid4()), "message_ts": _timestamp(now), "action": action,
-        "sender_id": get_settings().dci_receiver_id, "receiver_id": receiver_id, "total_count": total,
-        "is_msg_encrypted": False,
-    }  # fmt: skip
-    if sender_uri:
-        header["sender_uri"] = sender_uri
-    return header
-
-
-@dataclass
-class RegistryAnswer:
-    status_code: int
-    body: Any
-    request: dict[str, Any]
-
-
-def call_registry(
-    base_url: str,
-    path: str,
-    header: dict[str, Any],
-    message: dict[str, Any],
-    *,
-    token: str,
-    now: datetime,
-    transport: httpx.BaseTransport | None = None,
-    timeout: float = 30.0,
-) -> RegistryAnswer:
-    """POST a signed envelope (our key) to another registry's ``path``; the answer as received."""
-    from dtsen.sharing.dci import envelope
-
-    body = envelope.envelope(header, message, envelope.our_key(), now=now)
-    with httpx.Client(transport=transport, timeout=timeout) as client:
-        response = client.post(base_url.rstrip("/") + path, json=body,
-                               headers={"Authorization": f"Bearer {token}"})  # fmt: skip
-    try:
-        answer: Any = response.json()
-    except ValueError:
-        answer = response.text[:2000]
-    return RegistryAnswer(response.status_code, answer, body)

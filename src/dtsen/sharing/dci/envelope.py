@@ -36,7 +36,7 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -408,6 +408,19 @@ def header_for_reply(
     return header
 
 
+@cache
+def _remember_statement(dialect: str) -> Any:
+    """The replay guard's ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` on the table (not the ORM
+    entity, whose bulk-insert path costs more than the statement), built once with bound values."""
+    table = DciSeenMessage.__table__
+    return (
+        _UPSERT_INSERTS[dialect](table)
+        .values({name: bindparam(name) for name in ("sender_id", "message_id", "action", "received_at")})
+        .on_conflict_do_nothing(index_elements=["sender_id", "message_id"])
+        .returning(table.c.id)
+    )
+
+
 def remember_message(
     session: Session, *, sender_id: str, message_id: str, action: str, now: datetime
 ) -> None:
@@ -422,12 +435,7 @@ def remember_message(
     dialect = session.get_bind().dialect.name
     values = {"sender_id": sender_id, "message_id": message_id, "action": action, "received_at": now}
     if dialect in _UPSERT_INSERTS:
-        inserted = session.execute(
-            _UPSERT_INSERTS[dialect](DciSeenMessage)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["sender_id", "message_id"])
-            .returning(DciSeenMessage.id)
-        ).first()
+        inserted = session.execute(_remember_statement(dialect), values).first()
         if inserted is not None:
             return
         raise DciError(

@@ -107,11 +107,6 @@ class DciError(Exception):
         """A transport error with the status :data:`TRANSPORT_STATUS` gives its code."""
         return cls(code, message, TRANSPORT_STATUS.get(code, 400))
 
-    @property
-    def is_rejection(self) -> bool:
-        """A business rejection (answered inside a 200 envelope), not a transport error."""
-        return self.code.startswith("rjct.")
-
     def http_body(self) -> dict[str, Any]:
         """The spec's HttpErrorResponse body."""
         return {"errors": [{"code": self.code, "message": self.message}]}

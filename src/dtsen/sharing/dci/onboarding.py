@@ -177,11 +177,3 @@ def grant(
     session.flush()
     _record(session, actor, "dci_grant", {"client_id": client.client_id, "nomor": request.nomor}, now)
     return row
-
-
-def granted_request(session: Session, client: ApiClient) -> AccessRequest | None:
-    return session.scalar(
-        select(AccessRequest)
-        .join(DciGrant, DciGrant.request_id == AccessRequest.id)
-        .where(DciGrant.client_pk == client.id)
-    )

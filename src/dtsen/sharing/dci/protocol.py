@@ -1,6 +1,7 @@
 """The Social Registry endpoints' logic, independent of the web framework: admit a message, answer a sync
-search or txn/status at once, or accept an async one (ACK with our ``correlation_id``) and answer it later
-through the outbox.
+search at once, or accept an async one (ACK with our ``correlation_id``) for
+:mod:`dtsen.sharing.dci.background` to answer later through the outbox. txn/status is
+:mod:`dtsen.sharing.dci.txn_status`, admitted the same way.
 
 What a message goes through, in order (the first refusal wins; nothing is stored for a refused message):
 
@@ -25,22 +26,20 @@ input always gets a 4xx.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from dtsen.auth.scope import Principal, Role
 from dtsen.logs import get_logger
 from dtsen.sharing.dci import outbox, spec
-from dtsen.sharing.dci.envelope import DciKey, envelope, header_for_reply, our_key, remember_message, verify
+from dtsen.sharing.dci.envelope import DciKey, envelope, header_for_reply, remember_message, verify
 from dtsen.sharing.dci.errors import HEADER_REASON_CODES, DciError
 from dtsen.store import audit
-from dtsen.store.dci import DciClientKey, DciOutbox, DciSeenMessage, DciTransaction
+from dtsen.store.dci import DciClientKey, DciTransaction
 from dtsen.store.identity import ApiClient
 from dtsen.store.sharing import AccessRequest
 
@@ -54,16 +53,17 @@ ASYNC_TXN_STATUS = "/registry/txn/status"
 ON_SEARCH = "/registry/on-search"
 ON_TXN_STATUS = "/registry/txn/on-status"
 # The action each endpoint serves, and the action of its answer (the spec's header enums).
-ACTIONS = {SYNC_SEARCH: "search", ASYNC_SEARCH: "search", SYNC_TXN_STATUS: "txn-status",
-           ASYNC_TXN_STATUS: "txn-status"}  # fmt: skip
+ACTIONS = {
+    SYNC_SEARCH: "search",
+    ASYNC_SEARCH: "search",
+    SYNC_TXN_STATUS: "txn-status",
+    ASYNC_TXN_STATUS: "txn-status",
+}
 REPLY_ACTIONS = {"search": "on-search", "txn-status": "txn-on-status"}
 MESSAGE_KEYS = {"search": "search_request", "txn-status": "txnstatus_request"}
-CALLBACK_PATHS = {"on-search": ON_SEARCH, "txn-on-status": ON_TXN_STATUS}
 PROTOCOL_VERSION = "1.0.0"
 CORRELATION_ALPHABET = "abcdefghijkmnpqrstuvwxyz"  # letters only: safe in audit details (no NIK shape)
 MAX_ERRORS_LISTED = 5
-TXN_LOOKBACK = 500  # a client's most recent transactions searched by reference_id_list
-RETENTION_DAYS = 7  # finished transactions, delivered pushes and seen message ids are kept this long
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ class Call:
     keys: Mapping[str, DciClientKey | None] | None = None
     linked: AccessRequest | None = None
     linked_fetched: bool = False
+    # The snapshot served now as (id, ref, created_at), read with the client (None: look it up).
+    snapshot: Any = None
 
     @property
     def actor(self) -> dict[str, Any]:
@@ -120,8 +122,11 @@ def rejection_message(path: str, body: Any) -> dict[str, Any]:
     search = {"transaction_id": transaction_id, "correlation_id": new_correlation_id(), "search_response": []}
     if ACTIONS[path] == "search":
         return search
-    return {"transaction_id": transaction_id, "correlation_id": search["correlation_id"],
-            "txnstatus_response": {"txn_type": "search", "txn_status": search}}  # fmt: skip
+    return {
+        "transaction_id": transaction_id,
+        "correlation_id": search["correlation_id"],
+        "txnstatus_response": {"txn_type": "search", "txn_status": search},
+    }
 
 
 def new_correlation_id() -> str:
@@ -139,7 +144,7 @@ def client_principal(client: ApiClient) -> Principal:
     )
 
 
-def _timestamp(now: datetime) -> str:
+def message_timestamp(now: datetime) -> str:
     return now.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
@@ -198,7 +203,8 @@ def _grant(call: Call) -> Any:
 
 def _prechecked(grant: Any, items: list[dict[str, Any]], *, now: datetime, page_size_max: int) -> list[Any]:
     """Per item: None if it parses, else its rjct answer (bad criteria, a duplicate reference_id)."""
-    from dtsen.sharing.dci.search import plan, rejected
+    from dtsen.sharing.dci.criteria import plan
+    from dtsen.sharing.dci.search import rejected
 
     answers: list[Any] = []
     seen: set[str] = set()
@@ -219,17 +225,33 @@ def _prechecked(grant: Any, items: list[dict[str, Any]], *, now: datetime, page_
     return answers
 
 
-def _search(
-    session: Session, principal: Principal, grant: Any, items: list[dict[str, Any]], *, now: datetime,
+def search_items(
+    session: Session,
+    principal: Principal,
+    grant: Any,
+    items: list[dict[str, Any]],
+    *,
+    now: datetime,
     page_size_max: int,
-) -> list[dict[str, Any]]:  # fmt: skip
+    snapshot: Any = None,
+    audit_into: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
     """Every item answered in order: rejected ones from the pre-check, the rest by the batched search."""
     from dtsen.sharing.dci.search import run_search_many
 
     prechecked = _prechecked(grant, items, now=now, page_size_max=page_size_max)
     runnable = [item for item, answer in zip(items, prechecked, strict=True) if answer is None]
     found = (
-        run_search_many(session, principal, grant, runnable, now=now, max_page_size=page_size_max)
+        run_search_many(
+            session,
+            principal,
+            grant,
+            runnable,
+            now=now,
+            max_page_size=page_size_max,
+            snapshot=snapshot,
+            audit_into=audit_into,
+        )
         if runnable
         else []
     )
@@ -239,16 +261,25 @@ def _search(
     return [answer if answer is not None else next(answers) for answer in prechecked]
 
 
-def _header_status(answers: list[dict[str, Any]]) -> tuple[str, int]:
+def header_status(answers: list[dict[str, Any]]) -> tuple[str, int]:
     completed = sum(1 for answer in answers if answer.get("status") in {"succ", "rjct"})
     if answers and all(answer.get("status") == "rjct" for answer in answers):
         return "rjct", completed
     return "succ", completed
 
 
-def reply(call: Call, request_header: dict[str, Any], message: dict[str, Any], *, action: str,
-          status: str, total: int, completed: int, reason: DciError | None = None,
-          reason_message: str | None = None) -> dict[str, Any]:  # fmt: skip
+def reply(
+    call: Call,
+    request_header: dict[str, Any],
+    message: dict[str, Any],
+    *,
+    action: str,
+    status: str,
+    total: int,
+    completed: int,
+    reason: DciError | None = None,
+    reason_message: str | None = None,
+) -> dict[str, Any]:
     """A signed envelope answering ``request_header`` (``reason``: a header-level rejection)."""
     header = header_for_reply(
         request_header,
@@ -264,16 +295,27 @@ def reply(call: Call, request_header: dict[str, Any], message: dict[str, Any], *
     return envelope(header, message, call.key, now=call.now)
 
 
-def _audit_accepted(call: Call, header: dict[str, Any], *, path: str, items: int, **extra: Any) -> None:
-    audit.record(
-        call.session,
+def _accepted_entry(
+    call: Call, header: dict[str, Any], *, path: str, items: int, **extra: Any
+) -> dict[str, Any]:
+    """The ``dci_request`` audit entry of an accepted message."""
+    detail = {
+        "path": path,
+        "action": header.get("action"),
+        "items": items,
+        "client_id": call.client.client_id,
+    }
+    return audit.entry(
         **call.actor,
         action="dci_request",
         resource="dci",
-        detail={"path": path, "action": header.get("action"), "items": items, "client_id": call.client.client_id,
-                **extra},
+        detail={**detail, **extra},
         occurred_at=call.now,
-    )  # fmt: skip
+    )
+
+
+def audit_accepted(call: Call, header: dict[str, Any], *, path: str, items: int, **extra: Any) -> None:
+    audit.record_entries(call.session, [_accepted_entry(call, header, path=path, items=items, **extra)])
 
 
 # -- search ------------------------------------------------------------------------------------------------
@@ -282,25 +324,58 @@ def sync_search(call: Call, body: Any) -> Answer:
     items = message["search_request"]
     _check_items(call, header, items, most=min(call.limits.sync_batch_max, call.limits.batch_max))
     grant = _grant(call)
-    remember_message(call.session, sender_id=call.client.client_id, message_id=header["message_id"],
-                     action=header["action"], now=call.now)  # fmt: skip
-    answers = _search(call.session, call.principal, grant, items, now=call.now,
-                      page_size_max=call.limits.page_size_max)  # fmt: skip
-    status, completed = _header_status(answers)
+    remember_message(
+        call.session,
+        sender_id=call.client.client_id,
+        message_id=header["message_id"],
+        action=header["action"],
+        now=call.now,
+    )
+    entries: list[dict[str, Any]] = []  # the persons read, then the request: appended in one round trip
+    answers = search_items(
+        call.session,
+        call.principal,
+        grant,
+        items,
+        now=call.now,
+        page_size_max=call.limits.page_size_max,
+        snapshot=call.snapshot,
+        audit_into=entries,
+    )
+    status, completed = header_status(answers)
     correlation_id = new_correlation_id()
-    response = {"transaction_id": message["transaction_id"], "correlation_id": correlation_id,
-                "search_response": answers}  # fmt: skip
-    _audit_accepted(call, header, path=SYNC_SEARCH, items=len(items), correlation_id=correlation_id,
-                    rejected=sum(1 for a in answers if a.get("status") == "rjct"))  # fmt: skip
-    body_out = reply(call, header, response, action="on-search", status=status, total=len(items),
-                     completed=completed,
-                     reason_message="every search_request item was rejected" if status == "rjct" else None)  # fmt: skip
+    response = {
+        "transaction_id": message["transaction_id"],
+        "correlation_id": correlation_id,
+        "search_response": answers,
+    }
+    entries.append(
+        _accepted_entry(
+            call,
+            header,
+            path=SYNC_SEARCH,
+            items=len(items),
+            correlation_id=correlation_id,
+            rejected=sum(1 for a in answers if a.get("status") == "rjct"),
+        )
+    )
+    audit.record_entries(call.session, entries)
+    body_out = reply(
+        call,
+        header,
+        response,
+        action="on-search",
+        status=status,
+        total=len(items),
+        completed=completed,
+        reason_message="every search_request item was rejected" if status == "rjct" else None,
+    )
     if status == "rjct":  # nothing to answer: a refusal like any other (rolled back, audited as refused)
         raise Refused(Answer(400, body_out), str(answers[0].get("status_reason_code", "rjct")))
     return Answer(200, body_out)
 
 
-def _callback_uri(call: Call, header: dict[str, Any]) -> str:
+def callback_uri(call: Call, header: dict[str, Any]) -> str:
     uri = header.get("sender_uri")
     if not isinstance(uri, str) or not uri:
         raise DciError.transport("err.sender_uri.invalid", "an async request needs header.sender_uri")
@@ -317,7 +392,7 @@ def ack(
     """The spec's acknowledgement (``Response``) of an async request."""
     message: dict[str, Any] = {
         "ack_status": status,
-        "timestamp": _timestamp(call.now),
+        "timestamp": message_timestamp(call.now),
         "correlation_id": correlation_id,
     }
     if error is not None:
@@ -327,8 +402,15 @@ def ack(
     return {"message": message}
 
 
-def _store(call: Call, header: dict[str, Any], message: dict[str, Any], *, action: str, uri: str,
-           references: list[str]) -> DciTransaction:  # fmt: skip
+def _store(
+    call: Call,
+    header: dict[str, Any],
+    message: dict[str, Any],
+    *,
+    action: str,
+    uri: str,
+    references: list[str],
+) -> DciTransaction:
     row = DciTransaction(
         correlation_id=new_correlation_id(),
         client_pk=call.client.id,
@@ -354,235 +436,23 @@ def async_search(call: Call, body: Any) -> Answer:
     items = message["search_request"]
     _check_items(call, header, items, most=call.limits.batch_max)
     grant = _grant(call)
-    uri = _callback_uri(call, header)
+    uri = callback_uri(call, header)
     prechecked = _prechecked(grant, items, now=call.now, page_size_max=call.limits.page_size_max)
     if all(answer is not None for answer in prechecked):
         first = prechecked[0]
-        raise DciError(first["status_reason_code"], "every search_request item was rejected; the first: "
-                       + first.get("status_reason_message", ""), 400)  # fmt: skip
-    remember_message(call.session, sender_id=call.client.client_id, message_id=header["message_id"],
-                     action=header["action"], now=call.now)  # fmt: skip
+        raise DciError(
+            first["status_reason_code"],
+            "every search_request item was rejected; the first: " + first.get("status_reason_message", ""),
+            400,
+        )
+    remember_message(
+        call.session,
+        sender_id=call.client.client_id,
+        message_id=header["message_id"],
+        action=header["action"],
+        now=call.now,
+    )
     references = [str(item.get("reference_id", "")) for item in items]
     row = _store(call, header, message, action="search", uri=uri, references=references)
-    _audit_accepted(call, header, path=ASYNC_SEARCH, items=len(items), correlation_id=row.correlation_id)
+    audit_accepted(call, header, path=ASYNC_SEARCH, items=len(items), correlation_id=row.correlation_id)
     return Answer(200, ack(call, row.correlation_id))
-
-
-# -- txn/status --------------------------------------------------------------------------------------------
-def _find(call: Call, request: dict[str, Any]) -> list[DciTransaction]:
-    kind, value = request["attribute_type"], request["attribute_value"]
-    mine = select(DciTransaction).where(DciTransaction.client_pk == call.client.id)
-    if kind == "correlation_id" and isinstance(value, str):
-        return list(call.session.scalars(mine.where(DciTransaction.correlation_id == value)))
-    if kind == "transaction_id" and isinstance(value, str):
-        latest = (
-            mine.where(DciTransaction.transaction_id == value).order_by(DciTransaction.id.desc()).limit(1)
-        )
-        return list(call.session.scalars(latest))
-    if kind == "reference_id_list" and isinstance(value, list):
-        wanted = {str(reference) for reference in value}
-        recent = mine.order_by(DciTransaction.id.desc()).limit(TXN_LOOKBACK)
-        return [row for row in call.session.scalars(recent) if wanted & set(row.reference_ids or [])]
-    raise DciError.transport("err.request.bad", f"attribute_value does not fit attribute_type {kind!r}")
-
-
-def _status_of(row: DciTransaction, *, now: datetime, only: set[str] | None) -> dict[str, Any]:
-    """A transaction's search status (the spec's SearchResponse shape), limited to ``only`` references."""
-    if row.state != "pdng" and row.response_message is not None:
-        answers = list(row.response_message.get("search_response", []))
-    else:
-        answers = [{"reference_id": reference, "timestamp": _timestamp(row.created_at), "status": "pdng"}
-                   for reference in row.reference_ids]  # fmt: skip
-    if only is not None:
-        answers = [answer for answer in answers if answer.get("reference_id") in only]
-    return {
-        "transaction_id": row.transaction_id,
-        "correlation_id": row.correlation_id,
-        "search_response": answers,
-    }
-
-
-def txn_status(call: Call, message: dict[str, Any]) -> tuple[int, dict[str, Any], str]:
-    """(HTTP status, TxnStatusResponse message, header status) of a txn/status request."""
-    request = message["txnstatus_request"]
-    if request["txn_type"] != "search":
-        raise DciError.transport("err.request.not_found", "only search transactions have a status here")
-    rows = _find(call, request)
-    only = (
-        {str(v) for v in request["attribute_value"]}
-        if request["attribute_type"] == "reference_id_list"
-        else None
-    )
-    if not rows:
-        missing = {"transaction_id": message["transaction_id"], "correlation_id": "", "search_response": [{
-            "reference_id": str(request["reference_id"]), "timestamp": _timestamp(call.now), "status": "rjct",
-            "status_reason_code": "rjct.reference_id.invalid",
-            "status_reason_message": "no search transaction of this client matches"}]}  # fmt: skip
-        return 404, _txn_message(message, missing), "rjct"
-    statuses = [_status_of(row, now=call.now, only=only) for row in rows]
-    merged = {**statuses[0], "search_response": [a for status in statuses for a in status["search_response"]]}
-    return 200, _txn_message(message, merged), "succ"
-
-
-def _txn_message(message: dict[str, Any], status: dict[str, Any]) -> dict[str, Any]:
-    return {"transaction_id": message["transaction_id"], "correlation_id": status["correlation_id"],
-            "txnstatus_response": {"txn_type": "search", "txn_status": status}}  # fmt: skip
-
-
-def sync_txn_status(call: Call, body: Any) -> Answer:
-    header, message = admit(call, body, path=SYNC_TXN_STATUS)
-    _check_count(header, 1)
-    remember_message(call.session, sender_id=call.client.client_id, message_id=header["message_id"],
-                     action=header["action"], now=call.now)  # fmt: skip
-    code, answer, status = txn_status(call, message)
-    _audit_accepted(call, header, path=SYNC_TXN_STATUS, items=1, found=code == 200)
-    out = reply(call, header, answer, action="txn-on-status", status=status, total=1,
-                completed=1 if status == "succ" else 0,
-                reason_message="no matching transaction" if status == "rjct" else None)  # fmt: skip
-    return Answer(code, out)
-
-
-def _check_count(header: dict[str, Any], count: int) -> None:
-    if header.get("total_count") != count:
-        raise DciError("rjct.total_count.invalid", f"header.total_count must be {count}", 400)
-
-
-def async_txn_status(call: Call, body: Any) -> Answer:
-    header, message = admit(call, body, path=ASYNC_TXN_STATUS)
-    _check_count(header, 1)
-    uri = _callback_uri(call, header)
-    remember_message(call.session, sender_id=call.client.client_id, message_id=header["message_id"],
-                     action=header["action"], now=call.now)  # fmt: skip
-    code, answer, status = txn_status(call, message)
-    correlation_id = new_correlation_id()
-    reply_header = header_for_reply(header, action="txn-on-status", status=status, now=call.now,
-                                    total_count=1, completed_count=1 if status == "succ" else 0,
-                                    sender_id=call.receiver_id)  # fmt: skip
-    outbox.enqueue(call.session, client_pk=call.client.id, uri=uri, action="txn-on-status", header=reply_header,
-                   message=answer, correlation_id=correlation_id, now=call.now)  # fmt: skip
-    _audit_accepted(
-        call, header, path=ASYNC_TXN_STATUS, items=1, correlation_id=correlation_id, found=code == 200
-    )
-    return Answer(200, ack(call, correlation_id))
-
-
-# -- background: answer pending async searches, push, prune -----------------------------------------------
-def process_pending(
-    session_factory: Callable[[], Session],
-    *,
-    now: datetime,
-    secret: str,
-    receiver_id: str,
-    limits: Limits,
-    limit: int = 20,
-) -> dict[str, int]:
-    """Answer pending async searches (each in its own transaction) and queue their on-search callbacks.
-    Two runners may meet: whoever marks a transaction done first wins, the other rolls back."""
-    counts = {"answered": 0, "refused": 0, "lost": 0}
-    with session_factory() as session:
-        pending = list(session.scalars(
-            select(DciTransaction.id).where(DciTransaction.state == "pdng", DciTransaction.action == "search")
-            .order_by(DciTransaction.id).limit(limit)
-        ))  # fmt: skip
-    for row_id in pending:
-        with session_factory() as session:
-            row = session.get(DciTransaction, row_id)
-            client = session.get(ApiClient, row.client_pk) if row is not None else None
-            if row is None or client is None or row.state != "pdng":
-                continue
-            principal = client_principal(client)
-            header = dict(row.request_header)
-            items = list(row.request_message.get("search_request", []))
-            try:
-                if not client.active or client.revoked_at is not None:
-                    raise DciError("err.request.forbidden", "the client has been revoked", 403)
-                from dtsen.sharing.dci.grant import grant_for
-
-                grant = grant_for(session, client, secret=secret, now=now)
-                answers = _search(
-                    session, principal, grant, items, now=now, page_size_max=limits.page_size_max
-                )
-                status, completed = _header_status(answers)
-                reason = None
-            except DciError as error:
-                session.rollback()
-                row = session.get(DciTransaction, row_id)
-                assert row is not None
-                answers = [{"reference_id": str(item.get("reference_id", ""))[:99], "timestamp": _timestamp(now),
-                            "status": "rjct", "status_reason_message": f"{error.code}: {error.message}"[:999]}
-                           for item in items]  # fmt: skip
-                status, completed, reason = "rjct", len(items), error
-            message = {"transaction_id": row.transaction_id, "correlation_id": row.correlation_id,
-                       "search_response": answers}  # fmt: skip
-            reply_header = header_for_reply(
-                header, action="on-search", status=status, now=now, total_count=len(items),
-                completed_count=completed, sender_id=receiver_id,
-                reason_message=None if reason is None else f"{reason.code}: {reason.message}",
-            )  # fmt: skip
-            done = session.execute(
-                update(DciTransaction)
-                .where(DciTransaction.id == row_id, DciTransaction.state == "pdng")
-                .values(
-                    state=status, response_header=reply_header, response_message=message, completed_at=now
-                )
-            )
-            if getattr(done, "rowcount", 0) != 1:
-                session.rollback()
-                counts["lost"] += 1
-                continue
-            if row.sender_uri and outbox.allowed_uri(session, client.id, row.sender_uri):
-                outbox.enqueue(session, client_pk=client.id, uri=row.sender_uri, action="on-search",
-                               header=reply_header, message=message, correlation_id=row.correlation_id,
-                               now=now)  # fmt: skip
-            audit.record(
-                session,
-                **principal.audit_fields(),
-                action="dci_answered",
-                resource="dci",
-                detail={"correlation_id": row.correlation_id, "status": status, "items": len(items),
-                        "reason": None if reason is None else reason.code},
-                occurred_at=now,
-            )  # fmt: skip
-            session.commit()
-            counts["refused" if reason is not None else "answered"] += 1
-    return counts
-
-
-def prune(
-    session_factory: Callable[[], Session], *, now: datetime, days: int = RETENTION_DAYS
-) -> dict[str, int]:
-    """Forget what is no longer needed: finished transactions (their answers hold personal data),
-    delivered or abandoned pushes and seen message ids older than ``days``. A replay older than that is
-    refused by its signature's expiry (at most an hour) long before."""
-    cutoff = now - timedelta(days=days)
-    with session_factory() as session:
-        counts = {
-            "transactions": session.execute(delete(DciTransaction).where(
-                DciTransaction.state != "pdng", DciTransaction.completed_at < cutoff)).rowcount,  # type: ignore[attr-defined]
-            "pushes": session.execute(delete(DciOutbox).where(
-                DciOutbox.state != "antri", DciOutbox.created_at < cutoff)).rowcount,  # type: ignore[attr-defined]
-            "messages": session.execute(delete(DciSeenMessage).where(
-                DciSeenMessage.received_at < cutoff)).rowcount,  # type: ignore[attr-defined]
-        }  # fmt: skip
-        session.commit()
-    return counts
-
-
-def run_once(
-    session_factory: Callable[[], Session],
-    *,
-    now: datetime,
-    secret: str,
-    receiver_id: str,
-    limits: Limits,
-    key: DciKey | None = None,
-    transport: httpx.BaseTransport | None = None,
-) -> dict[str, Any]:
-    """One delivery round (the app's background task and ``dtsen dci deliver``): answer pending async
-    searches, then push what is due, then prune."""
-    processed = process_pending(
-        session_factory, now=now, secret=secret, receiver_id=receiver_id, limits=limits
-    )
-    delivered = outbox.deliver_due(session_factory, now=now, transport=transport, key=key or our_key())
-    pruned = prune(session_factory, now=now)
-    return {"searches": processed, "pushes": delivered, "pruned": pruned}
