@@ -126,3 +126,13 @@ def test_settings_load_when_a_command_runs_not_for_its_help(
         assert "missing.toml" in str(ran.exception)
     finally:
         reset_settings()
+
+
+def test_bench_cli_prints_one_json_line_of_start_up_seconds() -> None:
+    result = CliRunner().invoke(app, ["bench", "cli", "--runs", "1"])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout.strip().splitlines()[-1])
+    assert line["stage"] == "cli"
+    assert line["runs"] == 1
+    for key in ("version_min_s", "version_median_s", "help_min_s", "help_median_s"):
+        assert line[key] > 0

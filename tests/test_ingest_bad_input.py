@@ -427,7 +427,25 @@ def test_unknown_region_code_is_flagged_on_its_row(tmp_path: Path) -> None:
     assert codes == {2: "3302012001", 3: None, 4: "3302012001"}
 
 
-def test_duplicate_rows_after_the_first_are_quarantined(tmp_path: Path) -> None:
+def _with_duplicates(result: BatchResult) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(canonical, quarantine) of a batch whose only findings are duplicate rows: those are listed in
+    quarantine and kept in the canonical table too (issue 14: duplicates are linked, not lost)."""
+    assert result.status == "committed"
+    assert result.directory is not None
+    canonical = pl.read_parquet(result.directory / "canonical" / "anggota.parquet")
+    quarantine = pl.read_parquet(result.directory / "quarantine.parquet")
+    assert set(quarantine["kode"].to_list()) == {"duplicate_row"}
+    flagged = canonical.filter(pl.col("flags").list.contains("duplicate_row"))["id_anggota"]
+    # a duplicate's record key is its own (the source's own repeated IDs on differing rows are not ours)
+    assert flagged.len() == quarantine.height
+    assert canonical.filter(pl.col("id_anggota").is_in(flagged.to_list())).height == flagged.len()
+    assert result.report["rejected"] == 0
+    assert result.report["accepted"] == result.report["rows_read"] == canonical.height
+    assert result.report["warnings_by_code"]["duplicate_row"] == quarantine.height
+    return canonical, quarantine
+
+
+def test_duplicate_rows_are_flagged_and_kept(tmp_path: Path) -> None:
     content = (
         "IDDTKS,NAMA,ALAMAT\n"
         "1,BUDI,JL A\n"  # 2: first
@@ -440,24 +458,27 @@ def test_duplicate_rows_after_the_first_are_quarantined(tmp_path: Path) -> None:
     path = write(tmp_path / "dtks_ganda.csv", content)
     m = make_mapping(tmp_path, ("IDDTKS", "NAMA", "ALAMAT"))
     result = ingest(m, [path], data_dir=tmp_path / "data")
-    canonical, quarantine = accounted(result, {"dtks_ganda.csv": {2, 3, 4, 5, 6, 7}})
-    assert sorted(canonical["baris"].to_list()) == [2, 4, 7]
+    canonical, quarantine = _with_duplicates(result)
+    assert sorted(canonical["baris"].to_list()) == [2, 3, 4, 5, 6, 7]
     dupes = rejects(quarantine, "duplicate_row")
     assert [(r["berkas"], r["baris"], r["raw"]) for r in dupes] == [
         ("dtks_ganda.csv", 3, "1,BUDI,JL A"),
         ("dtks_ganda.csv", 5, "1,BUDI,JL A"),
         ("dtks_ganda.csv", 6, "2,SITI,"),
     ]
-    assert (
-        dupes[0]["pesan"] == "dtks_ganda.csv: line 3: identical in every column to line 2; the first is kept"
+    assert dupes[0]["pesan"] == (
+        "dtks_ganda.csv: line 3: identical in every column to line 2; kept and linked to the same person"
     )
     assert dupes[2]["pesan"].startswith("dtks_ganda.csv: line 6: identical in every column to line 4")
-    assert result.report["rejected_by_reason"] == {"duplicate_row": 3}
+    keys = dict(canonical.select("baris", "id_anggota").iter_rows())
+    assert (keys[2], keys[3], keys[6]) == ("dtks:1", "dtks:1#3", "dtks:2#6")
+    assert (flags_of(canonical, 3), flags_of(canonical, 2)) == (["duplicate_row"], [])
     assert _manifest(result)["files"][0]["rows"] == 6
+    assert _manifest(result)["files"][0]["duplicate_rows"] == 3
 
 
 def test_duplicate_rows_across_the_files_of_a_batch(tmp_path: Path) -> None:
-    """The rule is per batch: a row of the second file identical to one of the first is quarantined and
+    """The rule is per batch: a row of the second file identical to one of the first is flagged and
     names the file it repeats; a column a file lacks counts as empty."""
     first = write(tmp_path / "dtks_satu.csv", "IDDTKS,NAMA,ALAMAT\n1,BUDI,JL A\n2,SITI,\n")
     second = write(
@@ -467,24 +488,24 @@ def test_duplicate_rows_across_the_files_of_a_batch(tmp_path: Path) -> None:
     third = write(tmp_path / "dtks_tiga.csv", "IDDTKS,NAMA\n2,SITI\n4,DEWI\n")  # no ALAMAT: empty
     m = make_mapping(tmp_path, ("IDDTKS", "NAMA", "ALAMAT"))
     result = ingest(m, [first, second, third], data_dir=tmp_path / "data")
-    canonical, quarantine = accounted(
-        result, {"dtks_satu.csv": {2, 3}, "dtks_dua.csv": {2, 3, 4, 5}, "dtks_tiga.csv": {2, 3}}
-    )
+    canonical, quarantine = _with_duplicates(result)
     dupes = quarantine.filter(pl.col("kode") == "duplicate_row").sort("berkas", "baris")
     assert dupes.select("berkas", "baris", "kolom", "atribut", "raw").rows() == [
         ("dtks_dua.csv", 3, None, None, "1,BUDI,JL A"),
         ("dtks_dua.csv", 4, None, None, "1,BUDI,JL A"),
         ("dtks_tiga.csv", 2, None, None, "2,SITI"),
     ]
+    kept = "; kept and linked to the same person"
     assert dupes["pesan"].to_list() == [
-        "dtks_dua.csv: line 3: identical in every column to line 2 of dtks_satu.csv; the first is kept",
-        "dtks_dua.csv: line 4: identical in every column to line 2 of dtks_satu.csv; the first is kept",
-        "dtks_tiga.csv: line 2: identical in every column to line 3 of dtks_satu.csv; the first is kept",
+        f"dtks_dua.csv: line 3: identical in every column to line 2 of dtks_satu.csv{kept}",
+        f"dtks_dua.csv: line 4: identical in every column to line 2 of dtks_satu.csv{kept}",
+        f"dtks_tiga.csv: line 2: identical in every column to line 3 of dtks_satu.csv{kept}",
     ]
-    assert sorted(canonical.select("berkas", "baris").rows()) == [
-        ("dtks_dua.csv", 2), ("dtks_dua.csv", 5), ("dtks_satu.csv", 2), ("dtks_satu.csv", 3), ("dtks_tiga.csv", 3),
+    assert canonical.height == 8
+    flagged = canonical.filter(pl.col("flags").list.contains("duplicate_row"))
+    assert sorted(flagged.select("berkas", "baris", "id_anggota").rows()) == [
+        ("dtks_dua.csv", 3, "dtks:1#3"), ("dtks_dua.csv", 4, "dtks:1#4"), ("dtks_tiga.csv", 2, "dtks:2#2"),
     ]  # fmt: skip
-    assert result.report["rejected_by_reason"] == {"duplicate_row": 3}
 
 
 def test_accented_names_fold_to_ascii_and_keep_the_original(tmp_path: Path) -> None:
@@ -501,7 +522,7 @@ def test_accented_names_fold_to_ascii_and_keep_the_original(tmp_path: Path) -> N
         ("SITI", "Ｓｉｔｉ"),
         ("IRMA JOHAN", "İrma ǰohan"),
         ("IJSSEL", "ĲSSEL"),
-        ("ZAID", "Zaïd Ø"),  # Ø has no decomposition: not a letter of a canonical name
+        ("ZAID O", "Zaïd Ø"),  # Ø has no decomposition: spelled O as ASCII names do
     ]
 
 

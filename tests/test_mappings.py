@@ -466,7 +466,9 @@ def test_yaml_booleans_are_refused(tmp_path: Path) -> None:
         "  nomor_kartu: {from: NOKA}\n  status_aktif: {from: S, type: bool, map: {yes: true, no: false}}\n",
         encoding="utf-8",
     )
-    with pytest.raises(MappingError, match="quote the source value"):
+    with pytest.raises(
+        MappingError, match=r"status_aktif\.map\.yes: YAML read yes as true: quote it \('yes'\)"
+    ):
         load_mapping(path)
 
 

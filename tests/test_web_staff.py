@@ -13,7 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from dtsen.api.staff import SearchForm, certainty_sentence, family_view, mask_identifier, validate_search
+from dtsen.api.display import mask_identifier
+from dtsen.api.family_page import certainty_sentence, family_view
+from dtsen.api.staff_search import SearchForm, validate_search
 from dtsen.auth.scope import Principal, Role
 
 PASSWORD = "Staf-uji-2026!kata"  # noqa: S105 - throwaway accounts on a test database
@@ -122,7 +124,7 @@ def test_home_json_says_who_where_and_what(world: dict[str, Any]) -> None:
 
 
 def test_unranked_family_page_says_why(world: dict[str, Any]) -> None:
-    from dtsen.api.staff import RANK_REASONS
+    from dtsen.api.family_page import RANK_REASONS
     from served_city import unranked_family
 
     family_id, reason = unranked_family(world["engine"])
@@ -302,7 +304,7 @@ def test_unranked_family_shows_the_reason_and_no_desil() -> None:
 
 
 def test_program_reason_codes_in_words() -> None:
-    from dtsen.api.staff import reason_text
+    from dtsen.api.family_page import reason_text
 
     assert reason_text("desil_masuk", "id") == "desil dalam sasaran"
     assert reason_text("komponen_anak_usia_dini", "id") == "komponen: anak usia dini"

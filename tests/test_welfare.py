@@ -19,7 +19,7 @@ from dtsen.sources.ingest import ingest
 from dtsen.synth.generate import SynthRequest, generate
 from dtsen.synth.params import SynthParams
 from dtsen.welfare import registry, report, synthetic
-from dtsen.welfare.benchmark import desil_deviation
+from dtsen.welfare.benchmark import bench_rank, desil_deviation
 from dtsen.welfare.explain import _GROUP_OF, GROUPS, descriptions, explain, group_contributions
 from dtsen.welfare.features import ASSETS, FEATURE_NAMES, FEATURES, build_features
 from dtsen.welfare.score import (
@@ -489,3 +489,19 @@ def test_cli_train_score_report(world: dict[str, Path], tmp_path: Path) -> None:
                                  str(world["persons"]), "--out", str(out), "--data-dir", str(tmp_path / "none")])  # fmt: skip
     assert result.exit_code == 1
     assert "no trained welfare model" in result.output
+
+
+def test_bench_rank_prints_the_standard_exclusion_error_of_every_candidate(
+    world: dict[str, Path], tmp_path: Path
+) -> None:
+    out = bench_rank(world["synth"], world["data"], tmp_path, "duckdb", 0)
+    assert set(out["exclusion_error"]) == {registry.BASELINE, registry.CHALLENGER, registry.QUANTILE}
+    for judged in out["exclusion_error"].values():
+        for where in ("registry", "survey"):
+            assert set(judged[where]) == {"ee_20", "ee_40"}
+            assert all(0 <= v <= 1 for v in judged[where].values())
+    assert out["challenger"] in {registry.CHALLENGER, registry.QUANTILE}
+    best = out["exclusion_error"][out["challenger"]]["registry"]["ee_40"]
+    assert out["challenger_exclusion_error_40"] == best
+    baseline = out["exclusion_error"][registry.BASELINE]["registry"]["ee_40"]
+    assert out["baseline_exclusion_error_40"] == baseline

@@ -32,8 +32,8 @@ from starlette.datastructures import FormData, UploadFile
 
 from dtsen.api import uploads
 from dtsen.api.deps import db_session
+from dtsen.api.display import region_name
 from dtsen.api.errors import error_response, wants_json
-from dtsen.api.staff import region_name
 from dtsen.auth.deps import requires
 from dtsen.auth.scope import Principal
 from dtsen.store.cases import WorkflowCase, WorkflowStep

@@ -98,7 +98,7 @@ def _attendance(names: list[str], roles: list[str]) -> list[dict[str, str]]:
 
 
 def _session_row(row: Any) -> dict[str, Any]:
-    from dtsen.api.staff import region_name
+    from dtsen.api.display import region_name
 
     return {
         "id": row.id,
@@ -117,7 +117,7 @@ def _session_row(row: Any) -> dict[str, Any]:
 
 # -- the list and opening -------------------------------------------------------------------------------------
 def _list_context(session: Session, principal: Principal) -> dict[str, Any]:
-    from dtsen.api.staff import region_name
+    from dtsen.api.display import region_name
 
     sessions = [_session_row(row) for row in service.list_sessions(session, principal)]
     villages = []

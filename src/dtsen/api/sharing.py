@@ -22,8 +22,8 @@ from starlette.datastructures import UploadFile
 
 from dtsen.api import uploads
 from dtsen.api.deps import db_session
+from dtsen.api.display import region_name
 from dtsen.api.errors import wants_json
-from dtsen.api.staff import region_name
 from dtsen.auth.deps import requires
 from dtsen.auth.permissions import role_has
 from dtsen.auth.policy import clock_of

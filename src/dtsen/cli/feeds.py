@@ -9,8 +9,9 @@ next publish.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from rich.table import Table
@@ -19,6 +20,8 @@ from dtsen.cli.progress import stderr
 
 if TYPE_CHECKING:
     import polars as pl
+
+T = TypeVar("T")
 
 events_app = typer.Typer(
     help="Dukcapil civil-registration event feeds (births, deaths, moves, marriages, KK splits)."
@@ -40,6 +43,18 @@ def _quarantine_table(frame: pl.DataFrame, title: str) -> Table:
     return table
 
 
+def _read(reader: Callable[[list[Path]], T], files: list[Path]) -> T:
+    """``reader(files)``; a file that cannot be read at all (missing, empty, binary, a required column
+    absent) is one line on stderr naming the file (and line) and exit code 2, not a traceback."""
+    from dtsen.cycle.feed import FeedError
+
+    try:
+        return reader(files)
+    except FeedError as exc:
+        typer.echo(f"error: {exc}", err=True)  # plain: a path or header may hold rich markup
+        raise typer.Exit(2) from exc
+
+
 def _report(valid: int, quarantine: pl.DataFrame, what: str, out: Path | None) -> None:
     rejected = quarantine.height
     typer.echo(f"{valid} {what} valid, {rejected} rejected")
@@ -56,10 +71,11 @@ def events_check(
     files: list[Path] = typer.Argument(..., help="Event files (CSV or Parquet)."),
     out: Path | None = REJECTED_OUT,
 ) -> None:
-    """Validate event files; exit 1 and list file, line, column and reason of every rejected row."""
+    """Validate event files; exit 1 and list file, line, column and reason of every rejected row (exit 2:
+    a file that cannot be read at all)."""
     from dtsen.cycle.events import read_events
 
-    feed = read_events(files)
+    feed = _read(read_events, files)
     _report(feed.events.height, feed.quarantine, "events", out)
 
 
@@ -84,8 +100,14 @@ def _received_deaths(url: str, snapshot_ref: str) -> pl.DataFrame:
     try:
         with Session(engine) as session:
             frame = received_deaths(session)
-            audit.record(session, **cli_actor(), action="read", resource="dci_event", purpose="hentikan_bayar",
-                         detail={"jenis": "MATI", "peristiwa": frame.height, "snapshot": snapshot_ref})  # fmt: skip
+            audit.record(
+                session,
+                **cli_actor(),
+                action="read",
+                resource="dci_event",
+                purpose="hentikan_bayar",
+                detail={"jenis": "MATI", "peristiwa": frame.height, "snapshot": snapshot_ref},
+            )
             session.commit()
         return frame
     finally:
@@ -117,7 +139,7 @@ def events_deaths(
     if snap is None:
         raise typer.BadParameter("no snapshot published yet")
     columns = ["id_peristiwa", "jenis", "tanggal_peristiwa", "tanggal_lapor", "nik"]
-    frames = [read_events(files).events.select(columns)] if files else []
+    frames = [_read(read_events, files).events.select(columns)] if files else []
     serving = _serving_url(url)
     pushed = 0
     if serving is not None:
@@ -154,8 +176,9 @@ def corrections_check(
     files: list[Path] = typer.Argument(..., help="Correction files (CSV or Parquet)."),
     out: Path | None = REJECTED_OUT,
 ) -> None:
-    """Validate correction files against the canonical model; exit 1 listing every rejected row."""
+    """Validate correction files against the canonical model; exit 1 listing every rejected row (exit 2:
+    a file that cannot be read at all)."""
     from dtsen.cycle.corrections import read_corrections
 
-    feed = read_corrections(files)
+    feed = _read(read_corrections, files)
     _report(feed.corrections.height, feed.quarantine, "corrections", out)

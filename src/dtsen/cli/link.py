@@ -83,6 +83,8 @@ def run_cmd(
     for k, v in result.counts.items():
         table.add_row(k, f"{v:,}")
     console.print(table)
+    for note in result.notes:  # what the inputs lack and which rules were left out for it
+        console.print(f"missing: {note}", markup=False)
     console.print(f"output: {result.out_dir}  seconds: {result.seconds['total']}")
     if truth is not None:
         from dtsen.linkage.evaluate import evaluate_run

@@ -204,6 +204,16 @@ def id_groups(keys: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([strong, weak]), g.select("id_dtsen", "kunci_keluarga", "group")
 
 
+def _complete(keluarga: pl.DataFrame) -> pl.DataFrame:
+    """The keluarga rows with every canonical column: a run without a family batch (registers and
+    anggota lists only) or a source that lacks a field still builds families, with those facts null."""
+    schema = entity("keluarga").polars_schema()
+    missing = [
+        pl.lit(None, dtype).alias(name) for name, dtype in schema.items() if name not in keluarga.columns
+    ]
+    return keluarga.with_columns(missing) if missing else keluarga
+
+
 def golden_families(
     persons: pl.DataFrame,
     field_members: pl.DataFrame,
@@ -218,6 +228,7 @@ def golden_families(
     ``admin``: 'pln' (id_dtsen, daya_va, ...), 'kendaraan' (id_dtsen, jenis, ...), 'tanah' (id_dtsen,
     penggunaan, ...), each with sumber, batch_id, tanggal_data.
     """
+    keluarga = _complete(keluarga)
     fam = persons.select("id_dtsen", "id_keluarga_dtsen")
     living = pl.col("status_hidup").fill_null(True)
     head_rank = (

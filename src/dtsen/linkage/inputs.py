@@ -120,10 +120,15 @@ def _null(type_: str) -> ir.Value:
 
 
 def person_records(
-    eng: Engine, batch: Batch, index: dict[tuple[str, str | None], int], families: ir.Table | None,
+    eng: Engine,
+    batch: Batch,
+    index: dict[tuple[str, str | None], int],
+    families: ir.Table | None,
     spine_source: str,
-) -> ir.Table:  # fmt: skip
-    """One batch's person-naming rows as link fields."""
+    extra_columns: tuple[str, ...] = (),
+) -> ir.Table:
+    """One batch's person-naming rows as link fields, then the spec's ``extra_columns`` as text (null
+    where the batch lacks one: a column one source has and another lacks must not break the union)."""
     key, nik_col, name_col = PERSON_ENTITIES[batch.entity]
     t = eng.read_parquet(batch.canonical)
     cols = set(t.columns)
@@ -176,11 +181,14 @@ def person_records(
         id_keluarga=col("id_keluarga", "string"),
         status_hidup=col("status_hidup", "boolean"),
         alamat=alamat.upper().re_replace(r"[^A-Z0-9]+", " ").strip().nullif(""),
+        **{c: t[c].cast("string") if c in cols else _null("string") for c in extra_columns},
     )
 
 
-def stack(eng: Engine, batches: list[Batch], spine_source: str = "siak") -> ir.Table:
-    """Every person-naming record of ``batches`` in one table (columns RECORD_COLUMNS)."""
+def stack(
+    eng: Engine, batches: list[Batch], spine_source: str = "siak", extra_columns: tuple[str, ...] = ()
+) -> ir.Table:
+    """Every person-naming record of ``batches`` in one table (RECORD_COLUMNS, then ``extra_columns``)."""
     linked = [b for b in batches if b.entity in PERSON_ENTITIES and b.source not in NOT_LINKED]
     if not any(b.source == spine_source for b in linked):
         raise LinkInputError(
@@ -196,5 +204,42 @@ def stack(eng: Engine, batches: list[Batch], spine_source: str = "siak") -> ir.T
                 for f in family_tables
             ]
         )
-    parts = [person_records(eng, b, index, families, spine_source) for b in linked]
+    parts = [person_records(eng, b, index, families, spine_source, extra_columns) for b in linked]
     return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+# link fields whose absence changes what linkage can do (reported per source, never assumed present)
+REPORTED_FIELDS = (
+    "nik",
+    "no_kk",
+    "nama",
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "kode_desa",
+    "kode_kec",
+    "alamat",
+)
+
+
+def missing_inputs(batches: list[Batch], records: Path) -> list[str]:
+    """What the linked inputs lack, one sentence each: no family batch, and per source the link fields
+    null in every one of its records (a source without region codes, birth dates or KK numbers)."""
+    import polars as pl
+
+    notes = []
+    if not any(b.entity == "keluarga" for b in batches):
+        notes.append(
+            "no keluarga batch: families are formed from KK numbers and anggota rows, housing facts null"
+        )
+    empty = (
+        pl.scan_parquet(records)
+        .group_by("sumber")
+        .agg(pl.col(c).is_not_null().sum() for c in REPORTED_FIELDS)
+        .sort("sumber")
+        .collect()
+    )
+    for row in empty.iter_rows(named=True):
+        absent = [c for c in REPORTED_FIELDS if row[c] == 0]
+        if absent:
+            notes.append(f"{row['sumber']}: no {', '.join(absent)} in any record; not compared or blocked on")
+    return notes

@@ -26,9 +26,9 @@ from dtsen.linkage import review as rv
 from dtsen.linkage.config import LinkConfig
 from dtsen.linkage.consolidate import ConsolidationContext, consolidate
 from dtsen.linkage.deterministic import deterministic_links
-from dtsen.linkage.inputs import Batch, latest_batches, read_batch, stack
-from dtsen.linkage.probabilistic import score_residue
-from dtsen.linkage.splink_model import Model, current_model, train
+from dtsen.linkage.inputs import Batch, latest_batches, missing_inputs, read_batch, stack
+from dtsen.linkage.probabilistic import PAIR_SCHEMA, score_residue
+from dtsen.linkage.splink_model import Model, current_model, train, usable_blocking
 from dtsen.logs import get_logger
 
 log = get_logger(__name__)
@@ -41,6 +41,7 @@ class LinkResult:
     model: str
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the inputs lack and which rules were left out
 
 
 @dataclass
@@ -52,6 +53,7 @@ class Linked:
     pairs: pl.DataFrame
     model: Model
     seconds: dict[str, float]
+    notes: list[str] = field(default_factory=list)
 
 
 def default_state_dir() -> Path:
@@ -59,16 +61,26 @@ def default_state_dir() -> Path:
 
 
 def training_sample(records: Path, cfg: LinkConfig) -> Any:
-    """Whole kecamatan drawn at random until about ``training_sample`` records (all sources)."""
+    """Whole kecamatan drawn at random until about ``training_sample`` records (all sources). A record
+    without a kecamatan (a source with no region codes) is placed by its NIK's kecamatan digits, so such a
+    source still reaches training; one with neither never does."""
     p = cfg.probabilistic
     scan = pl.scan_parquet(records)
-    # rows without a kecamatan (vehicle owners) never join the sample; sorted first so the draw is seeded
-    sizes = scan.group_by("kode_kec").agg(n=pl.len()).drop_nulls("kode_kec").collect().sort("kode_kec")
+    have = set(scan.collect_schema().names())
+    unit = pl.coalesce("kode_kec", "nik_wilayah") if "nik_wilayah" in have else pl.col("kode_kec")
+    scan = scan.with_columns(_unit=unit)
+    # sorted first so the draw is seeded
+    sizes = scan.group_by("_unit").agg(n=pl.len()).drop_nulls("_unit").collect().sort("_unit")
     sizes = sizes.sample(fraction=1.0, shuffle=True, seed=p.seed)
     keep = sizes.filter(pl.col("n").cum_sum() <= max(p.training_sample, int(sizes["n"].max() or 0)))
-    # the spec's link fields: a dataset's own fields too (FEBRL4)
-    cols = [pl.col("rid").alias("unique_id") if c == "unique_id" else pl.col(c) for c in p.splink.columns]
-    frame = scan.join(keep.lazy().select("kode_kec"), on="kode_kec", how="semi").select(cols).collect()
+    # the spec's link fields: a dataset's own fields too (FEBRL4); one the records lack is null
+    cols = [
+        pl.col("rid").alias("unique_id")
+        if c == "unique_id"
+        else (pl.col(c) if c in have else pl.lit(None, pl.String).alias(c))
+        for c in p.splink.columns
+    ]
+    frame = scan.join(keep.lazy().select("_unit"), on="_unit", how="semi").select(cols).collect()
     return frame.to_arrow()
 
 
@@ -95,9 +107,14 @@ def link_records(
     seconds["training"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     p = cfg.probabilistic
-    scored = pl.from_arrow(
-        score_residue(eng, records_path, work / "residue.parquet", model, p.review_threshold)
-    )
+    notes = list(model.notes)
+    model = usable_blocking(records_path, model, notes)
+    if model.spec.blocking_rules:
+        scored = pl.from_arrow(
+            score_residue(eng, records_path, work / "residue.parquet", model, p.review_threshold)
+        )
+    else:  # no rule can form a pair: Splink would compare every record with every other
+        scored = pl.from_arrow(PAIR_SCHEMA.empty_table())
     seconds["probabilistic"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     # only what clustering and pair naming read: the record table itself stays on disk
@@ -111,7 +128,7 @@ def link_records(
         pairs.filter(pl.col("probabilitas") >= p.match_threshold), clusters
     )
     seconds["clusters"] = time.perf_counter() - t0
-    return Linked(records, clusters, pairs, model, seconds)
+    return Linked(records, clusters, pairs, model, seconds, notes)
 
 
 def _select_batches(batch_dirs: list[Path] | None, data_dir: Path | None) -> list[Batch]:
@@ -142,9 +159,12 @@ def link(
         eng = get_engine(engine)
         t0 = time.perf_counter()
         records_path = work / "records.parquet"
-        eng.write_parquet(stack(eng, batches, cfg.spine_source), records_path)
+        extra = tuple(cfg.probabilistic.splink.extra_columns)
+        eng.write_parquet(stack(eng, batches, cfg.spine_source, extra), records_path)
         stack_seconds = time.perf_counter() - t0
+        notes = missing_inputs(batches, records_path)
         linked = link_records(eng, records_path, work, state_dir, cfg, retrain)
+        notes += linked.notes
         t0 = time.perf_counter()
         # stable IDs, links, golden persons and families, provenance, lineage, review (consolidate.py)
         result = consolidate(
@@ -159,8 +179,10 @@ def link(
     seconds = {k: round(v, 2) for k, v in seconds.items()} | {
         "total": round(time.perf_counter() - started, 2)
     }
+    for note in notes:
+        log.warning("linkage input", note=note)
     log.info("linkage run published", run=run, out=str(out_dir), **result.counts)
-    return LinkResult(run, out_dir, linked.model.label, result.counts, seconds)
+    return LinkResult(run, out_dir, linked.model.label, result.counts, seconds, notes)
 
 
 __all__ = ["LinkResult", "link", "link_records"]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -147,12 +148,40 @@ def trained_settings(model_path: Path, spec: SplinkSpec | None = None) -> Any:
     )
 
 
+class TrainingError(ValueError):
+    """The training sample cannot estimate the model (no EM rule finds a pair); the message says why."""
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def rule_fields(rule: list[str]) -> set[str]:
+    """The plain column names a rule reads (a SQL expression's identifiers included)."""
+    return {w for part in rule for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", part)}
+
+
+def usable_rules(table: pa.Table, rules: list[list[str]], what: str, notes: list[str]) -> list[list[str]]:
+    """``rules`` whose columns hold a value somewhere in ``table``; each rule left out is named in ``notes``
+    (a source without region codes or birth dates makes a rule on them block nothing, or crash EM)."""
+    empty = {c for c in table.column_names if table[c].null_count == table.num_rows}
+    kept = []
+    for rule in rules:
+        absent = sorted(rule_fields(rule) & empty)
+        if absent:
+            notes.append(f"{what} {'+'.join(rule)} skipped: {', '.join(absent)} null in every record")
+        else:
+            kept.append(rule)
+    return kept
+
+
 @dataclass(frozen=True)
 class Model:
     version: int
     path: Path
     key: str
     spec: SplinkSpec = field(default_factory=SplinkSpec)  # comparisons and blocking it was trained with
+    notes: tuple[str, ...] = ()  # rules training had to leave out, and why
 
     @property
     def label(self) -> str:
@@ -169,12 +198,13 @@ def current_model(state_dir: Path) -> Model | None:
         return None
     m = json.loads(meta.read_text(encoding="utf-8"))
     spec = SplinkSpec.model_validate(m["splink"]) if "splink" in m else SplinkSpec()
-    return Model(m["version"], model_dir(state_dir) / m["file"], m["key"], spec)
+    return Model(m["version"], model_dir(state_dir) / m["file"], m["key"], spec, tuple(m.get("notes", ())))
 
 
 def train(sample: pa.Table, cfg: LinkConfig, state_dir: Path) -> Model:
     """Train on ``sample`` (the spec's link fields) with DuckDB and save the next model version."""
     from splink import DuckDBAPI, Linker, block_on
+    from splink.internals.exceptions import EMTrainingException, SplinkException
 
     from dtsen.engine import local_duckdb
 
@@ -188,12 +218,30 @@ def train(sample: pa.Table, cfg: LinkConfig, state_dir: Path) -> Model:
         db = DuckDBAPI(connection=con)
         df = db.register(sample, table_name="dtsen_training_sample")
         linker = Linker(df, settings(spec), log_level=logging.WARNING)
-        linker.training.estimate_probability_two_random_records_match(
-            [block_on(*rule) for rule in spec.lambda_rules], recall=spec.lambda_recall
-        )
+        notes: list[str] = []
+        lambda_rules = usable_rules(sample, spec.lambda_rules, "lambda rule", notes)
+        if lambda_rules:
+            try:
+                linker.training.estimate_probability_two_random_records_match(
+                    [block_on(*rule) for rule in lambda_rules], recall=spec.lambda_recall
+                )
+            except SplinkException as exc:
+                notes.append(f"lambda rules {lambda_rules}: {_first_line(exc)}; Splink's default share kept")
         linker.training.estimate_u_using_random_sampling(max_pairs=p.u_max_pairs, seed=p.seed)
-        for rule in spec.em_rules:
-            linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+        trained = 0
+        for rule in usable_rules(sample, spec.em_rules, "EM rule", notes):
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+                trained += 1
+            except EMTrainingException as exc:  # no pairs in this sample (e.g. no source shares the field)
+                notes.append(f"EM rule {'+'.join(rule)} skipped: {_first_line(exc)}")
+        if not trained:
+            raise TrainingError(
+                f"no EM rule of {spec.em_rules} found record pairs in the {sample.num_rows:,}-row training "
+                f"sample: {'; '.join(notes) or 'check the rules'}"
+            )
+        for note in notes:
+            log.warning("splink training", note=note)
         folder = model_dir(state_dir)
         folder.mkdir(parents=True, exist_ok=True)
         previous = current_model(state_dir)
@@ -208,9 +256,30 @@ def train(sample: pa.Table, cfg: LinkConfig, state_dir: Path) -> Model:
             "trained_at": datetime.now(UTC).isoformat(),
             "training_rows": sample.num_rows,
             "splink": spec.model_dump(mode="json"),
+            "notes": notes,
         }
         atomic.write_text(folder / "current.json", json.dumps(meta, indent=2) + "\n")
     finally:
         con.close()
     log.info("splink model trained", version=version, rows=sample.num_rows)
-    return Model(version, target, meta["key"], spec)
+    return Model(version, target, meta["key"], spec, tuple(notes))
+
+
+def usable_blocking(records: Path, model: Model, notes: list[str]) -> Model:
+    """``model`` scoring with the blocking rules whose fields hold a value in ``records`` (the stacked
+    record table); each rule left out is named in ``notes``."""
+    import polars as pl
+
+    names = [c for c in pl.read_parquet_schema(records) if c in set(model.spec.columns)]
+    filled = pl.scan_parquet(records).select(pl.col(c).is_not_null().any() for c in names).collect()
+    empty = {c for c in names if not filled[c][0]}
+    kept = []
+    for rule in model.spec.blocking_rules:
+        absent = sorted(rule_fields(rule) & empty)
+        if absent:
+            notes.append(f"blocking rule {'+'.join(rule)} skipped: {', '.join(absent)} null in every record")
+        else:
+            kept.append(rule)
+    if len(kept) == len(model.spec.blocking_rules):
+        return model
+    return replace(model, spec=model.spec.model_copy(update={"blocking_rules": kept}))

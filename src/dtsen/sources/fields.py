@@ -103,12 +103,25 @@ def _label_lookup(code_list: type[CodeList]) -> dict[str, int]:
     return out
 
 
+def one_column(name: str, fm: FieldMap) -> None:
+    """Refuse a 'from' list where one column is read (it would otherwise be cut to its first)."""
+    if len(fm.columns) > 1:
+        raise ValueError(
+            f"field {name!r}: 'from' lists {len(fm.columns)} columns ({', '.join(fm.columns)}) but a "
+            f"{fm.type} field reads one; name one column (several are read by a region with 'pad' "
+            "and a date with 'parts')"
+        )
+
+
 # -- the kinds ----------------------------------------------------------------------------------------
 class FieldKind:
     """One mapped field of one kind (the base of every kind). The defaults are those of plain text:
     the cleaned source value, and ``<field>_missing`` when a required field is empty."""
 
     types: ClassVar[tuple[str, ...]] = ()  # the mapping ``type`` values this kind compiles
+    # whether a 'from' list is read whole (a region from padded parts, a date from parts); any other
+    # kind reads one column, and a list is refused when the mapping is loaded, never cut to its first
+    several_columns: ClassVar[bool] = False
 
     def __init__(self, name: str, fm: FieldMap, entity: Entity, ctx: Context) -> None:
         self.name, self.fm, self.entity, self.ctx = name, fm, entity, ctx
@@ -117,6 +130,8 @@ class FieldKind:
     @classmethod
     def validate(cls, name: str, fm: FieldMap, entity: Entity) -> None:
         """Refuse a declaration this kind cannot compile (a ValueError naming the field)."""
+        if not cls.several_columns:
+            one_column(name, fm)
         if fm.pad is not None:
             raise ValueError(f"field {name!r}: pad is for region and string fields")
 
@@ -189,6 +204,7 @@ class TextField(FieldKind):
 
     @classmethod
     def validate(cls, name: str, fm: FieldMap, entity: Entity) -> None:
+        one_column(name, fm)
         if fm.pad is not None and (len(fm.pad) != 1 or len(fm.columns) != 1):
             raise ValueError(f"field {name!r}: a string pads one column to one width")
 
@@ -222,18 +238,74 @@ def parse_date(v: ir.StringValue, fmt: str) -> ir.DateValue:
 
 
 class DateField(FieldKind):
-    """A date in the mapping's ``formats`` (else ISO), or an Excel serial day number; null in the future
-    or before 1900."""
+    """A date in the mapping's ``formats`` (else ISO), or an Excel serial day number, or from ``parts``
+    in several columns (year, month, day; ``unknown`` codes such as 98); null in the future or before
+    1900."""
 
     types = ("date",)
+    several_columns = True
 
     @classmethod
     def validate(cls, name: str, fm: FieldMap, entity: Entity) -> None:
-        super().validate(name, fm, entity)
+        if fm.pad is not None:
+            raise ValueError(f"field {name!r}: pad is for region and string fields")
         if entity.field(name).dtype is not DType.DATE:
             raise ValueError(f"field {name!r} is not a date in {entity.name}")
+        if fm.parts is None:
+            one_column(name, fm)
+            if fm.unknown or fm.impute_day is not None:
+                raise ValueError(f"field {name!r}: unknown and impute_day are for a date from 'parts'")
+            return
+        if sorted(fm.parts) != ["day", "month", "year"] or len(fm.columns) != 3:
+            raise ValueError(
+                f"field {name!r}: parts names year, month and day once each, one per 'from' column "
+                f"(from: {fm.columns or fm.constant!r}, parts: {fm.parts})"
+            )
+        if fm.formats:
+            raise ValueError(f"field {name!r}: a date from parts has no formats")
+
+    def source_text(self, t: ir.Table) -> dict[str, ir.Value]:
+        if self.fm.parts is None:
+            return super().source_text(t)
+        return {
+            self.col(part): self.clean(t[c]) for part, c in zip(self.fm.parts, self.fm.columns, strict=True)
+        }
+
+    def dropped(self) -> list[str]:
+        return [self.col(part) for part in self.fm.parts] if self.fm.parts else []
+
+    def _from_parts(self, s: ir.Table) -> dict[str, ir.Value]:
+        """year-month-day text from the parts for ``try_cast`` (both engines read 1- or 2-digit months
+        and days); a part in ``unknown`` (or out of its range) is null. ``raw`` is what was written."""
+        fm = self.fm
+        written = {part: s[self.col(part)] for part in ("year", "month", "day")}
+        numbers = {part: _int(text) for part, text in written.items()}
+        unknown = {
+            part: (numbers[part].isin(fm.unknown) if fm.unknown else ibis.literal(False)).fill_null(False)
+            for part in numbers
+        }
+        ranges = {"year": (1000, 9999), "month": (1, 12), "day": (1, 31)}
+        known = {
+            part: ibis.ifelse(~unknown[part] & numbers[part].between(*ranges[part]), numbers[part], None)
+            for part in numbers
+        }
+        day = known["day"]
+        imputed = ibis.literal(False)
+        if fm.impute_day is not None:  # only the day unknown: the configured day, flagged
+            imputed = unknown["day"] & known["month"].notnull() & known["year"].notnull()
+            day = ibis.ifelse(imputed, fm.impute_day, day)
+        iso = known["year"].cast("string") + "-" + known["month"].cast("string") + "-" + day.cast("string")
+        return {
+            self.col("raw"): ibis.coalesce(written["year"], written["month"], written["day"]),
+            self.col("val"): iso.try_cast("date"),
+            self.col("partial"): (unknown["year"] | unknown["month"] | unknown["day"]) & ~imputed,
+            self.col("imputed"): imputed,
+        }
 
     def prepare(self) -> list[Stage]:
+        if self.fm.parts is not None:
+            return [self._from_parts]
+
         def parse(s: ir.Table) -> dict[str, ir.Value]:
             raw = s[self.col("raw")]
             candidates = [parse_date(raw, f) for f in (self.fm.formats or ["%Y-%m-%d"])]
@@ -259,7 +331,13 @@ class DateField(FieldKind):
 
     def check(self, p: ir.Table) -> dict[str, ir.Value]:
         v, parsed = p[self.col("raw")], p[self.col("val")]
-        self.flag(v.notnull() & parsed.isnull(), f"{self.name}_invalid")
+        if self.fm.parts is not None:
+            partial = p[self.col("partial")]
+            self.flag(partial, f"{self.name}_partial", "warning")
+            self.flag(p[self.col("imputed")] & parsed.notnull(), f"{self.name}_day_imputed", "warning")
+            self.flag(v.notnull() & parsed.isnull() & ~partial, f"{self.name}_invalid")
+        else:
+            self.flag(v.notnull() & parsed.isnull(), f"{self.name}_invalid")
         if self.fm.required:
             self.flag(v.isnull(), f"{self.name}_missing", "error")
         future, too_old = p[self.col("future")], p[self.col("tooold")]
@@ -275,9 +353,14 @@ class RegionField(FieldKind):
     have the shape of its level and exist."""
 
     types = ("region",)
+    several_columns = True
 
     @classmethod
     def validate(cls, name: str, fm: FieldMap, entity: Entity) -> None:
+        if fm.pad is None and len(fm.columns) > 1:
+            raise ValueError(
+                f"field {name!r}: a region from several 'from' columns needs 'pad' (one width each)"
+            )
         if fm.pad is not None and len(fm.pad) != len(fm.columns):
             raise ValueError(f"field {name!r}: pad needs one width per 'from' column")
 

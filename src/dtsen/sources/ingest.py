@@ -201,22 +201,25 @@ def _run(
         except FileError as exc:
             raise IngestError(str(exc)) from exc
         staged_files.append((path, staged, landed, work))
-    _drop_duplicate_rows([(staged, landed) for _, staged, landed, _ in staged_files])
+    duplicates = _duplicate_rows([(staged, landed) for _, staged, landed, _ in staged_files])
     canonical_parts: list[Path] = []
     quarantine: list[pa.Table] = []
     per_file: list[dict[str, Any]] = []
-    for path, staged, landed, work in staged_files:
+    for (path, staged, landed, work), dupes in zip(staged_files, duplicates, strict=True):
         ctx = Context(batch_id, staged.berkas, now.date(), prefixes, region_codes, prefix_codes)
         if progress:
             progress(f"conforming {staged.berkas} ({staged.rows:,} rows)")
         accepted, errors = _conform_file(eng, m, ctx, staged, work)
+        if dupes:
+            _keep_duplicates(accepted, m, {r.baris for r in dupes})
         canonical_parts.append(accepted)
-        quarantine.append(_quarantine_rows(staged, errors, landed, m))
+        quarantine.append(_quarantine_rows(staged, errors, landed, m, dupes))
         files_meta.append(
             {
                 "name": staged.berkas, "sha256": hashes[path], "bytes": path.stat().st_size, "landed": f"landing/{landed.name}",
                 "rows": staged.rows + len(staged.rejects), "rows_staged": staged.rows, "structural_rejects": len(staged.rejects), "encoding": staged.encoding,
                 "delimiter": staged.delimiter, "fast_path": staged.fast_path, "notes": staged.notes,
+                "duplicate_rows": len(dupes),
             }
         )  # fmt: skip
         per_file.append({"berkas": staged.berkas, "accepted": accepted, "errors": errors, "staged": staged})
@@ -252,17 +255,20 @@ def _actor() -> str:
         return "unknown"
 
 
-def _drop_duplicate_rows(files: list[tuple[StagedFile, Path]]) -> None:
-    """Rows identical in every column to an earlier row of the batch (this file or an earlier one; a
-    column a file lacks counts as empty) are quarantined as ``duplicate_row``, naming that earlier row;
-    the staged tables keep the first occurrence only.
+def _duplicate_rows(files: list[tuple[StagedFile, Path]]) -> list[list[Reject]]:
+    """Per file, its rows identical in every column to an earlier row of the batch (this file or an
+    earlier one; a column a file lacks counts as empty), each as a ``duplicate_row`` finding naming that
+    earlier row. The rows stay in the batch: several forms filed for one person are that person's
+    records, and linkage puts them with the same person (:func:`_keep_duplicates` keeps their keys
+    unique). Only rows that cannot be read are kept out of a batch.
 
     Rows are grouped by a 64-bit hash of all their values first: a batch without duplicates (the usual
     case) stops there, and only rows sharing a hash are compared value by value."""
-    files = [(s, landed) for s, landed in files if s.rows > 0]
-    if sum(s.rows for s, _ in files) < 2:
-        return
-    columns = list(dict.fromkeys(c for s, _ in files for c in s.columns))
+    found: list[list[Reject]] = [[] for _ in files]
+    live = [(i, s, landed) for i, (s, landed) in enumerate(files) if s.rows > 0]
+    if sum(s.rows for _, s, _ in live) < 2:
+        return found
+    columns = list(dict.fromkeys(c for _, s, _ in live for c in s.columns))
 
     def rows(i: int, staged: StagedFile) -> str:
         values = ", ".join(
@@ -274,53 +280,66 @@ def _drop_duplicate_rows(files: list[tuple[StagedFile, Path]]) -> None:
 
     hashed = " UNION ALL ".join(
         f"SELECT _f, _baris, hash({', '.join(quote_ident(c) for c in columns)}) AS _h FROM ({rows(i, s)})"  # noqa: S608
-        for i, (s, _) in enumerate(files)
+        for i, s, _ in live
     )
     con = duckdb_connect()
     try:
         con.execute(f"CREATE TEMP TABLE h AS SELECT _f, _baris, _h FROM ({hashed})")  # noqa: S608 - built above
         con.execute("CREATE TEMP TABLE shared AS SELECT _h FROM h GROUP BY _h HAVING count(*) > 1")
         if not con.execute("SELECT count(*) FROM shared").fetchone()[0]:  # type: ignore[index]
-            return
+            return found
         candidates = " UNION ALL ".join(
             f"SELECT * FROM ({rows(i, s)}) WHERE (_f, _baris) IN "  # noqa: S608 - built above
             f"(SELECT (_f, _baris) FROM h SEMI JOIN shared USING (_h))"
-            for i, (s, _) in enumerate(files)
+            for i, s, _ in live
         )
         keys = ", ".join(quote_ident(c) for c in columns)  # PARTITION BY treats nulls as equal
-        con.execute(
-            f"CREATE TEMP TABLE d AS SELECT _f, _baris, first_f, first_baris FROM (SELECT _f, _baris, "  # noqa: S608 - built above
+        dupes = con.execute(
+            f"SELECT _f, _baris, first_f, first_baris FROM (SELECT _f, _baris, "  # noqa: S608 - built above
             f"first_value(_f) OVER w AS first_f, first_value(_baris) OVER w AS first_baris, "
             f"row_number() OVER w AS n FROM ({candidates}) WINDOW w AS (PARTITION BY {keys} ORDER BY _f, _baris)) "
-            f"WHERE n > 1"
-        )
-        dupes = con.execute("SELECT _f, _baris, first_f, first_baris FROM d ORDER BY _f, _baris").fetchall()
-        for i, (staged, landed) in enumerate(files):
-            mine = [(baris, ff, fb) for f, baris, ff, fb in dupes if f == i]
-            if not mine:
-                continue
-            out = staged.parquet.with_name("deduplicated.parquet")
-            con.execute(
-                f"COPY (SELECT * FROM read_parquet({quote_literal(staged.parquet)}) "  # noqa: S608 - path quoted
-                f"WHERE _baris NOT IN (SELECT _baris FROM d WHERE _f = {i})) "
-                f"TO {quote_literal(out)} (FORMAT parquet, COMPRESSION zstd)"
-            )
-            unit = "line" if staged.delimiter is not None else "row"
-            raw = _raw_lines(landed, staged, {b for b, _, _ in mine})
-            for baris, first_f, first_baris in mine:
-                where = "" if first_f == i else f" of {files[first_f][0].berkas}"
-                staged.rejects.append(
-                    Reject(
-                        staged.berkas, baris, None, "duplicate_row",
-                        f"{staged.berkas}: {unit} {baris}: identical in every column to {unit} {first_baris}{where}; "
-                        "the first is kept",
-                        raw.get(baris, ""),
-                    )
-                )  # fmt: skip
-            staged.parquet = out
-            staged.rows -= len(mine)
+            f"WHERE n > 1 ORDER BY _f, _baris"
+        ).fetchall()
     finally:
         con.close()
+    for i, staged, landed in live:
+        mine = [(baris, ff, fb) for f, baris, ff, fb in dupes if f == i]
+        if not mine:
+            continue
+        unit = "line" if staged.delimiter is not None else "row"
+        raw = _raw_lines(landed, staged, {b for b, _, _ in mine})
+        for baris, first_f, first_baris in mine:
+            where = "" if first_f == i else f" of {files[first_f][0].berkas}"
+            found[i].append(
+                Reject(
+                    staged.berkas, baris, None, "duplicate_row",
+                    f"{staged.berkas}: {unit} {baris}: identical in every column to {unit} {first_baris}{where}; "
+                    "kept and linked to the same person",
+                    raw.get(baris, ""),
+                )
+            )  # fmt: skip
+    return found
+
+
+def _keep_duplicates(accepted: Path, m: Mapping, lines: set[int]) -> None:
+    """Give the accepted duplicate rows (``lines``) a record key of their own (``<key>#<line>``: the
+    first row keeps the plain key, so keys stay unique per batch) and the warning ``duplicate_row``.
+    Written back with the table's own schema (the engine's canonical types)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(accepted)
+    dup = pl.col("baris").is_in(sorted(lines))
+    changed = pl.from_arrow(table).with_columns(  # type: ignore[union-attr]
+        *[
+            pl.when(dup).then(pl.format("{}#{}", k, "baris")).otherwise(pl.col(k)).alias(k)
+            for k in ENTITIES[m.entity].key
+        ],
+        pl.when(dup)
+        .then(pl.col("flags").list.concat(pl.lit(["duplicate_row"])))
+        .otherwise("flags")
+        .alias("flags"),
+    )
+    pq.write_table(changed.to_arrow().cast(table.schema), accepted, compression="zstd")
 
 
 def _conform_file(eng: Engine, m: Mapping, ctx: Context, staged: StagedFile, work: Path) -> tuple[Path, Path]:
@@ -385,8 +404,11 @@ def _field_columns(m: Mapping) -> tuple[dict[str, str | None], dict[str, str]]:
     return columns, {col: ", ".join(names) for col, names in fields.items()}
 
 
-def _quarantine_rows(staged: StagedFile, errors: Path, landed: Path, m: Mapping) -> pa.Table:
-    """Rejected rows with file, line, source column and canonical field, reason and the original line."""
+def _quarantine_rows(
+    staged: StagedFile, errors: Path, landed: Path, m: Mapping, duplicates: list[Reject] | None = None
+) -> pa.Table:
+    """Rejected rows with file, line, source column and canonical field, reason and the original line;
+    then the ``duplicate_row`` findings (rows kept in the batch, listed for the clerk all the same)."""
     columns, fields = _field_columns(m)
     err = pl.read_parquet(errors, columns=["_baris_sumber", "_findings"])
     rows: list[dict[str, Any]] = [
@@ -399,7 +421,7 @@ def _quarantine_rows(staged: StagedFile, errors: Path, landed: Path, m: Mapping)
             "pesan": r.pesan,
             "raw": r.raw,
         }
-        for r in staged.rejects
+        for r in [*staged.rejects, *(duplicates or [])]
     ]
     if err.height:
         lines = _raw_lines(landed, staged, set(err["_baris_sumber"].to_list()))
@@ -431,9 +453,10 @@ def _raw_lines(landed: Path, staged: StagedFile, wanted: set[int]) -> dict[int, 
         }
     out: dict[int, str] = {}
     last = max(wanted)
-    for number, raw, _ in bounded_lines(landed, RAW_KEEP_CHARS * 4):
+    source, encoding = staged.lines_source(landed)  # a UTF-16 or CR-only file: its UTF-8/LF copy
+    for number, raw, _ in bounded_lines(source, RAW_KEEP_CHARS * 4):
         if number in wanted:
-            text = raw.decode(staged.encoding, errors="backslashreplace")
+            text = raw.decode(encoding, errors="backslashreplace")
             out[number] = text.rstrip("\r\n")[:RAW_KEEP_CHARS]
         if number >= last:
             break

@@ -52,6 +52,22 @@ class FieldMap(BaseModel):
     required: bool = False
     formats: list[str] = Field(default_factory=list, description="Date formats (strftime), tried in order.")
     excel_serial: bool = Field(True, description="Dates: accept Excel serial day numbers.")
+    parts: list[Literal["year", "month", "day"]] | None = Field(
+        None,
+        description="Date from several columns: what each 'from' column holds, in order "
+        "(e.g. [year, month, day]).",
+    )
+    unknown: list[int] = Field(
+        default_factory=list,
+        description="Date from parts: codes that mean 'not known' in a part (e.g. 98, 99).",
+    )
+    impute_day: int | None = Field(
+        None,
+        ge=1,
+        le=28,
+        description="Date from parts: the day used when only the day is unknown (flag <field>_day_imputed); "
+        "without it such a date is null (flag <field>_partial).",
+    )
     map: dict[str, int | bool | None] | None = Field(None, description="Source value -> code/bool.")
     labels: str | None = Field(
         None, description="Code list whose Indonesian/English labels the source writes."
@@ -108,7 +124,11 @@ class Mapping(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Identifier of the mapping, e.g. dtks.")
-    source: str = Field(description="Value written to the sumber column (a canonical Sumber).")
+    source: str = Field(
+        description="Value written to the sumber column: any agency name (lower case, digits, _), the "
+        "shipped ones or a new one; its trust in survivorship is set in the linkage settings.",
+        pattern=r"^[a-z][a-z0-9_]{0,39}$",
+    )
     entity: str
     description: str = ""
     files: list[str] = Field(
@@ -190,13 +210,57 @@ class Mapping(BaseModel):
         return list(cols)
 
 
+# Keys whose value is a yes/no (and ``map`` values, which may be booleans for a bool field): anywhere
+# else a YAML boolean is a code or a column name that YAML 1.1 read as one (NO, no, off, Y, on).
+BOOLEAN_KEYS = frozenset({"required", "excel_serial", "constant"})
+
+
+def _unquoted_booleans(typed: object, raw: object, where: str = "", in_map: bool = False) -> str | None:
+    """The first place where YAML turned unquoted text into a boolean and the mapping expects text,
+    as a message naming the key and the spelling ('YAML read NO as false: quote it'); else None.
+    ``raw`` is the same document read with every scalar as text (:class:`yaml.BaseLoader`)."""
+
+    def found(key: str, spelling: object, value: bool) -> str:
+        return f"{key}: YAML read {spelling} as {str(value).lower()}: quote it ('{spelling}')"
+
+    if isinstance(typed, dict) and isinstance(raw, dict) and len(typed) == len(raw):
+        for (key, value), (raw_key, raw_value) in zip(typed.items(), raw.items(), strict=True):
+            here = f"{where}.{raw_key}" if where else str(raw_key)
+            if isinstance(key, bool):
+                return found(here, raw_key, key)
+            if isinstance(value, bool) and not (in_map or key in BOOLEAN_KEYS):
+                return found(here, raw_value, value)
+            problem = _unquoted_booleans(value, raw_value, here, key == "map")
+            if problem:
+                return problem
+    elif isinstance(typed, list) and isinstance(raw, list) and len(typed) == len(raw):
+        for i, (value, raw_value) in enumerate(zip(typed, raw, strict=True)):
+            if isinstance(value, bool):
+                return found(f"{where}[{i}]", raw_value, value)
+            problem = _unquoted_booleans(value, raw_value, f"{where}[{i}]")
+            if problem:
+                return problem
+    return None
+
+
 def load_mapping(path: Path) -> Mapping:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
     except (OSError, yaml.YAMLError) as exc:
         raise MappingError(f"{path}: {exc}") from exc
     if not isinstance(data, dict):
         raise MappingError(f"{path}: a mapping file holds one YAML mapping (got {type(data).__name__})")
+    fields = data.get("fields")
+    if isinstance(fields, dict):  # the options true: and false: of a field are YAML booleans as keys
+        for name, declaration in fields.items():
+            if isinstance(declaration, dict):
+                fields[name] = {
+                    str(k).lower() if isinstance(k, bool) else k: v for k, v in declaration.items()
+                }
+    problem = _unquoted_booleans(data, yaml.load(text, Loader=yaml.BaseLoader))  # noqa: S506 - text only
+    if problem:
+        raise MappingError(f"{path}: {problem}")
     data.setdefault("name", path.stem)
     try:
         return Mapping.model_validate(data)

@@ -9,8 +9,10 @@ the same steps.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from importlib import resources
 
 import ibis
 import ibis.expr.types as ir
@@ -31,12 +33,26 @@ TITLE_PREFIXES = [
     "TGK",
     "USTADZ",
     "USTADZAH",
+    # honorifics of address and of the deceased (Bapak, Ibu, Nyonya, Saudara/i, Almarhum/ah)
+    "BPK",
+    "BAPAK",
+    "IBU",
+    "NY",
+    "NYONYA",
+    "SDR",
+    "SDRI",
+    "ALM",
+    "ALMH",
+    "ALMARHUM",
+    "ALMARHUMAH",
 ]
 TITLE_SUFFIXES = [
     r"S\.?\s?PD\.?\s?I", r"S\.?\s?PD", r"S\.?\s?E", r"S\.?\s?KOM", r"S\.?\s?H", r"S\.?\s?T", r"S\.?\s?SOS",
     r"S\.?\s?AG", r"S\.?\s?IP", r"S\.?\s?KEP", r"S\.?\s?FARM", r"S\.?\s?KED", r"S\.?\s?SI", r"S\.?\s?HUT",
     r"S\.?\s?P", r"S\.?\s?PT", r"A\.?\s?MD(?:\.?\s?KEP)?", r"AMD", r"M\.?\s?M", r"M\.?\s?PD", r"M\.?\s?SI",
     r"M\.?\s?KES", r"M\.?\s?SC", r"M\.?\s?T", r"M\.?\s?H", r"M\.?\s?AG", r"SE", r"SH", r"ST",
+    # bachelor's, master's and doctor's degrees written the English way: dotted only (BA is a name)
+    r"B\.\s?A", r"B\.\s?SC", r"M\.\s?A", r"PH\.\s?D", r"S\.\s?S", r"S\.?\s?PSI", r"S\.?\s?KM",
 ]  # fmt: skip
 _SUFFIX_ALT = "|".join(TITLE_SUFFIXES)
 SUFFIX_RE = rf"(?:,\s*|\s+)((?:{_SUFFIX_ALT})\.?(?:[\s,]+(?:{_SUFFIX_ALT})\.?)*)\s*$"
@@ -54,17 +70,45 @@ NAME_CANON: list[tuple[str, str]] = [
 ]
 NAME_OLD_SPELLING = [("OE", "U"), ("DJ", "J"), ("TJ", "C")]  # Van Ophuijsen spellings (SOEKARNO, DJOKO)
 # cheap pre-tests so the long patterns run only on the few names they can change
-HAS_SUFFIX_HINT = r"(?:,|\bS\.|\bS\s?[EHTP]\b|\bA\.?\s?MD|\bM\.\s?[A-Z])"
-HAS_PREFIX_HINT = r"^(?:H|HJ|HAJI|HAJJAH|DR|DRS|DRA|IR|PROF|KH|TGK|USTADZ|USTADZAH)\b"
+HAS_SUFFIX_HINT = r"(?:,|\bS\.|\bS\s?[EHTP]\b|\bA\.?\s?MD|\bM\.\s?[A-Z]|\bB\.\s?(?:A|SC)\b|\bPH\.\s?D\b)"
+HAS_PREFIX_HINT = rf"^(?:{'|'.join(TITLE_PREFIXES)})\b"
 HAS_CANON_HINT = r"(?:MOH|MUH|MOC|MUC|MHD|ABD|STI|^M\s)"
 
 NON_ASCII = r"[^\x00-\x7f]"  # a name with such a letter is folded to ASCII first
+# Zero-width characters (ZWSP, ZWNJ, ZWJ, word joiner, BOM) and the soft hyphen: deleted, not a space
+ZERO_WIDTH = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+ZERO_WIDTH_RE = f"[{ZERO_WIDTH}]"
+# Latin letters that Unicode does not decompose (NFKD leaves them whole), spelled as ASCII names do
+LATIN_EXTRA = {
+    "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d", "Ð": "D", "ð": "d",
+    "Ł": "L", "ł": "l", "Þ": "TH", "þ": "th", "ı": "i", "Ħ": "H", "ħ": "h", "Ŋ": "NG", "ŋ": "ng",
+    "ĸ": "q", "Ŧ": "T", "ŧ": "t", "ß": "ss", "ẞ": "SS",
+}  # fmt: skip
+
+
+def _confusables() -> dict[str, str]:
+    """Letters of other scripts that look like one Latin letter (Cyrillic А, Greek Η, Cherokee Ꭺ), from
+    the Unicode TR39 confusables data shipped by ``confusable-homoglyphs``: each to that letter, so a
+    name typed with a Cyrillic keyboard layout (АHMAD) keeps its letters. TR39 skeletons map I to l;
+    an upper-case look-alike of l is an I in a name."""
+    data = json.loads(resources.files("confusable_homoglyphs").joinpath("confusables.json").read_text())
+    out: dict[str, str] = {}
+    for char, glyphs in data.items():
+        if len(char) != 1 or char.isascii() or not unicodedata.category(char).startswith("L"):
+            continue
+        latin = [g["c"] for g in glyphs if len(g["c"]) == 1 and g["c"].isascii() and g["c"].isalpha()]
+        if latin:
+            out[char] = "I" if latin[0] == "l" and char.isupper() else latin[0]
+    return out
 
 
 def _fold_table() -> tuple[str, str, dict[str, str]]:
     """Latin letters with accents or compatibility forms folded to ASCII as Unicode NFKD spells them
-    (É -> E, ǰ -> j, Ａ -> A, ﬁ -> fi): one-letter folds for ``translate``, longer ones for ``replace``."""
-    single_from, single_to, multi = [], [], {}
+    (É -> E, ǰ -> j, Ａ -> A, ﬁ -> fi), then the Latin letters NFKD leaves whole (:data:`LATIN_EXTRA`)
+    and the look-alikes of other scripts (:func:`_confusables`): one-letter folds for ``translate``,
+    longer ones for ``replace``."""
+    single: dict[str, str] = {}
+    multi: dict[str, str] = {}
     for code in range(0x80, 0x10000):
         c = chr(code)
         if 0xD800 <= code <= 0xDFFF:
@@ -72,20 +116,22 @@ def _fold_table() -> tuple[str, str, dict[str, str]]:
         base = "".join(x for x in unicodedata.normalize("NFKD", c) if not unicodedata.combining(x))
         if base == c or not unicodedata.category(c).startswith("L") or not re.fullmatch("[A-Za-z]+", base):
             continue  # letters only: symbols such as ™ or ㎏ are no part of a name
-        if len(base) == 1:
-            single_from.append(c)
-            single_to.append(base)
-        else:
-            multi[c] = base
-    return "".join(single_from), "".join(single_to), multi
+        (single if len(base) == 1 else multi)[c] = base
+    for table in (LATIN_EXTRA, _confusables()):
+        for c, base in table.items():
+            if c not in single and c not in multi and ord(c) < 0x10000:
+                (single if len(base) == 1 else multi)[c] = base
+    return "".join(single), "".join(single.values()), multi
 
 
 FOLD_FROM, FOLD_TO, FOLD_MULTI = _fold_table()
 
 
 def fold(v: ir.StringValue) -> ir.StringValue:
-    """Accented and compatibility Latin letters folded to ASCII as NFKD spells them (JOSÉ -> JOSE)."""
-    folded = v.translate(FOLD_FROM, FOLD_TO)
+    """Accented and compatibility Latin letters folded to ASCII as NFKD spells them (JOSÉ -> JOSE), other
+    Latin letters and look-alikes of other scripts to the ASCII letter (see :func:`_fold_table`), and
+    zero-width characters deleted."""
+    folded = v.re_replace(ZERO_WIDTH_RE, "").translate(FOLD_FROM, FOLD_TO)
     for letter, ascii_form in FOLD_MULTI.items():
         folded = folded.replace(letter, ascii_form)
     return folded

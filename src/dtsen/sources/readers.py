@@ -14,6 +14,8 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
 import duckdb
@@ -42,21 +44,95 @@ def _sample(path: Path, size: int = SAMPLE_BYTES) -> bytes:
         return handle.read(size)
 
 
-def _is_binary(sample: bytes) -> bool:
-    if b"\x00" in sample:
+# Zip (XLSX, DOCX), OLE (XLS), PDF, gzip, Parquet, PNG: binary whatever their share of control bytes
+_MAGIC = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0", b"%PDF", b"\x1f\x8b", b"PAR1", b"\x89PNG")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE, whose BOM starts it
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_LONE_CR = re.compile(rb"\r(?!\n)")
+
+
+def _is_binary(sample: bytes | str) -> bool:
+    """A known binary format, more than 2% control characters or more than 5% NULs: a few NUL bytes in a
+    text file are not binary, the lines holding them are quarantined (``nul_byte``)."""
+    if isinstance(sample, bytes) and sample.startswith(_MAGIC):
         return True
-    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
-    return len(sample) > 0 and control / len(sample) > 0.02
+    codes = sample if isinstance(sample, bytes) else [ord(c) for c in sample]
+    nul = sum(1 for b in codes if b == 0)
+    control = sum(1 for b in codes if 0 < b < 32 and b not in (9, 10, 13))
+    return len(sample) > 0 and (control / len(sample) > 0.02 or nul / len(sample) > 0.05)
+
+
+def _codec(name: str) -> str:
+    try:
+        return codecs.lookup(name).name
+    except LookupError as exc:
+        raise FileError(f"unknown encoding {name!r}") from exc
+
+
+def _nul_share(sample: bytes, unit: int, positions: tuple[int, ...]) -> float:
+    """Share of NUL bytes at the given positions of each ``unit``-byte code unit."""
+    units = [sample[i : i + unit] for i in range(0, len(sample) - unit + 1, unit)]
+    if not units:
+        return 0.0
+    return sum(u[k] == 0 for u in units for k in positions) / (len(units) * len(positions))
+
+
+def wide_encoding(sample: bytes, declared: str) -> tuple[str, int] | None:
+    """UTF-16/32 as (codec with its byte order, length of the byte-order mark), else None: from the BOM,
+    else a declared ``utf-16-le``..., else for a declared ``utf-16``/``utf-32`` or ``auto`` from where the
+    NUL bytes of mostly-ASCII text fall (``auto`` needs a clear pattern; a declared one defaults to LE)."""
+    for bom, name in _BOMS:
+        if sample.startswith(bom):
+            return name, len(bom)
+    name = _codec(declared) if declared != "auto" else None
+    if name is not None and not name.startswith(("utf-16", "utf-32")):
+        return None
+    if name is not None and name.endswith(("-le", "-be")):
+        return name, 0
+    for unit, le, be in ((4, (1, 2, 3), (0, 1, 2)), (2, (1,), (0,))):
+        if name is not None and name != f"utf-{unit * 8}":
+            continue
+        for order, zeros in (("le", le), ("be", be)):
+            others = tuple(k for k in range(unit) if k not in zeros)
+            if _nul_share(sample, unit, zeros) > 0.7 and _nul_share(sample, unit, others) < 0.1:
+                return f"utf-{unit * 8}-{order}", 0
+        if name is not None:
+            return f"{name}-le", 0
+    return None
+
+
+def _utf8_copy(path: Path, dest: Path, wide: tuple[str, int] | None, cr_lines: bool) -> bool:
+    """Write ``path`` to ``dest`` as UTF-8 (decoded from a ``wide`` encoding, else byte for byte) with
+    every lone CR made a LF when ``cr_lines`` (CRLF stays): line numbers are unchanged. Returns whether
+    an undecodable sequence was replaced by U+FFFD (those lines are quarantined, see ``_CarefulCsv``)."""
+    decoder = codecs.getincrementaldecoder(wide[0])(errors="replace") if wide else None
+    replaced, held = False, b""
+    with open(path, "rb") as src, open(dest, "wb") as out:
+        src.seek(wide[1] if wide else 0)
+        for block in chain(iter(lambda: src.read(1 << 20), b""), [None]):
+            if decoder is not None:
+                text = decoder.decode(block or b"", final=block is None)
+                replaced = replaced or "\ufffd" in text
+                data = text.encode("utf-8")
+            else:
+                data = block or b""
+            if cr_lines:
+                data, held = held + data, b""
+                if block is not None and data.endswith(b"\r"):  # it may be the CR of a CRLF
+                    data, held = data[:-1], b"\r"
+                data = _LONE_CR.sub(b"\n", data)
+            out.write(data)
+    return replaced
 
 
 def detect_encoding(sample: bytes, declared: str) -> str:
     """The declared encoding, or UTF-8 when the sample decodes, else the best legacy guess."""
     if declared != "auto":
-        try:
-            codecs.lookup(declared)
-        except LookupError as exc:
-            raise FileError(f"unknown encoding {declared!r}") from exc
-        return codecs.lookup(declared).name
+        return _codec(declared)
     try:
         sample.decode("utf-8")
         return "utf-8"
@@ -113,13 +189,14 @@ def _single_byte(encoding: str) -> bool:
 
 
 def _count_lines(path: Path) -> tuple[int, bool]:
-    """Physical lines and whether the file ends with a newline."""
-    n, last = 0, b""
+    """Physical lines and whether the file holds a NUL byte (DuckDB's reader would keep it)."""
+    n, last, nul = 0, b"", False
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             n += block.count(b"\n")
+            nul = nul or b"\x00" in block
             last = block[-1:]
-    return n + (0 if last in (b"\n", b"") else 1), last == b"\n"
+    return n + (0 if last in (b"\n", b"") else 1), nul
 
 
 def _check_header(columns: list[str], mapping: Mapping, berkas: str, delimiter: str) -> list[str]:
@@ -191,42 +268,133 @@ def _add_empty_columns(staged: StagedFile, names: list[str]) -> None:
 # --- CSV ------------------------------------------------------------------------------------------
 
 
-def _stage_csv(path: Path, berkas: str, mapping: Mapping, out: Path, declared: str) -> StagedFile:
+@dataclass
+class DelimitedText:
+    """A delimited text file opened for reading: its lines are read from ``path`` (the file itself, or a
+    UTF-8 copy with LF line ends of a UTF-16/32 or CR-only file, same line numbers) in ``read_encoding``;
+    ``encoding`` is the file's own. ``width`` counts the unnamed columns of a header ending in a delimiter
+    (``columns`` has only the named ones)."""
+
+    path: Path
+    encoding: str
+    read_encoding: str
+    delimiter: str
+    columns: list[str]
+    width: int
+    lines: int
+    nul: bool
+    replaced: bool  # undecodable UTF-16/32 sequences became U+FFFD in the copy
+    copied: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def open_delimited(
+    path: Path, berkas: str, declared_encoding: str, declared_delimiter: str, work: Path
+) -> DelimitedText:
+    """Detect encoding (BOM, UTF-16/32, UTF-8 or a legacy one), line ends and delimiter, and read the
+    header; a file that is empty, binary or has a nameless column in its header is a :class:`FileError`.
+    A copy, when one is needed, is written in ``work``."""
     sample = _sample(path)
-    if _is_binary(sample):
-        raise FileError(f"{berkas}: binary data (NUL or control bytes), not a delimited text file")
-    if not sample.strip():
+    try:
+        wide = wide_encoding(sample, declared_encoding)
+        if wide is None and _is_binary(sample):
+            hint = " (UTF-16 without a byte-order mark? declare the encoding)" if b"\x00" in sample else ""
+            raise FileError(f"binary data (NUL or control bytes), not a delimited text file{hint}")
+        if wide is not None:
+            unit = 4 if "32" in wide[0] else 2
+            head = sample[wide[1] :]
+            head = head[: len(head) // unit * unit].decode(wide[0], errors="replace")
+            if _is_binary(head):
+                raise FileError(f"binary data (control characters as {wide[0]}), not a delimited text file")
+            encoding = wide[0]
+        else:
+            head = ""
+            encoding = detect_encoding(sample, declared_encoding)
+    except FileError as exc:
+        raise FileError(f"{berkas}: {exc}") from exc
+    if not (head.strip() if wide else sample.strip()):
         raise FileError(f"{berkas}: empty file (only whitespace)")
-    encoding = detect_encoding(sample, declared)
-    first_line = sample.split(b"\n", 1)[0].decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r")
-    delimiter = sniff_delimiter(path, first_line, encoding, mapping.read.delimiter)
-    header = next(csv.reader([first_line], delimiter=delimiter), [])
-    columns = [c.strip() for c in header]
-    notes = _check_header(columns, mapping, berkas, delimiter)
-    lines, _ = _count_lines(path)
-    if lines <= 1:
-        raise FileError(f"{berkas}: header only, no data rows")
-    if encoding in ("utf-8", "ascii"):
-        staged = _fast_csv(path, berkas, columns, delimiter, out, lines, mapping.read.max_field_bytes)
-        if staged is not None:
-            staged.notes = notes
-            return staged
-    staged, multibyte = _slow_csv(
-        path, berkas, columns, delimiter, encoding, out, mapping.read.max_field_bytes
+    cr_lines = ("\r" in head and "\n" not in head) if wide else (b"\r" in sample and b"\n" not in sample)
+    source, read_encoding, replaced, notes = path, encoding, False, []
+    if wide or cr_lines:
+        source = work / f"{path.stem}-utf8{path.suffix}"
+        replaced = _utf8_copy(path, source, wide, cr_lines)
+        read_encoding = "utf-8" if wide else encoding
+        if cr_lines:
+            notes.append(f"{berkas}: lines end with CR only (classic Mac); read as lines")
+        sample = _sample(source)
+    first_line = (
+        sample.split(b"\n", 1)[0].decode(read_encoding, errors="replace").lstrip("\ufeff").rstrip("\r")
     )
-    bad = [r.baris for r in staged.rejects if r.kode == "encoding_invalid"]
-    if declared == "auto" and encoding == "utf-8" and bad and not multibyte:
-        # the sample was plain ASCII, later lines are not UTF-8 and no line is UTF-8 beyond ASCII: the file
-        # is in a legacy encoding after all (a file mixing both keeps UTF-8 and quarantines the other lines)
-        legacy = detect_encoding(_line_bytes(path, set(bad)), "auto")
-        out.unlink()
-        staged, _ = _slow_csv(path, berkas, columns, delimiter, legacy, out, mapping.read.max_field_bytes)
+    delimiter = sniff_delimiter(source, first_line, read_encoding, declared_delimiter)
+    columns = [c.strip() for c in next(csv.reader([first_line], delimiter=delimiter), [])]
+    width = len(columns)
+    while columns and columns[-1] == "":
+        columns.pop()
+    if columns and len(columns) < width:
         notes.append(
-            f"{berkas}: line {bad[0]}: not UTF-8 though the first {len(sample):,} bytes are ASCII; read as {legacy}"
+            f"{berkas}: line 1: the header ends with {width - len(columns)} unnamed column(s) (a trailing "
+            f"{delimiter!r}); a value in them rejects its line"
         )
-    if staged.rows == 0 and not staged.rejects:
-        raise FileError(f"{berkas}: header only, no data rows (only blank lines after the header)")
+    nameless = [str(i + 1) for i, c in enumerate(columns) if c == ""]
+    if nameless:
+        raise FileError(f"{berkas}: line 1: column(s) {', '.join(nameless)} of the header have no name")
+    lines, nul = _count_lines(source)
+    return DelimitedText(
+        source,
+        encoding,
+        read_encoding,
+        delimiter,
+        columns,
+        width,
+        lines,
+        nul,
+        replaced,
+        source != path,
+        notes,
+    )
+
+
+def _stage_csv(path: Path, berkas: str, mapping: Mapping, out: Path, declared: str) -> StagedFile:
+    text = open_delimited(path, berkas, declared, mapping.read.delimiter, out.parent)
+    notes = [*text.notes, *_check_header(text.columns, mapping, berkas, text.delimiter)]
+    if text.lines <= 1:
+        raise FileError(f"{berkas}: header only, no data rows")
+    staged = read_delimited(text, berkas, out, mapping.read.max_field_bytes, declared, notes)
     staged.notes = notes
+    return staged
+
+
+def read_delimited(
+    text: DelimitedText, berkas: str, out: Path, max_field: int, declared: str, notes: list[str]
+) -> StagedFile:
+    """The fast path when DuckDB can read the file as it is, else the careful one (``notes`` gets a
+    note when a file that looked UTF-8 is re-read in a legacy encoding)."""
+    fast = text.read_encoding in ("utf-8", "ascii") and not (text.nul or text.replaced)
+    staged = None
+    if fast and text.width == len(text.columns):
+        staged = _fast_csv(text.path, berkas, text.columns, text.delimiter, out, text.lines, max_field)
+    if staged is None:
+        staged, multibyte = _CarefulCsv(berkas, text, text.read_encoding, max_field).read(text.path, out)
+        bad = [r.baris for r in staged.rejects if r.kode == "encoding_invalid"]
+        if declared == "auto" and text.encoding == "utf-8" and bad and not multibyte:
+            # the sample was plain ASCII, later lines are not UTF-8 and no line is UTF-8 beyond ASCII: the
+            # file is in a legacy encoding after all (a file mixing both keeps UTF-8 and quarantines the
+            # other lines)
+            legacy = detect_encoding(_line_bytes(text.path, set(bad)), "auto")
+            out.unlink()
+            staged, _ = _CarefulCsv(berkas, text, legacy, max_field).read(text.path, out)
+            notes.append(
+                f"{berkas}: line {bad[0]}: not UTF-8 though the first {SAMPLE_BYTES:,} bytes are ASCII; "
+                f"read as {legacy}"
+            )
+            text.encoding = legacy
+        if staged.rows == 0 and not staged.rejects:
+            raise FileError(f"{berkas}: header only, no data rows (only blank lines after the header)")
+    staged.encoding = text.encoding
+    if text.copied:
+        staged.text = text.path
+        staged.text_encoding = "utf-8" if text.encoding.startswith(("utf-16", "utf-32")) else staged.encoding
     return staged
 
 
@@ -342,11 +510,16 @@ class _CarefulCsv:
     field is open. A record that cannot be read is rejected whole (first line number, raw text) and
     reading resumes after it. ``pending`` holds the lines of the record being read."""
 
-    def __init__(
-        self, berkas: str, columns: list[str], delimiter: str, encoding: str, max_field: int
-    ) -> None:
-        self.berkas, self.columns, self.delimiter, self.encoding = berkas, columns, delimiter, encoding
-        self.max_field, self.width = max_field, len(columns)
+    def __init__(self, berkas: str, text: DelimitedText, encoding: str, max_field: int) -> None:
+        self.berkas, self.columns, self.delimiter, self.encoding = (
+            berkas,
+            text.columns,
+            text.delimiter,
+            encoding,
+        )
+        self.max_field, self.width = max_field, text.width
+        # a UTF-16/32 file read from its UTF-8 copy: U+FFFD stands for a sequence that did not decode
+        self.replaced_from = text.encoding if text.replaced else None
         self.limit = max(max_field * (self.width + 1), 2_097_152)  # bytes of one physical line held in memory
         self.rejects: list[Reject] = []
         self.pending: list[tuple[int, str, str | None]] = []
@@ -393,7 +566,8 @@ class _CarefulCsv:
 
     def _overlong(self, number: int, text: str) -> None:
         lengths = _field_lengths(text, self.delimiter)[: self.width]
-        kolom = self.columns[next((i for i, n in enumerate(lengths) if n > self.max_field), len(lengths) - 1)]
+        index = next((i for i, n in enumerate(lengths) if n > self.max_field), len(lengths) - 1)
+        kolom = self.columns[min(index, len(self.columns) - 1)]
         message = f"the line is longer than {self.limit:,} bytes (column {kolom})"
         self._reject(number, kolom, "field_too_long", message, text)
 
@@ -404,7 +578,7 @@ class _CarefulCsv:
             try:
                 record = self._parse(text)
                 if len(record) == self.width:
-                    pairs = zip(self.columns, record, strict=True)
+                    pairs = zip(self.columns, record, strict=False)
                     kolom = next((c for c, v in pairs if _SURROGATE.search(v)), None)
             except csv.Error:
                 pass
@@ -422,11 +596,26 @@ class _CarefulCsv:
             message += " (truncated line?)" if len(record) < self.width else ""
             self._reject(first_line, None, "field_count", message, text)
             return
+        record, unnamed = record[: len(self.columns)], record[len(self.columns) :]
+        if any(v.strip() for v in unnamed):
+            message = f"a value after the last named column (the header names {len(self.columns)})"
+            self._reject(first_line, None, "field_count", message, text)
+            return
         for col, value in zip(self.columns, record, strict=True):
             if len(value) > self.max_field:
                 message = f"column {col} has {len(value):,} characters (limit {self.max_field:,})"
                 self._reject(first_line, col, "field_too_long", message, text)
                 return
+        nul = [c for c, v in zip(self.columns, record, strict=True) if "\x00" in v]
+        if nul:
+            message = f"NUL byte in column(s) {', '.join(nul)}"
+            self._reject(first_line, nul[0], "nul_byte", message, text.replace("\x00", "\\x00"))
+            return
+        bad = [c for c, v in zip(self.columns, record, strict=True) if "\ufffd" in v]
+        if bad and self.replaced_from is not None:
+            message = f"a sequence that is not valid {self.replaced_from} in column {bad[0]}"
+            self._reject(first_line, bad[0], "encoding_invalid", message, text)
+            return
         assert self.writer is not None
         self.writer.add([v if v != "" else None for v in record], first_line)
 
@@ -456,13 +645,6 @@ class _CarefulCsv:
             self._reject(first, None, "unbalanced_quote", message, text)
         for number, line, issue in rest:
             self._feed(number, line, issue)
-
-
-def _slow_csv(
-    path: Path, berkas: str, columns: list[str], delimiter: str, encoding: str, out: Path, max_field: int
-) -> tuple[StagedFile, bool]:
-    """The careful path (:class:`_CarefulCsv`); also says whether some line decoded to more than ASCII."""
-    return _CarefulCsv(berkas, columns, delimiter, encoding, max_field).read(path, out)
 
 
 # --- XLSX and Parquet -----------------------------------------------------------------------------

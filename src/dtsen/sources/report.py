@@ -68,6 +68,17 @@ def file_report(
     return report
 
 
+def _required_notes(mapping: Mapping, by_reason: dict[str, int]) -> list[str]:
+    """One line per required field whose absence quarantined rows: a mapping copied from another source
+    may mark required what this source never has (a register without KK numbers)."""
+    return [
+        f"{by_reason[f'{name}_missing']} row(s) quarantined because fields.{name} is required in mapping "
+        f"{mapping.name} and was empty; if this source has no {name}, remove 'required: true' there"
+        for name, fm in mapping.fields.items()
+        if fm.required and by_reason.get(f"{name}_missing")
+    ]
+
+
 def batch_report(
     batch_id: str, mapping: Mapping, per_file: list[dict[str, Any]], quarantine: pa.Table, notes: list[str]
 ) -> dict[str, Any]:
@@ -100,7 +111,11 @@ def batch_report(
         "warnings_by_code": dict(sorted(warnings.items(), key=lambda kv: -kv[1])),
         "quarantined_findings": quarantine.num_rows,
         "files": files,
-        "notes": notes + [n for f in per_file for n in f["staged"].notes],
+        "notes": [
+            *notes,
+            *(n for f in per_file for n in f["staged"].notes),
+            *_required_notes(mapping, by_reason),
+        ],
     }
     niks = [f["nik"] for f in files if "nik" in f]
     if niks:

@@ -53,6 +53,16 @@ class StagedFile:
     rejects: list[Reject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # file-level warnings (unknown columns, ...)
     fast_path: bool = False
+    # A UTF-16/32 or CR-only file is read from a UTF-8 copy with LF line ends (same line numbers): raw
+    # lines for quarantine come from that copy, not from the landed bytes.
+    text: Path | None = None
+    text_encoding: str | None = None
+
+    def lines_source(self, landed: Path) -> tuple[Path, str]:
+        """The file whose physical lines ``_baris`` numbers, and its encoding."""
+        if self.text is not None:
+            return self.text, self.text_encoding or self.encoding
+        return landed, self.encoding
 
 
 class ColumnWriter:

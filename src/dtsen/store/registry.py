@@ -59,7 +59,7 @@ def _name_rules() -> tuple[Any, ...]:
     """The ingestion's name rules (dtsen.sources.names), compiled once; imported lazily (Ibis)."""
     from dtsen.sources import names as t
 
-    fold = str.maketrans(t.FOLD_FROM, t.FOLD_TO)
+    fold = str.maketrans(t.FOLD_FROM, t.FOLD_TO, t.ZERO_WIDTH)  # zero-width characters deleted
     return (
         fold,
         t.FOLD_MULTI,
@@ -91,13 +91,13 @@ def _normalize_once(text: str | None) -> str:
         return ""
     fold, multi, full_upper, full_other, suffix, prefix, canon, old = _name_rules()
     value = unicodedata.normalize("NFC", str(text)).strip()
-    if not value.isascii():
-        value = full_other.sub(" ", value)
-        for letter, capital in full_upper.items():
-            value = value.replace(letter, capital)
+    if not value.isascii():  # folded, then upper-cased alike on both engines, as ingestion does
         value = value.translate(fold)
         for letter, ascii_form in multi.items():
             value = value.replace(letter, ascii_form)
+        value = full_other.sub(" ", value)
+        for letter, capital in full_upper.items():
+            value = value.replace(letter, capital)
     value = value.upper()
     if suffix[0].search(value):  # each rule only where ingestion's cheap pre-test lets it run
         value = suffix[1].sub("", value)

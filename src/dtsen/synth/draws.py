@@ -16,7 +16,7 @@ def categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 def ordered(
     rng: np.random.Generator,
     signal: np.ndarray,
-    loading: float,
+    loading: np.ndarray | float,
     shares: list[float],
     shift: np.ndarray | float = 0.0,
 ) -> np.ndarray:
@@ -33,7 +33,7 @@ def ordered(
 def binary(
     rng: np.random.Generator,
     signal: np.ndarray,
-    loading: float,
+    loading: np.ndarray | float,
     share: float,
     shift: np.ndarray | float = 0.0,
 ) -> np.ndarray:
