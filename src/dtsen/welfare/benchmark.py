@@ -16,9 +16,13 @@ from dtsen.welfare.train import train
 
 
 def desil_deviation(scores: pl.DataFrame, column: str, group: str | None = None) -> float:
-    """Largest |share of persons in a desil - 10%| (percentage points), within ``group`` when given."""
+    """Largest |share of persons in a desil - 10%| (percentage points), within ``group`` when given.
+
+    Families the registry may not rank (no desil) are not part of the ten groups.
+    """
     keys = [group, column] if group else [column]
-    shares = scores.group_by(keys).agg(pl.col("jumlah_anggota").sum().alias("p"))
+    ranked = scores.filter(pl.col(column).is_not_null())
+    shares = ranked.group_by(keys).agg(pl.col("jumlah_anggota").sum().alias("p"))
     total = pl.col("p").sum().over(group) if group else pl.col("p").sum()
     shares = shares.with_columns(t=total)
     return float(((shares["p"] / shares["t"]) - 0.1).abs().max() * 100)
@@ -80,6 +84,7 @@ def bench_rank(synth_dir: Path, data_dir: Path, work: Path, engine: str, seed: i
         "interval_coverage": round(chosen["interval_coverage"], 4),
         "interval_coverage_survey": round(model.manifest["headline"]["interval_coverage"], 4),
         "borderline_share": round(float(scores["borderline"].mean()), 4),
+        "unranked_families": int(scores["desil_nasional"].is_null().sum()),
         "desil_max_deviation_pt": {
             "nasional": round(desil_deviation(scores, "desil_nasional"), 3),
             "provinsi": round(desil_deviation(scores, "desil_provinsi", "kode_prov"), 3),

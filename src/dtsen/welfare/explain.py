@@ -32,7 +32,7 @@ from dtsen.reference.codes import (
     SumberAirMinum,
     SumberPenerangan,
 )
-from dtsen.reference.regions import provinces
+from dtsen.reference.regions import kabupaten, provinces
 from dtsen.welfare.features import ASSETS, FEATURES
 
 TOP = 3
@@ -88,6 +88,7 @@ def _int(column: str) -> pl.Expr:
 def descriptions() -> dict[str, pl.Expr]:
     """One expression per explanation group: the family's answer in words (over the feature table)."""
     prov_names = {str(int(r["kode"])): r["nama"] for r in provinces().iter_rows(named=True)}
+    kab_names = {str(int(r["kode"])): r["nama"] for r in kabupaten().iter_rows(named=True)}
     head_job = pl.col("kepala_status_pekerjaan").cast(pl.Int64).cast(pl.String)
     out: dict[str, pl.Expr] = {
         "ukuran_keluarga": pl.format("Jumlah anggota keluarga {} orang", _int("jumlah_anggota")),
@@ -161,10 +162,17 @@ def descriptions() -> dict[str, pl.Expr]:
         "ternak": pl.when(pl.col("jumlah_ternak") > 0)
         .then(pl.format("Memiliki {} ekor ternak", _int("jumlah_ternak")))
         .otherwise(pl.lit("Tidak memiliki ternak")),
+        # The area effect is estimated at every level the survey has (province, kab/kota and deeper),
+        # so the sentence names the kab/kota as well as the province where the family's kab is known.
         "wilayah": pl.format(
             "Tinggal di daerah {} di {}",
             _yes_no(pl.col("perkotaan") > 0, "perkotaan", "perdesaan"),
-            pl.col("prov")
+            pl.concat_str(
+                pl.col("kab").cast(pl.Int64).cast(pl.String).replace_strict(kab_names, default=None),
+                pl.lit(", "),
+                ignore_nulls=False,
+            ).fill_null("")
+            + pl.col("prov")
             .cast(pl.Int64)
             .cast(pl.String)
             .replace_strict(prov_names, default="provinsi tidak diketahui"),

@@ -98,8 +98,11 @@ def regsosek_truth(data_dir: Path, synth_dir: Path) -> pl.DataFrame:
 
 def evaluate(scores: pl.DataFrame, truth: pl.DataFrame, score_column: str = "skor") -> dict:
     """Registry scores judged against the truth: targeting at equal coverage, Spearman, interval coverage
-    and the subgroup audit (families without living members carry no persons and are left out)."""
-    j = scores.join(truth, on=KEY, how="inner").filter(pl.col("jumlah_anggota") > 0)
+    and the subgroup audit (families without living members carry no persons and are left out, and so are
+    families the registry may not rank: they have no score, so they take no place in the ranking)."""
+    j = scores.join(truth, on=KEY, how="inner").filter(
+        (pl.col("jumlah_anggota") > 0) & pl.col(score_column).is_not_null()
+    )
     y = j["log_truth"].to_numpy()
     s = j[score_column].to_numpy()
     w = j["jumlah_anggota"].cast(pl.Float64).to_numpy()

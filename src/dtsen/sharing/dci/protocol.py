@@ -314,6 +314,17 @@ def _accepted_entry(
     )
 
 
+def remember(call: Call, header: dict[str, Any]) -> None:
+    """Record the message id (the replay guard) once the message is known to be acted on."""
+    remember_message(
+        call.session,
+        sender_id=call.client.client_id,
+        message_id=header["message_id"],
+        action=header["action"],
+        now=call.now,
+    )
+
+
 def audit_accepted(call: Call, header: dict[str, Any], *, path: str, items: int, **extra: Any) -> None:
     audit.record_entries(call.session, [_accepted_entry(call, header, path=path, items=items, **extra)])
 
@@ -324,13 +335,7 @@ def sync_search(call: Call, body: Any) -> Answer:
     items = message["search_request"]
     _check_items(call, header, items, most=min(call.limits.sync_batch_max, call.limits.batch_max))
     grant = _grant(call)
-    remember_message(
-        call.session,
-        sender_id=call.client.client_id,
-        message_id=header["message_id"],
-        action=header["action"],
-        now=call.now,
-    )
+    remember(call, header)
     entries: list[dict[str, Any]] = []  # the persons read, then the request: appended in one round trip
     answers = search_items(
         call.session,
@@ -445,13 +450,7 @@ def async_search(call: Call, body: Any) -> Answer:
             "every search_request item was rejected; the first: " + first.get("status_reason_message", ""),
             400,
         )
-    remember_message(
-        call.session,
-        sender_id=call.client.client_id,
-        message_id=header["message_id"],
-        action=header["action"],
-        now=call.now,
-    )
+    remember(call, header)
     references = [str(item.get("reference_id", "")) for item in items]
     row = _store(call, header, message, action="search", uri=uri, references=references)
     audit_accepted(call, header, path=ASYNC_SEARCH, items=len(items), correlation_id=row.correlation_id)

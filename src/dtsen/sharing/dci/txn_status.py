@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from dtsen.sharing.dci import outbox
-from dtsen.sharing.dci.envelope import header_for_reply, remember_message
+from dtsen.sharing.dci.envelope import header_for_reply
 from dtsen.sharing.dci.errors import DciError
 from dtsen.sharing.dci.protocol import (
     ASYNC_TXN_STATUS,
@@ -25,6 +25,7 @@ from dtsen.sharing.dci.protocol import (
     callback_uri,
     message_timestamp,
     new_correlation_id,
+    remember,
     reply,
 )
 from dtsen.store.dci import DciTransaction
@@ -109,13 +110,7 @@ def _txn_message(message: dict[str, Any], status: dict[str, Any]) -> dict[str, A
 def sync_txn_status(call: Call, body: Any) -> Answer:
     header, message = admit(call, body, path=SYNC_TXN_STATUS)
     _check_count(header, 1)
-    remember_message(
-        call.session,
-        sender_id=call.client.client_id,
-        message_id=header["message_id"],
-        action=header["action"],
-        now=call.now,
-    )
+    remember(call, header)
     code, answer, status = txn_status(call, message)
     audit_accepted(call, header, path=SYNC_TXN_STATUS, items=1, found=code == 200)
     out = reply(
@@ -140,13 +135,7 @@ def async_txn_status(call: Call, body: Any) -> Answer:
     header, message = admit(call, body, path=ASYNC_TXN_STATUS)
     _check_count(header, 1)
     uri = callback_uri(call, header)
-    remember_message(
-        call.session,
-        sender_id=call.client.client_id,
-        message_id=header["message_id"],
-        action=header["action"],
-        now=call.now,
-    )
+    remember(call, header)
     code, answer, status = txn_status(call, message)
     correlation_id = new_correlation_id()
     reply_header = header_for_reply(
