@@ -46,7 +46,9 @@ def _build_city(root: Path) -> None:
             out=synth,
             seed=11,
             kabupaten=KABUPATEN,
-            params=SynthParams(susenas_sample_rate=0.2),
+            # a few families only SIAK knows: the unranked family page needs one, which chance alone
+            # does not give a city this small (every other family has a survey or admin record)
+            params=SynthParams(susenas_sample_rate=0.2, unregistered_share=0.05),
         )
     )
     data = root / "data"

@@ -829,3 +829,41 @@ def test_one_million_persons(tmp_path: Path) -> None:
             assert pl.scan_parquet(out / f["path"]).select(pl.len()).collect().item() == f["rows"]
     failed = [c for c in calibration_report(out) if not c.ok]
     assert failed == []
+
+
+# ---- unregistered families -------------------------------------------------------------------------------
+
+REGISTERS = ("dtks", "p3ke", "pln_pelanggan", "kendaraan", "bidang_tanah")
+
+
+def test_unregistered_families_are_in_no_register_and_leave_the_rest_alone(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``unregistered_share`` gives a small city families only SIAK knows (the unranked path needs one),
+    chosen among those Regsosek missed, without moving a row of anyone else."""
+    request = {"persons": 3000, "kabupaten": ["3471"], "seed": 11, "fmt": "parquet"}
+    plain = Dataset(make(tmp_path_factory, "plain", **request))
+    some = Dataset(make(tmp_path_factory, "some", params=SynthParams(unregistered_share=0.05), **request))
+    person_family = some.persons.select("person_id", pl.col("family_id").alias("person_family"))
+    in_regsosek = set(some.persons.filter(pl.col("in_regsosek"))["family_id"].to_list())
+    dropped: set[int] = set()
+    for name in REGISTERS:
+        kept, full = some.links(name), plain.links(name)
+        assert kept["record_id"].is_in(full["record_id"].implode()).all(), name  # nothing added
+        gone = full.filter(~pl.col("record_id").is_in(kept["record_id"].implode()))
+        dropped |= _families_named(gone, person_family)
+    named = {family for name in REGISTERS for family in _families_named(some.links(name), person_family)}
+    unregistered = dropped - named
+    assert unregistered, "no family lost all its register records"
+    assert not unregistered & in_regsosek
+    for name in ("siak_penduduk", "regsosek_anggota", "bpjs_peserta", "susenas_rumah_tangga"):
+        assert (some.path / "sources" / f"{name}.parquet").read_bytes() == (
+            plain.path / "sources" / f"{name}.parquet"
+        ).read_bytes(), name
+
+
+def _families_named(links: pl.DataFrame, person_family: pl.DataFrame) -> set[int]:
+    """Every family a register's rows are about or held by."""
+    joined = links.join(person_family, on="person_id", how="left")
+    columns = [c for c in ("family_id", "holder_family_id", "user_family_id", "person_family") if c in joined]
+    return {v for c in columns for v in joined[c].drop_nulls().to_list()}

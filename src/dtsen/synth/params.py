@@ -90,6 +90,14 @@ class SynthParams(BaseModel):
         0.12, description="Adults whose NIK kecamatan (first registration) differs from home"
     )
     regsosek_coverage: float = Field(0.96, description="Families Regsosek reached (target 85.0 M families)")
+    unregistered_share: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of the families Regsosek did not reach that no DTKS, P3KE, PLN, vehicle or land "
+        "record names either (only SIAK knows them: unrankable, `tanpa_observasi`); at least one a chunk "
+        "when above 0, so a small test city shows the unranked path *(assumption; 0 leaves it to chance)*",
+    )
     siak_death_reported: float = Field(
         0.80, description="Deaths already recorded in SIAK (the rest still 'alive')"
     )

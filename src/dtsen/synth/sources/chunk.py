@@ -7,10 +7,13 @@ person an administrative record is held in the name of.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
+import polars as pl
 
+from dtsen.synth.geography import hash_uniform
 from dtsen.synth.params import DirtParams, SynthParams
 from dtsen.synth.population import Population
 from dtsen.synth.sources import (
@@ -25,6 +28,13 @@ from dtsen.synth.sources import (
     susenas,
 )
 from dtsen.synth.sources.common import Dirtied, SourceTables, dirty_person_fields
+
+# The exports that tell the registry something about a family's welfare (a field survey or an
+# administrative record): an unregistered family is in none of them. Regsosek needs no filter: the
+# families are chosen among those it did not reach.
+REGISTERS = ("dtks", "p3ke", "pln_pelanggan", "kendaraan", "bidang_tanah")
+# Truth columns naming a family a record is about or held by.
+FAMILY_COLUMNS = ("family_id", "holder_family_id", "user_family_id")
 
 
 class ChunkSources:
@@ -42,13 +52,14 @@ class ChunkSources:
         self.siak_nik = self.p["nik"]
         self._regsosek: tuple[SourceTables, SourceTables] | None = None
         self._susenas: tuple[SourceTables, SourceTables] | None = None
+        self.unregistered = self._unregistered_families()
 
     def rng(self, salt: int) -> np.random.Generator:
         """The random stream of one export: independent of which other exports are built."""
         return np.random.default_rng([self.seed, self.chunk, 2000 + salt])
 
     def builders(self) -> dict[str, Callable[[], SourceTables]]:
-        return {
+        builders: dict[str, Callable[[], SourceTables]] = {
             "siak_penduduk": self.siak,
             "regsosek_keluarga": lambda: self.regsosek()[0],
             "regsosek_anggota": lambda: self.regsosek()[1],
@@ -61,6 +72,39 @@ class ChunkSources:
             "susenas_rumah_tangga": lambda: self.susenas()[0],
             "susenas_anggota": lambda: self.susenas()[1],
         }
+        if len(self.unregistered):
+            for name in REGISTERS:
+                builders[name] = self._without_unregistered(builders[name])
+        return builders
+
+    def _unregistered_families(self) -> np.ndarray:
+        """The ``family_id`` of the families only SIAK knows (``unregistered_share``): among those
+        Regsosek did not reach, the lowest by a hash of their id, so the choice draws no random number
+        and leaves every other row of every export as it was."""
+        share = self.params.unregistered_share
+        fam_ids = self.f["family_id"]
+        if share <= 0 or not len(fam_ids):
+            return np.empty(0, dtype=fam_ids.dtype)
+        reached = np.zeros(len(fam_ids), dtype=bool)
+        reached[self.fam_index[self.p["in_regsosek"]]] = True
+        candidates = fam_ids[~reached]
+        n = math.ceil(share * len(candidates))
+        order = np.argsort(
+            hash_uniform(candidates.astype(np.int64), self.seed % 1_000_003 + 4099), kind="stable"
+        )
+        return np.sort(candidates[order[:n]])
+
+    def _without_unregistered(self, build: Callable[[], SourceTables]) -> Callable[[], SourceTables]:
+        """``build`` with the rows about, or held by, an unregistered family left out."""
+
+        def filtered() -> SourceTables:
+            tables = build()
+            columns = [c for c in FAMILY_COLUMNS if c in tables.truth.columns]
+            keep = ~pl.any_horizontal(pl.col(c).is_in(self.unregistered.tolist()) for c in columns)
+            mask = tables.truth.select(keep.fill_null(True)).to_series()
+            return SourceTables(tables.rows.filter(mask), tables.truth.filter(mask))
+
+        return filtered
 
     def siak(self) -> SourceTables:
         return siak_penduduk.build(self)
