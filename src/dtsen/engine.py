@@ -47,6 +47,33 @@ COMPRESSION = "zstd"  # of the files dtsen writes (Spark's temporary part files 
 SPARK_COLLECT_BYTES = 8 << 20
 BATCH_ROWS = 122_880  # DuckDB vector size x 60: about one Parquet row group
 SPARK_JW_CLASS = "uk.gov.moj.dash.linkage.JaroWinklerSimilarity"  # in Splink's similarity jar
+# DuckDB's jaro_winkler_similarity in Spark SQL (a session function; no Python on the executors): the
+# greedy Jaro matching within the window max(len)/2 - 1, half the transpositions rounded down, the Winkler
+# boost of 0.1 per shared prefix character (at most 4) above 0.7; null when either side is null
+SPARK_JARO_WINKLER = """
+CREATE OR REPLACE TEMPORARY FUNCTION dtsen_jaro_winkler(a STRING, b STRING) RETURNS DOUBLE RETURN
+IF(a IS NULL OR b IS NULL, NULL, transform(array(aggregate(
+  IF(char_length(a) = 0, array(), sequence(1, char_length(a))),
+  named_struct('f1', array_repeat(false, char_length(a)), 'f2', array_repeat(false, char_length(b))),
+  (acc, i) -> transform(
+    array(array_position(transform(acc.f2, (f, k) -> NOT f
+        AND k + 1 >= i - greatest(greatest(char_length(a), char_length(b)) div 2 - 1, 0)
+        AND k + 1 <= i + greatest(greatest(char_length(a), char_length(b)) div 2 - 1, 0)
+        AND substr(b, k + 1, 1) = substr(a, i, 1)), true)),
+    p -> named_struct('f1', transform(acc.f1, (f, k) -> f OR (p > 0 AND k + 1 = i)),
+                      'f2', transform(acc.f2, (f, k) -> f OR k + 1 = p)))[0]
+)), acc -> transform(array(named_struct(
+    'm', size(filter(acc.f1, f -> f)),
+    't', size(filter(zip_with(
+        filter(transform(acc.f1, (f, k) -> IF(f, substr(a, k + 1, 1), NULL)), c -> c IS NOT NULL),
+        filter(transform(acc.f2, (f, k) -> IF(f, substr(b, k + 1, 1), NULL)), c -> c IS NOT NULL),
+        (x, y) -> x != y), d -> d)) div 2,
+    'n', aggregate(sequence(1, 4), 0, (n, k) -> IF(n = k - 1 AND k <= least(char_length(a), char_length(b))
+        AND substr(a, k, 1) = substr(b, k, 1), k, n)))),
+  v -> transform(array(IF(v.m = 0, 0.0D,
+        (v.m / char_length(a) + v.m / char_length(b) + (v.m - v.t) / v.m) / 3)),
+    j -> IF(j > 0.7D, j + 0.1D * v.n * (1.0D - j), j))[0])[0])[0])
+"""
 
 # Settings for the session dtsen starts itself (local mode: light, small shuffles) ...
 SPARK_LOCAL_CONF: dict[str, str] = {
@@ -155,9 +182,9 @@ def _jw_duckdb(a: str, b: str) -> float:  # type: ignore[empty-body]
     """DuckDB's jaro_winkler_similarity."""
 
 
-@ibis.udf.scalar.builtin(name="jaro_winkler")
+@ibis.udf.scalar.builtin(name="dtsen_jaro_winkler")
 def _jw_spark(a: str, b: str) -> float:  # type: ignore[empty-body]
-    """The Jaro-Winkler UDF of the similarity jar that ships in the Splink wheel."""
+    """DuckDB's Jaro-Winkler on Spark (:data:`SPARK_JARO_WINKLER`)."""
 
 
 class DuckDBEngine(Engine):
@@ -293,7 +320,12 @@ class SparkEngine(Engine):
         return total
 
     def jaro_winkler(self, a: ir.StringValue, b: ir.StringValue) -> ir.FloatingValue:
-        self._similarity_jar()
+        """DuckDB's Jaro-Winkler as a Spark SQL function, not the Splink jar's UDF: the jar counts half
+        the transpositions as a fraction (3 -> 1.5) where DuckDB rounds them down (3 -> 1), so a name
+        pair near a threshold linked on one engine and not on the other."""
+        if self.session not in _SPARK_SQL_FUNCTIONS_READY:
+            self.session.sql(SPARK_JARO_WINKLER)
+            _SPARK_SQL_FUNCTIONS_READY.add(self.session)
         return _jw_spark(a, b)
 
     @contextmanager
@@ -313,8 +345,8 @@ class SparkEngine(Engine):
         yield SparkAPI(spark_session=self.session)
 
     def _similarity_jar(self) -> None:
-        """Make the Splink similarity jar usable on the session: ``jaro_winkler`` for pipeline queries,
-        Splink's own UDFs for its predictions. Once per session."""
+        """Make the Splink similarity jar usable on the session: Splink's UDFs for its predictions
+        (pipeline queries use :meth:`jaro_winkler` instead). Once per session."""
         if self.session in _SPARK_JAR_READY:
             return
         from pyspark.sql.types import DoubleType
@@ -329,6 +361,7 @@ class SparkEngine(Engine):
 
 _SPARK_VIEWS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 _SPARK_JAR_READY: weakref.WeakSet[Any] = weakref.WeakSet()
+_SPARK_SQL_FUNCTIONS_READY: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _fingerprint(table: pa.Table) -> str:
