@@ -148,3 +148,26 @@ def test_rules_on_empty_fields_are_named() -> None:
     kept = usable_rules(table, [["nik"], ["substr(tgl_lahir, 1, 4)", "nik"]], "EM rule", notes)
     assert kept == [["nik"]]
     assert notes == ["EM rule substr(tgl_lahir, 1, 4)+nik skipped: tgl_lahir null in every record"]
+
+
+def test_unobserved_level_is_pinned_not_left_to_splink_default() -> None:
+    """A level EM never observed keeps EM's own near-zero m in the saved model, not Splink's default."""
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator
+    from splink.internals.constants import LEVEL_NOT_OBSERVED_TEXT
+
+    from dtsen.linkage.splink_model import UNOBSERVED, pin_unobserved_levels
+
+    frame = pa.table({"unique_id": [1, 2], "nik": ["3403045607220001", "3403045408220001"]})
+    settings = SettingsCreator(
+        link_type="dedupe_only", comparisons=[cl.LevenshteinAtThresholds("nik", [1, 2])]
+    )
+    linker = Linker(DuckDBAPI().register(frame), settings)
+    exact, one, two, _ = linker._settings_obj.comparisons[0]._comparison_levels_excluding_null
+    exact._add_trained_m_probability(0.9, "em")
+    two._add_trained_m_probability(LEVEL_NOT_OBSERVED_TEXT, "em")
+    pin_unobserved_levels(linker)
+    assert two.m_probability == UNOBSERVED
+    assert one.m_probability != UNOBSERVED  # never trained at all: left to the caller
+    saved = linker._settings_obj.comparisons[0].as_dict()["comparison_levels"]
+    assert [lv.get("m_probability") for lv in saved if lv["sql_condition"].count("<= 2")] == [UNOBSERVED]

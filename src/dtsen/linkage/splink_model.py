@@ -175,6 +175,28 @@ def usable_rules(table: pa.Table, rules: list[list[str]], what: str, notes: list
     return kept
 
 
+UNOBSERVED = 1e-6  # what an EM session itself scores a level it never observed with
+
+
+def pin_unobserved_levels(linker: Any) -> None:
+    """Give every level that training saw but never observed (no EM session found it among matches, or
+    random sampling among non-matches) the probability :data:`UNOBSERVED`. Splink leaves such a level
+    untrained, and scoring then uses its *default* m: for a NIK two digits away (sisters born weeks
+    apart have such NIKs) that turned "never seen among matches" into +5.7 bits and merged siblings."""
+    from splink.internals.constants import LEVEL_NOT_OBSERVED_TEXT
+
+    def unobserved(trained: list[dict[str, Any]]) -> bool:
+        values = [r["probability"] for r in trained]
+        return bool(values) and all(v == LEVEL_NOT_OBSERVED_TEXT for v in values)
+
+    for comparison in linker._settings_obj.comparisons:
+        for level in comparison._comparison_levels_excluding_null:
+            if unobserved(level._trained_m_probabilities) and not level._fix_m_probability:
+                level.m_probability = UNOBSERVED
+            if unobserved(level._trained_u_probabilities) and not level._fix_u_probability:
+                level.u_probability = UNOBSERVED
+
+
 @dataclass(frozen=True)
 class Model:
     version: int
@@ -242,6 +264,7 @@ def train(sample: pa.Table, cfg: LinkConfig, state_dir: Path) -> Model:
             )
         for note in notes:
             log.warning("splink training", note=note)
+        pin_unobserved_levels(linker)
         folder = model_dir(state_dir)
         folder.mkdir(parents=True, exist_ok=True)
         previous = current_model(state_dir)
