@@ -47,8 +47,11 @@ def _build_city(root: Path) -> None:
             seed=11,
             kabupaten=KABUPATEN,
             # a few families only SIAK knows: the unranked family page needs one, which chance alone
-            # does not give a city this small (every other family has a survey or admin record)
-            params=SynthParams(susenas_sample_rate=0.2, unregistered_share=0.05),
+            # does not give a city this small (every other family has a survey or admin record); half
+            # the moves since 2022 unreported to SIAK, so that two families that came from another
+            # kab/kota are still registered there (the dashboards' region-scoping tests need a second
+            # kab/kota; with the default 75% this seed happens to leave none)
+            params=SynthParams(susenas_sample_rate=0.2, unregistered_share=0.05, siak_move_reported=0.5),
         )
     )
     data = root / "data"

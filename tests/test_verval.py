@@ -160,7 +160,13 @@ def test_observed_changes_only_what_differs_and_may_be_corrected(world: dict[str
         served = verval.served_family(session, case.id_keluarga_dtsen)
         assert served is not None
         observed: dict[str, Any] = {name: served.get(name) for name in verval.HOUSING}
-        observed.update({name: bool(served.get(name)) for name in verval.asset_fields()})
+        # an asset the registry never observed stays unobserved (None), not "does not own"
+        observed.update(
+            {
+                name: None if served.get(name) is None else bool(served.get(name))
+                for name in verval.asset_fields()
+            }
+        )
         assert verval.observed_changes(session, case, observed) == []  # all as served: nothing changes
         new_floor = next(int(code) for code in Lantai if int(code) != served.get("lantai"))
         observed["lantai"] = new_floor
