@@ -140,7 +140,9 @@ def descriptions() -> dict[str, pl.Expr]:
         .otherwise(pl.lit("Rumah bukan milik sendiri")),
         "luas_lantai": pl.format(
             "Luas lantai sekitar {} m² per orang",
-            pl.col("log_luas_lantai_per_kapita").exp().round(0).cast(pl.Int64),
+            # m² per person is often exactly x.5 (83 m² for 2 persons): round the exp(log) to 6 digits
+            # first, or the last bit of the engine's log decides 41 or 42
+            pl.col("log_luas_lantai_per_kapita").exp().round(6).round(0).cast(pl.Int64),
         ),
         "lantai": _coded("lantai", Lantai, "Lantai rumah"),
         "dinding": _coded("dinding", Dinding, "Dinding rumah"),
