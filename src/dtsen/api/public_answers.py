@@ -25,7 +25,6 @@ from dtsen.api.public_forms import (
     STATE_LABELS,
     UNRANKED_DEFAULT,
     UNRANKED_REASONS,
-    UPLOAD_MESSAGES,
     RefusedError,
     admit,
     count_hit,
@@ -41,6 +40,7 @@ from dtsen.store import audit, registry
 from dtsen.store.registry import CitizenStatus
 from dtsen.web.i18n import N_
 from dtsen.web.templating import render, translator
+from dtsen.web.upload_messages import UPLOAD_MESSAGES
 from dtsen.workflows import intake, read_trail
 
 

@@ -49,16 +49,6 @@ DOCUMENT_LABELS: dict[str, str] = {
     "lainnya": N_("Dokumen lain"),
 }
 
-UPLOAD_MESSAGES: dict[str, str] = {
-    "too_large": N_("Berkas terlalu besar: paling besar 5 MB per berkas."),
-    "empty": N_("Berkas kosong."),
-    "type": N_("Jenis berkas tidak diterima: kirim foto JPEG atau PNG, atau PDF."),
-    "type_mismatch": N_(
-        "Isi berkas tidak sesuai dengan namanya (misalnya PDF yang dinamai .jpg). Kirim berkas aslinya."
-    ),
-    "damaged": N_("Berkas rusak atau tidak dapat dibuka."),
-    "too_many_pixels": N_("Gambar terlalu besar ukurannya (piksel). Kirim foto biasa dari kamera ponsel."),
-}
 
 CHALLENGE_MESSAGES: dict[str, str] = {
     "missing": N_(

@@ -44,6 +44,7 @@ from dtsen.store import audit
 from dtsen.store.served import ServedSnapshot
 from dtsen.store.sharing import LEVELS, AccessRequest
 from dtsen.web.i18n import N_
+from dtsen.web.upload_messages import UPLOAD_MESSAGES
 from dtsen.workflows.cases import CaseError, CaseInvalidError, CaseRefusedError, CaseStateError, Message
 from dtsen.workflows.machine import State, Transition, Workflow
 
@@ -118,16 +119,6 @@ LEVEL_LABELS: dict[str, str] = {
     "byname": N_("By name by address (hanya kolom yang disetujui)"),
 }
 STATE_LABELS: dict[str, str] = {state.name: state.label for state in AKSES.states}
-UPLOAD_MESSAGES: dict[str, str] = {
-    "too_large": N_("Berkas terlalu besar: paling besar 5 MB per berkas."),
-    "empty": N_("Berkas kosong."),
-    "type": N_("Jenis berkas tidak diterima: kirim foto JPEG atau PNG, atau PDF."),
-    "type_mismatch": N_(
-        "Isi berkas tidak sesuai dengan namanya (misalnya PDF yang dinamai .jpg). Kirim berkas aslinya."
-    ),
-    "damaged": N_("Berkas rusak atau tidak dapat dibuka."),
-    "too_many_pixels": N_("Gambar terlalu besar ukurannya (piksel). Kirim foto biasa dari kamera ponsel."),
-}
 _REGION_RE = re.compile(r"^\d{2}(?:\d{2}(?:\d{2}(?:\d{4})?)?)?$")
 _PROGRAM_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _PERIOD_RE = re.compile(r"^\d{4}Q[1-4]$")

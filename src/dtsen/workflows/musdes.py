@@ -54,6 +54,7 @@ from dtsen.store import audit
 from dtsen.store.cases import MusdesItem, MusdesSession, WorkflowCase
 from dtsen.web import documents
 from dtsen.web.i18n import N_
+from dtsen.web.upload_messages import UPLOAD_MESSAGES
 from dtsen.workflows import cases
 from dtsen.workflows.cases import (
     CaseError,
@@ -80,16 +81,6 @@ DECISION_LABELS: dict[str, str] = {
     "setuju": N_("Disetujui"),
     "tolak": N_("Ditolak"),
     "tunda": N_("Ditunda"),
-}
-UPLOAD_MESSAGES: dict[str, str] = {
-    "too_large": N_("Berkas terlalu besar: paling besar 5 MB per berkas."),
-    "empty": N_("Berkas kosong."),
-    "type": N_("Jenis berkas tidak diterima: kirim foto JPEG atau PNG, atau PDF."),
-    "type_mismatch": N_(
-        "Isi berkas tidak sesuai dengan namanya (misalnya PDF yang dinamai .jpg). Kirim berkas aslinya."
-    ),
-    "damaged": N_("Berkas rusak atau tidak dapat dibuka."),
-    "too_many_pixels": N_("Gambar terlalu besar ukurannya (piksel). Kirim foto biasa dari kamera ponsel."),
 }
 
 
