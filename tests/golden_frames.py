@@ -11,8 +11,19 @@ import polars as pl
 
 from dtsen.canonical import ENTITIES
 
-_SKIP = {"id_anggota", "id_anggota_sumber", "id_keluarga", "sumber", "batch_id", "berkas", "baris", "flags",
-         "tanggal_data", "status_padan", "umur"}  # fmt: skip
+_SKIP = {
+    "id_anggota",
+    "id_anggota_sumber",
+    "id_keluarga",
+    "sumber",
+    "batch_id",
+    "berkas",
+    "baris",
+    "flags",
+    "tanggal_data",
+    "status_padan",
+    "umur",
+}
 PERSON_SCHEMA: dict[str, pl.DataType] = {
     "id_dtsen": pl.String(),
     "id_keluarga_dtsen": pl.String(),
@@ -24,8 +35,18 @@ PERSON_SCHEMA: dict[str, pl.DataType] = {
     "segmen_bpjs": pl.Int8(),
     "umur": pl.Int16(),
 }
-_FSKIP = {"id_keluarga", "id_keluarga_sumber", "no_kk", "jumlah_anggota", "sumber", "batch_id", "berkas",
-          "baris", "flags", "tanggal_data"}  # fmt: skip
+_FSKIP = {
+    "id_keluarga",
+    "id_keluarga_sumber",
+    "no_kk",
+    "jumlah_anggota",
+    "sumber",
+    "batch_id",
+    "berkas",
+    "baris",
+    "flags",
+    "tanggal_data",
+}
 FAMILY_SCHEMA: dict[str, pl.DataType] = {
     "id_keluarga_dtsen": pl.String(),
     "no_kk": pl.String(),
@@ -35,13 +56,25 @@ FAMILY_SCHEMA: dict[str, pl.DataType] = {
     "konflik": pl.List(pl.String()),
 }
 SCORE_SCHEMA: dict[str, pl.DataType] = {
-    "id_keluarga_dtsen": pl.String(), "kode_prov": pl.String(), "kode_kab": pl.String(),
-    "jumlah_anggota": pl.Int16(), "skor": pl.Float64(), "perkiraan_pengeluaran": pl.Float64(),
-    "batas_bawah": pl.Float64(), "batas_atas": pl.Float64(), "peringkat": pl.Int64(),
-    "desil_nasional": pl.Int8(), "desil_provinsi": pl.Int8(), "desil_kabkota": pl.Int8(),
-    "p_desil_le4": pl.Float64(), "p_desil_le5": pl.Float64(), "borderline": pl.Boolean(),
-    "status_peringkat": pl.String(), "alasan_tidak_diperingkat": pl.String(), "versi_model": pl.String(),
-}  # fmt: skip
+    "id_keluarga_dtsen": pl.String(),
+    "kode_prov": pl.String(),
+    "kode_kab": pl.String(),
+    "jumlah_anggota": pl.Int16(),
+    "skor": pl.Float64(),
+    "perkiraan_pengeluaran": pl.Float64(),
+    "batas_bawah": pl.Float64(),
+    "batas_atas": pl.Float64(),
+    "peringkat": pl.Int64(),
+    "desil_nasional": pl.Int8(),
+    "desil_provinsi": pl.Int8(),
+    "desil_kabkota": pl.Int8(),
+    "p_desil_le4": pl.Float64(),
+    "p_desil_le5": pl.Float64(),
+    "borderline": pl.Boolean(),
+    "status_peringkat": pl.String(),
+    "alasan_tidak_diperingkat": pl.String(),
+    "versi_model": pl.String(),
+}
 
 DESA = "3302012001"  # a real village of Kab. Banyumas
 
@@ -49,29 +82,60 @@ DESA = "3302012001"  # a real village of Kab. Banyumas
 def person(pid: str, fid: str, nik: str, umur: int, **kw: Any) -> dict[str, Any]:
     """A living person of family ``fid`` with a birth date matching ``umur`` at 2026-03-31."""
     return {
-        "id_dtsen": pid, "id_keluarga_dtsen": fid, "nik": nik, "nama": f"NAMA {pid}", "umur": umur,
-        "tanggal_lahir": date(2026 - umur, 1, 15), "jenis_kelamin": 1, "status_hidup": True,
-        "kode_desa": DESA, "kode_kec": DESA[:6], "kode_kab": DESA[:4], "kode_prov": DESA[:2],
-        "hubungan": 1 if pid.endswith("1") else 3, "status_kawin": 1, "pekerjaan_siak": 1,
-        "penyakit_kronis": 0, "sumber_data": ["siak"], "di_dukcapil": True, **kw,
-    }  # fmt: skip
+        "id_dtsen": pid,
+        "id_keluarga_dtsen": fid,
+        "nik": nik,
+        "nama": f"NAMA {pid}",
+        "umur": umur,
+        "tanggal_lahir": date(2026 - umur, 1, 15),
+        "jenis_kelamin": 1,
+        "status_hidup": True,
+        "kode_desa": DESA,
+        "kode_kec": DESA[:6],
+        "kode_kab": DESA[:4],
+        "kode_prov": DESA[:2],
+        "hubungan": 1 if pid.endswith("1") else 3,
+        "status_kawin": 1,
+        "pekerjaan_siak": 1,
+        "penyakit_kronis": 0,
+        "sumber_data": ["siak"],
+        "di_dukcapil": True,
+        **kw,
+    }
 
 
 def family(fid: str, kk: str, head: str, **kw: Any) -> dict[str, Any]:
     desa = kw.pop("kode_desa", DESA)
     return {
-        "id_keluarga_dtsen": fid, "no_kk": kk, "id_kepala": head, "kode_desa": desa, "kode_kec": desa[:6],
-        "kode_kab": desa[:4], "kode_prov": desa[:2], "alamat": f"JL. {fid}", "rt": "001", "rw": "002",
-        "aset_mobil": False, "lantai": 6, "konflik": [], **kw,
-    }  # fmt: skip
+        "id_keluarga_dtsen": fid,
+        "no_kk": kk,
+        "id_kepala": head,
+        "kode_desa": desa,
+        "kode_kec": desa[:6],
+        "kode_kab": desa[:4],
+        "kode_prov": desa[:2],
+        "alamat": f"JL. {fid}",
+        "rt": "001",
+        "rw": "002",
+        "aset_mobil": False,
+        "lantai": 6,
+        "konflik": [],
+        **kw,
+    }
 
 
 def score(fid: str, desil: int, peringkat: int, kode_kab: str = DESA[:4]) -> dict[str, Any]:
     return {
-        "id_keluarga_dtsen": fid, "kode_prov": kode_kab[:2], "kode_kab": kode_kab, "peringkat": peringkat,
-        "desil_nasional": desil, "desil_provinsi": desil, "desil_kabkota": desil, "skor": 13.0,
+        "id_keluarga_dtsen": fid,
+        "kode_prov": kode_kab[:2],
+        "kode_kab": kode_kab,
+        "peringkat": peringkat,
+        "desil_nasional": desil,
+        "desil_provinsi": desil,
+        "desil_kabkota": desil,
+        "skor": 13.0,
         "versi_model": "m1",
-    }  # fmt: skip
+    }
 
 
 def frame(rows: list[dict[str, Any]], schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -124,9 +188,17 @@ def sample() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str,
         person("p31", "f3", "3302014101560003", 70, jenis_kelamin=2),
         person("p41", "f4", "3302010101800004", 45, pekerjaan_siak=5),
         person("p42", "f4", "3302010101150004", 10, partisipasi_sekolah=1, jenjang_pendidikan=3),
-        person("p51", "f5", "3302010101700005", 55, pekerjaan_siak=9, kode_desa="3301012001",
-               kode_kec="330101", kode_kab="3301"),
-    ]  # fmt: skip
+        person(
+            "p51",
+            "f5",
+            "3302010101700005",
+            55,
+            pekerjaan_siak=9,
+            kode_desa="3301012001",
+            kode_kec="330101",
+            kode_kab="3301",
+        ),
+    ]
     families = [
         family("f1", "3302010101200001", "p11"),
         family("f2", "3302010101200002", "p21"),
@@ -134,6 +206,11 @@ def sample() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str,
         family("f4", "3302010101200004", "p41", aset_mobil=True),
         family("f5", "3302010101200005", "p51", aset_mobil=True, kode_desa="3301012001"),
     ]
-    scores = [score("f1", 2, 10), score("f2", 8, 800), score("f3", 1, 1), score("f4", 3, 20),
-              score("f5", 4, 30, kode_kab="3301")]  # fmt: skip
+    scores = [
+        score("f1", 2, 10),
+        score("f2", 8, 800),
+        score("f3", 1, 1),
+        score("f4", 3, 20),
+        score("f5", 4, 30, kode_kab="3301"),
+    ]
     return persons, families, scores

@@ -45,8 +45,16 @@ def world(engine: Engine, db_url: str) -> Iterator[dict[str, Any]]:
     sessions: dict[str, dict[str, Any]] = {}
     for name, (role, regions) in USERS.items():
         with session_scope(engine=engine) as db:
-            user = create_user(db, username=f"audit.{name}", full_name=name, role=role, regions=regions,
-                               password=PASSWORD, now=now, actor={"actor": "system:test", "actor_role": None})  # fmt: skip
+            user = create_user(
+                db,
+                username=f"audit.{name}",
+                full_name=name,
+                role=role,
+                regions=regions,
+                password=PASSWORD,
+                now=now,
+                actor={"actor": "system:test", "actor_role": None},
+            )
             created = create_session(db, user, now=now, policy=DEFAULT_POLICY)
             sessions[name] = {"cookie": {SESSION_COOKIE: created.token}, "csrf": created.row.csrf_token}
     with TestClient(create_app(db_url)) as client:
@@ -83,8 +91,12 @@ def no_nik(*texts: str) -> None:
 
 
 def test_auditor_searches_by_actor_and_the_search_is_audited(world: dict[str, Any]) -> None:
-    seed(world["engine"], {"actor": "user:pelaku.satu"}, {"actor": "user:pelaku.satu", "action": "export"},
-         {"actor": "user:pelaku.dua"})  # fmt: skip
+    seed(
+        world["engine"],
+        {"actor": "user:pelaku.satu"},
+        {"actor": "user:pelaku.satu", "action": "export"},
+        {"actor": "user:pelaku.dua"},
+    )
     page = as_user(world, "auditor").get("/staf/audit", params={"aktor": "pelaku.satu"})
     assert page.status_code == 200
     assert page.text.count(ROW) == 2
@@ -108,15 +120,33 @@ def test_auditor_searches_by_actor_and_the_search_is_audited(world: dict[str, An
 
 def test_search_by_action_resource_and_time_range(world: dict[str, Any]) -> None:
     wib = datetime.fromisoformat
-    seed(world["engine"],
-         {"actor": "user:waktu", "action": "update", "resource": "data_extract",
-          "occurred_at": wib("2025-01-10T10:00:00+07:00")},
-         {"actor": "user:waktu", "action": "update", "resource": "access_request",
-          "occurred_at": wib("2025-02-01T00:30:00+07:00")},  # 1 Feb WIB, still 31 Jan in UTC
-         {"actor": "user:waktu", "action": "update", "resource": "data_extract",
-          "occurred_at": wib("2025-02-28T23:59:00+07:00")},
-         {"actor": "user:waktu", "action": "update", "resource": "data_extract",
-          "occurred_at": wib("2025-03-01T00:00:00+07:00")})  # fmt: skip
+    seed(
+        world["engine"],
+        {
+            "actor": "user:waktu",
+            "action": "update",
+            "resource": "data_extract",
+            "occurred_at": wib("2025-01-10T10:00:00+07:00"),
+        },
+        {
+            "actor": "user:waktu",
+            "action": "update",
+            "resource": "access_request",
+            "occurred_at": wib("2025-02-01T00:30:00+07:00"),
+        },  # 1 Feb WIB, still 31 Jan in UTC
+        {
+            "actor": "user:waktu",
+            "action": "update",
+            "resource": "data_extract",
+            "occurred_at": wib("2025-02-28T23:59:00+07:00"),
+        },
+        {
+            "actor": "user:waktu",
+            "action": "update",
+            "resource": "data_extract",
+            "occurred_at": wib("2025-03-01T00:00:00+07:00"),
+        },
+    )
     client = as_user(world, "auditor")
     february = client.get(
         "/api/audit", params={"aktor": "user:waktu", "dari": "2025-02-01", "sampai": "2025-02-28"}
@@ -139,9 +169,12 @@ def test_search_by_action_resource_and_time_range(world: dict[str, Any]) -> None
 
 
 def test_search_by_nik_never_shows_or_records_the_nik(world: dict[str, Any]) -> None:
-    seed(world["engine"], {"actor": "user:petugas.a", "nik": NIK, "region_kode": "3471011001"},
-         {"actor": "user:petugas.b", "nik": NIK, "action": "export"},
-         {"actor": "user:petugas.a", "nik": OTHER_NIK})  # fmt: skip
+    seed(
+        world["engine"],
+        {"actor": "user:petugas.a", "nik": NIK, "region_kode": "3471011001"},
+        {"actor": "user:petugas.b", "nik": NIK, "action": "export"},
+        {"actor": "user:petugas.a", "nik": OTHER_NIK},
+    )
     ref = audit.subject_ref(NIK)
     client = as_user(world, "auditor")
     csrf = world["sessions"]["auditor"]["csrf"]
@@ -159,8 +192,9 @@ def test_search_by_nik_never_shows_or_records_the_nik(world: dict[str, Any]) -> 
     # the reference in a URL finds the same; the NIK in the JSON body too
     by_ref = client.get("/api/audit", params={"subjek": ref}).json()["entri"]
     assert len(by_ref) == 3  # two entries about the person and the search above
-    by_body = client.post("/api/audit/cari", json={"nik": NIK, "aksi": "export"},
-                          headers={"x-csrf-token": csrf}).json()["entri"]  # fmt: skip
+    by_body = client.post(
+        "/api/audit/cari", json={"nik": NIK, "aksi": "export"}, headers={"x-csrf-token": csrf}
+    ).json()["entri"]
     assert [row["actor"] for row in by_body] == ["user:petugas.b"]
     # a NIK typed where a name belongs is refused without echoing it (and nothing is recorded with it)
     wrong = client.post("/staf/audit", data={"csrf_token": csrf, "aktor": NIK})
@@ -210,8 +244,12 @@ def test_who_may_open_the_trail(world: dict[str, Any]) -> None:
 
 
 def test_export_csv_rows_rehash_and_the_export_is_audited(world: dict[str, Any]) -> None:
-    seed(world["engine"], {"actor": "user:ekspor", "nik": NIK, "purpose": "uji ekspor", "detail": {"x": [1, 2]}},
-         {"actor": "user:ekspor", "region_kode": "3471"}, {"actor": "user:lain"})  # fmt: skip
+    seed(
+        world["engine"],
+        {"actor": "user:ekspor", "nik": NIK, "purpose": "uji ekspor", "detail": {"x": [1, 2]}},
+        {"actor": "user:ekspor", "region_kode": "3471"},
+        {"actor": "user:lain"},
+    )
     answer = as_user(world, "auditor").get("/staf/audit/ekspor", params={"aktor": "user:ekspor"})
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/csv")

@@ -54,18 +54,39 @@ def _login_ok(engine: Engine, username: str, password: str) -> bool:
 
 def test_users_add_list_and_refusals(engine: Engine, db_url: str) -> None:
     code, output = _invoke(
-        "users", "add", "sari.op", "--role", "operator_desa", "--region", "34.71.12.1001",
-        "--name", "Sari Wulandari", "--password-stdin", stdin=PASSWORD + "\n", url=db_url,
-    )  # fmt: skip
+        "users",
+        "add",
+        "sari.op",
+        "--role",
+        "operator_desa",
+        "--region",
+        "34.71.12.1001",
+        "--name",
+        "Sari Wulandari",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+        url=db_url,
+    )
     assert code == 0, output
     assert "regions 3471121001" in output
     assert _login_ok(engine, "sari.op", PASSWORD)
 
     # Prompted twice at a hidden prompt.
     code, output = _invoke(
-        "users", "add", "budi.pd", "--role", "pendamping", "--region", "3471121001", "--region", "3471141003",
-        "--name", "Budi", stdin=f"{PASSWORD}\n{PASSWORD}\n", url=db_url,
-    )  # fmt: skip
+        "users",
+        "add",
+        "budi.pd",
+        "--role",
+        "pendamping",
+        "--region",
+        "3471121001",
+        "--region",
+        "3471141003",
+        "--name",
+        "Budi",
+        stdin=f"{PASSWORD}\n{PASSWORD}\n",
+        url=db_url,
+    )
     assert code == 0, output
     assert PASSWORD not in output
 
@@ -89,9 +110,19 @@ def test_users_add_list_and_refusals(engine: Engine, db_url: str) -> None:
 
 def test_disable_enable_unlock_and_reset_password(engine: Engine, db_url: str) -> None:
     _invoke(
-        "users", "add", "rina.dinsos", "--role", "dinsos", "--region", "3471", "--name", "Rina",
-        "--password-stdin", stdin=PASSWORD + "\n", url=db_url,
-    )  # fmt: skip
+        "users",
+        "add",
+        "rina.dinsos",
+        "--role",
+        "dinsos",
+        "--region",
+        "3471",
+        "--name",
+        "Rina",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+        url=db_url,
+    )
     with session_scope(engine=engine) as db:
         user = get_user(db, "rina.dinsos")
         assert user is not None
@@ -141,9 +172,17 @@ def test_disable_enable_unlock_and_reset_password(engine: Engine, db_url: str) -
 
 def test_clients_add_list_revoke(engine: Engine, db_url: str) -> None:
     code, output = _invoke(
-        "clients", "add", "Dinas Kesehatan DIY", "--scope", "family.read person.search", "--region", "3471",
-        "--organisation", "Pemda DIY", url=db_url,
-    )  # fmt: skip
+        "clients",
+        "add",
+        "Dinas Kesehatan DIY",
+        "--scope",
+        "family.read person.search",
+        "--region",
+        "3471",
+        "--organisation",
+        "Pemda DIY",
+        url=db_url,
+    )
     assert code == 0, output
     client_id = re.search(r"client_id:\s+(\S+)", output).group(1)  # type: ignore[union-attr]
     secret = re.search(r"client_secret:\s+(\S+)", output).group(1)  # type: ignore[union-attr]
@@ -204,8 +243,15 @@ def test_demo_accounts(engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPa
     assert code == 0, output
     rows = _demo_rows(output)
     assert set(rows) == {
-        "admin_bps", "analis_bps", "kemensos", "dinsos", "operator_desa", "pendamping", "auditor", "klien_instansi",
-    }  # fmt: skip
+        "admin_bps",
+        "analis_bps",
+        "kemensos",
+        "dinsos",
+        "operator_desa",
+        "pendamping",
+        "auditor",
+        "klien_instansi",
+    }
     assert rows["dinsos"][3] == "3471"
     assert rows["pendamping"][3] == "3471121001,3471141003"
     for role in ("admin_bps", "operator_desa", "auditor"):

@@ -171,8 +171,16 @@ def _callers(engine: Engine, client: TestClient, desa: str, kab: str, other_desa
             regions = _regions(role, own, desa, kab, other_desa)
             username = f"matriks.{role.value.replace('_', '-')}.{where}"
             with session_scope(engine=engine) as db:
-                user = create_user(db, username=username, full_name=f"Uji {role.value}", role=role,
-                                   regions=regions, password=PASSWORD, now=now, actor=actor)  # fmt: skip
+                user = create_user(
+                    db,
+                    username=username,
+                    full_name=f"Uji {role.value}",
+                    role=role,
+                    regions=regions,
+                    password=PASSWORD,
+                    now=now,
+                    actor=actor,
+                )
                 created = create_session(db, user, now=now, policy=DEFAULT_POLICY)
                 csrf = created.row.csrf_token
             callers.append(
@@ -189,8 +197,16 @@ def _callers(engine: Engine, client: TestClient, desa: str, kab: str, other_desa
         for role in client_roles:
             regions = _regions(role, own, desa, kab, other_desa)
             with session_scope(engine=engine) as db:
-                made = create_client(db, name=f"uji {role.value} {where}", organisation="Uji", role=role,
-                                     scopes=sorted(permissions_of(role)), regions=regions, now=now, actor=actor)  # fmt: skip
+                made = create_client(
+                    db,
+                    name=f"uji {role.value} {where}",
+                    organisation="Uji",
+                    role=role,
+                    scopes=sorted(permissions_of(role)),
+                    regions=regions,
+                    now=now,
+                    actor=actor,
+                )
                 client_id, secret = made.client.client_id, made.secret
             answer = client.post(
                 "/auth/token",
@@ -365,8 +381,14 @@ def test_searches_find_only_inside_the_region(world: dict[str, Any]) -> None:
             found = page.status_code == 200 and f"/staf/keluarga/{target.id}" in page.text
             if found != caller.own:
                 wrong.append(f"/staf/cari as {caller.label}: found={found}, status {page.status_code}")
-        answer = call(client, caller, "POST", "/api/staf/cari", json={"nik": target.nik},
-                      headers={"accept": "application/json"})  # fmt: skip
+        answer = call(
+            client,
+            caller,
+            "POST",
+            "/api/staf/cari",
+            json={"nik": target.nik},
+            headers={"accept": "application/json"},
+        )
         hits = answer.json().get("hasil", []) if answer.status_code == 200 else None
         found = bool(hits) and any(hit["id_keluarga"] == target.id for hit in hits)
         if answer.status_code != 200 or found != caller.own:

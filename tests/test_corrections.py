@@ -37,11 +37,15 @@ def test_rows_are_checked_against_the_canonical_model(tmp_path: Path) -> None:
     assert feed.corrections["id_koreksi"].to_list() == ["K1"]
     q = {(r["baris"], r["kolom"], r["kode"]) for r in feed.quarantine.to_dicts()}
     assert q == {
-        (3, "atribut", "atribut_tidak_valid"), (4, "nilai_baru", "nilai_tidak_valid"),
-        (5, "id_dtsen", "target_tidak_jelas"), (6, "atribut", "atribut_tidak_valid"),
-        (7, "nilai_baru", "nilai_tidak_valid"), (8, "jenis", "jenis_tidak_dikenal"),
-        (9, "tanggal_keputusan", "wajib_kosong"), (10, "atribut", "atribut_tidak_valid"),
-    }  # fmt: skip
+        (3, "atribut", "atribut_tidak_valid"),
+        (4, "nilai_baru", "nilai_tidak_valid"),
+        (5, "id_dtsen", "target_tidak_jelas"),
+        (6, "atribut", "atribut_tidak_valid"),
+        (7, "nilai_baru", "nilai_tidak_valid"),
+        (8, "jenis", "jenis_tidak_dikenal"),
+        (9, "tanggal_keputusan", "wajib_kosong"),
+        (10, "atribut", "atribut_tidak_valid"),
+    }
     messages = " ".join(feed.quarantine["pesan"])
     assert "'lantaii' is not a column of keluarga" in messages
     assert "42 is not a code of Lantai" in messages
@@ -65,8 +69,16 @@ def test_applied_with_provenance_latest_decision_wins(tmp_path: Path) -> None:
     )
     p2, f2, report = apply_corrections(persons, families, feed, CUTOFF, batch_id="2026Q2")
     status = dict(zip(report.outcomes["id_koreksi"], report.outcomes["status"], strict=True))
-    assert status == {"K1": "digantikan", "K2": "diterapkan", "K3": "diterapkan", "K4": "diterapkan",
-                      "K5": "ditolak", "K6": "ditolak", "K7": "diterapkan", "K8": "ditunda"}  # fmt: skip
+    assert status == {
+        "K1": "digantikan",
+        "K2": "diterapkan",
+        "K3": "diterapkan",
+        "K4": "diterapkan",
+        "K5": "ditolak",
+        "K6": "ditolak",
+        "K7": "diterapkan",
+        "K8": "ditunda",
+    }
     fam = {r["id_keluarga_dtsen"]: r for r in f2.to_dicts()}
     assert fam["f1"]["lantai"] == 7
     assert fam["f4"]["aset_mobil"] is False
@@ -77,8 +89,16 @@ def test_applied_with_provenance_latest_decision_wins(tmp_path: Path) -> None:
     prov = report.provenance
     assert set(prov.columns) == {"entitas", "id", "atribut", "sumber", "batch_id", "tanggal_data"}
     row = prov.filter((pl.col("id") == "f1") & (pl.col("atribut") == "lantai")).to_dicts()
-    assert row == [{"entitas": "family", "id": "f1", "atribut": "lantai", "sumber": "koreksi_ground_check",
-                    "batch_id": "2026Q2", "tanggal_data": date(2026, 5, 20)}]  # fmt: skip
+    assert row == [
+        {
+            "entitas": "family",
+            "id": "f1",
+            "atribut": "lantai",
+            "sumber": "koreksi_ground_check",
+            "batch_id": "2026Q2",
+            "tanggal_data": date(2026, 5, 20),
+        }
+    ]
     assert f2.schema == families.schema
     assert p2.schema == persons.schema
     again = apply_corrections(p2, f2, feed, CUTOFF)[2]
@@ -97,9 +117,14 @@ def test_a_correction_follows_a_merged_family_and_names_a_retired_one(tmp_path: 
         "K3,ground_check,,f7,lantai,8,,,BA/3,2026-05-01,PTG-1",
     )
     lineage = pl.DataFrame(
-        {"id_lama": ["f9", "f8"], "id_baru": ["f1", None], "jenis": ["gabung", "pensiun"],
-         "jenis_id": ["family", "family"], "run": ["2026Q2", "peristiwa-2026Q2"]}
-    )  # fmt: skip
+        {
+            "id_lama": ["f9", "f8"],
+            "id_baru": ["f1", None],
+            "jenis": ["gabung", "pensiun"],
+            "jenis_id": ["family", "family"],
+            "run": ["2026Q2", "peristiwa-2026Q2"],
+        }
+    )
     _, f, report = apply_corrections(persons, families, feed, CUTOFF, lineage=lineage)
     why = {r["id_koreksi"]: (r["status"], r["alasan"]) for r in report.outcomes.to_dicts()}
     assert why == {

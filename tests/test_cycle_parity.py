@@ -39,10 +39,24 @@ TABLES = {
 def cycle(data_dir: Path, engine: str, inbox: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DTSEN_DATA_DIR": str(data_dir)}
     return subprocess.run(
-        [sys.executable, "-m", "dtsen.cli.main", "cycle", "run", "--period", "2026Q1", "--inbox", str(inbox),
-         "--engine", engine],
-        capture_output=True, text=True, env=env, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "dtsen.cli.main",
+            "cycle",
+            "run",
+            "--period",
+            "2026Q1",
+            "--inbox",
+            str(inbox),
+            "--engine",
+            engine,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
 
 
 def test_cycle_duckdb_and_spark_publish_the_same_snapshot(tmp_path: Path) -> None:

@@ -53,16 +53,30 @@ def world(db_factory: Callable[[], str], city: Path) -> Iterator[dict[str, Any]]
         ("klien", Role.KLIEN_INSTANSI, (KAB,)),
     ):
         with session_scope(engine=engine) as db:
-            user = create_user(db, username=f"analisis.{name}", full_name=name, role=role, regions=regions,
-                               password=PASSWORD, now=now, actor=actor)  # fmt: skip
+            user = create_user(
+                db,
+                username=f"analisis.{name}",
+                full_name=name,
+                role=role,
+                regions=regions,
+                password=PASSWORD,
+                now=now,
+                actor=actor,
+            )
             created = create_session(db, user, now=now, policy=DEFAULT_POLICY)
             sessions[name] = {SESSION_COOKIE: created.token}
     # two overdue cases: one in the city, one in the other kab/kota
     admin = Principal(kind="user", name="uji", role=Role.ADMIN_BPS)
     with session_scope(engine=engine) as db:
-        open_cases(db, admin, [CaseInput("verval", "2026Q2", target.kode_desa, "dinsos"),
-                               CaseInput("verval", "2026Q2", f"{other_kab}010001", "dinsos")],
-                   now=now - timedelta(days=90))  # fmt: skip
+        open_cases(
+            db,
+            admin,
+            [
+                CaseInput("verval", "2026Q2", target.kode_desa, "dinsos"),
+                CaseInput("verval", "2026Q2", f"{other_kab}010001", "dinsos"),
+            ],
+            now=now - timedelta(days=90),
+        )
     app = create_app(url, settings=Settings(data_dir=city))
     with TestClient(app) as client:
         yield {"client": client, "sessions": sessions, "target": target, "other_kab": other_kab}
@@ -101,8 +115,10 @@ def test_aggregates_are_published_inside_the_snapshot_and_agree_with_its_rows(ci
     for snap in snapshot.list_snapshots(city):
         assert snapshot.verify(snap) == []  # listed in the manifest, checksummed
         names = {n for n in snap.files if n.startswith("agregat/")}
-        assert {f"agregat/{n}.parquet" for n in ("desil_wilayah", "program_wilayah", "padan", "kualitas",
-                                                  "model_akurasi", "perubahan")} <= names  # fmt: skip
+        assert {
+            f"agregat/{n}.parquet"
+            for n in ("desil_wilayah", "program_wilayah", "padan", "kualitas", "model_akurasi", "perubahan")
+        } <= names
         desil = pl.read_parquet(snap.file("agregat/desil_wilayah.parquet"))
         families = pl.read_parquet(snap.file("families.parquet"), columns=["id_keluarga_dtsen", "kode_kab"])
         scores = pl.read_parquet(snap.file("scores.parquet"), columns=["desil_nasional", "jumlah_anggota"])
@@ -206,8 +222,9 @@ def test_who_may_not_read_statistics_and_bad_names(world: dict[str, Any]) -> Non
     assert client.get("/staf/analisis/desil.csv", follow_redirects=False).status_code in {302, 303, 401}
 
 
-def test_a_snapshot_not_on_disk_is_a_notice_not_an_error(db_factory: Callable[[], str], city: Path,
-                                                          tmp_path: Path) -> None:  # fmt: skip
+def test_a_snapshot_not_on_disk_is_a_notice_not_an_error(
+    db_factory: Callable[[], str], city: Path, tmp_path: Path
+) -> None:
     from dtsen.api.app import create_app
     from dtsen.auth.accounts import create_user
     from dtsen.auth.policy import DEFAULT_POLICY, SESSION_COOKIE
@@ -221,8 +238,16 @@ def test_a_snapshot_not_on_disk_is_a_notice_not_an_error(db_factory: Callable[[]
     engine = make_engine(url)
     now = datetime.now(UTC)
     with session_scope(engine=engine) as db:
-        user = create_user(db, username="analisis.kosong", full_name="x", role=Role.KEMENSOS, regions=(),
-                           password=PASSWORD, now=now, actor={"actor": "system:test", "actor_role": None})  # fmt: skip
+        user = create_user(
+            db,
+            username="analisis.kosong",
+            full_name="x",
+            role=Role.KEMENSOS,
+            regions=(),
+            password=PASSWORD,
+            now=now,
+            actor={"actor": "system:test", "actor_role": None},
+        )
         token = create_session(db, user, now=now, policy=DEFAULT_POLICY).token
     engine.dispose()
     with TestClient(create_app(url, settings=Settings(data_dir=tmp_path))) as client:

@@ -74,29 +74,55 @@ def _people(engine: Engine) -> People:
         )
         alone = s.execute(
             select(ServedPerson.nik, ServedPerson.id_dtsen, ServedPerson.id_keluarga_dtsen)
-            .join(ServedFamily, (ServedFamily.snapshot_id == current)
-                  & (ServedFamily.id_keluarga_dtsen == ServedPerson.id_keluarga_dtsen))
-            .where(ServedPerson.snapshot_id == current, ServedFamily.jumlah_anggota == 1,
-                   ServedPerson.nik.is_not(None), ServedPerson.status_hidup.is_not(False),
-                   ServedPerson.id_keluarga_dtsen.in_(eligible))
-            .order_by(ServedPerson.id_dtsen).limit(1)
-        ).one()  # fmt: skip
+            .join(
+                ServedFamily,
+                (ServedFamily.snapshot_id == current)
+                & (ServedFamily.id_keluarga_dtsen == ServedPerson.id_keluarga_dtsen),
+            )
+            .where(
+                ServedPerson.snapshot_id == current,
+                ServedFamily.jumlah_anggota == 1,
+                ServedPerson.nik.is_not(None),
+                ServedPerson.status_hidup.is_not(False),
+                ServedPerson.id_keluarga_dtsen.in_(eligible),
+            )
+            .order_by(ServedPerson.id_dtsen)
+            .limit(1)
+        ).one()
         others = s.execute(
             select(ServedPerson.nik, ServedPerson.kode_kec)
-            .where(ServedPerson.snapshot_id == current, ServedPerson.nik.is_not(None),
-                   ServedPerson.status_hidup.is_not(False), ServedPerson.umur.between(20, 45),
-                   ServedPerson.id_keluarga_dtsen != alone.id_keluarga_dtsen, ServedPerson.jenis_kelamin == 2,
-                   ServedPerson.hubungan.in_((1, 2)))
-            .order_by(ServedPerson.id_dtsen).limit(5)
-        ).all()  # fmt: skip
+            .where(
+                ServedPerson.snapshot_id == current,
+                ServedPerson.nik.is_not(None),
+                ServedPerson.status_hidup.is_not(False),
+                ServedPerson.umur.between(20, 45),
+                ServedPerson.id_keluarga_dtsen != alone.id_keluarga_dtsen,
+                ServedPerson.jenis_kelamin == 2,
+                ServedPerson.hubungan.in_((1, 2)),
+            )
+            .order_by(ServedPerson.id_dtsen)
+            .limit(5)
+        ).all()
     assert len(others) == 5
-    return People(tuple(alone), others[0].nik, (others[1].nik, others[2].nik), (others[3].nik, others[4].nik),
-                  others[0].kode_kec)  # fmt: skip
+    return People(
+        tuple(alone),
+        others[0].nik,
+        (others[1].nik, others[2].nik),
+        (others[3].nik, others[4].nik),
+        others[0].kode_kec,
+    )
 
 
 def _token(client: TestClient, client_id: str, secret: str, scope: str) -> str:
-    done = client.post("/auth/token", data={"grant_type": "client_credentials", "client_id": client_id,
-                                            "client_secret": secret, "scope": scope})  # fmt: skip
+    done = client.post(
+        "/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "scope": scope,
+        },
+    )
     assert done.status_code == 200, done.text
     return str(done.json()["access_token"])
 
@@ -104,11 +130,26 @@ def _token(client: TestClient, client_id: str, secret: str, scope: str) -> str:
 def _register(session: Session, *, role: str, scope: str, regions: list[str]) -> tuple[Any, str, DciKey]:
     from dtsen.auth.clients import create_client
 
-    new = create_client(session, name=f"{role} uji", organisation="uji", role=role, scopes=[scope],
-                        regions=regions, now=NOW, actor=ACTOR)  # fmt: skip
+    new = create_client(
+        session,
+        name=f"{role} uji",
+        organisation="uji",
+        role=role,
+        scopes=[scope],
+        regions=regions,
+        now=NOW,
+        actor=ACTOR,
+    )
     key = DciKey.generate()
-    session.add(DciClientKey(client_pk=new.client.id, key_id=key.kid, public_jwk=key.public_jwk(), created_at=NOW,
-                             revoked_at=None))  # fmt: skip
+    session.add(
+        DciClientKey(
+            client_pk=new.client.id,
+            key_id=key.kid,
+            public_jwk=key.public_jwk(),
+            created_at=NOW,
+            revoked_at=None,
+        )
+    )
     return new.client, new.secret, key
 
 
@@ -134,35 +175,69 @@ def world(
         dukcapil, dukcapil_secret, dukcapil_key = _register(
             s, role="dukcapil", scope="events.submit", regions=[]
         )
-        agency, agency_secret, agency_key = _register(s, role="klien_instansi", scope="dci.subscribe",
-                                                      regions=["3471"])  # fmt: skip
+        agency, agency_secret, agency_key = _register(
+            s, role="klien_instansi", scope="dci.subscribe", regions=["3471"]
+        )
         programs = sorted(set(s.scalars(select(ServedEligibility.program))))
         request = AccessRequest(
-            nomor="AKSES-2026-000901", instansi="Dinas Sosial DIY", pemohon=agency.client_id, tujuan="Pemantauan",
-            dasar_hukum="Permen PPN 7/2025", level="byname", regions=["3471"],
-            fields=["no_kk", "desil_nasional", "jumlah_anggota"], programs=programs, periode="2026Q2", k_min=10,
-            tautan=None, valid_from=date(2026, 7, 1), valid_until=date(2030, 12, 31), state="disetujui",
-            version=3, pernyataan_sha256="0" * 64, pernyataan_mime="application/pdf", reviews=[], alasan=None,
-            bast_sha256=None, created_at=NOW, updated_at=NOW,
-        )  # fmt: skip
+            nomor="AKSES-2026-000901",
+            instansi="Dinas Sosial DIY",
+            pemohon=agency.client_id,
+            tujuan="Pemantauan",
+            dasar_hukum="Permen PPN 7/2025",
+            level="byname",
+            regions=["3471"],
+            fields=["no_kk", "desil_nasional", "jumlah_anggota"],
+            programs=programs,
+            periode="2026Q2",
+            k_min=10,
+            tautan=None,
+            valid_from=date(2026, 7, 1),
+            valid_until=date(2030, 12, 31),
+            state="disetujui",
+            version=3,
+            pernyataan_sha256="0" * 64,
+            pernyataan_mime="application/pdf",
+            reviews=[],
+            alasan=None,
+            bast_sha256=None,
+            created_at=NOW,
+            updated_at=NOW,
+        )
         s.add(request)
         s.flush()
         s.add(DciGrant(client_pk=agency.id, request_id=request.id, created_at=NOW, created_by="cli:test"))
         s.add(DciCallback(client_pk=agency.id, uri=CALLBACK, created_at=NOW))
-        analyst = create_user(s, username="staf.analis", full_name="Analis", role="analis_bps", regions=(),
-                              password=PASSWORD, now=NOW, actor=ACTOR)  # fmt: skip
+        analyst = create_user(
+            s,
+            username="staf.analis",
+            full_name="Analis",
+            role="analis_bps",
+            regions=(),
+            password=PASSWORD,
+            now=NOW,
+            actor=ACTOR,
+        )
         staff_cookie = {SESSION_COOKIE: create_session(s, analyst, now=NOW, policy=DEFAULT_POLICY).token}
         s.commit()
         dukcapil_id, agency_id = dukcapil.client_id, agency.client_id
     with TestClient(app) as client:
         yield {
-            "city": city, "url": url, "engine": engine, "app": app, "client": client, "programs": programs,
+            "city": city,
+            "url": url,
+            "engine": engine,
+            "app": app,
+            "client": client,
+            "programs": programs,
             "staff_cookie": staff_cookie,
             "people": _people(engine),
-            "dukcapil": Caller(dukcapil_id, dukcapil_key,
-                               _token(client, dukcapil_id, dukcapil_secret, "events.submit")),
-            "agency": Caller(agency_id, agency_key, _token(client, agency_id, agency_secret, "dci.subscribe")),
-        }  # fmt: skip
+            "dukcapil": Caller(
+                dukcapil_id, dukcapil_key, _token(client, dukcapil_id, dukcapil_secret, "events.submit")
+            ),
+            "agency": Caller(
+                agency_id, agency_key, _token(client, agency_id, agency_secret, "dci.subscribe")
+            ),
+        }
     engine.dispose()
 
 
@@ -176,23 +251,50 @@ def _person(nik: str, **extra: Any) -> dict[str, Any]:
 
 
 def death(reference: str, nik: str, died: str = "2026-08-02") -> dict[str, Any]:
-    return {"reference_id": reference, "timestamp": "2026-08-05T09:30:00+07:00",
-            "data": {"version": "1.0.0", "reg_type": "ns:org:RegistryType:Civil", "reg_event_type": "death",
-                     "reg_record_type": "spdci-extensions-dci:Person",
-                     "reg_records": _person(nik, deathdate=died)}}  # fmt: skip
+    return {
+        "reference_id": reference,
+        "timestamp": "2026-08-05T09:30:00+07:00",
+        "data": {
+            "version": "1.0.0",
+            "reg_type": "ns:org:RegistryType:Civil",
+            "reg_event_type": "death",
+            "reg_record_type": "spdci-extensions-dci:Person",
+            "reg_records": _person(nik, deathdate=died),
+        },
+    }
 
 
 def _event(reference: str, kind: str, record: dict[str, Any]) -> dict[str, Any]:
-    return {"reference_id": reference, "timestamp": "2026-08-06T10:00:00+07:00",
-            "data": {"reg_event_type": kind, "reg_record_type": "spdci-extensions-dci:Person",
-                     "reg_records": record}}  # fmt: skip
+    return {
+        "reference_id": reference,
+        "timestamp": "2026-08-06T10:00:00+07:00",
+        "data": {
+            "reg_event_type": kind,
+            "reg_record_type": "spdci-extensions-dci:Person",
+            "reg_records": record,
+        },
+    }
 
 
-def signed(caller: Caller, action: str, message: dict[str, Any], *, message_id: str | None = None,
-           callback: bool = True, **header: Any) -> dict[str, Any]:  # fmt: skip
-    head: dict[str, Any] = {"version": "1.0.0", "message_id": message_id or uuid.uuid4().hex,
-                            "message_ts": _stamp(NOW), "action": action, "sender_id": caller.client_id,
-                            "receiver_id": "dtsen", "total_count": 1, **header}  # fmt: skip
+def signed(
+    caller: Caller,
+    action: str,
+    message: dict[str, Any],
+    *,
+    message_id: str | None = None,
+    callback: bool = True,
+    **header: Any,
+) -> dict[str, Any]:
+    head: dict[str, Any] = {
+        "version": "1.0.0",
+        "message_id": message_id or uuid.uuid4().hex,
+        "message_ts": _stamp(NOW),
+        "action": action,
+        "sender_id": caller.client_id,
+        "receiver_id": "dtsen",
+        "total_count": 1,
+        **header,
+    }
     if callback:  # notify's header is a MsgCallbackHeader: it has a status
         head.setdefault("status", "succ")
     return envelope(head, message, caller.key, now=NOW)
@@ -206,8 +308,9 @@ def notify(world: dict[str, Any], events: list[dict[str, Any]], **kwargs: Any) -
 
 
 def post(world: dict[str, Any], path: str, body: dict[str, Any], caller: Caller) -> httpx.Response:
-    response: httpx.Response = world["client"].post(path, json=body,
-                                                    headers={"Authorization": f"Bearer {caller.token}"})  # fmt: skip
+    response: httpx.Response = world["client"].post(
+        path, json=body, headers={"Authorization": f"Bearer {caller.token}"}
+    )
     if response.status_code < 400:
         spec.validate_response(CORE, path.removeprefix("/dci"), response.json(), status=response.status_code)
     else:  # a refusal: the spec's HTTP error body (its HttpErrorResponse covers any 4xx)
@@ -247,7 +350,8 @@ def test_a_pushed_death_is_reported_at_once_and_stored_once(world: dict[str, Any
     assert done.json()["message"]["ack_status"] == "ACK"
     rows = _inbox(world["engine"])
     assert [(r.id_peristiwa, r.jenis, r.tanggal_peristiwa, r.tanggal_lapor, r.nik) for r in rows] == [
-        ("AKTA-MATI-0001", "MATI", date(2026, 8, 2), date(2026, 8, 5), nik)]  # fmt: skip
+        ("AKTA-MATI-0001", "MATI", date(2026, 8, 2), date(2026, 8, 5), nik)
+    ]
     assert rows[0].kode_desa is not None
     assert rows[0].periode_ekspor is None
     entry = _last_audit(world["engine"], "notify")
@@ -282,18 +386,42 @@ def test_births_marriages_and_divorces_become_feed_rows_the_cycle_reads_back(
     people = world["people"]
     born = _born_nik(people.kode_kec)
     events = [
-        _event("AKTA-LAHIR-0001", "event:live_birth", _person(born, name={"given_name": "Putri", "sur_name": "Ayu"},
-               sex="female", birthdate="2026-08-05", parent1_identifier=_person(people.mother))),
-        _event("AKTA-KAWIN-0001", "spdci-crvs:VitalEventType:Marriage", _person(people.spouses[0],
-               marriagedate="2026-08-01T10:00:00+07:00", spouse_identifier=_person(people.spouses[1]))),
-        _event("AKTA-CERAI-0001", "divorce", _person(people.divorcing[0], divorcedate="2026-07-30",
-               spouse_identifier=_person(people.divorcing[1]))),
-    ]  # fmt: skip
+        _event(
+            "AKTA-LAHIR-0001",
+            "event:live_birth",
+            _person(
+                born,
+                name={"given_name": "Putri", "sur_name": "Ayu"},
+                sex="female",
+                birthdate="2026-08-05",
+                parent1_identifier=_person(people.mother),
+            ),
+        ),
+        _event(
+            "AKTA-KAWIN-0001",
+            "spdci-crvs:VitalEventType:Marriage",
+            _person(
+                people.spouses[0],
+                marriagedate="2026-08-01T10:00:00+07:00",
+                spouse_identifier=_person(people.spouses[1]),
+            ),
+        ),
+        _event(
+            "AKTA-CERAI-0001",
+            "divorce",
+            _person(
+                people.divorcing[0], divorcedate="2026-07-30", spouse_identifier=_person(people.divorcing[1])
+            ),
+        ),
+    ]
     done = notify(world, events)
     assert done.status_code == 200, done.text
     stored = {r.id_peristiwa: r for r in _inbox(world["engine"])}
     assert {k: stored[k].jenis for k in ("AKTA-LAHIR-0001", "AKTA-KAWIN-0001", "AKTA-CERAI-0001")} == {
-        "AKTA-LAHIR-0001": "LAHIR", "AKTA-KAWIN-0001": "KAWIN", "AKTA-CERAI-0001": "CERAI"}  # fmt: skip
+        "AKTA-LAHIR-0001": "LAHIR",
+        "AKTA-KAWIN-0001": "KAWIN",
+        "AKTA-CERAI-0001": "CERAI",
+    }
     assert stored["AKTA-LAHIR-0001"].baris["nama"] == "Putri Ayu"
     assert stored["AKTA-LAHIR-0001"].baris["jenis_kelamin"] == "2"
 
@@ -347,13 +475,22 @@ def test_a_bad_event_refuses_the_whole_message(
         "adoption": _event(f"X-{case}", "adoption", _person(people.mother)),
         "fetal": _event(f"X-{case}", "fetal_death", _person(people.mother)),
         "unknown_nik": death(f"X-{case}", "3471010101900999"),
-        "unknown_mother": _event(f"X-{case}", "live_birth", _person(_born_nik(people.kode_kec), name="Bayi",
-                                 sex="male", birthdate="2026-08-05", parent1_identifier=_person("3471014101900998"))),
+        "unknown_mother": _event(
+            f"X-{case}",
+            "live_birth",
+            _person(
+                _born_nik(people.kode_kec),
+                name="Bayi",
+                sex="male",
+                birthdate="2026-08-05",
+                parent1_identifier=_person("3471014101900998"),
+            ),
+        ),
         "no_date": _event(f"X-{case}", "death", _person(people.mother)),
         "bad_nik": death(f"X-{case}", "12345"),
         "conflict": death("AKTA-MATI-0001", people.dead[0], died="2026-08-01"),
         "twice": good,
-    }[case]  # fmt: skip
+    }[case]
     if case == "conflict":  # the event as first received
         assert notify(world, [death("AKTA-MATI-0001", people.dead[0])]).status_code == 200
     before = len(_inbox(world["engine"]))
@@ -382,26 +519,41 @@ def test_transport_refusals(world: dict[str, Any]) -> None:
     assert (
         post(world, "/dci/registry/notify", other, world["agency"]).status_code == 403
     )  # not Dukcapil's role
-    raw = world["client"].post("/dci/registry/notify", content=b"{not json",
-                               headers={"Authorization": f"Bearer {caller.token}"})  # fmt: skip
+    raw = world["client"].post(
+        "/dci/registry/notify", content=b"{not json", headers={"Authorization": f"Bearer {caller.token}"}
+    )
     assert (raw.status_code, raw.json()["errors"][0]["code"]) == (400, "err.request.bad")
     assert not any(r.id_peristiwa.startswith("AKTA-X") for r in _inbox(world["engine"]))
 
 
 def test_check_row_is_the_file_check_and_divorce_applies() -> None:
-    values, problems = check_row({"id_peristiwa": "E1", "jenis": "cerai", "tanggal_peristiwa": "2026-04-02",
-                                  "tanggal_lapor": "2026-04-05", "nik": "3302010101800001",
-                                  "nik_pasangan": "3302010101800001"})  # fmt: skip
+    values, problems = check_row(
+        {
+            "id_peristiwa": "E1",
+            "jenis": "cerai",
+            "tanggal_peristiwa": "2026-04-02",
+            "tanggal_lapor": "2026-04-05",
+            "nik": "3302010101800001",
+            "nik_pasangan": "3302010101800001",
+        }
+    )
     assert values["jenis"] == "CERAI"
     assert [(p.column, p.code) for p in problems] == [("nik_pasangan", "pasangan_sama")]
     p, f, _ = sample()
     persons, families = frame(p, PERSON_SCHEMA), frame(f, FAMILY_SCHEMA)
-    row = {"id_peristiwa": "E2", "jenis": "CERAI", "tanggal_peristiwa": date(2026, 4, 2),
-           "tanggal_lapor": date(2026, 4, 5), "nik": "3302010101800001", "nik_pasangan": "3302014101850001"}  # fmt: skip
+    row = {
+        "id_peristiwa": "E2",
+        "jenis": "CERAI",
+        "tanggal_peristiwa": date(2026, 4, 2),
+        "tanggal_lapor": date(2026, 4, 5),
+        "nik": "3302010101800001",
+        "nik_pasangan": "3302014101850001",
+    }
     values, problems = check_row(row)
     assert problems == []
-    events = pl.DataFrame([values]).select("id_peristiwa", "jenis", "tanggal_peristiwa", "tanggal_lapor", "nik",
-                                          "nik_pasangan")  # fmt: skip
+    events = pl.DataFrame([values]).select(
+        "id_peristiwa", "jenis", "tanggal_peristiwa", "tanggal_lapor", "nik", "nik_pasangan"
+    )
     out, _, report = apply_events(persons, families, events, date(2026, 6, 30), new_id=sequential_ids("T"))
     assert out.filter(pl.col("id_dtsen").is_in(["p11", "p12"]))["status_kawin"].to_list() == [3, 3]
     assert report.outcomes["status"].to_list() == ["diterapkan"]
@@ -410,20 +562,37 @@ def test_check_row_is_the_file_check_and_divorce_applies() -> None:
 
 
 def _subscribe_body(world: dict[str, Any], criteria: list[dict[str, Any]], **header: Any) -> dict[str, Any]:
-    message = {"transaction_id": uuid.uuid4().hex, "subscribe_request": [
-        {"reference_id": f"r{i}", "timestamp": _stamp(NOW), "subscribe_criteria": c} for i, c in enumerate(criteria)
-    ]}  # fmt: skip
-    body = signed(world["agency"], "subscribe", message, callback=False, sender_uri=CALLBACK,
-                  total_count=len(criteria), **header)  # fmt: skip
+    message = {
+        "transaction_id": uuid.uuid4().hex,
+        "subscribe_request": [
+            {"reference_id": f"r{i}", "timestamp": _stamp(NOW), "subscribe_criteria": c}
+            for i, c in enumerate(criteria)
+        ],
+    }
+    body = signed(
+        world["agency"],
+        "subscribe",
+        message,
+        callback=False,
+        sender_uri=CALLBACK,
+        total_count=len(criteria),
+        **header,
+    )
     spec.validate_request(CORE, "/registry/subscribe", body)
     return body
 
 
 def _criteria(event: str, regions: list[str] | None = None) -> dict[str, Any]:
-    predicates = [{"seq_num": 1, "expression1": {"attribute_name": "region", "operator": "eq",
-                                                 "attribute_value": code}} for code in regions or []]  # fmt: skip
-    return {"reg_event_type": event, "filter_type": "predicate", "filter": predicates,
-            "notify_record_type": "spdci:Group"}  # fmt: skip
+    predicates = [
+        {"seq_num": 1, "expression1": {"attribute_name": "region", "operator": "eq", "attribute_value": code}}
+        for code in regions or []
+    ]
+    return {
+        "reg_event_type": event,
+        "filter_type": "predicate",
+        "filter": predicates,
+        "notify_record_type": "spdci:Group",
+    }
 
 
 class Receiver:
@@ -434,8 +603,11 @@ class Receiver:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        path = {"on-subscribe": "/registry/on-subscribe", "on-unsubscribe": "/registry/on-unsubscribe",
-                "notify": "/registry/notify"}[body["header"]["action"]]  # fmt: skip
+        path = {
+            "on-subscribe": "/registry/on-subscribe",
+            "on-unsubscribe": "/registry/on-unsubscribe",
+            "notify": "/registry/notify",
+        }[body["header"]["action"]]
         spec.validate_request(CORE, path, body)
         self.bodies.append(body)
         return httpx.Response(200, json=crvs.ack("x", NOW))
@@ -446,15 +618,25 @@ def _deliver(world: dict[str, Any]) -> Receiver:
 
     receiver = Receiver()
     due = max(NOW, datetime.now(UTC)) + timedelta(hours=1)  # pushes the cycle queued carry the real time
-    deliver_due(session_factory(world["engine"]), now=due, transport=httpx.MockTransport(receiver),
-                key=world["app"].state.dci_key)  # fmt: skip
+    deliver_due(
+        session_factory(world["engine"]),
+        now=due,
+        transport=httpx.MockTransport(receiver),
+        key=world["app"].state.dci_key,
+    )
     return receiver
 
 
 def test_agencies_subscribe_and_unsubscribe(world: dict[str, Any]) -> None:
     agency = world["agency"]
-    done = post(world, "/dci/registry/subscribe", _subscribe_body(world, [
-        _criteria("dtsen:program_change"), _criteria("dtsen:desil_change", ["3471"])]), agency)  # fmt: skip
+    done = post(
+        world,
+        "/dci/registry/subscribe",
+        _subscribe_body(
+            world, [_criteria("dtsen:program_change"), _criteria("dtsen:desil_change", ["3471"])]
+        ),
+        agency,
+    )
     assert done.status_code == 200, done.text
     pushed = _deliver(world).bodies
     assert [b["header"]["action"] for b in pushed] == ["on-subscribe"]
@@ -477,10 +659,17 @@ def test_agencies_subscribe_and_unsubscribe(world: dict[str, Any]) -> None:
     assert unknown.json()["errors"][0]["code"] == "rjct.notify_types.invalid"
     stray = _subscribe_body(world, [_criteria("dtsen:desil_change", ["3471010"])])
     assert post(world, "/dci/registry/subscribe", stray, agency).status_code == 400
-    elsewhere = signed(agency, "subscribe", {"transaction_id": "t", "subscribe_request": []}, callback=False,
-                       sender_uri="https://evil.example.com/cb")  # fmt: skip
+    elsewhere = signed(
+        agency,
+        "subscribe",
+        {"transaction_id": "t", "subscribe_request": []},
+        callback=False,
+        sender_uri="https://evil.example.com/cb",
+    )
     assert post(world, "/dci/registry/subscribe", elsewhere, agency).json()["errors"][0]["code"] in {
-        "err.sender_uri.invalid", "err.request.bad"}  # fmt: skip
+        "err.sender_uri.invalid",
+        "err.request.bad",
+    }
     with Session(world["engine"]) as s:
         assert s.scalar(select(func.count()).select_from(DciSubscription)) == 2
     assert _last_audit(world["engine"], "subscribe_refused").actor == f"client:{agency.client_id}"
@@ -507,7 +696,9 @@ def test_agencies_subscribe_and_unsubscribe(world: dict[str, Any]) -> None:
     )
     refused = post(world, "/dci/registry/unsubscribe", twice, agency)
     assert {e["code"] for e in refused.json()["errors"]} == {
-        "rjct.event.already_unsubscribed", "rjct.subscription_code.invalid"}  # fmt: skip
+        "rjct.event.already_unsubscribed",
+        "rjct.subscription_code.invalid",
+    }
 
 
 def test_our_subscription_to_dukcapil_is_a_signed_spec_request(world: dict[str, Any]) -> None:
@@ -523,23 +714,43 @@ def test_our_subscription_to_dukcapil_is_a_signed_spec_request(world: dict[str, 
         return httpx.Response(200, json=answer)
 
     message = crvs_client.subscribe_message(events=["death", "live_birth"], regions=["3471"], now=NOW)
-    header = crvs_client.request_header("subscribe", receiver_id="dukcapil", sender_uri="https://dtsen.example/dci/registry/notify",
-                                 total=2, now=NOW)  # fmt: skip
-    answer = crvs_client.call_registry("https://dukcapil.example/dci", crvs_client.SUBSCRIBE_PATH, header, message, token=DUKCAPIL_TOKEN,
-                                now=NOW, transport=httpx.MockTransport(registry))  # fmt: skip
+    header = crvs_client.request_header(
+        "subscribe",
+        receiver_id="dukcapil",
+        sender_uri="https://dtsen.example/dci/registry/notify",
+        total=2,
+        now=NOW,
+    )
+    answer = crvs_client.call_registry(
+        "https://dukcapil.example/dci",
+        crvs_client.SUBSCRIBE_PATH,
+        header,
+        message,
+        token=DUKCAPIL_TOKEN,
+        now=NOW,
+        transport=httpx.MockTransport(registry),
+    )
     assert answer.status_code == 200
     assert answer.body["message"]["ack_status"] == "ACK"
     sent = json.loads(seen[0].content)
     assert seen[0].headers["authorization"] == f"Bearer {DUKCAPIL_TOKEN}"
     assert [i["subscribe_criteria"]["reg_event_type"] for i in sent["message"]["subscribe_request"]] == [
-        "death", "live_birth"]  # fmt: skip
+        "death",
+        "live_birth",
+    ]
     assert 'kidId="dtsen|' in sent["signature"]
     header = crvs_client.request_header(
         "unsubscribe", receiver_id="dukcapil", sender_uri=None, total=1, now=NOW
     )
-    crvs_client.call_registry("https://dukcapil.example/dci", crvs_client.UNSUBSCRIBE_PATH, header,
-                       crvs_client.unsubscribe_message(["SUB-1"], now=NOW), token=DUKCAPIL_TOKEN, now=NOW,
-                       transport=httpx.MockTransport(registry))  # fmt: skip
+    crvs_client.call_registry(
+        "https://dukcapil.example/dci",
+        crvs_client.UNSUBSCRIBE_PATH,
+        header,
+        crvs_client.unsubscribe_message(["SUB-1"], now=NOW),
+        token=DUKCAPIL_TOKEN,
+        now=NOW,
+        transport=httpx.MockTransport(registry),
+    )
     assert json.loads(seen[1].content)["message"]["subscription_codes"] == ["SUB-1"]
     with pytest.raises(ValueError, match="unknown vital event"):
         crvs_client.subscribe_message(events=["adoption"], regions=[], now=NOW)
@@ -556,22 +767,36 @@ def test_a_publish_pushes_each_subscriber_its_changes(world: dict[str, Any]) -> 
         q1, q2 = ids["2026Q1/v1"], ids["2026Q2/v1"]
         both = (
             select(ServedEligibility.id_keluarga_dtsen, ServedEligibility.program)
-            .where(ServedEligibility.snapshot_id.in_((q1, q2)), ServedEligibility.layak.is_(True),
-                   ServedEligibility.id_keluarga_dtsen != dead_family)
+            .where(
+                ServedEligibility.snapshot_id.in_((q1, q2)),
+                ServedEligibility.layak.is_(True),
+                ServedEligibility.id_keluarga_dtsen != dead_family,
+            )
             .group_by(ServedEligibility.id_keluarga_dtsen, ServedEligibility.program)
             .having(func.count() == 2)
             .order_by(ServedEligibility.id_keluarga_dtsen, ServedEligibility.program)
             .limit(1)
-        )  # fmt: skip
+        )
         family, program = s.execute(both).one()
-        s.execute(ServedEligibility.__table__.update()
-                  .where(ServedEligibility.snapshot_id == q2, ServedEligibility.id_keluarga_dtsen == family,
-                         ServedEligibility.program == program).values(layak=False))  # fmt: skip
-        old = s.scalar(select(ServedFamily.desil_nasional).where(ServedFamily.snapshot_id == q1,
-                                                                 ServedFamily.id_keluarga_dtsen == family))  # fmt: skip
-        s.execute(ServedFamily.__table__.update()
-                  .where(ServedFamily.snapshot_id == q2, ServedFamily.id_keluarga_dtsen == family)
-                  .values(desil_nasional=(old or 0) % 10 + 1))  # fmt: skip
+        s.execute(
+            ServedEligibility.__table__.update()
+            .where(
+                ServedEligibility.snapshot_id == q2,
+                ServedEligibility.id_keluarga_dtsen == family,
+                ServedEligibility.program == program,
+            )
+            .values(layak=False)
+        )
+        old = s.scalar(
+            select(ServedFamily.desil_nasional).where(
+                ServedFamily.snapshot_id == q1, ServedFamily.id_keluarga_dtsen == family
+            )
+        )
+        s.execute(
+            ServedFamily.__table__.update()
+            .where(ServedFamily.snapshot_id == q2, ServedFamily.id_keluarga_dtsen == family)
+            .values(desil_nasional=(old or 0) % 10 + 1)
+        )
         s.commit()
         agency = s.scalar(select(ApiClient).where(ApiClient.client_id == world["agency"].client_id))
         assert agency is not None

@@ -79,14 +79,22 @@ _NO_EVENT = {
 # sample file -> {JSON pointer: (corrected value or REMOVE, why)}: every way each sample breaks its schema.
 SAMPLE_DEVIATIONS: dict[str, dict[str, tuple[Any, str]]] = {
     "processflow1-1req.json": {**_REQUEST, **_NO_EVENT},
-    "processflow1-2req.json": {**_REQUEST, **_NO_EVENT,
-                               SC + "/response_entity": ("Group", 'response_entity "Household" is not Group/Member')},
-    "processflow1-3req.json": {**_REQUEST, **_NO_EVENT,
-                               SC + "/response_entity": ("Member", 'response_entity "member" is not Group/Member')},
-    "processflow2req.json": {**_REQUEST,
-                             SC + "/query/0/seq_num": (REMOVE, 'seq_num "" is a string; the schema says number'),
-                             SC + "/query/0/condition": (REMOVE, 'condition "" is not and/or/not'),
-                             SC + "/query/0/expression2": (REMOVE, 'expression2 "" is a string; the schema says object')},
+    "processflow1-2req.json": {
+        **_REQUEST,
+        **_NO_EVENT,
+        SC + "/response_entity": ("Group", 'response_entity "Household" is not Group/Member'),
+    },
+    "processflow1-3req.json": {
+        **_REQUEST,
+        **_NO_EVENT,
+        SC + "/response_entity": ("Member", 'response_entity "member" is not Group/Member'),
+    },
+    "processflow2req.json": {
+        **_REQUEST,
+        SC + "/query/0/seq_num": (REMOVE, 'seq_num "" is a string; the schema says number'),
+        SC + "/query/0/condition": (REMOVE, 'condition "" is not and/or/not'),
+        SC + "/query/0/expression2": (REMOVE, 'expression2 "" is a string; the schema says object'),
+    },
     "processflow3areq.json": dict(_REQUEST),
     "processflow4req.json": dict(_REQUEST),
     "processflow1-1res.json": {**_RESPONSE, **_NULLS},
@@ -95,7 +103,7 @@ SAMPLE_DEVIATIONS: dict[str, dict[str, tuple[Any, str]]] = {
     "processflow2res.json": {**_RESPONSE, **_EMPTIES},
     "processflow3ares.json": {**_RESPONSE, **_EMPTIES},
     "processflow4res.json": {**_RESPONSE, **_EMPTIES},
-}  # fmt: skip
+}
 
 
 def _corrected(body: Any, fixes: dict[str, tuple[Any, str]]) -> Any:
@@ -146,29 +154,43 @@ def test_each_listed_deviation_is_needed() -> None:
 
 
 def test_schema_repairs_are_exactly_the_listed_ones() -> None:
-    expression = _corrected(json.loads((SAMPLES / "processflow1-1req.json").read_text(encoding="utf-8")),
-                            SAMPLE_DEVIATIONS["processflow1-1req.json"])  # fmt: skip
+    expression = _corrected(
+        json.loads((SAMPLES / "processflow1-1req.json").read_text(encoding="utf-8")),
+        SAMPLE_DEVIATIONS["processflow1-1req.json"],
+    )
     pointer = spec.request_pointer("social", protocol.ASYNC_SEARCH)
     # The unpatched schema rejects the spec's own expression query (oneOf matched twice); patched, it is valid.
     unpatched = spec.errors_at("social", pointer, expression, patched=False)
     assert unpatched
     assert all(problem.startswith("/message") for problem in unpatched)
     assert spec.errors_at("social", pointer, expression) == []
-    status_request = {"transaction_id": "t", "txnstatus_request": {"reference_id": "r", "txn_type": "search",
-                      "attribute_type": "correlation_id", "attribute_value": "dci-abc"}}  # fmt: skip
+    status_request = {
+        "transaction_id": "t",
+        "txnstatus_request": {
+            "reference_id": "r",
+            "txn_type": "search",
+            "attribute_type": "correlation_id",
+            "attribute_value": "dci-abc",
+        },
+    }
     schema_pointer = "/components/schemas/TxnStatusRequest"
     for name in ("social", "registry_core", "social_subscribe"):
         assert spec.errors_at(name, schema_pointer, status_request, patched=False), name
         assert spec.errors_at(name, schema_pointer, status_request) == [], name
     assert [(name, where.rsplit("/properties/", 1)[-1]) for name, where in spec.SCHEMA_PATCHES] == [
-        ("social", "query/oneOf"), ("social", "attribute_value/oneOf"),
-        ("registry_core", "attribute_value/oneOf"), ("social_subscribe", "attribute_value/oneOf")]  # fmt: skip
+        ("social", "query/oneOf"),
+        ("social", "attribute_value/oneOf"),
+        ("registry_core", "attribute_value/oneOf"),
+        ("social_subscribe", "attribute_value/oneOf"),
+    ]
     for name in spec.SPECS:
         spec.document(name)
     # Pointers through references (unresolvable as published), rewritten to where they lead.
     assert {name: len(rewrites) for name, rewrites in spec.REF_REWRITES.items()} == {
-        "social": 3, "registry_core": 0, "social_subscribe": 2,
-    }  # fmt: skip
+        "social": 3,
+        "registry_core": 0,
+        "social_subscribe": 2,
+    }
 
 
 def test_known_codes_are_the_specs_codes() -> None:
@@ -213,8 +235,12 @@ def test_signature_string_has_the_dci_shape_and_covers_header_and_message() -> N
     key.public_key.verify(base64.b64decode(fields["signature"]), content)
     assert content.decode().startswith(f"(created): {int(NOW.timestamp())}\n(expires): ")
     assert env.canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'.encode()
-    for broken in ("", 'Signature: namespace="x"', text.replace('algorithm="ed25519"', 'algorithm="rsa"'),
-                   text.replace("digest", "date")):  # fmt: skip
+    for broken in (
+        "",
+        'Signature: namespace="x"',
+        text.replace('algorithm="ed25519"', 'algorithm="rsa"'),
+        text.replace("digest", "date"),
+    ):
         with pytest.raises(DciError) as refused:
             env.parse_signature(broken)
         assert refused.value.code in {"err.signature.missing", "err.signature.invalid"}
@@ -255,12 +281,28 @@ class World:
 
 def _request_row(nomor: str, valid_until: date) -> AccessRequest:
     return AccessRequest(
-        nomor=nomor, instansi="Dinas Uji", pemohon="client:uji", tujuan="uji", dasar_hukum="uji", level="byname",
-        regions=[KAB], fields=["nik", "no_kk", "nama", "jenis_kelamin", "desil_nasional", "jumlah_anggota"],
-        programs=[], periode="2026Q2", k_min=10, tautan=None, valid_from=date(2026, 1, 1), valid_until=valid_until,
-        state="disetujui", version=3, pernyataan_sha256="0" * 64, pernyataan_mime="application/pdf", reviews=[],
-        created_at=NOW, updated_at=NOW,
-    )  # fmt: skip
+        nomor=nomor,
+        instansi="Dinas Uji",
+        pemohon="client:uji",
+        tujuan="uji",
+        dasar_hukum="uji",
+        level="byname",
+        regions=[KAB],
+        fields=["nik", "no_kk", "nama", "jenis_kelamin", "desil_nasional", "jumlah_anggota"],
+        programs=[],
+        periode="2026Q2",
+        k_min=10,
+        tautan=None,
+        valid_from=date(2026, 1, 1),
+        valid_until=valid_until,
+        state="disetujui",
+        version=3,
+        pernyataan_sha256="0" * 64,
+        pernyataan_mime="application/pdf",
+        reviews=[],
+        created_at=NOW,
+        updated_at=NOW,
+    )
 
 
 def _agency(engine: Engine, client: TestClient, nomor: str, valid_until: date) -> tuple[str, str, DciKey]:
@@ -271,16 +313,26 @@ def _agency(engine: Engine, client: TestClient, nomor: str, valid_until: date) -
     actor = {"actor": "system:test", "actor_role": None}
     key = DciKey.generate()
     with session_scope(engine=engine) as db:
-        made = create_client(db, name=f"Dinas {nomor}", organisation="Uji", role="klien_instansi",
-                             scopes=["dci.search"], regions=[KAB], now=NOW, actor=actor)  # fmt: skip
+        made = create_client(
+            db,
+            name=f"Dinas {nomor}",
+            organisation="Uji",
+            role="klien_instansi",
+            scopes=["dci.search"],
+            regions=[KAB],
+            now=NOW,
+            actor=actor,
+        )
         db.add(_request_row(nomor, valid_until))
         db.flush()
         onboarding.add_key(db, made.client, json.dumps(key.public_jwk()), key_id=None, now=NOW, actor=actor)
         onboarding.add_callback(db, made.client, CALLBACK, now=NOW, actor=actor)
         onboarding.grant(db, made.client, nomor, now=NOW, actor=actor)
         client_id, secret = made.client.client_id, made.secret
-    answer = client.post("/auth/token", data={"grant_type": "client_credentials", "client_id": client_id,
-                                              "client_secret": secret})  # fmt: skip
+    answer = client.post(
+        "/auth/token",
+        data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+    )
     assert answer.status_code == 200, answer.text
     return client_id, answer.json()["access_token"], key
 
@@ -295,16 +347,24 @@ def world(db_factory: Callable[[], str], tmp_path_factory: pytest.TempPathFactor
     url = db_factory()
     served_database(url, city_data_dir(tmp_path_factory.getbasetemp()))
     engine = make_engine(url)
-    settings = Settings(data_dir=tmp_path_factory.mktemp("dci"), secret_key=SECRET, dci_sync_batch_max=5,
-                        dci_batch_max=50, dci_page_size_max=20)  # fmt: skip
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("dci"),
+        secret_key=SECRET,
+        dci_sync_batch_max=5,
+        dci_batch_max=50,
+        dci_page_size_max=20,
+    )
     app = create_app(url, settings=settings)
     app.state.clock = lambda: NOW
     ours = DciKey.generate()
     app.state.dci_key = ours
     with Session(engine) as db:
         current = db.scalar(select(ServedSnapshot.id).where(ServedSnapshot.is_current))
-        nik = db.scalar(select(ServedPerson.nik).where(ServedPerson.snapshot_id == current,
-                                                       ServedPerson.nik.is_not(None)).order_by(ServedPerson.id_dtsen))  # fmt: skip
+        nik = db.scalar(
+            select(ServedPerson.nik)
+            .where(ServedPerson.snapshot_id == current, ServedPerson.nik.is_not(None))
+            .order_by(ServedPerson.id_dtsen)
+        )
     with TestClient(app, raise_server_exceptions=False) as client:
         client_id, token, key = _agency(engine, client, "AKSES-2026-000101", date(2026, 12, 31))
         expired_id, expired_token, expired_key = _agency(
@@ -317,9 +377,16 @@ def world(db_factory: Callable[[], str], tmp_path_factory: pytest.TempPathFactor
 
 
 def search_item(nik: str, reference: str = "ref-1", **criteria: Any) -> dict[str, Any]:
-    return {"reference_id": reference, "timestamp": "2026-07-01T03:00:00Z",
-            "search_criteria": {"version": "1.0.0", "query_type": "idtype-value",
-                                "query": {"type": "NIK", "value": nik}, **criteria}}  # fmt: skip
+    return {
+        "reference_id": reference,
+        "timestamp": "2026-07-01T03:00:00Z",
+        "search_criteria": {
+            "version": "1.0.0",
+            "query_type": "idtype-value",
+            "query": {"type": "NIK", "value": nik},
+            **criteria,
+        },
+    }
 
 
 def search_message(*items: dict[str, Any]) -> dict[str, Any]:
@@ -327,9 +394,17 @@ def search_message(*items: dict[str, Any]) -> dict[str, Any]:
 
 
 def header_of(world: World, action: str, total: int, **extra: Any) -> dict[str, Any]:
-    return {"version": "1.0.0", "message_id": str(uuid.uuid4()), "message_ts": "2026-07-01T03:00:00Z",
-            "action": action, "sender_id": world.client_id, "receiver_id": "dtsen", "total_count": total,
-            "is_msg_encrypted": False, **extra}  # fmt: skip
+    return {
+        "version": "1.0.0",
+        "message_id": str(uuid.uuid4()),
+        "message_ts": "2026-07-01T03:00:00Z",
+        "action": action,
+        "sender_id": world.client_id,
+        "receiver_id": "dtsen",
+        "total_count": total,
+        "is_msg_encrypted": False,
+        **extra,
+    }
 
 
 def conform(path: str, response: httpx.Response, ours: DciKey) -> dict[str, Any]:
@@ -355,28 +430,40 @@ def conform(path: str, response: httpx.Response, ours: DciKey) -> dict[str, Any]
         kid = fields["kidId"].split("|")
         assert kid[0] == "dtsen"
         assert kid[1] == ours.kid
-        content = env.signed_content(body["header"], body["message"], created=int(fields["created"]),
-                                     expires=int(fields["expires"]))  # fmt: skip
+        content = env.signed_content(
+            body["header"], body["message"], created=int(fields["created"]), expires=int(fields["expires"])
+        )
         ours.public_key.verify(base64.b64decode(fields["signature"]), content)
     return body
 
 
 def post(world: World, path: str, body: Any, *, token: str | None = None) -> tuple[int, dict[str, Any]]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    response = world.client.post("/dci" + path, content=raw, headers={
-        "authorization": f"Bearer {token or world.token}", "content-type": "application/json"})  # fmt: skip
+    response = world.client.post(
+        "/dci" + path,
+        content=raw,
+        headers={"authorization": f"Bearer {token or world.token}", "content-type": "application/json"},
+    )
     return response.status_code, conform(path, response, world.ours)
 
 
-def signed(world: World, header: dict[str, Any], message: dict[str, Any], *, key: DciKey | None = None,
-           now: datetime = NOW) -> dict[str, Any]:  # fmt: skip
+def signed(
+    world: World,
+    header: dict[str, Any],
+    message: dict[str, Any],
+    *,
+    key: DciKey | None = None,
+    now: datetime = NOW,
+) -> dict[str, Any]:
     return env.envelope(header, message, key or world.key, now=now)
 
 
 def counts(world: World) -> dict[str, int]:
     with Session(world.engine) as db:
-        return {model.__tablename__: int(db.scalar(select(func.count()).select_from(model)) or 0)
-                for model in (DciTransaction, DciSeenMessage, DciOutbox)}  # fmt: skip
+        return {
+            model.__tablename__: int(db.scalar(select(func.count()).select_from(model)) or 0)
+            for model in (DciTransaction, DciSeenMessage, DciOutbox)
+        }
 
 
 def last_audit(world: World) -> AuditLog:
@@ -408,8 +495,11 @@ def test_sync_search_by_nik_answers_a_signed_on_search(world: World) -> None:
 
 
 def test_a_batch_answers_every_item_in_order_with_bad_ones_rejected_alone(world: World) -> None:
-    items = [search_item(world.nik, "a"), search_item(world.nik, "b", pagination={"page_size": 21}),
-             search_item(world.nik, "a")]  # fmt: skip
+    items = [
+        search_item(world.nik, "a"),
+        search_item(world.nik, "b", pagination={"page_size": 21}),
+        search_item(world.nik, "a"),
+    ]
     status, body = post(
         world, protocol.SYNC_SEARCH, signed(world, header_of(world, "search", 3), search_message(*items))
     )
@@ -458,8 +548,13 @@ def _case(world: World, name: str) -> tuple[str, Any, str | None]:
     if name == "count":
         return protocol.SYNC_SEARCH, signed(world, {**good, "total_count": 2}, message), None
     if name == "encrypted":
-        sealed = {"header": {"alg": "RSA-OAEP", "enc": "A256GCM", "kid": "k"}, "ciphertext": "x",
-                  "encrypted_key": "x", "tag": "x", "iv": "x"}  # fmt: skip
+        sealed = {
+            "header": {"alg": "RSA-OAEP", "enc": "A256GCM", "kid": "k"},
+            "ciphertext": "x",
+            "encrypted_key": "x",
+            "tag": "x",
+            "iv": "x",
+        }
         return protocol.SYNC_SEARCH, signed(world, good, sealed), None
     if name == "empty":
         return protocol.SYNC_SEARCH, signed(world, {**good, "total_count": 0}, search_message()), None
@@ -547,8 +642,11 @@ def _code_of(body: dict[str, Any]) -> str:
         return str(body["header"].get("status_reason_code") or items[0]["status_reason_code"])
     error = body["message"]["error"]  # an async ERR acknowledgement
     assert body["message"]["ack_status"] == "ERR"
-    return str(error["code"]) if error["code"] != "err.request.bad" or ":" not in error["message"] else \
-        error["message"].split(":")[0]  # fmt: skip
+    return (
+        str(error["code"])
+        if error["code"] != "err.request.bad" or ":" not in error["message"]
+        else error["message"].split(":")[0]
+    )
 
 
 @pytest.mark.parametrize("name", sorted(REFUSALS))
@@ -573,7 +671,10 @@ def test_a_replayed_message_id_is_refused_and_only_the_first_counts(world: World
     before = counts(world)
     status, answer = post(world, protocol.SYNC_SEARCH, body)
     assert (status, answer["header"]["status"], answer["header"]["status_reason_code"]) == (
-        409, "rjct", "rjct.message_id.duplicate")  # fmt: skip
+        409,
+        "rjct",
+        "rjct.message_id.duplicate",
+    )
     assert counts(world) == before
     assert last_audit(world).action == "dci_refused"
 
@@ -735,9 +836,15 @@ def _transport(world: World, statuses: list[int]) -> httpx.MockTransport:
 def _deliver(world: World, *, now: datetime, statuses: list[int]) -> dict[str, Any]:
     from dtsen.store.db import session_factory
 
-    return background.run_once(session_factory(world.engine), now=now, secret=SECRET, receiver_id="dtsen",
-                             limits=protocol.Limits(20, 50, 5), key=world.ours,
-                             transport=_transport(world, statuses))  # fmt: skip
+    return background.run_once(
+        session_factory(world.engine),
+        now=now,
+        secret=SECRET,
+        receiver_id="dtsen",
+        limits=protocol.Limits(20, 50, 5),
+        key=world.ours,
+        transport=_transport(world, statuses),
+    )
 
 
 def _pushed(world: World, path: str) -> dict[str, Any]:
@@ -746,8 +853,9 @@ def _pushed(world: World, path: str) -> dict[str, Any]:
     body = json.loads(request.content)
     spec.validate_request("social", path, body)
     fields = env.parse_signature(body["signature"])
-    content = env.signed_content(body["header"], body["message"], created=int(fields["created"]),
-                                 expires=int(fields["expires"]))  # fmt: skip
+    content = env.signed_content(
+        body["header"], body["message"], created=int(fields["created"]), expires=int(fields["expires"])
+    )
     world.ours.public_key.verify(base64.b64decode(fields["signature"]), content)
     return dict(body)
 
@@ -839,11 +947,27 @@ def test_pushes_give_up_after_bounded_retries_and_never_go_to_removed_uris(world
     with factory() as db:
         client = db.scalar(select(ApiClient).where(ApiClient.client_id == world.client_id))
         assert client is not None
-        row_id = outbox.enqueue(db, client_pk=client.id, uri=CALLBACK, action="on-search", header={"h": 1},
-                                message={}, correlation_id="dci-retry", now=NOW)  # fmt: skip
+        row_id = outbox.enqueue(
+            db,
+            client_pk=client.id,
+            uri=CALLBACK,
+            action="on-search",
+            header={"h": 1},
+            message={},
+            correlation_id="dci-retry",
+            now=NOW,
+        )
         with pytest.raises(DciError) as refused:
-            outbox.enqueue(db, client_pk=client.id, uri="https://elsewhere.example/", action="on-search",
-                           header={}, message={}, correlation_id="dci-no", now=NOW)  # fmt: skip
+            outbox.enqueue(
+                db,
+                client_pk=client.id,
+                uri="https://elsewhere.example/",
+                action="on-search",
+                header={},
+                message={},
+                correlation_id="dci-no",
+                now=NOW,
+            )
         assert refused.value.code == "err.sender_uri.invalid"
         db.commit()
     moment, waits = NOW, []
@@ -866,8 +990,16 @@ def test_pushes_give_up_after_bounded_retries_and_never_go_to_removed_uris(world
         assert client is not None
         other = "https://agency.example/dci/other"
         db.add(DciCallback(client_pk=client.id, uri=other, created_at=NOW))
-        gone_id = outbox.enqueue(db, client_pk=client.id, uri=other, action="on-search", header={}, message={},
-                                 correlation_id="dci-gone", now=NOW)  # fmt: skip
+        gone_id = outbox.enqueue(
+            db,
+            client_pk=client.id,
+            uri=other,
+            action="on-search",
+            header={},
+            message={},
+            correlation_id="dci-gone",
+            now=NOW,
+        )
         db.execute(DciCallback.__table__.delete().where(DciCallback.uri == other))
         db.commit()
     world.pushes.clear()
@@ -929,9 +1061,11 @@ def test_cli_onboards_keys_callbacks_and_grants(world: World, tmp_path: Path) ->
     run("clients", "callback", "remove", world.client_id, "https://agency.example/cli")
     assert "https://agency.example/cli" not in run("clients", "callback", "list", world.client_id)
     run("clients", "grant", world.client_id, "AKSES-2026-000101")
-    for bad in (["callback", "add", world.client_id, "http://agency.example/x"],
-                ["key", "add", world.client_id, "--jwk", json.dumps({**public, "d": "x"})],
-                ["grant", world.client_id, "AKSES-2026-999999"]):  # fmt: skip
+    for bad in (
+        ["callback", "add", world.client_id, "http://agency.example/x"],
+        ["key", "add", world.client_id, "--jwk", json.dumps({**public, "d": "x"})],
+        ["grant", world.client_id, "AKSES-2026-999999"],
+    ):
         result = runner.invoke(app, ["clients", *bad, "--url", world.url])
         assert result.exit_code == 1, result.output
     delivered = runner.invoke(app, ["dci", "deliver", "--url", world.url])
@@ -970,8 +1104,14 @@ def _signed_case(world: World, case: Any) -> None:
     ):
         return
     header, message = body["header"], body["message"]
-    header.update(sender_id=world.client_id, receiver_id="dtsen", message_id=str(uuid.uuid4()),
-                  message_ts="2026-07-01T03:00:00Z", version="1.0.0", is_msg_encrypted=False)  # fmt: skip
+    header.update(
+        sender_id=world.client_id,
+        receiver_id="dtsen",
+        message_id=str(uuid.uuid4()),
+        message_ts="2026-07-01T03:00:00Z",
+        version="1.0.0",
+        is_msg_encrypted=False,
+    )
     if case.path in {protocol.ASYNC_SEARCH, protocol.ASYNC_TXN_STATUS}:
         header["sender_uri"] = CALLBACK
     items = message.get("search_request")
@@ -993,8 +1133,14 @@ def _fuzz(world: World, operation: Any, mode: Any, statuses: dict[int, int], fai
     positive = mode is GenerationMode.POSITIVE
     headers = {"authorization": f"Bearer {world.token}"}
 
-    @settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=True, database=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=FUZZ_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=operation.as_strategy(generation_mode=mode))
     def run(case: Any) -> None:
         if positive:

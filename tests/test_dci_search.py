@@ -33,13 +33,33 @@ NOW = datetime(2026, 7, 1, 3, 0, tzinfo=UTC)
 KAB = "3471"
 SECRET = "uji-rahasia-deployment"  # noqa: S105
 CLIENT = Principal("client", "dtsen-ujiklien", Role.KLIEN_INSTANSI, (KAB,))
-BYNAME_FIELDS = frozenset({"nik", "no_kk", "nama", "jenis_kelamin", "hubungan", "desil_nasional",
-                           "jumlah_anggota", "kode_kec", "tanggal_lahir"})  # fmt: skip
+BYNAME_FIELDS = frozenset(
+    {
+        "nik",
+        "no_kk",
+        "nama",
+        "jenis_kelamin",
+        "hubungan",
+        "desil_nasional",
+        "jumlah_anggota",
+        "kode_kec",
+        "tanggal_lahir",
+    }
+)
 BYNAME = grants.Grant(
-    client_id="dtsen-ujiklien", request_id=1, nomor="AKSES-2026-000001", level="byname", regions=(KAB,),
-    fields=BYNAME_FIELDS, programs=("pkh",), periode="2026Q2", valid_from=date(2026, 1, 1),
-    valid_until=date(2026, 12, 31), k_min=10, token_salt=None,
-)  # fmt: skip
+    client_id="dtsen-ujiklien",
+    request_id=1,
+    nomor="AKSES-2026-000001",
+    level="byname",
+    regions=(KAB,),
+    fields=BYNAME_FIELDS,
+    programs=("pkh",),
+    periode="2026Q2",
+    valid_from=date(2026, 1, 1),
+    valid_until=date(2026, 12, 31),
+    k_min=10,
+    token_salt=None,
+)
 
 
 @dataclass(frozen=True)
@@ -66,25 +86,47 @@ def city(db_factory: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
     with Session(engine) as session:
         current = session.scalar(select(ServedSnapshot.id).where(ServedSnapshot.is_current))
         person = session.execute(
-            select(ServedPerson.nik, ServedPerson.no_kk, ServedPerson.id_keluarga_dtsen, ServedFamily.kode_kec)
-            .join(ServedFamily, (ServedFamily.snapshot_id == ServedPerson.snapshot_id)
-                  & (ServedFamily.id_keluarga_dtsen == ServedPerson.id_keluarga_dtsen))
-            .where(ServedPerson.snapshot_id == current, ServedPerson.nik.is_not(None),
-                   ServedPerson.no_kk.is_not(None), ServedFamily.no_kk == ServedPerson.no_kk,
-                   ServedFamily.desil_nasional.is_not(None), ServedFamily.jumlah_anggota >= 3)
-            .order_by(ServedPerson.id_dtsen).limit(1)
-        ).one()  # fmt: skip
+            select(
+                ServedPerson.nik, ServedPerson.no_kk, ServedPerson.id_keluarga_dtsen, ServedFamily.kode_kec
+            )
+            .join(
+                ServedFamily,
+                (ServedFamily.snapshot_id == ServedPerson.snapshot_id)
+                & (ServedFamily.id_keluarga_dtsen == ServedPerson.id_keluarga_dtsen),
+            )
+            .where(
+                ServedPerson.snapshot_id == current,
+                ServedPerson.nik.is_not(None),
+                ServedPerson.no_kk.is_not(None),
+                ServedFamily.no_kk == ServedPerson.no_kk,
+                ServedFamily.desil_nasional.is_not(None),
+                ServedFamily.jumlah_anggota >= 3,
+            )
+            .order_by(ServedPerson.id_dtsen)
+            .limit(1)
+        ).one()
         other = session.scalar(
             select(ServedFamily.kode_kec)
             .where(ServedFamily.snapshot_id == current, ServedFamily.kode_kec != person.kode_kec)
-            .order_by(ServedFamily.kode_kec).limit(1)
-        )  # fmt: skip
+            .order_by(ServedFamily.kode_kec)
+            .limit(1)
+        )
         niks = session.scalars(
-            select(ServedPerson.nik).where(ServedPerson.snapshot_id == current, ServedPerson.nik.is_not(None))
-            .order_by(ServedPerson.id_dtsen).limit(60)
-        ).all()  # fmt: skip
-    yield City(engine, data_dir, person.nik, person.no_kk, person.id_keluarga_dtsen, person.kode_kec, str(other),
-               tuple(niks))  # fmt: skip
+            select(ServedPerson.nik)
+            .where(ServedPerson.snapshot_id == current, ServedPerson.nik.is_not(None))
+            .order_by(ServedPerson.id_dtsen)
+            .limit(60)
+        ).all()
+    yield City(
+        engine,
+        data_dir,
+        person.nik,
+        person.no_kk,
+        person.id_keluarga_dtsen,
+        person.kode_kec,
+        str(other),
+        tuple(niks),
+    )
     engine.dispose()
 
 
@@ -96,9 +138,12 @@ def session(city: City) -> Iterator[Session]:
 
 
 def item(query_type: str, query: Any, **criteria: Any) -> dict[str, Any]:
-    return {"reference_id": "ref-1", "timestamp": NOW.isoformat(),
-            "search_criteria": {"version": "1.0.0", "query_type": query_type, "query": query, **criteria},
-            "locale": "eng"}  # fmt: skip
+    return {
+        "reference_id": "ref-1",
+        "timestamp": NOW.isoformat(),
+        "search_criteria": {"version": "1.0.0", "query_type": query_type, "query": query, **criteria},
+        "locale": "eng",
+    }
 
 
 def by_nik(nik: str, entity: str = "Group") -> dict[str, Any]:
@@ -142,9 +187,13 @@ def test_nik_gives_the_family_with_only_the_approved_fields_and_audits_each_memb
         "identifier_type": "KK",
         "identifier_value": city.no_kk,
     }
-    family = session.execute(select(ServedFamily).where(
-        ServedFamily.id_keluarga_dtsen == city.family, ServedFamily.snapshot_id == select(ServedSnapshot.id)
-        .where(ServedSnapshot.is_current).scalar_subquery())).scalar_one()  # fmt: skip
+    family = session.execute(
+        select(ServedFamily).where(
+            ServedFamily.id_keluarga_dtsen == city.family,
+            ServedFamily.snapshot_id
+            == select(ServedSnapshot.id).where(ServedSnapshot.is_current).scalar_subquery(),
+        )
+    ).scalar_one()
     assert group["poverty_score"] == family.desil_nasional
     assert group["group_size"] == family.jumlah_anggota
     assert flat(group["additional_attributes"])["kode_kec"] == city.kode_kec
@@ -169,8 +218,12 @@ def test_nik_as_member_and_kk_as_family(city: City, session: Session) -> None:
     assert person["@type"] == "spdci:Member"
     assert person["member_identifier"][0]["identifier_value"] == city.nik
     assert "poverty_score" in flat(person["additional_attributes"])
-    kk = item("idtype-value", {"type": "KK", "value": city.no_kk}, response_entity="Member",
-              pagination={"page_size": 50, "page_number": 1})  # fmt: skip
+    kk = item(
+        "idtype-value",
+        {"type": "KK", "value": city.no_kk},
+        response_entity="Member",
+        pagination={"page_size": 50, "page_number": 1},
+    )
     members = valid(search.run_search(session, CLIENT, BYNAME, kk, now=NOW))["data"]["reg_records"]
     assert city.nik in [m["member_identifier"][0]["identifier_value"] for m in members]
     nid = item("idtype-value", {"type": "NID", "value": city.nik})  # the spec samples' name for a national id
@@ -197,24 +250,43 @@ def test_out_of_region_answers_like_unknown_and_is_audited_denied(city: City, se
 # -- predicate and expression ------------------------------------------------------------------------------
 def _count(session: Session, *conditions: Any) -> int:
     current = select(ServedSnapshot.id).where(ServedSnapshot.is_current).scalar_subquery()
-    return int(session.scalar(select(func.count()).select_from(ServedFamily).where(
-        ServedFamily.snapshot_id == current, ServedFamily.kode_kab == KAB, *conditions)) or 0)  # fmt: skip
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(ServedFamily)
+            .where(ServedFamily.snapshot_id == current, ServedFamily.kode_kab == KAB, *conditions)
+        )
+        or 0
+    )
 
 
 def test_predicate_matches_direct_sql_with_sort_and_pages(city: City, session: Session) -> None:
     query = [
-        {"seq_num": 2, "expression1": {"attribute_name": "group_size", "operator": "ge", "attribute_value": 3}},
-        {"seq_num": 1, "expression1": {"attribute_name": "poverty_score", "operator": "le", "attribute_value": "4"},
-         "condition": "or",
-         "expression2": {"attribute_name": "kode_kec", "operator": "eq", "attribute_value": city.kode_kec}},
-    ]  # fmt: skip
-    expected = _count(session, ServedFamily.jumlah_anggota >= 3,
-                      (ServedFamily.desil_nasional <= 4) | (ServedFamily.kode_kec == city.kode_kec))  # fmt: skip
+        {
+            "seq_num": 2,
+            "expression1": {"attribute_name": "group_size", "operator": "ge", "attribute_value": 3},
+        },
+        {
+            "seq_num": 1,
+            "expression1": {"attribute_name": "poverty_score", "operator": "le", "attribute_value": "4"},
+            "condition": "or",
+            "expression2": {"attribute_name": "kode_kec", "operator": "eq", "attribute_value": city.kode_kec},
+        },
+    ]
+    expected = _count(
+        session,
+        ServedFamily.jumlah_anggota >= 3,
+        (ServedFamily.desil_nasional <= 4) | (ServedFamily.kode_kec == city.kode_kec),
+    )
     assert expected > 20
     pages = []
     for number in (1, 2):
-        ask = item("predicate", query, sort=[{"attribute_name": "poverty_score", "sort_order": "desc"}],
-                   pagination={"page_size": 10, "page_number": number})  # fmt: skip
+        ask = item(
+            "predicate",
+            query,
+            sort=[{"attribute_name": "poverty_score", "sort_order": "desc"}],
+            pagination={"page_size": 10, "page_number": number},
+        )
         answer = valid(search.run_search(session, CLIENT, BYNAME, ask, now=NOW))
         assert answer["pagination"] == {"page_size": 10, "page_number": number, "total_count": expected}
         pages += answer["data"]["reg_records"]
@@ -227,8 +299,15 @@ def test_predicate_matches_direct_sql_with_sort_and_pages(city: City, session: S
         for g in pages
     )
     # "in" takes a comma-separated scalar (the predicate schema's attribute_value is not a list).
-    both = [{"expression1": {"attribute_name": "kode_kec", "operator": "in",
-                             "attribute_value": f"{city.kode_kec},{city.other_kec}"}}]  # fmt: skip
+    both = [
+        {
+            "expression1": {
+                "attribute_name": "kode_kec",
+                "operator": "in",
+                "attribute_value": f"{city.kode_kec},{city.other_kec}",
+            }
+        }
+    ]
     answer = search.run_search(
         session, CLIENT, BYNAME, item("predicate", both, pagination={"page_size": 1}), now=NOW
     )
@@ -240,15 +319,31 @@ def test_predicate_matches_direct_sql_with_sort_and_pages(city: City, session: S
 def test_nosql_expression_with_programs_matches_direct_sql(city: City, session: Session) -> None:
     current = select(ServedSnapshot.id).where(ServedSnapshot.is_current).scalar_subquery()
     eligible = select(ServedEligibility.id_keluarga_dtsen).where(
-        ServedEligibility.snapshot_id == current, ServedEligibility.program == "pkh",
-        ServedEligibility.layak.is_(True))  # fmt: skip
-    expression = {"type": "ns:org:QueryType:NoSql", "value": {"expression": {"collection": "Group", "query": {
-        "$and": [{"program": {"$in": ["pkh"]}},
-                 {"$or": [{"desil_nasional": {"$lt": 3}}, {"group_size": {"$gte": 6}}]},
-                 {"$not": {"kode_kec": city.other_kec}}]}}}}  # fmt: skip
-    expected = _count(session, ServedFamily.id_keluarga_dtsen.in_(eligible),
-                      (ServedFamily.desil_nasional < 3) | (ServedFamily.jumlah_anggota >= 6),
-                      ~(ServedFamily.kode_kec == city.other_kec))  # fmt: skip
+        ServedEligibility.snapshot_id == current,
+        ServedEligibility.program == "pkh",
+        ServedEligibility.layak.is_(True),
+    )
+    expression = {
+        "type": "ns:org:QueryType:NoSql",
+        "value": {
+            "expression": {
+                "collection": "Group",
+                "query": {
+                    "$and": [
+                        {"program": {"$in": ["pkh"]}},
+                        {"$or": [{"desil_nasional": {"$lt": 3}}, {"group_size": {"$gte": 6}}]},
+                        {"$not": {"kode_kec": city.other_kec}},
+                    ]
+                },
+            }
+        },
+    }
+    expected = _count(
+        session,
+        ServedFamily.id_keluarga_dtsen.in_(eligible),
+        (ServedFamily.desil_nasional < 3) | (ServedFamily.jumlah_anggota >= 6),
+        ~(ServedFamily.kode_kec == city.other_kec),
+    )
     ask = item("expression", expression, pagination={"page_size": 1000})
     answer = valid(search.run_search(session, CLIENT, BYNAME, ask, now=NOW))
     assert answer["pagination"]["total_count"] == expected > 0
@@ -263,25 +358,74 @@ def test_nosql_expression_with_programs_matches_direct_sql(city: City, session: 
 @pytest.mark.parametrize(
     ("ask", "code", "named"),
     [
-        (item("predicate", [{"expression1": {"attribute_name": "desil_kabkota", "operator": "eq",
-                                             "attribute_value": 1}}]), "rjct.filter.invalid", "desil_kabkota"),
-        (item("expression", {"type": "NoSql", "value": {"expression": {"query": {"nama": "SITI"}}}}),
-         "rjct.filter.invalid", "nama"),
-        (item("predicate", [{"expression1": {"attribute_name": "program", "operator": "eq",
-                                             "attribute_value": "bpnt"}}]), "rjct.filter.invalid", "bpnt"),
-        (item("expression", {"type": "NoSql", "value": {"expression": {"query": {"desil": {"$regex": "1"}}}}}),
-         "rjct.filter.invalid", "$regex"),
+        (
+            item(
+                "predicate",
+                [
+                    {
+                        "expression1": {
+                            "attribute_name": "desil_kabkota",
+                            "operator": "eq",
+                            "attribute_value": 1,
+                        }
+                    }
+                ],
+            ),
+            "rjct.filter.invalid",
+            "desil_kabkota",
+        ),
+        (
+            item("expression", {"type": "NoSql", "value": {"expression": {"query": {"nama": "SITI"}}}}),
+            "rjct.filter.invalid",
+            "nama",
+        ),
+        (
+            item(
+                "predicate",
+                [{"expression1": {"attribute_name": "program", "operator": "eq", "attribute_value": "bpnt"}}],
+            ),
+            "rjct.filter.invalid",
+            "bpnt",
+        ),
+        (
+            item(
+                "expression",
+                {"type": "NoSql", "value": {"expression": {"query": {"desil": {"$regex": "1"}}}}},
+            ),
+            "rjct.filter.invalid",
+            "$regex",
+        ),
         (item("graphql", {"q": 1}), "rjct.search_criteria.invalid", "graphql"),
         (item("idtype-value", {"type": "PASPOR", "value": "1"}), "rjct.search_criteria.invalid", "PASPOR"),
         (item("idtype-value", {"type": "NIK", "value": "123"}), "rjct.search_criteria.invalid", "16 digits"),
-        (item("predicate", [{"expression1": {"attribute_name": "desil", "operator": "eq", "attribute_value": 1}}],
-              sort=[{"attribute_name": "nama", "sort_order": "asc"}]), "rjct.sort.invalid", "nama"),
-        (item("predicate", [{"expression1": {"attribute_name": "desil", "operator": "eq", "attribute_value": 1}}],
-              pagination={"page_size": 5000}), "rjct.pagination.invalid", "page_size"),
-        (item("predicate", [{"expression1": {"attribute_name": "desil", "operator": "le", "attribute_value": 10}}]),
-         "rjct.search.too_many_records_found", "pagination"),
+        (
+            item(
+                "predicate",
+                [{"expression1": {"attribute_name": "desil", "operator": "eq", "attribute_value": 1}}],
+                sort=[{"attribute_name": "nama", "sort_order": "asc"}],
+            ),
+            "rjct.sort.invalid",
+            "nama",
+        ),
+        (
+            item(
+                "predicate",
+                [{"expression1": {"attribute_name": "desil", "operator": "eq", "attribute_value": 1}}],
+                pagination={"page_size": 5000},
+            ),
+            "rjct.pagination.invalid",
+            "page_size",
+        ),
+        (
+            item(
+                "predicate",
+                [{"expression1": {"attribute_name": "desil", "operator": "le", "attribute_value": 10}}],
+            ),
+            "rjct.search.too_many_records_found",
+            "pagination",
+        ),
     ],
-)  # fmt: skip
+)
 def test_refusals_carry_the_spec_reason_code(
     session: Session, ask: dict[str, Any], code: str, named: str
 ) -> None:
@@ -301,9 +445,12 @@ def test_deidentified_tokens_equal_the_extracts_and_hide_identifiers(city: City,
     with pytest.raises(DciError) as refused:
         search.run_search(session, CLIENT, deid, by_nik(city.nik), now=NOW)
     assert refused.value.code == "rjct.filter.invalid"
-    ask = item("predicate", [{"expression1": {"attribute_name": "kode_kec", "operator": "eq",
-                                              "attribute_value": city.kode_kec}}],
-               response_entity="Member", pagination={"page_size": 1000})  # fmt: skip
+    ask = item(
+        "predicate",
+        [{"expression1": {"attribute_name": "kode_kec", "operator": "eq", "attribute_value": city.kode_kec}}],
+        response_entity="Member",
+        pagination={"page_size": 1000},
+    )
     answer = valid(search.run_search(session, CLIENT, deid, ask, now=NOW))
     people = answer["data"]["reg_records"]
     text = str(people)
@@ -315,8 +462,14 @@ def test_deidentified_tokens_equal_the_extracts_and_hide_identifiers(city: City,
         assert set(info) <= {"@type", "identifier", "sex", "additional_attributes"}
         assert info["identifier"][0]["identifier_type"] == "TOKEN_NIK" or not info["identifier"]
     # The same token as the request's de-identified extract (DuckDB over the snapshot's files).
-    request = AccessRequest(nomor=deid.nomor, level="deidentified", regions=[KAB],
-                            fields=["jenis_kelamin", "kode_kec"], programs=[], tautan=None)  # fmt: skip
+    request = AccessRequest(
+        nomor=deid.nomor,
+        level="deidentified",
+        regions=[KAB],
+        fields=["jenis_kelamin", "kode_kec"],
+        programs=[],
+        tautan=None,
+    )
     snap = snapshots.open_snapshot("current", city.data_dir)
     con = duckdb.connect()
     for name in ("families", "persons", "scores", "eligibility"):
@@ -372,21 +525,45 @@ def test_a_batch_of_niks_costs_the_same_statements_as_a_few(city: City, session:
 
 # -- grants ------------------------------------------------------------------------------------------------
 def test_grant_for_needs_a_linked_approved_valid_request(city: City, session: Session) -> None:
-    client = ApiClient(client_id="dtsen-ujigrant", secret_hash="x",  # noqa: S106
-                       name="Uji", organisation=None,
-                       role="klien_instansi", scopes="", active=True, created_at=NOW, revoked_at=None)  # fmt: skip
+    client = ApiClient(
+        client_id="dtsen-ujigrant",
+        secret_hash="x",  # noqa: S106
+        name="Uji",
+        organisation=None,
+        role="klien_instansi",
+        scopes="",
+        active=True,
+        created_at=NOW,
+        revoked_at=None,
+    )
     session.add(client)
     session.flush()
     with pytest.raises(DciError) as refused:
         grants.grant_for(session, client, secret=SECRET, now=NOW)
     assert refused.value.http_status == 403
     request = AccessRequest(
-        nomor="AKSES-2026-000009", instansi="Dinas Uji", pemohon="client:dtsen-ujigrant", tujuan="uji",
-        dasar_hukum="uji", level="deidentified", regions=[KAB], fields=["jenis_kelamin"], programs=["pkh"],
-        periode="2026Q2", k_min=10, tautan=None, valid_from=date(2026, 1, 1), valid_until=date(2026, 12, 31),
-        state="disetujui", version=3, pernyataan_sha256="0" * 64, pernyataan_mime="application/pdf",
-        reviews=[], created_at=NOW, updated_at=NOW,
-    )  # fmt: skip
+        nomor="AKSES-2026-000009",
+        instansi="Dinas Uji",
+        pemohon="client:dtsen-ujigrant",
+        tujuan="uji",
+        dasar_hukum="uji",
+        level="deidentified",
+        regions=[KAB],
+        fields=["jenis_kelamin"],
+        programs=["pkh"],
+        periode="2026Q2",
+        k_min=10,
+        tautan=None,
+        valid_from=date(2026, 1, 1),
+        valid_until=date(2026, 12, 31),
+        state="disetujui",
+        version=3,
+        pernyataan_sha256="0" * 64,
+        pernyataan_mime="application/pdf",
+        reviews=[],
+        created_at=NOW,
+        updated_at=NOW,
+    )
     session.add(request)
     session.flush()
     session.add(DciGrant(client_pk=client.id, request_id=request.id, created_at=NOW, created_by="user:uji"))

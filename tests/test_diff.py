@@ -17,8 +17,16 @@ from dtsen.tables import PROVENANCE
 from golden_frames import FAMILY_SCHEMA, PERSON_SCHEMA, SCORE_SCHEMA, frame, sample
 
 
-def _publish(tmp_path: Path, name: str, persons: pl.DataFrame, families: pl.DataFrame, scores: pl.DataFrame,
-             provenance: pl.DataFrame, period: str, model: str):  # fmt: skip
+def _publish(
+    tmp_path: Path,
+    name: str,
+    persons: pl.DataFrame,
+    families: pl.DataFrame,
+    scores: pl.DataFrame,
+    provenance: pl.DataFrame,
+    period: str,
+    model: str,
+):
     d = tmp_path / name
     d.mkdir()
     for table, df in (
@@ -46,20 +54,31 @@ def test_diff_explains_every_change(tmp_path: Path) -> None:
     q1 = _publish(tmp_path, "q1", persons, families, scores, PROVENANCE.empty(), "2026Q1", "m1")
 
     events = tmp_path / "e.csv"
-    events.write_text("id_peristiwa,jenis,tanggal_peristiwa,tanggal_lapor,nik\n"
-                      "E1,MATI,2026-04-02,2026-04-05,3302014101560003\n", encoding="utf-8")  # fmt: skip
+    events.write_text(
+        "id_peristiwa,jenis,tanggal_peristiwa,tanggal_lapor,nik\n"
+        "E1,MATI,2026-04-02,2026-04-05,3302014101560003\n",
+        encoding="utf-8",
+    )
     corrections = tmp_path / "k.csv"
-    corrections.write_text("id_koreksi,jenis,id_keluarga_dtsen,atribut,nilai_baru,nomor_keputusan,tanggal_keputusan,petugas\n"
-                           "K1,sanggahan,f5,aset_mobil,tidak,BA/1,2026-05-01,PTG-1\n", encoding="utf-8")  # fmt: skip
+    corrections.write_text(
+        "id_koreksi,jenis,id_keluarga_dtsen,atribut,nilai_baru,nomor_keputusan,tanggal_keputusan,petugas\n"
+        "K1,sanggahan,f5,aset_mobil,tidak,BA/1,2026-05-01,PTG-1\n",
+        encoding="utf-8",
+    )
     cutoff = date(2026, 6, 30)
     p2, f2, ev = apply_events(persons, families, read_events(events), cutoff, new_id=sequential_ids("T"))
     p2, f2, kr = apply_corrections(p2, f2, read_corrections(corrections), cutoff, batch_id="2026Q2")
     # the new model moves f2 from desil 8 to 4 (nothing in its data changed) and f1 from 2 to 3
     s2 = scores.with_columns(
-        pl.when(pl.col("id_keluarga_dtsen") == "f2").then(4).when(pl.col("id_keluarga_dtsen") == "f1").then(3)
-        .otherwise(pl.col("desil_nasional")).cast(pl.Int8).alias("desil_nasional"),
+        pl.when(pl.col("id_keluarga_dtsen") == "f2")
+        .then(4)
+        .when(pl.col("id_keluarga_dtsen") == "f1")
+        .then(3)
+        .otherwise(pl.col("desil_nasional"))
+        .cast(pl.Int8)
+        .alias("desil_nasional"),
         pl.lit("m2").alias("versi_model"),
-    )  # fmt: skip
+    )
     q2 = _publish(tmp_path, "q2", p2, f2, s2, pl.concat([ev.provenance, kr.provenance]), "2026Q2", "m2")
 
     result = diff_snapshots(q1, q2)

@@ -15,8 +15,10 @@ from dtsen.programs.decide import decide
 from dtsen.programs.definition import load_programs
 from golden_frames import FAMILY_SCHEMA, PERSON_SCHEMA, frame, sample, write_golden
 
-HEADER = ("id_peristiwa,jenis,tanggal_peristiwa,tanggal_lapor,nik,no_kk,nama,jenis_kelamin,nik_ibu,nik_pasangan,"
-          "no_kk_baru,nik_anggota,kode_desa_tujuan,alamat_tujuan,rt_tujuan,rw_tujuan\n")  # fmt: skip
+HEADER = (
+    "id_peristiwa,jenis,tanggal_peristiwa,tanggal_lapor,nik,no_kk,nama,jenis_kelamin,nik_ibu,nik_pasangan,"
+    "no_kk_baru,nik_anggota,kode_desa_tujuan,alamat_tujuan,rt_tujuan,rw_tujuan\n"
+)
 CUTOFF = date(2026, 6, 30)
 
 
@@ -144,8 +146,11 @@ def test_birth_move_marriage_and_split(tmp_path: Path) -> None:
 
 def test_unknown_subjects_are_rejected_not_lost(tmp_path: Path) -> None:
     persons, families = _tables()
-    feed = _feed(tmp_path, "E1,MATI,2026-04-02,2026-04-05,3302010101800099,,,,,,,,,,,",
-                 "E2,PISAH_KK,2026-05-07,2026-05-08,,3302010101200002,,,,,3302010705260002,3302010101150001,,,,")  # fmt: skip
+    feed = _feed(
+        tmp_path,
+        "E1,MATI,2026-04-02,2026-04-05,3302010101800099,,,,,,,,,,,",
+        "E2,PISAH_KK,2026-05-07,2026-05-08,,3302010101200002,,,,,3302010705260002,3302010101150001,,,,",
+    )
     p, _, report = apply_events(persons, families, feed, CUTOFF, new_id=sequential_ids("T"))
     assert report.outcomes.select("status", "alasan").rows() == [
         ("ditolak", "nik_tidak_ditemukan"),
@@ -162,15 +167,23 @@ def test_a_death_removes_a_beneficiary_at_the_next_decide(tmp_path: Path) -> Non
     q1 = pl.read_parquet(tmp_path / "q1" / "out" / "beneficiaries" / "pkh.parquet")
     assert "f3" in q1["id_keluarga_dtsen"].to_list()
 
-    feed = _feed(tmp_path, "E1,MATI,2026-04-02,2026-04-05,3302014101560003,,,,,,,,,,,",
-                 "E2,MATI,2026-04-09,2026-04-12,3302014101850001,,,,,,,,,,,")  # fmt: skip
+    feed = _feed(
+        tmp_path,
+        "E1,MATI,2026-04-02,2026-04-05,3302014101560003,,,,,,,,,,,",
+        "E2,MATI,2026-04-09,2026-04-12,3302014101850001,,,,,,,,,,,",
+    )
     persons, families = frame(p, PERSON_SCHEMA), frame(f, FAMILY_SCHEMA)
     p2, f2, _ = apply_events(persons, families, feed, CUTOFF, new_id=sequential_ids("T"))
     (tmp_path / "q2").mkdir()
     p2.write_parquet(tmp_path / "q2" / "persons.parquet")
     f2.write_parquet(tmp_path / "q2" / "families.parquet")
-    decide(tmp_path / "q2" / "persons.parquet", tmp_path / "q2" / "families.parquet", before[2],
-           tmp_path / "q2" / "out", programs=programs)  # fmt: skip
+    decide(
+        tmp_path / "q2" / "persons.parquet",
+        tmp_path / "q2" / "families.parquet",
+        before[2],
+        tmp_path / "q2" / "out",
+        programs=programs,
+    )
     pkh = pl.read_parquet(tmp_path / "q2" / "out" / "beneficiaries" / "pkh.parquet")
     assert "f3" not in pkh["id_keluarga_dtsen"].to_list()  # the widow of 70 died: her family is out
     assert pkh.filter(pl.col("id_keluarga_dtsen") == "f1")["komponen"].to_list()[0] == [
@@ -194,11 +207,22 @@ def test_deaths_in_snapshot_reports_beneficiaries_at_once(tmp_path: Path) -> Non
     p, f, s = sample()
     paths = write_golden(tmp_path / "in", p, f, s)
     decide(*paths, tmp_path / "out", programs=programs)
-    snapshot = publish({"persons.parquet": paths[0], "families.parquet": paths[1], "scores.parquet": paths[2],
-                        "eligibility.parquet": tmp_path / "out" / "eligibility.parquet",
-                        "beneficiaries": tmp_path / "out" / "beneficiaries"}, "2026Q1", data_dir=tmp_path)  # fmt: skip
-    feed = _feed(tmp_path, "E1,MATI,2026-04-02,2026-04-05,3302014101560003,,,,,,,,,,,",
-                 "E2,MATI,2026-04-02,2026-04-05,3302014101620002,,,,,,,,,,,")  # fmt: skip
+    snapshot = publish(
+        {
+            "persons.parquet": paths[0],
+            "families.parquet": paths[1],
+            "scores.parquet": paths[2],
+            "eligibility.parquet": tmp_path / "out" / "eligibility.parquet",
+            "beneficiaries": tmp_path / "out" / "beneficiaries",
+        },
+        "2026Q1",
+        data_dir=tmp_path,
+    )
+    feed = _feed(
+        tmp_path,
+        "E1,MATI,2026-04-02,2026-04-05,3302014101560003,,,,,,,,,,,",
+        "E2,MATI,2026-04-02,2026-04-05,3302014101620002,,,,,,,,,,,",
+    )
     report = deaths_in_snapshot(snapshot, feed)
     rows = {(r["id_dtsen"], r["program"], r["peran"]) for r in report.to_dicts()}
     # p31 heads a PKH family and is a PBI-JK member; p22 (f2) is not covered: only her husband is kept

@@ -24,25 +24,38 @@ KK_A, KK_B = "3401010101200001", "3401010101200002"
 
 def _person(pid: str, kk: str | None, dukcapil: bool, umur: int, **kw: Any) -> dict[str, Any]:
     return {
-        "id_dtsen": pid, "no_kk": kk, "di_dukcapil": dukcapil, "umur": umur, "status_hidup": True,
-        "tanggal_lahir": date(2026 - umur, 1, 15), "kode_desa": DESA, "jenis_kelamin": 1, "nama": f"ORANG {pid}",
-        "nama_ibu_kandung": None, **kw,
-    }  # fmt: skip
+        "id_dtsen": pid,
+        "no_kk": kk,
+        "di_dukcapil": dukcapil,
+        "umur": umur,
+        "status_hidup": True,
+        "tanggal_lahir": date(2026 - umur, 1, 15),
+        "kode_desa": DESA,
+        "jenis_kelamin": 1,
+        "nama": f"ORANG {pid}",
+        "nama_ibu_kandung": None,
+        **kw,
+    }
 
 
 KEY_SCHEMA = {
-    "id_dtsen": pl.String, "no_kk": pl.String, "di_dukcapil": pl.Boolean, "umur": pl.Int16,
-    "status_hidup": pl.Boolean, "tanggal_lahir": pl.Date, "kode_desa": pl.String, "jenis_kelamin": pl.Int8,
-    "nama": pl.String, "nama_ibu_kandung": pl.String,
-}  # fmt: skip
+    "id_dtsen": pl.String,
+    "no_kk": pl.String,
+    "di_dukcapil": pl.Boolean,
+    "umur": pl.Int16,
+    "status_hidup": pl.Boolean,
+    "tanggal_lahir": pl.Date,
+    "kode_desa": pl.String,
+    "jenis_kelamin": pl.Int8,
+    "nama": pl.String,
+    "nama_ibu_kandung": pl.String,
+}
 FIELD_SCHEMA = {"id_dtsen": pl.String, "sumber": pl.String, "id_keluarga": pl.String, "tanggal_data": pl.Date}
 
 
 def _keys(rows: list[dict[str, Any]], field: list[tuple[str, str, str]]) -> dict[str, tuple[str, str]]:
     persons = pl.DataFrame(rows, schema=KEY_SCHEMA, orient="row")
-    fm = pl.DataFrame(
-        [(p, s, f, date(2023, 12, 31)) for p, s, f in field], schema=FIELD_SCHEMA, orient="row"
-    )  # fmt: skip
+    fm = pl.DataFrame([(p, s, f, date(2023, 12, 31)) for p, s, f in field], schema=FIELD_SCHEMA, orient="row")
     latest = fm.unique("id_dtsen", keep="first", maintain_order=True).select("id_dtsen", "id_keluarga")
     out = family_keys(persons, latest, fm)
     return {r["id_dtsen"]: (r["kunci_keluarga"], r["dasar"]) for r in out.iter_rows(named=True)}
@@ -62,11 +75,14 @@ def test_a_dtks_only_child_joins_the_register_family_of_her_dtks_household() -> 
             _person("P6", KK_B, False, 12),  # outside the register but on a register card: that card
         ],
         [
-            ("P1", "dtks", "dtks:K1"), ("P2", "dtks", "dtks:K1"), ("P3", "dtks", "dtks:K1"),
-            ("P1", "regsosek", "regsosek:R1"), ("P4", "regsosek", "regsosek:R1"),
+            ("P1", "dtks", "dtks:K1"),
+            ("P2", "dtks", "dtks:K1"),
+            ("P3", "dtks", "dtks:K1"),
+            ("P1", "regsosek", "regsosek:R1"),
+            ("P4", "regsosek", "regsosek:R1"),
             ("P6", "dtks", "dtks:K1"),
         ],
-    )  # fmt: skip
+    )
     assert keys["P3"] == (f"kk:{KK_A}", "rumah_tangga_sumber")
     assert keys["P4"] == (f"kk:{KK_A}", "rumah_tangga_sumber")
     assert keys["P1"] == (f"kk:{KK_A}", "kk")
@@ -105,15 +121,19 @@ def test_the_mother_rule_needs_one_plausible_woman_in_the_desa() -> None:
 def test_a_family_without_an_adult_is_flagged_for_review() -> None:
     persons = pl.DataFrame(
         {
-            "id_dtsen": ["P1", "P2", "P3", "P4"], "id_keluarga_dtsen": ["K1", "K1", "K2", "K3"],
-            "status_hidup": [True] * 4, "hubungan_siak": [1, 4, None, None], "hubungan": [1, 3, 3, 1],
+            "id_dtsen": ["P1", "P2", "P3", "P4"],
+            "id_keluarga_dtsen": ["K1", "K1", "K2", "K3"],
+            "status_hidup": [True] * 4,
+            "hubungan_siak": [1, 4, None, None],
+            "hubungan": [1, 3, 3, 1],
             "no_kk": [KK_A, KK_A, None, None],
             "tanggal_lahir": [date(1980, 1, 1), date(2015, 1, 1), date(2020, 1, 1), None],
-            "umur": [46, 11, 6, None], "kode_desa": [DESA] * 4,
+            "umur": [46, 11, 6, None],
+            "kode_desa": [DESA] * 4,
             "dasar": ["kk", "rumah_tangga_sumber", "sendiri", "sendiri"],
         },
         schema_overrides={"umur": pl.Int16, "hubungan_siak": pl.Int8},
-    )  # fmt: skip
+    )
     for c in ("kode_kec", "kode_kab", "kode_prov", "perkotaan", "alamat", "rt", "rw"):
         persons = persons.with_columns(pl.lit(None, pl.String).alias(c))
     empty = pl.DataFrame(schema=FIELD_SCHEMA)
@@ -136,17 +156,26 @@ def test_a_nik_the_register_gives_to_another_person_is_not_published() -> None:
             "id_dtsen": ["P1", "P2", "P3", "P4", "P5", "P6"],
             "nik": [brother, brother, shared, shared, "3401010101900003", "3401010101900003"],
             "no_kk": [KK_A, "3401019999990001", None, None, KK_B, KK_B],
-            "status_hidup": [True] * 6, "tanggal_meninggal": [None] * 6,
-            "di_dukcapil": [True, False, False, False, True, True], "kode_kec": ["340101"] * 6,
+            "status_hidup": [True] * 6,
+            "tanggal_meninggal": [None] * 6,
+            "di_dukcapil": [True, False, False, False, True, True],
+            "kode_kec": ["340101"] * 6,
         },
         schema_overrides={"tanggal_meninggal": pl.Date},
-    )  # fmt: skip
+    )
     evidence = pl.DataFrame(
-        {"id_dtsen": ["P2", "P3", "P4"], "sumber_nik": ["dtks", "p3ke", "dtks"], "nik_ada": [True] * 3,
-         "nik_tidak_valid": [False] * 3, "ada_lapangan": [True] * 3, "sumber_lapangan": ["dtks", "p3ke", "dtks"],
-         "keberadaan_lapangan": [None] * 3, "kec_lapangan": ["340101"] * 3},
+        {
+            "id_dtsen": ["P2", "P3", "P4"],
+            "sumber_nik": ["dtks", "p3ke", "dtks"],
+            "nik_ada": [True] * 3,
+            "nik_tidak_valid": [False] * 3,
+            "ada_lapangan": [True] * 3,
+            "sumber_lapangan": ["dtks", "p3ke", "dtks"],
+            "keberadaan_lapangan": [None] * 3,
+            "kec_lapangan": ["340101"] * 3,
+        },
         schema_overrides={"keberadaan_lapangan": pl.Int8},
-    )  # fmt: skip
+    )
     out = person_status(persons, evidence, pl.Series("nik", ["3401010101900003"]), "siak")
     rows = {r["id_dtsen"]: r for r in out.iter_rows(named=True)}
     assert rows["P1"]["nik"] == brother
@@ -167,8 +196,10 @@ def test_a_nik_the_register_gives_to_another_person_is_not_published() -> None:
     assert not outside.is_in(published.filter(out.filter(pl.col("nik").is_not_null())["di_dukcapil"])).any()
 
 
-HEADER = ("id_peristiwa,jenis,tanggal_peristiwa,tanggal_lapor,nik,no_kk,nama,jenis_kelamin,nik_ibu,nik_pasangan,"
-          "no_kk_baru,nik_anggota,kode_desa_tujuan,alamat_tujuan,rt_tujuan,rw_tujuan\n")  # fmt: skip
+HEADER = (
+    "id_peristiwa,jenis,tanggal_peristiwa,tanggal_lapor,nik,no_kk,nama,jenis_kelamin,nik_ibu,nik_pasangan,"
+    "no_kk_baru,nik_anggota,kode_desa_tujuan,alamat_tujuan,rt_tujuan,rw_tujuan\n"
+)
 
 
 def test_events_retire_emptied_and_dead_families_and_children_follow(tmp_path: Path) -> None:
@@ -239,10 +270,17 @@ def test_a_field_record_joins_the_register_person_its_household_names() -> None:
 
     def r(rid: int, sumber: str, nama: str, lahir: date, jk: int, kk: str | None, fam: str | None):
         return {
-            "rid": rid, "sumber": sumber, "spine": sumber == "siak", "no_kk": kk, "id_keluarga": fam,
-            "nama": nama, "nama_depan": nama.split(" ")[0], "nama_urut": " ".join(sorted(nama.split(" "))),
-            "tanggal_lahir": lahir, "jenis_kelamin": jk,
-        }  # fmt: skip
+            "rid": rid,
+            "sumber": sumber,
+            "spine": sumber == "siak",
+            "no_kk": kk,
+            "id_keluarga": fam,
+            "nama": nama,
+            "nama_depan": nama.split(" ")[0],
+            "nama_urut": " ".join(sorted(nama.split(" "))),
+            "tanggal_lahir": lahir,
+            "jenis_kelamin": jk,
+        }
 
     rows = [
         r(1, "siak", "BUDI SANTOSO", date(1985, 3, 1), 1, KK_A, None),
@@ -261,14 +299,26 @@ def test_a_field_record_joins_the_register_person_its_household_names() -> None:
     cluster = {1: 1, 2: 2, 3: 3, 5: 5, 6: 6, 11: 1, 12: 2, 13: 13, 14: 14, 15: 15, 16: 16}
     clusters = pl.DataFrame(
         {
-            "rid": list(cluster), "cluster": list(cluster.values()),
-            "metode": ["deterministik", "deterministik", "tunggal", "tunggal", "tunggal", "deterministik",
-                       "deterministik", "tunggal", "tunggal", "tunggal", "tunggal"],
+            "rid": list(cluster),
+            "cluster": list(cluster.values()),
+            "metode": [
+                "deterministik",
+                "deterministik",
+                "tunggal",
+                "tunggal",
+                "tunggal",
+                "deterministik",
+                "deterministik",
+                "tunggal",
+                "tunggal",
+                "tunggal",
+                "tunggal",
+            ],
             "aturan": ["register"] * 5 + ["nik+nama_depan+tanggal_lahir"] * 2 + ["tanpa_pasangan"] * 4,
             "probabilitas": [None] * 11,
         },
         schema_overrides={"probabilitas": pl.Float64},
-    )  # fmt: skip
+    )
     out, moved = _household_links(rec.lazy(), clusters, LinkConfig())
     got = {row["rid"]: row for row in out.iter_rows(named=True)}
     assert moved == 1

@@ -504,8 +504,10 @@ def test_duplicate_rows_across_the_files_of_a_batch(tmp_path: Path) -> None:
     assert canonical.height == 8
     flagged = canonical.filter(pl.col("flags").list.contains("duplicate_row"))
     assert sorted(flagged.select("berkas", "baris", "id_anggota").rows()) == [
-        ("dtks_dua.csv", 3, "dtks:1#3"), ("dtks_dua.csv", 4, "dtks:1#4"), ("dtks_tiga.csv", 2, "dtks:2#2"),
-    ]  # fmt: skip
+        ("dtks_dua.csv", 3, "dtks:1#3"),
+        ("dtks_dua.csv", 4, "dtks:1#4"),
+        ("dtks_tiga.csv", 2, "dtks:2#2"),
+    ]
 
 
 def test_accented_names_fold_to_ascii_and_keep_the_original(tmp_path: Path) -> None:

@@ -65,8 +65,17 @@ def test_output_contract(world: dict[str, Path]) -> None:
     out = world["out"]
     links = pl.read_parquet(out / "links.parquet")
     assert links.columns == [
-        "sumber", "entitas", "id_rekaman", "batch_id", "berkas", "baris", "id_dtsen", "metode", "aturan", "probabilitas",
-    ]  # fmt: skip
+        "sumber",
+        "entitas",
+        "id_rekaman",
+        "batch_id",
+        "berkas",
+        "baris",
+        "id_dtsen",
+        "metode",
+        "aturan",
+        "probabilitas",
+    ]
     assert set(links["metode"].unique()) <= {"deterministik", "probabilistik", "klerikal", "tunggal"}
     # every register and field record belongs to a person; only registry rows may link to nobody
     unlinked = links.filter(pl.col("id_dtsen").is_null())
@@ -79,7 +88,18 @@ def test_output_contract(world: dict[str, Path]) -> None:
     persons = pl.read_parquet(out / "persons.parquet")
     assert persons["id_dtsen"].is_unique().all()
     assert persons["id_keluarga_dtsen"].null_count() == 0  # exactly one current family each
-    for col in ("nik", "nama", "tanggal_lahir", "status_padan", "bukti_status", "di_dukcapil", "sumber_data", "segmen_bpjs", "umur", "jenjang_pendidikan"):  # fmt: skip
+    for col in (
+        "nik",
+        "nama",
+        "tanggal_lahir",
+        "status_padan",
+        "bukti_status",
+        "di_dukcapil",
+        "sumber_data",
+        "segmen_bpjs",
+        "umur",
+        "jenjang_pendidikan",
+    ):
         assert col in persons.columns, col
     assert set(persons["status_padan"].unique().to_list()) <= set(StatusPadan.codes())
     families = pl.read_parquet(out / "families.parquet")
@@ -123,9 +143,12 @@ def _second_world(world: dict[str, Path], name: str) -> tuple[Path, pl.DataFrame
     removed = rows.filter(pl.col("status_hidup")).head(20)
     kept = rows.join(removed.select("id_anggota"), on="id_anggota", how="anti")
     born = kept.head(1).with_columns(
-        id_anggota=pl.lit("siak:3471010101260009"), nik=pl.lit("3471010101260009"), nama=pl.lit("BAYI BARU LAHIR"),
-        baris=pl.lit(rows["baris"].max() + 1, pl.Int64), tanggal_lahir=pl.lit("2026-01-01").str.to_date(),
-    )  # fmt: skip
+        id_anggota=pl.lit("siak:3471010101260009"),
+        nik=pl.lit("3471010101260009"),
+        nama=pl.lit("BAYI BARU LAHIR"),
+        baris=pl.lit(rows["baris"].max() + 1, pl.Int64),
+        tanggal_lahir=pl.lit("2026-01-01").str.to_date(),
+    )
     mover = kept.slice(5, 1)["id_anggota"][0]
     kept = kept.with_columns(
         kode_desa=pl.when(pl.col("id_anggota") == mover).then(pl.lit("3471011001")).otherwise("kode_desa")

@@ -30,13 +30,24 @@ def test_febrl4_through_the_same_path() -> None:
 def test_default_spec_is_the_indonesian_model() -> None:
     spec = SplinkSpec()
     assert BLOCKING_RULE_NAMES == (
-        "kode_kec+tgl_lahir", "nama_depan+tgl_lahir", "nik_wilayah+nik_tanggal", "no_kk", "nama+kode_kab", "nama+alamat",
-    )  # fmt: skip
+        "kode_kec+tgl_lahir",
+        "nama_depan+tgl_lahir",
+        "nik_wilayah+nik_tanggal",
+        "no_kk",
+        "nama+kode_kab",
+        "nama+alamat",
+    )
     assert TF_COLUMNS == ("nama", "nama_depan")
     built = comparisons(spec)
     assert [c.get_comparison("duckdb").output_column_name for c in built] == [
-        "nik", "nama", "tgl_lahir", "jenis_kelamin", "wilayah", "no_kk", "alamat",
-    ]  # fmt: skip
+        "nik",
+        "nama",
+        "tgl_lahir",
+        "jenis_kelamin",
+        "wilayah",
+        "no_kk",
+        "alamat",
+    ]
     assert [len(c.get_comparison("duckdb").comparison_levels) for c in built] == [5, 7, 7, 3, 5, 3, 3]
     assert LinkConfig().probabilistic.splink == spec
 

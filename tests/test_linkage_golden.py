@@ -53,22 +53,59 @@ def test_identity_from_register_facts_from_latest_field_record() -> None:
     golden, prov = _golden(
         [
             # P1: register row (no education), an old Regsosek and a newer DTKS visit
-            {"id_dtsen": "P1", "sumber": "siak", "baris": 2, "tanggal_data": OLD, "nama": "SITI AMINAH",
-             "tanggal_lahir": date(1990, 1, 1), "hubungan_siak": 4, "jenjang_pendidikan": None},
-            {"id_dtsen": "P1", "sumber": "regsosek", "baris": 5, "tanggal_data": OLD, "nama": "SITI AMINA",
-             "jenjang_pendidikan": 3, "bekerja": True, "hubungan": 3, "nama_ibu_kandung": "RUKMINI"},
-            {"id_dtsen": "P1", "sumber": "dtks", "baris": 9, "tanggal_data": NEW, "nama": "SITI A",
-             "jenjang_pendidikan": 4, "bekerja": None},
+            {
+                "id_dtsen": "P1",
+                "sumber": "siak",
+                "baris": 2,
+                "tanggal_data": OLD,
+                "nama": "SITI AMINAH",
+                "tanggal_lahir": date(1990, 1, 1),
+                "hubungan_siak": 4,
+                "jenjang_pendidikan": None,
+            },
+            {
+                "id_dtsen": "P1",
+                "sumber": "regsosek",
+                "baris": 5,
+                "tanggal_data": OLD,
+                "nama": "SITI AMINA",
+                "jenjang_pendidikan": 3,
+                "bekerja": True,
+                "hubungan": 3,
+                "nama_ibu_kandung": "RUKMINI",
+            },
+            {
+                "id_dtsen": "P1",
+                "sumber": "dtks",
+                "baris": 9,
+                "tanggal_data": NEW,
+                "nama": "SITI A",
+                "jenjang_pendidikan": 4,
+                "bekerja": None,
+            },
             # P2: not in the register, two field records of the same date: the lower rid wins ties of
             # identity, Regsosek (configured first) wins ties of facts
-            {"id_dtsen": "P2", "sumber": "dtks", "baris": 3, "tanggal_data": NEW, "nama": "BUDI",
-             "jenjang_pendidikan": 2},
-            {"id_dtsen": "P2", "sumber": "regsosek", "baris": 7, "tanggal_data": NEW, "nama": "BUDIMAN",
-             "jenjang_pendidikan": 5, "hubungan_siak": 1},
+            {
+                "id_dtsen": "P2",
+                "sumber": "dtks",
+                "baris": 3,
+                "tanggal_data": NEW,
+                "nama": "BUDI",
+                "jenjang_pendidikan": 2,
+            },
+            {
+                "id_dtsen": "P2",
+                "sumber": "regsosek",
+                "baris": 7,
+                "tanggal_data": NEW,
+                "nama": "BUDIMAN",
+                "jenjang_pendidikan": 5,
+                "hubungan_siak": 1,
+            },
             # P3: no record has a tanggal_data: never golden
             {"id_dtsen": "P3", "sumber": "dtks", "baris": 4, "tanggal_data": None, "nama": "X"},
         ]
-    )  # fmt: skip
+    )
     assert golden["id_dtsen"].to_list() == ["P1", "P2"]
     p1, p2 = golden.row(0, named=True), golden.row(1, named=True)
     assert p1["nama"] == "SITI AMINAH"

@@ -86,7 +86,15 @@ def _groups(rows: list[tuple[int, str, bool]]) -> pl.DataFrame:
 
 
 def test_ids_stable_merge_split_retire_and_never_reused() -> None:
-    empty = pl.DataFrame(schema={"jenis_id": pl.String, "kunci": pl.String, "id": pl.String, "aktif": pl.Boolean, "run": pl.String})  # fmt: skip
+    empty = pl.DataFrame(
+        schema={
+            "jenis_id": pl.String,
+            "kunci": pl.String,
+            "id": pl.String,
+            "aktif": pl.Boolean,
+            "run": pl.String,
+        }
+    )
     first = assign(
         _groups([(1, "a", True), (1, "a2", False), (2, "b", True), (3, "c", True), (4, "d", True)]),
         empty,
@@ -98,8 +106,10 @@ def test_ids_stable_merge_split_retire_and_never_reused() -> None:
     # run 2: a and b merge (one group), c splits into c and c2 (c2 takes c's weak key), d disappears
     second = assign(
         _groups([(10, "a", True), (10, "b", True), (11, "c", True), (12, "c2", True), (12, "a2", False)]),
-        first.registry, "person", "r2",
-    )  # fmt: skip
+        first.registry,
+        "person",
+        "r2",
+    )
     ids2 = dict(second.ids.iter_rows())
     assert ids2[10] in (ids1[1], ids1[2])
     assert ids2[11] == ids1[3]
@@ -116,10 +126,23 @@ def test_ids_stable_merge_split_retire_and_never_reused() -> None:
 
 
 def test_split_writes_lineage() -> None:
-    empty = pl.DataFrame(schema={"jenis_id": pl.String, "kunci": pl.String, "id": pl.String, "aktif": pl.Boolean, "run": pl.String})  # fmt: skip
+    empty = pl.DataFrame(
+        schema={
+            "jenis_id": pl.String,
+            "kunci": pl.String,
+            "id": pl.String,
+            "aktif": pl.Boolean,
+            "run": pl.String,
+        }
+    )
     first = assign(_groups([(1, "kk:1", True), (1, "p:a", False), (1, "p:b", False)]), empty, "family", "r1")
     old = first.ids["id"][0]
-    second = assign(_groups([(1, "kk:1", True), (1, "p:a", False), (2, "kk:2", True), (2, "p:b", False)]), first.registry, "family", "r2")  # fmt: skip
+    second = assign(
+        _groups([(1, "kk:1", True), (1, "p:a", False), (2, "kk:2", True), (2, "p:b", False)]),
+        first.registry,
+        "family",
+        "r2",
+    )
     ids = dict(second.ids.iter_rows())
     assert ids[1] == old
     split = second.lineage.filter(pl.col("jenis") == "pisah")

@@ -115,23 +115,56 @@ def _bad_events(feed: Path, truth: Path, out: Path) -> Path:
     nik, other = persons["nik"].to_list()
     columns = pl.read_csv(feed, n_rows=0).columns
     rows = [
-        {"id_peristiwa": "EV-X-1", "jenis": "MATI", "tanggal_peristiwa": "2026-04-10",
-         "tanggal_lapor": "2026-04-20", "nik": nik[:-1]},
-        {"id_peristiwa": "EV-X-2", "jenis": "LAHIR", "tanggal_peristiwa": "2026-02-30",
-         "tanggal_lapor": "2026-05-01", "nik": other, "nama": persons["nama"][1], "jenis_kelamin": "3",
-         "nik_ibu": nik},
-        {"id_peristiwa": "EV-X-3", "jenis": "KAWIN", "tanggal_peristiwa": "2026-05-01",
-         "tanggal_lapor": "2026-05-02", "nik": nik, "nik_pasangan": nik},
-    ]  # fmt: skip
-    pl.DataFrame([{c: r.get(c) for c in columns} for r in rows], schema=dict.fromkeys(columns, pl.String),
-                 orient="row").write_csv(out)  # fmt: skip
+        {
+            "id_peristiwa": "EV-X-1",
+            "jenis": "MATI",
+            "tanggal_peristiwa": "2026-04-10",
+            "tanggal_lapor": "2026-04-20",
+            "nik": nik[:-1],
+        },
+        {
+            "id_peristiwa": "EV-X-2",
+            "jenis": "LAHIR",
+            "tanggal_peristiwa": "2026-02-30",
+            "tanggal_lapor": "2026-05-01",
+            "nik": other,
+            "nama": persons["nama"][1],
+            "jenis_kelamin": "3",
+            "nik_ibu": nik,
+        },
+        {
+            "id_peristiwa": "EV-X-3",
+            "jenis": "KAWIN",
+            "tanggal_peristiwa": "2026-05-01",
+            "tanggal_lapor": "2026-05-02",
+            "nik": nik,
+            "nik_pasangan": nik,
+        },
+    ]
+    pl.DataFrame(
+        [{c: r.get(c) for c in columns} for r in rows], schema=dict.fromkeys(columns, pl.String), orient="row"
+    ).write_csv(out)
     return out
 
 
 def _reference_commands(run: Session, env: dict[str, str | None], url: str) -> None:
     out = str(run.dataset)
-    _invoke(run, env, "synth", "synth", "-n", str(PERSONS), "--kabupaten", "3471", "--seed", "3",
-            "--out", out, "--workers", "1")  # fmt: skip
+    _invoke(
+        run,
+        env,
+        "synth",
+        "synth",
+        "-n",
+        str(PERSONS),
+        "--kabupaten",
+        "3471",
+        "--seed",
+        "3",
+        "--out",
+        out,
+        "--workers",
+        "1",
+    )
     assert run.exit_codes["synth"] == 0, run.outputs["synth"]
     _invoke(run, env, "synth exists", "synth", "-n", "100", "--kabupaten", "3471", "--out", out)
     _invoke(run, env, "report", "synth", "--out", out, "--report")
@@ -139,8 +172,18 @@ def _reference_commands(run: Session, env: dict[str, str | None], url: str) -> N
     family = pl.read_parquet(run.dataset / "truth" / "families.parquet").row(0, named=True)
     nik, born, sex = person["nik"], person["tanggal_lahir"].isoformat(), str(person["jenis_kelamin"])
     _invoke(run, env, "check-nik", "reference", "check-nik", nik, "--birth-date", born, "--sex", sex)
-    _invoke(run, env, "check-nik wrong", "reference", "check-nik", nik, "--birth-date", "1901-02-03",
-            "--sex", "2" if sex == "1" else "1")  # fmt: skip
+    _invoke(
+        run,
+        env,
+        "check-nik wrong",
+        "reference",
+        "check-nik",
+        nik,
+        "--birth-date",
+        "1901-02-03",
+        "--sex",
+        "2" if sex == "1" else "1",
+    )
     _invoke(run, env, "check-nik stdin", "reference", "check-nik", "-", stdin=nik + "\n")
     _invoke(run, env, "check-nik excel", "reference", "check-nik", f"{int(nik):.5E}")
     _invoke(run, env, "check-nik truncated", "reference", "check-nik", nik[:10] + nik[11:])
@@ -152,8 +195,16 @@ def _reference_commands(run: Session, env: dict[str, str | None], url: str) -> N
 def _batch_commands(run: Session, env: dict[str, str | None], tmp: Path) -> None:
     """The quarterly demo on the same city. The inbox is the same population (same seed) with a Susenas
     sample large enough to train the welfare model (the default 1.5% of 3,000 persons is 19 households)."""
-    generate(SynthRequest(persons=PERSONS, out=run.inbox, seed=3, kabupaten=["3471"], workers=1,
-                          params=SynthParams(susenas_sample_rate=0.2)))  # fmt: skip
+    generate(
+        SynthRequest(
+            persons=PERSONS,
+            out=run.inbox,
+            seed=3,
+            kabupaten=["3471"],
+            workers=1,
+            params=SynthParams(susenas_sample_rate=0.2),
+        )
+    )
     inbox, rejects = str(run.inbox), str(tmp / "rejects")
     _invoke(run, env, "ingest", "ingest", "--synth", inbox)
     bad = _bad_siak(run.inbox / "sources" / "siak_penduduk.csv", tmp / "siak_rusak.csv")
@@ -307,11 +358,20 @@ def test_logs_are_not_empty(session: Session) -> None:
     lines = [line for line in session.logs.splitlines() if line.strip()]
     assert len(lines) >= 3
     for message in (
-        "synthetic population written", "database upgraded", "regions loaded", "batch published",
-        "step committed", "linkage run published", "families scored", "programs decided",
-        "snapshot published", "period already published", "events read", "events applied",
+        "synthetic population written",
+        "database upgraded",
+        "regions loaded",
+        "batch published",
+        "step committed",
+        "linkage run published",
+        "families scored",
+        "programs decided",
+        "snapshot published",
+        "period already published",
+        "events read",
+        "events applied",
         "corrections applied",
-    ):  # fmt: skip
+    ):
         assert message in session.logs
     assert session.logs.count("snapshot published") == 2  # 2026Q1 and 2026Q2
     if session.fmt == "json":

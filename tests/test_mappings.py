@@ -218,8 +218,11 @@ def test_identifier_findings_match_injected_dirt(ingested: dict[str, Ingested], 
         prefix = "nik" if kind == "nik" else "no_kk"
         truth = rows[f"t_{dirt}"]
         counts = {code: warnings.get(code, 0) + rejected.get(code, 0) for code in warnings | rejected}
-        for code, injected in (("missing", NikDirt.MISSING), ("excel_scientific", NikDirt.EXCEL),
-                               ("length", NikDirt.TRUNCATED)):  # fmt: skip
+        for code, injected in (
+            ("missing", NikDirt.MISSING),
+            ("excel_scientific", NikDirt.EXCEL),
+            ("length", NikDirt.TRUNCATED),
+        ):
             n = int((truth == injected).sum())
             assert counts.get(f"{prefix}_{code}", 0) == n, f"{table}.{column}: {prefix}_{code}"
             flagged = rows["c_flags"].list.contains(f"{prefix}_{code}")
@@ -371,11 +374,19 @@ def test_docs_worked_example(ingested: dict[str, Ingested], tmp_path: Path, data
     assert m.read.delimiter == ";"
     assert m.read.encoding == "cp1252"
     rename = {
-        "IDDTKS": "ID DTKS", "ID_KELUARGA": "ID KELUARGA", "NIK": "NIK ART", "NOKK": "NO KK",
-        "NAMA": "NAMA ART", "TGL_LAHIR": "TANGGAL LAHIR", "JNS_KEL": "JENIS KELAMIN",
-        "HUB_KEL": "HUBUNGAN DENGAN KRT", "PEKERJAAN": "PEKERJAAN", "ALAMAT": "ALAMAT",
-        "KODE_WILAYAH": "KODE DESA", "STATUS_DTKS": "STATUS",
-    }  # fmt: skip
+        "IDDTKS": "ID DTKS",
+        "ID_KELUARGA": "ID KELUARGA",
+        "NIK": "NIK ART",
+        "NOKK": "NO KK",
+        "NAMA": "NAMA ART",
+        "TGL_LAHIR": "TANGGAL LAHIR",
+        "JNS_KEL": "JENIS KELAMIN",
+        "HUB_KEL": "HUBUNGAN DENGAN KRT",
+        "PEKERJAAN": "PEKERJAAN",
+        "ALAMAT": "ALAMAT",
+        "KODE_WILAYAH": "KODE DESA",
+        "STATUS_DTKS": "STATUS",
+    }
     base = ingested["dtks"]
     frame = pl.read_csv(base.source, infer_schema_length=0).rename(rename)
     frame = frame.with_columns(pl.col("ALAMAT").str.replace("^DUSUN", "DUSUN CAFÉ"))  # a cp1252 letter
@@ -397,9 +408,14 @@ def test_docs_worked_example(ingested: dict[str, Ingested], tmp_path: Path, data
 
 def _mapping(**fields: dict) -> Mapping:
     return Mapping.model_validate(
-        {"name": "t", "source": "regsosek", "entity": "keluarga", "record_id": "ID",
-         "fields": {"id_keluarga": {"from": "ID", "required": True}, **fields}}
-    )  # fmt: skip
+        {
+            "name": "t",
+            "source": "regsosek",
+            "entity": "keluarga",
+            "record_id": "ID",
+            "fields": {"id_keluarga": {"from": "ID", "required": True}, **fields},
+        }
+    )
 
 
 def test_mapping_features(tmp_path: Path) -> None:
@@ -453,8 +469,13 @@ def test_mapping_features(tmp_path: Path) -> None:
     ],
 )
 def test_mapping_validation(fields: dict, extra: dict, message: str) -> None:
-    data = {"name": "t", "source": "regsosek", "entity": "keluarga",
-            "fields": {"id_keluarga": {"from": "ID"}, **fields}, **extra}  # fmt: skip
+    data = {
+        "name": "t",
+        "source": "regsosek",
+        "entity": "keluarga",
+        "fields": {"id_keluarga": {"from": "ID"}, **fields},
+        **extra,
+    }
     with pytest.raises(ValueError, match=message):
         Mapping.model_validate(data)
 

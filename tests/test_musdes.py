@@ -53,8 +53,9 @@ def visited(session: Session, desa: str, nama: str, jenis: str = "usulan") -> Wo
     """A case of the village walked to ``dikunjungi`` (a proposal through the desa, an objection through
     the dinsos' ground check)."""
     op = operator(desa)
-    case = cases.open_case(session, op, cases.CaseInput(jenis, "2026Q3", desa, "desa", subject_nama=nama),
-                           now=START)  # fmt: skip
+    case = cases.open_case(
+        session, op, cases.CaseInput(jenis, "2026Q3", desa, "desa", subject_nama=nama), now=START
+    )
     path = (
         [(op, "konfirmasi"), (op, "tugaskan_kunjungan")]
         if jenis == "usulan"
@@ -191,8 +192,9 @@ def test_decisions_minutes_scan_and_closing(session: Session, tmp_path: Path) ->
     version = sesi.version  # rendering is no new version: the officer's open page stays valid
 
     with pytest.raises(musdes.ScanRejectedError) as rejected:  # type by content
-        musdes.upload_scan(session, op, sesi.id, b"MZ\x90\x00 not a scan", "ba.pdf", root=tmp_path,
-                           version=version)  # fmt: skip
+        musdes.upload_scan(
+            session, op, sesi.id, b"MZ\x90\x00 not a scan", "ba.pdf", root=tmp_path, version=version
+        )
     assert rejected.value.status == 415
     musdes.upload_scan(session, op, sesi.id, png(), "ba.png", root=tmp_path, version=version)
     assert sesi.scan_mime == "image/png"
@@ -246,11 +248,22 @@ def web(db_url: str, engine: Engine, tmp_path_factory: pytest.TempPathFactory) -
     desa = "3471011002"
     now = datetime.now(UTC)
     users = {}
-    for name, role, regions in (("operator", "operator_desa", (desa,)), ("dinsos", "dinsos", ("3471",)),
-                                ("lain", "operator_desa", ("3471021001",))):  # fmt: skip
+    for name, role, regions in (
+        ("operator", "operator_desa", (desa,)),
+        ("dinsos", "dinsos", ("3471",)),
+        ("lain", "operator_desa", ("3471021001",)),
+    ):
         with session_scope(engine=engine) as db:
-            user = create_user(db, username=f"musdes.{name}", full_name=name, role=role, regions=regions,
-                               password=PASSWORD, now=now, actor={"actor": "system:test", "actor_role": None})  # fmt: skip
+            user = create_user(
+                db,
+                username=f"musdes.{name}",
+                full_name=name,
+                role=role,
+                regions=regions,
+                password=PASSWORD,
+                now=now,
+                actor={"actor": "system:test", "actor_role": None},
+            )
             created = create_session(db, user, now=now, policy=DEFAULT_POLICY)
             users[name] = ({SESSION_COOKIE: created.token}, created.row.csrf_token)
     with session_scope(engine=engine) as db:
@@ -275,8 +288,15 @@ def test_the_pages_open_decide_download_and_refuse_closing_without_the_scan(web:
     page = client.get("/staf/musdes")
     assert page.status_code == 200
     assert "Buka musyawarah desa" in page.text
-    form = {"csrf_token": csrf, "desa": web["desa"], "tanggal": "2026-07-03", "tempat": "Balai Kelurahan",
-            "pimpinan": "Sutrisno", "hadir_nama": ["Sutrisno", "Wahyuni", ""], "hadir_unsur": ["Lurah", "LPMK", ""]}  # fmt: skip
+    form = {
+        "csrf_token": csrf,
+        "desa": web["desa"],
+        "tanggal": "2026-07-03",
+        "tempat": "Balai Kelurahan",
+        "pimpinan": "Sutrisno",
+        "hadir_nama": ["Sutrisno", "Wahyuni", ""],
+        "hadir_unsur": ["Lurah", "LPMK", ""],
+    }
     bad = client.post("/staf/musdes", data={**form, "tanggal": "besok"})
     assert bad.status_code == 422
     assert "Tuliskan tanggal musyawarah" in bad.text
@@ -291,16 +311,29 @@ def test_the_pages_open_decide_download_and_refuse_closing_without_the_scan(web:
     version = int(re.search(r'name="version" value="(\d+)"', page.text).group(1))
 
     first, second = web["cases"]
-    decided = client.post(f"{url}/keputusan", follow_redirects=False,
-                          data={"csrf_token": csrf, "kasus": first, "keputusan": "setuju", "version": version})  # fmt: skip
+    decided = client.post(
+        f"{url}/keputusan",
+        follow_redirects=False,
+        data={"csrf_token": csrf, "kasus": first, "keputusan": "setuju", "version": version},
+    )
     assert decided.status_code == 303
-    stale = client.post(f"{url}/keputusan",
-                        data={"csrf_token": csrf, "kasus": second, "keputusan": "tunda", "version": version})  # fmt: skip
+    stale = client.post(
+        f"{url}/keputusan",
+        data={"csrf_token": csrf, "kasus": second, "keputusan": "tunda", "version": version},
+    )
     assert stale.status_code == 409  # the page this form came from is out of date
     assert "baru saja diubah" in stale.text
-    rejected = client.post(f"{url}/keputusan", follow_redirects=False,
-                           data={"csrf_token": csrf, "kasus": second, "keputusan": "tolak",
-                                 "catatan": "Sudah mampu", "version": version + 1})  # fmt: skip
+    rejected = client.post(
+        f"{url}/keputusan",
+        follow_redirects=False,
+        data={
+            "csrf_token": csrf,
+            "kasus": second,
+            "keputusan": "tolak",
+            "catatan": "Sudah mampu",
+            "version": version + 1,
+        },
+    )
     assert rejected.status_code == 303
     with Session(web["engine"]) as db:
         states = {
@@ -336,15 +369,26 @@ def test_the_pages_open_decide_download_and_refuse_closing_without_the_scan(web:
 
     # The signed scan uploaded: now it closes.
     client, csrf = as_user(web, "operator")
-    uploaded = client.post(f"{url}/pindaian", data={"csrf_token": csrf, "version": str(version + 2)},
-                           files={"berkas": ("ba.png", png(), "image/png")}, follow_redirects=False)  # fmt: skip
+    uploaded = client.post(
+        f"{url}/pindaian",
+        data={"csrf_token": csrf, "version": str(version + 2)},
+        files={"berkas": ("ba.png", png(), "image/png")},
+        follow_redirects=False,
+    )
     assert uploaded.status_code == 303, uploaded.text
     closed = client.post(
         f"{url}/tutup", data={"csrf_token": csrf, "version": version + 3}, follow_redirects=False
     )
     assert closed.status_code == 303
-    replay = client.post(f"{url}/keputusan",
-                         data={"csrf_token": csrf, "kasus": first, "keputusan": "tolak", "catatan": "x",
-                               "version": version + 4})  # fmt: skip
+    replay = client.post(
+        f"{url}/keputusan",
+        data={
+            "csrf_token": csrf,
+            "kasus": first,
+            "keputusan": "tolak",
+            "catatan": "x",
+            "version": version + 4,
+        },
+    )
     assert replay.status_code == 409
     assert "sudah ditutup" in replay.text

@@ -41,8 +41,16 @@ def fuzz_world(
     engine = make_engine(url)
     now = datetime.now(UTC)
     with session_scope(engine=engine) as db:
-        user = create_user(db, username="fuzz.admin", full_name="Fuzz Admin", role="admin_bps", regions=(),
-                           password=PASSWORD, now=now, actor={"actor": "system:test", "actor_role": None})  # fmt: skip
+        user = create_user(
+            db,
+            username="fuzz.admin",
+            full_name="Fuzz Admin",
+            role="admin_bps",
+            regions=(),
+            password=PASSWORD,
+            now=now,
+            actor={"actor": "system:test", "actor_role": None},
+        )
         created = create_session(db, user, now=now, policy=DEFAULT_POLICY)
         admin = {
             "cookies": {SESSION_COOKIE: created.token},

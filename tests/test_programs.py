@@ -46,9 +46,14 @@ def test_shipped_programs_load() -> None:
     assert set(programs) == {"pkh", "bpnt", "pbi_jk", "blt_kesra", "pip"}
     pkh = programs["pkh"][0]
     assert {c.code: c.amount for c in pkh.components} == {
-        "ibu_hamil": 3_000_000, "anak_usia_dini": 3_000_000, "sd": 900_000, "smp": 1_500_000,
-        "sma": 2_000_000, "disabilitas_berat": 2_400_000, "lanjut_usia": 2_400_000,
-    }  # fmt: skip
+        "ibu_hamil": 3_000_000,
+        "anak_usia_dini": 3_000_000,
+        "sd": 900_000,
+        "smp": 1_500_000,
+        "sma": 2_000_000,
+        "disabilitas_berat": 2_400_000,
+        "lanjut_usia": 2_400_000,
+    }
     assert (pkh.max_persons, pkh.payments_per_year, pkh.target.max) == (4, 4, 4)
     assert programs["blt_kesra"][0].family_amount == 900_000
     assert programs["pbi_jk"][0].target.max == 5
@@ -232,12 +237,18 @@ def test_bad_definitions_name_file_and_field(tmp_path: Path, body: str, message:
 
 def test_unknown_exclusion_and_list_field(tmp_path: Path) -> None:
     path = tmp_path / "uji.yaml"
-    path.write_text("name: Uji\ntarget: {max: 4}\nbenefit: family\nfamily_amount: 1\nexclusions: [judi]\n"
-                    "list_fields: [id_keluarga_dtsen]\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        "name: Uji\ntarget: {max: 4}\nbenefit: family\nfamily_amount: 1\nexclusions: [judi]\n"
+        "list_fields: [id_keluarga_dtsen]\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ProgramError, match="'judi' is not in the exclusion catalog"):
         load_program(path)
-    path.write_text("name: Uji\ntarget: {max: 4}\nbenefit: family\nfamily_amount: 1\n"
-                    "list_fields: [id_keluarga_dtsen, nik]\n", encoding="utf-8")  # fmt: skip
+    path.write_text(
+        "name: Uji\ntarget: {max: 4}\nbenefit: family\nfamily_amount: 1\n"
+        "list_fields: [id_keluarga_dtsen, nik]\n",
+        encoding="utf-8",
+    )
     with pytest.raises(
         ProgramError, match=r"list_fields\[1\]: 'nik' is not a field a keluarga list can carry"
     ):

@@ -408,10 +408,18 @@ def test_two_copies_of_one_form_racing_create_one_request(
     """The second copy finds nothing at first (the race), hits the unique key on insert, and answers with
     the first copy's request instead of failing."""
     data = intake.RequestInput(
-        jenis="usulan", kategori=None, reporter_nik=SITI.nik, reporter_nama="Siti Aminah", reporter_telepon=None,
-        subject_nik=None, subject_kk=SITI.no_kk, subject_nama=None, kode_desa=DESA,
-        alasan="Keluarga ini belum pernah didata padahal kondisinya sulit.", idempotency_key="race-" + "k" * 20,
-    )  # fmt: skip
+        jenis="usulan",
+        kategori=None,
+        reporter_nik=SITI.nik,
+        reporter_nama="Siti Aminah",
+        reporter_telepon=None,
+        subject_nik=None,
+        subject_kk=SITI.no_kk,
+        subject_nama=None,
+        kode_desa=DESA,
+        alasan="Keluarga ini belum pernah didata padahal kondisinya sulit.",
+        idempotency_key="race-" + "k" * 20,
+    )
     with Session(engine) as session:
         first, created = intake.submit_request(session, intake.validate_request(session, data), [])
         first_number = first.tracking_number
@@ -451,11 +459,28 @@ def test_request_forms_give_at_least_an_hour(world: tuple[Any, Path]) -> None:
     ("path", "names"),
     [
         ("/cek-status", ["cara", "nik", "nama", "prov", "kab", "kec", "desa"]),
-        ("/sanggah", ["kategori", "pelapor_nik", "pelapor_nama", "telepon", "subjek_nik", "subjek_kk", "subjek_nama", "prov", "kab", "kec", "desa", "alasan", "kunci"]),
+        (
+            "/sanggah",
+            [
+                "kategori",
+                "pelapor_nik",
+                "pelapor_nama",
+                "telepon",
+                "subjek_nik",
+                "subjek_kk",
+                "subjek_nama",
+                "prov",
+                "kab",
+                "kec",
+                "desa",
+                "alasan",
+                "kunci",
+            ],
+        ),
         ("/lacak", ["nomor", "nik"]),
         ("/data-saya", ["nik", "nama", "tanggal_lahir", "no_kk"]),
     ],
-)  # fmt: skip
+)
 def test_sql_and_html_in_every_field_is_harmless(
     world: tuple[Any, Path], path: str, names: list[str]
 ) -> None:

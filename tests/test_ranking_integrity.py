@@ -36,13 +36,22 @@ def test_ranking_status_reasons_and_models() -> None:
         (2, None, None, 3, 0),  # ages unknown: not a reason by itself
         (3, 41, 12.0, 9, 0),  # a child recorded as head while adults live there
     ]
-    features = pl.DataFrame(rows, schema=dict(zip(COLUMNS, (pl.Int32, pl.Int32, pl.Float64, pl.Int32, pl.Int32),
-                                                  strict=True)), orient="row")  # fmt: skip
+    features = pl.DataFrame(
+        rows,
+        schema=dict(zip(COLUMNS, (pl.Int32, pl.Int32, pl.Float64, pl.Int32, pl.Int32), strict=True)),
+        orient="row",
+    )
     status, reason, model = ranking_status(features)
     assert status.tolist() == [RANKED, RANKED, NOT_RANKED, NOT_RANKED, NOT_RANKED, RANKED, NOT_RANKED]
     assert reason.tolist() == [
-        None, None, "tanpa_observasi", "tanpa_kepala_dewasa", "tanpa_anggota", None, "tanpa_kepala_dewasa",
-    ]  # fmt: skip
+        None,
+        None,
+        "tanpa_observasi",
+        "tanpa_kepala_dewasa",
+        "tanpa_anggota",
+        None,
+        "tanpa_kepala_dewasa",
+    ]
     assert model.tolist() == [SURVEY_MODEL, ADMIN_MODEL, None, None, None, SURVEY_MODEL, None]
     # a model version without the administrative model ranks nobody on administrative data alone
     status, reason, _ = ranking_status(features, admin_model=False)
@@ -61,8 +70,17 @@ def _feature_row(**values: float | None) -> dict[str, float | None]:
 def test_unobserved_groups_are_never_a_reason_and_are_named() -> None:
     rows = [_feature_row(), _feature_row(log_luas_lantai_per_kapita=None, jumlah_aset=None)]
     features = pl.DataFrame(rows)
-    for column in ("lantai", "dinding", "atap", "sumber_air_minum", "sumber_penerangan", "daya_listrik",
-                   "bahan_bakar_masak", "fasilitas_bab", "kepala_status_pekerjaan"):  # fmt: skip
+    for column in (
+        "lantai",
+        "dinding",
+        "atap",
+        "sumber_air_minum",
+        "sumber_penerangan",
+        "daya_listrik",
+        "bahan_bakar_masak",
+        "fasilitas_bab",
+        "kepala_status_pekerjaan",
+    ):
         features = features.with_columns(pl.lit(1, pl.Int8).alias(column))
     x = features.select(FEATURE_NAMES).to_numpy().astype(float)
     grouped = np.zeros((2, len(GROUPS)))
@@ -88,11 +106,19 @@ def test_an_unranked_family_is_never_eligible(tmp_path: Path) -> None:
     # f2's 66-year-old has kidney failure: PBI-JK's keep rule would pay him even outside the target desil,
     # and f3 (a woman of 70 in desil 1) would get PKH; neither may be paid once the family is unranked
     s = [
-        {**r, "desil_nasional": None, "desil_provinsi": None, "desil_kabkota": None, "peringkat": None,
-         "status_peringkat": NOT_RANKED, "alasan_tidak_diperingkat": "tanpa_observasi"}
-        if r["id_keluarga_dtsen"] in {"f2", "f3"} else {**r, "status_peringkat": RANKED}
+        {
+            **r,
+            "desil_nasional": None,
+            "desil_provinsi": None,
+            "desil_kabkota": None,
+            "peringkat": None,
+            "status_peringkat": NOT_RANKED,
+            "alasan_tidak_diperingkat": "tanpa_observasi",
+        }
+        if r["id_keluarga_dtsen"] in {"f2", "f3"}
+        else {**r, "status_peringkat": RANKED}
         for r in s
-    ]  # fmt: skip
+    ]
     paths = write_golden(tmp_path / "in", p, f, s)
     decide(
         *paths,
@@ -114,11 +140,17 @@ def test_explanation_scan_finds_sentences_about_unobserved_items(tmp_path: Path)
     paths = write_golden(tmp_path, p, f, [{**r, "status_peringkat": RANKED} for r in s])
     scores = pl.read_parquet(paths[2]).with_columns(
         penjelasan=pl.lit(
-            [{"faktor": "luas_lantai", "kontribusi": -0.5, "kalimat": "Luas lantai sekitar 1 m² per orang ..."},
-             {"faktor": "lantai", "kontribusi": -0.1, "kalimat": "Lantai rumah ..."},
-             {"faktor": "jumlah_aset", "kontribusi": -0.1, "kalimat": "Memiliki 0 dari 18 jenis aset ..."}]
+            [
+                {
+                    "faktor": "luas_lantai",
+                    "kontribusi": -0.5,
+                    "kalimat": "Luas lantai sekitar 1 m² per orang ...",
+                },
+                {"faktor": "lantai", "kontribusi": -0.1, "kalimat": "Lantai rumah ..."},
+                {"faktor": "jumlah_aset", "kontribusi": -0.1, "kalimat": "Memiliki 0 dari 18 jenis aset ..."},
+            ]
         )
-    )  # fmt: skip
+    )
     scores.write_parquet(paths[2])
     problems = explanation_problems(tmp_path)
     # the sample families have a floor type but no floor area, and only the car among 18 asset items:
@@ -135,8 +167,12 @@ def test_field_queue_puts_unranked_families_first(tmp_path: Path) -> None:
     for r in s:
         fid = r["id_keluarga_dtsen"]
         if fid == "f3":
-            r = {**r, "desil_nasional": None, "status_peringkat": NOT_RANKED,
-                 "alasan_tidak_diperingkat": "tanpa_observasi"}  # fmt: skip
+            r = {
+                **r,
+                "desil_nasional": None,
+                "status_peringkat": NOT_RANKED,
+                "alasan_tidak_diperingkat": "tanpa_observasi",
+            }
         else:
             r = {**r, "status_peringkat": RANKED, "borderline": fid == "f1", "p_desil_le4": 0.6}
         rows.append(r)

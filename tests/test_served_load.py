@@ -73,9 +73,14 @@ def rows_of(engine: Engine, snapshot_id: int) -> dict[str, int]:
 def snapshot_rows(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
         return connection.execute(
-            select(ServedSnapshot.id, ServedSnapshot.ref, ServedSnapshot.status, ServedSnapshot.is_current,
-                   ServedSnapshot.error).order_by(ServedSnapshot.id)
-        ).all()  # fmt: skip
+            select(
+                ServedSnapshot.id,
+                ServedSnapshot.ref,
+                ServedSnapshot.status,
+                ServedSnapshot.is_current,
+                ServedSnapshot.error,
+            ).order_by(ServedSnapshot.id)
+        ).all()
 
 
 def current_ref(engine: Engine) -> str | None:
@@ -392,10 +397,30 @@ def test_bench_serve_prints_one_json_line(tmp_path: Path, monkeypatch: pytest.Mo
 
     monkeypatch.delenv("DTSEN_DATABASE_URL", raising=False)
     done = subprocess.run(
-        [sys.executable, "-m", "dtsen.cli.main", "--log-level", "WARNING", "bench", "serve", "--persons",
-         "20000", "--rate", "20", "--seconds", "3", "--officers", "2", "--cache", str(tmp_path)],
-        capture_output=True, text=True, check=False, timeout=1800,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "dtsen.cli.main",
+            "--log-level",
+            "WARNING",
+            "bench",
+            "serve",
+            "--persons",
+            "20000",
+            "--rate",
+            "20",
+            "--seconds",
+            "3",
+            "--officers",
+            "2",
+            "--cache",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["stage"] == "serve"

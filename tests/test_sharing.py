@@ -43,11 +43,23 @@ def world(
     engine = make_engine(url)
     now = datetime.now(UTC)
     users: dict[str, tuple[dict[str, str], str]] = {}
-    for name, role, regions in (("agensi", "klien_instansi", ("3471",)), ("lain", "klien_instansi", ("3404",)),
-                                ("bps", "admin_bps", ()), ("kemensos", "kemensos", ())):  # fmt: skip
+    for name, role, regions in (
+        ("agensi", "klien_instansi", ("3471",)),
+        ("lain", "klien_instansi", ("3404",)),
+        ("bps", "admin_bps", ()),
+        ("kemensos", "kemensos", ()),
+    ):
         with session_scope(engine=engine) as db:
-            user = create_user(db, username=f"akses.{name}", full_name=name, role=role, regions=regions,
-                               password=PASSWORD, now=now, actor={"actor": "system:test", "actor_role": None})  # fmt: skip
+            user = create_user(
+                db,
+                username=f"akses.{name}",
+                full_name=name,
+                role=role,
+                regions=regions,
+                password=PASSWORD,
+                now=now,
+                actor={"actor": "system:test", "actor_role": None},
+            )
             created = create_session(db, user, now=now, policy=DEFAULT_POLICY)
             users[name] = ({SESSION_COOKIE: created.token}, created.row.csrf_token)
     work = tmp_path_factory.mktemp("akses")
@@ -71,25 +83,39 @@ def as_user(world: dict[str, Any], name: str) -> tuple[TestClient, str]:
 
 def form(csrf: str, **overrides: str) -> dict[str, str]:
     today = date.today()
-    values = {"csrf_token": csrf, "instansi": "Dinas Sosial Uji", "tujuan": "Perencanaan bantuan pangan",
-              "dasar_hukum": "Inpres 4/2025", "level": "aggregate", "regions": "3471", "periode": "2026Q2",
-              "valid_from": (today - timedelta(days=1)).isoformat(),
-              "valid_until": (today + timedelta(days=30)).isoformat()}  # fmt: skip
+    values = {
+        "csrf_token": csrf,
+        "instansi": "Dinas Sosial Uji",
+        "tujuan": "Perencanaan bantuan pangan",
+        "dasar_hukum": "Inpres 4/2025",
+        "level": "aggregate",
+        "regions": "3471",
+        "periode": "2026Q2",
+        "valid_from": (today - timedelta(days=1)).isoformat(),
+        "valid_until": (today + timedelta(days=30)).isoformat(),
+    }
     values.update(overrides)
     return values
 
 
 def file_request(world: dict[str, Any], who: str = "agensi", **overrides: str) -> int:
     client, csrf = as_user(world, who)
-    done = client.post("/akses", data=form(csrf, **overrides), follow_redirects=False,
-                       files={"pernyataan": ("pernyataan.pdf", PDF, "application/pdf")})  # fmt: skip
+    done = client.post(
+        "/akses",
+        data=form(csrf, **overrides),
+        follow_redirects=False,
+        files={"pernyataan": ("pernyataan.pdf", PDF, "application/pdf")},
+    )
     assert done.status_code == 303, done.text
     return int(done.headers["location"].split("?")[0].rsplit("/", 1)[1])
 
 
 def approve(world: dict[str, Any], request_id: int) -> None:
-    for who, action, field in (("bps", "mulai_telaah", None), ("bps", "lulus_teknis", "catatan"),
-                               ("kemensos", "setujui", "alasan")):  # fmt: skip
+    for who, action, field in (
+        ("bps", "mulai_telaah", None),
+        ("bps", "lulus_teknis", "catatan"),
+        ("kemensos", "setujui", "alasan"),
+    ):
         client, csrf = as_user(world, who)
         page = client.get(f"/staf/akses/{request_id}")
         assert page.status_code == 200
@@ -129,8 +155,10 @@ def test_the_journey_and_suppression(world: dict[str, Any]) -> None:
     client, csrf = as_user(world, "kemensos")
     page = client.get(f"/staf/akses/{request_id}")
     version = re.search(r'name="version" value="(\d+)"', page.text).group(1)
-    too_early = client.post(f"/staf/akses/{request_id}/tindakan",
-                            data={"csrf_token": csrf, "tindakan": "setujui", "alasan": "x", "version": version})  # fmt: skip
+    too_early = client.post(
+        f"/staf/akses/{request_id}/tindakan",
+        data={"csrf_token": csrf, "tindakan": "setujui", "alasan": "x", "version": version},
+    )
     assert too_early.status_code == 409
     approve(world, request_id)
     agency, _csrf = as_user(world, "agensi")
@@ -156,8 +184,11 @@ def test_the_journey_and_suppression(world: dict[str, Any]) -> None:
     listed = agency.get(f"/api/akses/{request_id}").json()
     assert [item["downloads"] for item in listed["extracts"]][-1] == 1
     with Session(world["engine"]) as db:
-        entry = db.scalars(select(AuditLog).where(AuditLog.resource == "access_extract", AuditLog.action == "export")
-                           .order_by(AuditLog.id)).first()  # fmt: skip
+        entry = db.scalars(
+            select(AuditLog)
+            .where(AuditLog.resource == "access_extract", AuditLog.action == "export")
+            .order_by(AuditLog.id)
+        ).first()
         assert entry is not None
         assert entry.detail["rows"] == len(rows)
     assert extract_id
@@ -180,8 +211,13 @@ def test_deidentified_tokens_differ_per_request_and_hide_the_nik(
         assert "nik" not in columns
         assert "tanggal_lahir" not in columns
     persons = world["data"] / "snapshots"
-    niks = {row[0] for row in duckdb.sql(f"SELECT nik FROM read_parquet('{persons}/2026Q2/v1/persons.parquet')"  # noqa: S608
-                                         " WHERE nik IS NOT NULL").fetchall()}  # fmt: skip
+    niks = {
+        row[0]
+        for row in duckdb.sql(
+            f"SELECT nik FROM read_parquet('{persons}/2026Q2/v1/persons.parquet')"  # noqa: S608
+            " WHERE nik IS NOT NULL"
+        ).fetchall()
+    }
     first_tokens = {row[0] for row in tables[0] if row[0]}
     second_tokens = {row[0] for row in tables[1] if row[0]}
     assert len(first_tokens) == len(second_tokens) > 100
@@ -216,8 +252,11 @@ def test_download_after_expiry_is_refused_and_audited(world: dict[str, Any]) -> 
     approve(world, request_id)
     extract_id, _content = extract(world, request_id)
     with world["engine"].begin() as db:
-        db.execute(update(AccessRequest).where(AccessRequest.id == request_id)
-                   .values(valid_until=date.today() - timedelta(days=1)))  # fmt: skip
+        db.execute(
+            update(AccessRequest)
+            .where(AccessRequest.id == request_id)
+            .values(valid_until=date.today() - timedelta(days=1))
+        )
     client, _csrf = as_user(world, "agensi")
     refused = client.get(f"/akses/{request_id}/ekstrak/{extract_id}")
     assert refused.status_code == 410
@@ -248,7 +287,10 @@ def test_another_agencys_request_is_invisible(world: dict[str, Any]) -> None:
     outside = other.post("/akses", data=form(csrf), files={"pernyataan": ("p.pdf", PDF, "application/pdf")})
     assert outside.status_code == 422  # regions outside its own
     client, csrf = as_user(world, "agensi")
-    unknown = client.post("/akses", data=form(csrf, programs="bukan_program"),
-                          files={"pernyataan": ("p.pdf", PDF, "application/pdf")})  # fmt: skip
+    unknown = client.post(
+        "/akses",
+        data=form(csrf, programs="bukan_program"),
+        files={"pernyataan": ("p.pdf", PDF, "application/pdf")},
+    )
     assert unknown.status_code == 422
     assert "Kode program tidak dikenal" in unknown.text

@@ -23,12 +23,27 @@ runner = CliRunner()
 def _request(nomor: str, state: str, valid_until: date) -> AccessRequest:
     moment = datetime.now(UTC)
     return AccessRequest(
-        nomor=nomor, instansi="Dinas Uji", pemohon="user:uji.instansi", tujuan="Uji", dasar_hukum="Uji",
-        level="aggregate", regions=["3471"], fields=[], programs=[], periode="2026Q2", k_min=10,
-        valid_from=valid_until - timedelta(days=30), valid_until=valid_until, state=state, version=3,
-        pernyataan_sha256="0" * 64, pernyataan_mime="application/pdf", reviews=[], created_at=moment,
+        nomor=nomor,
+        instansi="Dinas Uji",
+        pemohon="user:uji.instansi",
+        tujuan="Uji",
+        dasar_hukum="Uji",
+        level="aggregate",
+        regions=["3471"],
+        fields=[],
+        programs=[],
+        periode="2026Q2",
+        k_min=10,
+        valid_from=valid_until - timedelta(days=30),
+        valid_until=valid_until,
+        state=state,
+        version=3,
+        pernyataan_sha256="0" * 64,
+        pernyataan_mime="application/pdf",
+        reviews=[],
+        created_at=moment,
         updated_at=moment,
-    )  # fmt: skip
+    )
 
 
 def _expire(url: str) -> dict[str, int]:
@@ -62,8 +77,11 @@ def test_expire_moves_past_due_approved_requests_and_audits_each(engine: Engine,
         }
         review = states["past"].reviews[-1]
         assert (review["action"], review["from"], review["to"], review["actor"]) == (
-            "kedaluwarsa", "disetujui", "kedaluwarsa", "akses",
-        )  # fmt: skip
+            "kedaluwarsa",
+            "disetujui",
+            "kedaluwarsa",
+            "akses",
+        )
         entries = list(
             session.scalars(
                 select(AuditLog).where(AuditLog.resource == "access_request", AuditLog.action == "transition")

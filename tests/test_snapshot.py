@@ -23,13 +23,22 @@ def _outputs(directory: Path, marker: int, rows: int = 2000) -> dict[str, Path]:
     (directory / "beneficiaries").mkdir(exist_ok=True)
     for name in FILES:
         pq.write_table(pa.table({"versi": [marker] * rows, "x": list(range(rows))}), directory / name)
-    return {"persons.parquet": directory / "persons.parquet", "families.parquet": directory / "families.parquet",
-            "eligibility.parquet": directory / "eligibility.parquet", "beneficiaries": directory / "beneficiaries"}  # fmt: skip
+    return {
+        "persons.parquet": directory / "persons.parquet",
+        "families.parquet": directory / "families.parquet",
+        "eligibility.parquet": directory / "eligibility.parquet",
+        "beneficiaries": directory / "beneficiaries",
+    }
 
 
 def test_publish_list_show_and_verify(tmp_path: Path) -> None:
-    first = publish(_outputs(tmp_path / "o1", 1), "2026Q1", data_dir=tmp_path, inputs={"cutoff": "2026-03-31"},
-                    model_version="m1")  # fmt: skip
+    first = publish(
+        _outputs(tmp_path / "o1", 1),
+        "2026Q1",
+        data_dir=tmp_path,
+        inputs={"cutoff": "2026-03-31"},
+        model_version="m1",
+    )
     assert (first.ref, sorted(first.files)) == ("2026Q1/v1", sorted(FILES))
     assert first.manifest["model_version"] == "m1"
     assert first.manifest["inputs"] == {"cutoff": "2026-03-31"}

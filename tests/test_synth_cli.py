@@ -136,9 +136,20 @@ def test_synth_writes_a_dataset_and_its_report(tmp_path: Path) -> None:
     out = tmp_path / "out"
     md = tmp_path / "calibration.md"
     result = synth(
-        "-n", "1500", "--kabupaten", "34.71", "--format", "parquet", "--out", str(out), "--workers", "1",
-        "--report", "--report-md", str(md),
-    )  # fmt: skip
+        "-n",
+        "1500",
+        "--kabupaten",
+        "34.71",
+        "--format",
+        "parquet",
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--report",
+        "--report-md",
+        str(md),
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["kabupaten"] == ["3471"]  # dotted codes are accepted

@@ -11,10 +11,45 @@ import pytest
 from dtsen.synth import names as nm
 
 ALL_PROVINCES = [
-    "11", "12", "13", "14", "15", "16", "17", "18", "19", "21", "31", "32", "33", "34", "35", "36", "51", "52",
-    "53", "61", "62", "63", "64", "65", "71", "72", "73", "74", "75", "76", "81", "82", "91", "92", "93", "94",
-    "95", "96",
-]  # fmt: skip
+    "11",
+    "12",
+    "13",
+    "14",
+    "15",
+    "16",
+    "17",
+    "18",
+    "19",
+    "21",
+    "31",
+    "32",
+    "33",
+    "34",
+    "35",
+    "36",
+    "51",
+    "52",
+    "53",
+    "61",
+    "62",
+    "63",
+    "64",
+    "65",
+    "71",
+    "72",
+    "73",
+    "74",
+    "75",
+    "76",
+    "81",
+    "82",
+    "91",
+    "92",
+    "93",
+    "94",
+    "95",
+    "96",
+]
 CLEAN = re.compile(r"^[A-Z]+( [A-Z]+){0,3}$")
 HEAD, SPOUSE, CHILD = 0, 1, 2
 
@@ -55,11 +90,20 @@ def test_every_province_has_weights_summing_to_one() -> None:
 @pytest.mark.parametrize(
     ("code", "culture", "at_least"),
     [
-        ("51", "bali", 0.8), ("33", "jawa", 0.9), ("35", "jawa", 0.9), ("32", "sunda", 0.6), ("12", "batak", 0.4),
-        ("13", "aceh_minang", 0.8), ("53", "kristen_timur", 0.8), ("95", "papua", 0.85), ("73", "bugis_makassar", 0.8),
-        ("52", "sasak_bima", 0.85), ("63", "banjar", 0.6), ("71", "kristen_timur", 0.6),
+        ("51", "bali", 0.8),
+        ("33", "jawa", 0.9),
+        ("35", "jawa", 0.9),
+        ("32", "sunda", 0.6),
+        ("12", "batak", 0.4),
+        ("13", "aceh_minang", 0.8),
+        ("53", "kristen_timur", 0.8),
+        ("95", "papua", 0.85),
+        ("73", "bugis_makassar", 0.8),
+        ("52", "sasak_bima", 0.85),
+        ("63", "banjar", 0.6),
+        ("71", "kristen_timur", 0.6),
     ],
-)  # fmt: skip
+)
 def test_dominant_culture(code: str, culture: str, at_least: float) -> None:
     w = nm.culture_weights(np.array([code]))[0]
     assert w.argmax() == ci(culture)

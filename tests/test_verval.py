@@ -32,10 +32,16 @@ def _busiest_desa(engine: Engine) -> tuple[str, str]:
 
     with Session(engine) as session:
         rows = session.execute(
-            select(FAMILY.c.kode_desa, FAMILY.c.status_peringkat, FAMILY.c.alasan_tidak_diperingkat,
-                   FAMILY.c.desil_nasional, FAMILY.c.p_desil_le4, FAMILY.c.p_desil_le5, FAMILY.c.borderline)
-            .join(SNAPSHOT, (SNAPSHOT.c.id == FAMILY.c.snapshot_id) & SNAPSHOT.c.is_current)
-        ).all()  # fmt: skip
+            select(
+                FAMILY.c.kode_desa,
+                FAMILY.c.status_peringkat,
+                FAMILY.c.alasan_tidak_diperingkat,
+                FAMILY.c.desil_nasional,
+                FAMILY.c.p_desil_le4,
+                FAMILY.c.p_desil_le5,
+                FAMILY.c.borderline,
+            ).join(SNAPSHOT, (SNAPSHOT.c.id == FAMILY.c.snapshot_id) & SNAPSHOT.c.is_current)
+        ).all()
     counts: dict[str, int] = {}
     for row in rows:
         if verval.priority_of(row) is not None:
@@ -68,15 +74,29 @@ def world(
         ("dinsos.kota", Role.DINSOS, (KAB,)),
     ):
         with session_scope(engine=engine) as db:
-            user = create_user(db, username=name, full_name=name, role=role, regions=regions,
-                               password=PASSWORD, now=now, actor={"actor": "system:test", "actor_role": None})  # fmt: skip
+            user = create_user(
+                db,
+                username=name,
+                full_name=name,
+                role=role,
+                regions=regions,
+                password=PASSWORD,
+                now=now,
+                actor={"actor": "system:test", "actor_role": None},
+            )
             created = create_session(db, user, now=now, policy=DEFAULT_POLICY)
             logins[name] = {"cookie": {SESSION_COOKIE: created.token}, "csrf": created.row.csrf_token}
     app = create_app(url)
     app.state.upload_dir = tmp_path_factory.mktemp("unggahan")
     with TestClient(app) as client:
-        yield {"client": client, "engine": engine, "desa": desa, "other_desa": other_desa, "logins": logins,
-               "uploads": Path(app.state.upload_dir)}  # fmt: skip
+        yield {
+            "client": client,
+            "engine": engine,
+            "desa": desa,
+            "other_desa": other_desa,
+            "logins": logins,
+            "uploads": Path(app.state.upload_dir),
+        }
     engine.dispose()
 
 
@@ -115,8 +135,13 @@ def test_plan_puts_unranked_and_uncertain_first_within_the_quota(world: dict[str
         assert len(families) == len(set(families))
         assert len(more) == min(2, len(found) - len(opened))
         with pytest.raises(cases.CaseRefusedError):  # only the dinsos of the kab plans
-            verval.plan_assignments(session, Principal(kind="user", name="pdp.satu", role=Role.PENDAMPING,
-                                                       regions=(desa,)), KAB, "2026Q3", 2)  # fmt: skip
+            verval.plan_assignments(
+                session,
+                Principal(kind="user", name="pdp.satu", role=Role.PENDAMPING, regions=(desa,)),
+                KAB,
+                "2026Q3",
+                2,
+            )
         with pytest.raises(cases.CaseRefusedError):
             verval.plan_assignments(session, DINSOS, "3404", "2026Q3", 2)
         session.rollback()
@@ -133,8 +158,12 @@ def test_priority_formula() -> None:
     assert verval.priority_of(row(0.5, borderline=True)) == 1.5
     assert verval.priority_of(row(0.99, 0.99)) is None  # certain: not worth a visit
     assert verval.priority_of(row(0.95, 0.6)) == pytest.approx(0.8)  # near the desil-5 cut-off
-    unranked = row(None, status_peringkat="tidak_diperingkat", alasan_tidak_diperingkat="tanpa_observasi",
-                   desil_nasional=None)  # fmt: skip
+    unranked = row(
+        None,
+        status_peringkat="tidak_diperingkat",
+        alasan_tidak_diperingkat="tanpa_observasi",
+        desil_nasional=None,
+    )
     assert verval.priority_of(unranked) == verval.TANPA_DATA
 
 
@@ -144,8 +173,14 @@ def _open_visit(world: dict[str, Any], pendamping: str = "pdp.satu") -> Workflow
 
     with session_scope(engine=world["engine"]) as session:
         family = verval.candidates(session, KAB, [world["desa"]])[-1]
-        spec = cases.CaseInput(jenis="verval", periode="2026Q4", kode_desa=world["desa"], asal="dinsos",
-                               id_keluarga_dtsen=family.id_keluarga_dtsen, assigned_to=pendamping)  # fmt: skip
+        spec = cases.CaseInput(
+            jenis="verval",
+            periode="2026Q4",
+            kode_desa=world["desa"],
+            asal="dinsos",
+            id_keluarga_dtsen=family.id_keluarga_dtsen,
+            assigned_to=pendamping,
+        )
         case = cases.open_case(session, DINSOS, spec)
         session.flush()
         session.expunge(case)
@@ -176,12 +211,22 @@ def test_observed_changes_only_what_differs_and_may_be_corrected(world: dict[str
         changes = verval.observed_changes(session, case, observed)
     assert {change["atribut"] for change in changes} == {"lantai", "aset_mobil"}
     floor = next(change for change in changes if change["atribut"] == "lantai")
-    assert floor == {"entitas": "family", "id": case.id_keluarga_dtsen, "atribut": "lantai",
-                     "nilai_baru": str(new_floor),
-                     "nilai_lama": None if served.get("lantai") is None else str(served["lantai"])}  # fmt: skip
-    notes = verval.member_notes({"anggota": [{"id_dtsen": "A1", "keberadaan": "ada"},
-                                             {"id_dtsen": "A2", "keberadaan": "meninggal"}],
-                                 "anggota_baru": [{"nama": "Bayi", "hubungan": 3, "tahun_lahir": 2026}]})  # fmt: skip
+    assert floor == {
+        "entitas": "family",
+        "id": case.id_keluarga_dtsen,
+        "atribut": "lantai",
+        "nilai_baru": str(new_floor),
+        "nilai_lama": None if served.get("lantai") is None else str(served["lantai"]),
+    }
+    notes = verval.member_notes(
+        {
+            "anggota": [
+                {"id_dtsen": "A1", "keberadaan": "ada"},
+                {"id_dtsen": "A2", "keberadaan": "meninggal"},
+            ],
+            "anggota_baru": [{"nama": "Bayi", "hubungan": 3, "tahun_lahir": 2026}],
+        }
+    )
     assert [note["keberadaan"] for note in notes] == ["meninggal", "baru"]
 
 
@@ -244,28 +289,37 @@ def test_post_twice_with_one_key_moves_once(world: dict[str, Any]) -> None:
         "baru_tahun_1": "2026",
     }
     photo = _jpeg_with_gps()
-    first = client.post(f"/staf/kunjungan/{case.id}", data=form,
-                        files=[("foto", ("rumah.jpg", photo, "image/jpeg"))])  # fmt: skip
+    first = client.post(
+        f"/staf/kunjungan/{case.id}", data=form, files=[("foto", ("rumah.jpg", photo, "image/jpeg"))]
+    )
     assert first.status_code == 200, first.text
-    again = client.post(f"/staf/kunjungan/{case.id}", data=form,
-                        files=[("foto", ("rumah.jpg", photo, "image/jpeg"))],
-                        headers={"accept": "application/json"})  # fmt: skip
+    again = client.post(
+        f"/staf/kunjungan/{case.id}",
+        data=form,
+        files=[("foto", ("rumah.jpg", photo, "image/jpeg"))],
+        headers={"accept": "application/json"},
+    )
     assert again.status_code == 200, again.text
     assert again.json()["status"] == "dikunjungi"
     with Session(world["engine"]) as session:
         moved = session.get(WorkflowCase, case.id)
         assert moved is not None
         steps = session.scalar(
-            select(func.count()).select_from(WorkflowStep)
+            select(func.count())
+            .select_from(WorkflowStep)
             .where(WorkflowStep.case_id == case.id, WorkflowStep.action == "laporkan_kunjungan")
-        )  # fmt: skip
+        )
         data = dict(moved.data)
     assert steps == 1
     assert moved.state == "dikunjungi"
     assert moved.version == case.version + 1
-    assert {"entitas": "family", "id": case.id_keluarga_dtsen, "atribut": "lantai",
-            "nilai_baru": str(new_floor),
-            "nilai_lama": None if served.get("lantai") is None else str(served["lantai"])} in data["perubahan"]  # fmt: skip
+    assert {
+        "entitas": "family",
+        "id": case.id_keluarga_dtsen,
+        "atribut": "lantai",
+        "nilai_baru": str(new_floor),
+        "nilai_lama": None if served.get("lantai") is None else str(served["lantai"]),
+    } in data["perubahan"]
     assert data["gps"]["tanda"] == ["di_luar_indonesia"]  # flagged, and the visit was still taken
     assert {"keberadaan": "baru", "nama": "Bayi Uji", "hubungan": 3, "tahun_lahir": 2026} in data["anggota"]
     assert len(data["foto"]) == 1
@@ -281,14 +335,21 @@ def test_post_twice_with_one_key_moves_once(world: dict[str, Any]) -> None:
 def test_bad_input_is_a_bahasa_4xx(world: dict[str, Any]) -> None:
     case = _open_visit(world)
     client = as_user(world, "pdp.satu")
-    base = {"csrf_token": world["logins"]["pdp.satu"]["csrf"], "versi": str(case.version),
-            "kunci": "uji-kunci-salah-0123456789"}  # fmt: skip
-    bad_code = client.post(f"/staf/kunjungan/{case.id}", data={**base, "lantai": "99"},
-                           headers={"accept": "application/json"})  # fmt: skip
+    base = {
+        "csrf_token": world["logins"]["pdp.satu"]["csrf"],
+        "versi": str(case.version),
+        "kunci": "uji-kunci-salah-0123456789",
+    }
+    bad_code = client.post(
+        f"/staf/kunjungan/{case.id}", data={**base, "lantai": "99"}, headers={"accept": "application/json"}
+    )
     assert bad_code.status_code == 422
     assert bad_code.json()["detail"] == "Beberapa isian belum benar."
-    not_photo = client.post(f"/staf/kunjungan/{case.id}", data=base,
-                            files=[("foto", ("rumah.jpg", b"MZ\x90\x00bukan foto", "image/jpeg"))])  # fmt: skip
+    not_photo = client.post(
+        f"/staf/kunjungan/{case.id}",
+        data=base,
+        files=[("foto", ("rumah.jpg", b"MZ\x90\x00bukan foto", "image/jpeg"))],
+    )
     assert not_photo.status_code == 415
     no_key = client.post(f"/staf/kunjungan/{case.id}", data={**base, "kunci": ""})
     assert no_key.status_code == 422
@@ -301,11 +362,15 @@ def test_plan_page_for_the_dinsos(world: dict[str, Any]) -> None:
     assert client.get("/staf/verval/rencana").status_code == 200
     csrf = world["logins"]["dinsos.kota"]["csrf"]
     assert client.post("/staf/verval/rencana", data={"csrf_token": csrf, "kuota": "0"}).status_code == 422
-    done = client.post("/staf/verval/rencana", data={"csrf_token": csrf, "kuota": "1"},
-                       headers={"accept": "application/json"})  # fmt: skip
+    done = client.post(
+        "/staf/verval/rencana",
+        data={"csrf_token": csrf, "kuota": "1"},
+        headers={"accept": "application/json"},
+    )
     assert done.status_code == 200, done.text
     assert done.json()["per_pendamping"]
     assert all(n == 1 for n in done.json()["per_pendamping"].values())
-    refused = as_user(world, "pdp.satu").post("/staf/verval/rencana",
-                                        data={"csrf_token": world["logins"]["pdp.satu"]["csrf"], "kuota": "1"})  # fmt: skip
+    refused = as_user(world, "pdp.satu").post(
+        "/staf/verval/rencana", data={"csrf_token": world["logins"]["pdp.satu"]["csrf"], "kuota": "1"}
+    )
     assert refused.status_code == 403

@@ -42,8 +42,16 @@ def world(engine: Engine, db_url: str) -> Iterator[dict[str, Any]]:
     sessions: dict[str, dict[str, Any]] = {}
     for name, (role, regions) in USERS.items():
         with session_scope(engine=engine) as db:
-            user = create_user(db, username=f"kasus.{name}", full_name=name, role=role, regions=regions,
-                               password=PASSWORD, now=now, actor={"actor": "system:test", "actor_role": None})  # fmt: skip
+            user = create_user(
+                db,
+                username=f"kasus.{name}",
+                full_name=name,
+                role=role,
+                regions=regions,
+                password=PASSWORD,
+                now=now,
+                actor={"actor": "system:test", "actor_role": None},
+            )
             created = create_session(db, user, now=now, policy=DEFAULT_POLICY)
             sessions[name] = {"cookie": {SESSION_COOKIE: created.token}, "csrf": created.row.csrf_token}
     with TestClient(create_app(db_url)) as client:
@@ -62,8 +70,14 @@ def open_case(world: dict[str, Any], kode_desa: str = DESA, jenis: str = "usulan
     from dtsen.store.db import session_scope
 
     actor = Principal(kind="user", name="kasus.dinsos", role=Role.DINSOS, regions=("3471",))
-    spec = cases.CaseInput(jenis=jenis, periode="2026Q3", kode_desa=kode_desa, asal="desa",
-                           subject_nama=f"Warga {kode_desa[-4:]} {extra.pop('nama', 'Uji')}", **extra)  # fmt: skip
+    spec = cases.CaseInput(
+        jenis=jenis,
+        periode="2026Q3",
+        kode_desa=kode_desa,
+        asal="desa",
+        subject_nama=f"Warga {kode_desa[-4:]} {extra.pop('nama', 'Uji')}",
+        **extra,
+    )
     with session_scope(engine=world["engine"]) as db:
         case = cases.open_case(db, actor, spec)
         db.flush()
@@ -78,8 +92,11 @@ def audits(engine: Engine, **where: Any) -> int:
 
 def post_action(world: dict[str, Any], user: str, case_id: int, **data: Any) -> Any:
     client = as_user(world, user)
-    form = {"csrf_token": world["sessions"][user]["csrf"], "idempotency_key": f"k-{datetime.now(UTC).timestamp()}",
-            **{key: str(value) for key, value in data.items()}}  # fmt: skip
+    form = {
+        "csrf_token": world["sessions"][user]["csrf"],
+        "idempotency_key": f"k-{datetime.now(UTC).timestamp()}",
+        **{key: str(value) for key, value in data.items()},
+    }
     return client.post(f"/staf/kasus/{case_id}/aksi", data=form, follow_redirects=False)
 
 
@@ -123,8 +140,9 @@ def test_case_page_is_audited_and_konfirmasi_moves_it(world: dict[str, Any]) -> 
     assert re.search(r'<option value="kasus.pendamping"', page.text)
 
     # the same form again (stale version): a conflict in Bahasa, not a 500 and not a second move
-    stale = post_action(world, "operator", case_id, aksi="tugaskan_kunjungan", version=version,
-                        pendamping="kasus.pendamping")  # fmt: skip
+    stale = post_action(
+        world, "operator", case_id, aksi="tugaskan_kunjungan", version=version, pendamping="kasus.pendamping"
+    )
     assert stale.status_code == 409
     assert CONFLICT in stale.text
     assert "Dikonfirmasi desa" in stale.text  # the page again, as it is now
@@ -133,18 +151,31 @@ def test_case_page_is_audited_and_konfirmasi_moves_it(world: dict[str, Any]) -> 
     assert missing.status_code == 422
     assert "Wajib diisi." in missing.text
 
-    unknown = post_action(world, "operator", case_id, aksi="tugaskan_kunjungan", version=version + 1,
-                          pendamping="orang.lain")  # fmt: skip
+    unknown = post_action(
+        world, "operator", case_id, aksi="tugaskan_kunjungan", version=version + 1, pendamping="orang.lain"
+    )
     assert unknown.status_code == 422
     assert "Pendamping ini tidak aktif atau tidak bertugas di desa kasus ini." in unknown.text
 
-    refused = post_action(world, "pendamping", case_id, aksi="tugaskan_kunjungan", version=version + 1,
-                          pendamping="kasus.pendamping")  # fmt: skip
+    refused = post_action(
+        world,
+        "pendamping",
+        case_id,
+        aksi="tugaskan_kunjungan",
+        version=version + 1,
+        pendamping="kasus.pendamping",
+    )
     assert refused.status_code == 403
     assert "Peran Anda tidak dapat melakukan tindakan ini." in refused.text
 
-    assigned = post_action(world, "operator", case_id, aksi="tugaskan_kunjungan", version=version + 1,
-                           pendamping="kasus.pendamping")  # fmt: skip
+    assigned = post_action(
+        world,
+        "operator",
+        case_id,
+        aksi="tugaskan_kunjungan",
+        version=version + 1,
+        pendamping="kasus.pendamping",
+    )
     assert assigned.status_code == 303
     # the pendamping's default queue: today's visits; the case page links the field form
     queue = as_user(world, "pendamping").get("/staf/kasus")
@@ -176,8 +207,13 @@ def test_dinsos_queue_and_dashboard(world: dict[str, Any]) -> None:
 
     late_id, late, _ = open_case(world, DESA)
     with world["engine"].begin() as connection:  # opened long ago: both deadlines have passed
-        connection.execute(update(WorkflowCase).where(WorkflowCase.id == late_id).values(
-            ack_due_at=datetime.now(UTC) - timedelta(days=2), due_at=datetime.now(UTC) - timedelta(days=1)))  # fmt: skip
+        connection.execute(
+            update(WorkflowCase)
+            .where(WorkflowCase.id == late_id)
+            .values(
+                ack_due_at=datetime.now(UTC) - timedelta(days=2), due_at=datetime.now(UTC) - timedelta(days=1)
+            )
+        )
     queue = as_user(world, "dinsos").get("/staf/kasus")
     assert queue.status_code == 200
     assert "Antrean verifikasi" in queue.text
@@ -213,26 +249,34 @@ def test_json_api_list_and_act(world: dict[str, Any]) -> None:
     assert detail["state"] == "diterima"
     assert [action["aksi"] for action in detail["tindakan"]] == ["konfirmasi", "gabungkan"]
     headers = {"x-csrf-token": world["sessions"]["operator"]["csrf"]}
-    done = client.post(f"/api/kasus/{case_id}/aksi", json={"aksi": "konfirmasi", "version": version},
-                       headers=headers)  # fmt: skip
+    done = client.post(
+        f"/api/kasus/{case_id}/aksi", json={"aksi": "konfirmasi", "version": version}, headers=headers
+    )
     assert done.status_code == 200, done.text
     assert done.json()["state"] == "dikonfirmasi"
     assert [step["action"] for step in done.json()["langkah"]] == ["buka", "konfirmasi"]
-    stale = client.post(f"/api/kasus/{case_id}/aksi", json={"aksi": "konfirmasi", "version": version},
-                        headers=headers)  # fmt: skip
+    stale = client.post(
+        f"/api/kasus/{case_id}/aksi", json={"aksi": "konfirmasi", "version": version}, headers=headers
+    )
     assert stale.status_code == 409  # the state has moved on: konfirmasi no longer applies
-    conflict = client.post(f"/api/kasus/{case_id}/aksi", headers=headers,
-                           json={"aksi": "tugaskan_kunjungan", "version": version,
-                                 "fields": {"pendamping": "kasus.pendamping"}})  # fmt: skip
+    conflict = client.post(
+        f"/api/kasus/{case_id}/aksi",
+        headers=headers,
+        json={"aksi": "tugaskan_kunjungan", "version": version, "fields": {"pendamping": "kasus.pendamping"}},
+    )
     assert conflict.status_code == 409
     assert CONFLICT in conflict.json()["detail"]
-    missing = client.post(f"/api/kasus/{case_id}/aksi", headers=headers,
-                          json={"aksi": "tugaskan_kunjungan", "version": version + 1})  # fmt: skip
+    missing = client.post(
+        f"/api/kasus/{case_id}/aksi",
+        headers=headers,
+        json={"aksi": "tugaskan_kunjungan", "version": version + 1},
+    )
     assert missing.status_code == 422
     assert missing.json()["errors"][0]["field"] == "pendamping"
     other_id = open_case(world, OTHER_DESA)[0]
     assert client.get(f"/api/kasus/{other_id}").status_code == 404
-    refused = client.post(f"/api/kasus/{other_id}/aksi", json={"aksi": "konfirmasi", "version": 1},
-                          headers=headers)  # fmt: skip
+    refused = client.post(
+        f"/api/kasus/{other_id}/aksi", json={"aksi": "konfirmasi", "version": 1}, headers=headers
+    )
     assert refused.status_code == 404
     assert refused.json()["detail"] == "Kasus tidak ditemukan di wilayah Anda."

@@ -419,9 +419,16 @@ def test_palette_meets_wcag_aa_contrast() -> None:
     css = (STATIC_DIR / "dtsen.css").read_text(encoding="utf-8")
     var = dict(re.findall(r"--([\w-]+):\s*(#[0-9a-fA-F]{6})", css))
     pairs = [
-        ("ink", "paper"), ("ink-soft", "paper"), ("ink-soft", "wash"), ("brand", "paper"), ("brand-dark", "paper"),
-        ("ok", "paper"), ("warn", "paper"), ("bad", "paper"), ("ink", "wash"),
-    ]  # fmt: skip
+        ("ink", "paper"),
+        ("ink-soft", "paper"),
+        ("ink-soft", "wash"),
+        ("brand", "paper"),
+        ("brand-dark", "paper"),
+        ("ok", "paper"),
+        ("warn", "paper"),
+        ("bad", "paper"),
+        ("ink", "wash"),
+    ]
     low = {
         f"{fg} on {bg}": round(_contrast(var[fg], var[bg]), 2)
         for fg, bg in pairs

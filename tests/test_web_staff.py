@@ -43,8 +43,16 @@ def world(
         ("analis", "analis_bps", ()),
     ):
         with session_scope(engine=engine) as db:
-            user = create_user(db, username=f"staf.{name}", full_name=name, role=role, regions=regions,
-                               password=PASSWORD, now=now, actor={"actor": "system:test", "actor_role": None})  # fmt: skip
+            user = create_user(
+                db,
+                username=f"staf.{name}",
+                full_name=name,
+                role=role,
+                regions=regions,
+                password=PASSWORD,
+                now=now,
+                actor={"actor": "system:test", "actor_role": None},
+            )
             created = create_session(db, user, now=now, policy=DEFAULT_POLICY)
             sessions[name] = {"cookie": {SESSION_COOKIE: created.token}, "csrf": created.row.csrf_token}
     app = create_app(url)

@@ -57,8 +57,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def model(world: dict[str, Path]) -> registry.WelfareModel:
-    return train(world["synth"], SurveyConfig.load("susenas"), data_dir=world["root"] / "dd", grid=SMALL_GRID,
-                 folds=2)  # fmt: skip
+    return train(
+        world["synth"], SurveyConfig.load("susenas"), data_dir=world["root"] / "dd", grid=SMALL_GRID, folds=2
+    )
 
 
 @pytest.fixture(scope="module")
@@ -474,19 +475,59 @@ def test_cli_train_score_report(world: dict[str, Path], tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     version = registry.versions(dd)[-1]
     out = tmp_path / "run"
-    result = runner.invoke(app, ["welfare", "score", "--families", str(world["families"]), "--persons",
-                                 str(world["persons"]), "--out", str(out), "--data-dir", str(dd)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "welfare",
+            "score",
+            "--families",
+            str(world["families"]),
+            "--persons",
+            str(world["persons"]),
+            "--out",
+            str(out),
+            "--data-dir",
+            str(dd),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert pl.read_parquet(out / SCORES)["versi_model"][0] == version
     card = tmp_path / "model-card.md"
-    result = runner.invoke(app, ["welfare", "report", "--out", str(tmp_path / "rep"), "--data-dir", str(dd),
-                                 "--synth", str(world["synth"]), "--ingested", str(world["data"]),
-                                 "--model-card", str(card)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "welfare",
+            "report",
+            "--out",
+            str(tmp_path / "rep"),
+            "--data-dir",
+            str(dd),
+            "--synth",
+            str(world["synth"]),
+            "--ingested",
+            str(world["data"]),
+            "--model-card",
+            str(card),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "Registri sintetis" in (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
     assert card.is_file()
-    result = runner.invoke(app, ["welfare", "score", "--families", str(world["families"]), "--persons",
-                                 str(world["persons"]), "--out", str(out), "--data-dir", str(tmp_path / "none")])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "welfare",
+            "score",
+            "--families",
+            str(world["families"]),
+            "--persons",
+            str(world["persons"]),
+            "--out",
+            str(out),
+            "--data-dir",
+            str(tmp_path / "none"),
+        ],
+    )
     assert result.exit_code == 1
     assert "no trained welfare model" in result.output
 

@@ -58,8 +58,9 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 def _open(session: Session, jenis: str = "usulan", kode_desa: str = DESA, **extra: object) -> WorkflowCase:
-    spec = cases.CaseInput(jenis=jenis, periode="2026Q3", kode_desa=kode_desa, asal="desa",
-                           subject_nama="Siti Aminah", **extra)  # type: ignore[arg-type]  # fmt: skip
+    spec = cases.CaseInput(
+        jenis=jenis, periode="2026Q3", kode_desa=kode_desa, asal="desa", subject_nama="Siti Aminah", **extra
+    )  # type: ignore[arg-type]
     case = cases.open_case(session, OPERATOR if kode_desa == DESA else DINSOS, spec, now=START)
     session.flush()
     return case
@@ -69,17 +70,29 @@ def _walk(session: Session, case: WorkflowCase, path: list[str]) -> WorkflowCase
     """Take each action with a principal allowed to, returning the case at the end."""
     for action in path:
         transition = WORKFLOWS[case.jenis].transition(action)
-        actor = next(p for p in EVERYONE if p.role in transition.roles and p.may_see_region(case.kode_desa)
-                     and (not transition.assigned_only or p.name == case.assigned_to))  # fmt: skip
+        actor = next(
+            p
+            for p in EVERYONE
+            if p.role in transition.roles
+            and p.may_see_region(case.kode_desa)
+            and (not transition.assigned_only or p.name == case.assigned_to)
+        )
         case = cases.act(session, actor, case.id, action, version=case.version, fields=FIELDS, now=START)
     return case
 
 
 PATHS = {
-    "usulan": ["konfirmasi", "tugaskan_kunjungan", "laporkan_kunjungan", "setujui_musdes", "setujui", "catat_hasil"],
+    "usulan": [
+        "konfirmasi",
+        "tugaskan_kunjungan",
+        "laporkan_kunjungan",
+        "setujui_musdes",
+        "setujui",
+        "catat_hasil",
+    ],
     "sanggahan": ["konfirmasi", "periksa_lapangan", "laporkan_kunjungan", "setujui", "catat_hasil"],
     "verval": ["laporkan_kunjungan", "setujui", "catat_hasil"],
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("jenis", sorted(WORKFLOWS))
@@ -92,14 +105,24 @@ def test_every_transition_for_every_role_and_region(session: Session, jenis: str
     for action in PATHS[jenis]:
         for transition in workflow.available(case.state):
             for principal in EVERYONE:
-                allowed = (principal.role in transition.roles and principal.may_see_region(case.kode_desa)
-                           and (not transition.assigned_only or principal.name == case.assigned_to))  # fmt: skip
+                allowed = (
+                    principal.role in transition.roles
+                    and principal.may_see_region(case.kode_desa)
+                    and (not transition.assigned_only or principal.name == case.assigned_to)
+                )
                 if allowed:
                     continue  # taking it would move the case; the walk below takes the path's action
                 savepoint = session.begin_nested()
                 with pytest.raises(cases.CaseError) as refused:
-                    cases.act(session, principal, case.id, transition.action, version=case.version,
-                              fields=FIELDS, now=START)  # fmt: skip
+                    cases.act(
+                        session,
+                        principal,
+                        case.id,
+                        transition.action,
+                        version=case.version,
+                        fields=FIELDS,
+                        now=START,
+                    )
                 savepoint.rollback()
                 outside = not principal.may_see_region(case.kode_desa)
                 assert refused.value.status == (404 if outside else 403), (transition.action, principal.name)
@@ -128,8 +151,15 @@ def test_illegal_transition_conflict_and_idempotent_move(session: Session) -> No
     assert set(invalid.value.errors) == {"pendamping"}
     for stranger in ("tidak_ada", "op_desa"):  # no such account; not a pendamping of this village
         with pytest.raises(cases.CaseInvalidError) as invalid:
-            cases.act(session, DINSOS, case.id, "tugaskan_kunjungan", version=seen + 1,
-                      fields={"pendamping": stranger}, now=START)  # fmt: skip
+            cases.act(
+                session,
+                DINSOS,
+                case.id,
+                "tugaskan_kunjungan",
+                version=seen + 1,
+                fields={"pendamping": stranger},
+                now=START,
+            )
         assert set(invalid.value.errors) == {"pendamping"}
     steps = session.scalars(select(WorkflowStep).where(WorkflowStep.case_id == case.id)).all()
     assert [s.action for s in steps] == ["buka", "konfirmasi"]
@@ -165,10 +195,24 @@ def test_approval_turns_recorded_changes_into_checked_corrections(session: Sessi
         {"entitas": "family", "id": "K-0001", "atribut": "sumber_penerangan", "nilai_baru": "3"},
     ]
     case = _open(session, "verval", assigned_to="pendamping1", id_keluarga_dtsen="K-0001")
-    case = cases.act(session, PENDAMPING, case.id, "laporkan_kunjungan", version=case.version,
-                     fields={"hasil": {"hadir": True}, "perubahan": perubahan}, now=START)  # fmt: skip
-    case = cases.act(session, DINSOS, case.id, "setujui", version=case.version,
-                     fields={"nomor_keputusan": "400/7/2026"}, now=START)  # fmt: skip
+    case = cases.act(
+        session,
+        PENDAMPING,
+        case.id,
+        "laporkan_kunjungan",
+        version=case.version,
+        fields={"hasil": {"hadir": True}, "perubahan": perubahan},
+        now=START,
+    )
+    case = cases.act(
+        session,
+        DINSOS,
+        case.id,
+        "setujui",
+        version=case.version,
+        fields={"nomor_keputusan": "400/7/2026"},
+        now=START,
+    )
     changes = session.scalars(select(ApprovedChange).where(ApprovedChange.case_id == case.id)).all()
     assert [(c.atribut, c.nilai_baru, c.nilai_lama, c.petugas, c.periode) for c in changes] == [
         ("luas_lantai", "24", "60", "dinsos_kota", "2026Q3"),
@@ -179,13 +223,29 @@ def test_approval_turns_recorded_changes_into_checked_corrections(session: Sessi
 
     # A change the corrections path would refuse is refused at approval, with nothing half-written.
     bad = _open(session, "verval", assigned_to="pendamping1")
-    bad = cases.act(session, PENDAMPING, bad.id, "laporkan_kunjungan", version=bad.version, now=START,
-                    fields={"hasil": {"hadir": True}, "perubahan": [
-                        {"entitas": "family", "id": "K-0002", "atribut": "nik", "nilai_baru": "1"}]})  # fmt: skip
+    bad = cases.act(
+        session,
+        PENDAMPING,
+        bad.id,
+        "laporkan_kunjungan",
+        version=bad.version,
+        now=START,
+        fields={
+            "hasil": {"hadir": True},
+            "perubahan": [{"entitas": "family", "id": "K-0002", "atribut": "nik", "nilai_baru": "1"}],
+        },
+    )
     savepoint = session.begin_nested()
     with pytest.raises(cases.CaseInvalidError) as invalid:
-        cases.act(session, DINSOS, bad.id, "setujui", version=bad.version,
-                  fields={"nomor_keputusan": "400/8/2026"}, now=START)  # fmt: skip
+        cases.act(
+            session,
+            DINSOS,
+            bad.id,
+            "setujui",
+            version=bad.version,
+            fields={"nomor_keputusan": "400/8/2026"},
+            now=START,
+        )
     savepoint.rollback()
     assert set(invalid.value.errors) == {"perubahan_1"}
     session.refresh(bad)
@@ -193,15 +253,29 @@ def test_approval_turns_recorded_changes_into_checked_corrections(session: Sessi
 
 
 def test_many_moves_at_once_are_all_or_nothing(session: Session) -> None:
-    opened = cases.open_cases(session, DINSOS, [
-        cases.CaseInput("verval", "2026Q3", DESA, "dinsos", id_keluarga_dtsen=f"K-9{n}", assigned_to="pendamping1")
-        for n in range(3)
-    ], now=START)  # fmt: skip
+    opened = cases.open_cases(
+        session,
+        DINSOS,
+        [
+            cases.CaseInput(
+                "verval", "2026Q3", DESA, "dinsos", id_keluarga_dtsen=f"K-9{n}", assigned_to="pendamping1"
+            )
+            for n in range(3)
+        ],
+        now=START,
+    )
     assert [c.state for c in opened] == ["ditugaskan"] * 3
-    visit = {"hasil": {"hadir": True}, "perubahan": [
-        {"entitas": "family", "id": "K-90", "atribut": "luas_lantai", "nilai_baru": "30"}]}  # fmt: skip
-    moved = cases.act_many(session, PENDAMPING, "laporkan_kunjungan",
-                           [cases.Move(c.id, c.version, visit) for c in opened], now=START)  # fmt: skip
+    visit = {
+        "hasil": {"hadir": True},
+        "perubahan": [{"entitas": "family", "id": "K-90", "atribut": "luas_lantai", "nilai_baru": "30"}],
+    }
+    moved = cases.act_many(
+        session,
+        PENDAMPING,
+        "laporkan_kunjungan",
+        [cases.Move(c.id, c.version, visit) for c in opened],
+        now=START,
+    )
     assert [c.state for c in moved] == ["dikunjungi"] * 3
     # one stale version among them: nothing moves
     stale = [cases.Move(c.id, 2, {"nomor_keputusan": "400/1"}) for c in moved[:2]]
@@ -217,8 +291,13 @@ def test_many_moves_at_once_are_all_or_nothing(session: Session) -> None:
         cases.act_many(
             session, DINSOS_OTHER, "setujui", [cases.Move(c.id, 2, {"nomor_keputusan": "1"}) for c in opened]
         )
-    done = cases.act_many(session, DINSOS, "setujui", [cases.Move(c.id, 2, {"nomor_keputusan": "400/2"}) for c in opened],
-                          now=START)  # fmt: skip
+    done = cases.act_many(
+        session,
+        DINSOS,
+        "setujui",
+        [cases.Move(c.id, 2, {"nomor_keputusan": "400/2"}) for c in opened],
+        now=START,
+    )
     assert [c.state for c in done] == ["disetujui"] * 3
     assert session.scalars(
         select(ApprovedChange).where(ApprovedChange.case_id.in_([c.id for c in opened]))
@@ -234,8 +313,12 @@ def test_a_second_proposal_for_the_same_family_is_joined(session: Session) -> No
     second = _open(session, id_keluarga_dtsen="K-0100", nik=NIK)
     assert (second.state, second.duplicate_of, second.closed_at is not None) == ("digabung", first.id, True)
     assert first.state == "diterima"
-    other_period = cases.open_case(session, OPERATOR, cases.CaseInput(
-        "usulan", "2026Q4", DESA, "desa", id_keluarga_dtsen="K-0100"), now=START)  # fmt: skip
+    other_period = cases.open_case(
+        session,
+        OPERATOR,
+        cases.CaseInput("usulan", "2026Q4", DESA, "desa", id_keluarga_dtsen="K-0100"),
+        now=START,
+    )
     assert other_period.state == "diterima"  # another cycle's proposal is its own case
     # the audit trail names the person by reference only
     entries = session.scalars(select(AuditLog).where(AuditLog.subject_ref == audit.subject_ref(NIK))).all()

@@ -33,8 +33,16 @@ DINSOS = Principal(kind="user", name="dinsos_kota", role=Role.DINSOS, regions=("
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as s:
-        for model in (ServedEligibility, ServedFamily, ServedSnapshot, ApprovedChange, WorkflowStep,
-                      WorkflowCase, CitizenRequestEvent, CitizenRequest):  # fmt: skip
+        for model in (
+            ServedEligibility,
+            ServedFamily,
+            ServedSnapshot,
+            ApprovedChange,
+            WorkflowStep,
+            WorkflowCase,
+            CitizenRequestEvent,
+            CitizenRequest,
+        ):
             s.execute(delete(model))
         s.commit()
         yield s
@@ -48,19 +56,44 @@ def _verval(
         "verval", periode, DESA, "dinsos", id_keluarga_dtsen=family, assigned_to="pendamping1"
     )
     case = cases.open_case(session, DINSOS, spec, now=START)
-    case = cases.act(session, PENDAMPING, case.id, "laporkan_kunjungan", version=case.version,
-                     fields={"hasil": {"hadir": True}, "perubahan": changes}, now=START)  # fmt: skip
-    return cases.act(session, DINSOS, case.id, "setujui", version=case.version,
-                     fields={"nomor_keputusan": "400/7/2026"}, now=START)  # fmt: skip
+    case = cases.act(
+        session,
+        PENDAMPING,
+        case.id,
+        "laporkan_kunjungan",
+        version=case.version,
+        fields={"hasil": {"hadir": True}, "perubahan": changes},
+        now=START,
+    )
+    return cases.act(
+        session,
+        DINSOS,
+        case.id,
+        "setujui",
+        version=case.version,
+        fields={"nomor_keputusan": "400/7/2026"},
+        now=START,
+    )
 
 
 def _request(session: Session) -> CitizenRequest:
     request = CitizenRequest(
-        tracking_number="SGH-TEST-0001", idempotency_key="idem-0001", jenis="sanggahan",
-        kategori="wrong_data", status="diterima", reporter_ref="a" * 64, reporter_nik_enc="x",
-        reporter_nama="Siti Aminah", kode_prov=DESA[:2], kode_kab=DESA[:4], kode_kec=DESA[:6], kode_desa=DESA,
-        alasan="Data rumah salah", received_at=START, ack_due_at=START + timedelta(hours=72),
-    )  # fmt: skip
+        tracking_number="SGH-TEST-0001",
+        idempotency_key="idem-0001",
+        jenis="sanggahan",
+        kategori="wrong_data",
+        status="diterima",
+        reporter_ref="a" * 64,
+        reporter_nik_enc="x",
+        reporter_nama="Siti Aminah",
+        kode_prov=DESA[:2],
+        kode_kab=DESA[:4],
+        kode_kec=DESA[:6],
+        kode_desa=DESA,
+        alasan="Data rumah salah",
+        received_at=START,
+        ack_due_at=START + timedelta(hours=72),
+    )
     session.add(request)
     session.flush()
     return request
@@ -69,23 +102,55 @@ def _request(session: Session) -> CitizenRequest:
 def _sanggahan(
     session: Session, family: str, changes: list[dict[str, str]], request_id: int | None
 ) -> WorkflowCase:
-    spec = cases.CaseInput("sanggahan", "2026Q3", DESA, "publik", kategori="wrong_data", id_keluarga_dtsen=family,
-                           request_id=request_id)  # fmt: skip
+    spec = cases.CaseInput(
+        "sanggahan",
+        "2026Q3",
+        DESA,
+        "publik",
+        kategori="wrong_data",
+        id_keluarga_dtsen=family,
+        request_id=request_id,
+    )
     case = cases.open_case(session, OPERATOR, spec, now=START)
     case = cases.act(session, OPERATOR, case.id, "konfirmasi", version=case.version, now=START)
-    return cases.act(session, DINSOS, case.id, "setujui", version=case.version, now=START,
-                     fields={"nomor_keputusan": "400/9/2026", "alasan": "Sesuai dokumen", "perubahan": changes})  # fmt: skip
+    return cases.act(
+        session,
+        DINSOS,
+        case.id,
+        "setujui",
+        version=case.version,
+        now=START,
+        fields={"nomor_keputusan": "400/9/2026", "alasan": "Sesuai dokumen", "perubahan": changes},
+    )
 
 
 def test_export_writes_a_corrections_file_the_cycle_accepts_once(session: Session, tmp_path: Path) -> None:
-    first = _verval(session, "K-0001", [
-        {"entitas": "family", "id": "K-0001", "atribut": "luas_lantai", "nilai_baru": "24", "nilai_lama": "60"},
-        {"entitas": "family", "id": "K-0001", "atribut": "sumber_penerangan", "nilai_baru": "3"},
-    ])  # fmt: skip
-    second = _sanggahan(session, "K-0002", [{"entitas": "person", "id": "P-0009", "atribut": "bekerja",
-                                              "nilai_baru": "ya"}], None)  # fmt: skip
-    later = _verval(session, "K-0003", [{"entitas": "family", "id": "K-0003", "atribut": "luas_lantai",
-                                          "nilai_baru": "30"}], periode="2026Q4")  # fmt: skip
+    first = _verval(
+        session,
+        "K-0001",
+        [
+            {
+                "entitas": "family",
+                "id": "K-0001",
+                "atribut": "luas_lantai",
+                "nilai_baru": "24",
+                "nilai_lama": "60",
+            },
+            {"entitas": "family", "id": "K-0001", "atribut": "sumber_penerangan", "nilai_baru": "3"},
+        ],
+    )
+    second = _sanggahan(
+        session,
+        "K-0002",
+        [{"entitas": "person", "id": "P-0009", "atribut": "bekerja", "nilai_baru": "ya"}],
+        None,
+    )
+    later = _verval(
+        session,
+        "K-0003",
+        [{"entitas": "family", "id": "K-0003", "atribut": "luas_lantai", "nilai_baru": "30"}],
+        periode="2026Q4",
+    )
     session.commit()
 
     result = loop.export_approved(session, "2026Q3", tmp_path, now=START + timedelta(days=1))
@@ -97,15 +162,26 @@ def test_export_writes_a_corrections_file_the_cycle_accepts_once(session: Sessio
     rows = {r["id_koreksi"]: r for r in feed.corrections.iter_rows(named=True)}
     assert set(rows) == {f"{first.nomor}-01", f"{first.nomor}-02", f"{second.nomor}-01"}
     floor = rows[f"{first.nomor}-01"]
-    assert (floor["jenis"], floor["entitas"], floor["id"], floor["atribut"], floor["nilai_baru"],
-            floor["nilai_lama"], floor["nomor_keputusan"], floor["petugas"]) == (
-        "verval", "family", "K-0001", "luas_lantai", "24", "60", "400/7/2026", "dinsos_kota")  # fmt: skip
+    assert (
+        floor["jenis"],
+        floor["entitas"],
+        floor["id"],
+        floor["atribut"],
+        floor["nilai_baru"],
+        floor["nilai_lama"],
+        floor["nomor_keputusan"],
+        floor["petugas"],
+    ) == ("verval", "family", "K-0001", "luas_lantai", "24", "60", "400/7/2026", "dinsos_kota")
     assert str(floor["tanggal_keputusan"]) == "2026-07-01"
     assert first.nomor in floor["sumber"]
     assert "dinsos_kota" in floor["keterangan"]
     person = rows[f"{second.nomor}-01"]
     assert (person["jenis"], person["entitas"], person["id"], person["nilai_baru"]) == (
-        "sanggahan", "person", "P-0009", "ya")  # fmt: skip
+        "sanggahan",
+        "person",
+        "P-0009",
+        "ya",
+    )
     marked = session.scalars(select(ApprovedChange).where(ApprovedChange.exported_at.is_not(None))).all()
     assert {c.case_id for c in marked} == {first.id, second.id}
 
@@ -120,28 +196,62 @@ def test_export_writes_a_corrections_file_the_cycle_accepts_once(session: Sessio
     assert not list(tmp_path.glob(".*"))  # no staging leftovers
 
 
-def _served(session: Session, ref: str, created: datetime, current: bool, family: str, desil: int,
-            programs: dict[str, bool]) -> None:  # fmt: skip
+def _served(
+    session: Session,
+    ref: str,
+    created: datetime,
+    current: bool,
+    family: str,
+    desil: int,
+    programs: dict[str, bool],
+) -> None:
     periode, versi = ref.split("/")
-    snap = ServedSnapshot(periode=periode, versi=int(versi[1:]), ref=ref, manifest_sha256="0" * 64,
-                          created_at=created, loaded_at=created, status="ready", is_current=current)  # fmt: skip
+    snap = ServedSnapshot(
+        periode=periode,
+        versi=int(versi[1:]),
+        ref=ref,
+        manifest_sha256="0" * 64,
+        created_at=created,
+        loaded_at=created,
+        status="ready",
+        is_current=current,
+    )
     session.add(snap)
     session.flush()
-    session.add(ServedFamily(snapshot_id=snap.id, id_keluarga_dtsen=family, kode_desa=DESA, kode_kab=DESA[:4],
-                             kode_kec=DESA[:6], kode_prov=DESA[:2], desil_nasional=desil,
-                             status_peringkat="diperingkat"))  # fmt: skip
+    session.add(
+        ServedFamily(
+            snapshot_id=snap.id,
+            id_keluarga_dtsen=family,
+            kode_desa=DESA,
+            kode_kab=DESA[:4],
+            kode_kec=DESA[:6],
+            kode_prov=DESA[:2],
+            desil_nasional=desil,
+            status_peringkat="diperingkat",
+        )
+    )
     for program, layak in programs.items():
-        session.add(ServedEligibility(snapshot_id=snap.id, id_keluarga_dtsen=family, program=program,
-                                      layak=layak, kode_desa=DESA))  # fmt: skip
+        session.add(
+            ServedEligibility(
+                snapshot_id=snap.id, id_keluarga_dtsen=family, program=program, layak=layak, kode_desa=DESA
+            )
+        )
     session.flush()
 
 
 def test_record_outcomes_closes_settled_cases_and_tells_the_citizen(session: Session, tmp_path: Path) -> None:
     request = _request(session)
-    settled = _sanggahan(session, "K-0100", [{"entitas": "family", "id": "K-0100", "atribut": "luas_lantai",
-                                               "nilai_baru": "20"}], request.id)  # fmt: skip
-    waiting = _verval(session, "K-0200", [{"entitas": "family", "id": "K-0200", "atribut": "luas_lantai",
-                                            "nilai_baru": "18"}])  # fmt: skip
+    settled = _sanggahan(
+        session,
+        "K-0100",
+        [{"entitas": "family", "id": "K-0100", "atribut": "luas_lantai", "nilai_baru": "20"}],
+        request.id,
+    )
+    waiting = _verval(
+        session,
+        "K-0200",
+        [{"entitas": "family", "id": "K-0200", "atribut": "luas_lantai", "nilai_baru": "18"}],
+    )
     session.commit()
     exported = loop.export_approved(session, "2026Q3", tmp_path, now=START + timedelta(days=1))
     assert exported.rows == 2
@@ -150,8 +260,12 @@ def test_record_outcomes_closes_settled_cases_and_tells_the_citizen(session: Ses
     )
     _served(session, "2026Q3/v1", START + timedelta(days=5), True, "K-0100", 2, {"PKH": True, "BPNT": True})
     session.commit()
-    outcomes = pl.DataFrame({"id_koreksi": [f"{settled.nomor}-01", f"{waiting.nomor}-01", "LAIN-1"],
-                             "status": ["diterapkan", "ditunda", "diterapkan"]})  # fmt: skip
+    outcomes = pl.DataFrame(
+        {
+            "id_koreksi": [f"{settled.nomor}-01", f"{waiting.nomor}-01", "LAIN-1"],
+            "status": ["diterapkan", "ditunda", "diterapkan"],
+        }
+    )
 
     result = loop.record_outcomes(session, "2026Q3/v1", outcomes, now=START + timedelta(days=6))
     assert (result.changes_updated, result.cases_closed, result.cases_waiting, result.failed) == (2, 1, 1, [])
@@ -161,7 +275,10 @@ def test_record_outcomes_closes_settled_cases_and_tells_the_citizen(session: Ses
     assert case.outcome is not None
     assert (case.outcome["desil_nasional"], case.outcome["desil_sebelumnya"]) == (2, 3)
     assert (case.outcome["program"], case.outcome["program_masuk"], case.outcome["program_keluar"]) == (
-        ["BPNT", "PKH"], ["BPNT"], [])  # fmt: skip
+        ["BPNT", "PKH"],
+        ["BPNT"],
+        [],
+    )
     assert case.outcome["perubahan"] == {"diterapkan": 1}
     assert steps_of(session, case)[-1] == ("catat_hasil", "system:siklus", {"snapshot": "2026Q3/v1"})
     session.refresh(request)
@@ -193,11 +310,16 @@ def test_sla_cli_on_a_controlled_clock(
 
     monkeypatch.setenv("DTSEN_LOG_LEVEL", "WARNING")
     late = cases.open_case(session, OPERATOR, cases.CaseInput("usulan", "2026Q3", DESA, "desa"), now=START)
-    answered = cases.open_case(session, OPERATOR, cases.CaseInput("usulan", "2026Q3", OTHER_DESA, "desa"),
-                               now=START)  # fmt: skip
+    answered = cases.open_case(
+        session, OPERATOR, cases.CaseInput("usulan", "2026Q3", OTHER_DESA, "desa"), now=START
+    )
     cases.act(session, OPERATOR, answered.id, "konfirmasi", version=answered.version, now=START)
-    cases.open_case(session, DINSOS, cases.CaseInput("verval", "2026Q3", OTHER_DESA, "dinsos",
-                                                     assigned_to="pendamping1"), now=START)  # fmt: skip
+    cases.open_case(
+        session,
+        DINSOS,
+        cases.CaseInput("verval", "2026Q3", OTHER_DESA, "dinsos", assigned_to="pendamping1"),
+        now=START,
+    )
     session.commit()
     url = engine.url.render_as_string(hide_password=False)
     runner = CliRunner()
@@ -214,8 +336,9 @@ def test_sla_cli_on_a_controlled_clock(
     at = (START + timedelta(days=50)).isoformat()  # the verval's 45 days have run out, the usulan's 60 not
     done = runner.invoke(app, ["workflows", "sla", "--at", at, "--json", "--url", url])
     report = json.loads(done.output.strip().splitlines()[-1])
-    assert [(r["kode_desa"], r["jenis"], r["lewat_tanggap"], r["lewat_selesai"]) for r in report["per_desa"]] == [
-        (DESA, "usulan", 1, 0), (OTHER_DESA, "verval", 0, 1)]  # fmt: skip
+    assert [
+        (r["kode_desa"], r["jenis"], r["lewat_tanggap"], r["lewat_selesai"]) for r in report["per_desa"]
+    ] == [(DESA, "usulan", 1, 0), (OTHER_DESA, "verval", 0, 1)]
     table = runner.invoke(app, ["workflows", "sla", "--at", at, "--url", url])
     assert table.exit_code == 0, table.output
     assert OTHER_DESA in table.output
@@ -229,8 +352,11 @@ def test_cycle_hooks_export_into_the_inbox_and_never_raise(
     from dtsen.config import reset_settings
     from dtsen.cycle.inputs import freeze
 
-    case = _verval(session, "K-0300", [{"entitas": "family", "id": "K-0300", "atribut": "luas_lantai",
-                                         "nilai_baru": "40"}])  # fmt: skip
+    case = _verval(
+        session,
+        "K-0300",
+        [{"entitas": "family", "id": "K-0300", "atribut": "luas_lantai", "nilai_baru": "40"}],
+    )
     session.commit()
     cutoff = datetime(2026, 9, 30, 16, 0, tzinfo=UTC)  # a cut-off before now: the file is dated to it
     monkeypatch.delenv("DTSEN_DATABASE_URL", raising=False)

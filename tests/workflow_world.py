@@ -18,9 +18,17 @@ def add_pendamping(engine: Engine, username: str, *regions: str) -> None:
     with Session(engine) as session:
         if session.scalars(select(StaffUser).where(StaffUser.username == username)).one_or_none() is not None:
             return
-        user = StaffUser(username=username, full_name=username, role="pendamping", password_hash="!",  # noqa: S106
-                         active=True, failed_attempts=0, password_changed_at=CREATED,
-                         must_change_password=False, created_at=CREATED)  # fmt: skip
+        user = StaffUser(
+            username=username,
+            full_name=username,
+            role="pendamping",
+            password_hash="!",  # noqa: S106
+            active=True,
+            failed_attempts=0,
+            password_changed_at=CREATED,
+            must_change_password=False,
+            created_at=CREATED,
+        )
         user.regions.extend(StaffUserRegion(kode=region) for region in regions)
         session.add(user)
         session.commit()

@@ -24,10 +24,20 @@ _OUTSIDE = {
     "B": f"(?:(?<={_ASCII_WORD})(?={_ASCII_WORD})|(?<!{_ASCII_WORD})(?!{_ASCII_WORD}))",
 }
 _POSIX = {
-    "alnum": "Alnum", "alpha": "Alpha", "ascii": "ASCII", "blank": "Blank", "cntrl": "Cntrl", "digit": "Digit",
-    "graph": "Graph", "lower": "Lower", "print": "Print", "punct": "Punct", "space": "Space", "upper": "Upper",
+    "alnum": "Alnum",
+    "alpha": "Alpha",
+    "ascii": "ASCII",
+    "blank": "Blank",
+    "cntrl": "Cntrl",
+    "digit": "Digit",
+    "graph": "Graph",
+    "lower": "Lower",
+    "print": "Print",
+    "punct": "Punct",
+    "space": "Space",
+    "upper": "Upper",
     "xdigit": "XDigit",
-}  # fmt: skip
+}
 _POSIX_RE = re.compile(r"\[:(\^?)([a-z]+):\]")
 _REPEAT_RE = re.compile(r"\{\d+(?:,\d*)?\}")
 _FLAGS_RE = re.compile(r"\(\?([imsU]*)(?:-([imsU]*))?[:)]")

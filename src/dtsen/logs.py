@@ -20,11 +20,28 @@ from typing import Any
 
 PII_KEYS = frozenset(
     {
-        "nik", "no_kk", "kk", "nomor_kk", "nama", "name", "nama_lengkap", "full_name", "first_name",
-        "last_name", "alamat", "address", "tanggal_lahir", "tgl_lahir", "birth_date", "phone", "telepon",
-        "email", "ibu_kandung", "mother_name",
+        "nik",
+        "no_kk",
+        "kk",
+        "nomor_kk",
+        "nama",
+        "name",
+        "nama_lengkap",
+        "full_name",
+        "first_name",
+        "last_name",
+        "alamat",
+        "address",
+        "tanggal_lahir",
+        "tgl_lahir",
+        "birth_date",
+        "phone",
+        "telepon",
+        "email",
+        "ibu_kandung",
+        "mother_name",
     }
-)  # fmt: skip
+)
 
 # 16 digits, optionally separated by the separators nik.clean_identifier accepts (space . - / _ ');
 # and Excel's 3.27E+15 rendering, also with the decimal comma of an Indonesian-locale spreadsheet.

@@ -188,9 +188,17 @@ LOCATION: tuple[str, ...] = tuple(f.name for f in _LOCATION_FIELDS)
 # -- linkage output (<run>/link/, then the snapshot) ---------------------------------------------------
 #: links.parquet: one row per source record, the person it was linked to and how (types: the records').
 LINK_COLUMNS = (
-    "sumber", "entitas", "id_rekaman", "batch_id", "berkas", "baris", "id_dtsen", "metode", "aturan",
+    "sumber",
+    "entitas",
+    "id_rekaman",
+    "batch_id",
+    "berkas",
+    "baris",
+    "id_dtsen",
+    "metode",
+    "aturan",
     "probabilitas",
-)  # fmt: skip
+)
 
 #: provenance.parquet: the source of every attribute of every golden person and family.
 PROVENANCE = _contract(
@@ -250,20 +258,49 @@ FEED_QUARANTINE = _contract("feed quarantine", *_QUARANTINE_WHERE, *_QUARANTINE_
 #: An event file as Dukcapil sends it, or as the DCI CRVS notify inbox writes it (every column text).
 EVENT_FILE = _contract(
     "event file",
-    *((name, STRING) for name in (
-        "id_peristiwa", "jenis", "tanggal_peristiwa", "tanggal_lapor", "nik", "no_kk", "nama", "jenis_kelamin",
-        "nik_ibu", "nik_pasangan", "no_kk_baru", "nik_anggota", "kode_desa_tujuan", "alamat_tujuan",
-        "rt_tujuan", "rw_tujuan",
-    )),
-)  # fmt: skip
+    *(
+        (name, STRING)
+        for name in (
+            "id_peristiwa",
+            "jenis",
+            "tanggal_peristiwa",
+            "tanggal_lapor",
+            "nik",
+            "no_kk",
+            "nama",
+            "jenis_kelamin",
+            "nik_ibu",
+            "nik_pasangan",
+            "no_kk_baru",
+            "nik_anggota",
+            "kode_desa_tujuan",
+            "alamat_tujuan",
+            "rt_tujuan",
+            "rw_tujuan",
+        )
+    ),
+)
 #: A corrections file as the case workflows export their approved changes (every column text).
 CORRECTION_FILE = _contract(
     "correction file",
-    *((name, STRING) for name in (
-        "id_koreksi", "jenis", "id_dtsen", "id_keluarga_dtsen", "atribut", "nilai_baru", "nilai_lama", "sumber",
-        "nomor_keputusan", "tanggal_keputusan", "petugas", "keterangan",
-    )),
-)  # fmt: skip
+    *(
+        (name, STRING)
+        for name in (
+            "id_koreksi",
+            "jenis",
+            "id_dtsen",
+            "id_keluarga_dtsen",
+            "atribut",
+            "nilai_baru",
+            "nilai_lama",
+            "sumber",
+            "nomor_keputusan",
+            "tanggal_keputusan",
+            "petugas",
+            "keterangan",
+        )
+    ),
+)
 #: Valid civil-registration events, typed, with the file and line each came from.
 EVENTS = _contract(
     "events",

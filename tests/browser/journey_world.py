@@ -77,10 +77,13 @@ def base_data_dir(base_temp: Path) -> Path:
         synth = root / "synth"
         generate(
             SynthRequest(
-                persons=PERSONS, out=synth, seed=SEED, kabupaten=KABUPATEN,
+                persons=PERSONS,
+                out=synth,
+                seed=SEED,
+                kabupaten=KABUPATEN,
                 params=SynthParams(susenas_sample_rate=0.2),
             )
-        )  # fmt: skip
+        )
         dtsen(root / "data", "cycle", "run", "--period", served, "--inbox", str(synth))
 
     return build_once(base_temp, f"journey-world-{served}", build) / "data"
@@ -89,9 +92,15 @@ def base_data_dir(base_temp: Path) -> Path:
 def run_cycle(data_dir: Path, database_url: str, period: str, cutoff: datetime) -> dict[str, Any]:
     """``dtsen cycle run --period`` with the serving database configured; the publish summary (JSON)."""
     out = dtsen(
-        data_dir, "cycle", "run", "--period", period, "--cutoff", cutoff.isoformat(timespec="seconds"),
+        data_dir,
+        "cycle",
+        "run",
+        "--period",
+        period,
+        "--cutoff",
+        cutoff.isoformat(timespec="seconds"),
         database_url=database_url,
-    )  # fmt: skip
+    )
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
@@ -183,20 +192,36 @@ def cast(engine: Engine) -> Cast:
             .where(ServedFamily.snapshot_id == current, ServedFamily.desil_nasional.is_not(None), eligible)
             .order_by(ServedFamily.desil_nasional, ServedFamily.id_keluarga_dtsen)
             .limit(50)
-        ).all()  # fmt: skip
+        ).all()
         for objected, kode_desa, desil in recipients:
             neighbour = connection.execute(
-                select(ServedPerson.nik, ServedPerson.nama, ServedPerson.id_keluarga_dtsen,
-                       ServedPerson.kode_prov, ServedPerson.kode_kab, ServedPerson.kode_kec,
-                       ServedPerson.kode_desa)
-                .join(ServedFamily, and_(ServedFamily.snapshot_id == ServedPerson.snapshot_id,
-                                         ServedFamily.id_keluarga_dtsen == ServedPerson.id_keluarga_dtsen))
-                .where(ServedPerson.snapshot_id == current, ServedPerson.kode_desa == kode_desa,
-                       ServedPerson.id_keluarga_dtsen != objected, ServedPerson.nik.is_not(None),
-                       ServedPerson.nama.is_not(None), ServedFamily.desil_nasional.is_not(None))
+                select(
+                    ServedPerson.nik,
+                    ServedPerson.nama,
+                    ServedPerson.id_keluarga_dtsen,
+                    ServedPerson.kode_prov,
+                    ServedPerson.kode_kab,
+                    ServedPerson.kode_kec,
+                    ServedPerson.kode_desa,
+                )
+                .join(
+                    ServedFamily,
+                    and_(
+                        ServedFamily.snapshot_id == ServedPerson.snapshot_id,
+                        ServedFamily.id_keluarga_dtsen == ServedPerson.id_keluarga_dtsen,
+                    ),
+                )
+                .where(
+                    ServedPerson.snapshot_id == current,
+                    ServedPerson.kode_desa == kode_desa,
+                    ServedPerson.id_keluarga_dtsen != objected,
+                    ServedPerson.nik.is_not(None),
+                    ServedPerson.nama.is_not(None),
+                    ServedFamily.desil_nasional.is_not(None),
+                )
                 .order_by(ServedFamily.desil_nasional, ServedPerson.id_dtsen)
                 .limit(1)
-            ).first()  # fmt: skip
+            ).first()
             if neighbour is None:
                 continue
             resident = Resident(*(str(value) for value in neighbour))

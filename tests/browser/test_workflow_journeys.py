@@ -48,10 +48,16 @@ PHONE = {"width": 390, "height": 844}
 # registry's value is used).
 POORER = {"lantai": (8, 7), "dinding": (6, 4), "luas_lantai": (18, 21)}
 BETTER_OFF = {
-    "lantai": (1, 2), "dinding": (1, 3), "atap": (1, 2), "sumber_air_minum": (3, 4),
-    "sumber_penerangan": (1, 2), "daya_listrik": (5, 4), "bahan_bakar_masak": (3, 1),
-    "fasilitas_bab": (1, 2), "luas_lantai": (160, 150),
-}  # fmt: skip
+    "lantai": (1, 2),
+    "dinding": (1, 3),
+    "atap": (1, 2),
+    "sumber_air_minum": (3, 4),
+    "sumber_penerangan": (1, 2),
+    "daya_listrik": (5, 4),
+    "bahan_bakar_masak": (3, 1),
+    "fasilitas_bab": (1, 2),
+    "luas_lantai": (160, 150),
+}
 BETTER_OFF_ASSETS = ("Mobil", "Air conditioner (AC)", "Lemari es/kulkas", "Komputer/laptop/tablet")
 HOUSING_LABELS = {
     "lantai": "Jenis lantai terluas",
@@ -115,8 +121,15 @@ def journey(journey_base: Path, db_factory: Callable[[], str], tmp_path: Path) -
 @contextmanager
 def phone_of(browser: Any, live: LiveServer) -> Iterator[Any]:
     """A fresh phone-sized context (no cookies, its own IndexedDB) and its page."""
-    context = browser.new_context(base_url=live.url, viewport=PHONE, locale="id-ID", is_mobile=True,
-                                  has_touch=True, device_scale_factor=2, accept_downloads=True)  # fmt: skip
+    context = browser.new_context(
+        base_url=live.url,
+        viewport=PHONE,
+        locale="id-ID",
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+        accept_downloads=True,
+    )
     context.set_default_timeout(20_000)
     try:
         yield context.new_page()
@@ -178,11 +191,15 @@ def member_of(live: LiveServer, family: str) -> tuple[str, str]:
         current = session.scalar(select(ServedSnapshot.id).where(ServedSnapshot.is_current))
         nik, nama = session.execute(
             select(ServedPerson.nik, ServedPerson.nama)
-            .where(ServedPerson.snapshot_id == current, ServedPerson.id_keluarga_dtsen == family,
-                   ServedPerson.nik.is_not(None), ServedPerson.nama.is_not(None))
+            .where(
+                ServedPerson.snapshot_id == current,
+                ServedPerson.id_keluarga_dtsen == family,
+                ServedPerson.nik.is_not(None),
+                ServedPerson.nama.is_not(None),
+            )
             .order_by(ServedPerson.id_dtsen)
             .limit(1)
-        ).one()  # fmt: skip
+        ).one()
         return str(nik), str(nama)
 
 
@@ -280,15 +297,32 @@ def test_usulan_and_sanggahan_reach_the_next_snapshot_and_lacak(
         phone_of(browser, live) as office,
     ):
         # 1. The citizen proposes their family; a neighbour objects to a recipient family.
-        proposal = send_request(citizen, "usulan", who.proposer, (who.proposer.nik, who.proposer.nama),
-                                "Suami kami kehilangan pekerjaan, rumah kami berlantai tanah dan berdinding bambu.")  # fmt: skip
-        objection = send_request(citizen, "sanggahan", who.objector, member_of(live, who.objected),
-                                 "Keluarga ini punya mobil dan rumah bertembok keramik, tidak layak menerima bantuan.")  # fmt: skip
+        proposal = send_request(
+            citizen,
+            "usulan",
+            who.proposer,
+            (who.proposer.nik, who.proposer.nama),
+            "Suami kami kehilangan pekerjaan, rumah kami berlantai tanah dan berdinding bambu.",
+        )
+        objection = send_request(
+            citizen,
+            "sanggahan",
+            who.objector,
+            member_of(live, who.objected),
+            "Keluarga ini punya mobil dan rumah bertembok keramik, tidak layak menerima bantuan.",
+        )
         usulan, sanggahan = request_case(live, proposal), request_case(live, objection)
         assert (usulan.jenis, usulan.state, usulan.periode, usulan.id_keluarga_dtsen) == (
-            "usulan", "diterima", next_period, who.proposed)  # fmt: skip
+            "usulan",
+            "diterima",
+            next_period,
+            who.proposed,
+        )
         assert (sanggahan.jenis, sanggahan.kategori, sanggahan.id_keluarga_dtsen) == (
-            "sanggahan", "included_not_eligible", who.objected)  # fmt: skip
+            "sanggahan",
+            "included_not_eligible",
+            who.objected,
+        )
         timer("warga")
 
         # 2. The desa operator's queue: confirm both, send the pendamping to the proposed family.
@@ -380,8 +414,9 @@ def test_usulan_and_sanggahan_reach_the_next_snapshot_and_lacak(
         desk.get_by_label("Tanggal musyawarah").fill(now_wib().date().isoformat())
         desk.get_by_label("Tempat", exact=True).fill("Balai Kelurahan")
         desk.get_by_label("Pimpinan musyawarah").fill("Sutrisno")
-        for n, (nama, unsur) in enumerate([("Sutrisno", "Lurah"), ("Wahyuni", "LPMK"),
-                                           ("Bambang Riyadi", "Tokoh masyarakat")], start=1):  # fmt: skip
+        for n, (nama, unsur) in enumerate(
+            [("Sutrisno", "Lurah"), ("Wahyuni", "LPMK"), ("Bambang Riyadi", "Tokoh masyarakat")], start=1
+        ):
             desk.get_by_label(f"Nama peserta {n}", exact=True).fill(nama)
             desk.get_by_label(f"Unsur peserta {n}", exact=True).fill(unsur)
         press(desk, "Buka musyawarah desa")
@@ -476,6 +511,8 @@ def test_usulan_and_sanggahan_reach_the_next_snapshot_and_lacak(
         shoot(citizen, "lacak-selesai")
         timer("hasil")
 
-    print(f"\n[{db_backend}] journey seconds per phase: {timer.marks}; desil of the proposed family "
-          f"{proposed_before.desil_nasional} -> {proposed_after.desil_nasional}, of the objected one "
-          f"{objected_before.desil_nasional} -> {objected_after.desil_nasional}")  # fmt: skip
+    print(
+        f"\n[{db_backend}] journey seconds per phase: {timer.marks}; desil of the proposed family "
+        f"{proposed_before.desil_nasional} -> {proposed_after.desil_nasional}, of the objected one "
+        f"{objected_before.desil_nasional} -> {objected_after.desil_nasional}"
+    )

@@ -58,13 +58,34 @@ DETAIL_CHARS = 300
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Known resources of the trail (a hint list on the form; any lowercase name may be searched).
 KNOWN_RESOURCES = (
-    "served_person", "served_family", "served_family_history", "cek_status", "audit_trail",
-    "citizen_request", "workflow_case", "approved_change", "staff_user", "staff_session", "api_client",
-    "api_token", "permission", "audit_log", "access_request", "access_extract",
-)  # fmt: skip
+    "served_person",
+    "served_family",
+    "served_family_history",
+    "cek_status",
+    "audit_trail",
+    "citizen_request",
+    "workflow_case",
+    "approved_change",
+    "staff_user",
+    "staff_session",
+    "api_client",
+    "api_token",
+    "permission",
+    "audit_log",
+    "access_request",
+    "access_extract",
+)
 KNOWN_ACTIONS = (
-    "read", "read_denied", "access_denied", "export", "download", "create", "update", "transition", "verify",
-)  # fmt: skip
+    "read",
+    "read_denied",
+    "access_denied",
+    "export",
+    "download",
+    "create",
+    "update",
+    "transition",
+    "verify",
+)
 PROBLEM_LABELS: dict[str, str] = {
     "modified": N_("Isi baris diubah: tidak cocok lagi dengan hash-nya."),
     "broken_link": N_("Mata rantai putus: baris sebelumnya dihapus, disisipkan atau diubah."),
@@ -115,8 +136,18 @@ class TrailQuery:
 
     @property
     def filtered(self) -> bool:
-        return any((self.aktor, self.peran, self.aksi, self.sumber, self.subjek, self.wilayah, self.dari,
-                    self.sampai))  # fmt: skip
+        return any(
+            (
+                self.aktor,
+                self.peran,
+                self.aksi,
+                self.sumber,
+                self.subjek,
+                self.wilayah,
+                self.dari,
+                self.sampai,
+            )
+        )
 
 
 def _trail_query(
@@ -131,8 +162,18 @@ def _trail_query(
     sebelum: int | None = Query(None, ge=1, le=2**62, description="Lanjutkan di bawah id ini"),
     batas: int = Query(audit_search.DEFAULT_LIMIT, ge=1, le=audit_search.MAX_LIMIT),
 ) -> TrailQuery:
-    return TrailQuery(aktor=aktor, peran=peran, aksi=aksi, sumber=sumber, subjek=subjek, wilayah=wilayah,
-                      dari=dari, sampai=sampai, sebelum=sebelum, batas=batas)  # fmt: skip
+    return TrailQuery(
+        aktor=aktor,
+        peran=peran,
+        aksi=aksi,
+        sumber=sumber,
+        subjek=subjek,
+        wilayah=wilayah,
+        dari=dari,
+        sampai=sampai,
+        sebelum=sebelum,
+        batas=batas,
+    )
 
 
 def _moment(field: str, text: str, *, end: bool) -> datetime | None:
@@ -155,10 +196,17 @@ def _moment(field: str, text: str, *, end: bool) -> datetime | None:
 def trail_filter(principal: Principal, query: TrailQuery, nik: str = "") -> TrailFilter:
     """The checked filter of a query (and a NIK from a form or body), or :class:`FilterError`."""
     return audit_search.make_filter(
-        principal, actor=query.aktor, actor_role=query.peran, action=query.aksi, resource=query.sumber,
-        nik=nik or None, subject=query.subjek or None, region=query.wilayah,
-        since=_moment("dari", query.dari, end=False), until=_moment("sampai", query.sampai, end=True),
-    )  # fmt: skip
+        principal,
+        actor=query.aktor,
+        actor_role=query.peran,
+        action=query.aksi,
+        resource=query.sumber,
+        nik=nik or None,
+        subject=query.subjek or None,
+        region=query.wilayah,
+        since=_moment("dari", query.dari, end=False),
+        until=_moment("sampai", query.sampai, end=True),
+    )
 
 
 def entry_row(entry: AuditLog, lang: str) -> dict[str, Any]:
@@ -267,9 +315,16 @@ async def audit_search_submit(
     def text(name: str, length: int) -> str:
         return str(data.get(name) or "")[:length]
 
-    query = TrailQuery(aktor=text("aktor", 128), peran=text("peran", 32), aksi=text("aksi", 32),
-                       sumber=text("sumber", 64), subjek=text("subjek", 64), wilayah=text("wilayah", 13),
-                       dari=text("dari", 32), sampai=text("sampai", 32))  # fmt: skip
+    query = TrailQuery(
+        aktor=text("aktor", 128),
+        peran=text("peran", 32),
+        aksi=text("aksi", 32),
+        sumber=text("sumber", 64),
+        subjek=text("subjek", 64),
+        wilayah=text("wilayah", 13),
+        dari=text("dari", 32),
+        sampai=text("sampai", 32),
+    )
     nik = text("nik", 40).strip()
     if nik:  # a new person replaces the one the page was showing
         query = replace(query, subjek="")
@@ -290,9 +345,18 @@ def verify_page(
     started = time.perf_counter()
     problems = audit.verify_chain(session)  # the whole chain, read in batches (yield_per)
     seconds = time.perf_counter() - started
-    audit.record(session, **principal.audit_fields(), action="verify", resource=audit_search.RESOURCE,
-                 purpose=PURPOSE, detail={"masalah": len(problems), "baris": head.row_count if head else None,
-                                          "detik": round(seconds, 3)})  # fmt: skip
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="verify",
+        resource=audit_search.RESOURCE,
+        purpose=PURPOSE,
+        detail={
+            "masalah": len(problems),
+            "baris": head.row_count if head else None,
+            "detik": round(seconds, 3),
+        },
+    )
     session.commit()
     context = {
         "nav_current": "audit",
@@ -374,14 +438,27 @@ def extract_rows(
         for extract, req in result:
             if not all(principal.may_see_region(code) for code in req.regions or []):
                 continue
-            rows.append({
-                "id": extract.id, "created_at": extract.created_at, "created_by": extract.created_by,
-                "format": extract.format, "level": extract.level, "rows": extract.rows,
-                "snapshot": extract.snapshot_ref, "sha256": extract.sha256, "downloads": extract.downloads,
-                "last_download_at": extract.last_download_at, "request_id": req.id, "nomor": req.nomor,
-                "instansi": req.instansi, "pemohon": req.pemohon, "state": req.state,
-                "valid_from": req.valid_from, "valid_until": req.valid_until,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "id": extract.id,
+                    "created_at": extract.created_at,
+                    "created_by": extract.created_by,
+                    "format": extract.format,
+                    "level": extract.level,
+                    "rows": extract.rows,
+                    "snapshot": extract.snapshot_ref,
+                    "sha256": extract.sha256,
+                    "downloads": extract.downloads,
+                    "last_download_at": extract.last_download_at,
+                    "request_id": req.id,
+                    "nomor": req.nomor,
+                    "instansi": req.instansi,
+                    "pemohon": req.pemohon,
+                    "state": req.state,
+                    "valid_from": req.valid_from,
+                    "valid_until": req.valid_until,
+                }
+            )
             if len(rows) > EXTRACTS_PER_PAGE:
                 break
     if len(rows) > EXTRACTS_PER_PAGE:
@@ -402,8 +479,14 @@ def extracts_page(
     from dtsen.sharing.requests import LEVEL_LABELS, STATE_LABELS
 
     rows, next_before = extract_rows(session, principal, sebelum)
-    audit.record(session, **principal.audit_fields(), action="read", resource="access_extract",
-                 purpose=PURPOSE, detail={"ekstrak": len(rows), "sebelum": sebelum})  # fmt: skip
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="read",
+        resource="access_extract",
+        purpose=PURPOSE,
+        detail={"ekstrak": len(rows), "sebelum": sebelum},
+    )
     session.commit()
     context = {
         "nav_current": "audit",

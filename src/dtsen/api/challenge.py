@@ -244,8 +244,15 @@ def verify(
     now: float | None = None,
 ) -> Passed:
     """:func:`check` the submitted challenge and :func:`spend` it."""
-    passed = check(purpose, settings, pow_token=pow_token, nonce=nonce, question_token=question_token,
-                   answer=answer, now=now)  # fmt: skip
+    passed = check(
+        purpose,
+        settings,
+        pow_token=pow_token,
+        nonce=nonce,
+        question_token=question_token,
+        answer=answer,
+        now=now,
+    )
     spend(engine, passed.challenge_id, passed.expires, now=now)
     return passed
 

@@ -56,8 +56,12 @@ async def _body(request: Request) -> Any:
         raise DciError.transport("err.request.bad", "the body is not JSON") from exc
 
 
-async def _handle(request: Request, db: Session, principal: Principal,
-                  work: Callable[[Session, Any, ApiClient], dict[str, Any]]) -> JSONResponse:  # fmt: skip
+async def _handle(
+    request: Request,
+    db: Session,
+    principal: Principal,
+    work: Callable[[Session, Any, ApiClient], dict[str, Any]],
+) -> JSONResponse:
     try:
         body = await _body(request)
         client = _client(db, principal)

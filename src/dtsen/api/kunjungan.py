@@ -133,12 +133,23 @@ def form_view(session: Session, principal: Principal, case: WorkflowCase, lang: 
                 relation = _label(HubunganKeluarga(int(hubungan)), lang) if hubungan is not None else ""
             except ValueError:
                 relation = ""
-            members.append({"id": member["id_dtsen"], "nama": member.get("nama") or "–", "hubungan": relation,
-                            "umur": member.get("umur")})  # fmt: skip
+            members.append(
+                {
+                    "id": member["id_dtsen"],
+                    "nama": member.get("nama") or "–",
+                    "hubungan": relation,
+                    "umur": member.get("umur"),
+                }
+            )
     housing = []
     for name, code_list in _code_lists().items():
-        housing.append({"name": name, "value": current.get(name),
-                        "options": [(int(m), _label(m, lang)) for m in code_list]})  # fmt: skip
+        housing.append(
+            {
+                "name": name,
+                "value": current.get(name),
+                "options": [(int(m), _label(m, lang)) for m in code_list],
+            }
+        )
     extra = {"lahan_lain": N_("Lahan lain"), "rumah_lain": N_("Rumah lain"), "internet": N_("Akses internet")}
     assets = [{"name": m.field, "label": _label(m, lang), "value": bool(current.get(m.field))} for m in Aset]
     assets += [
@@ -244,8 +255,13 @@ def parse_visit(form: FormData) -> tuple[dict[str, Any], dict[str, Any] | None, 
             errors[f"baru_nama_{row}"] = N_("Tulis nama anggota baru.")
         if tahun and not (tahun.isdigit() and 1900 <= int(tahun) <= 2100):
             errors[f"baru_tahun_{row}"] = N_("Tahun lahir 4 angka, misalnya 2024.")
-        baru.append({"nama": nama, "hubungan": int(hubungan) if hubungan.isdigit() else None,
-                     "tahun_lahir": int(tahun) if tahun.isdigit() else None})  # fmt: skip
+        baru.append(
+            {
+                "nama": nama,
+                "hubungan": int(hubungan) if hubungan.isdigit() else None,
+                "tahun_lahir": int(tahun) if tahun.isdigit() else None,
+            }
+        )
     observed["anggota_baru"] = baru
     note = str(form.get("catatan") or "").strip()
     if len(note) > MAX_NOTE:
@@ -286,8 +302,15 @@ def _done(request: Request, case: WorkflowCase) -> Response:
     lang = i18n.language_of(request)
     state = cases.workflow_of(case.jenis).state(case.state)
     if wants_json(request):
-        return JSONResponse({"ok": True, "kasus": case.nomor, "status": case.state, "versi": case.version,
-                             "pesan": i18n.gettext(lang, N_("Hasil kunjungan terkirim."))})  # fmt: skip
+        return JSONResponse(
+            {
+                "ok": True,
+                "kasus": case.nomor,
+                "status": case.state,
+                "versi": case.version,
+                "pesan": i18n.gettext(lang, N_("Hasil kunjungan terkirim.")),
+            }
+        )
     return render(request, "staff/kunjungan_terkirim.html", {"case": case, "state_label": state.label})
 
 
@@ -340,12 +363,23 @@ def _submit(
         if errors:
             raise FormError(422, N_("Beberapa isian belum benar."), errors)
         photos = _photos(request, form)
-        fields: dict[str, Any] = {"hasil": observed, "perubahan": verval.observed_changes(session, case, observed),
-                                  "anggota": verval.member_notes(observed), "foto": photos}  # fmt: skip
+        fields: dict[str, Any] = {
+            "hasil": observed,
+            "perubahan": verval.observed_changes(session, case, observed),
+            "anggota": verval.member_notes(observed),
+            "foto": photos,
+        }
         if gps is not None:
             fields["gps"] = gps
-        moved = cases.act(session, principal, case_id, verval.VISIT_ACTION, version=int(version), fields=fields,
-                          idempotency_key=key)  # fmt: skip
+        moved = cases.act(
+            session,
+            principal,
+            case_id,
+            verval.VISIT_ACTION,
+            version=int(version),
+            fields=fields,
+            idempotency_key=key,
+        )
     except FormError as error:
         return _form_error(request, error)
     except cases.CaseError as error:
@@ -387,7 +421,12 @@ async def plan_submit(
     for case in opened:
         per_pendamping[str(case.assigned_to)] = per_pendamping.get(str(case.assigned_to), 0) + 1
     if wants_json(request):
-        return JSONResponse({"dibuka": len(opened), "per_pendamping": per_pendamping,
-                             "kasus": [case.nomor for case in opened]})  # fmt: skip
+        return JSONResponse(
+            {
+                "dibuka": len(opened),
+                "per_pendamping": per_pendamping,
+                "kasus": [case.nomor for case in opened],
+            }
+        )
     context = {"kab": kab, "opened": opened, "per_pendamping": sorted(per_pendamping.items())}
     return render(request, "staff/verval_rencana.html", context)

@@ -126,12 +126,14 @@ def _list_context(session: Session, principal: Principal) -> dict[str, Any]:
             if len(kode) != 10:
                 continue
             current = service.open_session_of(session, kode)
-            villages.append({
-                "kode": kode,
-                "nama": region_name(kode),
-                "terbuka": _session_row(current) if current is not None else None,
-                "menunggu": len(service.waiting_cases(session, kode)),
-            })  # fmt: skip
+            villages.append(
+                {
+                    "kode": kode,
+                    "nama": region_name(kode),
+                    "terbuka": _session_row(current) if current is not None else None,
+                    "menunggu": len(service.waiting_cases(session, kode)),
+                }
+            )
     session.commit()
     return {"sessions": sessions, "villages": villages, "attendance_rows": ATTENDANCE_ROWS}
 
@@ -171,8 +173,9 @@ def musdes_open(
         )
     else:
         try:
-            opened = service.open_session(session, principal, kode, day, tempat, pimpinan, attendance,
-                                          now=_now(request))  # fmt: skip
+            opened = service.open_session(
+                session, principal, kode, day, tempat, pimpinan, attendance, now=_now(request)
+            )
         except CaseError as exc:
             error = exc
         else:
@@ -225,16 +228,26 @@ def _detail_context(session: Session, principal: Principal, musdes_id: int, lang
     return context
 
 
-def _detail(request: Request, session: Session, principal: Principal, musdes_id: int,
-            refused: dict[str, Any] | None = None, status_code: int = 200) -> HTMLResponse:  # fmt: skip
+def _detail(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    musdes_id: int,
+    refused: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     lang = i18n.language_of(request)
     context = _detail_context(session, principal, musdes_id, lang)
     ok = request.query_params.get("ok", "")
-    context.update({
-        "ok_message": i18n.gettext(lang, OK_MESSAGES[ok]) if ok in OK_MESSAGES and refused is None else None,
-        "message": (refused or {}).get("message"),
-        "form_errors": (refused or {}).get("fields", {}),
-    })  # fmt: skip
+    context.update(
+        {
+            "ok_message": i18n.gettext(lang, OK_MESSAGES[ok])
+            if ok in OK_MESSAGES and refused is None
+            else None,
+            "message": (refused or {}).get("message"),
+            "form_errors": (refused or {}).get("fields", {}),
+        }
+    )
     return render(request, "staff/musdes_sesi.html", context, status_code=status_code)
 
 
@@ -314,8 +327,9 @@ def musdes_minutes(
     except CaseError as exc:
         _refuse(session, exc, lang)
     name = f"berita-acara-{musdes_id}.pdf"
-    return Response(pdf, media_type="application/pdf",
-                    headers={"content-disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return Response(
+        pdf, media_type="application/pdf", headers={"content-disposition": f'attachment; filename="{name}"'}
+    )
 
 
 @router.post("/staf/musdes/{musdes_id}/pindaian", response_class=HTMLResponse, summary="Unggah pindaian")
@@ -341,8 +355,16 @@ async def musdes_scan(
             upload.file.seek(0)
             data = upload.file.read(uploads.MAX_FILE_BYTES + 1)
             try:
-                await run_in_threadpool(service.upload_scan, session, principal, musdes_id, data,
-                                        upload.filename, root=_upload_root(request), version=int(version))  # fmt: skip
+                await run_in_threadpool(
+                    service.upload_scan,
+                    session,
+                    principal,
+                    musdes_id,
+                    data,
+                    upload.filename,
+                    root=_upload_root(request),
+                    version=int(version),
+                )
             except CaseError as exc:
                 error = exc
         await form.close()

@@ -188,8 +188,12 @@ def _count(connection: Connection, rows: list[dict[str, Any]]) -> dict[tuple[str
     """
     params: dict[str, Any] = {}
     for i, row in enumerate(rows):
-        params |= {f"b{i}": row["bucket"], f"k{i}": row["key"], f"w{i}": row["window_start"],
-                   f"p{i}": row["window_start"] - row["window"]}  # fmt: skip
+        params |= {
+            f"b{i}": row["bucket"],
+            f"k{i}": row["key"],
+            f"w{i}": row["window_start"],
+            f"p{i}": row["window_start"] - row["window"],
+        }
     first, second = _count_sql(connection.dialect.name, len(rows))
     found = connection.execute(first, params).all()
     if second.text:
@@ -232,8 +236,13 @@ def hit_many(engine: Engine, checks: list[tuple[Limit, str]], *, now: float | No
         window = limit.window_seconds
         key = limit_key(limit.bucket, value)
         start = int(now // window) * window
-        rows[(limit.bucket, key)] = {"bucket": limit.bucket, "key": key, "window_start": start, "hits": 1,
-                                     "window": window}  # fmt: skip
+        rows[(limit.bucket, key)] = {
+            "bucket": limit.bucket,
+            "key": key,
+            "window_start": start,
+            "hits": 1,
+            "window": window,
+        }
 
     def count() -> dict[tuple[str, str, int], int]:
         with engine.begin() as connection:
@@ -242,10 +251,12 @@ def hit_many(engine: Engine, checks: list[tuple[Limit, str]], *, now: float | No
                 for row in rows.values():
                     connection.execute(
                         delete(_TABLE).where(
-                            and_(_TABLE.c.bucket == row["bucket"],
-                                 _TABLE.c.window_start < row["window_start"] - row["window"])
+                            and_(
+                                _TABLE.c.bucket == row["bucket"],
+                                _TABLE.c.window_start < row["window_start"] - row["window"],
+                            )
                         )
-                    )  # fmt: skip
+                    )
             return counts
 
     counts = retry_dropped(count)

@@ -71,8 +71,9 @@ def _refuse(session: Session, error: CaseError, lang: str) -> NoReturn:
     raise HTTPException(error.status, detail=_say(lang, error))
 
 
-def _expired_page(request: Request, session: Session, principal: Principal, error: CaseError,
-                  request_id: int) -> Response:  # fmt: skip
+def _expired_page(
+    request: Request, session: Session, principal: Principal, error: CaseError, request_id: int
+) -> Response:
     """A refusal after ``valid_until`` as the shared error page with its own title (410 has no generic
     one) and a way back to the request; JSON clients get the shared JSON error."""
     lang = i18n.language_of(request)
@@ -80,8 +81,14 @@ def _expired_page(request: Request, session: Session, principal: Principal, erro
         _refuse(session, error, lang)
     session.commit()
     base = "/staf/akses" if service.is_reviewer(principal) else "/akses"
-    context = {"status": error.status, "code": "akses_kedaluwarsa", "title": i18n.gettext(lang, EXPIRED_TITLE),
-               "message": _say(lang, error), "errors": [], "back_link": f"{base}/{request_id}"}  # fmt: skip
+    context = {
+        "status": error.status,
+        "code": "akses_kedaluwarsa",
+        "title": i18n.gettext(lang, EXPIRED_TITLE),
+        "message": _say(lang, error),
+        "errors": [],
+        "back_link": f"{base}/{request_id}",
+    }
     return render(request, "errors/error.html", context, status_code=error.status)
 
 
@@ -163,9 +170,24 @@ async def _file(request: Request, session: Session, principal: Principal) -> tup
         form = await uploads.limited_request(request, FILING_BODY_BYTES).form(max_files=1, max_fields=400)
     except uploads.BodyTooLargeError:
         return service.StatementRejectedError(413, "too_large"), {}
-    typed = {name: str(form.get(name) or "") for name in
-             ("instansi", "tujuan", "dasar_hukum", "level", "periode", "valid_from", "valid_until", "k_min", "tautan")}  # fmt: skip
-    lists = {name: [str(v) for v in form.getlist(name) if isinstance(v, str)] for name in ("regions", "fields", "programs")}  # fmt: skip
+    typed = {
+        name: str(form.get(name) or "")
+        for name in (
+            "instansi",
+            "tujuan",
+            "dasar_hukum",
+            "level",
+            "periode",
+            "valid_from",
+            "valid_until",
+            "k_min",
+            "tautan",
+        )
+    }
+    lists = {
+        name: [str(v) for v in form.getlist(name) if isinstance(v, str)]
+        for name in ("regions", "fields", "programs")
+    }
     upload = form.get("pernyataan")
     data, filename = None, None
     if isinstance(upload, UploadFile) and upload.filename:
@@ -176,8 +198,15 @@ async def _file(request: Request, session: Session, principal: Principal) -> tup
 
     def run() -> Any:
         try:
-            return service.file_request(session, principal, filing, data, filename,
-                                        root=_upload_root(request), now=clock_of(request.app)())  # fmt: skip
+            return service.file_request(
+                session,
+                principal,
+                filing,
+                data,
+                filename,
+                root=_upload_root(request),
+                now=clock_of(request.app)(),
+            )
         except CaseError as exc:
             return exc
 
@@ -189,8 +218,12 @@ def _list_context(request: Request, session: Session, principal: Principal) -> d
     _expire_due(request, session)
     rows = [_summary(row) for row in service.list_requests(session, principal)]
     session.commit()
-    return {"requests": rows, "levels": service.LEVEL_LABELS, "field_names": service.FIELDS,
-            "nav_current": "akses"}  # fmt: skip
+    return {
+        "requests": rows,
+        "levels": service.LEVEL_LABELS,
+        "field_names": service.FIELDS,
+        "nav_current": "akses",
+    }
 
 
 @router.get("/akses", response_class=HTMLResponse, summary="Permintaan akses data instansi")
@@ -255,8 +288,9 @@ def api_access_list(
 
 
 # -- one request ------------------------------------------------------------------------------------------
-def _detail_context(request: Request, session: Session, principal: Principal, request_id: int,
-                    lang: str) -> dict[str, Any]:  # fmt: skip
+def _detail_context(
+    request: Request, session: Session, principal: Principal, request_id: int, lang: str
+) -> dict[str, Any]:
     _expire_due(request, session)
     try:
         row = service.get_request(session, principal, request_id)
@@ -296,8 +330,13 @@ def _detail_context(request: Request, session: Session, principal: Principal, re
     return context
 
 
-def _detail(request: Request, session: Session, principal: Principal, request_id: int,
-            refused: CaseError | None = None) -> Response:  # fmt: skip
+def _detail(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    request_id: int,
+    refused: CaseError | None = None,
+) -> Response:
     lang = i18n.language_of(request)
     if refused is not None:
         if refused.status == 410:
@@ -307,11 +346,15 @@ def _detail(request: Request, session: Session, principal: Principal, request_id
         session.commit()
     context = _detail_context(request, session, principal, request_id, lang)
     ok = request.query_params.get("ok", "")
-    context.update({
-        "ok_message": i18n.gettext(lang, OK_MESSAGES[ok]) if ok in OK_MESSAGES and refused is None else None,
-        "message": _say(lang, refused) if refused else None,
-        "form_errors": _fields(lang, refused) if refused else {},
-    })  # fmt: skip
+    context.update(
+        {
+            "ok_message": i18n.gettext(lang, OK_MESSAGES[ok])
+            if ok in OK_MESSAGES and refused is None
+            else None,
+            "message": _say(lang, refused) if refused else None,
+            "form_errors": _fields(lang, refused) if refused else {},
+        }
+    )
     return render(request, "sharing/permintaan.html", context, status_code=refused.status if refused else 200)
 
 
@@ -352,12 +395,19 @@ def _bast(request: Request, session: Session, principal: Principal, request_id: 
     except CaseError as exc:
         _refuse(session, exc, lang)
     session.commit()
-    return Response(pdf, media_type="application/pdf",
-                    headers={"content-disposition": f'attachment; filename="BAST-{row.nomor}.pdf"'})  # fmt: skip
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"content-disposition": f'attachment; filename="BAST-{row.nomor}.pdf"'},
+    )
 
 
-@router.get("/akses/{request_id}/bast.pdf", response_class=Response, summary="BAST permintaan akses (PDF)",
-            responses={200: {"content": {"application/pdf": {}}}})  # fmt: skip
+@router.get(
+    "/akses/{request_id}/bast.pdf",
+    response_class=Response,
+    summary="BAST permintaan akses (PDF)",
+    responses={200: {"content": {"application/pdf": {}}}},
+)
 def access_bast(
     request: Request,
     request_id: int = RequestId,
@@ -368,14 +418,21 @@ def access_bast(
 
 
 # -- extracts ------------------------------------------------------------------------------------------------
-def _extract(request: Request, session: Session, principal: Principal, request_id: int, fmt: str,
-             wilayah: str) -> Any:  # fmt: skip
+def _extract(
+    request: Request, session: Session, principal: Principal, request_id: int, fmt: str, wilayah: str
+) -> Any:
     try:
         return extracts.create_extract(
-            session, principal, request_id, fmt.strip().lower(), data_dir=_data_dir(request),
-            root=_extract_root(request), secret=_secret(request), region_level=wilayah.strip() or "kec",
+            session,
+            principal,
+            request_id,
+            fmt.strip().lower(),
+            data_dir=_data_dir(request),
+            root=_extract_root(request),
+            secret=_secret(request),
+            region_level=wilayah.strip() or "kec",
             now=clock_of(request.app)(),
-        )  # fmt: skip
+        )
     except CaseError as exc:
         return exc
 
@@ -414,8 +471,12 @@ def api_access_extract(
     return JSONResponse(body, status_code=201)
 
 
-@router.get("/akses/{request_id}/ekstrak/{extract_id}", response_class=FileResponse, summary="Unduh ekstrak",
-            responses={200: {"content": {"text/csv": {}}}})  # fmt: skip
+@router.get(
+    "/akses/{request_id}/ekstrak/{extract_id}",
+    response_class=FileResponse,
+    summary="Unduh ekstrak",
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def access_download(
     request: Request,
     request_id: int = RequestId,
@@ -425,8 +486,14 @@ def access_download(
 ) -> Response:
     lang = i18n.language_of(request)
     try:
-        req, extract, path = extracts.download(session, principal, request_id, extract_id,
-                                               root=_extract_root(request), now=clock_of(request.app)())  # fmt: skip
+        req, extract, path = extracts.download(
+            session,
+            principal,
+            request_id,
+            extract_id,
+            root=_extract_root(request),
+            now=clock_of(request.app)(),
+        )
     except CaseError as exc:
         if exc.status == 410:
             return _expired_page(request, session, principal, exc, request_id)
@@ -484,17 +551,29 @@ def review_act(
 ) -> Response:
     lang = i18n.language_of(request)
     try:
-        service.act(session, principal, request_id, tindakan, version=version,
-                    fields={"catatan": catatan, "alasan": alasan}, root=_upload_root(request), lang=lang,
-                    now=clock_of(request.app)())  # fmt: skip
+        service.act(
+            session,
+            principal,
+            request_id,
+            tindakan,
+            version=version,
+            fields={"catatan": catatan, "alasan": alasan},
+            root=_upload_root(request),
+            lang=lang,
+            now=clock_of(request.app)(),
+        )
     except CaseError as exc:
         return _detail(request, session, principal, request_id, exc)
     session.commit()
     return RedirectResponse(f"/staf/akses/{request_id}?ok=tindakan", status_code=303)
 
 
-@router.get("/staf/akses/{request_id}/bast.pdf", response_class=Response, summary="BAST (PDF), telaah",
-            responses={200: {"content": {"application/pdf": {}}}})  # fmt: skip
+@router.get(
+    "/staf/akses/{request_id}/bast.pdf",
+    response_class=Response,
+    summary="BAST (PDF), telaah",
+    responses={200: {"content": {"application/pdf": {}}}},
+)
 def review_bast(
     request: Request,
     request_id: int = RequestId,

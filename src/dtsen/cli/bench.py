@@ -177,8 +177,15 @@ def bench_programs(
 
     synth_dir = synth_cached(persons, seed, cache)
     with tempfile.TemporaryDirectory(prefix="dtsen-bench-programs-") as work:
-        emit({"stage": "programs", "persons": persons, "engine": engine, **run(synth_dir, Path(work), engine),
-              **peak_rss_mb()})  # fmt: skip
+        emit(
+            {
+                "stage": "programs",
+                "persons": persons,
+                "engine": engine,
+                **run(synth_dir, Path(work), engine),
+                **peak_rss_mb(),
+            }
+        )
 
 
 @app.command("rank")
@@ -193,8 +200,15 @@ def bench_rank(
 
     synth_dir, data_dir = ingested_cached(persons, seed, cache)
     with tempfile.TemporaryDirectory(prefix="dtsen-bench-rank-") as work:
-        emit({"stage": "rank", "persons": persons, "engine": engine, **run(synth_dir, data_dir, Path(work), engine, seed),
-              **peak_rss_mb()})  # fmt: skip
+        emit(
+            {
+                "stage": "rank",
+                "persons": persons,
+                "engine": engine,
+                **run(synth_dir, data_dir, Path(work), engine, seed),
+                **peak_rss_mb(),
+            }
+        )
 
 
 @app.command("cycle")
@@ -290,9 +304,14 @@ def bench_serve(
     the staff search and a no-op endpoint at a fixed rate on loopback; report latency percentiles."""
     from dtsen.store.benchmark import bench_serve as run
 
-    emit({"stage": "serve", "persons": persons,
-          **run(persons, seed, cache, rate=rate, seconds=seconds, workers=workers, officers=officers),
-          **peak_rss_mb()})  # fmt: skip
+    emit(
+        {
+            "stage": "serve",
+            "persons": persons,
+            **run(persons, seed, cache, rate=rate, seconds=seconds, workers=workers, officers=officers),
+            **peak_rss_mb(),
+        }
+    )
 
 
 @app.command("workflows")
@@ -327,10 +346,25 @@ def bench_dci(
     NIK (p95, rps at N concurrent), an async batch of NIKs to its on-search callback, a by-name extract."""
     from dtsen.sharing.dci.bench import bench_dci as run
 
-    emit({"stage": "dci", "persons": persons,
-          **run(persons, seed, cache, concurrency=concurrency, seconds=seconds, rate=rate, batch=batch,
-                workers=workers, extract_format=extract_format, entity=entity),
-          **peak_rss_mb()})  # fmt: skip
+    emit(
+        {
+            "stage": "dci",
+            "persons": persons,
+            **run(
+                persons,
+                seed,
+                cache,
+                concurrency=concurrency,
+                seconds=seconds,
+                rate=rate,
+                batch=batch,
+                workers=workers,
+                extract_format=extract_format,
+                entity=entity,
+            ),
+            **peak_rss_mb(),
+        }
+    )
 
 
 @app.command("cli")

@@ -143,8 +143,9 @@ def key_add(
     text = Path(jwk[1:]).read_text(encoding="utf-8") if jwk.startswith("@") else jwk
 
     def work(session: Any) -> str:
-        return add_key(session, _client(session, client_id), text, key_id=key_id, now=_now(),
-                       actor=cli_actor()).key_id  # fmt: skip
+        return add_key(
+            session, _client(session, client_id), text, key_id=key_id, now=_now(), actor=cli_actor()
+        ).key_id
 
     typer.echo(f"key_id: {_run(url, work)}")
 
@@ -155,9 +156,14 @@ def key_list(client_id: str = typer.Argument(...), url: str | None = URL_OPTION)
     from dtsen.sharing.dci.onboarding import list_keys
 
     def work(session: Any) -> list[tuple[str, ...]]:
-        return [(row.key_id, str(row.public_jwk.get("x")),
-                 "active" if row.revoked_at is None else f"revoked {row.revoked_at:%Y-%m-%dT%H:%MZ}")
-                for row in list_keys(session, _client(session, client_id))]  # fmt: skip
+        return [
+            (
+                row.key_id,
+                str(row.public_jwk.get("x")),
+                "active" if row.revoked_at is None else f"revoked {row.revoked_at:%Y-%m-%dT%H:%MZ}",
+            )
+            for row in list_keys(session, _client(session, client_id))
+        ]
 
     rows = _run(url, work)
     typer.echo("key_id\tx\tstate" if rows else "no keys")
@@ -166,8 +172,9 @@ def key_list(client_id: str = typer.Argument(...), url: str | None = URL_OPTION)
 
 
 @key_app.command("revoke")
-def key_revoke(client_id: str = typer.Argument(...), key_id: str = typer.Argument(...),
-               url: str | None = URL_OPTION) -> None:  # fmt: skip
+def key_revoke(
+    client_id: str = typer.Argument(...), key_id: str = typer.Argument(...), url: str | None = URL_OPTION
+) -> None:
     """Stop accepting signatures made with a key."""
     from dtsen.sharing.dci.onboarding import revoke_key
 
@@ -181,8 +188,11 @@ def key_revoke(client_id: str = typer.Argument(...), key_id: str = typer.Argumen
 
 
 @callback_app.command("add")
-def callback_add(client_id: str = typer.Argument(...), uri: str = typer.Argument(..., help="https://..."),
-                 url: str | None = URL_OPTION) -> None:  # fmt: skip
+def callback_add(
+    client_id: str = typer.Argument(...),
+    uri: str = typer.Argument(..., help="https://..."),
+    url: str | None = URL_OPTION,
+) -> None:
     """Allow pushes (on-search, txn/on-status, notify) to this exact URI."""
     from dtsen.sharing.dci.onboarding import add_callback
 
@@ -207,19 +217,27 @@ def callback_list(client_id: str = typer.Argument(...), url: str | None = URL_OP
 
 
 @callback_app.command("remove")
-def callback_remove(client_id: str = typer.Argument(...), uri: str = typer.Argument(...),
-                    url: str | None = URL_OPTION) -> None:  # fmt: skip
+def callback_remove(
+    client_id: str = typer.Argument(...), uri: str = typer.Argument(...), url: str | None = URL_OPTION
+) -> None:
     """Forget a callback URI (pushes still queued for it are not sent)."""
     from dtsen.sharing.dci.onboarding import remove_callback
 
-    _run(url, lambda session: remove_callback(session, _client(session, client_id), uri, now=_now(),
-                                              actor=cli_actor()))  # fmt: skip
+    _run(
+        url,
+        lambda session: remove_callback(
+            session, _client(session, client_id), uri, now=_now(), actor=cli_actor()
+        ),
+    )
     typer.echo(f"callback removed for {client_id}")
 
 
 @app.command("grant")
-def grant(client_id: str = typer.Argument(...), nomor: str = typer.Argument(..., help="AKSES-YYYY-NNNNNN"),
-          url: str | None = URL_OPTION) -> None:  # fmt: skip
+def grant(
+    client_id: str = typer.Argument(...),
+    nomor: str = typer.Argument(..., help="AKSES-YYYY-NNNNNN"),
+    url: str | None = URL_OPTION,
+) -> None:
     """Link a client to the approved access request it reads under over DCI (replaces an earlier one)."""
     from dtsen.sharing.dci.onboarding import grant as link
 

@@ -40,8 +40,14 @@ def _audit(url: str | None, action: str, detail: dict[str, Any]) -> None:
     engine = make_engine(url)
     try:
         with Session(engine) as session:
-            audit.record(session, **cli_actor(), action=action, resource="dukcapil_registry", purpose="langganan",
-                         detail=detail)  # fmt: skip
+            audit.record(
+                session,
+                **cli_actor(),
+                action=action,
+                resource="dukcapil_registry",
+                purpose="langganan",
+                detail=detail,
+            )
             session.commit()
     finally:
         engine.dispose()
@@ -73,13 +79,26 @@ def dukcapil_subscribe(
         message = crvs_client.subscribe_message(events=event, regions=region, now=now)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
-    header = crvs_client.request_header("subscribe", receiver_id=receiver_id, sender_uri=notify_uri,
-                                 total=len(message["subscribe_request"]), now=now)  # fmt: skip
+    header = crvs_client.request_header(
+        "subscribe",
+        receiver_id=receiver_id,
+        sender_uri=notify_uri,
+        total=len(message["subscribe_request"]),
+        now=now,
+    )
     answer = crvs_client.call_registry(
         registry_url, crvs_client.SUBSCRIBE_PATH, header, message, token=token, now=now
     )
-    _audit(url, "subscribe", {"events": list(event), "regions": list(region), "http": answer.status_code,
-                              "transaction_id": message["transaction_id"]})  # fmt: skip
+    _audit(
+        url,
+        "subscribe",
+        {
+            "events": list(event),
+            "regions": list(region),
+            "http": answer.status_code,
+            "transaction_id": message["transaction_id"],
+        },
+    )
     _report(answer)
 
 
@@ -96,8 +115,9 @@ def dukcapil_unsubscribe(
 
     now = datetime.now(UTC)
     message = crvs_client.unsubscribe_message(codes, now=now)
-    header = crvs_client.request_header("unsubscribe", receiver_id=receiver_id, sender_uri=None, total=len(codes),
-                                 now=now)  # fmt: skip
+    header = crvs_client.request_header(
+        "unsubscribe", receiver_id=receiver_id, sender_uri=None, total=len(codes), now=now
+    )
     answer = crvs_client.call_registry(
         registry_url, crvs_client.UNSUBSCRIBE_PATH, header, message, token=token, now=now
     )
@@ -125,8 +145,10 @@ def subscriptions_list(url: str | None = DB_URL) -> None:
             ).all()
             typer.echo("kode\tclient\tperubahan\tstatus\twilayah\tlast_snapshot")
             for sub, client_id in rows:
-                typer.echo(f"{sub.kode}\t{client_id}\t{sub.perubahan}\t{sub.status}\t"
-                           f"{','.join(sub.wilayah or []) or '-'}\t{sub.last_snapshot or '-'}")  # fmt: skip
+                typer.echo(
+                    f"{sub.kode}\t{client_id}\t{sub.perubahan}\t{sub.status}\t"
+                    f"{','.join(sub.wilayah or []) or '-'}\t{sub.last_snapshot or '-'}"
+                )
     finally:
         engine.dispose()
 
@@ -148,8 +170,9 @@ def subscriptions_push(
     try:
         with Session(engine) as session:
             try:
-                done = push_changes(session, snapshot_ref, secret=get_settings().resolved_secret_key(),
-                                    now=datetime.now(UTC))  # fmt: skip
+                done = push_changes(
+                    session, snapshot_ref, secret=get_settings().resolved_secret_key(), now=datetime.now(UTC)
+                )
             except ValueError as exc:
                 raise typer.BadParameter(str(exc)) from exc
     finally:

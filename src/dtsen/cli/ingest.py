@@ -49,8 +49,15 @@ def ingest(
     for mapping, files in jobs:
         try:
             with stderr.status(f"ingest {mapping}") as status:
-                result = run(mapping, files, batch=batch if len(jobs) == 1 else None, data_dir=data_dir, engine=engine,
-                             encoding=encoding, progress=lambda msg, s=status, m=mapping: s.update(f"{m}: {msg}"))  # fmt: skip
+                result = run(
+                    mapping,
+                    files,
+                    batch=batch if len(jobs) == 1 else None,
+                    data_dir=data_dir,
+                    engine=engine,
+                    encoding=encoding,
+                    progress=lambda msg, s=status, m=mapping: s.update(f"{m}: {msg}"),
+                )
         except (IngestError, MappingError) as exc:
             stderr.print(f"[red]error:[/red] {exc}")
             failed = True

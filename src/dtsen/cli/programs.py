@@ -45,9 +45,15 @@ def programs_list(
             )
         else:
             amount = f"{_rupiah(p.family_amount)} per family"
-        table.add_row(code, p.name, f"{p.target.desil} <= {p.target.max}", p.benefit,
-                      f"{amount}; {p.payments_per_year} payment(s)", ", ".join(e.reason for e in exclusions),
-                      p.unit)  # fmt: skip
+        table.add_row(
+            code,
+            p.name,
+            f"{p.target.desil} <= {p.target.max}",
+            p.benefit,
+            f"{amount}; {p.payments_per_year} payment(s)",
+            ", ".join(e.reason for e in exclusions),
+            p.unit,
+        )
     console.print(table)
 
 
@@ -63,6 +69,8 @@ def programs_check(
     except ProgramError as exc:
         stderr.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    console.print(f"[green]{file}: program {program.code} is valid[/green] ({program.benefit}, "
-                  f"{len(program.components)} component(s), {len(exclusions)} exclusion(s), "
-                  f"{len(program.list_fields)} list field(s))")  # fmt: skip
+    console.print(
+        f"[green]{file}: program {program.code} is valid[/green] ({program.benefit}, "
+        f"{len(program.components)} component(s), {len(exclusions)} exclusion(s), "
+        f"{len(program.list_fields)} list field(s))"
+    )

@@ -42,9 +42,14 @@ def snapshot_list(data_dir: Path | None = DATA_DIR) -> None:
         table.add_column(col)
     for s in snaps:
         rows = {f["name"]: f["rows"] for f in s.manifest.get("files", [])}.get("persons.parquet")
-        table.add_row("*" if now and now.ref == s.ref else "", s.ref, s.manifest.get("created_at", ""),
-                      str(s.manifest.get("model_version") or ""), str(len(s.files)),
-                      f"{rows:,}" if rows is not None else "")  # fmt: skip
+        table.add_row(
+            "*" if now and now.ref == s.ref else "",
+            s.ref,
+            s.manifest.get("created_at", ""),
+            str(s.manifest.get("model_version") or ""),
+            str(len(s.files)),
+            f"{rows:,}" if rows is not None else "",
+        )
     console.print(table)
 
 
@@ -130,16 +135,24 @@ def snapshot_diff(
         typer.echo(json.dumps(result.summary, indent=2, sort_keys=True))
         return
     summary = result.summary
-    console.print(f"[bold]{summary['lama']} -> {summary['baru']}[/bold]  model {summary['model']['lama']} -> "
-                  f"{summary['model']['baru']}")  # fmt: skip
+    console.print(
+        f"[bold]{summary['lama']} -> {summary['baru']}[/bold]  model {summary['model']['lama']} -> "
+        f"{summary['model']['baru']}"
+    )
     table = Table()
     for col in ("part", "entrants", "exits", "desil up", "desil down", "main causes"):
         table.add_column(col)
     parts = [("families", summary["keluarga"]), *summary["program"].items()]
     for name, c in parts:
         causes = ", ".join(f"{k} {v:,}" for k, v in sorted(c["sebab"].items(), key=lambda kv: -kv[1]))
-        table.add_row(name, f"{c['masuk']:,}", f"{c['keluar']:,}", f"{c.get('desil_naik', '')}",
-                      f"{c.get('desil_turun', '')}", causes)  # fmt: skip
+        table.add_row(
+            name,
+            f"{c['masuk']:,}",
+            f"{c['keluar']:,}",
+            f"{c.get('desil_naik', '')}",
+            f"{c.get('desil_turun', '')}",
+            causes,
+        )
     console.print(table)
     if out is not None:
         console.print(f"tables written to {out}")

@@ -56,9 +56,15 @@ def synth(
     if persons is not None:
         _warn_if_untrainable(persons)
         request = SynthRequest(
-            persons=persons, out=out, seed=seed, provinces=_codes(provinces), kabupaten=_codes(kabupaten),
-            fmt=fmt, force=force, workers=workers,  # type: ignore[arg-type]
-        )  # fmt: skip
+            persons=persons,
+            out=out,
+            seed=seed,
+            provinces=_codes(provinces),
+            kabupaten=_codes(kabupaten),
+            fmt=fmt,
+            force=force,
+            workers=workers,  # type: ignore[arg-type]
+        )
         try:
             with progress_bar() as bar:
                 task = bar.add_task("synth", total=None, detail="")

@@ -105,10 +105,22 @@ def sla(
     for column in ("kab/kota", "desa/kel", "jenis", "lewat tanggap 3x24 jam", "lewat batas selesai", "kasus"):
         table.add_column(column, justify="right" if column.startswith(("lewat", "kasus")) else "left")
     for r in rows:
-        table.add_row(r["kode_kab"], r["kode_desa"], r["jenis"], str(r["lewat_tanggap"]),
-                      str(r["lewat_selesai"]), str(r["kasus"]))  # fmt: skip
-    table.add_row("[bold]total", "", "", str(totals["lewat_tanggap"]), str(totals["lewat_selesai"]),
-                  f"[bold]{totals['kasus']}")  # fmt: skip
+        table.add_row(
+            r["kode_kab"],
+            r["kode_desa"],
+            r["jenis"],
+            str(r["lewat_tanggap"]),
+            str(r["lewat_selesai"]),
+            str(r["kasus"]),
+        )
+    table.add_row(
+        "[bold]total",
+        "",
+        "",
+        str(totals["lewat_tanggap"]),
+        str(totals["lewat_selesai"]),
+        f"[bold]{totals['kasus']}",
+    )
     Console(width=120).print(table)
 
 

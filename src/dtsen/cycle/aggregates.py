@@ -95,8 +95,11 @@ SQL = {
                coalesce(status_hidup, true) AS hidup, count(*)::BIGINT AS jiwa
         FROM persons GROUP BY ALL ORDER BY ALL NULLS LAST""",
 }
-SOURCES = {"desil_wilayah": ("families", "scores"), "program_wilayah": ("eligibility", "families"),
-           "padan": ("persons",)}  # fmt: skip
+SOURCES = {
+    "desil_wilayah": ("families", "scores"),
+    "program_wilayah": ("eligibility", "families"),
+    "padan": ("persons",),
+}
 
 
 @dataclass
@@ -139,23 +142,43 @@ def quality_tables(batches: Mapping[str, Any], applied: Path | None = None) -> d
         if not report_path.is_file():
             continue
         rep = json.loads(report_path.read_text(encoding="utf-8"))
-        rows.append({"sumber": mapping, "jenis": "berkas", "dibaca": rep.get("rows_read"),
-                     "diterima": rep.get("accepted"), "dengan_peringatan": rep.get("accepted_with_warnings"),
-                     "ditolak": rep.get("rejected"), "karantina": _count(directory / "quarantine.parquet"),
-                     "nik_valid": rep.get("nik_valid_rate")})  # fmt: skip
+        rows.append(
+            {
+                "sumber": mapping,
+                "jenis": "berkas",
+                "dibaca": rep.get("rows_read"),
+                "diterima": rep.get("accepted"),
+                "dengan_peringatan": rep.get("accepted_with_warnings"),
+                "ditolak": rep.get("rejected"),
+                "karantina": _count(directory / "quarantine.parquet"),
+                "nik_valid": rep.get("nik_valid_rate"),
+            }
+        )
         for jenis, key in (("peringatan", "warnings_by_code"), ("penolakan", "rejected_by_reason")):
             for code, n in sorted((rep.get(key) or {}).items()):
                 codes.append({"sumber": mapping, "jenis": jenis, "kode": code, "jumlah": int(n)})
     if applied is not None:
-        for sumber, jenis, stem in (("peristiwa_dukcapil", "peristiwa", "events"),
-                                    ("koreksi", "koreksi", "corrections")):  # fmt: skip
+        for sumber, jenis, stem in (
+            ("peristiwa_dukcapil", "peristiwa", "events"),
+            ("koreksi", "koreksi", "corrections"),
+        ):
             quarantined = applied / f"{stem}_quarantine.parquet"
             applied = applied / f"{stem}_outcomes.parquet"
             if not (quarantined.is_file() or applied.is_file()):
                 continue
             q, a = _count(quarantined), _count(applied)
-            rows.append({"sumber": sumber, "jenis": jenis, "dibaca": q + a, "diterima": a,
-                         "dengan_peringatan": None, "ditolak": q, "karantina": q, "nik_valid": None})  # fmt: skip
+            rows.append(
+                {
+                    "sumber": sumber,
+                    "jenis": jenis,
+                    "dibaca": q + a,
+                    "diterima": a,
+                    "dengan_peringatan": None,
+                    "ditolak": q,
+                    "karantina": q,
+                    "nik_valid": None,
+                }
+            )
     return {
         "kualitas": pa.Table.from_pylist(rows, schema=SCHEMAS["kualitas"]),
         "kualitas_kode": pa.Table.from_pylist(codes, schema=SCHEMAS["kualitas_kode"]),
@@ -177,8 +200,13 @@ def model_tables(model_version: str | None, data_dir: Path) -> dict[str, pa.Tabl
             log.warning("model metrics not found", model=model_version, error=type(exc).__name__)
         else:
             for name, m in sorted(model.metrics.get("held_out", {}).items()):
-                accuracy.append({"model": name, "dipilih": name == model.chosen,
-                                 **{k: m.get(k) for k in SCHEMAS["model_akurasi"].names[2:]}})  # fmt: skip
+                accuracy.append(
+                    {
+                        "model": name,
+                        "dipilih": name == model.chosen,
+                        **{k: m.get(k) for k in SCHEMAS["model_akurasi"].names[2:]},
+                    }
+                )
                 coverage.extend(
                     {
                         "model": name,
@@ -188,11 +216,18 @@ def model_tables(model_version: str | None, data_dir: Path) -> dict[str, pa.Tabl
                 )
             for name, groups in sorted(model.metrics.get("subgroups", {}).items()):
                 fairness.extend(
-                    {"model": name, "dimensi": g.get("dimensi"), "kelompok": str(g.get("kelompok")),
-                     "keluarga": g.get("families"), "need": g.get("need"), "selected": g.get("selected"),
-                     "parity": g.get("parity"), "exclusion_error": g.get("exclusion_error")}
+                    {
+                        "model": name,
+                        "dimensi": g.get("dimensi"),
+                        "kelompok": str(g.get("kelompok")),
+                        "keluarga": g.get("families"),
+                        "need": g.get("need"),
+                        "selected": g.get("selected"),
+                        "parity": g.get("parity"),
+                        "exclusion_error": g.get("exclusion_error"),
+                    }
                     for g in groups
-                )  # fmt: skip
+                )
     return {
         "model_akurasi": pa.Table.from_pylist(accuracy, schema=SCHEMAS["model_akurasi"]),
         "model_cakupan": pa.Table.from_pylist(coverage, schema=SCHEMAS["model_cakupan"]),

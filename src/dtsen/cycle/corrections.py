@@ -41,10 +41,27 @@ ENTITY_OF = {"person": "anggota", "family": "keluarga"}
 # Attributes a correction may not set: identity is Dukcapil's (NIK, KK, name, birth date come through
 # SIAK and events), keys and provenance are the pipeline's, derived codes follow kode_desa.
 PROTECTED = frozenset(
-    {"id_anggota", "id_anggota_sumber", "id_keluarga", "id_keluarga_sumber", "nik", "no_kk", "nama", "nama_asli",
-     "tanggal_lahir", "status_hidup", "tanggal_meninggal", "sumber", "batch_id", "berkas", "baris",
-     "tanggal_data", "flags", "gelar"}
-)  # fmt: skip
+    {
+        "id_anggota",
+        "id_anggota_sumber",
+        "id_keluarga",
+        "id_keluarga_sumber",
+        "nik",
+        "no_kk",
+        "nama",
+        "nama_asli",
+        "tanggal_lahir",
+        "status_hidup",
+        "tanggal_meninggal",
+        "sumber",
+        "batch_id",
+        "berkas",
+        "baris",
+        "tanggal_data",
+        "flags",
+        "gelar",
+    }
+)
 TRUE = {"1", "true", "ya", "y", "t"}
 FALSE = {"0", "false", "tidak", "n", "f", "2"}
 
@@ -62,8 +79,11 @@ class CorrectionReport:
 
     def summary(self) -> dict[str, Any]:
         counts = self.outcomes.group_by("status").len().sort("status")
-        return {"corrections": self.outcomes.height, "by_status": dict(counts.iter_rows()),
-                "attributes_changed": self.provenance.height}  # fmt: skip
+        return {
+            "corrections": self.outcomes.height,
+            "by_status": dict(counts.iter_rows()),
+            "attributes_changed": self.provenance.height,
+        }
 
 
 def correctable(entitas: str, atribut: str) -> Field:
@@ -259,8 +279,16 @@ def apply_corrections(
                     changes.append((kind, r, column, value))
         for kind, r, column, value in changes:
             if tables[kind].set(r, column, value):
-                provenance.append({"entitas": kind, "id": tables[kind].get(r, tables[kind].key), "atribut": column,
-                                   "sumber": sumber, "batch_id": batch_id, "tanggal_data": c["tanggal_keputusan"]})  # fmt: skip
+                provenance.append(
+                    {
+                        "entitas": kind,
+                        "id": tables[kind].get(r, tables[kind].key),
+                        "atribut": column,
+                        "sumber": sumber,
+                        "batch_id": batch_id,
+                        "tanggal_data": c["tanggal_keputusan"],
+                    }
+                )
         outcomes.append({**out, "status": FeedStatus.DITERAPKAN, "alasan": None})
     report = CorrectionReport(CORRECTION_OUTCOMES.frame(outcomes), PROVENANCE.frame(provenance))
     log.info("corrections applied", **report.summary()["by_status"])

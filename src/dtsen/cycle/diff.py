@@ -105,16 +105,25 @@ def _touched(new: Snapshot, old: Snapshot, persons_new: pl.DataFrame) -> pl.Data
             pl.col("id").alias("id_keluarga_dtsen")
         )
         for part in (by_person, by_family):
-            rows.append(part.select("id_keluarga_dtsen", (pl.col("sumber") == EVENT_SOURCE).alias("peristiwa"),
-                                    pl.col("sumber").str.starts_with("koreksi_").alias("koreksi")))  # fmt: skip
+            rows.append(
+                part.select(
+                    "id_keluarga_dtsen",
+                    (pl.col("sumber") == EVENT_SOURCE).alias("peristiwa"),
+                    pl.col("sumber").str.starts_with("koreksi_").alias("koreksi"),
+                )
+            )
     lin_new = _read(new, "lineage.parquet")
     if lin_new is not None:
         lin_old = _read(old, "lineage.parquet")
         fresh_lin = lin_new.filter(pl.col("jenis_id") == "family")
         if lin_old is not None:
             fresh_lin = fresh_lin.join(lin_old, on=list(lin_new.columns), how="anti")
-        ids = pl.concat([fresh_lin.select(pl.col("id_lama").alias("id_keluarga_dtsen")),
-                         fresh_lin.select(pl.col("id_baru").alias("id_keluarga_dtsen"))])  # fmt: skip
+        ids = pl.concat(
+            [
+                fresh_lin.select(pl.col("id_lama").alias("id_keluarga_dtsen")),
+                fresh_lin.select(pl.col("id_baru").alias("id_keluarga_dtsen")),
+            ]
+        )
         rows.append(ids.with_columns(peristiwa=pl.lit(True), koreksi=pl.lit(False)))
     if not rows:
         return empty
@@ -192,29 +201,53 @@ def diff_snapshots(old: Snapshot, new: Snapshot) -> SnapshotDiff:
         )
     )
     change = (
-        pl.when(~pl.col("_in_old")).then(pl.lit("masuk"))
-        .when(~pl.col("_in_new")).then(pl.lit("keluar"))
-        .when(pl.col("desil_baru") > pl.col("desil_lama")).then(pl.lit("desil_naik"))
-        .when(pl.col("desil_baru") < pl.col("desil_lama")).then(pl.lit("desil_turun"))
-    )  # fmt: skip
+        pl.when(~pl.col("_in_old"))
+        .then(pl.lit("masuk"))
+        .when(~pl.col("_in_new"))
+        .then(pl.lit("keluar"))
+        .when(pl.col("desil_baru") > pl.col("desil_lama"))
+        .then(pl.lit("desil_naik"))
+        .when(pl.col("desil_baru") < pl.col("desil_lama"))
+        .then(pl.lit("desil_turun"))
+    )
     keluarga = both.with_columns(change.alias("perubahan")).filter(pl.col("perubahan").is_not_null())
     keluarga = _causes(keluarga.join(base, on="id_keluarga_dtsen", how="left"), model_changed)
-    keluarga = keluarga.select("id_keluarga_dtsen", "perubahan", "desil_lama", "desil_baru", "sebab", "sebab_utama",
-                               "kode_prov", "kode_kab").sort("id_keluarga_dtsen")  # fmt: skip
+    keluarga = keluarga.select(
+        "id_keluarga_dtsen",
+        "perubahan",
+        "desil_lama",
+        "desil_baru",
+        "sebab",
+        "sebab_utama",
+        "kode_prov",
+        "kode_kab",
+    ).sort("id_keluarga_dtsen")
 
     program = _program_changes(old, new, base, model_changed)
-    wilayah = pl.concat([
-        keluarga.select(pl.lit("keluarga").alias("bagian"), "perubahan", "sebab_utama", "kode_prov", "kode_kab"),
-        program.select(pl.col("program").alias("bagian"), "perubahan", "sebab_utama", "kode_prov", "kode_kab"),
-    ]).group_by("bagian", "perubahan", "sebab_utama", "kode_prov", "kode_kab").len("jumlah").sort(
-        "bagian", "perubahan", "sebab_utama", "kode_prov", "kode_kab", nulls_last=True
-    )  # fmt: skip
+    wilayah = (
+        pl.concat(
+            [
+                keluarga.select(
+                    pl.lit("keluarga").alias("bagian"), "perubahan", "sebab_utama", "kode_prov", "kode_kab"
+                ),
+                program.select(
+                    pl.col("program").alias("bagian"), "perubahan", "sebab_utama", "kode_prov", "kode_kab"
+                ),
+            ]
+        )
+        .group_by("bagian", "perubahan", "sebab_utama", "kode_prov", "kode_kab")
+        .len("jumlah")
+        .sort("bagian", "perubahan", "sebab_utama", "kode_prov", "kode_kab", nulls_last=True)
+    )
     summary = {
-        "lama": old.ref, "baru": new.ref,
+        "lama": old.ref,
+        "baru": new.ref,
         "model": {"lama": versions[0], "baru": versions[1]},
         "keluarga": _counts(keluarga),
-        "program": {p: _counts(g) for (p,), g in sorted(program.group_by("program"), key=lambda x: str(x[0]))},
-    }  # fmt: skip
+        "program": {
+            p: _counts(g) for (p,), g in sorted(program.group_by("program"), key=lambda x: str(x[0]))
+        },
+    }
     return SnapshotDiff(keluarga, program, wilayah, summary)
 
 
@@ -238,13 +271,18 @@ def _program_changes(old: Snapshot, new: Snapshot, base: pl.DataFrame, model_cha
     e_new = pl.read_parquet(new.file("eligibility.parquet"), columns=cols)
     keys = ["program", "id_keluarga_dtsen"]
     joined = e_new.join(e_old, on=keys, how="full", suffix="_lama", coalesce=True).with_columns(
-        pl.col("layak").fill_null(False), pl.col("layak_lama").fill_null(False),
-        pl.col("kode_prov").fill_null(pl.col("kode_prov_lama")), pl.col("kode_kab").fill_null(pl.col("kode_kab_lama")),
-    )  # fmt: skip
+        pl.col("layak").fill_null(False),
+        pl.col("layak_lama").fill_null(False),
+        pl.col("kode_prov").fill_null(pl.col("kode_prov_lama")),
+        pl.col("kode_kab").fill_null(pl.col("kode_kab_lama")),
+    )
     joined = joined.with_columns(
-        pl.when(pl.col("layak") & ~pl.col("layak_lama")).then(pl.lit("masuk"))
-        .when(~pl.col("layak") & pl.col("layak_lama")).then(pl.lit("keluar")).alias("perubahan")
-    ).filter(pl.col("perubahan").is_not_null())  # fmt: skip
+        pl.when(pl.col("layak") & ~pl.col("layak_lama"))
+        .then(pl.lit("masuk"))
+        .when(~pl.col("layak") & pl.col("layak_lama"))
+        .then(pl.lit("keluar"))
+        .alias("perubahan")
+    ).filter(pl.col("perubahan").is_not_null())
     components = [
         pl.col(c).list.eval(pl.element().filter(pl.element().str.starts_with("komponen_"))).list.sort()
         for c in ("alasan", "alasan_lama")

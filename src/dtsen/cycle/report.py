@@ -57,11 +57,21 @@ def _welfare(snapshot: Snapshot, summary: dict[str, Any]) -> dict[str, Any]:
         return out
     out["dipilih"] = model.chosen
     out["held_out"] = {
-        name: {k: m.get(k) for k in ("n", "exclusion_error_40", "inclusion_error_40", "spearman",
-                                     "auc_targeting_curve", "interval_coverage", "borderline_share")}
+        name: {
+            k: m.get(k)
+            for k in (
+                "n",
+                "exclusion_error_40",
+                "inclusion_error_40",
+                "spearman",
+                "auc_targeting_curve",
+                "interval_coverage",
+                "borderline_share",
+            )
+        }
         | {"by_coverage": m.get("by_coverage", [])}
         for name, m in model.metrics.get("held_out", {}).items()
-    }  # fmt: skip
+    }
     return out
 
 
@@ -291,9 +301,11 @@ def render_html(data: dict[str, Any]) -> str:
         for name, m in welfare["held_out"].items():
             cov = m.get("by_coverage", [])
             fig.add_scatter(
-                x=[c["coverage"] * 100 for c in cov], y=[c["exclusion_error"] * 100 for c in cov],
-                mode="lines+markers", name=name + (" (dipilih)" if name == welfare.get("dipilih") else ""),
-            )  # fmt: skip
+                x=[c["coverage"] * 100 for c in cov],
+                y=[c["exclusion_error"] * 100 for c in cov],
+                mode="lines+markers",
+                name=name + (" (dipilih)" if name == welfare.get("dipilih") else ""),
+            )
             rows.append({"model": name, **{k: v for k, v in m.items() if k != "by_coverage"}})
         fig.update_layout(
             title="Galat eksklusi menurut cakupan / exclusion error by coverage (held-out survey)",

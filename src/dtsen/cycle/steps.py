@@ -97,9 +97,14 @@ def step_freeze(ctx: CycleContext, out: Path) -> dict[str, Any]:
             shutil.copytree(src, frozen / name)
         elif src.is_file():
             shutil.copy2(src, frozen / name)
-    return {"inputs": inputs, "sources": person_sources, "events": len(inputs["events"]),
-            "corrections": len(inputs["corrections"]), **({"kasus": cases} if cases is not None else {}),
-            **({"dukcapil_dci": dukcapil} if dukcapil is not None else {})}  # fmt: skip
+    return {
+        "inputs": inputs,
+        "sources": person_sources,
+        "events": len(inputs["events"]),
+        "corrections": len(inputs["corrections"]),
+        **({"kasus": cases} if cases is not None else {}),
+        **({"dukcapil_dci": dukcapil} if dukcapil is not None else {}),
+    }
 
 
 def step_link(ctx: CycleContext, out: Path) -> dict[str, Any]:
@@ -141,9 +146,14 @@ def step_apply_events(ctx: CycleContext, out: Path) -> dict[str, Any]:
 
         allocator = _Allocator(idreg.load_registry(ctx.output("link") / "state"), persons, families)
         persons, families, report = apply_events(
-            persons, families, feed, cutoff, new_id=allocator,
-            batch_id=f"peristiwa-{ctx.period}", reference_date=ctx.period.end,
-        )  # fmt: skip
+            persons,
+            families,
+            feed,
+            cutoff,
+            new_id=allocator,
+            batch_id=f"peristiwa-{ctx.period}",
+            reference_date=ctx.period.end,
+        )
         allocator.frame(str(ctx.period)).write_parquet(out / "new_ids.parquet")
         lineage = pl.concat([lineage, report.lineage], how="diagonal_relaxed")
         report.outcomes.write_parquet(out / "events_outcomes.parquet")
@@ -241,9 +251,13 @@ def step_score(ctx: CycleContext, out: Path) -> dict[str, Any]:
             config = SurveyConfig.load(SURVEY_CONFIG)
             data_hash = load_survey(survey_dir, config).data_hash
             known = [
-                v for v in registry.versions(ctx.data_dir)
-                if json.loads((registry.models_root(ctx.data_dir) / v / "manifest.json").read_text())["data_hash"] == data_hash
-            ]  # fmt: skip
+                v
+                for v in registry.versions(ctx.data_dir)
+                if json.loads((registry.models_root(ctx.data_dir) / v / "manifest.json").read_text())[
+                    "data_hash"
+                ]
+                == data_hash
+            ]
             t0 = time.perf_counter()
             model = known[-1] if known else train(survey_dir, config, data_dir=ctx.data_dir).version
             trained = None if known else round(time.perf_counter() - t0, 2)
@@ -267,9 +281,13 @@ def step_eligibility(ctx: CycleContext, out: Path) -> dict[str, Any]:
     frozen = ctx.output("freeze")
     flag_lists = [frozen / e["file"] for e in ctx.inputs.get("exclusions", [])]
     result = decide(
-        golden / "persons.parquet", golden / "families.parquet", ctx.output("score") / "scores.parquet",
-        out / "programs", flag_lists=flag_lists, engine=ctx.engine,
-    )  # fmt: skip
+        golden / "persons.parquet",
+        golden / "families.parquet",
+        ctx.output("score") / "scores.parquet",
+        out / "programs",
+        flag_lists=flag_lists,
+        engine=ctx.engine,
+    )
     return {"families": result.families, "eligible": result.eligible}
 
 
@@ -313,16 +331,24 @@ def step_publish(ctx: CycleContext, out: Path) -> dict[str, Any]:
         scores_model = pl.read_parquet(score / "scores.parquet", columns=["versi_model"])["versi_model"]
         model_version = scores_model[0] if scores_model.len() else None
         built = aggregates.build(
-            files, str(ctx.period), out / aggregates.AGGREGATE_DIR, previous=previous, model_version=model_version,
-            data_dir=ctx.data_dir, batches=ctx.inputs.get("batches", {}), applied=golden,
-        )  # fmt: skip
+            files,
+            str(ctx.period),
+            out / aggregates.AGGREGATE_DIR,
+            previous=previous,
+            model_version=model_version,
+            data_dir=ctx.data_dir,
+            batches=ctx.inputs.get("batches", {}),
+            applied=golden,
+        )
         files.update(built.files)
         early = built.diff
         snap = snapshot.publish(
-            files, str(ctx.period), data_dir=ctx.data_dir,
+            files,
+            str(ctx.period),
+            data_dir=ctx.data_dir,
             inputs={"run_id": run_id, "frozen": ctx.inputs, "link_model": ctx.summary("link").get("model")},
             model_version=model_version,
-        )  # fmt: skip
+        )
     _promote_linkage_state(ctx, out)
     shutil.rmtree(out / "linkage_state")
     diff = None
@@ -379,11 +405,20 @@ def _promote_linkage_state(ctx: CycleContext, out: Path) -> None:
         kept = registry.join(added.select("kunci"), on="kunci", how="anti")
         last = pl.concat([kept, added]).filter(pl.col("kunci") != idreg.LAST_KEY)
         sentinels = [
-            {"jenis_id": kind, "kunci": idreg.LAST_KEY, "aktif": False, "run": str(ctx.period),
-             "id": max(last.filter(pl.col("jenis_id") == kind)["id"].to_list()
-                       + registry.filter((pl.col("jenis_id") == kind) & (pl.col("kunci") == idreg.LAST_KEY))["id"].to_list())}
+            {
+                "jenis_id": kind,
+                "kunci": idreg.LAST_KEY,
+                "aktif": False,
+                "run": str(ctx.period),
+                "id": max(
+                    last.filter(pl.col("jenis_id") == kind)["id"].to_list()
+                    + registry.filter((pl.col("jenis_id") == kind) & (pl.col("kunci") == idreg.LAST_KEY))[
+                        "id"
+                    ].to_list()
+                ),
+            }
             for kind in idreg.PREFIX
-        ]  # fmt: skip
+        ]
         idreg.save_registry(src, [last, pl.DataFrame(sentinels, schema=ID_REGISTRY.polars, orient="row")])
     dst = _linkage_state(ctx.data_dir)
     dst.mkdir(parents=True, exist_ok=True)

@@ -18,9 +18,21 @@ FIELD_SOURCES = ("regsosek", "dtks", "p3ke")
 
 # link fields Splink sees (inputs.RECORD_COLUMNS minus provenance); unique_id is the record's rid
 SPLINK_COLUMNS = (
-    "unique_id", "nik", "nama", "nama_depan", "nama_urut", "tgl_lahir", "jenis_kelamin", "kode_desa",
-    "kode_kec", "kode_kab", "nik_wilayah", "nik_tanggal", "no_kk", "alamat",
-)  # fmt: skip
+    "unique_id",
+    "nik",
+    "nama",
+    "nama_depan",
+    "nama_urut",
+    "tgl_lahir",
+    "jenis_kelamin",
+    "kode_desa",
+    "kode_kec",
+    "kode_kab",
+    "nik_wilayah",
+    "nik_tanggal",
+    "no_kk",
+    "alamat",
+)
 # comparisons written for Indonesian records (splink_model.py), with the link fields each reads and the
 # fields whose term frequencies (taken from the register) they use
 PRESETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

@@ -242,7 +242,11 @@ def golden_families(
     if "dasar" not in members.columns:
         members = members.with_columns(dasar=pl.lit(None, pl.String))
     heads = (
-        members.sort(["id_keluarga_dtsen", "_head", "tanggal_lahir", "id_dtsen"], descending=[False, True, False, False], nulls_last=True)
+        members.sort(
+            ["id_keluarga_dtsen", "_head", "tanggal_lahir", "id_dtsen"],
+            descending=[False, True, False, False],
+            nulls_last=True,
+        )
         .group_by("id_keluarga_dtsen", maintain_order=True)
         .agg(
             id_kepala=pl.col("id_dtsen").first(),
@@ -255,7 +259,7 @@ def golden_families(
             dilekatkan=pl.col("dasar").is_in(list(ATTACHING)).any(),
             **{c: pl.col(c).first() for c in LOCATION},
         )
-    )  # fmt: skip
+    )
     # which source families the members were seen in; the best one gives the housing/asset facts
     seen = (
         field_members.join(fam, on="id_dtsen")
@@ -292,11 +296,14 @@ def golden_families(
     chosen = (
         seen.join(with_facts.select("id_keluarga"), on="id_keluarga", how="semi")
         .with_columns(_p=pl.col("sumber").replace_strict(order, default=0, return_dtype=pl.Int64))
-        .sort(["id_keluarga_dtsen", "tanggal_data", "n", "_p", "id_keluarga"], descending=[False, True, True, True, False])
+        .sort(
+            ["id_keluarga_dtsen", "tanggal_data", "n", "_p", "id_keluarga"],
+            descending=[False, True, True, True, False],
+        )
         .unique("id_keluarga_dtsen", keep="first", maintain_order=True)
         .select("id_keluarga_dtsen", "id_keluarga")
         .join(with_facts, on="id_keluarga")
-    )  # fmt: skip
+    )
     families = heads.join(
         chosen.drop("sumber", "batch_id", "tanggal_data"), on="id_keluarga_dtsen", how="left"
     )
@@ -325,8 +332,9 @@ def _compact_provenance(base: pl.DataFrame, admin: pl.DataFrame) -> pl.DataFrame
         )
         out = out.join(
             facts.select("id_keluarga_dtsen", *[pl.col(c).alias(f"_{a}_{c}") for c in SOURCE_COLUMNS]),
-            on="id_keluarga_dtsen", how="left",
-        )  # fmt: skip
+            on="id_keluarga_dtsen",
+            how="left",
+        )
         mine, field = pl.col(f"_{a}_tanggal_data"), pl.col("tanggal_data")
         newer = (mine > field) | (field.is_null() & mine.is_not_null())
         wins = pl.col(f"_{a}_sumber").is_not_null() & (~pl.col("_ada_dasar") | newer.fill_null(False))
@@ -348,9 +356,13 @@ def family_provenance(compact: ir.Table, attributes: list[str]) -> ir.Table:
         return ibis.cases(*[(cond, u[f"_{a}_{column}"]) for cond, a in wins], else_=u[column])
 
     return u.select(
-        entitas=ibis.literal("family"), id=u.id_keluarga_dtsen, atribut=u.atribut,
-        sumber=pick("sumber"), batch_id=pick("batch_id"), tanggal_data=pick("tanggal_data"),
-    )  # fmt: skip
+        entitas=ibis.literal("family"),
+        id=u.id_keluarga_dtsen,
+        atribut=u.atribut,
+        sumber=pick("sumber"),
+        batch_id=pick("batch_id"),
+        tanggal_data=pick("tanggal_data"),
+    )
 
 
 def _va_code(va: pl.Expr) -> pl.Expr:

@@ -24,8 +24,18 @@ from dtsen.linkage.inputs import RECORD_COLUMNS, ROW_SPACE
 
 SPINE = "febrl_a"
 FEBRL_MATCH = 0.3
-FEBRL_FIELDS = ("given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state",
-                "date_of_birth", "soc_sec_id")  # fmt: skip
+FEBRL_FIELDS = (
+    "given_name",
+    "surname",
+    "street_number",
+    "address_1",
+    "address_2",
+    "suburb",
+    "postcode",
+    "state",
+    "date_of_birth",
+    "soc_sec_id",
+)
 # FEBRL fields with no DTSEN link field of their own: carried into the record table for Splink
 EXTRA = ("surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state", "date_of_birth")
 
@@ -140,9 +150,14 @@ def link_febrl4(engine: str | None = None, work: Path | None = None) -> dict[str
         )
         linked = link_records(get_engine(engine), path, root, root / "state", cfg, retrain=True)
     truth = pl.DataFrame({"a": [x for x, _ in true_links], "b": [y for _, y in true_links]})
-    person = pl.concat([records.filter(pl.col("spine")).select("rid", "id_rekaman", p=pl.col("id_rekaman")),
-                        records.filter(~pl.col("spine")).join(truth, left_on="id_rekaman", right_on="b", how="left")
-                        .select("rid", "id_rekaman", p=pl.coalesce("a", "id_rekaman"))])  # fmt: skip
+    person = pl.concat(
+        [
+            records.filter(pl.col("spine")).select("rid", "id_rekaman", p=pl.col("id_rekaman")),
+            records.filter(~pl.col("spine"))
+            .join(truth, left_on="id_rekaman", right_on="b", how="left")
+            .select("rid", "id_rekaman", p=pl.coalesce("a", "id_rekaman")),
+        ]
+    )
     assigned = person.join(linked.clusters.select("rid", "cluster"), on="rid").select("cluster", person="p")
     metrics = pairwise(assigned)
     share = linked.clusters.join(records.select("rid", "spine"), on="rid").filter(~pl.col("spine"))["metode"]

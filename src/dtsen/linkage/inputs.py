@@ -34,11 +34,34 @@ _LEADING_TITLES = rf"^(?:(?:{'|'.join(TITLE_PREFIXES)})\s+)+"
 
 # the stacked record table (records.parquet): provenance, then the link fields
 RECORD_COLUMNS = (
-    "rid", "sumber", "entitas", "id_rekaman", "batch_id", "berkas", "baris", "tanggal_data", "spine",
-    "nik", "nik_tidak_valid", "no_kk", "nama", "nama_depan", "nama_urut", "tanggal_lahir", "tgl_lahir",
-    "jenis_kelamin", "kode_desa", "kode_kec", "kode_kab", "kode_prov", "nik_wilayah", "nik_tanggal",
-    "id_keluarga", "status_hidup", "alamat",
-)  # fmt: skip
+    "rid",
+    "sumber",
+    "entitas",
+    "id_rekaman",
+    "batch_id",
+    "berkas",
+    "baris",
+    "tanggal_data",
+    "spine",
+    "nik",
+    "nik_tidak_valid",
+    "no_kk",
+    "nama",
+    "nama_depan",
+    "nama_urut",
+    "tanggal_lahir",
+    "tgl_lahir",
+    "jenis_kelamin",
+    "kode_desa",
+    "kode_kec",
+    "kode_kab",
+    "kode_prov",
+    "nik_wilayah",
+    "nik_tanggal",
+    "id_keluarga",
+    "status_hidup",
+    "alamat",
+)
 
 
 class LinkInputError(ValueError):

@@ -107,11 +107,16 @@ def _predict(db: Any, model: Model, threshold: float) -> pa.Table:
     # blocking rules from the spec, not the JSON: the JSON holds them as SQL of the dialect it was trained on
     rules = blocking_rules(model.spec)
     between = linker.inference.predict_between(
-        spine, residue, blocking_rules_to_generate_predictions=rules, threshold_match_probability=threshold,
+        spine,
+        residue,
+        blocking_rules_to_generate_predictions=rules,
+        threshold_match_probability=threshold,
         warning_mode="never",
-    )  # fmt: skip
+    )
     within = linker.inference.predict_within(
-        residue, blocking_rules_to_generate_predictions=rules, threshold_match_probability=threshold,
+        residue,
+        blocking_rules_to_generate_predictions=rules,
+        threshold_match_probability=threshold,
         warning_mode="never",
-    )  # fmt: skip
+    )
     return pa.concat_tables([_pairs(between, "spine"), _pairs(within, "residu")])

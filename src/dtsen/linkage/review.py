@@ -80,10 +80,14 @@ def decide(state_dir: Path, id_pasangan: str, keputusan: str, oleh: str | None =
     if "|" not in id_pasangan:
         raise ReviewError(f"{id_pasangan!r} is not a pair id (two record keys joined by '|')")
     row = pl.DataFrame(
-        {"id_pasangan": [id_pasangan], "keputusan": [keputusan], "oleh": [oleh or getpass.getuser()],
-         "waktu": [datetime.now(UTC)]},
+        {
+            "id_pasangan": [id_pasangan],
+            "keputusan": [keputusan],
+            "oleh": [oleh or getpass.getuser()],
+            "waktu": [datetime.now(UTC)],
+        },
         schema=REVIEW_DECISIONS.polars,
-    )  # fmt: skip
+    )
     path = decisions_path(state_dir)
     old = pl.read_parquet(path) if path.exists() else REVIEW_DECISIONS.empty()
     with atomic_file(path) as tmp:

@@ -54,16 +54,41 @@ def person_status(
     rules: list[tuple[pl.Expr, StatusPadan, pl.Expr]] = [
         (pl.col("di_dukcapil") & dead, StatusPadan.MENINGGAL, pl.lit(f"{spine_source}:status_hidup")),
         (field_dead, StatusPadan.MENINGGAL, pl.format("{}:keberadaan=meninggal", src)),
-        (pl.col("nik").is_in(ganda_niks.implode()) & pl.col("di_dukcapil"), StatusPadan.NIK_GANDA, pl.lit(f"{spine_source}:nik_ganda")),
-        (~pl.col("di_dukcapil") & ~pl.col("nik_ada").fill_null(False) & pl.col("nik_tidak_valid").fill_null(False),
-         StatusPadan.NIK_TIDAK_VALID, pl.format("{}:nik_tidak_valid", pl.col("sumber_nik").fill_null(""))),
-        (~pl.col("di_dukcapil"), StatusPadan.TIDAK_PADAN, pl.format("{}:tidak_ada_di_{}", pl.col("sumber_nik").fill_null(src), pl.lit(spine_source))),
-        (pl.col("keberadaan_lapangan") == int(Keberadaan.TIDAK_DITEMUKAN), StatusPadan.TIDAK_DITEMUKAN, pl.format("{}:keberadaan=tidak_ditemukan", src)),
+        (
+            pl.col("nik").is_in(ganda_niks.implode()) & pl.col("di_dukcapil"),
+            StatusPadan.NIK_GANDA,
+            pl.lit(f"{spine_source}:nik_ganda"),
+        ),
+        (
+            ~pl.col("di_dukcapil")
+            & ~pl.col("nik_ada").fill_null(False)
+            & pl.col("nik_tidak_valid").fill_null(False),
+            StatusPadan.NIK_TIDAK_VALID,
+            pl.format("{}:nik_tidak_valid", pl.col("sumber_nik").fill_null("")),
+        ),
+        (
+            ~pl.col("di_dukcapil"),
+            StatusPadan.TIDAK_PADAN,
+            pl.format("{}:tidak_ada_di_{}", pl.col("sumber_nik").fill_null(src), pl.lit(spine_source)),
+        ),
+        (
+            pl.col("keberadaan_lapangan") == int(Keberadaan.TIDAK_DITEMUKAN),
+            StatusPadan.TIDAK_DITEMUKAN,
+            pl.format("{}:keberadaan=tidak_ditemukan", src),
+        ),
         (moved_code, StatusPadan.PINDAH, pl.format("{}:keberadaan=pindah", src)),
         (moved_kec, StatusPadan.PINDAH, pl.format("{}:kode_kec_beda_{}", src, pl.lit(spine_source))),
-        (pl.col("keberadaan_lapangan") == int(Keberadaan.ANGGOTA_BARU), StatusPadan.ANGGOTA_BARU, pl.format("{}:keberadaan=anggota_baru", src)),
-        (~pl.col("ada_lapangan") & pl.col("keluarga_terlihat").fill_null(False), StatusPadan.ANGGOTA_BARU, pl.lit(f"{spine_source}:anggota_baru_di_kk")),
-    ]  # fmt: skip
+        (
+            pl.col("keberadaan_lapangan") == int(Keberadaan.ANGGOTA_BARU),
+            StatusPadan.ANGGOTA_BARU,
+            pl.format("{}:keberadaan=anggota_baru", src),
+        ),
+        (
+            ~pl.col("ada_lapangan") & pl.col("keluarga_terlihat").fill_null(False),
+            StatusPadan.ANGGOTA_BARU,
+            pl.lit(f"{spine_source}:anggota_baru_di_kk"),
+        ),
+    ]
     status = pl.lit(int(StatusPadan.PADAN), pl.Int8)
     bukti = pl.lit(f"{spine_source}:nik+nama+tanggal_lahir")
     for cond, code, why in reversed(rules):
@@ -72,9 +97,15 @@ def person_status(
     p = p.with_columns(status_padan=status, bukti_status=bukti)
     p = _withhold_foreign_nik(p)
     return p.drop(
-        "ada_lapangan", "sumber_lapangan", "keberadaan_lapangan", "kec_lapangan", "nik_ada", "nik_tidak_valid",
-        "sumber_nik", "keluarga_terlihat",
-    )  # fmt: skip
+        "ada_lapangan",
+        "sumber_lapangan",
+        "keberadaan_lapangan",
+        "kec_lapangan",
+        "nik_ada",
+        "nik_tidak_valid",
+        "sumber_nik",
+        "keluarga_terlihat",
+    )
 
 
 NIK_MILIK_ORANG_LAIN = "nik_milik_orang_lain"  # the register gives this NIK to another id_dtsen

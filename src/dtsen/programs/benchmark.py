@@ -16,13 +16,42 @@ import polars as pl
 from dtsen.programs.decide import decide
 
 PERSON_COLUMNS = (
-    "nik", "nama", "jenis_kelamin", "tanggal_lahir", "tempat_lahir", "umur", "tanggal_meninggal", "hubungan",
-    "hubungan_siak", "status_kawin", "agama", "hamil", "partisipasi_sekolah", "jenjang_pendidikan",
-    "kelas_tertinggi", "ijazah_tertinggi", "pendidikan_siak", "bekerja", "jam_kerja", "lapangan_usaha",
-    "status_pekerjaan", "pekerjaan_siak", "punya_npwp", "penyakit_kronis", "segmen_bpjs", "jaminan_kesehatan",
-    "sulit_melihat", "sulit_mendengar", "sulit_berjalan", "sulit_motorik_halus", "sulit_belajar",
-    "sulit_perilaku", "sulit_komunikasi", "sulit_mengurus_diri", "sulit_mengingat",
-)  # fmt: skip
+    "nik",
+    "nama",
+    "jenis_kelamin",
+    "tanggal_lahir",
+    "tempat_lahir",
+    "umur",
+    "tanggal_meninggal",
+    "hubungan",
+    "hubungan_siak",
+    "status_kawin",
+    "agama",
+    "hamil",
+    "partisipasi_sekolah",
+    "jenjang_pendidikan",
+    "kelas_tertinggi",
+    "ijazah_tertinggi",
+    "pendidikan_siak",
+    "bekerja",
+    "jam_kerja",
+    "lapangan_usaha",
+    "status_pekerjaan",
+    "pekerjaan_siak",
+    "punya_npwp",
+    "penyakit_kronis",
+    "segmen_bpjs",
+    "jaminan_kesehatan",
+    "sulit_melihat",
+    "sulit_mendengar",
+    "sulit_berjalan",
+    "sulit_motorik_halus",
+    "sulit_belajar",
+    "sulit_perilaku",
+    "sulit_komunikasi",
+    "sulit_mengurus_diri",
+    "sulit_mengingat",
+)
 REGION = ("kode_desa", "kode_kec", "kode_kab", "kode_prov", "alamat", "rt", "rw")
 
 
@@ -57,9 +86,28 @@ def golden_from_truth(synth_dir: Path, out: Path) -> tuple[Path, Path, Path]:
         .group_by("family_id")
         .agg(pl.len().cast(pl.Int16).alias("jumlah_anggota"))
     )
-    skip = {"family_id", "no_kk", "no_kk_now", "no_kk_2022", "kode_desa_2022", "urban", "culture", "size",
-            "pc_consumption", "log_consumption", "poor", "desil", "moved", "move_date", "move_reported",
-            "split_since_regsosek", "parent_family_id", "alamat_2022", "rt_2022", "rw_2022"}  # fmt: skip
+    skip = {
+        "family_id",
+        "no_kk",
+        "no_kk_now",
+        "no_kk_2022",
+        "kode_desa_2022",
+        "urban",
+        "culture",
+        "size",
+        "pc_consumption",
+        "log_consumption",
+        "poor",
+        "desil",
+        "moved",
+        "move_date",
+        "move_reported",
+        "split_since_regsosek",
+        "parent_family_id",
+        "alamat_2022",
+        "rt_2022",
+        "rw_2022",
+    }
     schema = fam.collect_schema()
     families = (
         fam.join(heads, on="family_id", how="left")
@@ -74,9 +122,12 @@ def golden_from_truth(synth_dir: Path, out: Path) -> tuple[Path, Path, Path]:
     )
     rank = pl.col("log_consumption").rank("ordinal").cast(pl.Int64)
     scores = fam.select(
-        "id_keluarga_dtsen", "kode_prov", "kode_kab", rank.alias("peringkat"),
+        "id_keluarga_dtsen",
+        "kode_prov",
+        "kode_kab",
+        rank.alias("peringkat"),
         *[pl.col("desil").alias(c) for c in ("desil_nasional", "desil_provinsi", "desil_kabkota")],
-    )  # fmt: skip
+    )
     paths = (out / "persons.parquet", out / "families.parquet", out / "scores.parquet")
     for frame, path in zip((persons, families, scores), paths, strict=True):
         frame.sink_parquet(path)

@@ -45,9 +45,15 @@ from dtsen.welfare.rankable import RANKED
 log = get_logger(__name__)
 
 ELIGIBILITY_COLUMNS = (
-    "program", "id_keluarga_dtsen", "layak", "alasan", "jumlah_penerima", "nilai_tahunan", "kode_prov",
+    "program",
+    "id_keluarga_dtsen",
+    "layak",
+    "alasan",
+    "jumlah_penerima",
+    "nilai_tahunan",
+    "kode_prov",
     "kode_kab",
-)  # fmt: skip
+)
 PERSON_REQUIRED = ("id_dtsen", "id_keluarga_dtsen", "nik", "status_hidup", "tanggal_meninggal")
 FAMILY_REQUIRED = ("id_keluarga_dtsen", "no_kk", "id_kepala", "kode_prov", "kode_kab")
 SCORE_REQUIRED = ("id_keluarga_dtsen", "peringkat", *DESIL_COLUMNS)
@@ -258,18 +264,27 @@ class _Evaluator:
             ibis.ifelse(n_hidup == 0, "tanpa_anggota_hidup", ibis.null("string")),
         ]
         for k in program.keep:
-            reasons.append(ibis.ifelse(f._kept & f[f"_t_{k.code}"].fill_null(False), f"pertahankan_{k.code}",
-                                       ibis.null("string")))  # fmt: skip
+            reasons.append(
+                ibis.ifelse(
+                    f._kept & f[f"_t_{k.code}"].fill_null(False), f"pertahankan_{k.code}", ibis.null("string")
+                )
+            )
         if program.benefit == "components":
             for c in program.components:
-                reasons.append(ibis.ifelse(f[f"_k_{c.code}"].fill_null(False), f"komponen_{c.code}",
-                                           ibis.null("string")))  # fmt: skip
+                reasons.append(
+                    ibis.ifelse(f[f"_k_{c.code}"].fill_null(False), f"komponen_{c.code}", ibis.null("string"))
+                )
             reasons.append(
                 ibis.ifelse((n_hidup > 0) & (f._n_persons == 0), "tanpa_komponen", ibis.null("string"))
             )
             if program.max_persons is not None:
-                reasons.append(ibis.ifelse(f._n_cocok.fill_null(0) > program.max_persons,
-                                           f"batas_{program.max_persons}_orang", ibis.null("string")))  # fmt: skip
+                reasons.append(
+                    ibis.ifelse(
+                        f._n_cocok.fill_null(0) > program.max_persons,
+                        f"batas_{program.max_persons}_orang",
+                        ibis.null("string"),
+                    )
+                )
         for ex in exclusions:
             reasons.append(ibis.ifelse(f[f"_f_{ex.code}"], ex.reason, ibis.null("string")))
         reasons.append(ibis.ifelse(over_quota, "di_luar_kuota", ibis.null("string")))
@@ -458,8 +473,10 @@ def _beneficiaries(ev: _Evaluator, program: Program, decided: ir.Table) -> ir.Ta
         persons = persons.mutate(_nilai_orang=persons.nilai)
     else:
         persons = ev.member_persons(program)
-        persons = persons.mutate(komponen=ibis.coalesce(persons._tetap, "anggota"),
-                                 _nilai_orang=ibis.literal(program.member_amount, "int64"))  # fmt: skip
+        persons = persons.mutate(
+            komponen=ibis.coalesce(persons._tetap, "anggota"),
+            _nilai_orang=ibis.literal(program.member_amount, "int64"),
+        )
     t = persons.inner_join(d, persons.id_keluarga_dtsen == d._did)
     if program.benefit == "members":
         t = t.filter(t._in_target | (t._kept & t._tetap.notnull()))  # kept families: only the patients

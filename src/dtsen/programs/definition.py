@@ -52,8 +52,14 @@ SCORE_COLUMNS: dict[str, DType] = {
 DESIL_COLUMNS = ("desil_nasional", "desil_provinsi", "desil_kabkota")
 # Fields a beneficiary list may carry besides person/family/score columns.
 LIST_EXTRA_KELUARGA = (
-    "nik_kepala", "nama_kepala", "jumlah_penerima", "nilai_tahunan", "nilai_per_tahap", "komponen", "alasan",
-)  # fmt: skip
+    "nik_kepala",
+    "nama_kepala",
+    "jumlah_penerima",
+    "nilai_tahunan",
+    "nilai_per_tahap",
+    "komponen",
+    "alasan",
+)
 LIST_EXTRA_ORANG = ("komponen", "nilai_tahunan", "nilai_per_tahap", "no_kk_keluarga")
 
 

@@ -488,10 +488,16 @@ class PenyakitKronis(CodeList):
 
 _CATASTROPHIC = frozenset(
     {
-        PenyakitKronis.JANTUNG, PenyakitKronis.KANKER, PenyakitKronis.GAGAL_GINJAL, PenyakitKronis.STROKE,
-        PenyakitKronis.THALASEMIA, PenyakitKronis.LEUKEMIA, PenyakitKronis.HAEMOFILIA, PenyakitKronis.SIROSIS_HATI,
+        PenyakitKronis.JANTUNG,
+        PenyakitKronis.KANKER,
+        PenyakitKronis.GAGAL_GINJAL,
+        PenyakitKronis.STROKE,
+        PenyakitKronis.THALASEMIA,
+        PenyakitKronis.LEUKEMIA,
+        PenyakitKronis.HAEMOFILIA,
+        PenyakitKronis.SIROSIS_HATI,
     }
-)  # fmt: skip
+)
 
 
 class JaminanKesehatan(CodeList):
@@ -592,10 +598,40 @@ class PekerjaanSIAK(CodeList):
 CODE_LISTS: dict[str, type[CodeList]] = {
     cls.__name__: cls
     for cls in (
-        StatusKK, StatusBangunan, BuktiKepemilikan, Lantai, Dinding, Atap, SumberAirMinum, SumberPenerangan,
-        DayaListrik, BahanBakarMasak, FasilitasBAB, JenisKloset, PembuanganTinja, Aset, Ternak, ProgramBansos,
-        Keberadaan, JenisKelamin, StatusKawin, HubunganKeluarga, PartisipasiSekolah, JenjangPendidikan,
-        IjazahTertinggi, LapanganUsaha, StatusPekerjaan, OmzetUsaha, FungsiTubuh, TingkatKesulitan,
-        PenyakitKronis, JaminanKesehatan, SegmenBPJS, Agama, PendidikanSIAK, HubunganSIAK, PekerjaanSIAK,
+        StatusKK,
+        StatusBangunan,
+        BuktiKepemilikan,
+        Lantai,
+        Dinding,
+        Atap,
+        SumberAirMinum,
+        SumberPenerangan,
+        DayaListrik,
+        BahanBakarMasak,
+        FasilitasBAB,
+        JenisKloset,
+        PembuanganTinja,
+        Aset,
+        Ternak,
+        ProgramBansos,
+        Keberadaan,
+        JenisKelamin,
+        StatusKawin,
+        HubunganKeluarga,
+        PartisipasiSekolah,
+        JenjangPendidikan,
+        IjazahTertinggi,
+        LapanganUsaha,
+        StatusPekerjaan,
+        OmzetUsaha,
+        FungsiTubuh,
+        TingkatKesulitan,
+        PenyakitKronis,
+        JaminanKesehatan,
+        SegmenBPJS,
+        Agama,
+        PendidikanSIAK,
+        HubunganSIAK,
+        PekerjaanSIAK,
     )
-}  # fmt: skip
+}

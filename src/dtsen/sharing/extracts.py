@@ -274,15 +274,38 @@ def create_extract(
     finally:
         temporary.unlink(missing_ok=True)
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    extract = AccessExtract(request_id=req.id, format=fmt, level=req.level, snapshot_ref=source.ref, rows=rows,
-                            sha256=sha, path=relative, created_at=moment, created_by=principal.name, downloads=0)  # fmt: skip
+    extract = AccessExtract(
+        request_id=req.id,
+        format=fmt,
+        level=req.level,
+        snapshot_ref=source.ref,
+        rows=rows,
+        sha256=sha,
+        path=relative,
+        created_at=moment,
+        created_by=principal.name,
+        downloads=0,
+    )
     with session.begin_nested():
         session.add(extract)
         session.flush()
-        audit.record(session, **principal.audit_fields(), action="export", resource="access_extract",
-                     purpose="ekstrak_akses", occurred_at=moment,
-                     detail={"nomor": req.nomor, "extract": extract.id, "level": req.level, "format": fmt,
-                             "rows": rows, "snapshot": source.ref, "sha256": sha})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="export",
+            resource="access_extract",
+            purpose="ekstrak_akses",
+            occurred_at=moment,
+            detail={
+                "nomor": req.nomor,
+                "extract": extract.id,
+                "level": req.level,
+                "format": fmt,
+                "rows": rows,
+                "snapshot": source.ref,
+                "sha256": sha,
+            },
+        )
     return extract
 
 
@@ -322,9 +345,20 @@ def download(
             .where(AccessExtract.id == extract.id)
             .values(downloads=AccessExtract.downloads + 1, last_download_at=moment)
         )
-        audit.record(session, **principal.audit_fields(), action="download", resource="access_extract",
-                     purpose="unduh_ekstrak", occurred_at=moment,
-                     detail={"nomor": req.nomor, "extract": extract.id, "rows": extract.rows, "sha256": extract.sha256})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="download",
+            resource="access_extract",
+            purpose="unduh_ekstrak",
+            occurred_at=moment,
+            detail={
+                "nomor": req.nomor,
+                "extract": extract.id,
+                "rows": extract.rows,
+                "sha256": extract.sha256,
+            },
+        )
     session.refresh(extract)
     return req, extract, path
 

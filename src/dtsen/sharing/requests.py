@@ -75,15 +75,33 @@ AKSES = Workflow(
     ),
     (
         Transition("mulai_telaah", N_("Mulai telaah teknis"), ("diajukan",), "telaah_teknis", ADMIN),
-        Transition("lulus_teknis", N_("Lulus telaah teknis"), ("telaah_teknis",), "telaah_substantif", ADMIN,
-                   requires=("catatan",)),
-        Transition("setujui", N_("Setujui permintaan"), ("telaah_substantif",), "disetujui", KEMENSOS,
-                   requires=("alasan",)),
-        Transition("tolak", N_("Tolak permintaan"), ("diajukan", "telaah_teknis", "telaah_substantif"), "ditolak",
-                   REVIEWERS, requires=("alasan",)),
+        Transition(
+            "lulus_teknis",
+            N_("Lulus telaah teknis"),
+            ("telaah_teknis",),
+            "telaah_substantif",
+            ADMIN,
+            requires=("catatan",),
+        ),
+        Transition(
+            "setujui",
+            N_("Setujui permintaan"),
+            ("telaah_substantif",),
+            "disetujui",
+            KEMENSOS,
+            requires=("alasan",),
+        ),
+        Transition(
+            "tolak",
+            N_("Tolak permintaan"),
+            ("diajukan", "telaah_teknis", "telaah_substantif"),
+            "ditolak",
+            REVIEWERS,
+            requires=("alasan",),
+        ),
         Transition("kedaluwarsa", N_("Akhiri (masa berlaku habis)"), ("disetujui",), "kedaluwarsa", ADMIN),
     ),
-)  # fmt: skip
+)
 AKSES.check()
 SYSTEM = Principal(kind="system", name="akses", role=Role.ADMIN_BPS)
 
@@ -148,9 +166,12 @@ class AccessExpiredError(CaseError):
 
     def __init__(self, until: str) -> None:
         super().__init__(
-            N_("Masa berlaku akses permintaan ini sudah berakhir pada %(tanggal)s: data tidak dapat diunduh "
-               "lagi. Ajukan permintaan baru bila masih diperlukan."), tanggal=until,
-        )  # fmt: skip
+            N_(
+                "Masa berlaku akses permintaan ini sudah berakhir pada %(tanggal)s: data tidak dapat diunduh "
+                "lagi. Ajukan permintaan baru bila masih diperlukan."
+            ),
+            tanggal=until,
+        )
 
 
 class AccessInactiveError(CaseError):
@@ -330,18 +351,35 @@ def file_request(
     digest = uploads.store_bytes(content, root)
     moment = _now(now)
     row = AccessRequest(
-        nomor=_number(session, moment), pemohon=owner(principal), state=AKSES.initial, version=1,
-        pernyataan_sha256=digest, pernyataan_mime=mime, reviews=[], created_at=moment, updated_at=moment,
+        nomor=_number(session, moment),
+        pemohon=owner(principal),
+        state=AKSES.initial,
+        version=1,
+        pernyataan_sha256=digest,
+        pernyataan_mime=mime,
+        reviews=[],
+        created_at=moment,
+        updated_at=moment,
         **values,
-    )  # fmt: skip
+    )
     try:
         with session.begin_nested():
             session.add(row)
             session.flush()
-            audit.record(session, **principal.audit_fields(), action="create", resource=RESOURCE,
-                         purpose="akses_data", occurred_at=moment,
-                         detail={"nomor": row.nomor, "level": row.level, "regions": row.regions[:20],
-                                 "pernyataan": digest})  # fmt: skip
+            audit.record(
+                session,
+                **principal.audit_fields(),
+                action="create",
+                resource=RESOURCE,
+                purpose="akses_data",
+                occurred_at=moment,
+                detail={
+                    "nomor": row.nomor,
+                    "level": row.level,
+                    "regions": row.regions[:20],
+                    "pernyataan": digest,
+                },
+            )
     except IntegrityError:
         raise AccessConflictError from None
     return row
@@ -352,17 +390,35 @@ def is_reviewer(principal: Principal) -> bool:
     return role_has(principal.role, "access.review")
 
 
-def get_request(session: Session, principal: Principal, request_id: int, *, purpose: str = "akses_data",
-                audited: bool = True) -> AccessRequest:  # fmt: skip
+def get_request(
+    session: Session,
+    principal: Principal,
+    request_id: int,
+    *,
+    purpose: str = "akses_data",
+    audited: bool = True,
+) -> AccessRequest:
     """A request its filer or a reviewer may see; anyone else gets 404 (audited), as for a missing one."""
     row = session.get(AccessRequest, request_id)
     if row is None or not (is_reviewer(principal) or row.pemohon == owner(principal)):
-        audit.record(session, **principal.audit_fields(), action="read_denied", resource=RESOURCE,
-                     purpose=purpose, detail={"id": request_id})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="read_denied",
+            resource=RESOURCE,
+            purpose=purpose,
+            detail={"id": request_id},
+        )
         raise AccessNotFoundError
     if audited:
-        audit.record(session, **principal.audit_fields(), action="read", resource=RESOURCE,
-                     purpose=purpose, detail={"nomor": row.nomor})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="read",
+            resource=RESOURCE,
+            purpose=purpose,
+            detail={"nomor": row.nomor},
+        )
     return row
 
 
@@ -407,19 +463,34 @@ def act(
             N_("Tindakan ini tidak dapat dilakukan pada permintaan berstatus %(state)s."), state=row.state
         )
     if principal.role not in transition.roles:
-        audit.record(session, **principal.audit_fields(), action="access_denied", resource=RESOURCE,
-                     purpose="telaah_akses", detail={"nomor": row.nomor, "action": action})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="access_denied",
+            resource=RESOURCE,
+            purpose="telaah_akses",
+            detail={"nomor": row.nomor, "action": action},
+        )
         raise CaseRefusedError(N_("Langkah telaah ini bukan wewenang peran Anda."))
     given = {name: str((fields or {}).get(name) or "").strip()[:4000] for name in transition.requires}
     missing = {name: (N_("Wajib diisi."), {}) for name, value in given.items() if not value}
     if missing:
         raise CaseInvalidError(missing)
     moment = _now(now)
-    review = {"action": action, "from": row.state, "to": transition.target, "actor": principal.name,
-              "role": principal.role.value if principal.role else None, "at": moment.isoformat(),
-              "catatan": given.get("catatan") or given.get("alasan") or ""}  # fmt: skip
-    values: dict[str, Any] = {"state": transition.target, "updated_at": moment,
-                              "reviews": [*list(row.reviews or []), review]}  # fmt: skip
+    review = {
+        "action": action,
+        "from": row.state,
+        "to": transition.target,
+        "actor": principal.name,
+        "role": principal.role.value if principal.role else None,
+        "at": moment.isoformat(),
+        "catatan": given.get("catatan") or given.get("alasan") or "",
+    }
+    values: dict[str, Any] = {
+        "state": transition.target,
+        "updated_at": moment,
+        "reviews": [*list(row.reviews or []), review],
+    }
     if "alasan" in given:
         values["alasan"] = given["alasan"]
     with session.begin_nested():
@@ -438,10 +509,15 @@ def act(
             pdf = render_bast(session, row, lang=lang)
             row.bast_sha256 = uploads.store_bytes(pdf, root)
             session.flush()
-        audit.record(session, **principal.audit_fields(), action="transition", resource=RESOURCE,
-                     purpose="telaah_akses", occurred_at=moment,
-                     detail={"nomor": row.nomor, "action": action, "to": transition.target,
-                             "bast": row.bast_sha256})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="transition",
+            resource=RESOURCE,
+            purpose="telaah_akses",
+            occurred_at=moment,
+            detail={"nomor": row.nomor, "action": action, "to": transition.target, "bast": row.bast_sha256},
+        )
     return row
 
 
@@ -453,9 +529,13 @@ def expire_due(session: Session, now: datetime | None = None) -> int:
     a request another run moved first (version or state changed) is skipped, not an error. Access never
     waits for this: every extract and download checks the dates itself (:func:`check_usable`)."""
     day = today(now)
-    due = list(session.scalars(
-        select(AccessRequest.id).where(AccessRequest.state == "disetujui", AccessRequest.valid_until < day)
-    ))  # fmt: skip
+    due = list(
+        session.scalars(
+            select(AccessRequest.id).where(
+                AccessRequest.state == "disetujui", AccessRequest.valid_until < day
+            )
+        )
+    )
     moved = 0
     for request_id in due:
         row = session.get(AccessRequest, request_id)
@@ -470,8 +550,9 @@ def expire_due(session: Session, now: datetime | None = None) -> int:
     return moved
 
 
-def check_usable(session: Session, principal: Principal, row: AccessRequest, what: str,
-                 now: datetime | None = None) -> None:  # fmt: skip
+def check_usable(
+    session: Session, principal: Principal, row: AccessRequest, what: str, now: datetime | None = None
+) -> None:
     """Refuse (audited, nothing else written) an extract or download outside the approved validity."""
     day = today(now)
     error: CaseError | None = None
@@ -481,9 +562,15 @@ def check_usable(session: Session, principal: Principal, row: AccessRequest, wha
         error = AccessInactiveError()
     if error is None:
         return
-    audit.record(session, **principal.audit_fields(), action="access_denied", resource=RESOURCE,
-                 purpose=what, occurred_at=_now(now),
-                 detail={"nomor": row.nomor, "reason": "expired" if error.status == 410 else "inactive"})  # fmt: skip
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="access_denied",
+        resource=RESOURCE,
+        purpose=what,
+        occurred_at=_now(now),
+        detail={"nomor": row.nomor, "reason": "expired" if error.status == 410 else "inactive"},
+    )
     raise error
 
 
@@ -520,6 +607,12 @@ def bast_pdf(
         raise CaseStateError(N_("BAST baru tersedia setelah permintaan disetujui."))
     path = uploads.path_of(root, row.bast_sha256)
     pdf = path.read_bytes() if path.exists() else render_bast(session, row, lang=lang)
-    audit.record(session, **principal.audit_fields(), action="export", resource=RESOURCE, purpose="bast",
-                 detail={"nomor": row.nomor, "sha256": hashlib.sha256(pdf).hexdigest()})  # fmt: skip
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="export",
+        resource=RESOURCE,
+        purpose="bast",
+        detail={"nomor": row.nomor, "sha256": hashlib.sha256(pdf).hexdigest()},
+    )
     return row, pdf

@@ -178,10 +178,18 @@ def ingest(
 
 
 def _run(
-    m: Mapping, paths: list[Path], hashes: dict[Path, str], staging: Path, batch_id: str, now: datetime,
-    engine_name: str | None, encoding: str | None, actor: str | None, notes: list[str],
+    m: Mapping,
+    paths: list[Path],
+    hashes: dict[Path, str],
+    staging: Path,
+    batch_id: str,
+    now: datetime,
+    engine_name: str | None,
+    encoding: str | None,
+    actor: str | None,
+    notes: list[str],
     progress: Callable[[str], None] | None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     eng = get_engine(engine_name)
     eng.keep_in_lists()  # the conform pass projects a hundred of them (code lists, yes/no spellings)
     prefixes, region_codes, prefix_codes = reference_tables(eng)
@@ -216,12 +224,20 @@ def _run(
         quarantine.append(_quarantine_rows(staged, errors, landed, m, dupes))
         files_meta.append(
             {
-                "name": staged.berkas, "sha256": hashes[path], "bytes": path.stat().st_size, "landed": f"landing/{landed.name}",
-                "rows": staged.rows + len(staged.rejects), "rows_staged": staged.rows, "structural_rejects": len(staged.rejects), "encoding": staged.encoding,
-                "delimiter": staged.delimiter, "fast_path": staged.fast_path, "notes": staged.notes,
+                "name": staged.berkas,
+                "sha256": hashes[path],
+                "bytes": path.stat().st_size,
+                "landed": f"landing/{landed.name}",
+                "rows": staged.rows + len(staged.rejects),
+                "rows_staged": staged.rows,
+                "structural_rejects": len(staged.rejects),
+                "encoding": staged.encoding,
+                "delimiter": staged.delimiter,
+                "fast_path": staged.fast_path,
+                "notes": staged.notes,
                 "duplicate_rows": len(dupes),
             }
-        )  # fmt: skip
+        )
         per_file.append({"berkas": staged.berkas, "accepted": accepted, "errors": errors, "staged": staged})
     q = pa.concat_tables(quarantine) if quarantine else SOURCE_QUARANTINE.arrow.empty_table()
     import pyarrow.parquet as pq
@@ -312,12 +328,15 @@ def _duplicate_rows(files: list[tuple[StagedFile, Path]]) -> list[list[Reject]]:
             where = "" if first_f == i else f" of {files[first_f][0].berkas}"
             found[i].append(
                 Reject(
-                    staged.berkas, baris, None, "duplicate_row",
+                    staged.berkas,
+                    baris,
+                    None,
+                    "duplicate_row",
                     f"{staged.berkas}: {unit} {baris}: identical in every column to {unit} {first_baris}{where}; "
                     "kept and linked to the same person",
                     raw.get(baris, ""),
                 )
-            )  # fmt: skip
+            )
     return found
 
 
@@ -433,10 +452,15 @@ def _quarantine_rows(
             where = f"{kolom} ({atribut})" if kolom else atribut
             rows.append(
                 {
-                    "berkas": staged.berkas, "baris": baris, "kolom": kolom, "atribut": atribut, "kode": code,
-                    "pesan": f"{staged.berkas}: {unit} {baris}: {where}: {code.replace('_', ' ')}", "raw": lines.get(baris, ""),
+                    "berkas": staged.berkas,
+                    "baris": baris,
+                    "kolom": kolom,
+                    "atribut": atribut,
+                    "kode": code,
+                    "pesan": f"{staged.berkas}: {unit} {baris}: {where}: {code.replace('_', ' ')}",
+                    "raw": lines.get(baris, ""),
                 }
-            )  # fmt: skip
+            )
     return pa.Table.from_pylist(rows, schema=SOURCE_QUARANTINE.arrow)
 
 

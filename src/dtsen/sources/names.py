@@ -47,21 +47,66 @@ TITLE_PREFIXES = [
     "ALMARHUMAH",
 ]
 TITLE_SUFFIXES = [
-    r"S\.?\s?PD\.?\s?I", r"S\.?\s?PD", r"S\.?\s?E", r"S\.?\s?KOM", r"S\.?\s?H", r"S\.?\s?T", r"S\.?\s?SOS",
-    r"S\.?\s?AG", r"S\.?\s?IP", r"S\.?\s?KEP", r"S\.?\s?FARM", r"S\.?\s?KED", r"S\.?\s?SI", r"S\.?\s?HUT",
-    r"S\.?\s?P", r"S\.?\s?PT", r"A\.?\s?MD(?:\.?\s?KEP)?", r"AMD", r"M\.?\s?M", r"M\.?\s?PD", r"M\.?\s?SI",
-    r"M\.?\s?KES", r"M\.?\s?SC", r"M\.?\s?T", r"M\.?\s?H", r"M\.?\s?AG", r"SE", r"SH", r"ST",
+    r"S\.?\s?PD\.?\s?I",
+    r"S\.?\s?PD",
+    r"S\.?\s?E",
+    r"S\.?\s?KOM",
+    r"S\.?\s?H",
+    r"S\.?\s?T",
+    r"S\.?\s?SOS",
+    r"S\.?\s?AG",
+    r"S\.?\s?IP",
+    r"S\.?\s?KEP",
+    r"S\.?\s?FARM",
+    r"S\.?\s?KED",
+    r"S\.?\s?SI",
+    r"S\.?\s?HUT",
+    r"S\.?\s?P",
+    r"S\.?\s?PT",
+    r"A\.?\s?MD(?:\.?\s?KEP)?",
+    r"AMD",
+    r"M\.?\s?M",
+    r"M\.?\s?PD",
+    r"M\.?\s?SI",
+    r"M\.?\s?KES",
+    r"M\.?\s?SC",
+    r"M\.?\s?T",
+    r"M\.?\s?H",
+    r"M\.?\s?AG",
+    r"SE",
+    r"SH",
+    r"ST",
     # bachelor's, master's and doctor's degrees written the English way: dotted only (BA is a name)
-    r"B\.\s?A", r"B\.\s?SC", r"M\.\s?A", r"PH\.\s?D", r"S\.\s?S", r"S\.?\s?PSI", r"S\.?\s?KM",
-]  # fmt: skip
+    r"B\.\s?A",
+    r"B\.\s?SC",
+    r"M\.\s?A",
+    r"PH\.\s?D",
+    r"S\.\s?S",
+    r"S\.?\s?PSI",
+    r"S\.?\s?KM",
+]
 _SUFFIX_ALT = "|".join(TITLE_SUFFIXES)
 SUFFIX_RE = rf"(?:,\s*|\s+)((?:{_SUFFIX_ALT})\.?(?:[\s,]+(?:{_SUFFIX_ALT})\.?)*)\s*$"
 PREFIX_RE = rf"^((?:(?:{'|'.join(TITLE_PREFIXES)})\.?\s+)+)"
 # canonical spellings for matching (the original spelling stays in nama_asli)
 MUHAMMAD_SPELLINGS = [
-    "MUHAMAD", "MOHAMAD", "MOHAMMAD", "MOHAMMED", "MOCHAMAD", "MOCHAMMAD", "MUCHAMAD", "MUCHAMMAD",
-    "MUHAMMED", "MOHAMED", "MOCH", "MOH", "MUH", "MHD", "MUHD", "MOHD",
-]  # fmt: skip
+    "MUHAMAD",
+    "MOHAMAD",
+    "MOHAMMAD",
+    "MOHAMMED",
+    "MOCHAMAD",
+    "MOCHAMMAD",
+    "MUCHAMAD",
+    "MUCHAMMAD",
+    "MUHAMMED",
+    "MOHAMED",
+    "MOCH",
+    "MOH",
+    "MUH",
+    "MHD",
+    "MUHD",
+    "MOHD",
+]
 NAME_CANON: list[tuple[str, str]] = [
     (rf"\b(?:{'|'.join(MUHAMMAD_SPELLINGS)})\b", "MUHAMMAD"),
     (r"^M\s+", "MUHAMMAD "),
@@ -80,10 +125,31 @@ ZERO_WIDTH = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
 ZERO_WIDTH_RE = f"[{ZERO_WIDTH}]"
 # Latin letters that Unicode does not decompose (NFKD leaves them whole), spelled as ASCII names do
 LATIN_EXTRA = {
-    "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d", "Ð": "D", "ð": "d",
-    "Ł": "L", "ł": "l", "Þ": "TH", "þ": "th", "ı": "i", "Ħ": "H", "ħ": "h", "Ŋ": "NG", "ŋ": "ng",
-    "ĸ": "q", "Ŧ": "T", "ŧ": "t", "ß": "ss", "ẞ": "SS",
-}  # fmt: skip
+    "Æ": "AE",
+    "æ": "ae",
+    "Œ": "OE",
+    "œ": "oe",
+    "Ø": "O",
+    "ø": "o",
+    "Đ": "D",
+    "đ": "d",
+    "Ð": "D",
+    "ð": "d",
+    "Ł": "L",
+    "ł": "l",
+    "Þ": "TH",
+    "þ": "th",
+    "ı": "i",
+    "Ħ": "H",
+    "ħ": "h",
+    "Ŋ": "NG",
+    "ŋ": "ng",
+    "ĸ": "q",
+    "Ŧ": "T",
+    "ŧ": "t",
+    "ß": "ss",
+    "ẞ": "SS",
+}
 
 
 def _confusables() -> dict[str, str]:

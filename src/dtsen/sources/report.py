@@ -143,10 +143,12 @@ def write_html(report: dict[str, Any], out: Path) -> None:
     cards = "".join(
         f"<div class=card><b>{report[k]:,}</b><span>{label}</span></div>"
         for k, label in (
-            ("rows_read", "baris dibaca"), ("accepted", "diterima"), ("accepted_with_warnings", "diterima dengan peringatan"),
+            ("rows_read", "baris dibaca"),
+            ("accepted", "diterima"),
+            ("accepted_with_warnings", "diterima dengan peringatan"),
             ("rejected", "ditolak (karantina)"),
         )
-    )  # fmt: skip
+    )
     nik = (
         f"<p>NIK valid: {100 * report['nik_valid_rate']:.2f}%</p>"
         if report.get("nik_valid_rate") is not None

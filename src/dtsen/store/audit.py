@@ -239,9 +239,11 @@ def record_many(session: Session, entries: list[dict[str, Any]]) -> int:
     if not entries:
         return 0
     head = session.execute(
-        update(_HEAD).where(_HEAD.c.id == 1).values(row_count=_HEAD.c.row_count + len(entries))
+        update(_HEAD)
+        .where(_HEAD.c.id == 1)
+        .values(row_count=_HEAD.c.row_count + len(entries))
         .returning(_HEAD.c.last_hash)
-    ).one_or_none()  # fmt: skip
+    ).one_or_none()
     if head is None:
         raise RuntimeError("audit_chain_head is missing: create the database with `dtsen db upgrade`")
     rows: list[dict[str, Any]] = []

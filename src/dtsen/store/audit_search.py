@@ -143,8 +143,16 @@ def make_filter(
             raise ValueError(f"{field} must be timezone-aware")
     if since is not None and until is not None and since >= until:
         raise FilterError("sampai", "range_reversed")
-    return TrailFilter(actor=actor, actor_role=role, action=checked_action, resource=checked_resource,
-                       subject_ref=ref, region=checked_region, since=since, until=until)  # fmt: skip
+    return TrailFilter(
+        actor=actor,
+        actor_role=role,
+        action=checked_action,
+        resource=checked_resource,
+        subject_ref=ref,
+        region=checked_region,
+        since=since,
+        until=until,
+    )
 
 
 def _region_condition(prefix: str) -> ColumnElement[bool]:
@@ -215,8 +223,15 @@ def search(
     detail: dict[str, Any] = {"saringan": filters.described(), "hasil": len(entries)}
     if before_id is not None:
         detail["sebelum"] = before_id
-    audit.record(session, **principal.audit_fields(), action="read", resource=RESOURCE,
-                 subject=filters.subject_ref, purpose=purpose, detail=detail)  # fmt: skip
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="read",
+        resource=RESOURCE,
+        subject=filters.subject_ref,
+        purpose=purpose,
+        detail=detail,
+    )
     return TrailPage(entries, entries[-1].id if len(found) > limit else None)
 
 
@@ -230,9 +245,15 @@ def record_export(
 ) -> int:
     """Record an export of the filtered trail and return the id of that entry: the export covers the rows
     before it (:func:`export_rows` with ``below_id``), so what was exported is exactly what was logged."""
-    entry = audit.record(session, **principal.audit_fields(), action="export", resource=RESOURCE,
-                         subject=filters.subject_ref, purpose=purpose,
-                         detail={"saringan": filters.described(), "format": fmt})  # fmt: skip
+    entry = audit.record(
+        session,
+        **principal.audit_fields(),
+        action="export",
+        resource=RESOURCE,
+        subject=filters.subject_ref,
+        purpose=purpose,
+        detail={"saringan": filters.described(), "format": fmt},
+    )
     return entry.id
 
 

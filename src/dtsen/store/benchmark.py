@@ -179,7 +179,7 @@ def workload(url: str, size: int = 2000) -> Workload:
             )
     finally:
         engine.dispose()
-    return Workload([(r.nik, r.nama) for r in rows if r.nama], list(staff), kab, int(families))  # fmt: skip
+    return Workload([(r.nik, r.nama) for r in rows if r.nama], list(staff), kab, int(families))
 
 
 def staff_users(url: str, kab: str, count: int) -> list[tuple[str, str]]:
@@ -195,9 +195,16 @@ def staff_users(url: str, kab: str, count: int) -> list[tuple[str, str]]:
     try:
         with session_scope(engine=engine) as session:
             for username, password in users:
-                accounts.create_user(session, username=username, full_name="Bench Dinsos", role="dinsos",
-                                     regions=[kab], password=password, now=datetime.now(UTC),
-                                     actor={"actor": "bench:serve", "actor_role": None})  # fmt: skip
+                accounts.create_user(
+                    session,
+                    username=username,
+                    full_name="Bench Dinsos",
+                    role="dinsos",
+                    regions=[kab],
+                    password=password,
+                    now=datetime.now(UTC),
+                    actor={"actor": "bench:serve", "actor_role": None},
+                )
     finally:
         engine.dispose()
     return users
@@ -225,11 +232,26 @@ def start_server(
         **BENCH_ENV,  # the public pages' own bench settings: challenge off, Cek Status limits out of reach
         "DTSEN_LOG_LEVEL": "WARNING",
     }
-    command = [sys.executable, "-m", "dtsen.cli.main", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "dtsen.cli.main",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
     with log_file.open("ab") as log_handle:
-        return subprocess.Popen(command, env=env, start_new_session=True,  # noqa: S603 - our own CLI
-                                stdout=log_handle, stderr=subprocess.STDOUT)  # fmt: skip
+        return subprocess.Popen(  # noqa: S603 - our own CLI
+            command,
+            env=env,
+            start_new_session=True,
+            stdout=log_handle,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def wait_ready(base: str, server: subprocess.Popen[bytes], log_file: Path, timeout: float = 300) -> None:
@@ -293,8 +315,16 @@ class PhaseResult:
 Request = Callable[[Any, int], Awaitable[bool | None]]  # (client, i) -> content ok? (None: not checked)
 
 
-async def drive(client: Any, request: Request, rate: float, seconds: float, *, warmup: float = 2.0,
-                max_in_flight: int = 256, grace: float = 15.0) -> PhaseResult:  # fmt: skip
+async def drive(
+    client: Any,
+    request: Request,
+    rate: float,
+    seconds: float,
+    *,
+    warmup: float = 2.0,
+    max_in_flight: int = 256,
+    grace: float = 15.0,
+) -> PhaseResult:
     """Send ``rate`` x ``seconds`` requests at fixed times (after a short unmeasured warm-up). Requests
     still unanswered ``grace`` seconds after the last send are cancelled and counted as errors, so a
     stalled server ends the phase instead of the bench waiting on it."""
@@ -365,8 +395,9 @@ async def _drained(base: str, timeout: float = 60.0) -> None:
             await asyncio.sleep(0.5)
 
 
-async def run_load(base: str, work: Workload, users: list[tuple[str, str]], rate: float,
-                   seconds: float) -> dict[str, dict[str, Any]]:  # fmt: skip
+async def run_load(
+    base: str, work: Workload, users: list[tuple[str, str]], rate: float, seconds: float
+) -> dict[str, dict[str, Any]]:
     import httpx
 
     from dtsen.store.loadgen import LoopbackClient
@@ -395,9 +426,16 @@ async def run_load(base: str, work: Workload, users: list[tuple[str, str]], rate
     async def cek(client: Any, i: int) -> bool:
         nik, nama = work.citizens[i % len(work.citizens)]
         miss = i % 5 == 4
-        answer = await client.post_form("/cek-status", {
-            "csrf_token": token, "cara": "nik", "nik": nik, "nama": "SALAH NAMA ORANG" if miss else nama,
-        }, headers={"cookie": cookie})  # fmt: skip
+        answer = await client.post_form(
+            "/cek-status",
+            {
+                "csrf_token": token,
+                "cara": "nik",
+                "nik": nik,
+                "nama": "SALAH NAMA ORANG" if miss else nama,
+            },
+            headers={"cookie": cookie},
+        )
         if answer.status != 200:
             return False
         expected = b'data-hasil="tidak_ditemukan"' if miss else b'data-hasil="ditemukan"'
@@ -409,8 +447,10 @@ async def run_load(base: str, work: Workload, users: list[tuple[str, str]], rate
     for username, password in users:
         async with httpx.AsyncClient(base_url=base, timeout=10.0) as login:
             login_token = await _form_token(login, "/masuk")
-            signed_in = await login.post("/masuk", data={"username": username, "password": password,
-                                                         "csrf_token": login_token, "next": "/staf"})  # fmt: skip
+            signed_in = await login.post(
+                "/masuk",
+                data={"username": username, "password": password, "csrf_token": login_token, "next": "/staf"},
+            )
             session_cookie = signed_in.cookies.get("dtsen_session")
             if signed_in.status_code != 303 or not session_cookie:
                 raise RuntimeError(f"bench login failed: HTTP {signed_in.status_code}")
@@ -420,8 +460,11 @@ async def run_load(base: str, work: Workload, users: list[tuple[str, str]], rate
     async def cari(client: Any, i: int) -> bool:
         session_cookie, session_token = officers[i % len(officers)]
         nik = work.staff_niks[i % len(work.staff_niks)]
-        answer = await client.post_form("/staf/cari", {"csrf_token": session_token, "jenis": "nik", "q": nik},
-                                        headers={"cookie": f"dtsen_session={session_cookie}"})  # fmt: skip
+        answer = await client.post_form(
+            "/staf/cari",
+            {"csrf_token": session_token, "jenis": "nik", "q": nik},
+            headers={"cookie": f"dtsen_session={session_cookie}"},
+        )
         return answer.status == 200 and nik.encode() in answer.body
 
     await measured("staff_search", cari)

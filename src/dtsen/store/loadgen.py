@@ -63,8 +63,9 @@ class LoopbackClient:
         extra = {"content-type": "application/x-www-form-urlencoded", **(headers or {})}
         return await self.request("POST", path, body=body, headers=extra)
 
-    async def request(self, method: str, path: str, *, body: bytes = b"",
-                      headers: dict[str, str] | None = None) -> Answer:  # fmt: skip
+    async def request(
+        self, method: str, path: str, *, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> Answer:
         head = [f"{method} {path} HTTP/1.1".encode("ascii"), b"host: " + self._host_header]
         head.extend(f"{name}: {value}".encode("latin-1") for name, value in (headers or {}).items())
         if body or method in {"POST", "PUT", "PATCH"}:
@@ -93,8 +94,9 @@ class LoopbackClient:
         return await asyncio.open_connection(self.host, self.port, limit=_MAX_HEAD_BYTES)
 
     @staticmethod
-    async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                        payload: bytes) -> tuple[Answer, bool]:  # fmt: skip
+    async def _exchange(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, payload: bytes
+    ) -> tuple[Answer, bool]:
         writer.write(payload)
         try:
             raw = await reader.readuntil(b"\r\n\r\n")

@@ -46,10 +46,28 @@ POLA = cast(Table, ServedProvenancePola.__table__)
 
 SEARCH_LIMIT_MAX = 200
 MEMBER_COLUMNS = (
-    "id_dtsen", "id_keluarga_dtsen", "nik", "no_kk", "nama", "nama_ibu_kandung", "tanggal_lahir",
-    "jenis_kelamin", "hubungan", "status_hidup", "umur", "status_padan", "bukti_status", "di_dukcapil",
-    "sumber_data", "segmen_bpjs", "kode_prov", "kode_kab", "kode_kec", "kode_desa", "atribut",
-)  # fmt: skip
+    "id_dtsen",
+    "id_keluarga_dtsen",
+    "nik",
+    "no_kk",
+    "nama",
+    "nama_ibu_kandung",
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "hubungan",
+    "status_hidup",
+    "umur",
+    "status_padan",
+    "bukti_status",
+    "di_dukcapil",
+    "sumber_data",
+    "segmen_bpjs",
+    "kode_prov",
+    "kode_kab",
+    "kode_kec",
+    "kode_desa",
+    "atribut",
+)
 _DIGITS16 = re.compile(r"^\d{16}$")
 
 
@@ -220,22 +238,42 @@ class CitizenStatus:
 # -- internals ---------------------------------------------------------------------------------------------
 def _snapshot_info(row: Any) -> SnapshotInfo:
     return SnapshotInfo(
-        id=row.id, ref=row.ref, periode=row.periode, versi=row.versi, created_at=row.created_at,
-        loaded_at=row.loaded_at, versi_model=row.versi_model, is_current=bool(row.is_current),
-        counts=dict(row.counts or {}), programs=dict(row.programs or {}),
-    )  # fmt: skip
+        id=row.id,
+        ref=row.ref,
+        periode=row.periode,
+        versi=row.versi,
+        created_at=row.created_at,
+        loaded_at=row.loaded_at,
+        versi_model=row.versi_model,
+        is_current=bool(row.is_current),
+        counts=dict(row.counts or {}),
+        programs=dict(row.programs or {}),
+    )
 
 
-def _audit_people(session: Session, principal: Principal, *, action: str, resource: str,
-                  people: Iterable[tuple[str | None, str | None]], purpose: str | None,
-                  detail: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+def _audit_people(
+    session: Session,
+    principal: Principal,
+    *,
+    action: str,
+    resource: str,
+    people: Iterable[tuple[str | None, str | None]],
+    purpose: str | None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
     """One audit entry per person read (``(nik, kode_desa)``); one without a subject if there is none."""
     rows = list(people) or [(None, None)]
     for nik, kode_desa in rows:
         audit.record(
-            session, **principal.audit_fields(), action=action, resource=resource,
-            nik=nik or None, region_kode=kode_desa or None, purpose=purpose, detail=detail,
-        )  # fmt: skip
+            session,
+            **principal.audit_fields(),
+            action=action,
+            resource=resource,
+            nik=nik or None,
+            region_kode=kode_desa or None,
+            purpose=purpose,
+            detail=detail,
+        )
 
 
 def _row_dict(row: Any) -> dict[str, Any]:
@@ -248,9 +286,10 @@ def _provenance_maps(session: Session, snapshot_id: int, entitas: str, ids: list
     rows = session.execute(
         select(PROVENANCE.c.id, POLA.c.atribut)
         .join(POLA, and_(POLA.c.snapshot_id == PROVENANCE.c.snapshot_id, POLA.c.pola == PROVENANCE.c.pola))
-        .where(PROVENANCE.c.snapshot_id == snapshot_id, PROVENANCE.c.entitas == entitas,
-               PROVENANCE.c.id.in_(ids))
-    ).all()  # fmt: skip
+        .where(
+            PROVENANCE.c.snapshot_id == snapshot_id, PROVENANCE.c.entitas == entitas, PROVENANCE.c.id.in_(ids)
+        )
+    ).all()
     return {row.id: row.atribut for row in rows}
 
 
@@ -328,37 +367,67 @@ def search_persons(
     hits = [PersonHit(**row._mapping) for row in session.execute(scoped)]
     detail = {"kriteria": criterion, "snapshot": snapshot.ref, "hasil": len(hits)}
     if hits:
-        _audit_people(session, principal, action="read", resource="served_person",
-                      people=((h.nik, h.kode_desa) for h in hits), purpose=purpose, detail=detail)  # fmt: skip
+        _audit_people(
+            session,
+            principal,
+            action="read",
+            resource="served_person",
+            people=((h.nik, h.kode_desa) for h in hits),
+            purpose=purpose,
+            detail=detail,
+        )
     else:
         hidden = session.execute(base.limit(1)).first()  # unscoped: 'out of region' or 'absent'?
         if hidden is not None:
-            _audit_people(session, principal, action="read_denied", resource="served_person",
-                          people=[(nik, hidden.kode_desa)], purpose=purpose, detail=detail)  # fmt: skip
+            _audit_people(
+                session,
+                principal,
+                action="read_denied",
+                resource="served_person",
+                people=[(nik, hidden.kode_desa)],
+                purpose=purpose,
+                detail=detail,
+            )
     return hits
 
 
 def _family_row(session: Session, snapshot_id: int, family_id: str, principal: Principal) -> Any:
-    statement = select(FAMILY).where(FAMILY.c.snapshot_id == snapshot_id,
-                                     FAMILY.c.id_keluarga_dtsen == family_id)  # fmt: skip
+    statement = select(FAMILY).where(
+        FAMILY.c.snapshot_id == snapshot_id, FAMILY.c.id_keluarga_dtsen == family_id
+    )
     return session.execute(apply_scope(statement, principal, FAMILY)).one_or_none()
 
 
-def _denied_family(session: Session, principal: Principal, snapshot_id: int, family_id: str,
-                   resource: str, purpose: str | None) -> None:  # fmt: skip
+def _denied_family(
+    session: Session,
+    principal: Principal,
+    snapshot_id: int,
+    family_id: str,
+    resource: str,
+    purpose: str | None,
+) -> None:
     """Audit an attempt on a family that exists but lies outside the principal's regions."""
     row = session.execute(
-        select(FAMILY.c.kode_desa).where(FAMILY.c.snapshot_id == snapshot_id,
-                                         FAMILY.c.id_keluarga_dtsen == family_id)
-    ).one_or_none()  # fmt: skip
+        select(FAMILY.c.kode_desa).where(
+            FAMILY.c.snapshot_id == snapshot_id, FAMILY.c.id_keluarga_dtsen == family_id
+        )
+    ).one_or_none()
     if row is None:
         return
-    audit.record(session, **principal.audit_fields(), action="read_denied", resource=resource,
-                 region_kode=row.kode_desa, purpose=purpose, detail={"id_keluarga_dtsen": family_id})  # fmt: skip
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="read_denied",
+        resource=resource,
+        region_kode=row.kode_desa,
+        purpose=purpose,
+        detail={"id_keluarga_dtsen": family_id},
+    )
 
 
-def family_detail(session: Session, principal: Principal, family_id: str, *,
-                  purpose: str | None = None) -> FamilyDetail | None:  # fmt: skip
+def family_detail(
+    session: Session, principal: Principal, family_id: str, *, purpose: str | None = None
+) -> FamilyDetail | None:
     """The family of the current snapshot with members, program decisions and provenance; None when it
     does not exist or lies outside the principal's regions (audited as ``read_denied``).
 
@@ -383,21 +452,29 @@ def family_detail(session: Session, principal: Principal, family_id: str, *,
     programs = _programs(
         snapshot,
         session.execute(
-            select(ELIGIBILITY).where(ELIGIBILITY.c.snapshot_id == snapshot.id,
-                                      ELIGIBILITY.c.id_keluarga_dtsen == family_id)
+            select(ELIGIBILITY).where(
+                ELIGIBILITY.c.snapshot_id == snapshot.id, ELIGIBILITY.c.id_keluarga_dtsen == family_id
+            )
         ),
-    )  # fmt: skip
+    )
     family_prov = _provenance_maps(session, snapshot.id, "family", [family_id]).get(family_id) or {}
     person_prov = _provenance_maps(session, snapshot.id, "person", [m["id_dtsen"] for m in members])
     family = _row_dict(row)
-    _audit_people(session, principal, action="read", resource="served_family",
-                  people=[(m["nik"], family["kode_desa"]) for m in members], purpose=purpose,
-                  detail={"id_keluarga_dtsen": family_id, "snapshot": snapshot.ref})  # fmt: skip
+    _audit_people(
+        session,
+        principal,
+        action="read",
+        resource="served_family",
+        people=[(m["nik"], family["kode_desa"]) for m in members],
+        purpose=purpose,
+        detail={"id_keluarga_dtsen": family_id, "snapshot": snapshot.ref},
+    )
     return FamilyDetail(snapshot, family, members, programs, family_prov, person_prov)
 
 
-def family_history(session: Session, principal: Principal, family_id: str, *,
-                   purpose: str | None = None) -> list[HistoryEntry] | None:  # fmt: skip
+def family_history(
+    session: Session, principal: Principal, family_id: str, *, purpose: str | None = None
+) -> list[HistoryEntry] | None:
     """The family in every loaded snapshot where it exists (oldest first): desil, members, programs.
 
     None when the family is absent from the current snapshot or outside the principal's regions there;
@@ -410,21 +487,34 @@ def family_history(session: Session, principal: Principal, family_id: str, *,
         _denied_family(session, principal, current.id, family_id, "served_family_history", purpose)
         return None
     statement = (
-        select(SNAPSHOT.c.id, SNAPSHOT.c.ref, SNAPSHOT.c.periode, SNAPSHOT.c.is_current, SNAPSHOT.c.programs,
-               FAMILY.c.jumlah_anggota, FAMILY.c.desil_nasional, FAMILY.c.desil_provinsi,
-               FAMILY.c.desil_kabkota, FAMILY.c.status_peringkat, FAMILY.c.kode_desa)
+        select(
+            SNAPSHOT.c.id,
+            SNAPSHOT.c.ref,
+            SNAPSHOT.c.periode,
+            SNAPSHOT.c.is_current,
+            SNAPSHOT.c.programs,
+            FAMILY.c.jumlah_anggota,
+            FAMILY.c.desil_nasional,
+            FAMILY.c.desil_provinsi,
+            FAMILY.c.desil_kabkota,
+            FAMILY.c.status_peringkat,
+            FAMILY.c.kode_desa,
+        )
         .join(SNAPSHOT, SNAPSHOT.c.id == FAMILY.c.snapshot_id)
         .where(FAMILY.c.id_keluarga_dtsen == family_id, SNAPSHOT.c.status == "ready")
         .order_by(SNAPSHOT.c.periode, SNAPSHOT.c.versi)
-    )  # fmt: skip
+    )
     rows = session.execute(apply_scope(statement, principal, FAMILY)).all()
     decisions: dict[int, list[dict[str, Any]]] = {}
     for e in session.execute(
-        select(ELIGIBILITY.c.snapshot_id, ELIGIBILITY.c.program, ELIGIBILITY.c.layak, ELIGIBILITY.c.nilai_tahunan)
-        .where(ELIGIBILITY.c.id_keluarga_dtsen == family_id,
-               ELIGIBILITY.c.snapshot_id.in_([r.id for r in rows]))
+        select(
+            ELIGIBILITY.c.snapshot_id, ELIGIBILITY.c.program, ELIGIBILITY.c.layak, ELIGIBILITY.c.nilai_tahunan
+        )
+        .where(
+            ELIGIBILITY.c.id_keluarga_dtsen == family_id, ELIGIBILITY.c.snapshot_id.in_([r.id for r in rows])
+        )
         .order_by(ELIGIBILITY.c.program)
-    ):  # fmt: skip
+    ):
         decisions.setdefault(e.snapshot_id, []).append(
             {"program": e.program, "layak": e.layak, "nilai_tahunan": e.nilai_tahunan}
         )
@@ -433,14 +523,27 @@ def family_history(session: Session, principal: Principal, family_id: str, *,
         names = r.programs or {}
         programs = [{**d, "nama": names.get(d["program"], d["program"])} for d in decisions.get(r.id, [])]
         entries.append(
-            HistoryEntry(ref=r.ref, periode=r.periode, is_current=bool(r.is_current),
-                         jumlah_anggota=r.jumlah_anggota, desil_nasional=r.desil_nasional,
-                         desil_provinsi=r.desil_provinsi, desil_kabkota=r.desil_kabkota,
-                         status_peringkat=r.status_peringkat, programs=programs)
-        )  # fmt: skip
-    audit.record(session, **principal.audit_fields(), action="read", resource="served_family_history",
-                 region_kode=rows[-1].kode_desa if rows else None, purpose=purpose,
-                 detail={"id_keluarga_dtsen": family_id, "snapshots": len(entries)})  # fmt: skip
+            HistoryEntry(
+                ref=r.ref,
+                periode=r.periode,
+                is_current=bool(r.is_current),
+                jumlah_anggota=r.jumlah_anggota,
+                desil_nasional=r.desil_nasional,
+                desil_provinsi=r.desil_provinsi,
+                desil_kabkota=r.desil_kabkota,
+                status_peringkat=r.status_peringkat,
+                programs=programs,
+            )
+        )
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="read",
+        resource="served_family_history",
+        region_kode=rows[-1].kode_desa if rows else None,
+        purpose=purpose,
+        detail={"id_keluarga_dtsen": family_id, "snapshots": len(entries)},
+    )
     return entries
 
 
@@ -464,13 +567,21 @@ def certainty_words(
 
 
 _STATUS_FAMILY_COLUMNS = (
-    "penjelasan", "status_peringkat", "alasan_tidak_diperingkat", "desil_nasional", "desil_provinsi",
-    "desil_kabkota", "p_desil_le4", "p_desil_le5", "borderline",
-)  # fmt: skip
+    "penjelasan",
+    "status_peringkat",
+    "alasan_tidak_diperingkat",
+    "desil_nasional",
+    "desil_provinsi",
+    "desil_kabkota",
+    "p_desil_le4",
+    "p_desil_le5",
+    "borderline",
+)
 
 
-def citizen_status(session: Session, nik: str | None, nama: str, kode_desa: str | None,
-                   *, purpose: str = "cek_status") -> CitizenStatus | None:  # fmt: skip
+def citizen_status(
+    session: Session, nik: str | None, nama: str, kode_desa: str | None, *, purpose: str = "cek_status"
+) -> CitizenStatus | None:
     """The public Cek Status: by NIK + full name, or by village + full name (as the public Cek Bansos).
 
     Answers only when the normalised name equals the person's; None for an unknown NIK, a wrong name,
@@ -496,23 +607,39 @@ def citizen_status(session: Session, nik: str | None, nama: str, kode_desa: str 
     current = SNAPSHOT.c.id
     joined = (
         SNAPSHOT.outerjoin(PERSON, and_(PERSON.c.snapshot_id == current, person_on))
-        .outerjoin(FAMILY, and_(FAMILY.c.snapshot_id == current,
-                                FAMILY.c.id_keluarga_dtsen == PERSON.c.id_keluarga_dtsen))
-        .outerjoin(ELIGIBILITY, and_(ELIGIBILITY.c.snapshot_id == current,
-                                     ELIGIBILITY.c.id_keluarga_dtsen == PERSON.c.id_keluarga_dtsen,
-                                     ELIGIBILITY.c.layak.is_(True)))
-    )  # fmt: skip
+        .outerjoin(
+            FAMILY,
+            and_(FAMILY.c.snapshot_id == current, FAMILY.c.id_keluarga_dtsen == PERSON.c.id_keluarga_dtsen),
+        )
+        .outerjoin(
+            ELIGIBILITY,
+            and_(
+                ELIGIBILITY.c.snapshot_id == current,
+                ELIGIBILITY.c.id_keluarga_dtsen == PERSON.c.id_keluarga_dtsen,
+                ELIGIBILITY.c.layak.is_(True),
+            ),
+        )
+    )
     rows = session.execute(
-        select(SNAPSHOT.c.ref, SNAPSHOT.c.periode, SNAPSHOT.c.programs, PERSON.c.id_dtsen,
-               PERSON.c.nama, PERSON.c.nama_norm, PERSON.c.nik, PERSON.c.kode_desa,
-               FAMILY.c.id_keluarga_dtsen.label("keluarga"),
-               *(FAMILY.c[name] for name in _STATUS_FAMILY_COLUMNS),
-               ELIGIBILITY.c.program, ELIGIBILITY.c.nilai_tahunan)
+        select(
+            SNAPSHOT.c.ref,
+            SNAPSHOT.c.periode,
+            SNAPSHOT.c.programs,
+            PERSON.c.id_dtsen,
+            PERSON.c.nama,
+            PERSON.c.nama_norm,
+            PERSON.c.nik,
+            PERSON.c.kode_desa,
+            FAMILY.c.id_keluarga_dtsen.label("keluarga"),
+            *(FAMILY.c[name] for name in _STATUS_FAMILY_COLUMNS),
+            ELIGIBILITY.c.program,
+            ELIGIBILITY.c.nilai_tahunan,
+        )
         .select_from(joined)
         .where(SNAPSHOT.c.is_current)
         .order_by(PERSON.c.id_dtsen, ELIGIBILITY.c.program)
         .limit(200)
-    ).all()  # fmt: skip
+    ).all()
     if not rows:
         return None  # nothing served yet
     snapshot = rows[0]
@@ -524,25 +651,45 @@ def citizen_status(session: Session, nik: str | None, nama: str, kode_desa: str 
     matches = [c for c in candidates if (c.nama_norm or normalize_name(c.nama)) == wanted]
     if len(matches) != 1:
         if nik:  # every miss by NIK, known or not: a wrong name must cost what an unknown NIK costs
-            audit.record(session, **PUBLIC.audit_fields(), action="read_denied", resource="cek_status",
-                         nik=nik, region_kode=candidates[0].kode_desa if candidates else None,
-                         purpose=purpose, detail={"snapshot": snapshot.ref})  # fmt: skip
+            audit.record(
+                session,
+                **PUBLIC.audit_fields(),
+                action="read_denied",
+                resource="cek_status",
+                nik=nik,
+                region_kode=candidates[0].kode_desa if candidates else None,
+                purpose=purpose,
+                detail={"snapshot": snapshot.ref},
+            )
         return None
     person = family = matches[0]
     if family.keluarga is None:
         return None
     names = snapshot.programs or {}
     programs = tuple(
-        ProgramAmount(d.program, names.get(d.program, d.program), True, d.nilai_tahunan,
-                      None if d.nilai_tahunan is None else d.nilai_tahunan // 4)
-        for d in programs_of[person.id_dtsen] if d.program is not None
-    )  # fmt: skip
+        ProgramAmount(
+            d.program,
+            names.get(d.program, d.program),
+            True,
+            d.nilai_tahunan,
+            None if d.nilai_tahunan is None else d.nilai_tahunan // 4,
+        )
+        for d in programs_of[person.id_dtsen]
+        if d.program is not None
+    )
     explanation = family.penjelasan or []
     reasons = tuple(str(item.get("kalimat")) for item in explanation[:3] if item.get("kalimat"))
     ranked = family.status_peringkat != "tidak_diperingkat" and family.desil_nasional is not None
-    audit.record(session, **PUBLIC.audit_fields(), action="read", resource="cek_status", nik=person.nik,
-                 region_kode=person.kode_desa, purpose=purpose,
-                 detail={"snapshot": snapshot.ref, "cara": "nik" if nik else "wilayah"})  # fmt: skip
+    audit.record(
+        session,
+        **PUBLIC.audit_fields(),
+        action="read",
+        resource="cek_status",
+        nik=person.nik,
+        region_kode=person.kode_desa,
+        purpose=purpose,
+        detail={"snapshot": snapshot.ref, "cara": "nik" if nik else "wilayah"},
+    )
     return CitizenStatus(
         nama_tersamar=mask_name(person.nama),
         status_peringkat=family.status_peringkat or ("diperingkat" if ranked else None),
@@ -553,11 +700,15 @@ def citizen_status(session: Session, nik: str | None, nama: str, kode_desa: str 
         p_desil_le4=family.p_desil_le4,
         p_desil_le5=family.p_desil_le5,
         borderline=bool(family.borderline),
-        kepastian=certainty_words(family.desil_nasional if ranked else None, family.p_desil_le4,
-                                  family.p_desil_le5, bool(family.borderline)),
+        kepastian=certainty_words(
+            family.desil_nasional if ranked else None,
+            family.p_desil_le4,
+            family.p_desil_le5,
+            bool(family.borderline),
+        ),
         programs=programs,
         alasan=reasons,
         snapshot_ref=snapshot.ref,
         periode=snapshot.periode,
         kode_desa=person.kode_desa,
-    )  # fmt: skip
+    )

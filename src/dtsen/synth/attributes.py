@@ -281,14 +281,21 @@ def _siak_occupation(
         ],
         [
             np.select([sector == 21, r < 0.70, r < 0.85, r < 0.95], [84, 5, 6, 7], 16),
-            20, 9, 11, 10,
+            20,
+            9,
+            11,
+            10,
             np.where(r < 0.5, 12, 15),
             np.where(r < 0.6, 13, 19),
             np.where(r < 0.7, 8, 88),
-            14, 23, 19, 15, 88,
+            14,
+            23,
+            19,
+            15,
+            88,
         ],
         89,
-    )  # fmt: skip
+    )
     idle = np.select(
         [age < 5, in_school, (~male) & (age >= 18), age >= 58],
         [1, 3, np.where(r < 0.8, 2, 1), np.where(r < 0.12, 4, 1)],

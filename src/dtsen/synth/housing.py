@@ -20,17 +20,28 @@ JAVA_BALI = ["31", "32", "33", "34", "35", "36", "51"]
 
 # Asset: (loading on welfare, national share)
 _ASSETS = {
-    rc.Aset.LEMARI_ES: (1.2, 0.55), rc.Aset.AC: (1.5, 0.09), rc.Aset.PEMANAS_AIR: (1.5, 0.04),
-    rc.Aset.TELEPON_RUMAH: (1.0, 0.03), rc.Aset.TV_LAYAR_DATAR: (1.3, 0.30), rc.Aset.EMAS_PERHIASAN: (1.2, 0.20),
-    rc.Aset.KOMPUTER: (1.4, 0.18), rc.Aset.SEPEDA_MOTOR: (0.8, 0.82), rc.Aset.SEPEDA: (0.1, 0.30),
-    rc.Aset.MOBIL: (1.6, 0.11), rc.Aset.PERAHU: (-0.3, 0.02), rc.Aset.PERAHU_MOTOR: (0.0, 0.012),
+    rc.Aset.LEMARI_ES: (1.2, 0.55),
+    rc.Aset.AC: (1.5, 0.09),
+    rc.Aset.PEMANAS_AIR: (1.5, 0.04),
+    rc.Aset.TELEPON_RUMAH: (1.0, 0.03),
+    rc.Aset.TV_LAYAR_DATAR: (1.3, 0.30),
+    rc.Aset.EMAS_PERHIASAN: (1.2, 0.20),
+    rc.Aset.KOMPUTER: (1.4, 0.18),
+    rc.Aset.SEPEDA_MOTOR: (0.8, 0.82),
+    rc.Aset.SEPEDA: (0.1, 0.30),
+    rc.Aset.MOBIL: (1.6, 0.11),
+    rc.Aset.PERAHU: (-0.3, 0.02),
+    rc.Aset.PERAHU_MOTOR: (0.0, 0.012),
     rc.Aset.SMARTPHONE: (1.0, 0.86),
-}  # fmt: skip
+}
 # Livestock: (share of rural families, mean head count of owners)
 _LIVESTOCK = {
-    rc.Ternak.SAPI: (0.09, 3), rc.Ternak.KERBAU: (0.01, 2), rc.Ternak.KUDA: (0.005, 1),
-    rc.Ternak.BABI: (0.0, 3), rc.Ternak.KAMBING_DOMBA: (0.12, 4),
-}  # fmt: skip
+    rc.Ternak.SAPI: (0.09, 3),
+    rc.Ternak.KERBAU: (0.01, 2),
+    rc.Ternak.KUDA: (0.005, 1),
+    rc.Ternak.BABI: (0.0, 3),
+    rc.Ternak.KAMBING_DOMBA: (0.12, 4),
+}
 _PIG_CULTURES = ["bali", "papua", "kristen_timur", "batak", "dayak"]
 
 

@@ -43,24 +43,44 @@ EXPLANATION_TYPE = pa.list_(
     pa.struct([("faktor", pa.string()), ("kontribusi", pa.float64()), ("kalimat", pa.string())])
 )
 ASSET_LABEL = {
-    "aset_tabung_gas": "tabung gas 5,5 kg atau lebih", "aset_lemari_es": "lemari es", "aset_ac": "AC",
-    "aset_pemanas_air": "pemanas air", "aset_telepon_rumah": "telepon rumah",
-    "aset_tv_layar_datar": "TV layar datar 30 inci atau lebih", "aset_emas_perhiasan": "emas/perhiasan 10 gram atau lebih",
-    "aset_komputer": "komputer/laptop/tablet", "aset_sepeda_motor": "sepeda motor", "aset_sepeda": "sepeda",
-    "aset_mobil": "mobil", "aset_perahu": "perahu", "aset_perahu_motor": "perahu motor",
-    "aset_smartphone": "smartphone", "lahan_lain": "lahan selain tempat tinggal",
-    "rumah_lain": "rumah lain", "internet": "akses internet", "rekening_bank": "rekening bank atau dompet digital",
-}  # fmt: skip
+    "aset_tabung_gas": "tabung gas 5,5 kg atau lebih",
+    "aset_lemari_es": "lemari es",
+    "aset_ac": "AC",
+    "aset_pemanas_air": "pemanas air",
+    "aset_telepon_rumah": "telepon rumah",
+    "aset_tv_layar_datar": "TV layar datar 30 inci atau lebih",
+    "aset_emas_perhiasan": "emas/perhiasan 10 gram atau lebih",
+    "aset_komputer": "komputer/laptop/tablet",
+    "aset_sepeda_motor": "sepeda motor",
+    "aset_sepeda": "sepeda",
+    "aset_mobil": "mobil",
+    "aset_perahu": "perahu",
+    "aset_perahu_motor": "perahu motor",
+    "aset_smartphone": "smartphone",
+    "lahan_lain": "lahan selain tempat tinggal",
+    "rumah_lain": "rumah lain",
+    "internet": "akses internet",
+    "rekening_bank": "rekening bank atau dompet digital",
+}
 
 
 # What a group is about, for "tidak ada data ..." (groups not listed here read as their name).
 GROUP_LABEL = {
-    "luas_lantai": "luas lantai", "lantai": "jenis lantai", "dinding": "dinding", "atap": "atap",
-    "air_minum": "sumber air minum", "penerangan": "penerangan", "bahan_bakar": "bahan bakar memasak",
-    "sanitasi": "fasilitas buang air besar", "status_rumah": "status kepemilikan rumah",
-    "jumlah_aset": "jumlah aset", "ternak": "ternak", "wilayah": "wilayah",
-    "kepala_pendidikan": "pendidikan kepala keluarga", "pendidikan_keluarga": "pendidikan anggota keluarga",
-}  # fmt: skip
+    "luas_lantai": "luas lantai",
+    "lantai": "jenis lantai",
+    "dinding": "dinding",
+    "atap": "atap",
+    "air_minum": "sumber air minum",
+    "penerangan": "penerangan",
+    "bahan_bakar": "bahan bakar memasak",
+    "sanitasi": "fasilitas buang air besar",
+    "status_rumah": "status kepemilikan rumah",
+    "jumlah_aset": "jumlah aset",
+    "ternak": "ternak",
+    "wilayah": "wilayah",
+    "kepala_pendidikan": "pendidikan kepala keluarga",
+    "pendidikan_keluarga": "pendidikan anggota keluarga",
+}
 
 
 def _lower_first(text: str) -> str:

@@ -30,28 +30,67 @@ ELDERLY_AGE = 60  # lansia (UU 13/1998)
 CHILD_AGE = 15
 DISABILITY_LEVEL = 3  # Washington Group: "a lot of difficulty" or worse
 DIFFICULTIES = (
-    "sulit_melihat", "sulit_mendengar", "sulit_berjalan", "sulit_motorik_halus", "sulit_belajar",
-    "sulit_perilaku", "sulit_komunikasi", "sulit_mengurus_diri", "sulit_mengingat",
-)  # fmt: skip
+    "sulit_melihat",
+    "sulit_mendengar",
+    "sulit_berjalan",
+    "sulit_motorik_halus",
+    "sulit_belajar",
+    "sulit_perilaku",
+    "sulit_komunikasi",
+    "sulit_mengurus_diri",
+    "sulit_mengingat",
+)
 ASSETS = (
-    "aset_tabung_gas", "aset_lemari_es", "aset_ac", "aset_pemanas_air", "aset_telepon_rumah",
-    "aset_tv_layar_datar", "aset_emas_perhiasan", "aset_komputer", "aset_sepeda_motor", "aset_sepeda",
-    "aset_mobil", "aset_perahu", "aset_perahu_motor", "aset_smartphone", "lahan_lain", "rumah_lain",
-    "internet", "rekening_bank",
-)  # fmt: skip
+    "aset_tabung_gas",
+    "aset_lemari_es",
+    "aset_ac",
+    "aset_pemanas_air",
+    "aset_telepon_rumah",
+    "aset_tv_layar_datar",
+    "aset_emas_perhiasan",
+    "aset_komputer",
+    "aset_sepeda_motor",
+    "aset_sepeda",
+    "aset_mobil",
+    "aset_perahu",
+    "aset_perahu_motor",
+    "aset_smartphone",
+    "lahan_lain",
+    "rumah_lain",
+    "internet",
+    "rekening_bank",
+)
 LIVESTOCK = ("ternak_sapi", "ternak_kerbau", "ternak_kuda", "ternak_babi", "ternak_kambing_domba")
 # Raw codes kept next to the features so explanations can name the family's actual answer.
 INFO_COLUMNS = (
-    "lantai", "dinding", "atap", "sumber_air_minum", "sumber_penerangan", "daya_listrik",
-    "bahan_bakar_masak", "fasilitas_bab", "kepala_ijazah", "kepala_status_pekerjaan", "ijazah_maks",
-    "jumlah_ternak", "jumlah_anak", "jumlah_lansia",
-)  # fmt: skip
+    "lantai",
+    "dinding",
+    "atap",
+    "sumber_air_minum",
+    "sumber_penerangan",
+    "daya_listrik",
+    "bahan_bakar_masak",
+    "fasilitas_bab",
+    "kepala_ijazah",
+    "kepala_status_pekerjaan",
+    "ijazah_maks",
+    "jumlah_ternak",
+    "jumlah_anak",
+    "jumlah_lansia",
+)
 # Family items only a field survey (Regsosek, DTKS, P3KE, Susenas) observes; PLN power, vehicles and land
 # also come from administrative registers, so they do not prove a household was surveyed.
 SURVEY_ITEMS = (
-    "status_bangunan", "luas_lantai", "lantai", "dinding", "atap", "sumber_air_minum", "sumber_penerangan",
-    "bahan_bakar_masak", "fasilitas_bab",
-)  # fmt: skip
+    "status_bangunan",
+    "luas_lantai",
+    "lantai",
+    "dinding",
+    "atap",
+    "sumber_air_minum",
+    "sumber_penerangan",
+    "bahan_bakar_masak",
+    "fasilitas_bab",
+)
 ADMIN_ITEMS = ("daya_listrik", "aset_mobil", "aset_sepeda_motor", "lahan_lain")
 # Observation counts and the oldest living member's age, next to the features: the ranking status reads them.
 OBSERVATION_COLUMNS = ("item_survei_teramati", "item_administratif_teramati", "umur_maks")
@@ -139,10 +178,27 @@ FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 # land) and the region. The administrative-data model is trained on the survey with only these, so it
 # ranks such families on what is really known of them (dtsen.welfare.train.admin_view).
 ADMIN_FEATURES: tuple[str, ...] = (
-    "log_jumlah_anggota", "porsi_anak", "porsi_lansia", "rasio_ketergantungan", "kepala_perempuan",
-    "kepala_umur", "kepala_lansia", "kepala_kawin", "kepala_ijazah", "ijazah_maks", "daya_listrik_va",
-    "aset_mobil", "aset_sepeda_motor", "lahan_lain", "prov", "kab", "kec", "desa", "perkotaan", "kota",
-)  # fmt: skip
+    "log_jumlah_anggota",
+    "porsi_anak",
+    "porsi_lansia",
+    "rasio_ketergantungan",
+    "kepala_perempuan",
+    "kepala_umur",
+    "kepala_lansia",
+    "kepala_kawin",
+    "kepala_ijazah",
+    "ijazah_maks",
+    "daya_listrik_va",
+    "aset_mobil",
+    "aset_sepeda_motor",
+    "lahan_lain",
+    "prov",
+    "kab",
+    "kec",
+    "desa",
+    "perkotaan",
+    "kota",
+)
 DAYA_VA = {1: 450.0, 2: 900.0, 3: 1300.0, 4: 2200.0, 5: 3500.0}
 
 

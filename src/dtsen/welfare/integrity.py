@@ -41,12 +41,19 @@ def status_by_region(scores: pl.DataFrame, region: str = "kode_kab") -> list[dic
 # one of them was observed for that family. Groups about members (size, head, education, work) and the
 # region are always observed once the family has members.
 GROUP_COLUMNS: dict[str, tuple[str, ...]] = {
-    "status_rumah": ("status_bangunan",), "luas_lantai": ("luas_lantai",), "lantai": ("lantai",),
-    "dinding": ("dinding",), "atap": ("atap",), "air_minum": ("sumber_air_minum",),
-    "penerangan": ("sumber_penerangan", "daya_listrik"), "bahan_bakar": ("bahan_bakar_masak",),
-    "sanitasi": ("fasilitas_bab", "pembuangan_tinja"), "jumlah_aset": ASSETS, "ternak": LIVESTOCK,
+    "status_rumah": ("status_bangunan",),
+    "luas_lantai": ("luas_lantai",),
+    "lantai": ("lantai",),
+    "dinding": ("dinding",),
+    "atap": ("atap",),
+    "air_minum": ("sumber_air_minum",),
+    "penerangan": ("sumber_penerangan", "daya_listrik"),
+    "bahan_bakar": ("bahan_bakar_masak",),
+    "sanitasi": ("fasilitas_bab", "pembuangan_tinja"),
+    "jumlah_aset": ASSETS,
+    "ternak": LIVESTOCK,
     **{a: (a,) for a in ASSETS},
-}  # fmt: skip
+}
 
 
 def explanation_problems(snapshot_dir: Path) -> pl.DataFrame:
@@ -86,9 +93,20 @@ def explanation_problems(snapshot_dir: Path) -> pl.DataFrame:
 
 
 QUEUE_COLUMNS = (
-    "urutan", "kategori", KEY, "no_kk", "kode_desa", "alamat", "rt", "rw", "jumlah_anggota",
-    "alasan_tidak_diperingkat", "model_peringkat", "desil_nasional", "p_desil_le4",
-)  # fmt: skip
+    "urutan",
+    "kategori",
+    KEY,
+    "no_kk",
+    "kode_desa",
+    "alamat",
+    "rt",
+    "rw",
+    "jumlah_anggota",
+    "alasan_tidak_diperingkat",
+    "model_peringkat",
+    "desil_nasional",
+    "p_desil_le4",
+)
 
 
 def field_queue(snapshot_dir: Path, region: str | None = None) -> pl.DataFrame:

@@ -57,11 +57,27 @@ PREDICTION_SCHEMA = pa.schema(
     ]
 )
 OUTPUT_COLUMNS = (
-    KEY, "kode_prov", "kode_kab", "jumlah_anggota", "skor", "perkiraan_pengeluaran", "batas_bawah",
-    "batas_atas", "peringkat", "desil_nasional", "desil_provinsi", "desil_kabkota", "p_desil_le4",
-    "p_desil_le5", "borderline", "penjelasan", "status_peringkat", "alasan_tidak_diperingkat",
-    "model_peringkat", "versi_model",
-)  # fmt: skip
+    KEY,
+    "kode_prov",
+    "kode_kab",
+    "jumlah_anggota",
+    "skor",
+    "perkiraan_pengeluaran",
+    "batas_bawah",
+    "batas_atas",
+    "peringkat",
+    "desil_nasional",
+    "desil_provinsi",
+    "desil_kabkota",
+    "p_desil_le4",
+    "p_desil_le5",
+    "borderline",
+    "penjelasan",
+    "status_peringkat",
+    "alasan_tidak_diperingkat",
+    "model_peringkat",
+    "versi_model",
+)
 RANK_COLUMNS = {
     "peringkat": "int64",
     "desil_nasional": "int8",

@@ -112,7 +112,9 @@ def evaluate(scores: pl.DataFrame, truth: pl.DataFrame, score_column: str = "sko
     out = metrics.summary(y, s, w, lower, upper)
     out["matched_families"] = j.height
     out["subgroups"] = metrics.subgroup_audit(
-        y, s, w,
+        y,
+        s,
+        w,
         {"provinsi": j["kode_prov"].fill_null("??").to_numpy(), **{g: j[g].to_numpy() for g in AUDIT_GROUPS}},
-    )  # fmt: skip
+    )
     return out

@@ -37,9 +37,16 @@ KABS = 40  # kab/kota the cases spread over
 DESA_PER_KAB = 25
 START = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
 # Filler cases: open states of the three workflows, as a queue would see them.
-FILLER_STATES = (("usulan", "diterima"), ("usulan", "dikonfirmasi"), ("usulan", "kunjungan"),
-                 ("sanggahan", "diterima"), ("sanggahan", "dikunjungi"), ("verval", "ditugaskan"),
-                 ("usulan", "selesai"), ("sanggahan", "ditolak"))  # fmt: skip
+FILLER_STATES = (
+    ("usulan", "diterima"),
+    ("usulan", "dikonfirmasi"),
+    ("usulan", "kunjungan"),
+    ("sanggahan", "diterima"),
+    ("sanggahan", "dikunjungi"),
+    ("verval", "ditugaskan"),
+    ("usulan", "selesai"),
+    ("sanggahan", "ditolak"),
+)
 
 
 def _kab(i: int) -> str:
@@ -75,15 +82,37 @@ def move_cases(session: Session, count: int, *, batch: int = 50, seed: int = 1) 
         dinsos = Principal(kind="user", name=f"dinsos_{kab}", role=Role.DINSOS, regions=(kab,))
         pendamping = Principal(kind="user", name=f"pdp_{desa}", role=Role.PENDAMPING, regions=(desa,))
         moment = START + timedelta(seconds=number)
-        specs = [cases.CaseInput("verval", PERIODE, desa, "dinsos", id_keluarga_dtsen=f"K{n:09d}",
-                                 assigned_to=pendamping.name, priority=rng.random()) for n in numbers]  # fmt: skip
+        specs = [
+            cases.CaseInput(
+                "verval",
+                PERIODE,
+                desa,
+                "dinsos",
+                id_keluarga_dtsen=f"K{n:09d}",
+                assigned_to=pendamping.name,
+                priority=rng.random(),
+            )
+            for n in numbers
+        ]
         opened = cases.open_cases(session, dinsos, specs, now=moment)
         visits = [
-            cases.Move(case.id, 1, {"hasil": {"hadir": True}, "perubahan": [{
-                "entitas": "family", "id": case.id_keluarga_dtsen, "atribut": "luas_lantai",
-                "nilai_baru": str(rng.randint(9, 90))}]})
+            cases.Move(
+                case.id,
+                1,
+                {
+                    "hasil": {"hadir": True},
+                    "perubahan": [
+                        {
+                            "entitas": "family",
+                            "id": case.id_keluarga_dtsen,
+                            "atribut": "luas_lantai",
+                            "nilai_baru": str(rng.randint(9, 90)),
+                        }
+                    ],
+                },
+            )
             for case in opened
-        ]  # fmt: skip
+        ]
         cases.act_many(session, pendamping, "laporkan_kunjungan", visits, now=moment)
         decisions = [
             cases.Move(move.case_id, 2, {"nomor_keputusan": f"400/{move.case_id}/2026"}) for move in visits
@@ -105,8 +134,15 @@ def move_cases_one_by_one(session: Session, count: int, *, offset: int, seed: in
         kab = desa[:4]
         dinsos = Principal(kind="user", name=f"dinsos_{kab}", role=Role.DINSOS, regions=(kab,))
         pendamping = Principal(kind="user", name=f"pdp_{desa}", role=Role.PENDAMPING, regions=(desa,))
-        spec = cases.CaseInput("verval", PERIODE, desa, "dinsos", id_keluarga_dtsen=f"K{n:09d}",
-                               assigned_to=pendamping.name, priority=rng.random())  # fmt: skip
+        spec = cases.CaseInput(
+            "verval",
+            PERIODE,
+            desa,
+            "dinsos",
+            id_keluarga_dtsen=f"K{n:09d}",
+            assigned_to=pendamping.name,
+            priority=rng.random(),
+        )
         case = cases.open_case(session, dinsos, spec, now=START)
         change = {
             "entitas": "family",
@@ -114,10 +150,24 @@ def move_cases_one_by_one(session: Session, count: int, *, offset: int, seed: in
             "atribut": "luas_lantai",
             "nilai_baru": "30",
         }
-        case = cases.act(session, pendamping, case.id, "laporkan_kunjungan", version=case.version,
-                         fields={"hasil": {"hadir": True}, "perubahan": [change]}, now=START)  # fmt: skip
-        cases.act(session, dinsos, case.id, "setujui", version=case.version,
-                  fields={"nomor_keputusan": f"400/{n}/2026"}, now=START)  # fmt: skip
+        case = cases.act(
+            session,
+            pendamping,
+            case.id,
+            "laporkan_kunjungan",
+            version=case.version,
+            fields={"hasil": {"hadir": True}, "perubahan": [change]},
+            now=START,
+        )
+        cases.act(
+            session,
+            dinsos,
+            case.id,
+            "setujui",
+            version=case.version,
+            fields={"nomor_keputusan": f"400/{n}/2026"},
+            now=START,
+        )
         session.commit()
         session.expunge_all()
     return time.perf_counter() - started
@@ -131,15 +181,33 @@ def _filler_rows(count: int, seed: int) -> Iterator[tuple[Any, ...]]:
         jenis, state = FILLER_STATES[n % len(FILLER_STATES)]
         opened = START - timedelta(minutes=rng.randrange(200_000))
         closed = opened + timedelta(days=20) if state in ("selesai", "ditolak") else None
-        yield (f"ISI-{n:09d}", jenis, "desa", state, 1, PERIODE, desa[:2], desa[:4], desa[:6], desa,
-               rng.random(), opened, opened, opened + timedelta(hours=72), opened + timedelta(days=60),
-               closed, "{}")  # fmt: skip
+        yield (
+            f"ISI-{n:09d}",
+            jenis,
+            "desa",
+            state,
+            1,
+            PERIODE,
+            desa[:2],
+            desa[:4],
+            desa[:6],
+            desa,
+            rng.random(),
+            opened,
+            opened,
+            opened + timedelta(hours=72),
+            opened + timedelta(days=60),
+            closed,
+            "{}",
+        )
 
 
 def fill_cases(engine: Any, count: int, *, seed: int = 2) -> None:
     """``count`` filler cases by COPY (untimed), then ANALYZE so the planner knows the table's size."""
-    columns = ("nomor, jenis, asal, state, version, periode, kode_prov, kode_kab, kode_kec, kode_desa, priority, "
-               "opened_at, updated_at, ack_due_at, due_at, closed_at, data")  # fmt: skip
+    columns = (
+        "nomor, jenis, asal, state, version, periode, kode_prov, kode_kab, kode_kec, kode_desa, priority, "
+        "opened_at, updated_at, ack_due_at, due_at, closed_at, data"
+    )
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cursor, cursor.copy(f"COPY workflow_case ({columns}) FROM STDIN") as copy:

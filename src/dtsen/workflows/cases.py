@@ -84,9 +84,11 @@ class CaseConflictError(CaseError):
 
     def __init__(self) -> None:
         super().__init__(
-            N_("Kasus ini baru saja diubah oleh petugas lain. Muat ulang halaman, periksa perubahannya, lalu "
-               "ulangi bila masih perlu.")
-        )  # fmt: skip
+            N_(
+                "Kasus ini baru saja diubah oleh petugas lain. Muat ulang halaman, periksa perubahannya, lalu "
+                "ulangi bila masih perlu."
+            )
+        )
 
 
 class CaseInvalidError(CaseError):
@@ -185,8 +187,9 @@ def _regions(kode_desa: str) -> dict[str, str]:
     }
 
 
-def _open_duplicate(session: Session, jenis: str, periode: str, family: str | None,
-                    subject: str | None) -> WorkflowCase | None:  # fmt: skip
+def _open_duplicate(
+    session: Session, jenis: str, periode: str, family: str | None, subject: str | None
+) -> WorkflowCase | None:
     """An open case of the same workflow and period about the same family (or, without one, person)."""
     if jenis != "usulan" or not (family or subject):
         return None
@@ -194,11 +197,16 @@ def _open_duplicate(session: Session, jenis: str, periode: str, family: str | No
     same = WorkflowCase.id_keluarga_dtsen == family if family else WorkflowCase.subject_ref == subject
     return session.scalars(
         select(WorkflowCase)
-        .where(WorkflowCase.jenis == jenis, WorkflowCase.periode == periode, same,
-               WorkflowCase.state.not_in(terminal), WorkflowCase.duplicate_of.is_(None))
+        .where(
+            WorkflowCase.jenis == jenis,
+            WorkflowCase.periode == periode,
+            same,
+            WorkflowCase.state.not_in(terminal),
+            WorkflowCase.duplicate_of.is_(None),
+        )
         .order_by(WorkflowCase.id)
         .limit(1)
-    ).one_or_none()  # fmt: skip
+    ).one_or_none()
 
 
 def open_case(
@@ -236,15 +244,27 @@ def open_cases(
             original = _open_duplicate(session, spec.jenis, spec.periode, spec.id_keluarga_dtsen, subject)
         state = "digabung" if original is not None else workflow.initial
         case = WorkflowCase(
-            nomor=_number(spec.jenis, spec.periode), jenis=spec.jenis, kategori=spec.kategori,
-            asal=spec.asal, state=state, version=1, periode=spec.periode, **regions,
-            id_keluarga_dtsen=spec.id_keluarga_dtsen, subject_ref=subject, subject_nama=spec.subject_nama,
-            request_id=spec.request_id, assigned_to=spec.assigned_to, priority=spec.priority,
-            opened_at=moment, updated_at=moment,
+            nomor=_number(spec.jenis, spec.periode),
+            jenis=spec.jenis,
+            kategori=spec.kategori,
+            asal=spec.asal,
+            state=state,
+            version=1,
+            periode=spec.periode,
+            **regions,
+            id_keluarga_dtsen=spec.id_keluarga_dtsen,
+            subject_ref=subject,
+            subject_nama=spec.subject_nama,
+            request_id=spec.request_id,
+            assigned_to=spec.assigned_to,
+            priority=spec.priority,
+            opened_at=moment,
+            updated_at=moment,
             ack_due_at=moment + ACK_DEADLINE if spec.jenis in ACKNOWLEDGED_KINDS else None,
-            due_at=moment + timedelta(days=days[spec.jenis]), closed_at=moment if original else None,
+            due_at=moment + timedelta(days=days[spec.jenis]),
+            closed_at=moment if original else None,
             data=dict(spec.data),
-        )  # fmt: skip
+        )
         opened.append(case)
         if original is not None:
             joined.append((case, original))
@@ -252,20 +272,50 @@ def open_cases(
             in_batch[key] = case
     session.add_all(opened)
     session.flush()  # ids (one multi-row INSERT ... RETURNING on PostgreSQL)
-    steps = [{"case_id": case.id, "action": "buka", "from_state": None, "to_state": case.state,
-              **_actor(principal), "at": moment, "reason": None, "fields": None} for case in opened]  # fmt: skip
+    steps = [
+        {
+            "case_id": case.id,
+            "action": "buka",
+            "from_state": None,
+            "to_state": case.state,
+            **_actor(principal),
+            "at": moment,
+            "reason": None,
+            "fields": None,
+        }
+        for case in opened
+    ]
     for case, original in joined:
         case.duplicate_of = original.id
-        steps.append({"case_id": original.id, "action": "gabung_masuk", "from_state": original.state,
-                      "to_state": original.state, **_actor(principal), "at": moment,
-                      "reason": f"{case.nomor} digabungkan ke kasus ini", "fields": {"kasus": case.nomor}})  # fmt: skip
+        steps.append(
+            {
+                "case_id": original.id,
+                "action": "gabung_masuk",
+                "from_state": original.state,
+                "to_state": original.state,
+                **_actor(principal),
+                "at": moment,
+                "reason": f"{case.nomor} digabungkan ke kasus ini",
+                "fields": {"kasus": case.nomor},
+            }
+        )
     session.execute(insert(WorkflowStep), steps)
-    audit.record_many(session, [
-        audit.entry(**principal.audit_fields(), action="create", resource="workflow_case",
-                    subject=case.subject_ref, region_kode=case.kode_desa, purpose=case.jenis,
-                    detail={"kasus": case.nomor, "state": case.state}, occurred_at=moment)
-        for case in opened
-    ])  # fmt: skip
+    audit.record_many(
+        session,
+        [
+            audit.entry(
+                **principal.audit_fields(),
+                action="create",
+                resource="workflow_case",
+                subject=case.subject_ref,
+                region_kode=case.kode_desa,
+                purpose=case.jenis,
+                detail={"kasus": case.nomor, "state": case.state},
+                occurred_at=moment,
+            )
+            for case in opened
+        ],
+    )
     for case in opened:
         _mirror_request(session, case, case.state, moment, principal)
     return opened
@@ -277,8 +327,14 @@ def _actor(principal: Principal) -> dict[str, str | None]:
 
 
 def _audit_denied(session: Session, principal: Principal, region: str | None, what: str) -> None:
-    audit.record(session, **principal.audit_fields(), action="read_denied", resource="workflow_case",
-                 region_kode=region if region and region.isdigit() else None, purpose=what)  # fmt: skip
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="read_denied",
+        resource="workflow_case",
+        region_kode=region if region and region.isdigit() else None,
+        purpose=what,
+    )
 
 
 # -- reading -------------------------------------------------------------------------------------------------
@@ -286,8 +342,9 @@ def _scoped(principal: Principal) -> Any:
     return region_clause(principal, CASE)
 
 
-def get_case(session: Session, principal: Principal, case_id: int, *, purpose: str = "kasus",
-             audited: bool = True) -> WorkflowCase:  # fmt: skip
+def get_case(
+    session: Session, principal: Principal, case_id: int, *, purpose: str = "kasus", audited: bool = True
+) -> WorkflowCase:
     """The case if it lies inside the principal's regions; else :class:`CaseNotFoundError` (audited)."""
     case = session.scalars(
         select(WorkflowCase).where(WorkflowCase.id == case_id, _scoped(principal))
@@ -296,9 +353,16 @@ def get_case(session: Session, principal: Principal, case_id: int, *, purpose: s
         _audit_denied(session, principal, None, purpose)
         raise CaseNotFoundError
     if audited:
-        audit.record(session, **principal.audit_fields(), action="read", resource="workflow_case",
-                     subject=case.subject_ref, region_kode=case.kode_desa, purpose=purpose,
-                     detail={"kasus": case.nomor})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="read",
+            resource="workflow_case",
+            subject=case.subject_ref,
+            region_kode=case.kode_desa,
+            purpose=purpose,
+            detail={"kasus": case.nomor},
+        )
     return case
 
 
@@ -318,8 +382,14 @@ class QueueFilter:
     open_only: bool = True
 
 
-def queue(session: Session, principal: Principal, filters: QueueFilter = QueueFilter(), *,
-          limit: int = 50, offset: int = 0) -> list[WorkflowCase]:  # fmt: skip
+def queue(
+    session: Session,
+    principal: Principal,
+    filters: QueueFilter = QueueFilter(),
+    *,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[WorkflowCase]:
     """The cases of the principal's regions, highest priority and oldest first (no personal data is read:
     names of the subjects are shown, which the queue's users already handle; unaudited like a list of
     tasks, while opening a case is audited)."""
@@ -338,9 +408,11 @@ def queue(session: Session, principal: Principal, filters: QueueFilter = QueueFi
         moment = filters.overdue_at
         statement = statement.where(
             WorkflowCase.closed_at.is_(None),
-            or_(and_(WorkflowCase.acknowledged_at.is_(None), WorkflowCase.ack_due_at < moment),
-                WorkflowCase.due_at < moment),
-        )  # fmt: skip
+            or_(
+                and_(WorkflowCase.acknowledged_at.is_(None), WorkflowCase.ack_due_at < moment),
+                WorkflowCase.due_at < moment,
+            ),
+        )
     statement = statement.order_by(WorkflowCase.priority.desc(), WorkflowCase.opened_at, WorkflowCase.id)
     return list(session.scalars(statement.limit(max(1, min(limit, 500))).offset(max(0, offset))))
 
@@ -364,9 +436,19 @@ class Move:
     idempotency_key: str | None = None
 
 
-def act(session: Session, principal: Principal, case_id: int, action: str, *, version: int,
-        fields: Mapping[str, Any] | None = None, documents: Sequence[str] = (), reason: str | None = None,
-        idempotency_key: str | None = None, now: datetime | None = None) -> WorkflowCase:  # fmt: skip
+def act(
+    session: Session,
+    principal: Principal,
+    case_id: int,
+    action: str,
+    *,
+    version: int,
+    fields: Mapping[str, Any] | None = None,
+    documents: Sequence[str] = (),
+    reason: str | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> WorkflowCase:
     """Take ``action`` on the case the actor last saw at ``version``; see the module docstring for the rules."""
     if idempotency_key:
         done = session.scalars(
@@ -382,13 +464,28 @@ def act(session: Session, principal: Principal, case_id: int, action: str, *, ve
     return case
 
 
-_MOVED_COLUMNS = ("state", "version", "updated_at", "data", "acknowledged_at", "assigned_to", "duplicate_of",
-                  "closed_at")  # fmt: skip
+_MOVED_COLUMNS = (
+    "state",
+    "version",
+    "updated_at",
+    "data",
+    "acknowledged_at",
+    "assigned_to",
+    "duplicate_of",
+    "closed_at",
+)
 
 
-def act_many(session: Session, principal: Principal, action: str, moves: Sequence[Move], *,
-             documents: Sequence[str] = (), reason: str | None = None,
-             now: datetime | None = None) -> list[WorkflowCase]:  # fmt: skip
+def act_many(
+    session: Session,
+    principal: Principal,
+    action: str,
+    moves: Sequence[Move],
+    *,
+    documents: Sequence[str] = (),
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> list[WorkflowCase]:
     """Take ``action`` on many cases at once (a dinsos approving a village's checked visits), all or
     nothing: every rule of :func:`act` is checked for every case before anything is written, then the
     moves, their steps, their audit entries and approved changes are written in bulk. The cases returned
@@ -417,15 +514,22 @@ def act_many(session: Session, principal: Principal, action: str, moves: Sequenc
         except KeyError:
             raise CaseStateError(N_("Tindakan ini tidak ada pada alur %(alur)s."), alur=case.jenis) from None
         if case.state not in transition.sources:
-            raise CaseStateError(N_("Kasus ini berstatus '%(status)s': tindakan ini tidak dapat dilakukan lagi."),
-                                 status=case.state)  # fmt: skip
+            raise CaseStateError(
+                N_("Kasus ini berstatus '%(status)s': tindakan ini tidak dapat dilakukan lagi."),
+                status=case.state,
+            )
         _check_actor(session, principal, case, transition)
         fields = dict(move.fields)
         errors: dict[str, Message] = {
             name: (N_("Wajib diisi."), {}) for name in transition.requires if _missing(fields.get(name))
         }
-        errors.update({f"dokumen_{kind}": (N_("Dokumen ini wajib dilampirkan."), {})
-                       for kind in transition.documents if kind not in documents})  # fmt: skip
+        errors.update(
+            {
+                f"dokumen_{kind}": (N_("Dokumen ini wajib dilampirkan."), {})
+                for kind in transition.documents
+                if kind not in documents
+            }
+        )
         if errors:
             raise CaseInvalidError(errors)
         target = workflow.state(transition.target)
@@ -435,23 +539,47 @@ def act_many(session: Session, principal: Principal, action: str, moves: Sequenc
         if transition.approves:  # checked before anything moves
             approved.extend(_approved_changes(principal, case, data, str(fields["nomor_keputusan"]), moment))
         first_ack = transition.acknowledges and case.acknowledged_at is None and principal.kind == "user"
-        updates.append({
-            "b_id": case.id, "b_version": move.version, "state": target.name, "version": case.version + 1,
-            "updated_at": moment, "data": data,
-            "acknowledged_at": moment if first_ack else case.acknowledged_at,
-            "assigned_to": str(fields["pendamping"]) if fields.get("pendamping") else case.assigned_to,
-            "duplicate_of": _parent_id(session, principal, case, fields["kasus_induk"])
-            if fields.get("kasus_induk") else case.duplicate_of,
-            "closed_at": moment if target.terminal else case.closed_at,
-        })  # fmt: skip
-        steps.append({"case_id": case.id, "action": action, "from_state": case.state, "to_state": target.name,
-                      **_actor(principal), "at": moment, "reason": reason or fields.get("alasan") or None,
-                      "fields": fields or None, "idempotency_key": move.idempotency_key})  # fmt: skip
-        entries.append(audit.entry(
-            **principal.audit_fields(), action="transition", resource="workflow_case", subject=case.subject_ref,
-            region_kode=case.kode_desa, purpose=case.jenis, occurred_at=moment,
-            detail={"kasus": case.nomor, "aksi": action, "dari": case.state, "ke": target.name},
-        ))  # fmt: skip
+        updates.append(
+            {
+                "b_id": case.id,
+                "b_version": move.version,
+                "state": target.name,
+                "version": case.version + 1,
+                "updated_at": moment,
+                "data": data,
+                "acknowledged_at": moment if first_ack else case.acknowledged_at,
+                "assigned_to": str(fields["pendamping"]) if fields.get("pendamping") else case.assigned_to,
+                "duplicate_of": _parent_id(session, principal, case, fields["kasus_induk"])
+                if fields.get("kasus_induk")
+                else case.duplicate_of,
+                "closed_at": moment if target.terminal else case.closed_at,
+            }
+        )
+        steps.append(
+            {
+                "case_id": case.id,
+                "action": action,
+                "from_state": case.state,
+                "to_state": target.name,
+                **_actor(principal),
+                "at": moment,
+                "reason": reason or fields.get("alasan") or None,
+                "fields": fields or None,
+                "idempotency_key": move.idempotency_key,
+            }
+        )
+        entries.append(
+            audit.entry(
+                **principal.audit_fields(),
+                action="transition",
+                resource="workflow_case",
+                subject=case.subject_ref,
+                region_kode=case.kode_desa,
+                purpose=case.jenis,
+                occurred_at=moment,
+                detail={"kasus": case.nomor, "aksi": action, "dari": case.state, "ke": target.name},
+            )
+        )
     statement = (
         update(CASE)
         .where(CASE.c.id == bindparam("b_id"), CASE.c.version == bindparam("b_version"))
@@ -478,9 +606,12 @@ def _check_pendamping(session: Session, case: WorkflowCase, username: str) -> No
     from dtsen.store.identity import StaffUser
 
     user = session.scalars(select(StaffUser).where(StaffUser.username == username)).one_or_none()
-    covers = user is not None and user.active and user.role == Role.PENDAMPING.value and any(
-        case.kode_desa.startswith(region) for region in user.region_codes
-    )  # fmt: skip
+    covers = (
+        user is not None
+        and user.active
+        and user.role == Role.PENDAMPING.value
+        and any(case.kode_desa.startswith(region) for region in user.region_codes)
+    )
     if not covers:
         raise CaseInvalidError(
             {"pendamping": (N_("Pendamping ini tidak aktif atau tidak bertugas di desa kasus ini."), {})}
@@ -494,9 +625,16 @@ def _check_actor(session: Session, principal: Principal, case: WorkflowCase, tra
     elif transition.assigned_only and principal.name != case.assigned_to:
         refused = N_("Kunjungan ini ditugaskan kepada pendamping lain.")
     if refused is not None:
-        audit.record(session, **principal.audit_fields(), action="access_denied", resource="workflow_case",
-                     subject=case.subject_ref, region_kode=case.kode_desa, purpose=transition.action,
-                     detail={"kasus": case.nomor})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="access_denied",
+            resource="workflow_case",
+            subject=case.subject_ref,
+            region_kode=case.kode_desa,
+            purpose=transition.action,
+            detail={"kasus": case.nomor},
+        )
         raise CaseRefusedError(refused)
 
 
@@ -512,8 +650,9 @@ def _parent_id(session: Session, principal: Principal, case: WorkflowCase, nomor
 
 
 # -- approval -> the next cycle ----------------------------------------------------------------------------
-def _approved_changes(principal: Principal, case: WorkflowCase, data: Mapping[str, Any], decision: str,
-                      moment: datetime) -> list[ApprovedChange]:  # fmt: skip
+def _approved_changes(
+    principal: Principal, case: WorkflowCase, data: Mapping[str, Any], decision: str, moment: datetime
+) -> list[ApprovedChange]:
     """The case's recorded changes as approved changes for its period's cycle (checked like a file row)."""
     from dtsen.cycle.corrections import correctable, parse_value
 
@@ -528,16 +667,27 @@ def _approved_changes(principal: Principal, case: WorkflowCase, data: Mapping[st
                 raise ValueError("entitas must be person or family, with its id")
             parse_value(correctable(entitas, atribut), "" if value is None else str(value))
         except ValueError as exc:
-            errors[f"perubahan_{number}"] = (N_("Perubahan %(n)s tidak sah: %(alasan)s"),
-                                             {"n": str(number), "alasan": str(exc)})  # fmt: skip
+            errors[f"perubahan_{number}"] = (
+                N_("Perubahan %(n)s tidak sah: %(alasan)s"),
+                {"n": str(number), "alasan": str(exc)},
+            )
             continue
-        rows.append(ApprovedChange(
-            id_koreksi=f"{case.nomor}-{number:02d}", case_id=case.id, jenis=case.jenis, entitas=entitas,
-            target_id=target, atribut=atribut, nilai_baru=str(value),
-            nilai_lama=None if change.get("nilai_lama") is None else str(change.get("nilai_lama")),
-            nomor_keputusan=decision[:64], tanggal_keputusan=_local_date(moment, case.kode_prov),
-            petugas=principal.name, periode=case.periode,
-        ))  # fmt: skip
+        rows.append(
+            ApprovedChange(
+                id_koreksi=f"{case.nomor}-{number:02d}",
+                case_id=case.id,
+                jenis=case.jenis,
+                entitas=entitas,
+                target_id=target,
+                atribut=atribut,
+                nilai_baru=str(value),
+                nilai_lama=None if change.get("nilai_lama") is None else str(change.get("nilai_lama")),
+                nomor_keputusan=decision[:64],
+                tanggal_keputusan=_local_date(moment, case.kode_prov),
+                petugas=principal.name,
+                periode=case.periode,
+            )
+        )
     if errors:
         raise CaseInvalidError(errors)
     return rows
@@ -550,8 +700,9 @@ def _local_date(moment: datetime, kode_prov: str) -> date:
 
 
 # -- the citizen's view ------------------------------------------------------------------------------------
-def _mirror_request(session: Session, case: WorkflowCase, state: str, moment: datetime,
-                    principal: Principal) -> None:  # fmt: skip
+def _mirror_request(
+    session: Session, case: WorkflowCase, state: str, moment: datetime, principal: Principal
+) -> None:
     """Keep the citizen's request (Lacak) in step with its case: its status and a history row."""
     if case.request_id is None:
         return
@@ -566,5 +717,8 @@ def _mirror_request(session: Session, case: WorkflowCase, state: str, moment: da
     if case.acknowledged_at is not None and request.acknowledged_at is None:
         request.acknowledged_at = case.acknowledged_at
     actor = "publik" if principal.kind == "public" else (principal.role.value if principal.role else "sistem")
-    session.add(CitizenRequestEvent(request_id=request.id, state=state, at=moment, actor=actor,
-                                    note=label.public_label or label.label))  # fmt: skip
+    session.add(
+        CitizenRequestEvent(
+            request_id=request.id, state=state, at=moment, actor=actor, note=label.public_label or label.label
+        )
+    )

@@ -52,8 +52,13 @@ class ExportResult:
     by_jenis: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        return {"periode": self.periode, "rows": self.rows, "cases": self.cases,
-                "path": str(self.path) if self.path else None, "by_jenis": self.by_jenis}  # fmt: skip
+        return {
+            "periode": self.periode,
+            "rows": self.rows,
+            "cases": self.cases,
+            "path": str(self.path) if self.path else None,
+            "by_jenis": self.by_jenis,
+        }
 
 
 @dataclass
@@ -65,9 +70,14 @@ class OutcomeResult:
     failed: list[str] = field(default_factory=list)  # case numbers that could not be closed
 
     def summary(self) -> dict[str, Any]:
-        return {"snapshot": self.snapshot, "changes_updated": self.changes_updated,
-                "cases_closed": self.cases_closed, "cases_waiting": self.cases_waiting,
-                "failed": self.failed[:20], "failed_count": len(self.failed)}  # fmt: skip
+        return {
+            "snapshot": self.snapshot,
+            "changes_updated": self.changes_updated,
+            "cases_closed": self.cases_closed,
+            "cases_waiting": self.cases_waiting,
+            "failed": self.failed[:20],
+            "failed_count": len(self.failed),
+        }
 
 
 def _now(now: datetime | None) -> datetime:
@@ -78,13 +88,25 @@ def _now(now: datetime | None) -> datetime:
 def _pending_rows(session: Session, periode: str) -> Iterator[Sequence[Any]]:
     """Batches of not yet exported changes of cycles up to ``periode`` (plain rows, streamed)."""
     statement = (
-        select(CHANGE.c.id, CHANGE.c.id_koreksi, CHANGE.c.jenis, CHANGE.c.entitas, CHANGE.c.target_id,
-               CHANGE.c.atribut, CHANGE.c.nilai_baru, CHANGE.c.nilai_lama, CHANGE.c.nomor_keputusan,
-               CHANGE.c.tanggal_keputusan, CHANGE.c.petugas, CHANGE.c.case_id, WorkflowCase.nomor)
+        select(
+            CHANGE.c.id,
+            CHANGE.c.id_koreksi,
+            CHANGE.c.jenis,
+            CHANGE.c.entitas,
+            CHANGE.c.target_id,
+            CHANGE.c.atribut,
+            CHANGE.c.nilai_baru,
+            CHANGE.c.nilai_lama,
+            CHANGE.c.nomor_keputusan,
+            CHANGE.c.tanggal_keputusan,
+            CHANGE.c.petugas,
+            CHANGE.c.case_id,
+            WorkflowCase.nomor,
+        )
         .join(WorkflowCase, WorkflowCase.id == CHANGE.c.case_id)
         .where(CHANGE.c.periode <= periode, CHANGE.c.status.is_(None), CHANGE.c.exported_at.is_(None))
         .order_by(CHANGE.c.id)
-    )  # fmt: skip
+    )
     result = session.execute(statement, execution_options={"yield_per": BATCH})
     yield from result.partitions()
 
@@ -135,8 +157,14 @@ def export_approved(
         for start in range(0, len(marked), BATCH):
             chunk = marked[start : start + BATCH]
             session.execute(update(CHANGE).where(CHANGE.c.id.in_(chunk)).values(exported_at=moment))
-        audit.record(session, **cases.SYSTEM.audit_fields(), action="export", resource="approved_change",
-                     purpose="siklus", detail={"periode": periode, "baris": staged.rows, "berkas": name})  # fmt: skip
+        audit.record(
+            session,
+            **cases.SYSTEM.audit_fields(),
+            action="export",
+            resource="approved_change",
+            purpose="siklus",
+            detail={"periode": periode, "baris": staged.rows, "berkas": name},
+        )
     rows, final = staged.rows, out_dir / name
     log.info("approved changes exported", periode=periode, rows=rows, cases=len(case_ids), file=name)
     return ExportResult(periode, rows, len(case_ids), final, dict(sorted(by_jenis.items())))
@@ -150,11 +178,13 @@ def _served(session: Session, ref: str) -> tuple[Any, Any]:
         .where(SNAPSHOT.c.ref == ref, SNAPSHOT.c.status == "ready")
         .order_by(SNAPSHOT.c.id.desc())
         .limit(1)
-    ).one_or_none()  # fmt: skip
+    ).one_or_none()
     if snap is None:
         raise ValueError(f"snapshot {ref!r} is not loaded (ready) in the serving database")
-    before = or_(SNAPSHOT.c.periode < snap.periode,
-                 and_(SNAPSHOT.c.periode == snap.periode, SNAPSHOT.c.versi < snap.versi))  # fmt: skip
+    before = or_(
+        SNAPSHOT.c.periode < snap.periode,
+        and_(SNAPSHOT.c.periode == snap.periode, SNAPSHOT.c.versi < snap.versi),
+    )
     previous = session.execute(
         select(SNAPSHOT.c.id, SNAPSHOT.c.ref)
         .where(SNAPSHOT.c.status == "ready", before)
@@ -177,10 +207,13 @@ def _update_statuses(session: Session, outcomes: pl.DataFrame | None) -> int:
         return 0
     statement = (
         update(CHANGE)
-        .where(CHANGE.c.id_koreksi == bindparam("k"), CHANGE.c.exported_at.is_not(None),
-               or_(CHANGE.c.status.is_(None), CHANGE.c.status == PENDING))
+        .where(
+            CHANGE.c.id_koreksi == bindparam("k"),
+            CHANGE.c.exported_at.is_not(None),
+            or_(CHANGE.c.status.is_(None), CHANGE.c.status == PENDING),
+        )
         .values(status=bindparam("s"))
-    )  # fmt: skip
+    )
     updated = 0
     for chunk in ours.iter_slices(BATCH):
         params = [{"k": k, "s": s} for k, s in chunk.iter_rows()]
@@ -196,9 +229,10 @@ def _family_of(session: Session, snapshot_id: int, case: WorkflowCase, changes: 
             return str(c.target_id)
     for c in changes:  # a person's change: the family the person belongs to now
         family = session.scalar(
-            select(PERSON.c.id_keluarga_dtsen).where(PERSON.c.snapshot_id == snapshot_id,
-                                                     PERSON.c.id_dtsen == c.target_id)
-        )  # fmt: skip
+            select(PERSON.c.id_keluarga_dtsen).where(
+                PERSON.c.snapshot_id == snapshot_id, PERSON.c.id_dtsen == c.target_id
+            )
+        )
         if family:
             return str(family)
     return None
@@ -208,19 +242,27 @@ def _standing(session: Session, snapshot_id: int | None, family: str | None) -> 
     if snapshot_id is None or family is None:
         return None
     row = session.execute(
-        select(FAMILY.c.desil_nasional, FAMILY.c.status_peringkat, FAMILY.c.alasan_tidak_diperingkat)
-        .where(FAMILY.c.snapshot_id == snapshot_id, FAMILY.c.id_keluarga_dtsen == family)
-    ).one_or_none()  # fmt: skip
+        select(FAMILY.c.desil_nasional, FAMILY.c.status_peringkat, FAMILY.c.alasan_tidak_diperingkat).where(
+            FAMILY.c.snapshot_id == snapshot_id, FAMILY.c.id_keluarga_dtsen == family
+        )
+    ).one_or_none()
     if row is None:
         return None
     programs = session.scalars(
         select(ELIGIBILITY.c.program)
-        .where(ELIGIBILITY.c.snapshot_id == snapshot_id, ELIGIBILITY.c.id_keluarga_dtsen == family,
-               ELIGIBILITY.c.layak.is_(True))
+        .where(
+            ELIGIBILITY.c.snapshot_id == snapshot_id,
+            ELIGIBILITY.c.id_keluarga_dtsen == family,
+            ELIGIBILITY.c.layak.is_(True),
+        )
         .order_by(ELIGIBILITY.c.program)
-    ).all()  # fmt: skip
-    return {"desil_nasional": row.desil_nasional, "status_peringkat": row.status_peringkat,
-            "alasan_tidak_diperingkat": row.alasan_tidak_diperingkat, "program": list(programs)}  # fmt: skip
+    ).all()
+    return {
+        "desil_nasional": row.desil_nasional,
+        "status_peringkat": row.status_peringkat,
+        "alasan_tidak_diperingkat": row.alasan_tidak_diperingkat,
+        "program": list(programs),
+    }
 
 
 def case_outcome(
@@ -280,18 +322,22 @@ def record_outcomes(
         chunk = ids[start : start + 500]
         changes: dict[int, list[Any]] = {}
         for row in session.execute(
-            select(CHANGE.c.case_id, CHANGE.c.entitas, CHANGE.c.target_id, CHANGE.c.status, CHANGE.c.exported_at)
+            select(
+                CHANGE.c.case_id, CHANGE.c.entitas, CHANGE.c.target_id, CHANGE.c.status, CHANGE.c.exported_at
+            )
             .where(CHANGE.c.case_id.in_(chunk))
             .order_by(CHANGE.c.id)
-        ):  # fmt: skip
+        ):
             changes.setdefault(row.case_id, []).append(row)
         for case_id in chunk:
             own = changes.get(case_id, [])
             settled = all(
-                c.exported_at is not None and c.exported_at <= published and c.status != PENDING
+                c.exported_at is not None
+                and c.exported_at <= published
+                and c.status != PENDING
                 and (corrections_outcomes is None or c.status is not None)
                 for c in own
-            )  # fmt: skip
+            )
             if not settled:
                 result.cases_waiting += 1
                 continue
@@ -301,8 +347,15 @@ def record_outcomes(
             try:
                 with session.begin_nested():
                     outcome = case_outcome(session, snap, previous, case, own)
-                    moved = cases.act(session, cases.SYSTEM, case.id, "catat_hasil", version=case.version,
-                                      fields={"snapshot": snapshot_ref}, now=moment)  # fmt: skip
+                    moved = cases.act(
+                        session,
+                        cases.SYSTEM,
+                        case.id,
+                        "catat_hasil",
+                        version=case.version,
+                        fields={"snapshot": snapshot_ref},
+                        now=moment,
+                    )
                     moved.outcome = outcome
                     session.flush()
             except cases.CaseError as exc:
@@ -330,14 +383,18 @@ def overdue(session: Session, at: datetime) -> list[dict[str, Any]]:
     late_ack = and_(WorkflowCase.acknowledged_at.is_(None), WorkflowCase.ack_due_at < at)
     late_due = WorkflowCase.due_at < at
     rows = session.execute(
-        select(WorkflowCase.kode_kab, WorkflowCase.kode_desa, WorkflowCase.jenis,
-               func.count().filter(late_ack).label("lewat_tanggap"),
-               func.count().filter(late_due).label("lewat_selesai"),
-               func.count().label("kasus"))
+        select(
+            WorkflowCase.kode_kab,
+            WorkflowCase.kode_desa,
+            WorkflowCase.jenis,
+            func.count().filter(late_ack).label("lewat_tanggap"),
+            func.count().filter(late_due).label("lewat_selesai"),
+            func.count().label("kasus"),
+        )
         .where(WorkflowCase.closed_at.is_(None), or_(late_ack, late_due))
         .group_by(WorkflowCase.kode_kab, WorkflowCase.kode_desa, WorkflowCase.jenis)
         .order_by(WorkflowCase.kode_kab, WorkflowCase.kode_desa, WorkflowCase.jenis)
-    ).all()  # fmt: skip
+    ).all()
     return [dict(row._mapping) for row in rows]
 
 

@@ -96,37 +96,76 @@ DITERIMA = State("diterima", N_("Diterima"), public_label=N_("Diterima, menunggu
 DIKONFIRMASI = State(
     "dikonfirmasi", N_("Dikonfirmasi desa"), public_label=N_("Dikonfirmasi oleh desa/kelurahan")
 )
-KUNJUNGAN = State("kunjungan", N_("Menunggu kunjungan pendamping"),
-                  public_label=N_("Sedang diverifikasi: kunjungan rumah dijadwalkan"))  # fmt: skip
+KUNJUNGAN = State(
+    "kunjungan",
+    N_("Menunggu kunjungan pendamping"),
+    public_label=N_("Sedang diverifikasi: kunjungan rumah dijadwalkan"),
+)
 DIKUNJUNGI = State("dikunjungi", N_("Sudah dikunjungi"), public_label=N_("Sedang diverifikasi"))
 MUSDES = State("musdes", N_("Menunggu musyawarah desa"), public_label=N_("Sedang diverifikasi"))
 VERIFIKASI = State(
     "verifikasi", N_("Menunggu verifikasi dinas sosial"), public_label=N_("Sedang diverifikasi")
 )
-DISETUJUI = State("disetujui", N_("Disetujui, masuk pemutakhiran berikutnya"),
-                  public_label=N_("Disetujui; perubahan masuk pemutakhiran data triwulan berikutnya"))  # fmt: skip
+DISETUJUI = State(
+    "disetujui",
+    N_("Disetujui, masuk pemutakhiran berikutnya"),
+    public_label=N_("Disetujui; perubahan masuk pemutakhiran data triwulan berikutnya"),
+)
 DITOLAK = State("ditolak", N_("Ditolak"), terminal=True, public_label=N_("Ditolak"))
-DIGABUNG = State("digabung", N_("Digabung dengan usulan lain"), terminal=True,
-                 public_label=N_("Digabung dengan usulan lain untuk keluarga yang sama"))  # fmt: skip
-SELESAI = State("selesai", N_("Selesai: hasil sudah terbit"), terminal=True,
-                public_label=N_("Selesai: hasilnya sudah terbit"))  # fmt: skip
+DIGABUNG = State(
+    "digabung",
+    N_("Digabung dengan usulan lain"),
+    terminal=True,
+    public_label=N_("Digabung dengan usulan lain untuk keluarga yang sama"),
+)
+SELESAI = State(
+    "selesai",
+    N_("Selesai: hasil sudah terbit"),
+    terminal=True,
+    public_label=N_("Selesai: hasilnya sudah terbit"),
+)
 DITUGASKAN = State("ditugaskan", N_("Ditugaskan ke pendamping"))
 TIDAK_DITEMUI = State("tidak_ditemui", N_("Keluarga tidak ditemui"), terminal=True)
 
 
 def report_visit(source: str) -> Transition:
     """The assigned pendamping sends the visit's result (the offline field form)."""
-    return Transition("laporkan_kunjungan", N_("Kirim hasil kunjungan"), (source,), "dikunjungi", PENDAMPING,
-                      requires=("hasil",), assigned_only=True)  # fmt: skip
+    return Transition(
+        "laporkan_kunjungan",
+        N_("Kirim hasil kunjungan"),
+        (source,),
+        "dikunjungi",
+        PENDAMPING,
+        requires=("hasil",),
+        assigned_only=True,
+    )
 
 
-RECORD_OUTCOME = Transition("catat_hasil", N_("Catat hasil pemutakhiran"), ("disetujui",), "selesai",
-                            SYSTEM_ROLES, requires=("snapshot",))  # fmt: skip
+RECORD_OUTCOME = Transition(
+    "catat_hasil",
+    N_("Catat hasil pemutakhiran"),
+    ("disetujui",),
+    "selesai",
+    SYSTEM_ROLES,
+    requires=("snapshot",),
+)
 CONFIRM = Transition("konfirmasi", N_("Konfirmasi diterima"), ("diterima",), "dikonfirmasi", DESA_OR_DINSOS)
-ASSIGN_VISIT = Transition("tugaskan_kunjungan", N_("Tugaskan kunjungan rumah"), ("dikonfirmasi",), "kunjungan",
-                          DESA_OR_DINSOS, requires=("pendamping",))  # fmt: skip
-JOIN = Transition("gabungkan", N_("Gabungkan dengan usulan lain"), ("diterima", "dikonfirmasi"), "digabung",
-                  DESA_OR_DINSOS, requires=("kasus_induk",))  # fmt: skip
+ASSIGN_VISIT = Transition(
+    "tugaskan_kunjungan",
+    N_("Tugaskan kunjungan rumah"),
+    ("dikonfirmasi",),
+    "kunjungan",
+    DESA_OR_DINSOS,
+    requires=("pendamping",),
+)
+JOIN = Transition(
+    "gabungkan",
+    N_("Gabungkan dengan usulan lain"),
+    ("diterima", "dikonfirmasi"),
+    "digabung",
+    DESA_OR_DINSOS,
+    requires=("kasus_induk",),
+)
 
 USULAN = Workflow(
     "usulan",
@@ -139,17 +178,42 @@ USULAN = Workflow(
         JOIN,
         report_visit("kunjungan"),
         # The musyawarah desa decides each visited proposal (recorded through its session).
-        Transition("setujui_musdes", N_("Disetujui musyawarah desa"), ("dikunjungi",), "verifikasi", DESA,
-                   requires=("musdes",)),
-        Transition("tolak_musdes", N_("Ditolak musyawarah desa"), ("dikunjungi",), "ditolak", DESA,
-                   requires=("musdes", "alasan")),
-        Transition("setujui", N_("Setujui (verifikasi dinas sosial)"), ("verifikasi",), "disetujui", DINSOS,
-                   requires=("nomor_keputusan",), approves=True),
-        Transition("tolak", N_("Tolak"), ("dikonfirmasi", "kunjungan", "dikunjungi", "verifikasi"), "ditolak",
-                   DINSOS, requires=("alasan",)),
+        Transition(
+            "setujui_musdes",
+            N_("Disetujui musyawarah desa"),
+            ("dikunjungi",),
+            "verifikasi",
+            DESA,
+            requires=("musdes",),
+        ),
+        Transition(
+            "tolak_musdes",
+            N_("Ditolak musyawarah desa"),
+            ("dikunjungi",),
+            "ditolak",
+            DESA,
+            requires=("musdes", "alasan"),
+        ),
+        Transition(
+            "setujui",
+            N_("Setujui (verifikasi dinas sosial)"),
+            ("verifikasi",),
+            "disetujui",
+            DINSOS,
+            requires=("nomor_keputusan",),
+            approves=True,
+        ),
+        Transition(
+            "tolak",
+            N_("Tolak"),
+            ("dikonfirmasi", "kunjungan", "dikunjungi", "verifikasi"),
+            "ditolak",
+            DINSOS,
+            requires=("alasan",),
+        ),
         RECORD_OUTCOME,
     ),
-)  # fmt: skip
+)
 
 SANGGAHAN = Workflow(
     "sanggahan",
@@ -159,17 +223,36 @@ SANGGAHAN = Workflow(
     (
         CONFIRM,
         JOIN,
-        Transition("periksa_lapangan", N_("Periksa di lapangan"), ("dikonfirmasi",), "kunjungan", DINSOS,
-                   requires=("pendamping",)),
+        Transition(
+            "periksa_lapangan",
+            N_("Periksa di lapangan"),
+            ("dikonfirmasi",),
+            "kunjungan",
+            DINSOS,
+            requires=("pendamping",),
+        ),
         report_visit("kunjungan"),
         # Decided on the documents (from dikonfirmasi) or after the ground check (from dikunjungi).
-        Transition("setujui", N_("Terima sanggahan"), ("dikonfirmasi", "dikunjungi"), "disetujui", DINSOS,
-                   requires=("nomor_keputusan", "alasan"), approves=True),
-        Transition("tolak", N_("Tolak sanggahan"), ("dikonfirmasi", "kunjungan", "dikunjungi"), "ditolak", DINSOS,
-                   requires=("alasan",)),
+        Transition(
+            "setujui",
+            N_("Terima sanggahan"),
+            ("dikonfirmasi", "dikunjungi"),
+            "disetujui",
+            DINSOS,
+            requires=("nomor_keputusan", "alasan"),
+            approves=True,
+        ),
+        Transition(
+            "tolak",
+            N_("Tolak sanggahan"),
+            ("dikonfirmasi", "kunjungan", "dikunjungi"),
+            "ditolak",
+            DINSOS,
+            requires=("alasan",),
+        ),
         RECORD_OUTCOME,
     ),
-)  # fmt: skip
+)
 
 VERVAL = Workflow(
     "verval",
@@ -178,14 +261,30 @@ VERVAL = Workflow(
     (DITUGASKAN, DIKUNJUNGI, TIDAK_DITEMUI, DISETUJUI, DITOLAK, SELESAI),
     (
         report_visit("ditugaskan"),
-        Transition("tidak_ditemui", N_("Keluarga tidak ditemui"), ("ditugaskan",), "tidak_ditemui", PENDAMPING,
-                   requires=("alasan",), assigned_only=True),
-        Transition("setujui", N_("Setujui hasil lapangan"), ("dikunjungi",), "disetujui", DINSOS,
-                   requires=("nomor_keputusan",), approves=True),
-        Transition("tolak", N_("Tolak hasil lapangan"), ("dikunjungi",), "ditolak", DINSOS, requires=("alasan",)),
+        Transition(
+            "tidak_ditemui",
+            N_("Keluarga tidak ditemui"),
+            ("ditugaskan",),
+            "tidak_ditemui",
+            PENDAMPING,
+            requires=("alasan",),
+            assigned_only=True,
+        ),
+        Transition(
+            "setujui",
+            N_("Setujui hasil lapangan"),
+            ("dikunjungi",),
+            "disetujui",
+            DINSOS,
+            requires=("nomor_keputusan",),
+            approves=True,
+        ),
+        Transition(
+            "tolak", N_("Tolak hasil lapangan"), ("dikunjungi",), "ditolak", DINSOS, requires=("alasan",)
+        ),
         RECORD_OUTCOME,
     ),
-)  # fmt: skip
+)
 
 WORKFLOWS: dict[str, Workflow] = {workflow.name: workflow for workflow in (USULAN, SANGGAHAN, VERVAL)}
 for _workflow in WORKFLOWS.values():
@@ -205,8 +304,10 @@ def describe(workflow: Workflow) -> str:
         "|---|---|---|---|---|---|",
     ]
     for t in workflow.transitions:
-        notes = [*(["only the assigned pendamping"] if t.assigned_only else []),
-                 *(["recorded changes become approved changes"] if t.approves else [])]  # fmt: skip
+        notes = [
+            *(["only the assigned pendamping"] if t.assigned_only else []),
+            *(["recorded changes become approved changes"] if t.approves else []),
+        ]
         sources = ", ".join(f"`{source}`" for source in t.sources)
         roles = ", ".join(sorted(role.value for role in t.roles))
         records = ", ".join(f"`{name}`" for name in (*t.requires, *t.documents)) or "–"

@@ -104,9 +104,11 @@ class MusdesConflictError(CaseError):
 
     def __init__(self) -> None:
         super().__init__(
-            N_("Musyawarah desa ini baru saja diubah oleh petugas lain. Muat ulang halaman, periksa "
-               "perubahannya, lalu ulangi bila masih perlu.")
-        )  # fmt: skip
+            N_(
+                "Musyawarah desa ini baru saja diubah oleh petugas lain. Muat ulang halaman, periksa "
+                "perubahannya, lalu ulangi bila masih perlu."
+            )
+        )
 
 
 class MusdesIncompleteError(CaseInvalidError):
@@ -132,16 +134,34 @@ def _now(now: datetime | None) -> datetime:
 
 
 def _deny(session: Session, principal: Principal, region: str | None, purpose: str) -> None:
-    audit.record(session, **principal.audit_fields(), action="read_denied", resource=RESOURCE,
-                 region_kode=region if region and region.isdigit() else None, purpose=purpose)  # fmt: skip
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="read_denied",
+        resource=RESOURCE,
+        region_kode=region if region and region.isdigit() else None,
+        purpose=purpose,
+    )
 
 
-def _check_manager(session: Session, principal: Principal, kode_desa: str, purpose: str,
-                   detail: Mapping[str, Any] | None = None) -> None:  # fmt: skip
+def _check_manager(
+    session: Session,
+    principal: Principal,
+    kode_desa: str,
+    purpose: str,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
     if principal.role in MANAGER_ROLES:
         return
-    audit.record(session, **principal.audit_fields(), action="access_denied", resource=RESOURCE,
-                 region_kode=kode_desa, purpose=purpose, detail=detail)  # fmt: skip
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="access_denied",
+        resource=RESOURCE,
+        region_kode=kode_desa,
+        purpose=purpose,
+        detail=detail,
+    )
     raise CaseRefusedError(N_("Hanya operator desa/kelurahan ini yang dapat mengelola musyawarah desa."))
 
 
@@ -181,8 +201,10 @@ def clean_attendance(hadir: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str,
         if not nama:
             errors[f"hadir_{number}"] = (N_("Baris %(n)s: tuliskan nama yang hadir."), {"n": str(number)})
         elif not unsur:
-            errors[f"hadir_{number}"] = (N_("Baris %(n)s: tuliskan unsur (misalnya BPD, tokoh masyarakat)."),
-                                         {"n": str(number)})  # fmt: skip
+            errors[f"hadir_{number}"] = (
+                N_("Baris %(n)s: tuliskan unsur (misalnya BPD, tokoh masyarakat)."),
+                {"n": str(number)},
+            )
         else:
             rows.append({"nama": nama, "unsur": unsur})
     if not rows and not errors:
@@ -193,8 +215,9 @@ def clean_attendance(hadir: Sequence[Mapping[str, Any]]) -> tuple[list[dict[str,
 
 
 # -- reading -----------------------------------------------------------------------------------------------
-def get_session(session: Session, principal: Principal, session_id: int, *, purpose: str = "musdes",
-                audited: bool = True) -> MusdesSession:  # fmt: skip
+def get_session(
+    session: Session, principal: Principal, session_id: int, *, purpose: str = "musdes", audited: bool = True
+) -> MusdesSession:
     """The session if it lies inside the principal's regions; else :class:`MusdesNotFoundError` (audited)."""
     musdes = session.scalars(
         select(MusdesSession).where(MusdesSession.id == session_id, region_clause(principal, MUSDES))
@@ -203,8 +226,15 @@ def get_session(session: Session, principal: Principal, session_id: int, *, purp
         _deny(session, principal, None, purpose)
         raise MusdesNotFoundError
     if audited:
-        audit.record(session, **principal.audit_fields(), action="read", resource=RESOURCE,
-                     region_kode=musdes.kode_desa, purpose=purpose, detail={"musdes": musdes.nomor})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="read",
+            resource=RESOURCE,
+            region_kode=musdes.kode_desa,
+            purpose=purpose,
+            detail={"musdes": musdes.nomor},
+        )
     return musdes
 
 
@@ -231,11 +261,14 @@ def waiting_cases(session: Session, kode_desa: str) -> list[WorkflowCase]:
     return list(
         session.scalars(
             select(WorkflowCase)
-            .where(WorkflowCase.kode_desa == kode_desa, WorkflowCase.jenis.in_(AGENDA_KINDS),
-                   WorkflowCase.state == AGENDA_STATE)
+            .where(
+                WorkflowCase.kode_desa == kode_desa,
+                WorkflowCase.jenis.in_(AGENDA_KINDS),
+                WorkflowCase.state == AGENDA_STATE,
+            )
             .order_by(WorkflowCase.opened_at, WorkflowCase.id)
         )
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -304,10 +337,21 @@ def open_session(
     )
     nomor = f"MUSDES-{kode_desa}-{periode}-{int(count or 0) + 1}"
     musdes = MusdesSession(
-        nomor=nomor, periode=periode, kode_prov=kode_desa[:2], kode_kab=kode_desa[:4], kode_kec=kode_desa[:6],
-        kode_desa=kode_desa, status="dibuka", version=1, tanggal=tanggal, tempat=tempat, pimpinan=pimpinan,
-        hadir=attendees, opened_by=principal.name, opened_at=moment,
-    )  # fmt: skip
+        nomor=nomor,
+        periode=periode,
+        kode_prov=kode_desa[:2],
+        kode_kab=kode_desa[:4],
+        kode_kec=kode_desa[:6],
+        kode_desa=kode_desa,
+        status="dibuka",
+        version=1,
+        tanggal=tanggal,
+        tempat=tempat,
+        pimpinan=pimpinan,
+        hadir=attendees,
+        opened_by=principal.name,
+        opened_at=moment,
+    )
     try:
         with session.begin_nested():
             session.add(musdes)
@@ -315,9 +359,15 @@ def open_session(
             session.add_all(
                 MusdesItem(session_id=musdes.id, case_id=case.id, decided=False) for case in waiting
             )
-            audit.record(session, **principal.audit_fields(), action="create", resource=RESOURCE,
-                         region_kode=kode_desa, purpose="musdes",
-                         detail={"musdes": nomor, "agenda": len(waiting)})  # fmt: skip
+            audit.record(
+                session,
+                **principal.audit_fields(),
+                action="create",
+                resource=RESOURCE,
+                region_kode=kode_desa,
+                purpose="musdes",
+                detail={"musdes": nomor, "agenda": len(waiting)},
+            )
     except IntegrityError:  # the same number taken by a session opened at the same moment
         raise MusdesConflictError from None
     return musdes
@@ -362,18 +412,34 @@ def decide_item(
         _bump(session, musdes, version, berita_acara_sha256=None, scan_sha256=None, scan_mime=None)
         if decision in CASE_ACTIONS:
             fields = {"musdes": musdes.nomor, **({"alasan": note} if note else {})}
-            case = cases.act(session, principal, case.id, CASE_ACTIONS[decision], version=case.version,
-                             fields=fields, idempotency_key=f"{musdes.nomor}-{case.id}"[:64], now=now)  # fmt: skip
+            case = cases.act(
+                session,
+                principal,
+                case.id,
+                CASE_ACTIONS[decision],
+                version=case.version,
+                fields=fields,
+                idempotency_key=f"{musdes.nomor}-{case.id}"[:64],
+                now=now,
+            )
         item.keputusan, item.catatan, item.decided = decision, note or None, True
         session.flush()
-        audit.record(session, **principal.audit_fields(), action="decide", resource=RESOURCE,
-                     subject=case.subject_ref, region_kode=musdes.kode_desa, purpose="musdes",
-                     detail={"musdes": musdes.nomor, "kasus": case.nomor, "keputusan": decision})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="decide",
+            resource=RESOURCE,
+            subject=case.subject_ref,
+            region_kode=musdes.kode_desa,
+            purpose="musdes",
+            detail={"musdes": musdes.nomor, "kasus": case.nomor, "keputusan": decision},
+        )
     return item
 
 
-def update_attendance(session: Session, principal: Principal, session_id: int,
-                      hadir: Sequence[Mapping[str, Any]], version: int) -> MusdesSession:  # fmt: skip
+def update_attendance(
+    session: Session, principal: Principal, session_id: int, hadir: Sequence[Mapping[str, Any]], version: int
+) -> MusdesSession:
     """Replace the attendance list while the session is open (the minutes must then be signed again)."""
     musdes = get_session(session, principal, session_id, purpose="musdes_hadir", audited=False)
     _check_manager(session, principal, musdes.kode_desa, "musdes_hadir", {"musdes": musdes.nomor})
@@ -382,11 +448,24 @@ def update_attendance(session: Session, principal: Principal, session_id: int,
     if errors:
         raise CaseInvalidError(errors)
     with session.begin_nested():
-        _bump(session, musdes, version, hadir=attendees, berita_acara_sha256=None, scan_sha256=None,
-              scan_mime=None)  # fmt: skip
-        audit.record(session, **principal.audit_fields(), action="update", resource=RESOURCE,
-                     region_kode=musdes.kode_desa, purpose="musdes_hadir",
-                     detail={"musdes": musdes.nomor, "hadir": len(attendees)})  # fmt: skip
+        _bump(
+            session,
+            musdes,
+            version,
+            hadir=attendees,
+            berita_acara_sha256=None,
+            scan_sha256=None,
+            scan_mime=None,
+        )
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="update",
+            resource=RESOURCE,
+            region_kode=musdes.kode_desa,
+            purpose="musdes_hadir",
+            detail={"musdes": musdes.nomor, "hadir": len(attendees)},
+        )
     return musdes
 
 
@@ -463,9 +542,15 @@ def render_berita_acara(
             .where(MusdesSession.id == musdes.id, MusdesSession.version == seen)
             .values(berita_acara_sha256=digest)
         )
-    audit.record(session, **principal.audit_fields(), action="export", resource=RESOURCE,
-                 region_kode=musdes.kode_desa, purpose="berita_acara",
-                 detail={"musdes": musdes.nomor, "sha256": digest})  # fmt: skip
+    audit.record(
+        session,
+        **principal.audit_fields(),
+        action="export",
+        resource=RESOURCE,
+        region_kode=musdes.kode_desa,
+        purpose="berita_acara",
+        detail={"musdes": musdes.nomor, "sha256": digest},
+    )
     return pdf
 
 
@@ -490,9 +575,11 @@ def upload_scan(
     _require_open(musdes)
     if not musdes.berita_acara_sha256:
         raise CaseStateError(
-            N_("Unduh dan cetak berita acara dengan keputusan terakhir terlebih dahulu, lalu unggah "
-               "pindaian yang sudah ditandatangani.")
-        )  # fmt: skip
+            N_(
+                "Unduh dan cetak berita acara dengan keputusan terakhir terlebih dahulu, lalu unggah "
+                "pindaian yang sudah ditandatangani."
+            )
+        )
     try:
         content, mime, _name = uploads.read_checked(
             UploadFile(io.BytesIO(data), size=len(data), filename=filename or ""), SCAN_KIND
@@ -502,9 +589,15 @@ def upload_scan(
     digest = uploads.store_bytes(content, root)
     with session.begin_nested():
         _bump(session, musdes, version, scan_sha256=digest, scan_mime=mime)
-        audit.record(session, **principal.audit_fields(), action="upload", resource=RESOURCE,
-                     region_kode=musdes.kode_desa, purpose="musdes_pindaian",
-                     detail={"musdes": musdes.nomor, "sha256": digest, "mime": mime})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="upload",
+            resource=RESOURCE,
+            region_kode=musdes.kode_desa,
+            purpose="musdes_pindaian",
+            detail={"musdes": musdes.nomor, "sha256": digest, "mime": mime},
+        )
     return musdes
 
 
@@ -526,16 +619,23 @@ def close_session(
     if not musdes.berita_acara_sha256:
         missing["berita_acara"] = (N_("Berita acara dengan keputusan terakhir belum diunduh."), {})
     if not musdes.scan_sha256:
-        missing["pindaian"] = (
-            N_("Pindaian berita acara yang sudah ditandatangani belum diunggah."), {}
-        )  # fmt: skip
+        missing["pindaian"] = (N_("Pindaian berita acara yang sudah ditandatangani belum diunggah."), {})
     if missing:
         raise MusdesIncompleteError(missing)
     moment = _now(now)
     with session.begin_nested():
         _bump(session, musdes, version, status="ditutup", closed_by=principal.name, closed_at=moment)
-        audit.record(session, **principal.audit_fields(), action="close", resource=RESOURCE,
-                     region_kode=musdes.kode_desa, purpose="musdes",
-                     detail={"musdes": musdes.nomor, "berita_acara": musdes.berita_acara_sha256,
-                             "pindaian": musdes.scan_sha256})  # fmt: skip
+        audit.record(
+            session,
+            **principal.audit_fields(),
+            action="close",
+            resource=RESOURCE,
+            region_kode=musdes.kode_desa,
+            purpose="musdes",
+            detail={
+                "musdes": musdes.nomor,
+                "berita_acara": musdes.berita_acara_sha256,
+                "pindaian": musdes.scan_sha256,
+            },
+        )
     return musdes

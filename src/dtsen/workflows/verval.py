@@ -45,9 +45,17 @@ VISIT_ACTION = "laporkan_kunjungan"
 MAX_QUOTA = 500
 
 HOUSING = (
-    "status_bangunan", "luas_lantai", "lantai", "dinding", "atap", "sumber_air_minum", "sumber_penerangan",
-    "daya_listrik", "bahan_bakar_masak", "fasilitas_bab",
-)  # fmt: skip
+    "status_bangunan",
+    "luas_lantai",
+    "lantai",
+    "dinding",
+    "atap",
+    "sumber_air_minum",
+    "sumber_penerangan",
+    "daya_listrik",
+    "bahan_bakar_masak",
+    "fasilitas_bab",
+)
 # Presence of a current member at the visit (Regsosek 402, simplified to what a pendamping can see).
 KEBERADAAN = {
     "ada": N_("Tinggal bersama keluarga"),
@@ -78,10 +86,13 @@ def pendamping_of_kab(session: Session, kode_kab: str) -> dict[str, list[str]]:
     rows = session.execute(
         select(StaffUserRegion.kode, StaffUser.username)
         .join(StaffUser, StaffUser.id == StaffUserRegion.user_id)
-        .where(StaffUser.role == Role.PENDAMPING.value, StaffUser.active.is_(True),
-               StaffUserRegion.kode.startswith(kode_kab, autoescape=True))
+        .where(
+            StaffUser.role == Role.PENDAMPING.value,
+            StaffUser.active.is_(True),
+            StaffUserRegion.kode.startswith(kode_kab, autoescape=True),
+        )
         .order_by(StaffUserRegion.kode, StaffUser.username)
-    ).all()  # fmt: skip
+    ).all()
     found: dict[str, list[str]] = {}
     for kode, username in rows:
         if len(kode) == 10:
@@ -104,12 +115,19 @@ def candidates(session: Session, kode_kab: str, desas: Sequence[str]) -> list[Ca
     if not desas:
         return []
     rows = session.execute(
-        select(FAMILY.c.id_keluarga_dtsen, FAMILY.c.kode_desa, FAMILY.c.status_peringkat,
-               FAMILY.c.alasan_tidak_diperingkat, FAMILY.c.desil_nasional, FAMILY.c.p_desil_le4,
-               FAMILY.c.p_desil_le5, FAMILY.c.borderline)
+        select(
+            FAMILY.c.id_keluarga_dtsen,
+            FAMILY.c.kode_desa,
+            FAMILY.c.status_peringkat,
+            FAMILY.c.alasan_tidak_diperingkat,
+            FAMILY.c.desil_nasional,
+            FAMILY.c.p_desil_le4,
+            FAMILY.c.p_desil_le5,
+            FAMILY.c.borderline,
+        )
         .join(SNAPSHOT, and_(SNAPSHOT.c.id == FAMILY.c.snapshot_id, SNAPSHOT.c.is_current))
         .where(FAMILY.c.kode_kab == kode_kab, FAMILY.c.kode_desa.in_(list(desas)))
-    ).all()  # fmt: skip
+    ).all()
     found = []
     for row in rows:
         priority = priority_of(row)
@@ -157,10 +175,10 @@ def plan_assignments(
     load: dict[str, int] = {name: 0 for names in staff.values() for name in names}
     taken: set[str] = set()
     existing = session.execute(
-        select(WorkflowCase.id_keluarga_dtsen, WorkflowCase.assigned_to, WorkflowCase.closed_at)
-        .where(WorkflowCase.jenis == "verval", WorkflowCase.periode == periode,
-               WorkflowCase.kode_kab == kode_kab)
-    ).all()  # fmt: skip
+        select(WorkflowCase.id_keluarga_dtsen, WorkflowCase.assigned_to, WorkflowCase.closed_at).where(
+            WorkflowCase.jenis == "verval", WorkflowCase.periode == periode, WorkflowCase.kode_kab == kode_kab
+        )
+    ).all()
     for family, assigned, closed_at in existing:
         if assigned in load:
             load[assigned] += 1
@@ -175,10 +193,16 @@ def plan_assignments(
             continue
         pendamping = min(free, key=lambda name: (load[name], name))
         spec = cases.CaseInput(
-            jenis="verval", periode=periode, kode_desa=candidate.kode_desa, asal="dinsos",
-            kategori=candidate.alasan, id_keluarga_dtsen=candidate.id_keluarga_dtsen, assigned_to=pendamping,
-            priority=candidate.priority, data={"alasan_kunjungan": candidate.alasan},
-        )  # fmt: skip
+            jenis="verval",
+            periode=periode,
+            kode_desa=candidate.kode_desa,
+            asal="dinsos",
+            kategori=candidate.alasan,
+            id_keluarga_dtsen=candidate.id_keluarga_dtsen,
+            assigned_to=pendamping,
+            priority=candidate.priority,
+            data={"alasan_kunjungan": candidate.alasan},
+        )
         opened.append(cases.open_case(session, principal, spec, now=now))
         load[pendamping] += 1
         taken.add(candidate.id_keluarga_dtsen)
@@ -190,11 +214,15 @@ def _order_existing_visits(session: Session, kode_kab: str) -> None:
     """Proposals and objections waiting for a visit, with no priority yet, go after the ground checks."""
     session.execute(
         update(WorkflowCase)
-        .where(WorkflowCase.kode_kab == kode_kab, WorkflowCase.jenis.in_(("usulan", "sanggahan")),
-               WorkflowCase.state == "kunjungan", WorkflowCase.closed_at.is_(None),
-               WorkflowCase.priority == 0.0)
+        .where(
+            WorkflowCase.kode_kab == kode_kab,
+            WorkflowCase.jenis.in_(("usulan", "sanggahan")),
+            WorkflowCase.state == "kunjungan",
+            WorkflowCase.closed_at.is_(None),
+            WorkflowCase.priority == 0.0,
+        )
         .values(priority=EXISTING_VISIT)
-    )  # fmt: skip
+    )
 
 
 # -- the visit -----------------------------------------------------------------------------------------------
@@ -221,10 +249,12 @@ def served_family(session: Session, family_id: str | None) -> dict[str, Any] | N
     if not family_id:
         return None
     row = session.execute(
-        select(FAMILY.c.id_keluarga_dtsen, FAMILY.c.kode_kab, FAMILY.c.atribut, *(FAMILY.c[n] for n in HOUSING))
+        select(
+            FAMILY.c.id_keluarga_dtsen, FAMILY.c.kode_kab, FAMILY.c.atribut, *(FAMILY.c[n] for n in HOUSING)
+        )
         .join(SNAPSHOT, and_(SNAPSHOT.c.id == FAMILY.c.snapshot_id, SNAPSHOT.c.is_current))
         .where(FAMILY.c.id_keluarga_dtsen == family_id)
-    ).one_or_none()  # fmt: skip
+    ).one_or_none()
     if row is None:
         return None
     values = dict(row.atribut or {})
@@ -275,8 +305,15 @@ def observed_changes(
             old = bool(old)
         if old == new:
             continue
-        changes.append({"entitas": "family", "id": case.id_keluarga_dtsen, "atribut": atribut,
-                        "nilai_baru": _text(new), "nilai_lama": _text(old)})  # fmt: skip
+        changes.append(
+            {
+                "entitas": "family",
+                "id": case.id_keluarga_dtsen,
+                "atribut": atribut,
+                "nilai_baru": _text(new),
+                "nilai_lama": _text(old),
+            }
+        )
     return changes
 
 
@@ -289,8 +326,14 @@ def member_notes(observed: Mapping[str, Any]) -> list[dict[str, Any]]:
         if status and status != "ada":
             notes.append({"id_dtsen": member.get("id_dtsen"), "keberadaan": status})
     for member in observed.get("anggota_baru") or []:
-        notes.append({"keberadaan": "baru", "nama": member.get("nama"), "hubungan": member.get("hubungan"),
-                      "tahun_lahir": member.get("tahun_lahir")})  # fmt: skip
+        notes.append(
+            {
+                "keberadaan": "baru",
+                "nama": member.get("nama"),
+                "hubungan": member.get("hubungan"),
+                "tahun_lahir": member.get("tahun_lahir"),
+            }
+        )
     return notes
 
 

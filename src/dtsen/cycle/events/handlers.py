@@ -56,17 +56,28 @@ def _birth(reg: Registry, e: dict[str, Any], new_id: IdAllocator, ref: date) -> 
     pid = new_id("person", e["nik"])
     when, born = e["tanggal_lapor"], e["tanggal_peristiwa"]
     values: dict[str, Any] = {
-        "id_dtsen": pid, "id_keluarga_dtsen": fid, "nik": e["nik"], "no_kk": reg.f.get(frow, "no_kk"),
-        "nama": e["nama"], "nama_asli": e["nama"], "jenis_kelamin": e["jenis_kelamin"], "tanggal_lahir": born,
-        "umur": age(born, ref), "status_kawin": int(StatusKawin.BELUM_KAWIN),
+        "id_dtsen": pid,
+        "id_keluarga_dtsen": fid,
+        "nik": e["nik"],
+        "no_kk": reg.f.get(frow, "no_kk"),
+        "nama": e["nama"],
+        "nama_asli": e["nama"],
+        "jenis_kelamin": e["jenis_kelamin"],
+        "tanggal_lahir": born,
+        "umur": age(born, ref),
+        "status_kawin": int(StatusKawin.BELUM_KAWIN),
         "hubungan": int(HubunganKeluarga.ANAK if child else HubunganKeluarga.CUCU),
         "hubungan_siak": int(HubunganSIAK.ANAK if child else HubunganSIAK.CUCU),
-        "status_hidup": True, "keberadaan": int(Keberadaan.ANGGOTA_BARU),
-        "status_padan": int(StatusPadan.ANGGOTA_BARU), "di_dukcapil": True, "sumber_data": ["siak"],
-        "bukti_status": f"{EVENT_SOURCE}:{e['id_peristiwa']}", "gelar": [],
+        "status_hidup": True,
+        "keberadaan": int(Keberadaan.ANGGOTA_BARU),
+        "status_padan": int(StatusPadan.ANGGOTA_BARU),
+        "di_dukcapil": True,
+        "sumber_data": ["siak"],
+        "bukti_status": f"{EVENT_SOURCE}:{e['id_peristiwa']}",
+        "gelar": [],
         "nama_ibu_kandung": reg.p.get(mother, "nama") if mother is not None else None,
         **{c: reg.f.get(frow, c) for c in LOCATION},
-    }  # fmt: skip
+    }
     if "flags" in reg.p.frame.columns:
         values["flags"] = []
     row = reg.p.add({k: v for k, v in values.items() if k in reg.p.frame.columns})

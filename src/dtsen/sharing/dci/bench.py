@@ -48,8 +48,20 @@ ACTOR = {"actor": "bench:dci", "actor_role": None}
 SYNC_PATH = "/dci/registry/sync/search"
 ASYNC_PATH = "/dci/registry/search"
 CALLBACK_PATH = "/dci/on-search"
-FIELDS = ["nik", "no_kk", "nama", "jenis_kelamin", "hubungan", "tanggal_lahir", "status_kawin",
-          "desil_nasional", "jumlah_anggota", "kode_kab", "kode_kec", "kode_desa"]  # fmt: skip
+FIELDS = [
+    "nik",
+    "no_kk",
+    "nama",
+    "jenis_kelamin",
+    "hubungan",
+    "tanggal_lahir",
+    "status_kawin",
+    "desil_nasional",
+    "jumlah_anggota",
+    "kode_kab",
+    "kode_kec",
+    "kode_desa",
+]
 
 
 @dataclass(frozen=True)
@@ -93,31 +105,68 @@ def onboard(url: str, callback: str, *, sample: int) -> Agency:
             today = service.today(now)
             nomor = f"AKSES-BENCH-{secrets.token_hex(4).upper()}"
             request = AccessRequest(
-                nomor=nomor, instansi="Bench DCI", pemohon="client:bench", tujuan="bench", dasar_hukum="bench",
-                level="byname", regions=[province], fields=FIELDS, programs=programs, periode=snapshot.periode,
-                k_min=10, tautan=None, valid_from=today - timedelta(days=1), valid_until=today + timedelta(days=30),
-                state="disetujui", version=1, pernyataan_sha256="0" * 64, pernyataan_mime="application/pdf",
-                reviews=[], created_at=now, updated_at=now,
-            )  # fmt: skip
+                nomor=nomor,
+                instansi="Bench DCI",
+                pemohon="client:bench",
+                tujuan="bench",
+                dasar_hukum="bench",
+                level="byname",
+                regions=[province],
+                fields=FIELDS,
+                programs=programs,
+                periode=snapshot.periode,
+                k_min=10,
+                tautan=None,
+                valid_from=today - timedelta(days=1),
+                valid_until=today + timedelta(days=30),
+                state="disetujui",
+                version=1,
+                pernyataan_sha256="0" * 64,
+                pernyataan_mime="application/pdf",
+                reviews=[],
+                created_at=now,
+                updated_at=now,
+            )
             session.add(request)
             session.flush()
-            made = create_client(session, name="Bench DCI", organisation="Bench", role="klien_instansi",
-                                 scopes=["dci.search"], regions=[province], now=now, actor=ACTOR)  # fmt: skip
+            made = create_client(
+                session,
+                name="Bench DCI",
+                organisation="Bench",
+                role="klien_instansi",
+                scopes=["dci.search"],
+                regions=[province],
+                now=now,
+                actor=ACTOR,
+            )
             key = DciKey.generate()
             onboarding.add_key(
                 session, made.client, json.dumps(key.public_jwk()), key_id=None, now=now, actor=ACTOR
             )
             onboarding.add_callback(session, made.client, callback, now=now, actor=ACTOR)
             onboarding.grant(session, made.client, nomor, now=now, actor=ACTOR)
-            niks = list(session.scalars(
-                select(ServedPerson.nik)
-                .where(ServedPerson.snapshot_id == snapshot.id, ServedPerson.kode_prov == province,
-                       ServedPerson.nik.is_not(None))
-                .order_by(ServedPerson.id_dtsen)
-            ))  # fmt: skip
+            niks = list(
+                session.scalars(
+                    select(ServedPerson.nik)
+                    .where(
+                        ServedPerson.snapshot_id == snapshot.id,
+                        ServedPerson.kode_prov == province,
+                        ServedPerson.nik.is_not(None),
+                    )
+                    .order_by(ServedPerson.id_dtsen)
+                )
+            )
             step = max(1, len(niks) // sample)
-            agency = Agency(made.client.client_id, made.secret, key, request.id, nomor, str(province),
-                            int(persons), sorted(set(niks[::step]))[:sample])  # fmt: skip
+            agency = Agency(
+                made.client.client_id,
+                made.secret,
+                key,
+                request.id,
+                nomor,
+                str(province),
+                int(persons),
+                sorted(set(niks[::step]))[:sample],
+            )
     finally:
         engine.dispose()
     return agency
@@ -129,17 +178,32 @@ def _timestamp(now: datetime) -> str:
 
 
 def search_item(nik: str, reference: str, now: datetime, entity: str = "Member") -> dict[str, Any]:
-    return {"reference_id": reference, "timestamp": _timestamp(now),
-            "search_criteria": {"version": "1.0.0", "query_type": "idtype-value", "response_entity": entity,
-                                "query": {"type": "NIK", "value": nik}}}  # fmt: skip
+    return {
+        "reference_id": reference,
+        "timestamp": _timestamp(now),
+        "search_criteria": {
+            "version": "1.0.0",
+            "query_type": "idtype-value",
+            "response_entity": entity,
+            "query": {"type": "NIK", "value": nik},
+        },
+    }
 
 
-def signed_message(agency: Agency, action: str, items: list[dict[str, Any]], *, now: datetime,
-                   sender_uri: str | None = None) -> bytes:  # fmt: skip
+def signed_message(
+    agency: Agency, action: str, items: list[dict[str, Any]], *, now: datetime, sender_uri: str | None = None
+) -> bytes:
     """One signed envelope (its own message_id) as the bytes sent."""
-    header: dict[str, Any] = {"version": "1.0.0", "message_id": str(uuid.uuid4()), "message_ts": _timestamp(now),
-                              "action": action, "sender_id": agency.client_id, "receiver_id": "dtsen",
-                              "total_count": len(items), "is_msg_encrypted": False}  # fmt: skip
+    header: dict[str, Any] = {
+        "version": "1.0.0",
+        "message_id": str(uuid.uuid4()),
+        "message_ts": _timestamp(now),
+        "action": action,
+        "sender_id": agency.client_id,
+        "receiver_id": "dtsen",
+        "total_count": len(items),
+        "is_msg_encrypted": False,
+    }
     if sender_uri:
         header["sender_uri"] = sender_uri
     message = {"transaction_id": "bench-" + uuid.uuid4().hex[:12], "search_request": items}
@@ -209,8 +273,9 @@ class Receiver:
 
 
 # -- the load ----------------------------------------------------------------------------------------------
-async def closed_loop(client: Any, pool: list[tuple[str, bytes]], headers: dict[str, str], *,
-                      concurrency: int, seconds: float) -> dict[str, Any]:  # fmt: skip
+async def closed_loop(
+    client: Any, pool: list[tuple[str, bytes]], headers: dict[str, str], *, concurrency: int, seconds: float
+) -> dict[str, Any]:
     """``concurrency`` requests in flight at all times for ``seconds`` (or until the pool is used up)."""
     from dtsen.store.benchmark import PhaseResult
 
@@ -243,8 +308,15 @@ async def closed_loop(client: Any, pool: list[tuple[str, bytes]], headers: dict[
     return {"concurrency": concurrency, **result.summary()}
 
 
-async def open_loop(client: Any, pool: list[tuple[str, bytes]], headers: dict[str, str], *,
-                    rate: float, seconds: float, concurrency: int) -> dict[str, Any]:  # fmt: skip
+async def open_loop(
+    client: Any,
+    pool: list[tuple[str, bytes]],
+    headers: dict[str, str],
+    *,
+    rate: float,
+    seconds: float,
+    concurrency: int,
+) -> dict[str, Any]:
     """A fixed rate, at most ``concurrency`` in flight (``dtsen bench serve``'s driver)."""
     from dtsen.store.benchmark import drive
 
@@ -294,8 +366,16 @@ def per_request(before: dict[str, float], after: dict[str, float], requests: int
     }
 
 
-async def sync_phases(base: str, token: str, pools: tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]], *,
-                      concurrency: int, seconds: float, rate: float, meter: CpuMeter) -> dict[str, Any]:  # fmt: skip
+async def sync_phases(
+    base: str,
+    token: str,
+    pools: tuple[list[tuple[str, bytes]], list[tuple[str, bytes]]],
+    *,
+    concurrency: int,
+    seconds: float,
+    rate: float,
+    meter: CpuMeter,
+) -> dict[str, Any]:
     from dtsen.store.benchmark import _drained
     from dtsen.store.loadgen import LoopbackClient
 
@@ -316,8 +396,16 @@ async def sync_phases(base: str, token: str, pools: tuple[list[tuple[str, bytes]
     return {"closed": closed, "open": opened}
 
 
-def batch_search(base: str, token: str, agency: Agency, receiver: Receiver, size: int, *, entity: str,
-                 timeout: float = 600.0) -> dict[str, Any]:  # fmt: skip
+def batch_search(
+    base: str,
+    token: str,
+    agency: Agency,
+    receiver: Receiver,
+    size: int,
+    *,
+    entity: str,
+    timeout: float = 600.0,
+) -> dict[str, Any]:
     """One async message of ``size`` NIK items: POST -> ACK -> on-search callback, timed end to end."""
     import httpx
 
@@ -326,8 +414,12 @@ def batch_search(base: str, token: str, agency: Agency, receiver: Receiver, size
     items = [search_item(nik, f"b{i}", now, entity) for i, nik in enumerate(niks)]
     body = signed_message(agency, "search", items, now=now, sender_uri=receiver.uri)
     start = time.perf_counter()
-    acked = httpx.post(base + ASYNC_PATH, content=body, timeout=timeout,
-                       headers={"content-type": "application/json", "authorization": f"Bearer {token}"})  # fmt: skip
+    acked = httpx.post(
+        base + ASYNC_PATH,
+        content=body,
+        timeout=timeout,
+        headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+    )
     ack_seconds = time.perf_counter() - start
     if acked.status_code != 200 or acked.json()["message"]["ack_status"] != "ACK":
         raise RuntimeError(f"the batch was not acknowledged: HTTP {acked.status_code} {acked.text[:300]}")
@@ -351,9 +443,15 @@ def batch_search(base: str, token: str, agency: Agency, receiver: Receiver, size
 def token_for(base: str, agency: Agency) -> str:
     import httpx
 
-    answer = httpx.post(base + "/auth/token", timeout=30,
-                        data={"grant_type": "client_credentials", "client_id": agency.client_id,
-                              "client_secret": agency.secret})  # fmt: skip
+    answer = httpx.post(
+        base + "/auth/token",
+        timeout=30,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": agency.client_id,
+            "client_secret": agency.secret,
+        },
+    )
     if answer.status_code != 200:
         raise RuntimeError(f"no token: HTTP {answer.status_code} {answer.text[:200]}")
     return str(answer.json()["access_token"])
@@ -383,23 +481,47 @@ def extract(url: str, data_dir: Path, agency: Agency, fmt: str) -> dict[str, Any
     admin = Principal("user", "bench-admin", Role.ADMIN_BPS)
     engine = make_engine(url)
     try:
-        with tempfile.TemporaryDirectory(prefix="dtsen-bench-dci-extract-") as root, \
-                session_scope(engine=engine) as session:  # fmt: skip
+        with (
+            tempfile.TemporaryDirectory(prefix="dtsen-bench-dci-extract-") as root,
+            session_scope(engine=engine) as session,
+        ):
             start = time.perf_counter()
-            made = create_extract(session, admin, agency.request_id, fmt, data_dir=data_dir, root=Path(root),
-                                  secret=secrets.token_urlsafe(32))  # fmt: skip
+            made = create_extract(
+                session,
+                admin,
+                agency.request_id,
+                fmt,
+                data_dir=data_dir,
+                root=Path(root),
+                secret=secrets.token_urlsafe(32),
+            )
             seconds = time.perf_counter() - start
             size = (Path(root) / made.path).stat().st_size
             rows = made.rows
     finally:
         engine.dispose()
-    return {"extract_seconds": round(seconds, 2), "extract_rows": rows, "extract_format": fmt,
-            "extract_mb": round(size / 1e6, 1)}  # fmt: skip
+    return {
+        "extract_seconds": round(seconds, 2),
+        "extract_rows": rows,
+        "extract_format": fmt,
+        "extract_mb": round(size / 1e6, 1),
+    }
 
 
-def bench_dci(persons: int, seed: int, cache: Path, *, concurrency: int = 100, seconds: float = 20.0,
-              rate: float = 100.0, batch: int = 10_000, workers: int = 2, extract_format: str = "csv",
-              deliver_interval: float = 0.25, entity: str = "Member") -> dict[str, Any]:  # fmt: skip
+def bench_dci(
+    persons: int,
+    seed: int,
+    cache: Path,
+    *,
+    concurrency: int = 100,
+    seconds: float = 20.0,
+    rate: float = 100.0,
+    batch: int = 10_000,
+    workers: int = 2,
+    extract_format: str = "csv",
+    deliver_interval: float = 0.25,
+    entity: str = "Member",
+) -> dict[str, Any]:
     """Build or reuse the snapshot, load it, onboard the agency, serve, drive; the fields of the JSON line."""
     from sqlalchemy.engine import make_url
 
@@ -413,7 +535,7 @@ def bench_dci(persons: int, seed: int, cache: Path, *, concurrency: int = 100, s
         start_server,
         stop_server,
         wait_ready,
-    )  # fmt: skip
+    )
 
     data_dir = cycle_cached(persons, seed, cache)
     db = open_database()
@@ -425,8 +547,9 @@ def bench_dci(persons: int, seed: int, cache: Path, *, concurrency: int = 100, s
             port = free_port()
             log_file = cache / f"dci-{persons}.log"
             log_file.unlink(missing_ok=True)
-            with _environment({"DTSEN_DCI_DELIVER_IN_APP": "true",
-                               "DTSEN_DCI_DELIVER_INTERVAL": str(deliver_interval)}):  # fmt: skip
+            with _environment(
+                {"DTSEN_DCI_DELIVER_IN_APP": "true", "DTSEN_DCI_DELIVER_INTERVAL": str(deliver_interval)}
+            ):
                 server = start_server(db.url, data_dir, port, workers, log_file)
             base = f"http://127.0.0.1:{port}"
             wait_ready(base, server, log_file)
@@ -438,8 +561,17 @@ def bench_dci(persons: int, seed: int, cache: Path, *, concurrency: int = 100, s
             gc.freeze()  # the snapshot load's objects: see dtsen.store.benchmark.bench_serve
             with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
                 meter = CpuMeter(server.pid, make_url(db.url).database)
-                sync = runner.run(sync_phases(base, token, (closed_pool, open_pool), concurrency=concurrency,
-                                              seconds=seconds, rate=rate, meter=meter))  # fmt: skip
+                sync = runner.run(
+                    sync_phases(
+                        base,
+                        token,
+                        (closed_pool, open_pool),
+                        concurrency=concurrency,
+                        seconds=seconds,
+                        rate=rate,
+                        meter=meter,
+                    )
+                )
             batched = batch_search(base, token, agency, receiver, batch, entity=entity)
         stop_server(server)
         server = None

@@ -247,16 +247,18 @@ def _known(
     ordered = sorted(niks)
     for start in range(0, len(ordered), 1000):
         for row in session.execute(
-            select(PERSON.c.nik, *(PERSON.c[c] for c in columns))
-            .where(PERSON.c.snapshot_id == snapshot_id, PERSON.c.nik.in_(ordered[start : start + 1000]))
-        ):  # fmt: skip
+            select(PERSON.c.nik, *(PERSON.c[c] for c in columns)).where(
+                PERSON.c.snapshot_id == snapshot_id, PERSON.c.nik.in_(ordered[start : start + 1000])
+            )
+        ):
             people[row.nik] = _Subject(row.kode_prov, row.kode_kab, row.kode_kec, row.kode_desa)
     ordered = sorted(kks)
     for start in range(0, len(ordered), 1000):
         for row in session.execute(
-            select(FAMILY.c.no_kk, *(FAMILY.c[c] for c in columns))
-            .where(FAMILY.c.snapshot_id == snapshot_id, FAMILY.c.no_kk.in_(ordered[start : start + 1000]))
-        ):  # fmt: skip
+            select(FAMILY.c.no_kk, *(FAMILY.c[c] for c in columns)).where(
+                FAMILY.c.snapshot_id == snapshot_id, FAMILY.c.no_kk.in_(ordered[start : start + 1000])
+            )
+        ):
             cards[row.no_kk] = _Subject(row.kode_prov, row.kode_kab, row.kode_kec, row.kode_desa)
     return people, cards
 
@@ -285,15 +287,23 @@ def _subjects(session: Session, checked: list[_Checked]) -> tuple[dict[str, _Sub
             mother = people.get(v["nik_ibu"]) if v["nik_ibu"] else None
             card = cards.get(v["no_kk"]) if v["no_kk"] else None
             if (v["nik_ibu"] and mother is None) or (mother is None and card is None):
-                errors.append(_problem(event.reference_id, "rjct.person_id.invalid",
-                                       "the mother (or card) is not in the registry"))  # fmt: skip
+                errors.append(
+                    _problem(
+                        event.reference_id,
+                        "rjct.person_id.invalid",
+                        "the mother (or card) is not in the registry",
+                    )
+                )
                 continue
             found[event.reference_id] = mother or card  # type: ignore[assignment]
             continue
         missing = [c for c in ("nik", "nik_pasangan") if v[c] and v[c] not in people]
         if missing:
-            errors.append(_problem(event.reference_id, "rjct.person_id.invalid",
-                                   f"{', '.join(missing)} not in the registry"))  # fmt: skip
+            errors.append(
+                _problem(
+                    event.reference_id, "rjct.person_id.invalid", f"{', '.join(missing)} not in the registry"
+                )
+            )
             continue
         found[event.reference_id] = people[v["nik"]]
     return found, errors
@@ -307,14 +317,20 @@ def _repeats(session: Session, checked: list[_Checked]) -> tuple[set[str], list[
     ordered = sorted(digests)
     for start in range(0, len(ordered), 1000):
         for row in session.execute(
-            select(DciEventInbox.id_peristiwa, DciEventInbox.sha256)
-            .where(DciEventInbox.id_peristiwa.in_(ordered[start : start + 1000]))
-        ):  # fmt: skip
+            select(DciEventInbox.id_peristiwa, DciEventInbox.sha256).where(
+                DciEventInbox.id_peristiwa.in_(ordered[start : start + 1000])
+            )
+        ):
             if row.sha256 == digests[row.id_peristiwa]:
                 held.add(row.id_peristiwa)
             else:
-                errors.append(_problem(row.id_peristiwa, "rjct.reference_id.duplicate",
-                                       "this event id was received before with other content"))  # fmt: skip
+                errors.append(
+                    _problem(
+                        row.id_peristiwa,
+                        "rjct.reference_id.duplicate",
+                        "this event id was received before with other content",
+                    )
+                )
     return held, errors
 
 
@@ -323,10 +339,16 @@ def _refuse_audit(
 ) -> None:
     """The refusal's audit entry, committed on its own: the refused message left nothing else."""
     session.rollback()
-    audit.record(session, actor=f"client:{client.client_id}", actor_role=client.role, action="notify_refused",
-                 resource="dci_event", purpose="peristiwa_dukcapil",
-                 detail={"code": exc.code, "errors": len(getattr(exc, "errors", [1])), **detail},
-                 occurred_at=now)  # fmt: skip
+    audit.record(
+        session,
+        actor=f"client:{client.client_id}",
+        actor_role=client.role,
+        action="notify_refused",
+        resource="dci_event",
+        purpose="peristiwa_dukcapil",
+        detail={"code": exc.code, "errors": len(getattr(exc, "errors", [1])), **detail},
+        occurred_at=now,
+    )
     session.commit()
 
 
@@ -360,34 +382,67 @@ def receive_notify(session: Session, body: Any, *, client: ApiClient, now: datet
         found, errors = _subjects(session, fresh)
         if errors:
             raise MessageRefusedError(errors)
-        envelope.remember_message(session, sender_id=header["sender_id"], message_id=header["message_id"],
-                                  action="notify", now=now)  # fmt: skip
+        envelope.remember_message(
+            session, sender_id=header["sender_id"], message_id=header["message_id"], action="notify", now=now
+        )
         result = NotifyResult(correlation_id=str(uuid.uuid4()), repeated=len(held))
         rows = []
         for event in fresh:
             where = found[event.reference_id]
             v = event.values
-            rows.append(DciEventInbox(
-                id_peristiwa=event.reference_id, jenis=event.kind, tanggal_peristiwa=v["tanggal_peristiwa"],
-                tanggal_lapor=v["tanggal_lapor"], nik=v["nik"], baris=event.row, sha256=event.digest,
-                client_pk=client.id, message_id=header["message_id"], transaction_id=detail["transaction"],
-                received_at=now, kode_prov=where.kode_prov, kode_kab=where.kode_kab, kode_kec=where.kode_kec,
-                kode_desa=where.kode_desa,
-            ))  # fmt: skip
+            rows.append(
+                DciEventInbox(
+                    id_peristiwa=event.reference_id,
+                    jenis=event.kind,
+                    tanggal_peristiwa=v["tanggal_peristiwa"],
+                    tanggal_lapor=v["tanggal_lapor"],
+                    nik=v["nik"],
+                    baris=event.row,
+                    sha256=event.digest,
+                    client_pk=client.id,
+                    message_id=header["message_id"],
+                    transaction_id=detail["transaction"],
+                    received_at=now,
+                    kode_prov=where.kode_prov,
+                    kode_kab=where.kode_kab,
+                    kode_kec=where.kode_kec,
+                    kode_desa=where.kode_desa,
+                )
+            )
             result.by_kind[event.kind] = result.by_kind.get(event.kind, 0) + 1
         session.add_all(rows)
         session.flush()
         actor = {"actor": f"client:{client.client_id}", "actor_role": client.role}
-        audit.record_many(session, [
-            audit.entry(**actor, action="notify", resource="dci_event", nik=row.nik,
-                        region_kode=row.kode_desa, purpose="peristiwa_dukcapil",
-                        detail={"jenis": row.jenis, "inbox": row.id, "correlation_id": result.correlation_id},
-                        occurred_at=now)
-            for row in rows
-        ])  # fmt: skip
-        audit.record(session, **actor, action="notify", resource="dci_message", purpose="peristiwa_dukcapil",
-                     detail={"stored": len(rows), "repeated": len(held), "by_kind": result.by_kind,
-                             "correlation_id": result.correlation_id}, occurred_at=now)  # fmt: skip
+        audit.record_many(
+            session,
+            [
+                audit.entry(
+                    **actor,
+                    action="notify",
+                    resource="dci_event",
+                    nik=row.nik,
+                    region_kode=row.kode_desa,
+                    purpose="peristiwa_dukcapil",
+                    detail={"jenis": row.jenis, "inbox": row.id, "correlation_id": result.correlation_id},
+                    occurred_at=now,
+                )
+                for row in rows
+            ],
+        )
+        audit.record(
+            session,
+            **actor,
+            action="notify",
+            resource="dci_message",
+            purpose="peristiwa_dukcapil",
+            detail={
+                "stored": len(rows),
+                "repeated": len(held),
+                "by_kind": result.by_kind,
+                "correlation_id": result.correlation_id,
+            },
+            occurred_at=now,
+        )
         session.commit()
         result.stored = len(rows)
     except DciError as exc:

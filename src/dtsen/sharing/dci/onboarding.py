@@ -49,8 +49,15 @@ def parse_jwk(text: str) -> dict[str, str]:
     return jwk_of_public_key(public_key)
 
 
-def add_key(session: Session, client: ApiClient, jwk_text: str, *, key_id: str | None, now: datetime,
-            actor: Mapping[str, Any]) -> DciClientKey:  # fmt: skip
+def add_key(
+    session: Session,
+    client: ApiClient,
+    jwk_text: str,
+    *,
+    key_id: str | None,
+    now: datetime,
+    actor: Mapping[str, Any],
+) -> DciClientKey:
     """Register a public key; its id is ``key_id`` or, by default, the key's RFC 7638 thumbprint."""
     jwk = parse_jwk(jwk_text)
     kid = key_id or jwk["kid"]
@@ -105,8 +112,9 @@ def check_callback_uri(uri: str) -> str:
     return uri
 
 
-def add_callback(session: Session, client: ApiClient, uri: str, *, now: datetime,
-                 actor: Mapping[str, Any]) -> DciCallback:  # fmt: skip
+def add_callback(
+    session: Session, client: ApiClient, uri: str, *, now: datetime, actor: Mapping[str, Any]
+) -> DciCallback:
     uri = check_callback_uri(uri)
     exists = session.scalar(
         select(DciCallback.id).where(DciCallback.client_pk == client.id, DciCallback.uri == uri)

@@ -38,11 +38,26 @@ CONTEXT: dict[str, str] = {
 }
 SEX = {1: "male", 2: "female"}
 MARITAL = {1: "single", 2: "married", 3: "divorced", 4: "widowed"}
-RELATIONSHIP = {1: "self", 2: "spouse", 3: "child", 4: "child_in_law", 5: "grandchild", 6: "parent",
-                7: "domestic_worker", 8: "other"}  # fmt: skip
+RELATIONSHIP = {
+    1: "self",
+    2: "spouse",
+    3: "child",
+    4: "child_in_law",
+    5: "grandchild",
+    6: "parent",
+    7: "domestic_worker",
+    8: "other",
+}
 # Person fields stored in the served person's ``atribut`` object rather than as columns.
-PERSON_ATTRIBUTES = ("tempat_lahir", "status_kawin", "pendidikan_siak", "pekerjaan_siak", "bekerja",
-                     "penyakit_kronis", "jaminan_kesehatan")  # fmt: skip
+PERSON_ATTRIBUTES = (
+    "tempat_lahir",
+    "status_kawin",
+    "pendidikan_siak",
+    "pekerjaan_siak",
+    "bekerja",
+    "penyakit_kronis",
+    "jaminan_kesehatan",
+)
 REGION_FIELDS = ("kode_kab", "kode_kec", "kode_desa")
 
 

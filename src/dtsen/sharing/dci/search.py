@@ -46,10 +46,33 @@ PURPOSE = "dci_search"
 _LOCALE = re.compile(r"^[a-z]{3}$")
 _SQLITE_CHUNK = 500
 _PG_CHUNK = 20_000
-FAMILY_COLUMNS = ("id_keluarga_dtsen", "no_kk", "jumlah_anggota", "alamat", "perkotaan", "desil_nasional",
-                  "desil_kabkota", "kode_prov", "kode_kab", "kode_kec", "kode_desa")  # fmt: skip
-PERSON_COLUMNS = ("id_dtsen", "id_keluarga_dtsen", "nik", "no_kk", "nama", "tanggal_lahir", "jenis_kelamin",
-                  "hubungan", "kode_prov", "kode_kab", "kode_kec", "kode_desa")  # fmt: skip
+FAMILY_COLUMNS = (
+    "id_keluarga_dtsen",
+    "no_kk",
+    "jumlah_anggota",
+    "alamat",
+    "perkotaan",
+    "desil_nasional",
+    "desil_kabkota",
+    "kode_prov",
+    "kode_kab",
+    "kode_kec",
+    "kode_desa",
+)
+PERSON_COLUMNS = (
+    "id_dtsen",
+    "id_keluarga_dtsen",
+    "nik",
+    "no_kk",
+    "nama",
+    "tanggal_lahir",
+    "jenis_kelamin",
+    "hubungan",
+    "kode_prov",
+    "kode_kab",
+    "kode_kec",
+    "kode_desa",
+)
 
 
 class CurrentSnapshot(NamedTuple):

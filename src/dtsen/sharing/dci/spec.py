@@ -37,22 +37,28 @@ SPECS: dict[str, str] = {
 }
 # (spec, pointer to a schema keyword) -> (replacement keyword, why). Applied after the $ref rewrites.
 SCHEMA_PATCHES: dict[tuple[str, str], tuple[str, str]] = {
-    ("social", "/components/schemas/SearchRequest/properties/search_request/items/properties/search_criteria"
-               "/properties/query/oneOf"): (
+    (
+        "social",
+        "/components/schemas/SearchRequest/properties/search_request/items/properties/search_criteria"
+        "/properties/query/oneOf",
+    ): (
         "anyOf",
         "query's first two alternatives ({type, value: object} and {type, value: any}) overlap for every "
         "object value, so with oneOf no expression query (the spec's own example included) can be valid",
     ),
     **{
-        (name, "/components/schemas/TxnStatusRequest/properties/txnstatus_request/properties/attribute_value"
-               "/oneOf"): (
+        (
+            name,
+            "/components/schemas/TxnStatusRequest/properties/txnstatus_request/properties/attribute_value"
+            "/oneOf",
+        ): (
             "anyOf",
             "attribute_value's transaction_id and correlation_id alternatives are both plain strings, so with "
             "oneOf no string (any transaction_id or correlation_id) can be valid",
         )
         for name in ("social", "registry_core", "social_subscribe")
     },
-}  # fmt: skip
+}
 
 
 class SpecError(ValueError):

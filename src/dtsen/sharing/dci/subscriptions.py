@@ -71,9 +71,16 @@ def _problem(reference: str, code: str, message: str) -> dict[str, str]:
 
 def _audit_refusal(session: Session, client: ApiClient, action: str, exc: DciError, now: datetime) -> None:
     session.rollback()
-    audit.record(session, actor=f"client:{client.client_id}", actor_role=client.role, action=f"{action}_refused",
-                 resource="dci_subscription", purpose="langganan",
-                 detail={"code": exc.code, "errors": len(getattr(exc, "errors", [1]))}, occurred_at=now)  # fmt: skip
+    audit.record(
+        session,
+        actor=f"client:{client.client_id}",
+        actor_role=client.role,
+        action=f"{action}_refused",
+        resource="dci_subscription",
+        purpose="langganan",
+        detail={"code": exc.code, "errors": len(getattr(exc, "errors", [1]))},
+        occurred_at=now,
+    )
     session.commit()
 
 
@@ -109,8 +116,11 @@ def _regions_of(raw: Any, grant_regions: Sequence[str]) -> list[str]:
             expression = element.get(key)
             if expression is None:
                 continue
-            if not isinstance(expression, Mapping) or expression.get("attribute_name") != "region" \
-                    or expression.get("operator") != "eq":  # fmt: skip
+            if (
+                not isinstance(expression, Mapping)
+                or expression.get("attribute_name") != "region"
+                or expression.get("operator") != "eq"
+            ):
                 raise ValueError("filter: only region eq <code> is supported")
             code = str(expression.get("attribute_value", ""))
             if not code.isdigit() or len(code) not in (2, 4, 6, 10):
@@ -139,8 +149,9 @@ def subscribe(
     from dtsen.sharing.dci.grant import grant_for
 
     try:
-        header, message = _verified(session, body, client=client, action="subscribe", path=SUBSCRIBE_PATH,
-                                    now=now)  # fmt: skip
+        header, message = _verified(
+            session, body, client=client, action="subscribe", path=SUBSCRIBE_PATH, now=now
+        )
         uri = str(header.get("sender_uri") or "")
         if not outbox.allowed_uri(session, client.id, uri):
             raise DciError.transport("err.sender_uri.invalid", "sender_uri is not registered for this client")
@@ -153,10 +164,11 @@ def subscribe(
         active = {
             (row.perubahan, tuple(row.wilayah or ()))
             for row in session.scalars(
-                select(DciSubscription).where(DciSubscription.client_pk == client.id,
-                                              DciSubscription.status == "aktif")
+                select(DciSubscription).where(
+                    DciSubscription.client_pk == client.id, DciSubscription.status == "aktif"
+                )
             )
-        }  # fmt: skip
+        }
         accepted: list[_Item] = []
         errors: list[dict[str, str]] = []
         seen: set[str] = set()
@@ -169,8 +181,13 @@ def subscribe(
             seen.add(reference)
             perubahan = EVENT_TYPES.get(str(criteria.get("reg_event_type", "")))
             if perubahan is None:
-                errors.append(_problem(reference, "rjct.notify_types.invalid",
-                                       f"reg_event_type: one of {', '.join(EVENT_TYPES)}"))  # fmt: skip
+                errors.append(
+                    _problem(
+                        reference,
+                        "rjct.notify_types.invalid",
+                        f"reg_event_type: one of {', '.join(EVENT_TYPES)}",
+                    )
+                )
                 continue
             if perubahan == "desil" and "desil_nasional" not in grant.fields:
                 errors.append(
@@ -194,42 +211,88 @@ def subscribe(
                 errors.append(_problem(reference, "rjct.event.already_subscribed", "already subscribed"))
                 continue
             active.add((perubahan, tuple(wilayah)))
-            accepted.append(_Item(reference, str(item.get("timestamp") or _timestamp(now)), criteria,
-                                  perubahan, wilayah))  # fmt: skip
+            accepted.append(
+                _Item(reference, str(item.get("timestamp") or _timestamp(now)), criteria, perubahan, wilayah)
+            )
         if errors:
             raise MessageRefusedError(errors)
-        envelope.remember_message(session, sender_id=header["sender_id"], message_id=header["message_id"],
-                                  action="subscribe", now=now)  # fmt: skip
+        envelope.remember_message(
+            session,
+            sender_id=header["sender_id"],
+            message_id=header["message_id"],
+            action="subscribe",
+            now=now,
+        )
         correlation = str(uuid.uuid4())
         rows = [
             DciSubscription(
-                kode=_new_code(), client_pk=client.id, request_id=grant.request_id, reference_id=item.reference_id,
+                kode=_new_code(),
+                client_pk=client.id,
+                request_id=grant.request_id,
+                reference_id=item.reference_id,
                 transaction_id=str(message.get("transaction_id", ""))[:99],
-                reg_event_type=str(item.criteria["reg_event_type"]), perubahan=item.perubahan,
-                kriteria=item.criteria, wilayah=item.wilayah, notify_uri=uri, status="aktif", alasan=None,
-                last_snapshot=None, created_at=now, ended_at=None,
+                reg_event_type=str(item.criteria["reg_event_type"]),
+                perubahan=item.perubahan,
+                kriteria=item.criteria,
+                wilayah=item.wilayah,
+                notify_uri=uri,
+                status="aktif",
+                alasan=None,
+                last_snapshot=None,
+                created_at=now,
+                ended_at=None,
             )
             for item in accepted
-        ]  # fmt: skip
+        ]
         session.add_all(rows)
         session.flush()
         answer = {
             "transaction_id": str(message.get("transaction_id", ""))[:99],
             "correlation_id": correlation,
             "subscribe_response": [
-                {"reference_id": item.reference_id, "timestamp": _timestamp(now), "status": "succ",
-                 "subscriptions": [subscription_info(row, now)], "locale": "eng"}
+                {
+                    "reference_id": item.reference_id,
+                    "timestamp": _timestamp(now),
+                    "status": "succ",
+                    "subscriptions": [subscription_info(row, now)],
+                    "locale": "eng",
+                }
                 for item, row in zip(accepted, rows, strict=True)
             ],
-        }  # fmt: skip
-        reply = envelope.header_for_reply(header, action="on-subscribe", status="succ", now=now,
-                                          total_count=len(rows), completed_count=len(rows))  # fmt: skip
-        outbox.enqueue(session, client_pk=client.id, uri=uri, action="on-subscribe", header=reply,
-                       message=answer, correlation_id=correlation, now=now)  # fmt: skip
-        audit.record(session, actor=f"client:{client.client_id}", actor_role=client.role, action="subscribe",
-                     resource="dci_subscription", purpose="langganan",
-                     detail={"kode": [r.kode for r in rows], "perubahan": [r.perubahan for r in rows],
-                             "permintaan": grant.nomor, "correlation_id": correlation}, occurred_at=now)  # fmt: skip
+        }
+        reply = envelope.header_for_reply(
+            header,
+            action="on-subscribe",
+            status="succ",
+            now=now,
+            total_count=len(rows),
+            completed_count=len(rows),
+        )
+        outbox.enqueue(
+            session,
+            client_pk=client.id,
+            uri=uri,
+            action="on-subscribe",
+            header=reply,
+            message=answer,
+            correlation_id=correlation,
+            now=now,
+        )
+        audit.record(
+            session,
+            actor=f"client:{client.client_id}",
+            actor_role=client.role,
+            action="subscribe",
+            resource="dci_subscription",
+            purpose="langganan",
+            detail={
+                "kode": [r.kode for r in rows],
+                "perubahan": [r.perubahan for r in rows],
+                "permintaan": grant.nomor,
+                "correlation_id": correlation,
+            },
+            occurred_at=now,
+        )
         session.commit()
     except DciError as exc:
         _audit_refusal(session, client, "subscribe", exc, now)
@@ -240,11 +303,29 @@ def subscribe(
 def subscription_info(row: DciSubscription, now: datetime) -> dict[str, Any]:
     """A ``SubscriptionInfo``. Its schema requires ``subscription_code``, ``timestamp`` and
     ``subscribe_criteria`` while its properties say ``code`` and the criteria's fields: both are given."""
-    criteria = {k: v for k, v in row.kriteria.items() if k in
-                ("version", "reg_type", "reg_event_type", "frequency", "filter_type", "filter", "notify_record_type")}  # fmt: skip
-    return {"version": "1.0.0", "code": row.kode, "subscription_code": row.kode,
-            "status": "subscribe" if row.status == "aktif" else "unsubscribe", "timestamp": _timestamp(now),
-            **criteria, "subscribe_criteria": criteria}  # fmt: skip
+    criteria = {
+        k: v
+        for k, v in row.kriteria.items()
+        if k
+        in (
+            "version",
+            "reg_type",
+            "reg_event_type",
+            "frequency",
+            "filter_type",
+            "filter",
+            "notify_record_type",
+        )
+    }
+    return {
+        "version": "1.0.0",
+        "code": row.kode,
+        "subscription_code": row.kode,
+        "status": "subscribe" if row.status == "aktif" else "unsubscribe",
+        "timestamp": _timestamp(now),
+        **criteria,
+        "subscribe_criteria": criteria,
+    }
 
 
 def unsubscribe(session: Session, body: Any, *, client: ApiClient, now: datetime) -> dict[str, Any]:
@@ -253,8 +334,9 @@ def unsubscribe(session: Session, body: Any, *, client: ApiClient, now: datetime
     from dtsen.sharing.dci import envelope, outbox
 
     try:
-        header, message = _verified(session, body, client=client, action="unsubscribe", path=UNSUBSCRIBE_PATH,
-                                    now=now)  # fmt: skip
+        header, message = _verified(
+            session, body, client=client, action="unsubscribe", path=UNSUBSCRIBE_PATH, now=now
+        )
         codes = message.get("subscription_codes") or message.get("sunscription_codes") or []
         if not isinstance(codes, list) or not codes or len(codes) > 100:
             raise DciError("rjct.subscription_code.invalid", "subscription_codes: 1 to 100 codes", 400)
@@ -262,10 +344,11 @@ def unsubscribe(session: Session, body: Any, *, client: ApiClient, now: datetime
         rows = {
             row.kode: row
             for row in session.scalars(
-                select(DciSubscription).where(DciSubscription.client_pk == client.id,
-                                              DciSubscription.kode.in_(codes))
+                select(DciSubscription).where(
+                    DciSubscription.client_pk == client.id, DciSubscription.kode.in_(codes)
+                )
             )
-        }  # fmt: skip
+        }
         errors = []
         for code in codes:
             row = rows.get(code)
@@ -280,23 +363,51 @@ def unsubscribe(session: Session, body: Any, *, client: ApiClient, now: datetime
         uri = str(header.get("sender_uri") or "") or rows[codes[0]].notify_uri
         if not outbox.allowed_uri(session, client.id, uri):
             raise DciError.transport("err.sender_uri.invalid", "sender_uri is not registered for this client")
-        envelope.remember_message(session, sender_id=header["sender_id"], message_id=header["message_id"],
-                                  action="unsubscribe", now=now)  # fmt: skip
+        envelope.remember_message(
+            session,
+            sender_id=header["sender_id"],
+            message_id=header["message_id"],
+            action="unsubscribe",
+            now=now,
+        )
         for code in codes:
             rows[code].status, rows[code].ended_at, rows[code].alasan = "berhenti", now, "unsubscribe"
         correlation = str(uuid.uuid4())
         answer = {
-            "transaction_id": str(message.get("transaction_id", ""))[:99], "correlation_id": correlation,
-            "timestamp": _timestamp(now), "status": "succ",
+            "transaction_id": str(message.get("transaction_id", ""))[:99],
+            "correlation_id": correlation,
+            "timestamp": _timestamp(now),
+            "status": "succ",
             "subscription_status": [{"code": code, "status": "unsubscribe"} for code in codes],
-        }  # fmt: skip
-        reply = envelope.header_for_reply(header, action="on-unsubscribe", status="succ", now=now,
-                                          total_count=len(codes), completed_count=len(codes))  # fmt: skip
-        outbox.enqueue(session, client_pk=client.id, uri=uri, action="on-unsubscribe", header=reply,
-                       message=answer, correlation_id=correlation, now=now)  # fmt: skip
-        audit.record(session, actor=f"client:{client.client_id}", actor_role=client.role, action="unsubscribe",
-                     resource="dci_subscription", purpose="langganan",
-                     detail={"kode": codes, "correlation_id": correlation}, occurred_at=now)  # fmt: skip
+        }
+        reply = envelope.header_for_reply(
+            header,
+            action="on-unsubscribe",
+            status="succ",
+            now=now,
+            total_count=len(codes),
+            completed_count=len(codes),
+        )
+        outbox.enqueue(
+            session,
+            client_pk=client.id,
+            uri=uri,
+            action="on-unsubscribe",
+            header=reply,
+            message=answer,
+            correlation_id=correlation,
+            now=now,
+        )
+        audit.record(
+            session,
+            actor=f"client:{client.client_id}",
+            actor_role=client.role,
+            action="unsubscribe",
+            resource="dci_subscription",
+            purpose="langganan",
+            detail={"kode": codes, "correlation_id": correlation},
+            occurred_at=now,
+        )
         session.commit()
     except DciError as exc:
         _audit_refusal(session, client, "unsubscribe", exc, now)
@@ -315,34 +426,49 @@ class PushResult:
     ended: list[str] = field(default_factory=list)  # subscriptions ended (grant over, client revoked)
 
     def summary(self) -> dict[str, Any]:
-        return {"snapshot": self.snapshot, "previous": self.previous, "subscriptions": self.subscriptions,
-                "families": self.families, "messages": self.messages, "ended": len(self.ended)}  # fmt: skip
+        return {
+            "snapshot": self.snapshot,
+            "previous": self.previous,
+            "subscriptions": self.subscriptions,
+            "families": self.families,
+            "messages": self.messages,
+            "ended": len(self.ended),
+        }
 
 
 def _snapshots(session: Session, ref: str) -> tuple[Any, Any]:
     """The ready served snapshot ``ref`` and the ready one before it (None for the first)."""
     snap = session.execute(
         select(SNAPSHOT.c.id, SNAPSHOT.c.ref, SNAPSHOT.c.periode, SNAPSHOT.c.versi)
-        .where(SNAPSHOT.c.ref == ref, SNAPSHOT.c.status == "ready").order_by(SNAPSHOT.c.id.desc()).limit(1)
-    ).one_or_none()  # fmt: skip
+        .where(SNAPSHOT.c.ref == ref, SNAPSHOT.c.status == "ready")
+        .order_by(SNAPSHOT.c.id.desc())
+        .limit(1)
+    ).one_or_none()
     if snap is None:
         raise ValueError(f"snapshot {ref!r} is not loaded (ready) in the serving database")
-    before = or_(SNAPSHOT.c.periode < snap.periode,
-                 and_(SNAPSHOT.c.periode == snap.periode, SNAPSHOT.c.versi < snap.versi))  # fmt: skip
+    before = or_(
+        SNAPSHOT.c.periode < snap.periode,
+        and_(SNAPSHOT.c.periode == snap.periode, SNAPSHOT.c.versi < snap.versi),
+    )
     previous = session.execute(
-        select(SNAPSHOT.c.id, SNAPSHOT.c.ref).where(SNAPSHOT.c.status == "ready", before)
-        .order_by(SNAPSHOT.c.periode.desc(), SNAPSHOT.c.versi.desc()).limit(1)
-    ).one_or_none()  # fmt: skip
+        select(SNAPSHOT.c.id, SNAPSHOT.c.ref)
+        .where(SNAPSHOT.c.status == "ready", before)
+        .order_by(SNAPSHOT.c.periode.desc(), SNAPSHOT.c.versi.desc())
+        .limit(1)
+    ).one_or_none()
     return snap, previous
 
 
 def _scopes(client: ApiClient, regions: Sequence[str], wilayah: Sequence[str]) -> list[Principal]:
     """The client's regions, the grant's, and the subscription's narrowing: each applied by apply_scope."""
-    scopes = [Principal(kind="client", name=client.client_id, role=Role(client.role), regions=client.region_codes),
-              Principal(kind="client", name=client.client_id, role=Role.KLIEN_INSTANSI, regions=tuple(regions))]  # fmt: skip
+    scopes = [
+        Principal(kind="client", name=client.client_id, role=Role(client.role), regions=client.region_codes),
+        Principal(kind="client", name=client.client_id, role=Role.KLIEN_INSTANSI, regions=tuple(regions)),
+    ]
     if wilayah:
-        scopes.append(Principal(kind="client", name=client.client_id, role=Role.KLIEN_INSTANSI,
-                                regions=tuple(wilayah)))  # fmt: skip
+        scopes.append(
+            Principal(kind="client", name=client.client_id, role=Role.KLIEN_INSTANSI, regions=tuple(wilayah))
+        )
     return scopes
 
 
@@ -354,9 +480,12 @@ def desil_changes(session: Session, new_id: int, old_id: int, scopes: Sequence[P
     before = func.max(case((FAMILY.c.snapshot_id == old_id, FAMILY.c.desil_nasional)))
     present = func.max(case((in_new, 1), else_=0))
     was = func.max(case((FAMILY.c.snapshot_id == old_id, 1), else_=0))
-    statement = select(FAMILY.c.id_keluarga_dtsen, func.max(FAMILY.c.no_kk).label("no_kk"),
-                       now_.label("sekarang"), before.label("sebelumnya")).where(
-        FAMILY.c.snapshot_id.in_((new_id, old_id)))  # fmt: skip
+    statement = select(
+        FAMILY.c.id_keluarga_dtsen,
+        func.max(FAMILY.c.no_kk).label("no_kk"),
+        now_.label("sekarang"),
+        before.label("sebelumnya"),
+    ).where(FAMILY.c.snapshot_id.in_((new_id, old_id)))
     for scope in scopes:
         statement = apply_scope(statement, scope, FAMILY)
     statement = (
@@ -367,16 +496,20 @@ def desil_changes(session: Session, new_id: int, old_id: int, scopes: Sequence[P
     return list(session.execute(statement))
 
 
-def program_changes(session: Session, new_id: int, old_id: int, programs: Sequence[str],
-                    scopes: Sequence[Principal]) -> list[Any]:  # fmt: skip
+def program_changes(
+    session: Session, new_id: int, old_id: int, programs: Sequence[str], scopes: Sequence[Principal]
+) -> list[Any]:
     """(id_keluarga_dtsen, program, sekarang, sebelumnya) where a family's eligibility for one of
     ``programs`` differs between the two snapshots (a family absent from one side is not eligible there)."""
     layak = case((ELIGIBILITY.c.layak.is_(True), 1), else_=0)
     now_ = func.max(case((ELIGIBILITY.c.snapshot_id == new_id, layak), else_=0), type_=Integer)
     before = func.max(case((ELIGIBILITY.c.snapshot_id == old_id, layak), else_=0), type_=Integer)
-    statement = select(ELIGIBILITY.c.id_keluarga_dtsen, ELIGIBILITY.c.program, now_.label("sekarang"),
-                       before.label("sebelumnya")).where(
-        ELIGIBILITY.c.snapshot_id.in_((new_id, old_id)), ELIGIBILITY.c.program.in_(list(programs)))  # fmt: skip
+    statement = select(
+        ELIGIBILITY.c.id_keluarga_dtsen,
+        ELIGIBILITY.c.program,
+        now_.label("sekarang"),
+        before.label("sebelumnya"),
+    ).where(ELIGIBILITY.c.snapshot_id.in_((new_id, old_id)), ELIGIBILITY.c.program.in_(list(programs)))
     for scope in scopes:
         statement = apply_scope(statement, scope, ELIGIBILITY)
     statement = (
@@ -393,16 +526,19 @@ def _no_kk(session: Session, new_id: int, old_id: int, families: Sequence[str]) 
     for start in range(0, len(ordered), 1000):
         for row in session.execute(
             select(FAMILY.c.id_keluarga_dtsen, func.max(FAMILY.c.no_kk))
-            .where(FAMILY.c.snapshot_id.in_((new_id, old_id)),
-                   FAMILY.c.id_keluarga_dtsen.in_(ordered[start : start + 1000]))
+            .where(
+                FAMILY.c.snapshot_id.in_((new_id, old_id)),
+                FAMILY.c.id_keluarga_dtsen.in_(ordered[start : start + 1000]),
+            )
             .group_by(FAMILY.c.id_keluarga_dtsen)
-        ):  # fmt: skip
+        ):
             found[row[0]] = row[1]
     return found
 
 
-def _records(session: Session, sub: DciSubscription, grant: Any, new_id: int, old_id: int,
-             scopes: Sequence[Principal]) -> list[dict[str, Any]]:  # fmt: skip
+def _records(
+    session: Session, sub: DciSubscription, grant: Any, new_id: int, old_id: int, scopes: Sequence[Principal]
+) -> list[dict[str, Any]]:
     """One reg_records Group per changed family: its identifiers as the grant allows, and the change."""
     from dtsen.sharing.dci.records import CONTEXT, View, group_identifiers, token
     from dtsen.sharing.dci.search import RECORD_BASE
@@ -410,23 +546,34 @@ def _records(session: Session, sub: DciSubscription, grant: Any, new_id: int, ol
     changed: dict[str, dict[str, Any]] = {}
     if sub.perubahan == "desil":
         for row in desil_changes(session, new_id, old_id, scopes):
-            changed[row.id_keluarga_dtsen] = {"no_kk": row.no_kk, "poverty_score": row.sekarang,
-                                              "attributes": [{"poverty_score_before": row.sebelumnya}]}  # fmt: skip
+            changed[row.id_keluarga_dtsen] = {
+                "no_kk": row.no_kk,
+                "poverty_score": row.sekarang,
+                "attributes": [{"poverty_score_before": row.sebelumnya}],
+            }
     else:
         rows = program_changes(session, new_id, old_id, grant.programs, scopes)
         cards = _no_kk(session, new_id, old_id, [r.id_keluarga_dtsen for r in rows])
         for row in rows:
-            entry = changed.setdefault(row.id_keluarga_dtsen, {"no_kk": cards.get(row.id_keluarga_dtsen),
-                                                               "attributes": []})  # fmt: skip
-            entry["attributes"] += [{f"layak_{row.program}": bool(row.sekarang)},
-                                    {f"layak_{row.program}_before": bool(row.sebelumnya)}]  # fmt: skip
+            entry = changed.setdefault(
+                row.id_keluarga_dtsen, {"no_kk": cards.get(row.id_keluarga_dtsen), "attributes": []}
+            )
+            entry["attributes"] += [
+                {f"layak_{row.program}": bool(row.sekarang)},
+                {f"layak_{row.program}_before": bool(row.sebelumnya)},
+            ]
     view = View.of(grant)  # what the grant shows, as the search answers build it
     out = []
     for family_id, change in changed.items():
         family = {"id_keluarga_dtsen": family_id, "no_kk": change["no_kk"]}
         ident = token(view.salt, family_id) if view.salt is not None else family_id
-        record: dict[str, Any] = {"@context": CONTEXT, "@type": RECORD_TYPE, "@id": f"{RECORD_BASE}/group/{ident}",
-                                  "group_identifier": group_identifiers(view, family), "group_type": "family"}  # fmt: skip
+        record: dict[str, Any] = {
+            "@context": CONTEXT,
+            "@type": RECORD_TYPE,
+            "@id": f"{RECORD_BASE}/group/{ident}",
+            "group_identifier": group_identifiers(view, family),
+            "group_type": "family",
+        }
         if "poverty_score" in change:
             record["poverty_score"] = change["poverty_score"]
             record["poverty_score_type"] = "desil_nasional"
@@ -448,12 +595,16 @@ def push_changes(session: Session, snapshot_ref: str, *, secret: str, now: datet
 
     snap, previous = _snapshots(session, snapshot_ref)
     result = PushResult(snap.ref, previous.ref if previous is not None else None)
-    ids = list(session.scalars(
-        select(DciSubscription.id).where(DciSubscription.status == "aktif",
-                                         or_(DciSubscription.last_snapshot.is_(None),
-                                             DciSubscription.last_snapshot != snap.ref))
-        .order_by(DciSubscription.id)
-    ))  # fmt: skip
+    ids = list(
+        session.scalars(
+            select(DciSubscription.id)
+            .where(
+                DciSubscription.status == "aktif",
+                or_(DciSubscription.last_snapshot.is_(None), DciSubscription.last_snapshot != snap.ref),
+            )
+            .order_by(DciSubscription.id)
+        )
+    )
     for sub_id in ids:
         sub = session.get(DciSubscription, sub_id)
         client = session.get(ApiClient, sub.client_pk) if sub is not None else None
@@ -484,19 +635,41 @@ def push_changes(session: Session, snapshot_ref: str, *, secret: str, now: datet
         try:
             for start in range(0, len(records), BATCH):
                 batch = records[start : start + BATCH]
-                header = envelope.header_for_reply({"sender_id": client.client_id}, action="notify", status="succ",
-                                                   now=now, total_count=len(batch), completed_count=len(batch))  # fmt: skip
+                header = envelope.header_for_reply(
+                    {"sender_id": client.client_id},
+                    action="notify",
+                    status="succ",
+                    now=now,
+                    total_count=len(batch),
+                    completed_count=len(batch),
+                )
                 message = {
                     "transaction_id": sub.transaction_id or sub.kode,
                     "notify_event": [
-                        {"reference_id": uuid.uuid4().hex, "timestamp": _timestamp(now),
-                         "data": {"version": "1.0.0", "reg_type": REGISTRY_TYPE, "reg_record_type": RECORD_TYPE,
-                                  "reg_event_type": sub.reg_event_type, "reg_records": record}}
+                        {
+                            "reference_id": uuid.uuid4().hex,
+                            "timestamp": _timestamp(now),
+                            "data": {
+                                "version": "1.0.0",
+                                "reg_type": REGISTRY_TYPE,
+                                "reg_record_type": RECORD_TYPE,
+                                "reg_event_type": sub.reg_event_type,
+                                "reg_records": record,
+                            },
+                        }
                         for record in batch
                     ],
-                }  # fmt: skip
-                outbox.enqueue(session, client_pk=client.id, uri=sub.notify_uri, action="notify", header=header,
-                               message=message, correlation_id=sub.kode, now=now)  # fmt: skip
+                }
+                outbox.enqueue(
+                    session,
+                    client_pk=client.id,
+                    uri=sub.notify_uri,
+                    action="notify",
+                    header=header,
+                    message=message,
+                    correlation_id=sub.kode,
+                    now=now,
+                )
                 result.messages += 1
         except DciError:  # the notify URI was removed: nowhere to push to any more
             session.rollback()
@@ -507,10 +680,22 @@ def push_changes(session: Session, snapshot_ref: str, *, secret: str, now: datet
             continue
         sub.last_snapshot = snap.ref
         result.families += len(records)
-        audit.record(session, **ACTOR, action="notify_push", resource="dci_subscription", purpose="langganan",
-                     detail={"kode": sub.kode, "client_id": client.client_id, "permintaan": grant.nomor,
-                             "snapshot": snap.ref, "keluarga": len(records),
-                             "pesan": -(-len(records) // BATCH)}, occurred_at=now)  # fmt: skip
+        audit.record(
+            session,
+            **ACTOR,
+            action="notify_push",
+            resource="dci_subscription",
+            purpose="langganan",
+            detail={
+                "kode": sub.kode,
+                "client_id": client.client_id,
+                "permintaan": grant.nomor,
+                "snapshot": snap.ref,
+                "keluarga": len(records),
+                "pesan": -(-len(records) // BATCH),
+            },
+            occurred_at=now,
+        )
         session.commit()
     log.info("subscription changes queued", **result.summary())
     return result
@@ -545,5 +730,15 @@ def list_subscriptions(session: Session, client: ApiClient | None = None) -> lis
     return list(session.scalars(statement))
 
 
-__all__ = ["EVENT_TYPES", "PushResult", "after_publish", "desil_changes", "list_subscriptions",
-           "program_changes", "push_changes", "subscribe", "subscription_info", "unsubscribe"]  # fmt: skip
+__all__ = [
+    "EVENT_TYPES",
+    "PushResult",
+    "after_publish",
+    "desil_changes",
+    "list_subscriptions",
+    "program_changes",
+    "push_changes",
+    "subscribe",
+    "subscription_info",
+    "unsubscribe",
+]

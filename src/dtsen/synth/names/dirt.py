@@ -43,10 +43,26 @@ GRADUATE_SHARE_IF_UNKNOWN = 0.10  # adults 23+ treated as graduates when educati
 _HAJJ_M = (("H. ", 55), ("H.", 15), ("H ", 22), ("HAJI ", 5), ("H, ", 3))
 _HAJJ_F = (("HJ. ", 50), ("HJ ", 25), ("HJ.", 15), ("HAJAH ", 5), ("HJH ", 5))
 _S1 = (
-    ("S.PD", 25), ("S.E", 15), ("S.H", 8), ("S.KOM", 6), ("S.SOS", 6), ("S.T", 6), ("S.AG", 5), ("S.PD.I", 5),
-    ("S.KEP", 4), ("S.IP", 3), ("S.P", 3), ("S.SI", 4), ("S.FARM", 1), ("S.KM", 2), ("S.AK", 2), ("S.HUT", 1),
-    ("S.IKOM", 1), ("S.KED", 1), ("S.TR.KEP", 1),
-)  # fmt: skip
+    ("S.PD", 25),
+    ("S.E", 15),
+    ("S.H", 8),
+    ("S.KOM", 6),
+    ("S.SOS", 6),
+    ("S.T", 6),
+    ("S.AG", 5),
+    ("S.PD.I", 5),
+    ("S.KEP", 4),
+    ("S.IP", 3),
+    ("S.P", 3),
+    ("S.SI", 4),
+    ("S.FARM", 1),
+    ("S.KM", 2),
+    ("S.AK", 2),
+    ("S.HUT", 1),
+    ("S.IKOM", 1),
+    ("S.KED", 1),
+    ("S.TR.KEP", 1),
+)
 _DIPLOMA = (
     ("A.MD", 30),
     ("AMD", 15),
@@ -161,9 +177,21 @@ def add_titles(
 # Spelling-variant rules. Token rules replace whole words; regex rules change one occurrence in a word.
 _MUH = ("MUHAMMAD", "MUHAMAD", "MOHAMAD", "MOHAMMAD", "MOCHAMAD", "MOCHAMMAD", "MUHAMMED", "MOHAMED")
 _MUH_VARIANTS = (
-    ("MUHAMMAD", 10), ("MUHAMAD", 8), ("MOHAMAD", 6), ("MOHAMMAD", 6), ("MOCHAMAD", 4), ("MOCHAMMAD", 2),
-    ("MOH.", 8), ("MUH.", 8), ("M.", 12), ("MOH", 4), ("MUH", 3), ("M", 4), ("MUHAMAT", 1), ("MOHAMED", 1),
-)  # fmt: skip
+    ("MUHAMMAD", 10),
+    ("MUHAMAD", 8),
+    ("MOHAMAD", 6),
+    ("MOHAMMAD", 6),
+    ("MOCHAMAD", 4),
+    ("MOCHAMMAD", 2),
+    ("MOH.", 8),
+    ("MUH.", 8),
+    ("M.", 12),
+    ("MOH", 4),
+    ("MUH", 3),
+    ("M", 4),
+    ("MUHAMAT", 1),
+    ("MOHAMED", 1),
+)
 _TOKEN_VARIANTS: dict[str, tuple[tuple[str, float], ...]] = {
     **dict.fromkeys(_MUH, _MUH_VARIANTS),
     **dict.fromkeys(
@@ -192,17 +220,44 @@ _C = "BCDFGHJKLMNPQRSTVWXYZ"
 _SPELLING: tuple[tuple[re.Pattern[str], str, float], ...] = tuple(
     (re.compile(p), rep, w)
     for p, rep, w in (
-        (rf"(?<=[{_C}])U", "OE", 1), (r"OE", "U", 6), (r"(?<!D)J", "DJ", 2), (r"DJ", "J", 6),
-        (r"C(?!H)", "TJ", 2), (r"TJ", "C", 6), (r"(?<=[AIUEO])Y(?=[AIUEO])|\bY(?=[AIUEO])", "J", 2),
-        (r"KH", "CH", 3), (r"(?<=[AIUEO])CH", "KH", 1), (r"IY(?=[AO])", "I", 3),
-        (rf"(?<=[{_C}])I(?=[AOU])", "IY", 1.5), (rf"(?<=[{_C}]{{2}})O\b|(?<=[AIUE][{_C}])O\b", "A", 1),
-        (r"DH", "D", 3), (r"SY", "S", 2), (r"AI", "AE", 3), (r"AE", "AI", 3), (r"Q", "K", 2), (r"F", "P", 1.5),
-        (r"TH", "T", 2), (r"I\b", "Y", 2), (r"(?<=[AEOU][A-Z])Y\b", "I", 3), (r"([MDLNST])\1", r"\1", 3),
-        (r"UDIN\b", "UDDIN", 2), (r"Z(?=K)", "S", 2), (r"IE\b", "I", 1), (r"Z(?=[AE]N)", "J", 0.5),
+        (rf"(?<=[{_C}])U", "OE", 1),
+        (r"OE", "U", 6),
+        (r"(?<!D)J", "DJ", 2),
+        (r"DJ", "J", 6),
+        (r"C(?!H)", "TJ", 2),
+        (r"TJ", "C", 6),
+        (r"(?<=[AIUEO])Y(?=[AIUEO])|\bY(?=[AIUEO])", "J", 2),
+        (r"KH", "CH", 3),
+        (r"(?<=[AIUEO])CH", "KH", 1),
+        (r"IY(?=[AO])", "I", 3),
+        (rf"(?<=[{_C}])I(?=[AOU])", "IY", 1.5),
+        (rf"(?<=[{_C}]{{2}})O\b|(?<=[AIUE][{_C}])O\b", "A", 1),
+        (r"DH", "D", 3),
+        (r"SY", "S", 2),
+        (r"AI", "AE", 3),
+        (r"AE", "AI", 3),
+        (r"Q", "K", 2),
+        (r"F", "P", 1.5),
+        (r"TH", "T", 2),
+        (r"I\b", "Y", 2),
+        (r"(?<=[AEOU][A-Z])Y\b", "I", 3),
+        (r"([MDLNST])\1", r"\1", 3),
+        (r"UDIN\b", "UDDIN", 2),
+        (r"Z(?=K)", "S", 2),
+        (r"IE\b", "I", 1),
+        (r"Z(?=[AE]N)", "J", 0.5),
     )
-)  # fmt: skip
-_STRUCTURAL = (("abbr_middle", 4), ("abbr_last", 1), ("abbr_first", 0.5), ("swap", 1.5), ("drop_last", 3),
-               ("drop_first", 1), ("merge", 1.5), ("split", 2))  # fmt: skip
+)
+_STRUCTURAL = (
+    ("abbr_middle", 4),
+    ("abbr_last", 1),
+    ("abbr_first", 0.5),
+    ("swap", 1.5),
+    ("drop_last", 3),
+    ("drop_first", 1),
+    ("merge", 1.5),
+    ("split", 2),
+)
 _SPLIT_PREFIX = re.compile(r"\b(NUR|SRI|ABDUL|NOOR|NOR)(?=[A-Z]{3,})")
 # one regex with every pattern that can change a one-word name, for the vectorised applicability test
 _APPLICABLE_SINGLE = (
@@ -337,11 +392,33 @@ def name_variants(rng: np.random.Generator, names: np.ndarray, rate: float) -> t
 
 
 _KEY_NEIGHBOURS = {
-    "A": "QWSZ", "B": "VGHN", "C": "XDFV", "D": "SERFCX", "E": "WSDR", "F": "DRTGVC", "G": "FTYHBV",
-    "H": "GYUJNB", "I": "UJKO", "J": "HUIKMN", "K": "JIOLM", "L": "KOP", "M": "NJK", "N": "BHJM", "O": "IKLP",
-    "P": "OL", "Q": "WA", "R": "EDFT", "S": "AWEDXZ", "T": "RFGY", "U": "YHJI", "V": "CFGB", "W": "QASE",
-    "X": "ZSDC", "Y": "TGHU", "Z": "ASX",
-}  # fmt: skip
+    "A": "QWSZ",
+    "B": "VGHN",
+    "C": "XDFV",
+    "D": "SERFCX",
+    "E": "WSDR",
+    "F": "DRTGVC",
+    "G": "FTYHBV",
+    "H": "GYUJNB",
+    "I": "UJKO",
+    "J": "HUIKMN",
+    "K": "JIOLM",
+    "L": "KOP",
+    "M": "NJK",
+    "N": "BHJM",
+    "O": "IKLP",
+    "P": "OL",
+    "Q": "WA",
+    "R": "EDFT",
+    "S": "AWEDXZ",
+    "T": "RFGY",
+    "U": "YHJI",
+    "V": "CFGB",
+    "W": "QASE",
+    "X": "ZSDC",
+    "Y": "TGHU",
+    "Z": "ASX",
+}
 _OCR = {
     "M": "N",
     "N": "M",

@@ -70,13 +70,22 @@ def upgrade() -> None:
         sa.Column("outcome", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workflow_case")),
         sa.UniqueConstraint("nomor", name=op.f("uq_workflow_case_nomor")),
-        sa.ForeignKeyConstraint(["request_id"], ["citizen_request.id"],
-                                name=op.f("fk_workflow_case_request_id_citizen_request"), ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["duplicate_of"], ["workflow_case.id"],
-                                name=op.f("fk_workflow_case_duplicate_of_workflow_case")),
-        sa.CheckConstraint("jenis IN ('usulan', 'sanggahan', 'verval')", name=op.f("ck_workflow_case_jenis_known")),
-        sa.CheckConstraint("asal IN ('publik', 'desa', 'dinsos', 'sistem')", name=op.f("ck_workflow_case_asal_known")),
-    )  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["citizen_request.id"],
+            name=op.f("fk_workflow_case_request_id_citizen_request"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["duplicate_of"], ["workflow_case.id"], name=op.f("fk_workflow_case_duplicate_of_workflow_case")
+        ),
+        sa.CheckConstraint(
+            "jenis IN ('usulan', 'sanggahan', 'verval')", name=op.f("ck_workflow_case_jenis_known")
+        ),
+        sa.CheckConstraint(
+            "asal IN ('publik', 'desa', 'dinsos', 'sistem')", name=op.f("ck_workflow_case_asal_known")
+        ),
+    )
     for column in ("subject_ref", "request_id", "duplicate_of", "ack_due_at", "due_at"):
         op.create_index(op.f(f"ix_workflow_case_{column}"), "workflow_case", [column])
     op.create_index("ix_workflow_case_kode_desa_state", "workflow_case", ["kode_desa", "state"])
@@ -99,10 +108,14 @@ def upgrade() -> None:
         sa.Column("fields", sa.JSON(), nullable=True),
         sa.Column("idempotency_key", sa.String(64), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_workflow_step")),
-        sa.ForeignKeyConstraint(["case_id"], ["workflow_case.id"],
-                                name=op.f("fk_workflow_step_case_id_workflow_case"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["workflow_case.id"],
+            name=op.f("fk_workflow_step_case_id_workflow_case"),
+            ondelete="CASCADE",
+        ),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_workflow_step_idempotency_key")),
-    )  # fmt: skip
+    )
     op.create_index(op.f("ix_workflow_step_case_id"), "workflow_step", ["case_id"])
 
     op.create_table(
@@ -123,11 +136,15 @@ def upgrade() -> None:
         _when("exported_at"),
         sa.Column("status", sa.String(24), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_approved_change")),
-        sa.ForeignKeyConstraint(["case_id"], ["workflow_case.id"],
-                                name=op.f("fk_approved_change_case_id_workflow_case"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["workflow_case.id"],
+            name=op.f("fk_approved_change_case_id_workflow_case"),
+            ondelete="CASCADE",
+        ),
         sa.UniqueConstraint("id_koreksi", name="uq_approved_change_id_koreksi"),
         sa.CheckConstraint("entitas IN ('person', 'family')", name=op.f("ck_approved_change_entitas_known")),
-    )  # fmt: skip
+    )
     op.create_index(op.f("ix_approved_change_case_id"), "approved_change", ["case_id"])
     op.create_index("ix_approved_change_periode_exported", "approved_change", ["periode", "exported_at"])
 
@@ -153,7 +170,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_musdes_session")),
         sa.UniqueConstraint("nomor", name=op.f("uq_musdes_session_nomor")),
         sa.CheckConstraint("status IN ('dibuka', 'ditutup')", name=op.f("ck_musdes_session_status_known")),
-    )  # fmt: skip
+    )
     op.create_index("ix_musdes_session_kode_desa_status", "musdes_session", ["kode_desa", "status"])
 
     op.create_table(
@@ -165,14 +182,24 @@ def upgrade() -> None:
         sa.Column("catatan", sa.Text(), nullable=True),
         sa.Column("decided", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_musdes_item")),
-        sa.ForeignKeyConstraint(["session_id"], ["musdes_session.id"],
-                                name=op.f("fk_musdes_item_session_id_musdes_session"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["case_id"], ["workflow_case.id"],
-                                name=op.f("fk_musdes_item_case_id_workflow_case"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["session_id"],
+            ["musdes_session.id"],
+            name=op.f("fk_musdes_item_session_id_musdes_session"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["case_id"],
+            ["workflow_case.id"],
+            name=op.f("fk_musdes_item_case_id_workflow_case"),
+            ondelete="CASCADE",
+        ),
         sa.UniqueConstraint("session_id", "case_id", name="uq_musdes_item_session_id_case_id"),
-        sa.CheckConstraint("keputusan IS NULL OR keputusan IN ('setuju', 'tolak', 'tunda')",
-                           name=op.f("ck_musdes_item_keputusan_known")),
-    )  # fmt: skip
+        sa.CheckConstraint(
+            "keputusan IS NULL OR keputusan IN ('setuju', 'tolak', 'tunda')",
+            name=op.f("ck_musdes_item_keputusan_known"),
+        ),
+    )
     for column in ("session_id", "case_id"):
         op.create_index(op.f(f"ix_musdes_item_{column}"), "musdes_item", [column])
 

@@ -80,11 +80,17 @@ def upgrade() -> None:
         sa.Column("downloads", sa.Integer(), nullable=False),
         _when("last_download_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_access_extract")),
-        sa.ForeignKeyConstraint(["request_id"], ["access_request.id"],
-                                name=op.f("fk_access_extract_request_id_access_request"), ondelete="CASCADE"),
-        sa.CheckConstraint("format IN ('csv', 'parquet', 'xlsx')", name=op.f("ck_access_extract_format_known")),
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["access_request.id"],
+            name=op.f("fk_access_extract_request_id_access_request"),
+            ondelete="CASCADE",
+        ),
+        sa.CheckConstraint(
+            "format IN ('csv', 'parquet', 'xlsx')", name=op.f("ck_access_extract_format_known")
+        ),
         sa.CheckConstraint(LEVEL_CHECK, name=op.f("ck_access_extract_level_known")),
-    )  # fmt: skip
+    )
     op.create_index(op.f("ix_access_extract_request_id"), "access_extract", ["request_id"])
 
 

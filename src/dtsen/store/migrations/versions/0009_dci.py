@@ -65,9 +65,13 @@ def upgrade() -> None:
         sa.Column("created_by", sa.String(128), nullable=False),
         sa.PrimaryKeyConstraint("client_pk", name=op.f("pk_dci_grant")),
         _client_fk("dci_grant"),
-        sa.ForeignKeyConstraint(["request_id"], ["access_request.id"],
-                                name=op.f("fk_dci_grant_request_id_access_request"), ondelete="CASCADE"),
-    )  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["request_id"],
+            ["access_request.id"],
+            name=op.f("fk_dci_grant_request_id_access_request"),
+            ondelete="CASCADE",
+        ),
+    )
     op.create_index(op.f("ix_dci_grant_request_id"), "dci_grant", ["request_id"])
     op.create_table(
         "dci_seen_message",
@@ -101,8 +105,9 @@ def upgrade() -> None:
         _client_fk("dci_transaction"),
         sa.CheckConstraint("state IN ('pdng', 'succ', 'rjct')", name=op.f("ck_dci_transaction_state_known")),
     )
-    op.create_index("ix_dci_transaction_client_pk_transaction_id", "dci_transaction",
-                    ["client_pk", "transaction_id"])  # fmt: skip
+    op.create_index(
+        "ix_dci_transaction_client_pk_transaction_id", "dci_transaction", ["client_pk", "transaction_id"]
+    )
     op.create_index("ix_dci_transaction_state_created_at", "dci_transaction", ["state", "created_at"])
     op.create_table(
         "dci_outbox",

@@ -55,11 +55,13 @@ def upgrade() -> None:
         _when("exported_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dci_event_inbox")),
         sa.UniqueConstraint("id_peristiwa", name=op.f("uq_dci_event_inbox_id_peristiwa")),
-        sa.ForeignKeyConstraint(["client_pk"], ["api_client.id"],
-                                name=op.f("fk_dci_event_inbox_client_pk_api_client")),
-        sa.CheckConstraint("jenis IN ('LAHIR', 'MATI', 'KAWIN', 'CERAI')",
-                           name=op.f("ck_dci_event_inbox_jenis_known")),
-    )  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["client_pk"], ["api_client.id"], name=op.f("fk_dci_event_inbox_client_pk_api_client")
+        ),
+        sa.CheckConstraint(
+            "jenis IN ('LAHIR', 'MATI', 'KAWIN', 'CERAI')", name=op.f("ck_dci_event_inbox_jenis_known")
+        ),
+    )
     op.create_index("ix_dci_event_inbox_periode_ekspor", "dci_event_inbox", ["periode_ekspor"])
     op.create_index("ix_dci_event_inbox_jenis_nik", "dci_event_inbox", ["jenis", "nik"])
 
@@ -83,12 +85,14 @@ def upgrade() -> None:
         _when("ended_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dci_subscription")),
         sa.UniqueConstraint("kode", name=op.f("uq_dci_subscription_kode")),
-        sa.ForeignKeyConstraint(["client_pk"], ["api_client.id"],
-                                name=op.f("fk_dci_subscription_client_pk_api_client")),
-        sa.ForeignKeyConstraint(["request_id"], ["access_request.id"],
-                                name=op.f("fk_dci_subscription_request_id_access_request")),
+        sa.ForeignKeyConstraint(
+            ["client_pk"], ["api_client.id"], name=op.f("fk_dci_subscription_client_pk_api_client")
+        ),
+        sa.ForeignKeyConstraint(
+            ["request_id"], ["access_request.id"], name=op.f("fk_dci_subscription_request_id_access_request")
+        ),
         sa.CheckConstraint("status IN ('aktif', 'berhenti')", name=op.f("ck_dci_subscription_status_known")),
-    )  # fmt: skip
+    )
     op.create_index("ix_dci_subscription_client_pk_status", "dci_subscription", ["client_pk", "status"])
 
 
