@@ -6,7 +6,7 @@ app_factory  # uvicorn --factory "dtsen.api.app:app_factory" (dtsen.cli.serve)
 filtered  # AuditQuery.filtered, read by web/templates/staff/audit.html
 settings_customise_sources  # pydantic-settings calls it on Settings
 process_bind_param, process_result_value  # SQLAlchemy TypeDecorator hooks (store/models.py, store/served.py)
-do_POST, log_message  # http.server handler methods (sharing/dci/bench.py)
+do_POST, log_message  # http.server handler methods (sharing/dci/bench_load.py)
 visit_RegexSearch, visit_RegexExtract, visit_RegexSplit, visit_RegexReplace  # Ibis compiler visitors
 visit_StringSplit, visit_ArrayIndex, visit_IsNull, visit_NotNull, visit_FirstValue  # (engine.py)
 

@@ -127,7 +127,9 @@ def seed(engine: Engine) -> None:
                     {
                         "faktor": "jumlah_aset",
                         "kontribusi": -0.2,
-                        "kalimat": "Memiliki 1 dari 18 jenis aset menurunkan perkiraan pengeluaran sekitar 18%.",
+                        "kalimat": (
+                            "Memiliki 1 dari 18 jenis aset menurunkan perkiraan pengeluaran sekitar 18%."
+                        ),
                     },
                 ],
             ),

@@ -284,7 +284,7 @@ def _last_audit(engine: Engine) -> Any:
         return connection.execute(select(AuditLog).order_by(AuditLog.id.desc()).limit(1)).one()
 
 
-# -- the tests ------------------------------------------------------------------------------------------------
+# -- the tests -----------------------------------------------------------------------------------------------
 def test_every_route_declares_who_may_call_it(world: dict[str, Any]) -> None:
     app: FastAPI = world["app"]
     undeclared = [

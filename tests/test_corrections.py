@@ -11,7 +11,10 @@ import polars as pl
 from dtsen.cycle.corrections import apply_corrections, read_corrections
 from golden_frames import FAMILY_SCHEMA, PERSON_SCHEMA, frame, sample
 
-HEADER = "id_koreksi,jenis,id_dtsen,id_keluarga_dtsen,atribut,nilai_baru,nilai_lama,sumber,nomor_keputusan,tanggal_keputusan,petugas\n"
+HEADER = (
+    "id_koreksi,jenis,id_dtsen,id_keluarga_dtsen,atribut,nilai_baru,nilai_lama,sumber,"
+    "nomor_keputusan,tanggal_keputusan,petugas\n"
+)
 CUTOFF = date(2026, 6, 30)
 
 

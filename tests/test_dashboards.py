@@ -108,7 +108,7 @@ def rows_of(response: Any) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(response.text)))
 
 
-# -- the aggregates ------------------------------------------------------------------------------------------------
+# -- the aggregates ------------------------------------------------------------------------------------------
 def test_aggregates_are_published_inside_the_snapshot_and_agree_with_its_rows(city: Path) -> None:
     from dtsen.cycle import aggregates, snapshot
 
@@ -163,7 +163,7 @@ def test_aggregates_are_published_inside_the_snapshot_and_agree_with_its_rows(ci
     assert f'"baru": "{second.ref}"' in report
 
 
-# -- the page and the downloads ------------------------------------------------------------------------------------
+# -- the page and the downloads ------------------------------------------------------------------------------
 def test_dashboard_renders_every_section_for_a_national_analyst(world: dict[str, Any]) -> None:
     page = as_user(world, "analis").get("/staf/analisis")
     assert page.status_code == 200, page.text

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from dtsen.cycle.events import apply_events, check_row, read_events, sequential_ids
-from dtsen.sharing.dci import crvs, crvs_client, crvs_inbox, spec, subscriptions
+from dtsen.sharing.dci import crvs, crvs_client, crvs_inbox, spec, subscription_push
 from dtsen.sharing.dci.envelope import DciKey, canonical_json, envelope
 from dtsen.sharing.dci.outbox import deliver_due
 from dtsen.store.dci import DciCallback, DciClientKey, DciGrant
@@ -800,15 +800,15 @@ def test_a_publish_pushes_each_subscriber_its_changes(world: dict[str, Any]) -> 
         s.commit()
         agency = s.scalar(select(ApiClient).where(ApiClient.client_id == world["agency"].client_id))
         assert agency is not None
-        scopes = subscriptions._scopes(agency, ("3471",), [])
+        scopes = subscription_push._scopes(agency, ("3471",), [])
         desil = {
             r.id_keluarga_dtsen: (r.sekarang, r.sebelumnya)
-            for r in subscriptions.desil_changes(s, q2, q1, scopes)
+            for r in subscription_push.desil_changes(s, q2, q1, scopes)
         }
         assert desil[family] == ((old or 0) % 10 + 1, old)
-        elsewhere = subscriptions._scopes(agency, ("3404",), [])  # a grant elsewhere sees none of it
-        assert subscriptions.desil_changes(s, q2, q1, elsewhere) == []
-        done = subscriptions.push_changes(s, "2026Q2/v1", secret=SECRET, now=NOW)
+        elsewhere = subscription_push._scopes(agency, ("3404",), [])  # a grant elsewhere sees none of it
+        assert subscription_push.desil_changes(s, q2, q1, elsewhere) == []
+        done = subscription_push.push_changes(s, "2026Q2/v1", secret=SECRET, now=NOW)
     assert (done.subscriptions, done.ended) == (1, [])
     assert done.families >= 1
     assert done.messages >= 1
@@ -830,11 +830,11 @@ def test_a_publish_pushes_each_subscriber_its_changes(world: dict[str, Any]) -> 
         sub = s.scalars(select(DciSubscription).where(DciSubscription.status == "aktif")).one()
         agency = s.scalar(select(ApiClient).where(ApiClient.client_id == world["agency"].client_id))
         assert agency is not None
-        scopes = subscriptions._scopes(agency, ("3471",), [])
+        scopes = subscription_push._scopes(agency, ("3471",), [])
         grant = replace(
             grant_for(s, agency, secret=SECRET, now=NOW), level="deidentified", token_salt="ab" * 32
         )
-        hidden = subscriptions._records(s, sub, grant, q2, q1, scopes)
+        hidden = subscription_push._records(s, sub, grant, q2, q1, scopes)
     assert f"urn:dtsen/group/{token('ab' * 32, family)}" in {r["@id"] for r in hidden}
     assert family not in json.dumps(hidden)
     assert {i["identifier_type"] for r in hidden for i in r["group_identifier"]} == {
@@ -842,7 +842,7 @@ def test_a_publish_pushes_each_subscriber_its_changes(world: dict[str, Any]) -> 
         "TOKEN_KELUARGA",
     }
     with Session(world["engine"]) as s:  # again (a retried publish): nothing is pushed twice
-        again = subscriptions.push_changes(s, "2026Q2/v1", secret=SECRET, now=NOW)
+        again = subscription_push.push_changes(s, "2026Q2/v1", secret=SECRET, now=NOW)
     assert (again.subscriptions, again.messages) == (0, 0)
 
 
@@ -895,5 +895,5 @@ def test_the_next_publish_takes_the_dead_out_and_tells_the_subscriber(
     assert any(k.endswith("_before") and v is True for k, v in flags.items())
     assert not any(not k.endswith("_before") and v is True for k, v in flags.items())
     with Session(world["engine"]) as s:  # a retried publish pushes nothing twice
-        again = subscriptions.push_changes(s, snap.ref, secret=SECRET, now=NOW)
+        again = subscription_push.push_changes(s, snap.ref, secret=SECRET, now=NOW)
     assert (again.subscriptions, again.messages) == (0, 0)

@@ -44,7 +44,7 @@ SPEC_DIR = Path(spec.__file__).with_name("spec")
 HTTP_ERROR_SCHEMA = "/components/responses/HttpErrorResponse/content/application~1json/schema"
 SYNC_PATHS = {protocol.SYNC_SEARCH, protocol.SYNC_TXN_STATUS}
 
-# -- the spec's samples and where they deviate from its schemas ------------------------------------------------
+# -- the spec's samples and where they deviate from its schemas ----------------------------------------------
 REMOVE = object()  # a correction that deletes the member
 SC = "/message/search_request/0/search_criteria"
 SR = "/message/search_response/0"
@@ -159,7 +159,8 @@ def test_schema_repairs_are_exactly_the_listed_ones() -> None:
         SAMPLE_DEVIATIONS["processflow1-1req.json"],
     )
     pointer = spec.request_pointer("social", protocol.ASYNC_SEARCH)
-    # The unpatched schema rejects the spec's own expression query (oneOf matched twice); patched, it is valid.
+    # The unpatched schema rejects the spec's own expression query (oneOf matched twice); patched, it is
+    # valid.
     unpatched = spec.errors_at("social", pointer, expression, patched=False)
     assert unpatched
     assert all(problem.startswith("/message") for problem in unpatched)
@@ -219,7 +220,7 @@ def test_the_vendored_spec_is_the_published_one() -> None:
     assert "Apache" in (SPEC_DIR / "SOURCE.txt").read_text(encoding="utf-8")
 
 
-# -- the envelope, without HTTP ---------------------------------------------------------------------------------
+# -- the envelope, without HTTP ------------------------------------------------------------------------------
 def test_signature_string_has_the_dci_shape_and_covers_header_and_message() -> None:
     key = DciKey.generate()
     header = {"sender_id": "dtsen-klien", "message_id": "m-1"}
@@ -473,7 +474,7 @@ def last_audit(world: World) -> AuditLog:
         return row
 
 
-# -- sync search ----------------------------------------------------------------------------------------------
+# -- sync search ---------------------------------------------------------------------------------------------
 def test_sync_search_by_nik_answers_a_signed_on_search(world: World) -> None:
     message = search_message(search_item(world.nik))
     status, body = post(world, protocol.SYNC_SEARCH, signed(world, header_of(world, "search", 1), message))
@@ -513,7 +514,7 @@ def test_a_batch_answers_every_item_in_order_with_bad_ones_rejected_alone(world:
     assert body["header"]["status"] == "succ"
 
 
-# -- every refusal: the spec's code, a 4xx, an audit entry, nothing stored ------------------------------------
+# -- every refusal: the spec's code, a 4xx, an audit entry, nothing stored -----------------------------------
 def _case(world: World, name: str) -> tuple[str, Any, str | None]:
     """(path, body, token) of one bad message."""
     item = search_item(world.nik)
@@ -822,7 +823,7 @@ def test_only_agency_clients_with_the_scope_get_in(world: World) -> None:
     assert garbage.status_code == 401
 
 
-# -- async search, callbacks, txn/status ----------------------------------------------------------------------
+# -- async search, callbacks, txn/status ---------------------------------------------------------------------
 def _transport(world: World, statuses: list[int]) -> httpx.MockTransport:
     answers = iter(statuses)
 
@@ -1025,7 +1026,7 @@ def test_prune_forgets_old_finished_state(world: World) -> None:
         )
 
 
-# -- our key in the JWKS ---------------------------------------------------------------------------------------
+# -- our key in the JWKS -------------------------------------------------------------------------------------
 def test_jwks_publishes_the_token_key_and_our_envelope_key(world: World) -> None:
     keys = world.client.get("/.well-known/jwks.json").json()["keys"]
     assert [key["alg"] for key in keys] == ["ES256", "EdDSA"]
@@ -1034,7 +1035,7 @@ def test_jwks_publishes_the_token_key_and_our_envelope_key(world: World) -> None
     assert keys[0]["kid"] != keys[1]["kid"]
 
 
-# -- onboarding on the command line ---------------------------------------------------------------------------
+# -- onboarding on the command line --------------------------------------------------------------------------
 def test_cli_onboards_keys_callbacks_and_grants(world: World, tmp_path: Path) -> None:
     from dtsen.cli.main import app
 
@@ -1073,7 +1074,7 @@ def test_cli_onboards_keys_callbacks_and_grants(world: World, tmp_path: Path) ->
     assert set(json.loads(delivered.output.strip().splitlines()[-1])) == {"searches", "pushes", "pruned"}
 
 
-# -- schemathesis from the DCI spec itself ----------------------------------------------------------------------
+# -- schemathesis from the DCI spec itself -------------------------------------------------------------------
 FUZZ_EXAMPLES = 8
 
 

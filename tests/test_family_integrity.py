@@ -13,7 +13,7 @@ import polars as pl
 
 from dtsen.canonical.model import polars_schema
 from dtsen.cycle.events import apply_events, read_events, sequential_ids
-from dtsen.linkage.config import Survivorship
+from dtsen.linkage.config import LinkConfig, Survivorship
 from dtsen.linkage.families import ATTACHED, FRAGMENT, family_keys, golden_families
 from dtsen.linkage.status import NIK_DIKLAIM_GANDA, NIK_MILIK_ORANG_LAIN, person_status
 from golden_frames import FAMILY_SCHEMA, PERSON_SCHEMA, family, frame, person
@@ -138,7 +138,7 @@ def test_a_family_without_an_adult_is_flagged_for_review() -> None:
         persons = persons.with_columns(pl.lit(None, pl.String).alias(c))
     empty = pl.DataFrame(schema=FIELD_SCHEMA)
     keluarga = pl.DataFrame(schema=polars_schema("keluarga"))
-    families, _ = golden_families(persons, empty, keluarga, {}, Survivorship())
+    families, _ = golden_families(persons, empty, keluarga, {}, Survivorship(), LinkConfig().field_sources)
     konflik = dict(zip(families["id_keluarga_dtsen"], families["konflik"].to_list(), strict=True))
     assert FRAGMENT in konflik["K2"]
     assert FRAGMENT not in konflik["K1"]
@@ -265,7 +265,6 @@ def test_a_field_record_joins_the_register_person_its_household_names() -> None:
     register although its household's other members are on KK_A, which lists the same girl. The
     household corroborates like a NIK does: she joins her register row; a record matching twins, one
     matching nobody, and one whose household has no register member are left alone."""
-    from dtsen.linkage.config import LinkConfig
     from dtsen.linkage.consolidate import RULE_HOUSEHOLD, _household_links
 
     def r(rid: int, sumber: str, nama: str, lahir: date, jk: int, kk: str | None, fam: str | None):

@@ -399,7 +399,10 @@ def test_excel_scientific_nik_is_flagged_on_its_row(tmp_path: Path) -> None:
 
 
 def test_three_date_formats_parse_and_impossible_date_is_flagged(tmp_path: Path) -> None:
-    content = "IDDTKS,NAMA,TGL_LAHIR\n1,A,17/05/1990\n2,B,1990-05-17\n3,C,17-05-1990\n4,D,31/02/2020\n5,E,7/5/1990\n"
+    content = (
+        "IDDTKS,NAMA,TGL_LAHIR\n"
+        "1,A,17/05/1990\n2,B,1990-05-17\n3,C,17-05-1990\n4,D,31/02/2020\n5,E,7/5/1990\n"
+    )
     path = write(tmp_path / "dtks_tanggal.csv", content)
     m = make_mapping(tmp_path, ("IDDTKS", "NAMA", "TGL_LAHIR"))
     result = ingest(m, [path], data_dir=tmp_path / "data")

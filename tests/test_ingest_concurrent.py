@@ -41,7 +41,8 @@ CHILD = textwrap.dedent(
         return real(*args)
 
     ingest_module._conform_file = held
-    result = ingest_module.ingest(load_mapping(Path(sys.argv[1])), [Path(sys.argv[2])], data_dir=Path(sys.argv[3]))
+    mapping, path, data_dir = load_mapping(Path(sys.argv[1])), Path(sys.argv[2]), Path(sys.argv[3])
+    result = ingest_module.ingest(mapping, [path], data_dir=data_dir)
     print(json.dumps({"status": str(result.status), "notes": result.notes}), flush=True)
     """
 )

@@ -26,10 +26,14 @@ def small_config() -> LinkConfig:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return build_world(tmp_path_factory.mktemp("linkage"))
+
+
+def build_world(root: Path) -> dict[str, Path]:
+    """The small province synthesized, every source ingested, linked once (also test_source_kinds)."""
     from dtsen.sources.ingest import ingest
     from dtsen.synth.generate import SynthRequest, generate
 
-    root = tmp_path_factory.mktemp("linkage")
     synth = root / "synth"
     generate(SynthRequest(persons=PERSONS, out=synth, seed=11, provinces=["34"], force=True, workers=1))
     data = root / "data"
@@ -246,7 +250,7 @@ def test_training_twice_gives_the_same_parameters(world: dict[str, Path], tmp_pa
     cfg = small_config()
     eng = get_engine("duckdb")
     records = tmp_path / "records.parquet"
-    eng.write_parquet(stack(eng, latest_batches(world["data"]), cfg.spine_source), records)
+    eng.write_parquet(stack(eng, latest_batches(world["data"]), cfg), records)
     sample = training_sample(records, cfg)
     params = []
     for i in range(2):

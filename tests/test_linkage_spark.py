@@ -46,7 +46,7 @@ def test_duckdb_and_spark_link_alike(tmp_path: Path, spark_engine: object) -> No
     for name, eng in (("duckdb", get_engine("duckdb")), ("spark", spark_engine)):
         work = tmp_path / name
         work.mkdir()
-        eng.write_parquet(stack(eng, batches, cfg.spine_source), work / "records.parquet")  # type: ignore[attr-defined]
+        eng.write_parquet(stack(eng, batches, cfg), work / "records.parquet")  # type: ignore[attr-defined]
         if name == "duckdb":
             model_for(work / "records.parquet", cfg, state, retrain=True)  # one model, used by both
         results[name] = link_records(eng, work / "records.parquet", work, state, cfg)

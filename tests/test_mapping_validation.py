@@ -27,7 +27,8 @@ def _write(tmp_path: Path, fields: str, head: str = HEAD) -> Path:
 @pytest.mark.parametrize(
     "field",
     [
-        "tanggal_lahir: {from: [THN, BLN, TGL], type: date}",  # was 1905-xx-xx: the year alone, read as a date
+        # was 1905-xx-xx: the year alone, read as a date
+        "tanggal_lahir: {from: [THN, BLN, TGL], type: date}",
         "nama: {from: [DEPAN, BELAKANG], type: name}",
         "nik: {from: [NIK, NIK2], type: nik}",
         "alamat: {from: [JALAN, DUSUN]}",

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from dtsen.auth.scope import Principal, Role
 from dtsen.store.cases import MusdesItem, MusdesSession, WorkflowCase
 from dtsen.store.models import AuditLog
-from dtsen.workflows import cases, musdes
+from dtsen.workflows import berita_acara, cases, moves, musdes
 from workflow_world import add_pendamping
 
 START = datetime(2026, 7, 1, 2, 0, tzinfo=UTC)
@@ -64,7 +64,7 @@ def visited(session: Session, desa: str, nama: str, jenis: str = "usulan") -> Wo
     path.append((PENDAMPING, "laporkan_kunjungan"))
     fields = {"pendamping": "pendamping1", "hasil": {"hadir": True}}
     for actor, action in path:
-        case = cases.act(session, actor, case.id, action, version=case.version, fields=fields, now=START)
+        case = moves.act(session, actor, case.id, action, version=case.version, fields=fields, now=START)
     assert case.state == "dikunjungi"
     return case
 
@@ -180,9 +180,9 @@ def test_decisions_minutes_scan_and_closing(session: Session, tmp_path: Path) ->
     assert incomplete.value.status == 422
     assert set(incomplete.value.errors) == {"berita_acara", "pindaian"}
     with pytest.raises(cases.CaseStateError):  # no scan before the minutes to sign exist
-        musdes.upload_scan(session, op, sesi.id, png(), "ba.png", root=tmp_path, version=sesi.version)
+        berita_acara.upload_scan(session, op, sesi.id, png(), "ba.png", root=tmp_path, version=sesi.version)
 
-    pdf = musdes.render_berita_acara(session, op, sesi.id)
+    pdf = berita_acara.render_berita_acara(session, op, sesi.id)
     assert pdf.startswith(b"%PDF")
     text = pdf_strings(pdf)
     assert b"Bumijo" in text
@@ -191,12 +191,12 @@ def test_decisions_minutes_scan_and_closing(session: Session, tmp_path: Path) ->
     assert sesi.berita_acara_sha256 is not None
     version = sesi.version  # rendering is no new version: the officer's open page stays valid
 
-    with pytest.raises(musdes.ScanRejectedError) as rejected:  # type by content
-        musdes.upload_scan(
+    with pytest.raises(berita_acara.ScanRejectedError) as rejected:  # type by content
+        berita_acara.upload_scan(
             session, op, sesi.id, b"MZ\x90\x00 not a scan", "ba.pdf", root=tmp_path, version=version
         )
     assert rejected.value.status == 415
-    musdes.upload_scan(session, op, sesi.id, png(), "ba.png", root=tmp_path, version=version)
+    berita_acara.upload_scan(session, op, sesi.id, png(), "ba.png", root=tmp_path, version=version)
     assert sesi.scan_mime == "image/png"
     assert (tmp_path / sesi.scan_sha256[:2] / sesi.scan_sha256[2:4] / sesi.scan_sha256).exists()
 
@@ -205,16 +205,16 @@ def test_decisions_minutes_scan_and_closing(session: Session, tmp_path: Path) ->
     assert (sesi.berita_acara_sha256, sesi.scan_sha256) == (None, None)
     with pytest.raises(musdes.MusdesIncompleteError):
         musdes.close_session(session, op, sesi.id, sesi.version, now=START)
-    musdes.render_berita_acara(session, op, sesi.id)
+    berita_acara.render_berita_acara(session, op, sesi.id)
     session.refresh(sesi)
-    musdes.upload_scan(session, op, sesi.id, png(), "ba.png", root=tmp_path, version=sesi.version)
+    berita_acara.upload_scan(session, op, sesi.id, png(), "ba.png", root=tmp_path, version=sesi.version)
     closed = musdes.close_session(session, op, sesi.id, sesi.version, now=START)
     assert (closed.status, closed.closed_by, closed.closed_at) == ("ditutup", op.name, START)
 
     with pytest.raises(cases.CaseStateError):  # a decision replayed after closing
         musdes.decide_item(session, op, sesi.id, later.id, "tolak", "Terlambat", closed.version, now=START)
     # The minutes of a closed session render to the very document whose hash was kept; the dinsos may read.
-    again = musdes.render_berita_acara(session, DINSOS, sesi.id)
+    again = berita_acara.render_berita_acara(session, DINSOS, sesi.id)
     assert hashlib.sha256(again).hexdigest() == closed.berita_acara_sha256
     decided = session.scalars(select(MusdesItem).where(MusdesItem.session_id == sesi.id)).all()
     assert all(item.decided for item in decided)
@@ -226,7 +226,7 @@ def test_a_half_done_decision_leaves_nothing_behind(session: Session) -> None:
     op = operator(desa)
     case = visited(session, desa, "Siti Aminah")
     sesi = musdes.open_session(session, op, desa, DAY, "Balai", "Ketua", HADIR, now=START)
-    cases.act(session, DINSOS, case.id, "tolak", version=case.version, fields={"alasan": "Ganda"}, now=START)
+    moves.act(session, DINSOS, case.id, "tolak", version=case.version, fields={"alasan": "Ganda"}, now=START)
     with pytest.raises(cases.CaseStateError):
         musdes.decide_item(session, op, sesi.id, case.id, "setuju", "", sesi.version, now=START)
     session.refresh(sesi)

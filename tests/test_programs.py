@@ -197,7 +197,8 @@ def test_a_new_program_is_a_new_file(tmp_path: Path) -> None:
     shutil.copy(definitions_dir() / "pkh.yaml", programs)
     (programs / "atensi_lansia.yaml").write_text(
         "name: ATENSI lanjut usia\ntarget: {desil: desil_kabkota, max: 3}\nbenefit: components\n"
-        "components:\n  - {code: lansia_70, label: Lansia 70+, when: {field: umur, min: 70}, amount: 2700000}\n"
+        "components:\n  - {code: lansia_70, label: Lansia 70+, when: {field: umur, min: 70}, "
+        "amount: 2700000}\n"
         "exclusions: [asn_tni_polri]\nunit: orang\nlist_fields: [id_dtsen, nama, kode_desa, nilai_tahunan]\n",
         encoding="utf-8",
     )

@@ -142,23 +142,24 @@ def test_every_miss_takes_the_same_code_path(app: Any, monkeypatch: pytest.Monke
     module (every miss by NIK is audited, known NIK or not); the registry is asked exactly once with the
     same kinds of arguments. The timing itself is not measured.
     """
-    from dtsen.store import registry
+    from dtsen.store import citizen_check, person_names, registry
 
     sequences: dict[str, list[str]] = {}
     lookups: list[tuple[Any, ...]] = []
-    original = registry.citizen_status
+    original = citizen_check.citizen_status
 
     def spy(session: Any, nik: str | None, nama: str, kode_desa: str | None, **kwargs: Any) -> Any:
         lookups.append((type(nik), len(nik or ""), type(kode_desa)))
         return original(session, nik, nama, kode_desa, **kwargs)
 
-    monkeypatch.setattr(registry, "citizen_status", spy)
+    monkeypatch.setattr(citizen_check, "citizen_status", spy)
     for index, (case, fields) in enumerate(MISSES.items()):
         client = client_for(app, f"10.32.0.{index}")
         data = {**form_fields(client, "/cek-status"), "cara": "nik", **fields}
         calls: list[str] = []
         with monkeypatch.context() as patch:
-            _record_calls(patch, calls, [public, intake, ratelimit, challenge, registry, audit])
+            modules = [public, intake, ratelimit, challenge, registry, citizen_check, person_names, audit]
+            _record_calls(patch, calls, modules)
             response = client.post("/cek-status", data=data)
         assert hasil(response.text) == "tidak_ditemukan"
         sequences[case] = calls

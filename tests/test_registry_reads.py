@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from dtsen.auth.scope import Principal, Role
 from dtsen.cycle import snapshot as snapshots
-from dtsen.store import registry
+from dtsen.store import citizen_check, registry
 from dtsen.store.audit import subject_ref
 from dtsen.store.models import AuditLog
+from dtsen.store.person_names import mask_name, normalize_name
 
 Q1, Q2 = "2026Q1/v1", "2026Q2/v1"
 KAB = "3471"
@@ -44,14 +45,14 @@ DINSOS_ELSEWHERE = Principal("user", "uji-dinsos-sleman", Role.DINSOS, (OTHER_KA
     ],
 )
 def test_normalize_name(given: str, expected: str) -> None:
-    assert registry.normalize_name(given) == expected
-    assert registry.normalize_name(expected) == expected  # idempotent
+    assert normalize_name(given) == expected
+    assert normalize_name(expected) == expected  # idempotent
 
 
 def test_mask_name_keeps_two_letters_a_word() -> None:
-    assert registry.mask_name("SITI AMINAH") == "SI** AM****"
-    assert registry.mask_name("AL") == "AL"
-    assert registry.mask_name(None) == ""
+    assert mask_name("SITI AMINAH") == "SI** AM****"
+    assert mask_name("AL") == "AL"
+    assert mask_name(None) == ""
 
 
 # -- the served city ---------------------------------------------------------------------------------------
@@ -257,10 +258,10 @@ def test_family_history_spans_both_snapshots(city: City, session: Session) -> No
 # -- the public citizen check ------------------------------------------------------------------------------
 def test_citizen_status_answers_the_right_name_only(city: City, session: Session) -> None:
     start = last_id(session)
-    found = registry.citizen_status(session, city.nik, f"  {city.nama.lower()} ", None)
+    found = citizen_check.citizen_status(session, city.nik, f"  {city.nama.lower()} ", None)
     assert found is not None
     assert found.snapshot_ref == Q2
-    assert found.nama_tersamar == registry.mask_name(city.nama)
+    assert found.nama_tersamar == mask_name(city.nama)
     assert city.nama not in found.nama_tersamar
     assert found.desil is not None
     assert found.kepastian
@@ -272,19 +273,19 @@ def test_citizen_status_answers_the_right_name_only(city: City, session: Session
     ]
 
     start = last_id(session)
-    assert registry.citizen_status(session, city.nik, "NAMA YANG SALAH", None) is None
+    assert citizen_check.citizen_status(session, city.nik, "NAMA YANG SALAH", None) is None
     assert [(e.action, e.subject_ref) for e in appended(session, start)] == [
         ("read_denied", subject_ref(city.nik))
     ]
     first_word = city.nama.split()[0]
-    assert registry.citizen_status(session, city.nik, first_word, None) is None  # a part is not the name
+    assert citizen_check.citizen_status(session, city.nik, first_word, None) is None  # a part is not the name
 
     # an unknown NIK does the same work as a wrong name (one read_denied entry), so timing tells nothing
     start = last_id(session)
-    assert registry.citizen_status(session, "3471010101010001", city.nama, None) is None
+    assert citizen_check.citizen_status(session, "3471010101010001", city.nama, None) is None
     assert [(e.action, e.region_kode) for e in appended(session, start)] == [("read_denied", None)]
     start = last_id(session)
-    assert registry.citizen_status(session, "not-a-nik", city.nama, None) is None
+    assert citizen_check.citizen_status(session, "not-a-nik", city.nama, None) is None
     assert appended(session, start) == []
 
 
@@ -302,8 +303,8 @@ def test_citizen_status_is_one_read_and_one_audit_append(city: City, session: Se
     try:
         session.execute(select(1))  # the transaction's first statement, not counted
         sent.clear()
-        assert registry.citizen_status(session, city.nik, city.nama, None) is not None
-        assert registry.citizen_status(session, city.nik, "NAMA YANG SALAH", None) is None
+        assert citizen_check.citizen_status(session, city.nik, city.nama, None) is not None
+        assert citizen_check.citizen_status(session, city.nik, "NAMA YANG SALAH", None) is None
     finally:
         event.remove(city.engine, "before_cursor_execute", count)
     appends_each = 1 if city.engine.dialect.name == "postgresql" else 3
@@ -311,9 +312,9 @@ def test_citizen_status_is_one_read_and_one_audit_append(city: City, session: Se
 
 
 def test_citizen_status_by_village_and_name(city: City, session: Session) -> None:
-    found = registry.citizen_status(session, None, city.nama, city.kode_desa)
+    found = citizen_check.citizen_status(session, None, city.nama, city.kode_desa)
     assert found is not None
     assert found.kode_desa == city.kode_desa
-    assert registry.citizen_status(session, None, city.nama, city.other_desa) is None
-    assert registry.citizen_status(session, None, city.nama, None) is None
-    assert registry.citizen_status(session, None, "", city.kode_desa) is None
+    assert citizen_check.citizen_status(session, None, city.nama, city.other_desa) is None
+    assert citizen_check.citizen_status(session, None, city.nama, None) is None
+    assert citizen_check.citizen_status(session, None, "", city.kode_desa) is None

@@ -268,10 +268,10 @@ def test_download_after_expiry_is_refused_and_audited(world: dict[str, Any]) -> 
         assert last.action == "access_denied"
         assert last.detail["reason"] == "expired"
     # The periodic sweep ends the request itself (the download refused it already on the day).
-    from dtsen.sharing import requests as service
+    from dtsen.sharing import review
 
     with Session(world["engine"]) as db:
-        assert service.expire_due(db) >= 1
+        assert review.expire_due(db) >= 1
         db.commit()
         assert db.get(AccessRequest, request_id).state == "kedaluwarsa"
     assert client.get(f"/akses/{request_id}/ekstrak/{extract_id}").status_code == 410

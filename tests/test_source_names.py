@@ -14,7 +14,7 @@ from dtsen.engine import Engine, get_engine
 from dtsen.sources import transform
 from dtsen.sources.ingest import reference_tables
 from dtsen.sources.mapping import Mapping
-from dtsen.store.registry import normalize_name
+from dtsen.store.person_names import normalize_name
 
 # source spelling -> (nama, gelar)
 CASES: dict[str, tuple[str, list[str]]] = {

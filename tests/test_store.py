@@ -227,8 +227,10 @@ def test_region_hierarchy_supports_scoping(engine: Engine, first_load: RegionLoa
         desa = session.get(Region, "3302012001")
         orphans = session.scalar(
             text(
-                "SELECT count(*) FROM region r WHERE NOT EXISTS (SELECT 1 FROM region p WHERE p.kode = r.kode_prov)"
-                " OR (r.kode_kab IS NOT NULL AND NOT EXISTS (SELECT 1 FROM region k WHERE k.kode = r.kode_kab))"
+                "SELECT count(*) FROM region r"
+                " WHERE NOT EXISTS (SELECT 1 FROM region p WHERE p.kode = r.kode_prov)"
+                " OR (r.kode_kab IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM region k WHERE k.kode = r.kode_kab))"
             )
         )
     assert in_banyumas.count("kabupaten") == 1

@@ -703,7 +703,7 @@ def test_some_regsosek_units_are_split_units(kab: Dataset) -> None:
     assert (per_unit["JML_ART"].cast(pl.Int64) == per_unit["len"]).all()
 
 
-# ---- 8. calibration -----------------------------------------------------------------------------------------
+# ---- 8. calibration ----------------------------------------------------------------------------------------
 
 
 NATIONAL_ONLY = {
@@ -762,7 +762,7 @@ def test_true_welfare_is_consistent(any_dataset: Dataset) -> None:
     assert by_desil["pc_consumption"].is_sorted()
 
 
-# ---- 9. formats ----------------------------------------------------------------------------------------------
+# ---- 9. formats --------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -841,7 +841,7 @@ def test_table_writer_keeps_the_first_chunks_schema(tmp_path: Path) -> None:
     assert writer.rows == 3
 
 
-# ---- scale --------------------------------------------------------------------------------------------------
+# ---- scale -------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.slow

@@ -14,7 +14,7 @@ from dtsen.auth.scope import Principal, Role
 from dtsen.store import audit
 from dtsen.store.cases import ApprovedChange, WorkflowCase, WorkflowStep
 from dtsen.store.models import AuditLog
-from dtsen.workflows import cases
+from dtsen.workflows import cases, moves
 from dtsen.workflows.machine import WORKFLOWS
 from workflow_world import add_pendamping
 
@@ -77,7 +77,7 @@ def _walk(session: Session, case: WorkflowCase, path: list[str]) -> WorkflowCase
             and p.may_see_region(case.kode_desa)
             and (not transition.assigned_only or p.name == case.assigned_to)
         )
-        case = cases.act(session, actor, case.id, action, version=case.version, fields=FIELDS, now=START)
+        case = moves.act(session, actor, case.id, action, version=case.version, fields=FIELDS, now=START)
     return case
 
 
@@ -114,7 +114,7 @@ def test_every_transition_for_every_role_and_region(session: Session, jenis: str
                     continue  # taking it would move the case; the walk below takes the path's action
                 savepoint = session.begin_nested()
                 with pytest.raises(cases.CaseError) as refused:
-                    cases.act(
+                    moves.act(
                         session,
                         principal,
                         case.id,
@@ -134,24 +134,24 @@ def test_every_transition_for_every_role_and_region(session: Session, jenis: str
 def test_illegal_transition_conflict_and_idempotent_move(session: Session) -> None:
     case = _open(session)
     with pytest.raises(cases.CaseStateError):  # approving a proposal nobody visited
-        cases.act(session, DINSOS, case.id, "setujui", version=case.version, fields=FIELDS, now=START)
+        moves.act(session, DINSOS, case.id, "setujui", version=case.version, fields=FIELDS, now=START)
     seen = case.version
-    cases.act(session, OPERATOR, case.id, "konfirmasi", version=seen, now=START, idempotency_key="k-1")
+    moves.act(session, OPERATOR, case.id, "konfirmasi", version=seen, now=START, idempotency_key="k-1")
     # the same form again (a double submit): nothing moves twice
-    again = cases.act(
+    again = moves.act(
         session, OPERATOR, case.id, "konfirmasi", version=seen, now=START, idempotency_key="k-1"
     )
     assert again.state == "dikonfirmasi"
     assert again.version == seen + 1
     # another officer acting on what they saw before: a conflict, not an overwrite
     with pytest.raises(cases.CaseConflictError):
-        cases.act(session, DINSOS, case.id, "tugaskan_kunjungan", version=seen, fields=FIELDS, now=START)
+        moves.act(session, DINSOS, case.id, "tugaskan_kunjungan", version=seen, fields=FIELDS, now=START)
     with pytest.raises(cases.CaseInvalidError) as invalid:  # the pendamping is required
-        cases.act(session, DINSOS, case.id, "tugaskan_kunjungan", version=seen + 1, fields={}, now=START)
+        moves.act(session, DINSOS, case.id, "tugaskan_kunjungan", version=seen + 1, fields={}, now=START)
     assert set(invalid.value.errors) == {"pendamping"}
     for stranger in ("tidak_ada", "op_desa"):  # no such account; not a pendamping of this village
         with pytest.raises(cases.CaseInvalidError) as invalid:
-            cases.act(
+            moves.act(
                 session,
                 DINSOS,
                 case.id,
@@ -195,7 +195,7 @@ def test_approval_turns_recorded_changes_into_checked_corrections(session: Sessi
         {"entitas": "family", "id": "K-0001", "atribut": "sumber_penerangan", "nilai_baru": "3"},
     ]
     case = _open(session, "verval", assigned_to="pendamping1", id_keluarga_dtsen="K-0001")
-    case = cases.act(
+    case = moves.act(
         session,
         PENDAMPING,
         case.id,
@@ -204,7 +204,7 @@ def test_approval_turns_recorded_changes_into_checked_corrections(session: Sessi
         fields={"hasil": {"hadir": True}, "perubahan": perubahan},
         now=START,
     )
-    case = cases.act(
+    case = moves.act(
         session,
         DINSOS,
         case.id,
@@ -223,7 +223,7 @@ def test_approval_turns_recorded_changes_into_checked_corrections(session: Sessi
 
     # A change the corrections path would refuse is refused at approval, with nothing half-written.
     bad = _open(session, "verval", assigned_to="pendamping1")
-    bad = cases.act(
+    bad = moves.act(
         session,
         PENDAMPING,
         bad.id,
@@ -237,7 +237,7 @@ def test_approval_turns_recorded_changes_into_checked_corrections(session: Sessi
     )
     savepoint = session.begin_nested()
     with pytest.raises(cases.CaseInvalidError) as invalid:
-        cases.act(
+        moves.act(
             session,
             DINSOS,
             bad.id,
@@ -269,33 +269,33 @@ def test_many_moves_at_once_are_all_or_nothing(session: Session) -> None:
         "hasil": {"hadir": True},
         "perubahan": [{"entitas": "family", "id": "K-90", "atribut": "luas_lantai", "nilai_baru": "30"}],
     }
-    moved = cases.act_many(
+    moved = moves.act_many(
         session,
         PENDAMPING,
         "laporkan_kunjungan",
-        [cases.Move(c.id, c.version, visit) for c in opened],
+        [moves.Move(c.id, c.version, visit) for c in opened],
         now=START,
     )
     assert [c.state for c in moved] == ["dikunjungi"] * 3
     # one stale version among them: nothing moves
-    stale = [cases.Move(c.id, 2, {"nomor_keputusan": "400/1"}) for c in moved[:2]]
-    stale.append(cases.Move(moved[2].id, 1, {"nomor_keputusan": "400/1"}))
+    stale = [moves.Move(c.id, 2, {"nomor_keputusan": "400/1"}) for c in moved[:2]]
+    stale.append(moves.Move(moved[2].id, 1, {"nomor_keputusan": "400/1"}))
     savepoint = session.begin_nested()
     with pytest.raises(cases.CaseConflictError):
-        cases.act_many(session, DINSOS, "setujui", stale, now=START)
+        moves.act_many(session, DINSOS, "setujui", stale, now=START)
     savepoint.rollback()
     session.expire_all()
     assert [session.get(WorkflowCase, c.id).state for c in opened] == ["dikunjungi"] * 3
     # one outside the region: refused as absent, nothing moves
     with pytest.raises(cases.CaseNotFoundError):
-        cases.act_many(
-            session, DINSOS_OTHER, "setujui", [cases.Move(c.id, 2, {"nomor_keputusan": "1"}) for c in opened]
+        moves.act_many(
+            session, DINSOS_OTHER, "setujui", [moves.Move(c.id, 2, {"nomor_keputusan": "1"}) for c in opened]
         )
-    done = cases.act_many(
+    done = moves.act_many(
         session,
         DINSOS,
         "setujui",
-        [cases.Move(c.id, 2, {"nomor_keputusan": "400/2"}) for c in opened],
+        [moves.Move(c.id, 2, {"nomor_keputusan": "400/2"}) for c in opened],
         now=START,
     )
     assert [c.state for c in done] == ["disetujui"] * 3
@@ -339,7 +339,7 @@ def test_sla_clock_acknowledgement_and_resolution(session: Session, monkeypatch:
             session, DINSOS, cases.QueueFilter(overdue_at=START + timedelta(hours=71)), limit=500
         )
     ]
-    case = cases.act(
+    case = moves.act(
         session, OPERATOR, case.id, "konfirmasi", version=case.version, now=START + timedelta(hours=1)
     )
     assert case.acknowledged_at == START + timedelta(hours=1)
@@ -359,3 +359,29 @@ def test_the_documented_tables_are_the_machine() -> None:
     text = (Path(__file__).parents[1] / "docs" / "workflows.md").read_text(encoding="utf-8")
     for workflow in WORKFLOWS.values():
         assert describe(workflow) in text, f"docs/workflows.md: regenerate the table of {workflow.name}"
+
+
+def test_a_drawn_case_number_already_taken_is_drawn_again(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """32 random bits repeat within a busy period (the 100k-case bench hit one): a number taken in the
+    database, or earlier in the same batch, is drawn again instead of failing the batch's insert."""
+    first = _open(session, "verval", id_keluarga_dtsen="K-7000", assigned_to="pendamping1")
+    taken = first.nomor.rsplit("-", 1)[1].lower()
+    draws = iter([taken, "0000beef", "0000beef", taken, "0000cafe", "0000f00d"])
+    monkeypatch.setattr(cases.secrets, "token_hex", lambda _n: next(draws))
+    opened = cases.open_cases(
+        session,
+        DINSOS,
+        [
+            cases.CaseInput("verval", "2026Q3", DESA, "dinsos", id_keluarga_dtsen=f"K-70{n}")
+            for n in range(1, 4)
+        ],
+        now=START,
+    )
+    session.flush()
+    numbers = [case.nomor.rsplit("-", 1)[1] for case in opened]
+    # first draws: taken (db), BEEF, BEEF (batch) -> the first and third drawn again: taken again, CAFE
+    # -> the first once more: F00D
+    assert numbers == ["0000F00D", "0000BEEF", "0000CAFE"]
+    assert len({first.nomor, *(case.nomor for case in opened)}) == 4

@@ -20,7 +20,7 @@ from dtsen.cycle.corrections import read_corrections
 from dtsen.store.cases import ApprovedChange, WorkflowCase, WorkflowStep
 from dtsen.store.intake import CitizenRequest, CitizenRequestEvent
 from dtsen.store.served import ServedEligibility, ServedFamily, ServedSnapshot
-from dtsen.workflows import cases, loop
+from dtsen.workflows import cases, loop, moves
 
 DESA = "3471011001"
 OTHER_DESA = "3471021002"
@@ -56,7 +56,7 @@ def _verval(
         "verval", periode, DESA, "dinsos", id_keluarga_dtsen=family, assigned_to="pendamping1"
     )
     case = cases.open_case(session, DINSOS, spec, now=START)
-    case = cases.act(
+    case = moves.act(
         session,
         PENDAMPING,
         case.id,
@@ -65,7 +65,7 @@ def _verval(
         fields={"hasil": {"hadir": True}, "perubahan": changes},
         now=START,
     )
-    return cases.act(
+    return moves.act(
         session,
         DINSOS,
         case.id,
@@ -112,8 +112,8 @@ def _sanggahan(
         request_id=request_id,
     )
     case = cases.open_case(session, OPERATOR, spec, now=START)
-    case = cases.act(session, OPERATOR, case.id, "konfirmasi", version=case.version, now=START)
-    return cases.act(
+    case = moves.act(session, OPERATOR, case.id, "konfirmasi", version=case.version, now=START)
+    return moves.act(
         session,
         DINSOS,
         case.id,
@@ -313,7 +313,7 @@ def test_sla_cli_on_a_controlled_clock(
     answered = cases.open_case(
         session, OPERATOR, cases.CaseInput("usulan", "2026Q3", OTHER_DESA, "desa"), now=START
     )
-    cases.act(session, OPERATOR, answered.id, "konfirmasi", version=answered.version, now=START)
+    moves.act(session, OPERATOR, answered.id, "konfirmasi", version=answered.version, now=START)
     cases.open_case(
         session,
         DINSOS,

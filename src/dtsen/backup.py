@@ -2,7 +2,8 @@
 
 A backup is a directory (built in a hidden staging folder and renamed, so it exists whole or not at all)::
 
-    backup.json        what it holds: every file with its bytes and SHA-256, the database's backend and versions
+    backup.json        what it holds: every file with its bytes and SHA-256, the database's backend
+                       and versions
     data/...           the data dir (batches, cycles, snapshots, linkage state, models, the signing key)
     database.dump      PostgreSQL: ``pg_dump --format=custom`` (a consistent snapshot of the database)
     database.sqlite    SQLite: a copy made with SQLite's online backup API (consistent while in use)

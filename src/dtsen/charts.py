@@ -28,7 +28,8 @@ PALETTE = [
 ]
 
 STYLE = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d2733;background:#f6f8fa}
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d2733;\
+background:#f6f8fa}
 header{background:#1b4965;color:#fff;padding:1.2rem 2rem}
 header h1{margin:0;font-size:1.5rem} header p{margin:.3rem 0 0;opacity:.85}
 main{padding:1rem 2rem;max-width:1200px}
@@ -37,7 +38,8 @@ h2{font-size:1.15rem;margin-top:0;color:#1b4965} .en{color:#6b7785;font-weight:n
 .cards{display:flex;flex-wrap:wrap;gap:1rem}
 .card{flex:1 1 160px;background:#eef4f8;border-radius:6px;padding:.6rem .9rem}
 .card b{display:block;font-size:1.4rem;color:#1b4965}
-table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0} td,th{border-bottom:1px solid #dde3e8;padding:.25rem .6rem;text-align:right}
+table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0} td,th{border-bottom:1px solid #dde3e8;\
+padding:.25rem .6rem;text-align:right}
 th:first-child,td:first-child{text-align:left} .note{color:#6b7785;font-size:.85rem}
 .warn{color:#b23a48}
 """
@@ -75,7 +77,10 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) 
 
 
 def section(title: str, title_en: str, *parts: str) -> str:
-    return f'<section><h2>{html.escape(title)} <span class="en">/ {html.escape(title_en)}</span></h2>{"".join(parts)}</section>'
+    return (
+        f'<section><h2>{html.escape(title)} <span class="en">/ {html.escape(title_en)}</span></h2>'
+        f"{''.join(parts)}</section>"
+    )
 
 
 def page(title: str, subtitle: str, sections: Sequence[str], *, lang: str = "id") -> str:

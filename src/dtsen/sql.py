@@ -15,7 +15,8 @@ def quote_literal(value: str | Path) -> str:
 
 
 def quote_ident(name: str) -> str:
-    """A quoted identifier: ``"..."`` with every ``"`` doubled (a column named as its source file names it)."""
+    """A quoted identifier: ``"..."`` with every ``"`` doubled (a column named as its source file names
+    it)."""
     return '"' + name.replace('"', '""') + '"'
 
 

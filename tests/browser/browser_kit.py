@@ -23,7 +23,8 @@ class LiveServer:
     _users: dict[tuple[str, tuple[str, ...]], str] = field(default_factory=dict)
 
     def user(self, role: str, regions: tuple[str, ...] = ()) -> tuple[str, str]:
-        """A staff account of ``role`` bound to ``regions`` (created once per server): (username, password)."""
+        """A staff account of ``role`` bound to ``regions`` (created once per server): (username,
+        password)."""
         key = (role, tuple(regions))
         if key not in self._users:
             from dtsen.auth.accounts import create_user
@@ -78,7 +79,8 @@ ACCESSIBILITY_PROBE = """() => {
   if (document.querySelectorAll('h1').length !== 1) problems.push('not exactly one h1');
   for (const el of document.querySelectorAll('input, select, textarea')) {
     if (el.type === 'hidden' || !visible(el)) continue;
-    const named = (el.labels && el.labels.length) || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+    const named = (el.labels && el.labels.length) || el.getAttribute('aria-label')
+      || el.getAttribute('aria-labelledby');
     if (!named) problems.push('unlabelled field ' + (el.name || el.id || el.type));
   }
   for (const el of document.querySelectorAll('a, button')) {
@@ -87,7 +89,9 @@ ACCESSIBILITY_PROBE = """() => {
     if (!name) problems.push('link or button without a name: ' + el.outerHTML.slice(0, 80));
   }
   for (const el of document.querySelectorAll('svg[role=img]')) {
-    if (!el.getAttribute('aria-labelledby') && !el.getAttribute('aria-label')) problems.push('chart without a name');
+    if (!el.getAttribute('aria-labelledby') && !el.getAttribute('aria-label')) {
+      problems.push('chart without a name');
+    }
   }
   for (const el of document.querySelectorAll('[id]')) {
     if (document.querySelectorAll('#' + CSS.escape(el.id)).length > 1) problems.push('duplicate id ' + el.id);

@@ -104,7 +104,7 @@ def run_cycle(data_dir: Path, database_url: str, period: str, cutoff: datetime) 
     return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-# -- the server -----------------------------------------------------------------------------------------------
+# -- the server ----------------------------------------------------------------------------------------------
 def _free_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,6 +1,6 @@
-"""What the sharing journey and the dashboard test need beside the shared live server (tests/browser/conftest.py):
-the server pointed at the served city's snapshot files, a security statement to upload, the people of the
-journey, and small readers of what the browser downloads.
+"""What the sharing journey and the dashboard test need beside the shared live server
+(tests/browser/conftest.py): the server pointed at the served city's snapshot files, a security statement
+to upload, the people of the journey, and small readers of what the browser downloads.
 
 The live server is shared by every browser test of a backend, so :func:`serving_city_files` changes its
 settings only for the duration of a module and puts them back: ``data_dir`` becomes the served city's (the

@@ -29,7 +29,8 @@ CHARTS = """() => [...document.querySelectorAll("[data-plotly]")].map((element) 
 }))"""
 ALL_DRAWN = """() => {
   const charts = [...document.querySelectorAll("[data-plotly]")];
-  return charts.length > 0 && charts.every((el) => el.querySelector("svg.main-svg") || el.hasAttribute("data-plotly-error"));
+  return charts.length > 0
+    && charts.every((el) => el.querySelector("svg.main-svg") || el.hasAttribute("data-plotly-error"));
 }"""
 
 

@@ -252,7 +252,7 @@ def settle_heap() -> None:
     """
     import gc
 
-    from dtsen.store.registry import normalize_name
+    from dtsen.store.person_names import normalize_name
     from dtsen.web.templating import templates
 
     normalize_name("Siti Aminah")  # compiles the name rules (and imports what they need)

@@ -1,5 +1,5 @@
 """The case page: a case's data, steps and documents, and the moves the principal's role may make on it
-(with the fields each needs). A move goes through :mod:`dtsen.workflows.cases`, which checks and audits it;
+(with the fields each needs). A move goes through :mod:`dtsen.workflows.moves`, which checks and audits it;
 this module only shapes the view and settles a refused move's unit of work.
 """
 
@@ -19,7 +19,7 @@ from dtsen.auth.scope import Principal, Role
 from dtsen.store.cases import WorkflowCase, WorkflowStep
 from dtsen.web import i18n
 from dtsen.web.i18n import N_
-from dtsen.workflows import cases
+from dtsen.workflows import cases, moves
 from dtsen.workflows.machine import WORKFLOWS, Transition
 
 VISIT_FORM = "/staf/kunjungan/{id}"  # the field form that records a visit's `hasil` and `perubahan`
@@ -229,7 +229,7 @@ def take_action(
     """The service's move, after the check a form needs: a version (the service checks the pendamping)."""
     if action.version is None:
         raise cases.CaseInvalidError({"version": (STALE_FORM, {})})
-    return cases.act(
+    return moves.act(
         session,
         principal,
         case_id,

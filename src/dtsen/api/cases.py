@@ -2,10 +2,11 @@
 page with its history and the actions its state offers this user, and the kab/kota dashboard; JSON twins
 under ``/api/kasus`` for agency and mobile clients.
 
-Every rule lives in the service layer (:mod:`dtsen.workflows.cases`): scoping, who may take which action,
-required fields, the version check, idempotency and the audit trail. This module only parses input, picks a
-role's default queue, decides which action forms to show and renders; a refused action re-renders the case
-page with the service's Bahasa message and status (404, 403, 409, 422), never a 500.
+Every rule lives in the service layer (:mod:`dtsen.workflows.cases`, :mod:`dtsen.workflows.moves`):
+scoping, who may take which action, required fields, the version check, idempotency and the audit trail.
+This module only parses input, picks a role's default queue, decides which action forms to show and
+renders; a refused action re-renders the case page with the service's Bahasa message and status (404, 403,
+409, 422), never a 500.
 
 **Default queues.** A pendamping opens on the visits assigned to them (``kunjungan``, ``ditugaskan``),
 highest priority first: a list to work through in the field, no map needed. A desa operator sees the

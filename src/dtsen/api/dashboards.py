@@ -152,7 +152,8 @@ def sections(view: View) -> list[dict[str, Any]]:
         "padan",
         N_("Status penautan Dukcapil"),
         N_(
-            "Jiwa menurut status padan: padan, NIK ganda, NIK tidak valid, meninggal, pindah, tidak ditemukan."
+            "Jiwa menurut status padan: padan, NIK ganda, NIK tidak valid, meninggal, pindah, tidak "
+            "ditemukan."
         ),
         [padan_chart(view, padan(view, top))],
         padan(view, detail),
@@ -165,8 +166,8 @@ def sections(view: View) -> list[dict[str, Any]]:
         "model",
         N_("Akurasi dan keadilan model kesejahteraan"),
         N_(
-            "Diukur pada sampel survei yang disisihkan: galat eksklusi menurut cakupan, dan paritas per kelompok "
-            "(porsi terpilih dibanding porsi miskin; 1 berarti setara)."
+            "Diukur pada sampel survei yang disisihkan: galat eksklusi menurut cakupan, dan paritas per "
+            "kelompok (porsi terpilih dibanding porsi miskin; 1 berarti setara)."
         ),
         [model_chart(view, coverage(view, ""), chosen), fairness_chart(view, fair, chosen)],
         acc,

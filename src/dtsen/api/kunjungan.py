@@ -40,7 +40,7 @@ from dtsen.store.cases import WorkflowCase, WorkflowStep
 from dtsen.web import i18n
 from dtsen.web.i18n import N_
 from dtsen.web.templating import render
-from dtsen.workflows import cases, verval
+from dtsen.workflows import cases, moves, verval
 
 router = APIRouter(tags=["kunjungan"])
 
@@ -371,7 +371,7 @@ def _submit(
         }
         if gps is not None:
             fields["gps"] = gps
-        moved = cases.act(
+        moved = moves.act(
             session,
             principal,
             case_id,

@@ -1,11 +1,11 @@
 """Staff pages of the musyawarah desa: the village's sessions, opening one, its agenda with a decision form
 per case, the attendance, the berita acara PDF, the signed scan and closing.
 
-Every rule lives in :mod:`dtsen.workflows.musdes` (scope, who may manage, versions, what closing needs, the
-audit trail); this module parses forms and renders. A refused step re-renders the page with the service's
-Bahasa message at its status (409, 415, 422, ...); a session outside one's regions is the shared 404 page
-(the attempt audited), never a 500. Successful steps redirect back to the session page (POST-redirect-GET),
-so a reload never submits a decision twice.
+Every rule lives in :mod:`dtsen.workflows.musdes` and :mod:`dtsen.workflows.berita_acara` (scope, who may
+manage, versions, what closing needs, the audit trail); this module parses forms and renders. A refused
+step re-renders the page with the service's Bahasa message at its status (409, 415, 422, ...); a session
+outside one's regions is the shared 404 page (the attempt audited), never a 500. Successful steps redirect
+back to the session page (POST-redirect-GET), so a reload never submits a decision twice.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from dtsen.auth.scope import Principal
 from dtsen.web import i18n
 from dtsen.web.i18n import N_
 from dtsen.web.templating import render
+from dtsen.workflows import berita_acara
 from dtsen.workflows import musdes as service
 from dtsen.workflows.cases import CaseError, CaseInvalidError, Message
 from dtsen.workflows.machine import WORKFLOWS
@@ -115,7 +116,7 @@ def _session_row(row: Any) -> dict[str, Any]:
     }
 
 
-# -- the list and opening -------------------------------------------------------------------------------------
+# -- the list and opening ------------------------------------------------------------------------------------
 def _list_context(session: Session, principal: Principal) -> dict[str, Any]:
     from dtsen.api.display import region_name
 
@@ -211,7 +212,7 @@ def _detail_context(session: Session, principal: Principal, musdes_id: int, lang
     context = {
         "musdes": _session_row(musdes),
         "version": musdes.version,
-        "wilayah": service.region_names(session, musdes.kode_desa),
+        "wilayah": berita_acara.region_names(session, musdes.kode_desa),
         "items": items,
         "undecided": sum(1 for item in items if not item["keputusan"]),
         "hadir": hadir,
@@ -323,7 +324,7 @@ def musdes_minutes(
 ) -> Response:
     lang = i18n.language_of(request)
     try:
-        pdf = service.render_berita_acara(session, principal, musdes_id, lang=lang)
+        pdf = berita_acara.render_berita_acara(session, principal, musdes_id, lang=lang)
     except CaseError as exc:
         _refuse(session, exc, lang)
     name = f"berita-acara-{musdes_id}.pdf"
@@ -344,7 +345,7 @@ async def musdes_scan(
     try:
         form = await uploads.limited_request(request, SCAN_BODY_BYTES).form(max_files=1, max_fields=10)
     except uploads.BodyTooLargeError:
-        error = service.ScanRejectedError(413, "too_large")
+        error = berita_acara.ScanRejectedError(413, "too_large")
     else:
         upload, version = form.get("berkas"), str(form.get("version") or "")
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -356,7 +357,7 @@ async def musdes_scan(
             data = upload.file.read(uploads.MAX_FILE_BYTES + 1)
             try:
                 await run_in_threadpool(
-                    service.upload_scan,
+                    berita_acara.upload_scan,
                     session,
                     principal,
                     musdes_id,

@@ -36,8 +36,8 @@ from dtsen.api.public_forms import (
 )
 from dtsen.auth.scope import PUBLIC
 from dtsen.reference.nik import check_kk, check_nik
-from dtsen.store import audit, registry
-from dtsen.store.registry import CitizenStatus
+from dtsen.store import audit, citizen_check, person_names
+from dtsen.store.citizen_check import CitizenStatus
 from dtsen.web.i18n import N_
 from dtsen.web.templating import render, translator
 from dtsen.web.upload_messages import UPLOAD_MESSAGES
@@ -60,7 +60,7 @@ class StatusAnswer:
 
 
 def status_answer(answer: CitizenStatus) -> StatusAnswer:
-    """The page's view of :func:`dtsen.store.registry.citizen_status`: a family that is not ranked gets
+    """The page's view of :func:`dtsen.store.citizen_check.citizen_status`: a family that is not ranked gets
     the reason in plain words instead of a desil."""
     ranked = answer.status_peringkat != "tidak_diperingkat" and answer.desil is not None
     reason = None
@@ -104,7 +104,7 @@ def citizen_lookup(
     read (``public:publik``, purpose ``cek_status``) in this request's unit of work, committed here:
     the audit chain's lock is held until commit, so committing before the page is rendered keeps
     concurrent checks from queueing behind one another's rendering (39 -> 144 checks/s in a test)."""
-    answer = registry.citizen_status(session, nik, nama, kode_desa)
+    answer = citizen_check.citizen_status(session, nik, nama, kode_desa)
     session.commit()
     return answer
 
@@ -144,7 +144,7 @@ def cek_status_answer(request: Request, session: Session, form: FormData) -> Res
         # not depend on the form either.
         subject: list[tuple[str, str]] = []
         if not errors and nama is not None:
-            name_key = registry.normalize_name(nama)
+            name_key = person_names.normalize_name(nama)
             subject = [
                 ("cek_nik", nik if nik is not None else f"{kode_desa}|{name_key}"),
                 ("cek_pola", f"{nik[:12] if nik is not None else kode_desa}|{name_key}"),

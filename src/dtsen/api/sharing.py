@@ -1,10 +1,10 @@
 """Pages and JSON of agency access requests: filing (with the security statement), the reviewers' queue
 and decision page, the request page with its BAST, extracts and their downloads.
 
-Every rule lives in :mod:`dtsen.sharing.requests` and :mod:`dtsen.sharing.extracts` (who may see or act,
-versions, validity, audit); this module parses forms and renders. Refusals are the service's Bahasa
-message at its status (403, 404, 409, 410, 415, 422), never a 500; a request one may not see is 404 like a
-missing one (the attempt audited).
+Every rule lives in :mod:`dtsen.sharing.requests`, :mod:`dtsen.sharing.review` and
+:mod:`dtsen.sharing.extracts` (who may see or act, versions, validity, audit); this module parses forms
+and renders. Refusals are the service's Bahasa message at its status (403, 404, 409, 410, 415, 422), never
+a 500; a request one may not see is 404 like a missing one (the attempt audited).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from dtsen.auth.deps import requires
 from dtsen.auth.permissions import role_has
 from dtsen.auth.policy import clock_of
 from dtsen.auth.scope import Principal
-from dtsen.sharing import extracts
+from dtsen.sharing import extracts, review
 from dtsen.sharing import requests as service
 from dtsen.store.served import ServedSnapshot
 from dtsen.store.sharing import AccessRequest
@@ -103,7 +103,7 @@ def _moment(text: Any) -> datetime | None:
 def _expire_due(request: Request, session: Session) -> None:
     """Requests past their validity become ``kedaluwarsa`` before a list or page shows them, so the pages
     never wait for the daily ``dtsen sharing expire`` (access itself is checked on every use anyway)."""
-    if service.expire_due(session, clock_of(request.app)()):
+    if review.expire_due(session, clock_of(request.app)()):
         session.commit()
 
 
@@ -306,11 +306,11 @@ def _detail_context(
         "program_labels": [f"{names.get(code, code)} ({code})" for code in row.programs or []],
         "reviews": [
             {
-                **review,
-                "label": ACTION_LABELS.get(str(review.get("action")), ""),
-                "moment": _moment(review.get("at")),
+                **step,
+                "label": ACTION_LABELS.get(str(step.get("action")), ""),
+                "moment": _moment(step.get("at")),
             }
-            for review in row.reviews or []
+            for step in row.reviews or []
         ],
         "level_label": service.LEVEL_LABELS.get(row.level, row.level),
         "field_labels": [service.FIELDS.get(name, name) for name in row.fields or []],
@@ -391,7 +391,7 @@ def api_access_get(
 def _bast(request: Request, session: Session, principal: Principal, request_id: int) -> Response:
     lang = i18n.language_of(request)
     try:
-        row, pdf = service.bast_pdf(session, principal, request_id, root=_upload_root(request), lang=lang)
+        row, pdf = review.bast_pdf(session, principal, request_id, root=_upload_root(request), lang=lang)
     except CaseError as exc:
         _refuse(session, exc, lang)
     session.commit()
@@ -551,7 +551,7 @@ def review_act(
 ) -> Response:
     lang = i18n.language_of(request)
     try:
-        service.act(
+        review.act(
             session,
             principal,
             request_id,

@@ -116,7 +116,8 @@ def sanitise_name(name: str | None, mime: str) -> str:
 
 
 def _reencode(data: bytes, mime: str) -> bytes:
-    """The image decoded and written again without any metadata; raises UploadRejectedError if it is not one."""
+    """The image decoded and written again without any metadata; raises UploadRejectedError if it is
+    not one."""
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():

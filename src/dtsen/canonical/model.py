@@ -242,7 +242,8 @@ class Field:
         return _POLARS[self.storage]
 
     def arrow_field(self) -> pa.Field:
-        """The Arrow field, with description/code list/unit as metadata so Parquet files explain themselves."""
+        """The Arrow field, with description/code list/unit as metadata so Parquet files explain
+        themselves."""
         meta = {"description": self.description}
         if self.code_list is not None:
             meta["code_list"] = self.code_list.__name__
@@ -661,7 +662,8 @@ ANGGOTA = Entity(
             Field(
                 "nama_ibu_kandung",
                 DType.STRING,
-                "Mother's name as on Dukcapil records; a strong linkage field when the NIK is missing or shared.",
+                "Mother's name as on Dukcapil records; a strong linkage field when the NIK is missing or "
+                "shared.",
                 pii=True,
             ),
             Field("tempat_lahir", DType.STRING, "Place of birth as written by the source.", pii=True),
@@ -690,8 +692,9 @@ ANGGOTA = Entity(
             Field(
                 "desil_kesejahteraan",
                 DType.INT8,
-                "Welfare decile (1 = poorest) the source assigned to the member's family, e.g. P3KE's district "
-                "PMT rank, when the source ships one row per member. Kept for comparison, not the DTSEN rank.",
+                "Welfare decile (1 = poorest) the source assigned to the member's family, e.g. P3KE's "
+                "district PMT rank, when the source ships one row per member. Kept for comparison, not the "
+                "DTSEN rank.",
             ),
         ),
         *_group(
@@ -857,7 +860,8 @@ PELANGGAN_PLN = Entity(
             Field(
                 "tarif",
                 DType.STRING,
-                "Tariff class as PLN writes it (e.g. R1 450 VA and R1 900 VA are subsidised, R1M 900 VA is not).",
+                "Tariff class as PLN writes it (e.g. R1 450 VA and R1 900 VA are subsidised, R1M 900 VA is "
+                "not).",
             ),
             Field(
                 "rata_pemakaian_kwh",

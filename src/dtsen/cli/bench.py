@@ -215,54 +215,139 @@ def bench_rank(
 def bench_cycle(
     persons: int = typer.Option(1_000_000, "--persons", "-n"),
     seed: int = typer.Option(1, "--seed"),
-    engine: str = typer.Option("duckdb", "--engine"),
+    engine: str = typer.Option(
+        "duckdb", "--engine", help="An engine, or a comma list (duckdb,spark): one cycle each, same input."
+    ),
     cache: Path = typer.Option(
         Path("data/bench"), "--cache", help="Where the generated input is kept between runs."
     ),
     keep: Path | None = typer.Option(
-        None, "--keep", help="Keep the cycle's data_dir here (default: discarded)."
+        None, "--keep", help="Keep the cycle's data_dir here (default: discarded; per engine: KEEP/<engine>)."
+    ),
+    profile: bool = typer.Option(
+        False,
+        "--profile",
+        help="Also sample, per step, the process tree's peak RSS and the spill directories' peak size "
+        "(what `bench scaling` records).",
     ),
 ) -> None:
     """One full quarterly cycle (ingest -> ... -> publish) of N persons from raw source files, timed per step.
 
     The welfare model is trained inside the cycle (the score step) the first time a survey is seen; its
-    training time is reported apart from scoring.
+    training time is reported apart from scoring. With several engines each runs the same cached input
+    in turn (this process), and their step seconds are reported side by side; each engine's peak is then
+    sampled during its own cycle, as the process's lifetime peak would carry the first engine's into the
+    second's.
     """
+    engines = [name.strip() for name in engine.split(",") if name.strip()]
+    from dtsen.engine import ENGINES
+
+    unknown = [name for name in engines if name not in ENGINES]
+    if unknown or not engines:
+        raise typer.BadParameter(f"unknown engine {unknown or engine!r} ({' or '.join(ENGINES)})")
+    source_dir = synth_cached(persons, seed, cache)
+    if len(engines) == 1:
+        result = _cycle_once(persons, source_dir, engines[0], keep, profile)
+        emit({"stage": "cycle", "persons": persons, "engine": engines[0], **result, **peak_rss_mb()})
+        return
+    runs = {
+        name: _cycle_once(persons, source_dir, name, keep / name if keep else None, profile=True)
+        for name in engines
+    }
+    steps = list(dict.fromkeys(step for run in runs.values() for step in run["step_seconds"]))
+    emit(
+        {
+            "stage": "cycle",
+            "persons": persons,
+            "engines": runs,
+            "step_seconds": {
+                step: {name: runs[name]["step_seconds"].get(step) for name in runs} for step in steps
+            },
+            "seconds": {name: run["seconds"] for name, run in runs.items()},
+            **peak_rss_mb(),
+        }
+    )
+
+
+def _cycle_once(persons: int, source_dir: Path, engine: str, keep: Path | None, profile: bool) -> dict:
+    """One timed cycle of the cached input on ``engine``; with ``profile``, per-step peaks are sampled."""
+    import contextlib
+
     from dtsen.cycle.period import Period
     from dtsen.cycle.run import CycleRunner
+    from dtsen.cycle.scaling import StepSampler
     from dtsen.cycle.steps import STEPS
 
-    source_dir = synth_cached(persons, seed, cache)
     target = keep or Path(tempfile.mkdtemp(prefix="dtsen-bench-cycle-"))
     if keep is not None:
         shutil.rmtree(keep, ignore_errors=True)
+    sampler = StepSampler() if profile else None
     start = time.perf_counter()
-    result = CycleRunner(
-        Period.parse("2026Q1"),
-        STEPS,
-        data_dir=target,
-        engine=engine,
-        options={"inbox": str(source_dir.resolve())},
-    ).run()
+    with sampler or contextlib.nullcontext():
+        result = CycleRunner(
+            Period.parse("2026Q1"),
+            STEPS,
+            data_dir=target,
+            engine=engine,
+            options={"inbox": str(source_dir.resolve())},
+            on_step=sampler.on_step if sampler else None,
+        ).run()
     seconds = time.perf_counter() - start
     steps = {name: rec["seconds"] for name, rec in result.steps.items()}
     score = result.steps.get("score", {}).get("summary", {})
     integrity = _ranking_integrity(target, source_dir)
     if keep is None:
         shutil.rmtree(target, ignore_errors=True)
-    emit(
-        {
-            "stage": "cycle",
-            "persons": persons,
-            "engine": engine,
-            "seconds": round(seconds, 2),
-            "step_seconds": steps,
-            "welfare_training_seconds": score.get("training_seconds"),
-            "families": result.steps.get("apply_events", {}).get("summary", {}).get("families"),
-            "ranking_integrity": integrity,
-            **peak_rss_mb(),
-        }
-    )
+    measured: dict[str, object] = {
+        "seconds": round(seconds, 2),
+        "step_seconds": steps,
+        "welfare_training_seconds": score.get("training_seconds"),
+        "families": result.steps.get("apply_events", {}).get("summary", {}).get("families"),
+        "ranking_integrity": integrity,
+    }
+    if sampler is not None:
+        measured["step_profile"] = sampler.profile(steps)
+        measured["profile_peak_rss_mb"] = round(sampler.peak_rss / 2**20, 1)
+        measured["profile_spill_mb"] = round(sampler.peak_spill / 2**20, 1)
+    return measured
+
+
+@app.command("scaling")
+def bench_scaling(
+    persons: str = typer.Option(
+        "100000,1000000,3000000,10000000", "--persons", "-n", help="Population sizes, a comma list."
+    ),
+    seed: int = typer.Option(1, "--seed"),
+    engine: str = typer.Option("duckdb", "--engine", help="An engine, or a comma list: a series each."),
+    cache: Path = typer.Option(Path("data/bench"), "--cache", help="Where the generated input is kept."),
+    out: Path = typer.Option(
+        Path("docs/benchmarks/scaling"), "--out", help="results.jsonl, scaling-<engine>.md and .svg."
+    ),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Run every size again (the old results.jsonl is renamed aside, not reused)."
+    ),
+    nodes: int = typer.Option(32, "--nodes", min=1, help="Cluster nodes of the national projection."),
+) -> None:
+    """One profiled cycle per size, each in a fresh process (peak memory per size), appended to
+    OUT/results.jsonl as it finishes (a later call reuses finished sizes); then the growth exponent per
+    step, a table, a log-log chart and the national cycle projected onto a Spark cluster."""
+    from dtsen.cycle.scaling import run_scaling
+
+    try:
+        sizes = [int(size.replace("_", "")) for size in persons.split(",") if size.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--persons: {persons!r} is not a comma list of integers") from None
+    if not sizes or min(sizes) <= 0:
+        raise typer.BadParameter(f"--persons: {persons!r}: give at least one positive size")
+    engines = [name.strip() for name in engine.split(",") if name.strip()]
+    summary = {
+        name: run_scaling(sizes, name, seed=seed, cache=cache, out=out, fresh=fresh and i == 0, nodes=nodes)
+        for i, name in enumerate(engines)
+    }
+    if len(engines) == 1:
+        emit({"stage": "scaling", "engine": engines[0], **summary[engines[0]]})
+    else:
+        emit({"stage": "scaling", "engines": summary})
 
 
 def _ranking_integrity(data_dir: Path, synth_dir: Path) -> dict[str, object]:

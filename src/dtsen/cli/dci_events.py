@@ -163,7 +163,7 @@ def subscriptions_push(
     from sqlalchemy.orm import Session
 
     from dtsen.config import get_settings
-    from dtsen.sharing.dci.subscriptions import push_changes
+    from dtsen.sharing.dci.subscription_push import push_changes
     from dtsen.store.db import make_engine
 
     engine = make_engine(url)

@@ -69,8 +69,9 @@ def ingest(
             continue
         r = result.report
         console.print(
-            f"[bold]{mapping}[/bold] -> batch {result.batch_id}: {r['rows_read']:,} rows read, {r['accepted']:,} accepted "
-            f"({r['accepted_with_warnings']:,} with warnings), {r['rejected']:,} rejected"
+            f"[bold]{mapping}[/bold] -> batch {result.batch_id}: {r['rows_read']:,} rows read, "
+            f"{r['accepted']:,} accepted ({r['accepted_with_warnings']:,} with warnings), {r['rejected']:,} "
+            "rejected"
             + (f"; NIK valid {100 * r['nik_valid_rate']:.1f}%" if r.get("nik_valid_rate") is not None else "")
         )
         for code, n in list(r["rejected_by_reason"].items())[:5]:

@@ -85,11 +85,21 @@ def run_cmd(
     console.print(table)
     for note in result.notes:  # what the inputs lack and which rules were left out for it
         console.print(f"missing: {note}", markup=False)
+    t = result.thresholds
+    console.print(
+        f"thresholds: match {t['match']} ({t['match_from']}), review {t['review']} ({t['review_from']}): "
+        f"{t['reason']}",
+        markup=False,
+    )
+    console.print(
+        f"review queue: {result.counts.get('review', 0):,} pairs, "
+        f"{result.counts.get('review_records', 0):,} records"
+    )
     console.print(f"output: {result.out_dir}  seconds: {result.seconds['total']}")
     if truth is not None:
         from dtsen.linkage.evaluate import evaluate_run
 
-        typer.echo(json.dumps(evaluate_run(result.out_dir, truth)))
+        typer.echo(json.dumps(evaluate_run(result.out_dir, truth, cfg)))
 
 
 @app.command("evaluate")
@@ -97,18 +107,100 @@ def evaluate_cmd(
     truth: Path = typer.Option(..., "--truth", help="Synthetic dataset directory (with truth/)."),
     run: Path | None = typer.Option(None, "--run", help="Linkage output directory (default: latest run)."),
 ) -> None:
-    """Pairwise/cluster accuracy, dead detection, NIK-ganda resolution, family reconciliation (one JSON line)."""
+    """Pairwise/cluster accuracy, dead detection, NIK-ganda resolution, family reconciliation (one JSON
+    line)."""
     from dtsen.linkage.evaluate import evaluate_run
 
     typer.echo(json.dumps(evaluate_run(run or _latest_run(), truth)))
 
 
-@app.command("febrl")
-def febrl_cmd(engine: str | None = typer.Option(None, "--engine")) -> None:
-    """Link FEBRL4 (A vs B) through the same code path; print its metrics as one JSON line."""
-    from dtsen.linkage.febrl import link_febrl4
+@app.command("thresholds")
+def thresholds_cmd(
+    run: Path | None = typer.Option(None, "--run", help="Linkage output directory (default: latest run)."),
+    state: Path | None = typer.Option(None, "--state", help="State directory (default data_dir/linkage)."),
+    labels: Path | None = typer.Option(
+        None, "--labels", help="CSV of labelled pairs: keputusan and probabilitas (or id_pasangan)."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config-yaml", help="Linkage settings YAML (targets: target_precision, review_precision)."
+    ),
+) -> None:
+    """Recommend match and review thresholds from the model and from a clerical sample; changes nothing.
 
-    typer.echo(json.dumps(link_febrl4(engine)))
+    The model's recommendation reads the run's score distribution (thresholds.json); the sample is the
+    decisions recorded in the state (on pairs the run scored) plus --labels. Prints a table, then one
+    JSON line."""
+    import polars as pl
+
+    from dtsen.linkage import review as rv
+    from dtsen.linkage import thresholds as th
+    from dtsen.linkage.config import LinkConfig
+
+    cfg = LinkConfig.from_yaml(config) if config else LinkConfig()
+    p = cfg.probabilistic
+    out_dir = run or _latest_run()
+    try:
+        used, hist = th.read_record(out_dir)
+        review_path = out_dir / "review.parquet"
+        review = pl.read_parquet(review_path) if review_path.exists() else None
+        decided = rv.load_decisions(_state(state)).select("id_pasangan", "keputusan")
+        samples = [th.labels_from_decisions(decided, review)] if review is not None else []
+        if labels is not None:
+            samples.append(th.labels_from_csv(labels, review))
+    except th.ThresholdError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    sample = (
+        pl.concat(samples)
+        if samples
+        else pl.DataFrame(schema={"probabilitas": pl.Float64, "cocok": pl.Boolean})
+    )
+    match = th.match_from_model(hist, p.target_precision)
+    model = {
+        "match": match,
+        "review": th.review_from_model(hist, match, p.review_precision) if match is not None else None,
+        "pairs_scored": int(hist["n"].sum()),
+        "target_precision": p.target_precision,
+        "review_precision": p.review_precision,
+    }
+    model["expected_precision_match"] = th.expected_precision(hist, match) if match is not None else None
+    advice = th.from_sample(sample, p.target_precision)
+    table = Table(title=f"thresholds for {out_dir}")
+    for c in ("source", "match", "review", "evidence"):
+        table.add_column(c)
+    table.add_row(
+        "used by the run", str(used["match"]), str(used["review"]), f"{used['match_from']}: {used['reason']}"
+    )
+    table.add_row(
+        "model",
+        str(model["match"]),
+        str(model["review"]),
+        f"expected precision >= {p.target_precision} over {model['pairs_scored']:,} scored pairs",
+    )
+    table.add_row(
+        f"clerical sample (n={advice.n}, {advice.matches} cocok)",
+        str(advice.target_threshold),
+        "",
+        f"{advice.statement}; best F1 {advice.best_f1} at {advice.best_f1_threshold}",
+    )
+    console.print(table)
+    for note in advice.notes:
+        console.print(note, markup=False)
+    typer.echo(json.dumps({"run": str(out_dir), "used": used, "model": model, "sample": advice.as_dict()}))
+
+
+@app.command("febrl")
+def febrl_cmd(
+    engine: str | None = typer.Option(None, "--engine"),
+    which: str = typer.Option("4", "--set", help="1, 2, 3 (deduplication), 4 (A vs B, register A) or all."),
+) -> None:
+    """Link FEBRL sets through the same code path; print one JSON line of metrics per set."""
+    from dtsen.linkage.febrl import FEBRL_SETS, link_febrl
+
+    names = {str(n): (n,) for n in FEBRL_SETS} | {"all": FEBRL_SETS}
+    if which not in names:
+        raise typer.BadParameter(f"{which!r}: give 1, 2, 3, 4 or all", param_hint="--set")
+    for n in names[which]:
+        typer.echo(json.dumps(link_febrl(n, engine)))
 
 
 @review_app.command("list")

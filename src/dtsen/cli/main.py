@@ -43,7 +43,8 @@ COMMANDS: dict[str, Lazy] = {
     "synth": Lazy(
         "synth",
         "synth",
-        "Generate a synthetic population: sources/ as agencies ship them, truth/ for measuring, manifest.json.",
+        "Generate a synthetic population: sources/ as agencies ship them, truth/ for measuring, "
+        "manifest.json.",
     ),
     "synth-feeds": Lazy(
         "synth",

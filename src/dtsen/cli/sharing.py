@@ -25,7 +25,7 @@ app = typer.Typer(help="Agency access requests: scheduled upkeep (expiry).")
 @app.command("expire")
 def expire(url: str | None = URL_OPTION) -> None:
     """Move every approved request past its ``valid_until`` (WIB) to ``kedaluwarsa``; audited per request."""
-    from dtsen.sharing.requests import expire_due
+    from dtsen.sharing.review import expire_due
 
     with _database_errors(url):
         _require_schema(url)

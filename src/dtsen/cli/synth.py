@@ -43,7 +43,8 @@ def synth(
         False, "--calibrate", help="Refit the welfare model constants (developers)."
     ),
 ) -> None:
-    """Generate a synthetic population: sources/ as agencies ship them, truth/ for measuring, manifest.json."""
+    """Generate a synthetic population: sources/ as agencies ship them, truth/ for measuring,
+    manifest.json."""
     from dtsen.synth.generate import SynthError, SynthRequest, generate
 
     if calibrate:
@@ -95,11 +96,10 @@ def _warn_if_untrainable(persons: int) -> None:
         return
     expected = persons / mean_family_size(params) * params.susenas_sample_rate
     stderr.print(
-        f"[yellow]warning:[/yellow] --persons {persons:,} is below {minimum:,}, the size a cycle can train on: "
-        f"its Susenas sample ({100 * params.susenas_sample_rate:g}% of families, about {expected:.0f} "
-        f"households here) is short of the {MIN_SURVEY_HOUSEHOLDS} the welfare model needs, so "
-        "`dtsen cycle run` on this output stops at the score step. Generating anyway (fine for ingest "
-        "and linkage)."
+        f"[yellow]warning:[/yellow] --persons {persons:,} is below {minimum:,}, the size a cycle can train "
+        f"on: its Susenas sample ({100 * params.susenas_sample_rate:g}% of families, about {expected:.0f} "
+        f"households here) is short of the {MIN_SURVEY_HOUSEHOLDS} the welfare model needs, so `dtsen cycle "
+        "run` on this output stops at the score step. Generating anyway (fine for ingest and linkage)."
     )
 
 
@@ -118,9 +118,9 @@ def print_summary(out: Path, manifest: dict) -> None:
     living = int(persons["alive"].sum())
     poor_persons = int(fam.filter(pl.col("poor"))["size"].sum())
     console.print(
-        f"{living:,} living persons and {persons.height - living:,} recently dead in {fam.height:,} families (KK); "
-        f"{100 * poor_persons / max(int(fam['size'].sum()), 1):.1f}% of persons below the poverty line; "
-        f"{100 * float(fam['urban'].mean() or 0):.0f}% of families urban."
+        f"{living:,} living persons and {persons.height - living:,} recently dead in {fam.height:,} families "
+        f"(KK); {100 * poor_persons / max(int(fam['size'].sum()), 1):.1f}% of persons below the poverty "
+        f"line; {100 * float(fam['urban'].mean() or 0):.0f}% of families urban."
     )
 
 
@@ -170,7 +170,8 @@ def synth_feeds(
     ),
     seed: int = typer.Option(1, "--seed"),
 ) -> None:
-    """Write the quarter's synthetic Dukcapil event feed and approved corrections where the cycle picks them up."""
+    """Write the quarter's synthetic Dukcapil event feed and approved corrections where the cycle picks
+    them up."""
     from dtsen.config import get_settings
     from dtsen.cycle import snapshot
     from dtsen.synth.events import generate_corrections, generate_events

@@ -86,7 +86,8 @@ def _family_hash(snapshot: Snapshot) -> pl.DataFrame:
 
 
 def _touched(new: Snapshot, old: Snapshot, persons_new: pl.DataFrame) -> pl.DataFrame:
-    """Families touched by new event or correction provenance (and lineage) since ``old``: id, peristiwa, koreksi."""
+    """Families touched by new event or correction provenance (and lineage) since ``old``: id, peristiwa,
+    koreksi."""
     empty = pl.DataFrame(
         schema={"id_keluarga_dtsen": pl.String(), "peristiwa": pl.Boolean(), "koreksi": pl.Boolean()}
     )

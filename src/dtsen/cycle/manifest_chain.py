@@ -207,7 +207,8 @@ def verify_chain(root: Path, *, audit_url: str | None = None) -> tuple[list[str]
             problems.append(f"{HEAD} is missing although chained manifests exist")
         elif snaps:
             notes.append(
-                f"no manifest is chained yet ({len(snaps)} {UNCHAINED.split(':')[0]}); the next publish starts the chain"
+                f"no manifest is chained yet ({len(snaps)} {UNCHAINED.split(':')[0]}); the next publish "
+                "starts the chain"
             )
         return problems, notes
     reached: list[str] = []

@@ -220,7 +220,8 @@ def render_html(data: dict[str, Any]) -> str:
                     ("keluarga di batas desil / borderline", totals["keluarga_borderline"]),
                 ]
             ),
-            f'<p class="note">Snapshot {data["snapshot"]} · model {data["model_version"]} · {data["created_at"]}</p>',
+            f'<p class="note">Snapshot {data["snapshot"]} · model {data["model_version"]} · '
+            f"{data['created_at']}</p>",
         ),
         charts.section(
             "Sebaran desil nasional per provinsi",
@@ -318,7 +319,8 @@ def render_html(data: dict[str, Any]) -> str:
                 "Welfare model accuracy",
                 charts.figure(fig),
                 charts.table(rows),
-                f'<p class="note">Model {welfare.get("versi_model")}; dibandingkan pada cakupan yang sama.</p>',
+                f'<p class="note">Model {welfare.get("versi_model")}; '
+                "dibandingkan pada cakupan yang sama.</p>",
             )
         )
     diff = data.get("diff")

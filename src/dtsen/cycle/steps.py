@@ -119,7 +119,8 @@ def step_link(ctx: CycleContext, out: Path) -> dict[str, Any]:
     shutil.copytree(ctx.output("freeze") / "linkage_state", state)
     cfg = LinkConfig(reference_date=ctx.period.end)
     result = link(batch_dirs, out / "tables", state, engine=ctx.engine, config=cfg, run=str(ctx.period))
-    return {"model": result.model, **result.counts, "seconds": result.seconds}
+    used = result.thresholds  # which thresholds linked and queued, and why
+    return {"model": result.model, **result.counts, "seconds": result.seconds, "thresholds": used}
 
 
 def step_apply_events(ctx: CycleContext, out: Path) -> dict[str, Any]:
@@ -367,7 +368,7 @@ def step_publish(ctx: CycleContext, out: Path) -> dict[str, Any]:
         from dtsen.workflows.loop import outcomes_for_cycle  # the approved cases learn their outcome
 
         cases = outcomes_for_cycle(snap.ref, golden / "corrections_outcomes.parquet")
-        from dtsen.sharing.dci.subscriptions import after_publish  # agencies' subscriptions get the changes
+        from dtsen.sharing.dci.subscription_push import after_publish  # subscribers get the changes
 
         subscribed = after_publish(snap.ref)
     return {

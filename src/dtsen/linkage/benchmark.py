@@ -59,7 +59,7 @@ def bench_link(
         eng = get_engine(engine)
         # the model is trained once and reused by every run: trained here, outside the timed run
         records = root / "records.parquet"
-        eng.write_parquet(stack(eng, latest_batches(data_dir), cfg.spine_source), records)
+        eng.write_parquet(stack(eng, latest_batches(data_dir), cfg), records)
         t0 = time.perf_counter()
         model = model_for(records, cfg, state, retrain=True)
         training_seconds = time.perf_counter() - t0
@@ -74,7 +74,7 @@ def bench_link(
             if baseline_share < 1
             else None
         )
-        base_clusters, base_seconds = splink_alone(records, model, cfg.probabilistic.match_threshold, kab)
+        base_clusters, base_seconds = splink_alone(records, model, result.thresholds["match"], kab)
         rec = pl.read_parquet(records, columns=["rid", "berkas", "baris"])
         truth = truth_links(synth_dir)
         sample = rec.join(base_clusters, on="rid").join(truth, on=["berkas", "baris"])
@@ -98,6 +98,7 @@ def bench_link(
             "model": result.model,
             "source_rows": result.counts["records"],
             "counts": result.counts,
+            "thresholds": result.thresholds,
             **{k: metrics[k] for k in ("precision", "recall", "f1")},
             "cluster_metrics": {
                 k: metrics[k] for k in ("cluster_purity", "cluster_completeness", "cluster_exact")
@@ -109,7 +110,9 @@ def bench_link(
             "nik_ganda_records": metrics["nik_ganda_records"],
             "family_reconciled": metrics["family_reconciled"],
             "largest_blocks": blocks,
-            "baseline": "splink alone (dedupe_only on every stacked record, same model and rules + exact NIK)",
+            "baseline": (
+                "splink alone (dedupe_only on every stacked record, same model and rules + exact NIK)"
+            ),
             "baseline_sampled": kab is not None,
             "baseline_rows": sample.height,
             "baseline_row_share": round(share_rows, 4),

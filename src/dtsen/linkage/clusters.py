@@ -3,7 +3,8 @@
 Links are anchored on the register, so clustering is mostly a lookup: a deterministic link puts a
 record with its register row; a residue record takes its best register match at or above the
 threshold. Residue pairs are then merged by a union-find that refuses to join two different register
-rows (two Dukcapil persons are never merged by a chain of weaker links), strongest pair first. A
+rows (two Dukcapil persons are never merged by a chain of weaker links), strongest pair first. A pair
+whose names and birth data both disagree (``ditolak``) is not linked by the model at any score. A
 clerical decision overrides the model for its pair: ``cocok`` links, ``tidak_cocok`` never links.
 """
 
@@ -14,6 +15,14 @@ import polars as pl
 from dtsen.tables import LinkMethod, ReviewDecision
 
 ADMIN_ENTITIES = frozenset({"kepesertaan_bpjs", "pelanggan_pln", "kendaraan", "bidang_tanah"})
+
+
+def accepted(match_threshold: float) -> pl.Expr:
+    """The pairs that link: a clerk said ``cocok``, or no clerk decided and the model scored the pair at
+    or above the threshold without a conflict of names and birth data."""
+    undecided = pl.col("keputusan").is_null()
+    model = (pl.col("probabilitas") >= match_threshold) & ~pl.col("ditolak") & undecided
+    return (pl.col("keputusan") == ReviewDecision.COCOK).fill_null(False) | model
 
 
 def _find(parent: dict[int, int], x: int) -> int:
@@ -35,16 +44,15 @@ def cluster(
     """One row per record: rid, cluster (a rid), metode, aturan, probabilitas.
 
     ``records``: rid, spine, entitas. ``deterministic``: rid, rid_spine, aturan. ``pairs``: rid_l, rid_r,
-    probabilitas, keputusan (null, 'cocok' or 'tidak_cocok'), jenis.
+    probabilitas, ditolak, keputusan (null, 'cocok' or 'tidak_cocok'), jenis.
     """
     spine = set(records.filter(pl.col("spine"))["rid"].to_list())
-    accepted = pairs.filter(
-        (pl.col("keputusan") == ReviewDecision.COCOK)
-        | ((pl.col("probabilitas") >= match_threshold) & pl.col("keputusan").is_null())
-    ).with_columns(klerikal=(pl.col("keputusan") == ReviewDecision.COCOK).fill_null(False))
+    linked = pairs.filter(accepted(match_threshold)).with_columns(
+        klerikal=(pl.col("keputusan") == ReviewDecision.COCOK).fill_null(False)
+    )
     # residue x register: orient (residue, spine) and keep the best register row per residue record
     to_spine = (
-        accepted.filter(pl.col("jenis") == "spine")
+        linked.filter(pl.col("jenis") == "spine")
         .with_columns(
             rid=pl.when(pl.col("rid_l").is_in(list(spine))).then("rid_r").otherwise("rid_l"),
             rid_spine=pl.when(pl.col("rid_l").is_in(list(spine))).then("rid_l").otherwise("rid_r"),
@@ -58,7 +66,7 @@ def cluster(
     # union-find over residue pairs; a set's anchor is the register row it joined, if any
     parent: dict[int, int] = {}
     set_anchor: dict[int, int | None] = {}
-    within = accepted.filter(pl.col("jenis") == "residu").sort(
+    within = linked.filter(pl.col("jenis") == "residu").sort(
         ["klerikal", "probabilitas"], descending=[True, True]
     )
     for a, b in zip(within["rid_l"].to_list(), within["rid_r"].to_list(), strict=True):

@@ -1,5 +1,6 @@
-"""Linkage settings: thresholds, the Splink model, survivorship. One pydantic model with documented defaults,
-loadable from YAML, so tuning is a reviewed file rather than a code change."""
+"""Linkage settings: the sources and their kinds, thresholds, the Splink model, survivorship. One pydantic
+model with documented defaults, loadable from YAML, so tuning (or a new agency's data) is a reviewed file
+rather than a code change."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ import hashlib
 import json
 import re
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-# sources that name persons and whose records are field observations of a family (socio-economic facts)
-FIELD_SOURCES = ("regsosek", "dtks", "p3ke")
 
 # link fields Splink sees (inputs.RECORD_COLUMNS minus provenance); unique_id is the record's rid
 SPLINK_COLUMNS = (
@@ -24,6 +23,7 @@ SPLINK_COLUMNS = (
     "nama_depan",
     "nama_urut",
     "tgl_lahir",
+    "tahun_lahir",
     "jenis_kelamin",
     "kode_desa",
     "kode_kec",
@@ -39,8 +39,10 @@ PRESETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "dtsen_nik": (("nik",), ()),
     "dtsen_nama": (("nama", "nama_urut", "nama_depan"), ("nama", "nama_depan")),
     "dtsen_wilayah": (("kode_desa", "kode_kec", "kode_kab"), ()),
+    "dtsen_lahir": (("tgl_lahir", "tahun_lahir"), ()),
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # as a mapping's source (sources/mapping.py)
 
 
 class ComparisonSpec(BaseModel):
@@ -49,7 +51,9 @@ class ComparisonSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(description="dtsen_nik | dtsen_nama | dtsen_wilayah | a comparison_library class name.")
+    kind: str = Field(
+        description="dtsen_nik | dtsen_nama | dtsen_lahir | dtsen_wilayah | a comparison_library class name."
+    )
     columns: list[str] = Field([], description="Link fields passed positionally (none for a preset).")
     args: dict[str, Any] = Field({}, description="Keyword arguments of the comparison_library class.")
     tf: bool = Field(False, description="Term-frequency adjustment of exact matches (register frequencies).")
@@ -90,8 +94,7 @@ def _default_comparisons() -> list[ComparisonSpec]:
     return [
         c(kind="dtsen_nik"),
         c(kind="dtsen_nama"),
-        # ISO dates as text: each SQL dialect parses its own format
-        c(kind="DateOfBirthComparison", columns=["tgl_lahir"], args={"input_is_string": True}),
+        c(kind="dtsen_lahir"),  # birth date, else the birth year an age (umur) gives
         c(kind="ExactMatch", columns=["jenis_kelamin"]),
         c(kind="dtsen_wilayah"),
         c(kind="ExactMatch", columns=["no_kk"]),
@@ -181,8 +184,8 @@ class Deterministic(BaseModel):
     )
     strong_name_jw: float = Field(
         0.90,
-        description="Full-name Jaro-Winkler required on top of the first-name test when a record has no birth "
-        "date (PLN, vehicle and land registries).",
+        description="Full-name Jaro-Winkler required on top of the first-name test when a record has no "
+        "birth date (PLN, vehicle and land registries).",
     )
 
 
@@ -191,9 +194,26 @@ class Probabilistic(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    match_threshold: float = Field(0.95, description="Match probability at or above which a pair links.")
-    review_threshold: float = Field(
-        0.70, description="Pairs between this and match_threshold go to the clerical review queue."
+    match_threshold: float | Literal["auto"] = Field(
+        "auto",
+        description="Match probability at or above which a pair links; auto (default): the lowest at which "
+        "the model's expected precision of the pairs it links reaches target_precision (thresholds.py).",
+    )
+    review_threshold: float | Literal["auto"] = Field(
+        0.70,
+        description="Pairs between this and match_threshold go to the clerical review queue; auto: the "
+        "lowest lower end at which the queue's expected share of true matches is review_precision.",
+    )
+    target_precision: float = Field(
+        0.995, gt=0, le=1, description="Expected precision an auto match_threshold must reach."
+    )
+    review_precision: float = Field(
+        0.5, gt=0, le=1, description="Expected share of true matches an auto review band must hold."
+    )
+    refuse_conflicts: bool = Field(
+        True,
+        description="A Splink pair whose names and birth data both disagree never links (a NIK, KK and "
+        "address shared within a household outweighed them); it goes to the review queue instead.",
     )
     training_sample: int = Field(
         300_000, description="Records (all sources, whole kecamatan drawn at random) the model is trained on."
@@ -205,20 +225,69 @@ class Probabilistic(BaseModel):
         default_factory=SplinkSpec, description="Comparisons, blocking and training rules of the model."
     )
 
+    @model_validator(mode="after")
+    def _bands(self) -> Probabilistic:
+        numbers = [t for t in (self.review_threshold, self.match_threshold) if t != "auto"]
+        if any(not 0 < t < 1 for t in numbers) or (len(numbers) == 2 and numbers[0] > numbers[1]):
+            raise ValueError(
+                "need 0 < review_threshold <= match_threshold < 1 (either may be auto), got "
+                f"review_threshold {self.review_threshold}, match_threshold {self.match_threshold}"
+            )
+        return self
 
-class Survivorship(BaseModel):
-    """Which source wins each golden attribute (docs/linkage.md explains the order)."""
+
+class SourceKind(StrEnum):
+    """What a source's records are, hence what linkage and consolidation do with them."""
+
+    REGISTER = "register"  # the population register: the spine every record links to; identity wins
+    FIELD = "field"  # socio-economic field observations of families (Regsosek, DTKS, P3KE)
+    SURVEY = "survey"  # a consumption survey sample: welfare-model training only, never linked
+    ADMIN = "admin"  # registries of assets, utilities, insurance: link to persons, override self-report
+
+
+class SourceSpec(BaseModel):
+    """One source (the ``source`` of its mappings, written to ``sumber``)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    identity_sources: list[str] = Field(
-        ["siak"], description="Identity, demography, vital status and address come from these, in order."
+    kind: SourceKind = Field(description="register | field | survey | admin.")
+    rank: int | None = Field(
+        None,
+        description="Field sources only: trust in survivorship, lower wins between observations of the "
+        "same tanggal_data (the most recent observation wins first).",
     )
-    field_sources: list[str] = Field(
-        list(FIELD_SOURCES),
-        description="Socio-economic facts: the most recent field observation (tanggal_data) wins; ties in "
-        "this order.",
-    )
+
+
+def _default_sources() -> dict[str, SourceSpec]:
+    """The shipped agencies (src/dtsen/sources/mappings): every one a default run may meet."""
+    k = SourceKind
+    return {
+        "siak": SourceSpec(kind=k.REGISTER),
+        "regsosek": SourceSpec(kind=k.FIELD, rank=10),  # ranks 10 apart: room for a new agency between
+        "dtks": SourceSpec(kind=k.FIELD, rank=20),
+        "p3ke": SourceSpec(kind=k.FIELD, rank=30),
+        "susenas": SourceSpec(kind=k.SURVEY),
+        "pln": SourceSpec(kind=k.ADMIN),
+        "bpjs_kesehatan": SourceSpec(kind=k.ADMIN),
+        "ranmor": SourceSpec(kind=k.ADMIN),
+        "atr_bpn": SourceSpec(kind=k.ADMIN),
+    }
+
+
+# keys of the settings before ``sources`` declared the sources, and what replaced each
+_MOVED = {
+    "spine_source": "sources: <name>: {kind: register}",
+    "survivorship.identity_sources": "sources: <name>: {kind: register}",
+    "survivorship.field_sources": "sources: <name>: {kind: field, rank: <n>} (lower rank wins ties)",
+}
+
+
+class Survivorship(BaseModel):
+    """Which record wins each golden attribute (docs/linkage.md explains the order). Which sources are
+    the register and the field observations, and the field sources' order, is ``LinkConfig.sources``."""
+
+    model_config = ConfigDict(extra="forbid")
+
     admin_over_self_report: bool = Field(
         True, description="PLN power, vehicle and land registries replace self-reported assets when present."
     )
@@ -239,20 +308,87 @@ class LinkConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    sources: dict[str, SourceSpec] = Field(
+        default_factory=_default_sources,
+        description="Every source a run may link, by name: its kind and (field sources) rank. Replaces "
+        "the shipped list when given; a batch of an undeclared source is refused.",
+    )
     deterministic: Deterministic = Field(default_factory=Deterministic)
     probabilistic: Probabilistic = Field(default_factory=Probabilistic)
     survivorship: Survivorship = Field(default_factory=Survivorship)
-    spine_source: str = Field("siak", description="The population register every source is linked to.")
     reference_date: date | None = Field(
         None, description="Date umur is computed at; default the latest tanggal_data of the spine."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        """Settings written before ``sources`` existed name the key that replaced theirs."""
+        if isinstance(data, dict):
+            surv = data.get("survivorship")
+            surv = surv if isinstance(surv, dict) else {}
+            given = [key for key in _MOVED if key in data or (key.split(".")[-1] in surv and "." in key)]
+            if given:
+                raise ValueError(
+                    "; ".join(f"{k} is no longer a setting: declare {_MOVED[k]}" for k in given)
+                    + " (docs/linkage.md, Sources)"
+                )
+        return data
+
     @model_validator(mode="after")
-    def _bands(self) -> LinkConfig:
-        p = self.probabilistic
-        if not 0 < p.review_threshold <= p.match_threshold < 1:
-            raise ValueError("need 0 < review_threshold <= match_threshold < 1")
+    def _sources_consistent(self) -> LinkConfig:
+        registers = self.of_kind(SourceKind.REGISTER)
+        if len(registers) != 1:
+            raise ValueError(
+                f"sources: exactly one source of kind register (the spine) is needed, got {sorted(registers)}"
+            )
+        ranks: dict[int, str] = {}
+        for name, spec in self.sources.items():
+            if not _SOURCE_NAME.match(name):
+                raise ValueError(f"sources.{name}: not a source name (lower case, digits, _)")
+            if spec.kind != SourceKind.FIELD:
+                if spec.rank is not None:
+                    raise ValueError(f"sources.{name}: rank orders field sources only, not {spec.kind}")
+                continue
+            if spec.rank is None:
+                raise ValueError(f"sources.{name}: a field source needs a rank (lower wins ties)")
+            if spec.rank in ranks:
+                raise ValueError(f"sources.{name}: rank {spec.rank} is also {ranks[spec.rank]}'s")
+            ranks[spec.rank] = name
         return self
+
+    def of_kind(self, *kinds: SourceKind) -> frozenset[str]:
+        """The declared sources of these kinds."""
+        return frozenset(n for n, spec in self.sources.items() if spec.kind in kinds)
+
+    @property
+    def spine_source(self) -> str:
+        """The population register every source is linked to."""
+        (name,) = self.of_kind(SourceKind.REGISTER)
+        return name
+
+    @property
+    def field_sources(self) -> list[str]:
+        """The field sources, most trusted (lowest rank) first."""
+        field = [(spec.rank, n) for n, spec in self.sources.items() if spec.kind == SourceKind.FIELD]
+        return [n for _, n in sorted(field)]
+
+    @property
+    def not_linked(self) -> frozenset[str]:
+        """Sources whose records never reach linkage or the golden records (survey samples)."""
+        return self.of_kind(SourceKind.SURVEY)
+
+    def kind_of(self, source: str, where: str) -> SourceKind:
+        """The declared kind of ``source``; an undeclared one is refused (``where``: the batch or file),
+        since treating it as any kind by default would silently mis-place its records."""
+        spec = self.sources.get(source)
+        if spec is None:
+            raise ValueError(
+                f"{where}: source {source!r} is not declared in the linkage settings; add it under "
+                f"sources: (sources.{source}: {{kind: register | field | survey | admin, rank: <n> for a "
+                f"field source}}; declared: {', '.join(sorted(self.sources))}; docs/linkage.md, Sources)"
+            )
+        return spec.kind
 
     @classmethod
     def from_yaml(cls, path: Path) -> LinkConfig:

@@ -45,10 +45,12 @@ FAMILY_INPUT = (
     *LOCATION,
 )
 KEY_INPUT = ("nama", "nama_ibu_kandung", "jenis_kelamin")  # the mother rule of family_keys
-ADMIN = {  # golden-family input name -> (entity, columns the overrides read)
-    "pln": ("pelanggan_pln", ("daya_va",)),
-    "kendaraan": ("kendaraan", ("jenis",)),
-    "tanah": ("bidang_tanah", ("penggunaan",)),
+# registry entities whose facts override self-report, with the columns the overrides read
+# (families._admin_overrides): what a record means comes from its entity, whichever agency sends it
+ADMIN = {
+    "pelanggan_pln": ("daya_va",),
+    "kendaraan": ("jenis",),
+    "bidang_tanah": ("penggunaan",),
 }
 
 
@@ -80,7 +82,9 @@ def canonical_rows(
     exclude_sources: frozenset[str] = frozenset(),
 ) -> ir.Table | None:
     """Every batch of ``entity`` as one table with ``rid`` (as the record table numbers it): columns
-    missing from a source are typed nulls, types are the first batch's (Polars' vertical_relaxed)."""
+    missing from a source are typed nulls, types are the first batch's (Polars' vertical_relaxed).
+    ``batches``: all of the run's (rids number them all); ``exclude_sources``: those left out (survey
+    samples: ``LinkConfig.not_linked``)."""
     chosen = [b for b in batches if b.entity == entity and b.source not in exclude_sources]
     if not chosen:
         return None
@@ -197,15 +201,13 @@ def _golden(ctx: ConsolidationContext, members: ir.Table) -> tuple[ir.Table, dic
     """Golden persons (work/golden.parquet): every record's place in the order of preference, then one
     grouped query; and the file index provenance decodes source keys by."""
     eng, work, spine = ctx.eng, ctx.work, ctx.cfg.spine_source
-    anggota = canonical_rows(eng, ctx.batches, "anggota", exclude_sources=frozenset({"susenas"}))
+    anggota = canonical_rows(eng, ctx.batches, "anggota", exclude_sources=ctx.cfg.not_linked)
     if anggota is None:
         raise ValueError("no anggota batch to build golden persons from")
     files = _files(eng, anggota)
     anggota = anggota.join(members, "rid")
     eng.write_parquet(
-        record_order(
-            anggota.select("rid", "sumber", "tanggal_data"), ctx.cfg.survivorship.field_sources, spine
-        ),
+        record_order(anggota.select("rid", "sumber", "tanggal_data"), ctx.cfg.field_sources, spine),
         work / "order.parquet",
     )
     anggota = anggota.join(eng.read_parquet(work / "order.parquet"), "rid")
@@ -271,10 +273,10 @@ def _families(
     ctx: ConsolidationContext, registry: pl.DataFrame, members: ir.Table, people: _People
 ) -> _Families:
     """Family keys -> stable IDs -> golden families (Polars, one row per person or family)."""
-    eng, batches, surv = ctx.eng, ctx.batches, ctx.cfg.survivorship
+    eng, batches, cfg = ctx.eng, ctx.batches, ctx.cfg
     evidence = people.evidence
     latest_family = evidence.filter(pl.col("ada_lapangan")).select("id_dtsen", "id_keluarga")
-    field_members = _field_members(eng, batches, members, surv.field_sources)
+    field_members = _field_members(eng, batches, members, cfg)
     aged = people.base.with_columns(umur=people.umur.cast(pl.Int16))
     keys = fam.family_keys(
         aged.select(
@@ -301,9 +303,10 @@ def _families(
     families, fam_prov = fam.golden_families(
         family_input,
         field_members,
-        _keluarga(eng, batches),
-        _admin(eng, batches, members),
-        surv,
+        _keluarga(eng, batches, cfg.not_linked),
+        _admin(eng, batches, members, cfg.not_linked),
+        cfg.survivorship,
+        cfg.field_sources,
     )
     # a family whose members have all died is retired (lineage pensiun), not published: nobody to rank
     # or pay; its keys stay in the registry, so a death recorded in error gives the family its ID back
@@ -391,7 +394,7 @@ def _counts(ctx: ConsolidationContext, n_persons: int, families: pl.DataFrame) -
         "families": families.height,
         "unlinked": int(eng.execute(lk.id_dtsen.isnull().sum())),
         **{f"metode_{m}": int(n) for m, n in method.sort("metode").iter_rows()},
-        "review": int(((pairs["probabilitas"] < p.match_threshold) & pairs["keputusan"].is_null()).sum()),
+        **rv.queue_size(pairs, p.review_threshold, p.match_threshold),  # pairs and records waiting
     }
 
 
@@ -424,9 +427,7 @@ def _household_links(
     if loose.is_empty():
         return clusters, 0
     fields = ["rid", "id_keluarga", "nama", "nama_depan", "nama_urut", "tanggal_lahir", "jenis_kelamin"]
-    field = records.filter(
-        pl.col("sumber").is_in(cfg.survivorship.field_sources) & pl.col("id_keluarga").is_not_null()
-    )
+    field = records.filter(pl.col("sumber").is_in(cfg.field_sources) & pl.col("id_keluarga").is_not_null())
     mine = field.filter(pl.col("rid").is_in(loose["rid"].implode())).select(fields).collect()
     if mine.is_empty():
         return clusters, 0
@@ -506,10 +507,9 @@ def _evidence(
 ) -> pl.DataFrame:
     """Per person: the latest field record (sumber, keberadaan, kecamatan, family), NIK quality over the
     non-register records, the sources naming them (sumber_data) and the BPJS segment."""
-    field_sources = cfg.survivorship.field_sources
     r = rec.join(members, "rid")
-    f = r.filter(r.sumber.isin(field_sources))
-    keberadaan = canonical_rows(eng, batches, "anggota", ["keberadaan"], frozenset({"susenas"}))
+    f = r.filter(r.sumber.isin(cfg.field_sources))
+    keberadaan = canonical_rows(eng, batches, "anggota", ["keberadaan"], cfg.not_linked)
     if keberadaan is not None:
         f = f.left_join(keberadaan, "rid").drop("rid_right")
     else:
@@ -531,7 +531,9 @@ def _evidence(
     sources = r.group_by("id_dtsen").aggregate(sumber_data=r.sumber.collect(distinct=True).sort())
     out = _arrow(eng, sources).join(_arrow(eng, latest), on="id_dtsen", how="left")
     out = out.join(_arrow(eng, nik), on="id_dtsen", how="left")
-    bpjs = canonical_rows(eng, batches, "kepesertaan_bpjs", ["segmen", "status_aktif", "tanggal_data"])
+    bpjs = canonical_rows(
+        eng, batches, "kepesertaan_bpjs", ["segmen", "status_aktif", "tanggal_data"], cfg.not_linked
+    )
     if bpjs is None:
         return out.with_columns(segmen_bpjs=pl.lit(None, pl.Int8))
     b = bpjs.join(members, "rid")
@@ -543,29 +545,29 @@ def _evidence(
 _SOURCE_FAMILY = {"sumber": pl.String, "id_keluarga": pl.String, "tanggal_data": pl.Date}
 
 
-def _field_members(
-    eng: Engine, batches: list[Batch], members: ir.Table, field_sources: list[str]
-) -> pl.DataFrame:
-    t = canonical_rows(
-        eng, batches, "anggota", ["sumber", "id_keluarga", "tanggal_data"], frozenset({"susenas"})
-    )
+def _field_members(eng: Engine, batches: list[Batch], members: ir.Table, cfg: LinkConfig) -> pl.DataFrame:
+    t = canonical_rows(eng, batches, "anggota", ["sumber", "id_keluarga", "tanggal_data"], cfg.not_linked)
     if t is None:
         return pl.DataFrame(schema={"id_dtsen": pl.String, **_SOURCE_FAMILY})
-    t = t.filter(t.sumber.isin(field_sources)).join(members, "rid")
+    t = t.filter(t.sumber.isin(cfg.field_sources)).join(members, "rid")
     return _arrow(eng, t.select("id_dtsen", "sumber", "id_keluarga", "tanggal_data"))
 
 
-def _keluarga(eng: Engine, batches: list[Batch]) -> pl.DataFrame:
-    t = canonical_rows(eng, batches, "keluarga")
+def _keluarga(eng: Engine, batches: list[Batch], not_linked: frozenset[str]) -> pl.DataFrame:
+    t = canonical_rows(eng, batches, "keluarga", exclude_sources=not_linked)
     if t is None:
         return pl.DataFrame(schema={**_SOURCE_FAMILY, "batch_id": pl.String})
     return _arrow(eng, t)
 
 
-def _admin(eng: Engine, batches: list[Batch], members: ir.Table) -> dict[str, pl.DataFrame]:
+def _admin(
+    eng: Engine, batches: list[Batch], members: ir.Table, not_linked: frozenset[str]
+) -> dict[str, pl.DataFrame]:
+    """Per registry entity of :data:`ADMIN`, its linked rows (id_dtsen, sumber, batch_id, tanggal_data
+    and the columns the overrides read), from every source that sends that entity."""
     out = {}
-    for name, (entity, cols) in ADMIN.items():
-        t = canonical_rows(eng, batches, entity, ["sumber", "batch_id", "tanggal_data", *cols])
+    for entity, cols in ADMIN.items():
+        t = canonical_rows(eng, batches, entity, ["sumber", "batch_id", "tanggal_data", *cols], not_linked)
         if t is not None:
-            out[name] = _arrow(eng, t.join(members, "rid").drop("rid"))
+            out[entity] = _arrow(eng, t.join(members, "rid").drop("rid"))
     return out

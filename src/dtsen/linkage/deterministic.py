@@ -4,8 +4,10 @@ The NIK alone is never enough: relatives' NIKs are borrowed and typed into each 
 first name (or, when the word order differs, the whole sorted name) must agree too, and the birth date
 (allowing the usual slips: day and month swapped, an unknown date entered as 1 January, one wrong digit
 of the year). Registry rows without a birth date (PLN, vehicles, land) need a strong full-name match
-instead (close, reordered or contained). A surname alone never corroborates: family members rarely share one, and when they do (Batak
-marga) that is exactly the borrowed-NIK case. Everything runs as one engine query (DuckDB or Spark).
+instead (close, reordered or contained). A surname alone never corroborates: family members rarely share
+one, and when they do (Batak marga) that is exactly the borrowed-NIK case. Everything runs as one engine
+query (DuckDB or Spark). The same name test, turned around, says when a Splink pair contradicts itself
+(:func:`conflicting`).
 """
 
 from __future__ import annotations
@@ -38,6 +40,22 @@ def date_agrees(a: ir.DateValue, b: ir.DateValue) -> ir.BooleanValue:
     return ((a == b) | swapped | placeholder | year_typo).fill_null(False)
 
 
+def _names(eng: Engine, r: ir.Table, cfg: Deterministic, a: str, b: str) -> tuple[ir.BooleanValue, ...]:
+    """(names agree, full name close or contained) between the columns prefixed ``a`` and ``b``."""
+    nama_a, nama_b = r[f"{a}nama"], r[f"{b}nama"]
+    depan_a, depan_b = r[f"{a}nama_depan"], r[f"{b}nama_depan"]
+    first = eng.jaro_winkler(depan_a, depan_b) >= cfg.first_name_jw
+    ordered = eng.jaro_winkler(r[f"{a}nama_urut"], r[f"{b}nama_urut"]) >= cfg.sorted_name_jw
+    joined = eng.jaro_winkler(nama_a.replace(" ", ""), nama_b.replace(" ", "")) >= cfg.sorted_name_jw
+    words_a, words_b = nama_a.split(" "), nama_b.split(" ")
+    shared = words_a.intersect(words_b).length()
+    shorter = ibis.least(words_a.unique().length(), words_b.unique().length())
+    contained = (shared == shorter) & ((shared >= 2) | (depan_a == depan_b))
+    name_ok = (first | ordered | joined | contained).fill_null(False)
+    full = ((eng.jaro_winkler(nama_a, nama_b) >= cfg.strong_name_jw) | contained | ordered).fill_null(False)
+    return name_ok, full
+
+
 def corroborated(eng: Engine, r: ir.Table, cfg: Deterministic) -> ir.BooleanValue:
     """The rule on a joined row with record fields and spine fields prefixed ``s_``.
 
@@ -46,17 +64,29 @@ def corroborated(eng: Engine, r: ir.Table, cfg: Deterministic) -> ir.BooleanValu
     the longer one and include its first word or at least two words (a dropped middle or last name;
     never a shared surname alone). Without two birth dates, the full name must also be close or contained.
     """
-    first = eng.jaro_winkler(r.nama_depan, r.s_nama_depan) >= cfg.first_name_jw
-    ordered = eng.jaro_winkler(r.nama_urut, r.s_nama_urut) >= cfg.sorted_name_jw
-    joined = eng.jaro_winkler(r.nama.replace(" ", ""), r.s_nama.replace(" ", "")) >= cfg.sorted_name_jw
-    a, b = r.nama.split(" "), r.s_nama.split(" ")
-    shared = a.intersect(b).length()
-    shorter = ibis.least(a.unique().length(), b.unique().length())
-    contained = (shared == shorter) & ((shared >= 2) | (r.nama_depan == r.s_nama_depan))
-    name_ok = (first | ordered | joined | contained).fill_null(False)
-    full = ((eng.jaro_winkler(r.nama, r.s_nama) >= cfg.strong_name_jw) | contained | ordered).fill_null(False)
+    name_ok, full = _names(eng, r, cfg, "", "s_")
     both_dates = r.tanggal_lahir.notnull() & r.s_tanggal_lahir.notnull()
     return name_ok & ibis.ifelse(both_dates, date_agrees(r.tanggal_lahir, r.s_tanggal_lahir), full)
+
+
+CONFLICT_NAME_JW = 0.80  # the weakest name level of the Splink model (splink_model, dtsen_nama)
+
+
+def conflicting(eng: Engine, r: ir.Table, cfg: Deterministic) -> ir.BooleanValue:
+    """A scored pair (fields prefixed ``l_`` and ``r_``) whose names and birth data both disagree.
+
+    The Splink model can still rate such a pair a match when NIK, KK and address agree: a person missing
+    from the register whose form carries a household member's NIK (issue 14: 543 false merges on one
+    export). Names disagree when stage 1's name test fails and the full names are below the model's
+    weakest name level; birth data disagree when the birth years (of the date, else from the age) are
+    more than a year apart and the dates are not the usual slips (:func:`date_agrees`). Unknown is not
+    a disagreement."""
+    name_ok, _ = _names(eng, r, cfg, "l_", "r_")
+    close = (eng.jaro_winkler(r.l_nama, r.r_nama) >= CONFLICT_NAME_JW).fill_null(False)
+    names_differ = (~(name_ok | close) & r.l_nama.notnull() & r.r_nama.notnull()).fill_null(False)
+    years_apart = ((r.l_tahun_lahir - r.r_tahun_lahir).abs() > 1).fill_null(False)
+    birth_differs = years_apart & ~date_agrees(r.l_tanggal_lahir, r.r_tanggal_lahir)
+    return names_differ & birth_differs
 
 
 def deterministic_links(eng: Engine, records: ir.Table, cfg: Deterministic) -> ir.Table:

@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 
+from dtsen.linkage.config import LinkConfig
 from dtsen.synth.dirt import NikDirt
 
 
@@ -60,19 +61,21 @@ def truth_links(synth_dir: Path) -> pl.DataFrame:
     return pl.concat(frames, how="vertical_relaxed")
 
 
-def evaluate_run(link_dir: Path, synth_dir: Path) -> dict[str, Any]:
-    """Every accuracy figure of one linkage run against the synth truth."""
+def evaluate_run(link_dir: Path, synth_dir: Path, cfg: LinkConfig | None = None) -> dict[str, Any]:
+    """Every accuracy figure of one linkage run against the synth truth; ``cfg``: the settings the run
+    linked with (default: the default ones, whose register is the synthetic data's)."""
+    spine = (cfg or LinkConfig()).spine_source
     links = pl.read_parquet(link_dir / "links.parquet")
     truth = truth_links(synth_dir)
     j = links.join(truth, on=["berkas", "baris"], how="inner")
     out: dict[str, Any] = pairwise(j.select(cluster="id_dtsen", person="person_id"))
-    non_spine = links.filter(pl.col("sumber") != "siak")
+    non_spine = links.filter(pl.col("sumber") != spine)
     share = non_spine["metode"].value_counts(normalize=True)
     out["share"] = {m: round(float(s), 4) for m, s in share.iter_rows()}
     # the true person behind each id_dtsen: the person of its register row (else its records' majority)
     owner = (
         j.filter(pl.col("id_dtsen").is_not_null())
-        .with_columns(spine=pl.col("sumber") == "siak")
+        .with_columns(spine=pl.col("sumber") == spine)
         .group_by("id_dtsen", "person_id")
         .agg(spine=pl.col("spine").any(), n=pl.len())
         .sort(["id_dtsen", "spine", "n"], descending=[False, True, True])
@@ -92,7 +95,8 @@ def evaluate_run(link_dir: Path, synth_dir: Path) -> dict[str, Any]:
     dead = pj.filter(~pl.col("alive"))
     flagged = pj["status_padan"] == 5
     out["dead_true"] = dead.height
-    out["dead_detected"] = round(float((dead["status_padan"] == 5).mean()), 4) if dead.height else None  # type: ignore[arg-type]
+    detected = float((dead["status_padan"] == 5).mean()) if dead.height else None  # type: ignore[arg-type]
+    out["dead_detected"] = round(detected, 4) if detected is not None else None
     out["dead_false_alarm"] = round(float((flagged & pj["alive"]).sum() / max(int(flagged.sum()), 1)), 4)
     living = pj.filter(pl.col("alive"))
     fam = living.group_by("family_id").agg(

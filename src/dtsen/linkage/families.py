@@ -220,13 +220,16 @@ def golden_families(
     keluarga: pl.DataFrame,
     admin: dict[str, pl.DataFrame],
     survivorship: Survivorship,
+    field_sources: list[str],
 ) -> tuple[pl.DataFrame, FamilyProvenance]:
     """(families, provenance).
 
     ``persons``: golden persons with id_keluarga_dtsen. ``field_members``: id_dtsen, sumber, id_keluarga,
-    tanggal_data of every field anggota record. ``keluarga``: canonical keluarga rows of every source.
-    ``admin``: 'pln' (id_dtsen, daya_va, ...), 'kendaraan' (id_dtsen, jenis, ...), 'tanah' (id_dtsen,
-    penggunaan, ...), each with sumber, batch_id, tanggal_data.
+    tanggal_data of every field anggota record. ``keluarga``: canonical keluarga rows of every linked
+    source. ``admin``, by registry entity: 'pelanggan_pln' (id_dtsen, daya_va, ...), 'kendaraan'
+    (id_dtsen, jenis, ...), 'bidang_tanah' (id_dtsen, penggunaan, ...), each with sumber, batch_id,
+    tanggal_data. ``field_sources``: most trusted first (``LinkConfig.field_sources``), for ties between
+    field family rows of one date.
     """
     keluarga = _complete(keluarga)
     fam = persons.select("id_dtsen", "id_keluarga_dtsen")
@@ -292,7 +295,7 @@ def golden_families(
     )
     attrs = fact_attributes()
     with_facts = keluarga.select("id_keluarga", "sumber", "batch_id", "tanggal_data", *attrs)
-    order = {s: len(survivorship.field_sources) - i for i, s in enumerate(survivorship.field_sources)}
+    order = {s: len(field_sources) - i for i, s in enumerate(field_sources)}
     chosen = (
         seen.join(with_facts.select("id_keluarga"), on="id_keluarga", how="semi")
         .with_columns(_p=pl.col("sumber").replace_strict(order, default=0, return_dtype=pl.Int64))
@@ -383,7 +386,7 @@ def _admin_overrides(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Registry facts over self-report: PLN power (largest connection), car/motorcycle, other land."""
     facts = []
-    pln = admin.get("pln")
+    pln = admin.get("pelanggan_pln")
     if pln is not None and pln.height:
         f = pln.join(fam, on="id_dtsen").filter(pl.col("daya_va").is_not_null())
         f = f.sort("daya_va", descending=True).unique("id_keluarga_dtsen", keep="first", maintain_order=True)
@@ -416,7 +419,7 @@ def _admin_overrides(
                     nilai=pl.lit(1, pl.Int8),
                 )
             )
-    land = admin.get("tanah")
+    land = admin.get("bidang_tanah")
     if land is not None and land.height:
         t = land.join(fam, on="id_dtsen").filter(pl.col("penggunaan").fill_null("") != s.house_plot_use)
         t = t.sort("tanggal_data", descending=True).unique(
@@ -453,4 +456,5 @@ def _admin_overrides(
         else:
             value = admin_value
         out = out.with_columns(value.alias(attr)).drop(col)
-    return out, allf.select(*FAMILY_PROVENANCE.columns).cast(FAMILY_PROVENANCE.polars)  # type: ignore[arg-type]
+    provenance = allf.select(*FAMILY_PROVENANCE.columns)
+    return out, provenance.cast(FAMILY_PROVENANCE.polars)  # type: ignore[arg-type]

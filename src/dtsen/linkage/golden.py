@@ -2,9 +2,10 @@
 
 Identity, demography, vital status and address come from the population register (for people not in
 it: their most recent record); socio-economic facts (education, work, business, difficulty, health,
-programs) from the most recent field observation (Regsosek, DTKS, P3KE by tanggal_data, ties in the
-configured order). Every chosen value keeps where it came from (``_src_<attribute>``: the record's file and
-tanggal_data in one integer), which becomes provenance.parquet without a join back to the records.
+programs) from the most recent field observation (the sources of kind ``field`` in the linkage
+settings: Regsosek, DTKS, P3KE by default; by tanggal_data, ties to the lower rank). Every chosen value
+keeps where it came from (``_src_<attribute>``: the record's file and tanggal_data in one integer),
+which becomes provenance.parquet without a join back to the records.
 
 Two engine queries: every record's place in the order of preference (a narrow table), then one pass
 taking, per attribute, the value (and source key) of the best-placed record where it is not null.
@@ -42,13 +43,13 @@ def attribute_sets() -> tuple[list[str], list[str]]:
     return identity, field
 
 
-def record_order(anggota: ir.Table, first: list[str], spine_source: str) -> ir.Table:
+def record_order(anggota: ir.Table, field_sources: list[str], spine_source: str) -> ir.Table:
     """(rid, o_id, o_field): each record's place in the order of preference for identity attributes
-    (register first, then recency) and for field attributes (field sources by recency, ties in the
-    configured order; null for other sources), 0 = best, ties to the lower rid, null when unranked
-    (no tanggal_data). A global order over a narrow table, so the golden pass sorts each person's rows
-    by one unique integer instead of comparing sources and dates."""
-    order = {s: len(first) - i for i, s in enumerate(first)}
+    (register first, then recency) and for field attributes (``field_sources`` by recency, ties to the
+    earlier in that list, i.e. the lower rank; null for other sources), 0 = best, ties to the lower rid,
+    null when unranked (no tanggal_data). A global order over a narrow table, so the golden pass sorts
+    each person's rows by one unique integer instead of comparing sources and dates."""
+    order = {s: len(field_sources) - i for i, s in enumerate(field_sources)}
     priority = ibis.cases(*[(anggota.sumber == s, p) for s, p in order.items()], else_=0).cast("int64")
     days = anggota.tanggal_data.epoch_days().cast("int64")
     t = anggota.select(

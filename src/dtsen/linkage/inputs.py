@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 
 from dtsen.config import get_settings
 from dtsen.engine import Engine
+from dtsen.linkage.config import LinkConfig
 from dtsen.sources.names import TITLE_PREFIXES
 from dtsen.tables import BatchStatus
 
@@ -27,7 +28,6 @@ PERSON_ENTITIES: dict[str, tuple[str, str, str]] = {
     "kendaraan": ("nomor_registrasi", "nik_pemilik", "nama_pemilik"),
     "bidang_tanah": ("nib", "nik_pemegang", "nama_pemegang"),
 }
-NOT_LINKED = frozenset({"susenas"})  # a survey sample: anonymous, never linked to persons
 ROW_SPACE = 10_000_000_000  # rid = file index * ROW_SPACE + line number
 # titles some sources leave in front of a name without the dot ingestion looks for ("H SAIFUL")
 _LEADING_TITLES = rf"^(?:(?:{'|'.join(TITLE_PREFIXES)})\s+)+"
@@ -51,6 +51,7 @@ RECORD_COLUMNS = (
     "nama_urut",
     "tanggal_lahir",
     "tgl_lahir",
+    "tahun_lahir",  # birth year: of the date, else tanggal_data's year minus umur
     "jenis_kelamin",
     "kode_desa",
     "kode_kec",
@@ -197,6 +198,7 @@ def person_records(
         nama_urut=nama.split(" ").sort().join(" "),
         tanggal_lahir=lahir,
         tgl_lahir=lahir.cast("string"),
+        tahun_lahir=ibis.coalesce(lahir.year(), t.tanggal_data.year() - col("umur", "int16")).cast("int32"),
         jenis_kelamin=col("jenis_kelamin", "int8"),
         **region,
         nik_wilayah=nik.substr(0, 6),
@@ -208,17 +210,30 @@ def person_records(
     )
 
 
-def stack(
-    eng: Engine, batches: list[Batch], spine_source: str = "siak", extra_columns: tuple[str, ...] = ()
-) -> ir.Table:
-    """Every person-naming record of ``batches`` in one table (RECORD_COLUMNS, then ``extra_columns``)."""
-    linked = [b for b in batches if b.entity in PERSON_ENTITIES and b.source not in NOT_LINKED]
+def declared(batches: list[Batch], cfg: LinkConfig) -> list[Batch]:
+    """The batches whose records linkage uses: every source must be declared in ``cfg.sources`` (an
+    undeclared one is refused, naming the batch), and survey samples are left out (anonymous: never
+    linked to persons nor to the registry's families)."""
+    for b in batches:
+        try:
+            cfg.kind_of(b.source, f"batch {b.batch_id} ({b.directory}, mapping {b.mapping})")
+        except ValueError as exc:
+            raise LinkInputError(str(exc)) from exc
+    return [b for b in batches if b.source not in cfg.not_linked]
+
+
+def stack(eng: Engine, batches: list[Batch], cfg: LinkConfig) -> ir.Table:
+    """Every person-naming record of ``batches`` in one table (RECORD_COLUMNS, then the Splink spec's
+    ``extra_columns``); ``batches`` all of the run's (rids number them all), survey samples left out."""
+    spine_source, extra_columns = cfg.spine_source, tuple(cfg.probabilistic.splink.extra_columns)
+    used = declared(batches, cfg)
+    linked = [b for b in used if b.entity in PERSON_ENTITIES]
     if not any(b.source == spine_source for b in linked):
         raise LinkInputError(
             f"no {spine_source} batch among the {len(batches)} given: the population register is the spine"
         )
     index = file_index(batches)
-    family_tables = [eng.read_parquet(b.canonical) for b in batches if b.entity == "keluarga"]
+    family_tables = [eng.read_parquet(b.canonical) for b in used if b.entity == "keluarga"]
     families = None
     if family_tables:
         families = ibis.union(

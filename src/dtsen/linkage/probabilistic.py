@@ -4,6 +4,8 @@ Two predictions, never a self-join of the register: residue against the register
 and residue within itself (``predict_within``: people missing from Dukcapil, deduplicated across
 sources). Term frequencies of names come from the register. Runs on the engine's Splink backend
 (:meth:`dtsen.engine.Engine.splink_api`, DuckDB or Spark); either way the result is the same pair table.
+Scored pairs whose names and birth data both disagree are then flagged (:func:`flag_conflicts`): the model
+never links them (clusters.py), a clerk sees them (review.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 import pyarrow as pa
 
 from dtsen.engine import Engine
+from dtsen.linkage.config import Deterministic
+from dtsen.linkage.deterministic import conflicting
 from dtsen.linkage.splink_model import Model, blocking_rules, trained_settings
 
 # The SQL below is assembled from this module's constant table names and the link spec's column names;
@@ -31,8 +35,16 @@ PAIR_SCHEMA = pa.schema(
 )
 
 
-def _select(model: Model, table: str, where: str) -> str:
-    cols = ", ".join("rid AS unique_id" if c == "unique_id" else c for c in model.spec.columns)
+def _select(model: Model, table: str, where: str, have: set[str]) -> str:
+    """The spec's link fields; one the record table lacks (built by an older version or by hand) is null,
+    as in the training sample."""
+
+    def column(c: str) -> str:
+        if c == "unique_id":
+            return "rid AS unique_id"
+        return c if c in have else f"CAST(NULL AS {'INT' if c == 'tahun_lahir' else 'STRING'}) AS {c}"
+
+    cols = ", ".join(column(c) for c in model.spec.columns)
     return f"SELECT {cols} FROM {table} WHERE {where}"  # noqa: S608
 
 
@@ -66,8 +78,8 @@ def _evidence(t: pa.Table) -> pa.Array:
         ]
     if not parts:
         return pa.array([""] * t.num_rows, pa.string())
-    frame = pl.from_arrow(t.select([c for c in names if c.startswith(("gamma_", "mw_"))]))
-    return frame.select(pl.concat_str(parts, separator=",", ignore_nulls=True)).to_series().to_arrow()  # type: ignore[union-attr]
+    frame = pl.DataFrame(pl.from_arrow(t.select([c for c in names if c.startswith(("gamma_", "mw_"))])))
+    return frame.select(pl.concat_str(parts, separator=",", ignore_nulls=True)).to_series().to_arrow()
 
 
 def _pairs(predictions: Any, jenis: str) -> pa.Table:
@@ -86,10 +98,13 @@ def _pairs(predictions: Any, jenis: str) -> pa.Table:
 
 def score_residue(eng: Engine, records: Path, residue: Path, model: Model, threshold: float) -> pa.Table:
     """Pairs scored at or above ``threshold``: residue x register and residue x residue."""
+    import pyarrow.parquet as pq
+
+    have = set(pq.read_schema(records).names)
     views = {"dtsen_records": records, "dtsen_residue_rids": residue}
     tables = {
-        "dtsen_spine": _select(model, "dtsen_records", "spine"),
-        "dtsen_residue": _select(model, "dtsen_records", "rid IN (SELECT rid FROM dtsen_residue_rids)"),
+        "dtsen_spine": _select(model, "dtsen_records", "spine", have),
+        "dtsen_residue": _select(model, "dtsen_records", "rid IN (SELECT rid FROM dtsen_residue_rids)", have),
         **{f"dtsen_tf_{c}": _tf_sql(c) for c in model.spec.tf_columns},
     }
     with eng.splink_api(views, tables) as db:
@@ -120,3 +135,31 @@ def _predict(db: Any, model: Model, threshold: float) -> pa.Table:
         warning_mode="never",
     )
     return pa.concat_tables([_pairs(between, "spine"), _pairs(within, "residu")])
+
+
+CONFLICT_FIELDS = ("nama", "nama_depan", "nama_urut", "tanggal_lahir", "tahun_lahir")
+FIELD_TYPES = {"tahun_lahir": "int32", "tanggal_lahir": "date"}
+CONFLICT_EVIDENCE = "tolak=nama+lahir"  # appended to ``bukti`` of a refused pair
+
+
+def flag_conflicts(eng: Engine, records: Path, pairs: Path, out: Path, cfg: Deterministic) -> int:
+    """Write (rid_l, rid_r, ditolak) for the scored pairs in ``pairs`` to ``out``: ``ditolak`` when the
+    two records' names and birth data both disagree (:func:`deterministic.conflicting`). An engine
+    query, so it runs where the records are (DuckDB or Spark); returns the row count."""
+    import pyarrow.parquet as pq
+
+    rec = eng.read_parquet(records)
+    have = set(pq.read_schema(records).names)
+    scored = eng.read_parquet(pairs)
+
+    def side(prefix: str, key: str) -> Any:
+        import ibis
+
+        fields = {
+            f"{prefix}{c}": rec[c] if c in have else ibis.null(FIELD_TYPES.get(c, "string"))
+            for c in CONFLICT_FIELDS
+        }
+        return rec.select(**{key: rec.rid}, **fields)
+
+    j = scored.join(side("l_", "rid_l"), "rid_l").join(side("r_", "rid_r"), "rid_r")
+    return eng.write_parquet(j.select("rid_l", "rid_r", ditolak=conflicting(eng, j, cfg)), out)

@@ -49,12 +49,24 @@ def pair_ids(pairs: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
     ).drop("_kl", "_kr")
 
 
+def pending(low: float, high: float) -> pl.Expr:
+    """Pairs waiting for a clerk: undecided, and in the grey band [low, high) or, scored at least
+    ``low``, refused by the model because names and birth data both disagree (``ditolak``)."""
+    score = pl.col("probabilitas")
+    band = (score >= low) & ((score < high) | pl.col("ditolak"))
+    return band & pl.col("keputusan").is_null()
+
+
+def queue_size(pairs: pl.DataFrame, low: float, high: float) -> dict[str, int]:
+    """How big the review queue is: pairs, and distinct records in them (what a clerk opens)."""
+    waiting = pairs.filter(pending(low, high))
+    records = pl.concat([waiting["rid_l"], waiting["rid_r"]]).n_unique() if waiting.height else 0
+    return {"review": waiting.height, "review_records": records}
+
+
 def queue(pairs: pl.DataFrame, records: pl.DataFrame, low: float, high: float) -> pl.DataFrame:
-    """review.parquet: grey-band pairs (and every decided pair) with both records side by side."""
-    grey = pairs.filter(
-        ((pl.col("probabilitas") >= low) & (pl.col("probabilitas") < high))
-        | pl.col("keputusan").is_not_null()
-    )
+    """review.parquet: pending pairs (and every decided pair) with both records side by side."""
+    grey = pairs.filter(pending(low, high) | pl.col("keputusan").is_not_null())
     side = records.select("rid", *SIDE_FIELDS)
     out = grey.join(side.rename({c: f"kiri_{c}" for c in SIDE_FIELDS}).rename({"rid": "rid_l"}), on="rid_l")
     out = out.join(side.rename({c: f"kanan_{c}" for c in SIDE_FIELDS}).rename({"rid": "rid_r"}), on="rid_r")

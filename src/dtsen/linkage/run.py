@@ -23,11 +23,12 @@ from dtsen.engine import get_engine
 from dtsen.linkage import clusters as clustering
 from dtsen.linkage import ids as idreg
 from dtsen.linkage import review as rv
+from dtsen.linkage import thresholds as th
 from dtsen.linkage.config import LinkConfig
 from dtsen.linkage.consolidate import ConsolidationContext, consolidate
 from dtsen.linkage.deterministic import deterministic_links
 from dtsen.linkage.inputs import Batch, latest_batches, missing_inputs, read_batch, stack
-from dtsen.linkage.probabilistic import PAIR_SCHEMA, score_residue
+from dtsen.linkage.probabilistic import CONFLICT_EVIDENCE, PAIR_SCHEMA, flag_conflicts, score_residue
 from dtsen.linkage.splink_model import Model, current_model, train, usable_blocking
 from dtsen.logs import get_logger
 
@@ -42,6 +43,7 @@ class LinkResult:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what the inputs lack and which rules were left out
+    thresholds: dict[str, Any] = field(default_factory=dict)  # used, where from, why (thresholds.Thresholds)
 
 
 @dataclass
@@ -53,7 +55,10 @@ class Linked:
     pairs: pl.DataFrame
     model: Model
     seconds: dict[str, float]
-    notes: list[str] = field(default_factory=list)
+    notes: list[str]
+    thresholds: th.Thresholds  # what was linked and queued with, and why
+    histogram: pl.DataFrame  # the scored pairs' distribution the thresholds came from
+    config: LinkConfig  # the run's configuration with those thresholds as numbers
 
 
 def default_state_dir() -> Path:
@@ -110,25 +115,57 @@ def link_records(
     notes = list(model.notes)
     model = usable_blocking(records_path, model, notes)
     if model.spec.blocking_rules:
+        # scored down to a low floor: the distribution below the review band is what auto thresholds
+        # and `dtsen link thresholds` read
         scored = pl.from_arrow(
-            score_residue(eng, records_path, work / "residue.parquet", model, p.review_threshold)
+            score_residue(eng, records_path, work / "residue.parquet", model, th.scoring_floor(p))
         )
     else:  # no rule can form a pair: Splink would compare every record with every other
         scored = pl.from_arrow(PAIR_SCHEMA.empty_table())
+    scored = _refuse_conflicts(eng, records_path, scored, work, cfg)  # type: ignore[arg-type]
+    # the model's expected precision counts the pairs it could link (a refused pair never links)
+    hist = th.histogram(scored.filter(~pl.col("ditolak"))["probabilitas"])
+    used = th.resolve(p, hist)
+    cfg = cfg.model_copy(
+        update={
+            "probabilistic": p.model_copy(
+                update={"match_threshold": used.match, "review_threshold": used.review}
+            )
+        }
+    )
+    scored = scored.filter(pl.col("probabilitas") >= used.review)
     seconds["probabilistic"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     # only what clustering and pair naming read: the record table itself stays on disk
     records = pl.read_parquet(records_path, columns=["rid", "spine", "entitas", "sumber", "id_rekaman"])
-    pairs = rv.pair_ids(scored, records)  # type: ignore[arg-type]
+    pairs = rv.pair_ids(scored, records)
     decisions = rv.load_decisions(state_dir).select("id_pasangan", "keputusan")
     pairs = pairs.join(decisions, on="id_pasangan", how="left")
     deterministic = pl.read_parquet(work / "deterministic.parquet")
-    clusters = clustering.cluster(records, deterministic, pairs, p.match_threshold, model.label)
-    clusters = clustering.within_probability(
-        pairs.filter(pl.col("probabilitas") >= p.match_threshold), clusters
-    )
+    clusters = clustering.cluster(records, deterministic, pairs, used.match, model.label)
+    clusters = clustering.within_probability(pairs.filter(clustering.accepted(used.match)), clusters)
     seconds["clusters"] = time.perf_counter() - t0
-    return Linked(records, clusters, pairs, model, seconds, notes)
+    return Linked(records, clusters, pairs, model, seconds, notes, used, hist, cfg)
+
+
+def _refuse_conflicts(
+    eng: Any, records: Path, scored: pl.DataFrame, work: Path, cfg: LinkConfig
+) -> pl.DataFrame:
+    """``scored`` with ``ditolak``: the pair's names and birth data both disagree (never linked by the
+    model, queued for a clerk, ``bukti`` saying so); all false when ``refuse_conflicts`` is off."""
+    if not cfg.probabilistic.refuse_conflicts or scored.is_empty():
+        return scored.with_columns(ditolak=pl.lit(False))
+    scored.select("rid_l", "rid_r").write_parquet(work / "scored_pairs.parquet")
+    flag_conflicts(eng, records, work / "scored_pairs.parquet", work / "conflicts.parquet", cfg.deterministic)
+    flags = pl.read_parquet(work / "conflicts.parquet").unique(["rid_l", "rid_r"])
+    out = scored.join(flags, on=["rid_l", "rid_r"], how="left").with_columns(
+        ditolak=pl.col("ditolak").fill_null(False)
+    )
+    return out.with_columns(
+        bukti=pl.when("ditolak")
+        .then(pl.format("{},{}", "bukti", pl.lit(CONFLICT_EVIDENCE)))
+        .otherwise("bukti")
+    )
 
 
 def _select_batches(batch_dirs: list[Path] | None, data_dir: Path | None) -> list[Batch]:
@@ -159,8 +196,7 @@ def link(
         eng = get_engine(engine)
         t0 = time.perf_counter()
         records_path = work / "records.parquet"
-        extra = tuple(cfg.probabilistic.splink.extra_columns)
-        eng.write_parquet(stack(eng, batches, cfg.spine_source, extra), records_path)
+        eng.write_parquet(stack(eng, batches, cfg), records_path)
         stack_seconds = time.perf_counter() - t0
         notes = missing_inputs(batches, records_path)
         linked = link_records(eng, records_path, work, state_dir, cfg, retrain)
@@ -169,9 +205,19 @@ def link(
         # stable IDs, links, golden persons and families, provenance, lineage, review (consolidate.py)
         result = consolidate(
             ConsolidationContext(
-                eng, records_path, linked.clusters, linked.pairs, batches, cfg, state_dir, staging, work, run
+                eng,
+                records_path,
+                linked.clusters,
+                linked.pairs,
+                batches,
+                linked.config,  # the thresholds as numbers (auto resolved)
+                state_dir,
+                staging,
+                work,
+                run,
             )
         )
+        th.write_record(staging / th.THRESHOLDS_FILE, linked.thresholds, linked.histogram)
         consolidate_seconds = time.perf_counter() - t0
         shutil.rmtree(work, ignore_errors=True)
     idreg.save_registry(state_dir, result.registry)
@@ -181,8 +227,9 @@ def link(
     }
     for note in notes:
         log.warning("linkage input", note=note)
-    log.info("linkage run published", run=run, out=str(out_dir), **result.counts)
-    return LinkResult(run, out_dir, linked.model.label, result.counts, seconds, notes)
+    used = linked.thresholds.as_dict()
+    log.info("linkage run published", run=run, out=str(out_dir), **result.counts, thresholds=used)
+    return LinkResult(run, out_dir, linked.model.label, result.counts, seconds, notes, used)
 
 
 __all__ = ["LinkResult", "link", "link_records"]

@@ -39,7 +39,7 @@ def blocking_rules(spec: SplinkSpec | None = None) -> list[Any]:
 
 
 BLOCKING_RULE_NAMES = tuple("+".join(rule) for rule in SplinkSpec().blocking_rules)
-SETTINGS_VERSION = 2  # bump when the code of a preset changes: the persisted model is retrained
+SETTINGS_VERSION = 3  # bump when the code of a preset changes: the persisted model is retrained
 
 
 def _preset(kind: str) -> Any:
@@ -75,6 +75,8 @@ def _preset(kind: str) -> Any:
             comparison_description="standardized name: exact (term frequency), reordered, Jaro-Winkler, "
             "first name",
         )
+    if kind == "dtsen_lahir":
+        return _birth()
     return cl.CustomComparison(
         output_column_name="wilayah",
         comparison_levels=[
@@ -86,6 +88,36 @@ def _preset(kind: str) -> Any:
         ],
         comparison_description="region: same desa, kecamatan, kabupaten",
     )
+
+
+def _birth() -> Any:
+    """Birth date with Splink's date-of-birth levels, and, when either record has an age (``umur``) but no
+    date, the birth year it gives (``tahun_lahir``: year of tanggal_data minus umur) within one year.
+
+    One comparison, so a record with both date and age is not counted twice; an age 30 years off falls
+    to the else level, which EM trains on full dates (a strong "different person"). ISO dates as text:
+    each SQL dialect parses its own format. A subclass, not a CustomComparison of the date levels: Splink
+    rewrites those level objects in place each time it builds SQL from them."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    class BirthComparison(cl.DateOfBirthComparison):
+        def create_comparison_levels(self) -> list[Any]:
+            dates = super().create_comparison_levels()  # null, exact, 1 character, 1 month, 1/10 years, else
+            return [
+                cll.CustomLevel("tahun_lahir_l IS NULL OR tahun_lahir_r IS NULL").configure(
+                    is_null_level=True
+                ),
+                *dates[1:-1],  # two full dates
+                cll.CustomLevel(
+                    "(tgl_lahir_l IS NULL OR tgl_lahir_r IS NULL) "
+                    "AND ABS(tahun_lahir_l - tahun_lahir_r) <= 1",
+                    label_for_charts="birth year from age within 1",
+                ),
+                dates[-1],
+            ]
+
+    return BirthComparison("tgl_lahir", input_is_string=True)
 
 
 def _comparison(c: ComparisonSpec) -> Any:
@@ -102,7 +134,7 @@ def _comparison(c: ComparisonSpec) -> Any:
 
 def comparisons(spec: SplinkSpec | None = None) -> list[Any]:
     """The model's comparisons (``spec.comparisons``). Defaults: NIK fuzzily, name (exact with term
-    frequency, reordered, Jaro-Winkler, first name), birth date, sex, region, KK number, address."""
+    frequency, reordered, Jaro-Winkler, first name), birth date or age, sex, region, KK number, address."""
     return [_comparison(c) for c in (spec or SplinkSpec()).comparisons]
 
 

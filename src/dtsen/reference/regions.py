@@ -42,7 +42,8 @@ def _data_bytes(name: str) -> bytes:
 
 
 def normalize_code(value: object) -> str | None:
-    """``'33.02.01.2001'``, ``'3302012001'``, ``'33 02'`` -> digits only; ``None`` if not a region code shape."""
+    """``'33.02.01.2001'``, ``'3302012001'``, ``'33 02'`` -> digits only; ``None`` if not a region code
+    shape."""
     if value is None:
         return None
     text = str(value).strip()

@@ -1,1 +1,2 @@
-"""Data sharing with agencies: access requests, their review and BAST, and extracts from the served snapshot."""
+"""Data sharing with agencies: access requests, their review and BAST, and extracts from the served
+snapshot."""

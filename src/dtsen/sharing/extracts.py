@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from dtsen.atomic import commit_file, sha256_file
 from dtsen.auth.scope import Principal
 from dtsen.sharing import requests as service
+from dtsen.sharing import review
 from dtsen.sql import quote_literal
 from dtsen.store import audit
 from dtsen.store.served import ServedSnapshot
@@ -256,7 +257,7 @@ def create_extract(
         raise CaseInvalidError({"format": (N_("Pilih format: CSV, Parquet atau XLSX."), {})})
     if region_level not in REGION_LEVELS:
         raise CaseInvalidError({"wilayah": (N_("Pilih tingkat wilayah: kab, kec atau desa."), {})})
-    service.check_usable(session, principal, req, "ekstrak_akses", now)
+    review.check_usable(session, principal, req, "ekstrak_akses", now)
     source = served_source(session, data_dir)
     if req.level == "aggregate":
         query = aggregate_sql(req, region_level)
@@ -334,7 +335,7 @@ def download(
     extract = session.get(AccessExtract, extract_id)
     if extract is None or extract.request_id != req.id:
         raise ExtractNotFoundError
-    service.check_usable(session, principal, req, "unduh_ekstrak", now)
+    review.check_usable(session, principal, req, "unduh_ekstrak", now)
     path = root / extract.path
     if not path.is_file():
         raise ExtractNotFoundError

@@ -4,7 +4,8 @@ A kind says what one mapped field contributes to each pass of :mod:`dtsen.source
 
 1. :meth:`~FieldKind.text`: the source value cleaned (trimmed, spellings of 'nothing' as null);
 2. :meth:`~FieldKind.prepare`: the value parsed;
-3. :meth:`~FieldKind.derive`: intermediate results several findings share (lookups, decoded dates);
+3. :meth:`~FieldKind.derive`: intermediate results several findings share (lookups, decoded dates),
+   after the reference tables of :meth:`~FieldKind.lookups` are joined (a gazetteer of region names);
 4. :meth:`~FieldKind.check`: the findings and the canonical value, from plain column references.
 
 Passes 2 and 3 are lists of steps (functions of the table so far); the compiler runs the n-th step of
@@ -25,6 +26,7 @@ from typing import ClassVar
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from dtsen.canonical import DType
 from dtsen.canonical.model import Entity, all_code_lists
@@ -55,6 +57,8 @@ class Context:
     regions: ir.Table  # column kode: every region code (2, 4, 6, 10 digits)
     prefix_codes: frozenset[str] = frozenset()
     today: date = field(default_factory=date.today)
+    # a small Arrow table as a table of the batch's engine (a gazetteer to join); ibis.memtable for DuckDB
+    memtable: Callable[[pa.Table], ir.Table] = field(default_factory=lambda: ibis.memtable)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,17 @@ class Finding:
 
     def when(self) -> ir.BooleanValue:
         return self.cond.fill_null(False)
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A reference table a field joins to the table before pass 3 (a left join, so every row stays):
+    ``table``'s first column, unique, matches the column ``key``; its other columns (named by the
+    field's :meth:`FieldKind.col`) are added to the row, null where nothing matches. A lookup over tens
+    of thousands of entries (the village gazetteer) is a join the engine runs, not an expression."""
+
+    key: str
+    table: ir.Table
 
 
 # -- expression helpers --------------------------------------------------------------------------------
@@ -108,8 +123,8 @@ def one_column(name: str, fm: FieldMap) -> None:
     if len(fm.columns) > 1:
         raise ValueError(
             f"field {name!r}: 'from' lists {len(fm.columns)} columns ({', '.join(fm.columns)}) but a "
-            f"{fm.type} field reads one; name one column (several are read by a region with 'pad' "
-            "and a date with 'parts')"
+            f"{fm.type} field reads one; name one column (several are read by a region with 'pad', "
+            "a date with 'parts', a string with 'join' and a region_name)"
         )
 
 
@@ -151,10 +166,25 @@ class FieldKind:
     def text(self, t: ir.Table) -> dict[str, ir.Value]:
         if self.fm.constant is not None:
             return {self.col("raw"): ibis.literal(str(self.fm.constant))}
-        return self.source_text(t)
+        return {**self.source_text(t), **self.source_findings(t)}
 
     def source_text(self, t: ir.Table) -> dict[str, ir.Value]:
-        return {self.col("raw"): self.clean(t[self.fm.columns[0]])}
+        return {self.col("raw"): self.clean(self.source(t, self.fm.columns[0]))}
+
+    def source(self, t: ir.Table, column: str) -> ir.StringValue:
+        """A source column as the kind reads it: the group of the mapping's ``extract`` where it has one
+        (no match: empty, which :meth:`clean` makes null), else the column."""
+        value = t[column]
+        return value if self.fm.extract is None else value.re_extract(self.fm.extract, 1)
+
+    def source_findings(self, t: ir.Table) -> dict[str, ir.Value]:
+        """Pass-1 facts about reading the source that every kind shares: ``extract`` found nothing in
+        a value that is not blank."""
+        if self.fm.extract is None:
+            return {}
+        value = t[self.fm.columns[0]]
+        blank = value.re_search(r"^\s*$").fill_null(True)
+        return {self.col("nomatch"): ~blank & ~value.re_search(self.fm.extract).fill_null(False)}
 
     def clean(self, x: ir.StringValue) -> ir.StringValue:
         """Trimmed, ``remove`` characters deleted, the usual spellings of 'nothing' (and the mapping's
@@ -181,6 +211,10 @@ class FieldKind:
     def prepare(self) -> list[Stage]:
         return []
 
+    def lookups(self) -> list[Lookup]:
+        """Reference tables joined to the table after pass 2, before the derive steps read them."""
+        return []
+
     def derive(self) -> list[Stage]:
         return []
 
@@ -192,28 +226,55 @@ class FieldKind:
             self.flag(v.isnull(), f"{self.name}_missing", "error")
         return {self.name: v}
 
+    def read_findings(self, p: ir.Table) -> None:
+        """The findings of :meth:`source_findings`, after the kind's own (``<field>_no_match``: a
+        warning, as the value is then null and a required field's ``_missing`` is the error)."""
+        if self.fm.extract is not None and self.fm.constant is None:
+            self.flag(p[self.col("nomatch")], f"{self.name}_no_match", "warning")
+
     def cross_check(self, values: dict[str, ir.Value]) -> list[Finding]:
         """Findings against other fields of the row (their values), once every field is checked."""
         return []
 
 
 class TextField(FieldKind):
-    """Text as written (``string``), optionally zero-padded to one width (RT 7 -> 007)."""
+    """Text as written (``string``), optionally zero-padded to one width (RT 7 -> 007), or several
+    columns joined with ``join`` (a key of building number and family number: ``12-3``)."""
 
     types = ("string",)
 
     @classmethod
     def validate(cls, name: str, fm: FieldMap, entity: Entity) -> None:
+        if fm.join is not None:
+            if len(fm.columns) < 2 or fm.pad is not None:
+                raise ValueError(
+                    f"field {name!r}: join joins a 'from' list of two or more columns (and pads none)"
+                )
+            return
         one_column(name, fm)
         if fm.pad is not None and (len(fm.pad) != 1 or len(fm.columns) != 1):
             raise ValueError(f"field {name!r}: a string pads one column to one width")
 
     def source_text(self, t: ir.Table) -> dict[str, ir.Value]:
-        value = self.clean(t[self.fm.columns[0]])
+        if self.fm.join is not None:  # every part or nothing: a key missing a part would collide
+            parts = [self.clean(self.source(t, c)) for c in self.fm.columns]
+            gap = parts[0].isnull()
+            joined = parts[0]
+            for part in parts[1:]:
+                gap = gap | part.isnull()
+                joined = joined + self.fm.join + part
+            return {self.col("raw"): ibis.ifelse(gap, NULL_STR, joined), self.col("gap"): gap}
+        value = self.clean(self.source(t, self.fm.columns[0]))
         if self.fm.pad:  # lpad alone would also cut longer values
             width = self.fm.pad[0]
             value = ibis.ifelse(value.length() < width, value.lpad(width, "0"), value)
         return {self.col("raw"): value}
+
+    def check(self, p: ir.Table) -> dict[str, ir.Value]:
+        if self.fm.join is None or self.fm.constant is not None:
+            return super().check(p)
+        self.flag(p[self.col("gap")], f"{self.name}_missing")
+        return {self.name: p[self.col("raw")]}
 
 
 def parse_date(v: ir.StringValue, fmt: str) -> ir.DateValue:
@@ -268,7 +329,8 @@ class DateField(FieldKind):
         if self.fm.parts is None:
             return super().source_text(t)
         return {
-            self.col(part): self.clean(t[c]) for part, c in zip(self.fm.parts, self.fm.columns, strict=True)
+            self.col(part): self.clean(self.source(t, c))
+            for part, c in zip(self.fm.parts, self.fm.columns, strict=True)
         }
 
     def dropped(self) -> list[str]:
@@ -366,8 +428,8 @@ class RegionField(FieldKind):
 
     def source_text(self, t: ir.Table) -> dict[str, ir.Value]:
         if not self.fm.pad:
-            return {self.col("raw"): self.clean(t[self.fm.columns[0]])}
-        return {self.col(f"raw{i}"): self.clean(t[c]) for i, c in enumerate(self.fm.columns)}
+            return {self.col("raw"): self.clean(self.source(t, self.fm.columns[0]))}
+        return {self.col(f"raw{i}"): self.clean(self.source(t, c)) for i, c in enumerate(self.fm.columns)}
 
     def dropped(self) -> list[str]:
         return [self.col(f"raw{i}") for i in range(len(self.fm.columns))] if self.fm.pad else []

@@ -43,7 +43,7 @@ class IdentifierField(FieldKind):
             raise ValueError(f"field {name!r}: NIK/KK have their own cleaning; drop null_values/remove")
 
     def source_text(self, t: ir.Table) -> dict[str, ir.Value]:
-        return {self.col("raw"): strip(t[self.fm.columns[0]])}
+        return {self.col("raw"): strip(self.source(t, self.fm.columns[0]))}
 
     def _day(self, dd: ir.IntegerValue) -> ir.StringValue:
         """The day of month of digits 7-8 as two digits (a woman's NIK adds 40 to the day)."""

@@ -214,7 +214,9 @@ def _run(
     quarantine: list[pa.Table] = []
     per_file: list[dict[str, Any]] = []
     for (path, staged, landed, work), dupes in zip(staged_files, duplicates, strict=True):
-        ctx = Context(batch_id, staged.berkas, now.date(), prefixes, region_codes, prefix_codes)
+        ctx = Context(
+            batch_id, staged.berkas, now.date(), prefixes, region_codes, prefix_codes, memtable=eng.memtable
+        )
         if progress:
             progress(f"conforming {staged.berkas} ({staged.rows:,} rows)")
         accepted, errors = _conform_file(eng, m, ctx, staged, work)
@@ -312,9 +314,10 @@ def _duplicate_rows(files: list[tuple[StagedFile, Path]]) -> list[list[Reject]]:
         keys = ", ".join(quote_ident(c) for c in columns)  # PARTITION BY treats nulls as equal
         dupes = con.execute(
             f"SELECT _f, _baris, first_f, first_baris FROM (SELECT _f, _baris, "  # noqa: S608 - built above
-            f"first_value(_f) OVER w AS first_f, first_value(_baris) OVER w AS first_baris, "
-            f"row_number() OVER w AS n FROM ({candidates}) WINDOW w AS (PARTITION BY {keys} ORDER BY _f, _baris)) "
-            f"WHERE n > 1 ORDER BY _f, _baris"
+            "first_value(_f) OVER w AS first_f, first_value(_baris) OVER w AS first_baris, "
+            f"row_number() OVER w AS n FROM ({candidates}) "
+            f"WINDOW w AS (PARTITION BY {keys} ORDER BY _f, _baris)) "
+            "WHERE n > 1 ORDER BY _f, _baris"
         ).fetchall()
     finally:
         con.close()
@@ -332,8 +335,8 @@ def _duplicate_rows(files: list[tuple[StagedFile, Path]]) -> list[list[Reject]]:
                     baris,
                     None,
                     "duplicate_row",
-                    f"{staged.berkas}: {unit} {baris}: identical in every column to {unit} {first_baris}{where}; "
-                    "kept and linked to the same person",
+                    f"{staged.berkas}: {unit} {baris}: identical in every column to {unit} "
+                    f"{first_baris}{where}; kept and linked to the same person",
                     raw.get(baris, ""),
                 )
             )

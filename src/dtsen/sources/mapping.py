@@ -7,6 +7,7 @@ what kind of value it is (``type``), which decides the standardization and valid
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -88,6 +89,39 @@ class FieldMap(BaseModel):
     constant: str | int | float | bool | None = Field(None, description="A fixed value instead of a column.")
     min: float | None = None
     max: float | None = None
+    within: str | None = Field(
+        None,
+        description="region_name, region_address: the province (2 digits) or kabupaten (4 digits, dots "
+        "allowed) whose regions the names are looked up in.",
+    )
+    extract: str | None = Field(
+        None,
+        description="A regular expression with one group: the value is what the group matches in the "
+        "source text (no match: null and <field>_no_match).",
+    )
+    join: str | None = Field(
+        None, description="string: the 'from' columns joined with this separator (a null part: no value)."
+    )
+
+    @field_validator("extract")
+    @classmethod
+    def _extract(cls, value: str | None) -> str | None:
+        """One capturing group, and only what DuckDB (RE2) and Spark (Java) both read the same way."""
+        if value is None:
+            return value
+        try:
+            groups = re.compile(value).groups
+        except re.error as exc:
+            raise ValueError(f"{value!r} is no regular expression: {exc}") from exc
+        if groups != 1:
+            raise ValueError(
+                f"{value!r} has {groups} capturing groups; give exactly one (use (?:...) for others)"
+            )
+        if re.search(r"\\[1-9]|\(\?<?[=!]|\(\?P?<[A-Za-z]|\(\?P=", value):
+            raise ValueError(
+                f"{value!r}: lookarounds, back-references and named groups are not read alike by both engines"
+            )
+        return value
 
     @field_validator("map", mode="before")
     @classmethod
@@ -168,6 +202,12 @@ class Mapping(BaseModel):
                 raise ValueError(f"field {name!r}: give 'from' or 'constant'")
             if fm.labels is not None and fm.labels not in lists:
                 raise ValueError(f"field {name!r}: unknown code list {fm.labels!r}")
+            if fm.within is not None and fm.type not in ("region_name", "region_address"):
+                raise ValueError(f"field {name!r}: within is for region_name and region_address fields")
+            if fm.join is not None and fm.type != "string":
+                raise ValueError(f"field {name!r}: join is for string fields (a key of several columns)")
+            if fm.extract is not None and len(fm.columns) != 1:
+                raise ValueError(f"field {name!r}: extract reads one 'from' column")
             KINDS[fm.type].validate(name, fm, entity)
         read = set(self.read_columns)
         both = [c for c in self.ignore_columns if c in read]

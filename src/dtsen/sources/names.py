@@ -2,7 +2,7 @@
 
 Titles (H., DR., S.PD), canonical spellings (MOCH -> MUHAMMAD, ABD -> ABDUL), Van Ophuijsen spellings
 (SOEKARNO -> SUKARNO) and the folding of accented letters to ASCII. The ingestion's ``name`` field kind
-(:class:`NameField`, below) runs them as Ibis expressions; :func:`dtsen.store.registry.normalize_name`
+(:class:`NameField`, below) runs them as Ibis expressions; :func:`dtsen.store.person_names.normalize_name`
 and the snapshot loader run the same rules in Python and SQL, so a citizen's spelling is compared after
 the same steps.
 """

@@ -65,7 +65,8 @@ def _check_header(columns: list[str], mapping: Mapping, berkas: str, delimiter: 
     if unknown:
         if mapping.unknown_columns == "reject":
             raise FileError(
-                f"{berkas}: line 1: unknown column(s) not allowed by mapping {mapping.name}: {', '.join(unknown)}"
+                f"{berkas}: line 1: unknown column(s) not allowed by mapping {mapping.name}: "
+                f"{', '.join(unknown)}"
             )
         notes.append(f"{berkas}: line 1: unknown columns {mapping.unknown_columns}: {', '.join(unknown)}")
     dupes = sorted({c for c in columns if columns.count(c) > 1})
@@ -263,8 +264,8 @@ def _fast_csv(
     col_types = "{" + ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns) + "}"
     # one sequential pass (parallel=false keeps row_number() in line order); work files use snappy
     source = (
-        f"read_csv({quote_literal(path)}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', header=true, "
-        f"columns={col_types}, strict_mode=true, null_padding=false, parallel=false, "
+        f"read_csv({quote_literal(path)}, delim={quote_literal(delimiter)}, quote='\"', escape='\"', "
+        f"header=true, columns={col_types}, strict_mode=true, null_padding=false, parallel=false, "
         f"max_line_size={max(max_field * 4, 2_097_152)})"
     )
     select = ", ".join(f"NULLIF({quote_ident(c)}, '') AS {quote_ident(c)}" for c in columns)
@@ -576,7 +577,8 @@ def _stage_parquet(path: Path, berkas: str, mapping: Mapping, out: Path) -> Stag
     try:
         con.execute("SET preserve_insertion_order = true")
         con.execute(
-            f"COPY (SELECT {select}, CAST(row_number() OVER () AS BIGINT) AS _baris FROM read_parquet({quote_literal(path)})) "  # noqa: S608 - names quoted by dtsen.sql
+            f"COPY (SELECT {select}, CAST(row_number() OVER () AS BIGINT) AS _baris "  # noqa: S608 - names quoted by dtsen.sql
+            f"FROM read_parquet({quote_literal(path)})) "
             f"TO {quote_literal(out)} (FORMAT parquet, COMPRESSION zstd)"
         )
         rows = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(out)})").fetchone()[0]  # type: ignore[index]  # noqa: S608 - names quoted by dtsen.sql

@@ -27,7 +27,8 @@ def file_report(
         # one row per (line, severity, code): a code found on several fields of a line counts once
         con.execute(
             f"""CREATE TEMP TABLE f AS
-            SELECT DISTINCT baris, 'warning' AS severity, code FROM (SELECT baris, unnest(flags) AS code FROM {ok})
+            SELECT DISTINCT baris, 'warning' AS severity, code
+            FROM (SELECT baris, unnest(flags) AS code FROM {ok})
             UNION ALL
             SELECT DISTINCT baris, split_part(x, '|', 1), split_part(x, '|', 2)
             FROM (SELECT _baris_sumber AS baris, unnest(_findings) AS x FROM {bad})"""  # noqa: S608 - paths quoted
@@ -38,7 +39,8 @@ def file_report(
 
         def counts(where: str) -> dict[str, int]:
             rows = con.execute(
-                f"SELECT code, count(DISTINCT baris) AS n FROM f WHERE {where} GROUP BY code ORDER BY n DESC, code"  # noqa: S608 - fixed clauses
+                f"SELECT code, count(DISTINCT baris) AS n FROM f WHERE {where} "  # noqa: S608 - fixed clauses
+                "GROUP BY code ORDER BY n DESC, code"
             ).fetchall()
             return {code: int(n) for code, n in rows}
 
@@ -133,7 +135,8 @@ def write_html(report: dict[str, Any], out: Path) -> None:
             return "<p>Tidak ada.</p>"
         top = max(counts.values())
         rows = "".join(
-            f"<tr><td>{html.escape(k)}</td><td class=n>{v:,}</td><td class=n>{100 * v / max(total, 1):.2f}%</td>"
+            f"<tr><td>{html.escape(k)}</td><td class=n>{v:,}</td>"
+            f"<td class=n>{100 * v / max(total, 1):.2f}%</td>"
             f"<td><div class=bar style='width:{240 * v / top:.0f}px'></div></td></tr>"
             for k, v in counts.items()
         )
@@ -156,18 +159,24 @@ def write_html(report: dict[str, Any], out: Path) -> None:
     )
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in report.get("notes", []))
     files = "".join(
-        f"<tr><td>{html.escape(f['berkas'])}</td><td class=n>{f['rows_read']:,}</td><td class=n>{f['accepted']:,}</td>"
-        f"<td class=n>{f['accepted_with_warnings']:,}</td><td class=n>{f['rejected']:,}</td></tr>"
+        f"<tr><td>{html.escape(f['berkas'])}</td><td class=n>{f['rows_read']:,}</td>"
+        f"<td class=n>{f['accepted']:,}</td><td class=n>{f['accepted_with_warnings']:,}</td>"
+        f"<td class=n>{f['rejected']:,}</td></tr>"
         for f in report["files"]
     )
-    page = f"""<!doctype html><html lang="id"><head><meta charset="utf-8"><title>Laporan batch {html.escape(report["batch_id"])}</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}}.card{{display:inline-block;padding:1rem 1.5rem;margin:.3rem;border-radius:8px;background:#eef3f8}}
-.card b{{display:block;font-size:1.6rem}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}td,th{{padding:.25rem .6rem;border-bottom:1px solid #dde}}
+    page = f"""<!doctype html><html lang="id"><head><meta charset="utf-8"><title>\
+Laporan batch {html.escape(report["batch_id"])}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#1d2733}}.card{{display:inline-block;\
+padding:1rem 1.5rem;margin:.3rem;border-radius:8px;background:#eef3f8}}
+.card b{{display:block;font-size:1.6rem}}table{{border-collapse:collapse;margin:.5rem 0 1.5rem}}\
+td,th{{padding:.25rem .6rem;border-bottom:1px solid #dde}}
 .n{{text-align:right}}.bar{{height:.8rem;background:#3b82c4;border-radius:3px}}</style></head><body>
 <h1>Laporan ingest: {html.escape(report["source"])} ({html.escape(report["mapping"])})</h1>
-<p>Batch <code>{html.escape(report["batch_id"])}</code> &rarr; entitas <code>{html.escape(report["entity"])}</code></p>
+<p>Batch <code>{html.escape(report["batch_id"])}</code> &rarr; entitas <code>{html.escape(report["entity"])}\
+</code></p>
 {cards}{nik}
-<h2>Berkas</h2><table><tr><th>berkas</th><th>dibaca</th><th>diterima</th><th>dengan peringatan</th><th>ditolak</th></tr>{files}</table>
+<h2>Berkas</h2><table><tr><th>berkas</th><th>dibaca</th><th>diterima</th><th>dengan peringatan</th><th>\
+ditolak</th></tr>{files}</table>
 <h2>Ditolak menurut alasan</h2>{table(report["rejected_by_reason"], total)}
 <h2>Peringatan</h2>{table(report["warnings_by_code"], total)}
 <h2>Catatan</h2><ul>{notes or "<li>-</li>"}</ul></body></html>"""

@@ -2,7 +2,8 @@
 
 The same expression runs on DuckDB and on Spark (the engine layer compiles it), so every rule is
 written null-safely (``coalesce``) and with functions both engines share: regular expressions,
-``try_cast``, substrings, ``isin`` against small reference tables. Each finding is a
+``try_cast``, substrings, ``isin`` against small reference tables, a left join against a larger one
+(a field's :class:`~dtsen.sources.fields.Lookup`, e.g. the region-name gazetteer). Each finding is a
 ``severity|code|field`` string in ``_findings``; errors send a row to quarantine, warnings travel with
 it in ``flags``. The NIK rules mirror :mod:`dtsen.reference.nik` exactly (a test checks both agree).
 
@@ -25,12 +26,14 @@ from dtsen.canonical import ENTITIES, DType
 from dtsen.sources.cross_checks import builtin_cross_checks
 from dtsen.sources.fields import (
     NULL_STR,
+    REGION_WIDTHS,
     BoolField,
     CodeField,
     Context,
     DateField,
     FieldKind,
     Finding,
+    Lookup,
     NumberField,
     RegionField,
     Stage,
@@ -38,6 +41,7 @@ from dtsen.sources.fields import (
     parse_date,
     strip,
 )
+from dtsen.sources.gazetteer import RegionAddressField, RegionNameField
 from dtsen.sources.identifiers import IdentifierField
 from dtsen.sources.mapping import Mapping
 from dtsen.sources.names import NameField
@@ -54,6 +58,8 @@ KINDS: dict[str, type[FieldKind]] = {
         NameField,
         DateField,
         RegionField,
+        RegionNameField,
+        RegionAddressField,
         CodeField,
         BoolField,
         NumberField,
@@ -88,6 +94,15 @@ def _run_steps(t: ir.Table, fields: list[list[Stage]], drop: set[str]) -> ir.Tab
     return s.select(**{**{c: s[c] for c in t.columns if c not in drop}, **out})
 
 
+def _joined(t: ir.Table, lookup: Lookup) -> ir.Table:
+    """``t`` left-joined with a field's reference table on its key: ``t``'s rows, each once (the
+    reference key is unique), with the reference's value columns."""
+    ref = lookup.table
+    key, *values = ref.columns
+    joined = t.left_join(ref, t[lookup.key] == ref[key])
+    return joined.select(*t.columns, *values).view()
+
+
 class FieldBuilder:
     """The mapping compiled once: one :class:`~dtsen.sources.fields.FieldKind` per mapped field (in the
     mapping's order, which is the order of the findings), run pass by pass."""
@@ -117,7 +132,11 @@ class FieldBuilder:
         return _run_steps(t, [f.prepare() for f in self.fields], drop)
 
     def derive(self, p: ir.Table) -> ir.Table:
-        """Pass 3: per-field intermediate results (lookups, decoded dates, cleaned names) as columns."""
+        """Pass 3: the fields' reference tables joined (:class:`~dtsen.sources.fields.Lookup`), then
+        per-field intermediate results (lookups, decoded dates, cleaned names) as columns."""
+        for f in self.fields:
+            for lookup in f.lookups():
+                p = _joined(p, lookup)
         return _run_steps(p, [f.derive() for f in self.fields], set())
 
     def check(self, p: ir.Table) -> tuple[dict[str, ir.Value], list[Finding]]:
@@ -126,6 +145,7 @@ class FieldBuilder:
         for f in self.fields:
             f.findings.clear()
             values.update(f.check(p))
+            f.read_findings(p)
         findings = [finding for f in self.fields for finding in f.findings]
         findings += [finding for f in self.fields for finding in f.cross_check(values)]
         for check in builtin_cross_checks():
@@ -170,15 +190,18 @@ def conform(t: ir.Table, mapping: Mapping, ctx: Context) -> ir.Table:
         record = t["_record_0"]
         for i in range(1, len(mapping.record_columns)):
             record = record + "-" + t[f"_record_{i}"]
-    location = values.get("kode_desa")
+    # a level the mapping does not give: the prefix of the most specific code given below it (a
+    # kecamatan's code gives its kabupaten and province)
+    given = [name for name in REGION_WIDTHS if name in values]
     for f in entity.fields:
         if f.name in KEY_FIELDS and f.name in values:  # record keys are made unique across sources
             cols[f.name] = ibis.literal(f"{mapping.source}:") + values[f.name].cast("string")
         elif f.name in values:
             cols[f.name] = _typed(values[f.name], f.storage)
-        elif f.name in ("kode_kec", "kode_kab", "kode_prov") and location is not None:
-            width = {"kode_kec": 6, "kode_kab": 4, "kode_prov": 2}[f.name]
-            cols[f.name] = location.substr(0, width)
+        elif f.name in REGION_WIDTHS and any(REGION_WIDTHS[g] > REGION_WIDTHS[f.name] for g in given):
+            below = [values[g] for g in given if REGION_WIDTHS[g] > REGION_WIDTHS[f.name]]
+            location = below[0] if len(below) == 1 else ibis.coalesce(*below)
+            cols[f.name] = location.substr(0, REGION_WIDTHS[f.name])
         elif f.name in entity.key:
             suffix = (
                 record

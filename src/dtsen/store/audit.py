@@ -290,7 +290,10 @@ def _chained_call(count: int) -> Any:
     for number in range(count):
         prefix = "CAST(:prefix AS text)" + (f" || left(e{number - 1}.entry_hash, 0)" if number else "")
         arguments = ", ".join(f":{name}_{number}" for name in names)
-        call = f"audit_append({prefix}, :content_{number}, {arguments}, CAST(:detail_{number} AS json)) AS e{number}"
+        call = (
+            f"audit_append({prefix}, :content_{number}, {arguments}, CAST(:detail_{number} AS json)) "
+            f"AS e{number}"
+        )
         calls.append(call if number == 0 else "CROSS JOIN LATERAL " + call)
     ids = ", ".join(f"e{number}.entry_id" for number in range(count))
     # Only numbers and the fixed parameter names above go into the text; every value is a bound parameter.
@@ -298,8 +301,8 @@ def _chained_call(count: int) -> Any:
 
 
 _APPEND_CALL = text(
-    "SELECT entry_id, entry_hash, previous FROM audit_append(:prefix, :content, :occurred_at, :actor, :actor_role, "
-    ":action, :resource, :subject_ref, :region_kode, :purpose, CAST(:detail AS json))"
+    "SELECT entry_id, entry_hash, previous FROM audit_append(:prefix, :content, :occurred_at, :actor, "
+    ":actor_role, :action, :resource, :subject_ref, :region_kode, :purpose, CAST(:detail AS json))"
 )
 
 

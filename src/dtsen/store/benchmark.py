@@ -40,10 +40,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dtsen.atomic import atomic_dir
 from dtsen.logs import get_logger
+
+if TYPE_CHECKING:
+    from dtsen.sharing.dci.bench_load import CpuMeter
 
 log = get_logger(__name__)
 
@@ -396,10 +399,19 @@ async def _drained(base: str, timeout: float = 60.0) -> None:
 
 
 async def run_load(
-    base: str, work: Workload, users: list[tuple[str, str]], rate: float, seconds: float
+    base: str,
+    work: Workload,
+    users: list[tuple[str, str]],
+    rate: float,
+    seconds: float,
+    meter: CpuMeter | None = None,
 ) -> dict[str, dict[str, Any]]:
+    """Each phase's latencies and, with a ``meter``, the CPU its requests cost the server and PostgreSQL
+    (counted from the warm-up's end to the backlog's: latencies alone cannot tell a dearer request from
+    a busier machine, CPU time per request can)."""
     import httpx
 
+    from dtsen.sharing.dci.bench_load import per_request
     from dtsen.store.loadgen import LoopbackClient
 
     host, _, port = base.removeprefix("http://").partition(":")
@@ -408,10 +420,15 @@ async def run_load(
     async def measured(name: str, request: Request) -> None:
         client = LoopbackClient(host, int(port), max_connections=256, timeout=10.0)
         try:
-            results[name] = (await drive(client, request, rate, seconds)).summary()
+            # The unmeasured warm-up first, so the meter counts only the measured requests.
+            await drive(client, request, rate, 2.0, warmup=0)
+            before = meter.totals() if meter is not None else {}
+            results[name] = (await drive(client, request, rate, seconds, warmup=0)).summary()
         finally:
             await client.aclose()
         await _drained(base)
+        if meter is not None:
+            results[name].update(per_request(before, meter.totals(), results[name]["requests"]))
 
     async def healthz(client: Any, i: int) -> bool | None:
         return None if (await client.get("/healthz")).status == 200 else False
@@ -502,6 +519,10 @@ def bench_serve(
     persons: int, seed: int, cache: Path, *, rate: float, seconds: float, workers: int, officers: int = 8
 ) -> dict[str, Any]:
     """Build or reuse the snapshot, load it (timed), serve it, drive it; the fields of the JSON line."""
+    from sqlalchemy.engine import make_url
+
+    from dtsen.sharing.dci.bench_load import CpuMeter
+
     data_dir = cycle_cached(persons, seed, cache)
     db = open_database()
     server = None
@@ -520,8 +541,10 @@ def bench_serve(
         # as server latency (p95 269 ms against 6 ms from a fresh process). Freeze them first.
         gc.collect()
         gc.freeze()
+        # CPU per request of the server and of the bench database's backends, beside the latencies.
+        meter = CpuMeter(server.pid, make_url(db.url).database)
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
-            phases = runner.run(run_load(base, work, users, rate, seconds))
+            phases = runner.run(run_load(base, work, users, rate, seconds, meter))
     finally:
         if server is not None:
             stop_server(server)

@@ -1,4 +1,5 @@
-"""Engines, sessions and migrations of the serving database (SQLite embedded default, PostgreSQL in production).
+"""Engines, sessions and migrations of the serving database (SQLite embedded default, PostgreSQL in
+production).
 
 The URL comes from an explicit argument, else ``DTSEN_DATABASE_URL`` / the config file, else a SQLite file
 in ``data_dir``. Alembic runs in-process against the migrations shipped inside this package, so an

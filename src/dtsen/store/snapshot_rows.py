@@ -227,7 +227,7 @@ class _Source:
 
 
 def name_norm_steps() -> list[str]:
-    """DuckDB SQL steps of :func:`dtsen.store.registry.normalize_name`, each an expression of ``_n``
+    """DuckDB SQL steps of :func:`dtsen.store.person_names.normalize_name`, each an expression of ``_n``
     (start: ``upper(nama)``), applied one after another as nested SELECTs (so no step is repeated).
 
     A snapshot's ``nama`` went through ingestion's name pipeline for most sources, but not every source

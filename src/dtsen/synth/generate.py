@@ -147,7 +147,8 @@ class TableWriter:
         else:
             if self.rows + frame.height > XLSX_MAX_ROWS:
                 raise SynthError(
-                    f"{self.path.name}: more than {XLSX_MAX_ROWS:,} rows do not fit in one Excel sheet; use --format csv or parquet"
+                    f"{self.path.name}: more than {XLSX_MAX_ROWS:,} rows do not fit in one Excel sheet; use "
+                    "--format csv or parquet"
                 )
             if self._handle is None:
                 from openpyxl import Workbook

@@ -221,6 +221,8 @@ class SynthParams(BaseModel):
         default_factory=lambda: DirtParams(
             nik_missing=0.02, nik_typo=0.005, name_variant=0.05, name_typo=0.01
         ),
-        description="PLN/BPJS/vehicle/land registries: holder NIK sometimes missing or mistyped *(assumption)*",
+        description=(
+            "PLN/BPJS/vehicle/land registries: holder NIK sometimes missing or mistyped *(assumption)*"
+        ),
     )
     welfare: WelfareParams = Field(default_factory=WelfareParams)

@@ -263,7 +263,8 @@ def to_markdown(checks: list[Check]) -> str:
     ]
     for c in checks:
         lines.append(
-            f"| {c.metric} | {c.target:g} | {c.generated:g} | ±{c.tolerance:g} | {'yes' if c.ok else '**no**'} | {c.source} |"
+            f"| {c.metric} | {c.target:g} | {c.generated:g} | ±{c.tolerance:g} | "
+            f"{'yes' if c.ok else '**no**'} | {c.source} |"
         )
     return "\n".join(lines) + "\n"
 

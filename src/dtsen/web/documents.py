@@ -8,12 +8,17 @@ renders to the same bytes and a stored SHA-256 keeps meaning.
 
 from __future__ import annotations
 
+import os
 from typing import cast
 
 STYLESHEET = "dokumen.css"
 
 
 def render_pdf(html: str) -> bytes:
+    # WeasyPrint instantiates variable fonts with fontTools, which stamps the font's head.modified with
+    # the current second unless SOURCE_DATE_EPOCH fixes it: without this, the same record rendered a
+    # second later gave other bytes (WeasyPrint 70 with Debian's variable fonts).
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
     import weasyprint
 
     from dtsen.web.templating import TEMPLATES_DIR

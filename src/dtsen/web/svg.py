@@ -45,7 +45,8 @@ def desil_strip(
         weight = ' font-weight="700"' if d == desil else ""
         css_text = ' class="on-bar"' if d == desil else ""
         body.append(
-            f'<text{css_text} x="{x + cell_w / 2 - 1:.1f}" y="{top + 20}" text-anchor="middle"{weight}>{d}</text>'
+            f'<text{css_text} x="{x + cell_w / 2 - 1:.1f}" y="{top + 20}" '
+            f'text-anchor="middle"{weight}>{d}</text>'
         )
     body.append(f'<text x="{left}" y="{height - 6}">{escape(poorest)}</text>')
     body.append(f'<text x="{width - left}" y="{height - 6}" text-anchor="end">{escape(richest)}</text>')
@@ -86,7 +87,8 @@ def contributions(items: Sequence[Contribution], title: str, desc: str, label_id
         label = item.label if len(item.label) <= 22 else item.label[:21] + "…"
         body.append(f'<text x="0" y="{y + 16}">{escape(label)}</text>')
         body.append(
-            f'<rect class="{css}" x="{x:.1f}" y="{y + 3}" width="{max(length, 1):.1f}" height="{row_h - 8}" rx="2"/>'
+            f'<rect class="{css}" x="{x:.1f}" y="{y + 3}" width="{max(length, 1):.1f}" height="{row_h - 8}" '
+            'rx="2"/>'
         )
     return _svg(width, height, title, desc, body, label_id)
 

@@ -91,7 +91,8 @@ def _format_date(context: jinja2.runtime.Context, value: Any, form: str = "mediu
         if label not in INDONESIAN_ZONES:
             local, label = value.astimezone(JAKARTA), "WIB"
         locale = BABEL_LOCALE[_lang(context)]
-        return f"{babel_format_date(local, form, locale=locale)} {babel_format_time(local, 'short', locale=locale)} {label}"
+        day = babel_format_date(local, form, locale=locale)
+        return f"{day} {babel_format_time(local, 'short', locale=locale)} {label}"
     return babel_format_date(value, form, locale=BABEL_LOCALE[_lang(context)])
 
 

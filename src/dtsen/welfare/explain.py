@@ -4,8 +4,9 @@ Contributions come from the model itself, in log points of per-capita consumptio
 the path attribution of each tree (the change in node value along the family's path, credited to the
 split's feature; exact TreeSHAP via ``pred_contrib`` costs ~1 ms per family on 2 cores, ~5 minutes for
 300k families, so it serves global importance and single-family appeals), for the OLS baseline the
-coefficient x deviation from the mean. They are summed per explanation group (the floor indicators together are "lantai"), the
-largest by size are kept, and each becomes one sentence naming the family's actual answer, e.g.
+coefficient x deviation from the mean. They are summed per explanation group (the floor indicators
+together are "lantai"), the largest by size are kept, and each becomes one sentence naming the family's
+actual answer, e.g.
 "Lantai rumah tanah menurunkan perkiraan pengeluaran sekitar 8%."
 
 A group nobody observed for the family (every feature of it missing, scored at the survey mean) is never

@@ -151,14 +151,16 @@ def field_queue(snapshot_dir: Path, region: str | None = None) -> pl.DataFrame:
 def _true_families(snapshot_dir: Path, synth_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(per golden family: the true family most of its members belong to and its consumption; the true
     families with their sizes)."""
+    from dtsen.linkage.config import LinkConfig
     from dtsen.linkage.evaluate import truth_links
 
+    spine = LinkConfig().spine_source  # the synthetic data's register (a snapshot keeps no link settings)
     links = pl.read_parquet(snapshot_dir / "links.parquet", columns=["berkas", "baris", "id_dtsen", "sumber"])
     owner = (
         links.join(truth_links(synth_dir).select("berkas", "baris", "person_id"), on=["berkas", "baris"])
         .filter(pl.col("id_dtsen").is_not_null())
         .group_by("id_dtsen", "person_id")
-        .agg(spine=(pl.col("sumber") == "siak").any(), n=pl.len())
+        .agg(spine=(pl.col("sumber") == spine).any(), n=pl.len())
         .sort(["id_dtsen", "spine", "n"], descending=[False, True, True])
         .unique("id_dtsen", keep="first", maintain_order=True)
         .select("id_dtsen", "person_id")

@@ -29,11 +29,11 @@ NAMES = {
     "ols_efek_wilayah": "OLS biasa + efek tetap setiap wilayah (pembanding)",
 }
 DEFINITIONS = (
-    "Definisi standar (Coady-Grosh-Hoddinott; Brown, Ravallion & van de Walle 2018): pada cakupan c, program "
-    "memilih c% terbawah menurut perkiraan model dan kelompok sasaran adalah c% terbawah menurut konsumsi "
-    "sebenarnya. Exclusion error = sasaran yang tidak terpilih / sasaran; inclusion error = terpilih yang bukan "
-    "sasaran / terpilih (pada c yang sama keduanya hampir sama). AUC kurva penargetan: porsi 40% termiskin yang "
-    "terjangkau saat cakupan naik dari 0 ke 100% (acak 0,5; sempurna 0,8)."
+    "Definisi standar (Coady-Grosh-Hoddinott; Brown, Ravallion & van de Walle 2018): pada cakupan c, "
+    "program memilih c% terbawah menurut perkiraan model dan kelompok sasaran adalah c% terbawah menurut "
+    "konsumsi sebenarnya. Exclusion error = sasaran yang tidak terpilih / sasaran; inclusion error = "
+    "terpilih yang bukan sasaran / terpilih (pada c yang sama keduanya hampir sama). AUC kurva penargetan: "
+    "porsi 40% termiskin yang terjangkau saat cakupan naik dari 0 ke 100% (acak 0,5; sempurna 0,8)."
 )
 
 
@@ -125,10 +125,13 @@ def _interval_chart(sections: dict[str, dict[str, Any]]) -> go.Figure:
 
 
 TEMPLATE = """<!doctype html>
-<html lang="id"><head><meta charset="utf-8"><title>Laporan akurasi dan keadilan model kesejahteraan {{ version }}</title>
+<html lang="id"><head><meta charset="utf-8"><title>Laporan akurasi dan keadilan model kesejahteraan \
+{{ version }}</title>
 <script>{{ plotlyjs | safe }}</script>
-<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}td:first-child{text-align:left}
+<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}\
+table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}\
+td:first-child{text-align:left}
 .note{background:#fff8e1;padding:8px;border-left:4px solid #f1c40f}</style></head><body>
 <h1>Laporan akurasi dan keadilan: model kesejahteraan {{ version }}</h1>
 <p>Dibuat {{ created }}. Survei pelatihan: <b>{{ survey }}</b> (hash data {{ data_hash[:12] }}).
@@ -136,23 +139,38 @@ Model terpilih untuk pemeringkatan: <b>{{ chosen_name }}</b>.</p>
 <p class="note">{{ verdict }}</p>
 <p>{{ definitions }} Bobot: {{ weighting }}.</p>
 {% if kfold %}
-<h2>Validasi silang {{ kfold.k }}-lipat ({{ kfold.households }} rumah tangga survei, lipatan yang sama untuk setiap model)</h2>
-<table><tr><th>model</th><th>exclusion error 20%</th><th>exclusion error 40%: rata-rata (sd)</th><th>min-maks</th><th>Spearman</th><th>AUC kurva penargetan</th><th>exclusion error 40% per lipatan</th></tr>
-{% for name, r in kfold.models.items() %}<tr><td>{{ names.get(name, name) }}{% if not r.stored %} *{% endif %}</td>
-<td>{{ pct(r.spread.exclusion_error_20.mean) }}</td><td>{{ pct(r.spread.exclusion_error_40.mean) }} ({{ pct(r.spread.exclusion_error_40.sd) }})</td>
-<td>{{ pct(r.spread.exclusion_error_40.min) }} - {{ pct(r.spread.exclusion_error_40.max) }}</td><td>{{ num(r.spread.spearman.mean) }}</td>
-<td>{{ num(r.spread.auc_targeting_curve.mean) }}</td><td>{% for f in r.folds %}{{ pct(f.exclusion_error_40) }} {% endfor %}</td></tr>{% endfor %}</table>
-<p>* pembanding saja: tidak disimpan dan tidak dipakai memeringkat. Model terpilih = rata-rata exclusion error 40% terendah.
-{% if versus %}Model terpilih dibanding pembanding pada lipatan yang sama: {{ pct(versus.chosen_mean) }} lawan {{ pct(versus.reference_mean) }}, lebih rendah pada {{ versus.folds_better }} dari {{ versus.folds }} lipatan.{% endif %}</p>
+<h2>Validasi silang {{ kfold.k }}-lipat ({{ kfold.households }} rumah tangga survei, lipatan yang sama untuk \
+setiap model)</h2>
+<table><tr><th>model</th><th>exclusion error 20%</th><th>exclusion error 40%: rata-rata (sd)</th><th>min-maks\
+</th><th>Spearman</th><th>AUC kurva penargetan</th><th>exclusion error 40% per lipatan</th></tr>
+{% for name, r in kfold.models.items() %}<tr><td>{{ names.get(name, name) }}{% if not r.stored %} *\
+{% endif %}</td>
+<td>{{ pct(r.spread.exclusion_error_20.mean) }}</td><td>{{ pct(r.spread.exclusion_error_40.mean) }} (\
+{{ pct(r.spread.exclusion_error_40.sd) }})</td>
+<td>{{ pct(r.spread.exclusion_error_40.min) }} - {{ pct(r.spread.exclusion_error_40.max) }}</td><td>\
+{{ num(r.spread.spearman.mean) }}</td>
+<td>{{ num(r.spread.auc_targeting_curve.mean) }}</td><td>{% for f in r.folds %}\
+{{ pct(f.exclusion_error_40) }} {% endfor %}</td></tr>{% endfor %}</table>
+<p>* pembanding saja: tidak disimpan dan tidak dipakai memeringkat. Model terpilih = rata-rata exclusion \
+error 40% terendah.
+{% if versus %}Model terpilih dibanding pembanding pada lipatan yang sama: {{ pct(versus.chosen_mean) }}\
+ lawan {{ pct(versus.reference_mean) }}, lebih rendah pada {{ versus.folds_better }} dari {{ versus.folds }}\
+ lipatan.{% endif %}</p>
 {% endif %}
 {% for label, per_model in sections.items() %}
 <h2>{{ label }}</h2>
-<table><tr><th>model</th><th>exclusion error 40%</th><th>inclusion error 40%</th><th>Spearman</th><th>AUC kurva penargetan</th><th>R²</th><th>cakupan interval {{ level }}%</th><th>keluarga</th></tr>
-{% for name, m in per_model.items() %}<tr><td>{{ names.get(name, name) }}</td><td>{{ pct(m.exclusion_error_40) }}</td><td>{{ pct(m.inclusion_error_40) }}</td>
-<td>{{ num(m.spearman) }}</td><td>{{ num(m.auc_targeting_curve) }}</td><td>{{ num(m.r2) }}</td><td>{{ pct(m.interval_coverage) }}</td><td>{{ m.n }}</td></tr>{% endfor %}</table>
-<table><tr><th>model</th><th>cakupan</th><th>exclusion error</th><th>inclusion error</th><th>targeting differential</th><th>CGH</th></tr>
-{% for name, m in per_model.items() %}{% for r in m.by_coverage %}<tr><td>{{ names.get(name, name) }}</td><td>{{ pct(r.coverage) }}</td><td>{{ pct(r.exclusion_error) }}</td>
-<td>{{ pct(r.inclusion_error) }}</td><td>{{ num(r.targeting_differential) }}</td><td>{{ num(r.cgh) }}</td></tr>{% endfor %}{% endfor %}</table>
+<table><tr><th>model</th><th>exclusion error 40%</th><th>inclusion error 40%</th><th>Spearman</th><th>\
+AUC kurva penargetan</th><th>R²</th><th>cakupan interval {{ level }}%</th><th>keluarga</th></tr>
+{% for name, m in per_model.items() %}<tr><td>{{ names.get(name, name) }}</td><td>\
+{{ pct(m.exclusion_error_40) }}</td><td>{{ pct(m.inclusion_error_40) }}</td>
+<td>{{ num(m.spearman) }}</td><td>{{ num(m.auc_targeting_curve) }}</td><td>{{ num(m.r2) }}</td><td>\
+{{ pct(m.interval_coverage) }}</td><td>{{ m.n }}</td></tr>{% endfor %}</table>
+<table><tr><th>model</th><th>cakupan</th><th>exclusion error</th><th>inclusion error</th><th>\
+targeting differential</th><th>CGH</th></tr>
+{% for name, m in per_model.items() %}{% for r in m.by_coverage %}<tr><td>{{ names.get(name, name) }}</td>\
+<td>{{ pct(r.coverage) }}</td><td>{{ pct(r.exclusion_error) }}</td>
+<td>{{ pct(r.inclusion_error) }}</td><td>{{ num(r.targeting_differential) }}</td><td>{{ num(r.cgh) }}</td>\
+</tr>{% endfor %}{% endfor %}</table>
 {% endfor %}
 {{ charts.coverage | safe }}
 {{ charts.intervals | safe }}
@@ -160,14 +178,17 @@ Model terpilih untuk pemeringkatan: <b>{{ chosen_name }}</b>.</p>
 <p>Kebutuhan = porsi penduduk kelompok yang benar-benar termasuk 40% termiskin; seleksi = porsi yang terpilih;
 paritas = seleksi / kebutuhan (1 = dilayani sesuai kebutuhan, merah = di bawah 0,8).</p>
 {% for label, audit in audits.items() %}<h3>{{ label }}</h3>
-<table><tr><th>dimensi</th><th>kelompok</th><th>penduduk</th><th>kebutuhan</th><th>seleksi</th><th>paritas</th><th>exclusion error</th></tr>
-{% for r in audit %}<tr><td>{{ r.dimensi }}</td><td>{{ r.kelompok }}</td><td>{{ '%.0f' % r.persons }}</td><td>{{ pct(r.need) }}</td><td>{{ pct(r.selected) }}</td>
+<table><tr><th>dimensi</th><th>kelompok</th><th>penduduk</th><th>kebutuhan</th><th>seleksi</th><th>paritas\
+</th><th>exclusion error</th></tr>
+{% for r in audit %}<tr><td>{{ r.dimensi }}</td><td>{{ r.kelompok }}</td><td>{{ '%.0f' % r.persons }}</td>\
+<td>{{ pct(r.need) }}</td><td>{{ pct(r.selected) }}</td>
 <td>{{ num(r.parity, 2) }}</td><td>{{ pct(r.exclusion_error) }}</td></tr>{% endfor %}</table>{% endfor %}
 {{ charts.parity | safe }}
 <h2>Kepentingan global</h2>
 {{ charts.importance | safe }}
 <h2>Pemilihan hiper-parameter (validasi silang pada exclusion error 40%)</h2>
-<table><tr>{% for k in cv[0].keys() %}<th>{{ k }}</th>{% endfor %}</tr>{% for r in cv %}<tr>{% for v in r.values() %}<td>{{ v if v is integer else num(v) }}</td>{% endfor %}</tr>{% endfor %}</table>
+<table><tr>{% for k in cv[0].keys() %}<th>{{ k }}</th>{% endfor %}</tr>{% for r in cv %}<tr>\
+{% for v in r.values() %}<td>{{ v if v is integer else num(v) }}</td>{% endfor %}</tr>{% endfor %}</table>
 </body></html>
 """
 
@@ -188,16 +209,17 @@ def build(
     improvement = headline["relative_improvement"]
     if improvement >= 0.15:
         verdict = (
-            f"LightGBM menurunkan exclusion error pada cakupan 40% sebesar {100 * improvement:.1f}% (relatif) dibanding "
-            "baseline OLS pada data held-out yang sama: target 15% tercapai."
+            f"LightGBM menurunkan exclusion error pada cakupan 40% sebesar {100 * improvement:.1f}% "
+            "(relatif) dibanding baseline OLS pada data held-out yang sama: target 15% tercapai."
         )
     else:
         verdict = (
-            f"Perbaikan relatif exclusion error 40% hanya {100 * improvement:.1f}% (target 15% tidak tercapai). "
-            "Sebabnya: kesalahan ukur konsumsi survei dan variabel kesejahteraan yang tidak teramati membatasi "
-            "akurasi model apa pun yang hanya melihat perumahan, aset dan demografi; sampel survei yang kecil per "
-            "provinsi membuat perbedaan antar-model sulit dibedakan dari noise. Yang akan mengubahnya: sampel survei "
-            "lebih besar, data administratif (PLN, kendaraan, BPJS) sebagai fitur, dan pendapatan."
+            f"Perbaikan relatif exclusion error 40% hanya {100 * improvement:.1f}% (target 15% tidak "
+            "tercapai). Sebabnya: kesalahan ukur konsumsi survei dan variabel kesejahteraan yang tidak "
+            "teramati membatasi akurasi model apa pun yang hanya melihat perumahan, aset dan demografi; "
+            "sampel survei yang kecil per provinsi membuat perbedaan antar-model sulit dibedakan dari "
+            "noise. Yang akan mengubahnya: sampel survei lebih besar, data administratif (PLN, kendaraan, "
+            "BPJS) sebagai fitur, dan pendapatan."
         )
     return {
         "version": model.version,
@@ -299,10 +321,10 @@ def _cv_lines(cv: dict[str, Any] | None, chosen: str = "") -> list[str]:
         folds = " ".join(_pct(f["exclusion_error_40"]) for f in r["folds"])
         label = NAMES.get(name, name)
         lines.append(
-            f"| {label} | {_pct(sp['exclusion_error_20']['mean'])} | {_pct(sp['exclusion_error_40']['mean'])} "
-            f"({_pct(sp['exclusion_error_40']['sd'])}) | {_pct(sp['exclusion_error_40']['min'])}-"
-            f"{_pct(sp['exclusion_error_40']['max'])} | {_num(sp['spearman']['mean'])} | "
-            f"{_num(sp['auc_targeting_curve']['mean'])} | {folds} |"
+            f"| {label} | {_pct(sp['exclusion_error_20']['mean'])} | "
+            f"{_pct(sp['exclusion_error_40']['mean'])} ({_pct(sp['exclusion_error_40']['sd'])}) | "
+            f"{_pct(sp['exclusion_error_40']['min'])}-{_pct(sp['exclusion_error_40']['max'])} | "
+            f"{_num(sp['spearman']['mean'])} | {_num(sp['auc_targeting_curve']['mean'])} | {folds} |"
         )
     versus = _versus_reference(cv, chosen)
     if versus is not None:
@@ -326,26 +348,27 @@ def model_card(doc: dict[str, Any]) -> str:
         "",
         "## Purpose",
         "",
-        "Estimates each family's monthly per-capita consumption from observable housing, asset, demographic, "
-        "education and work variables (a proxy means test), to rank all families of the registry into "
-        "population-weighted desil (national, provincial, kab/kota). It supports targeting; it does not decide "
-        "eligibility alone: borderline families go to verification and every family can see its top factors.",
+        "Estimates each family's monthly per-capita consumption from observable housing, asset, "
+        "demographic, education and work variables (a proxy means test), to rank all families of the "
+        "registry into population-weighted desil (national, provincial, kab/kota). It supports targeting; "
+        "it does not decide eligibility alone: borderline families go to verification and every family can "
+        "see its top factors.",
         "",
         "## Data",
         "",
         f"- Training survey: `{doc['survey']}`, data hash `{doc['data_hash'][:16]}`.",
-        f"- Split (seeded): {doc['split']['train']} households training, {doc['split']['calibration']} conformal "
-        f"calibration, {doc['split']['test']} held out for every comparison below.",
+        f"- Split (seeded): {doc['split']['train']} households training, {doc['split']['calibration']} "
+        f"conformal calibration, {doc['split']['test']} held out for every comparison below.",
         "- Target: log per-capita monthly consumption; households weighted by "
         + (
             "survey weight x household size (persons)."
             if doc.get("weighting", "persons") == "persons"
             else "survey weight (households)."
         ),
-        "- Features: household size and composition, head's sex/age/education/work, members' education and formal work, "
-        "disability and chronic illness, housing (Blok III), assets, livestock, internet and bank account (Blok V), "
-        "area codes of every level of the region hierarchy, urban/rural, kota, as far as the survey answers them. "
-        "Program receipt is excluded (it would make the rank circular).",
+        "- Features: household size and composition, head's sex/age/education/work, members' education and "
+        "formal work, disability and chronic illness, housing (Blok III), assets, livestock, internet and "
+        "bank account (Blok V), area codes of every level of the region hierarchy, urban/rural, kota, as "
+        "far as the survey answers them. Program receipt is excluded (it would make the rank circular).",
         *(
             [f"- The survey's own features (config `numeric`/`flags`): {', '.join(doc['extra_features'])}."]
             if doc.get("extra_features")
@@ -355,10 +378,11 @@ def model_card(doc: dict[str, Any]) -> str:
         "## Method",
         "",
         "- Small-area effects: every area at every level of the region hierarchy gets an empirical-Bayes "
-        "(random-effect) effect, shrunk towards its parent by n / (n + sigma2_e / sigma2_u); an area the survey "
-        "never saw is scored at its parent's estimate. No household minimum, no dummy cap.",
-        "- Baseline: forward-stepwise weighted OLS (p < 0.05, no variable cap) plus the area effects, fitted by "
-        "backfitting; signed variables (assets, housing quality, education) may not enter with the wrong sign.",
+        "(random-effect) effect, shrunk towards its parent by n / (n + sigma2_e / sigma2_u); an area the "
+        "survey never saw is scored at its parent's estimate. No household minimum, no dummy cap.",
+        "- Baseline: forward-stepwise weighted OLS (p < 0.05, no variable cap) plus the area effects, "
+        "fitted by backfitting; signed variables (assets, housing quality, education) may not enter with "
+        "the wrong sign.",
         f"- Challengers: LightGBM with monotone constraints and the areas as out-of-fold shrunken target "
         f"encodings, fitting the mean (`lightgbm`) or the 40% quantile by pinball loss (`lightgbm_kuantil`, "
         f"recentred on the median); hyper-parameters by {len(doc['cv_grid'])}-point grid cross-validated on "
@@ -366,35 +390,39 @@ def model_card(doc: dict[str, Any]) -> str:
         f"- Chosen for scoring: **{NAMES.get(doc['chosen'], doc['chosen'])}** (lowest "
         + ("mean cross-validated" if doc.get("chosen_by") == "cv_exclusion_error_40" else "held-out")
         + " exclusion error at 40% coverage among the stored models).",
-        "- Reference: plain weighted OLS on every feature with a fixed effect for every area at every level, no "
-        "selection and no shrinkage; compared on the same rows, never stored or used to rank.",
-        f"- Uncertainty: MAPIE split-conformal {int(100 * doc['interval_level'])}% intervals; P(desil <= 4/5) from "
-        "the conformal residual distribution; borderline = interval crosses the desil-4 or desil-5 cut-off.",
-        "- Explanations: top 3 factor groups per family as Bahasa Indonesia sentences, from tree path attribution "
-        "(additive, as cheap as predicting) or OLS coefficient x deviation; exact TreeSHAP (LightGBM `pred_contrib`) "
-        "for global importance and single-family appeals (about 1 ms per family, too slow for millions on 2 cores).",
+        "- Reference: plain weighted OLS on every feature with a fixed effect for every area at every "
+        "level, no selection and no shrinkage; compared on the same rows, never stored or used to rank.",
+        f"- Uncertainty: MAPIE split-conformal {int(100 * doc['interval_level'])}% intervals; P(desil <= "
+        "4/5) from the conformal residual distribution; borderline = interval crosses the desil-4 or "
+        "desil-5 cut-off.",
+        "- Explanations: top 3 factor groups per family as Bahasa Indonesia sentences, from tree path "
+        "attribution (additive, as cheap as predicting) or OLS coefficient x deviation; exact TreeSHAP "
+        "(LightGBM `pred_contrib`) for global importance and single-family appeals (about 1 ms per family, "
+        "too slow for millions on 2 cores).",
         "",
         "## Metrics",
         "",
-        "At coverage c the program selects the predicted bottom c% and the target group is the true bottom c% "
-        "(the literature's definition): exclusion error = target not selected / target, inclusion error = "
-        "selected outside the target / selected. AUC: share of the true bottom 40% reached as coverage goes "
-        "0 -> 100% (random 0.5, perfect 0.8).",
+        "At coverage c the program selects the predicted bottom c% and the target group is the true bottom "
+        "c% (the literature's definition): exclusion error = target not selected / target, inclusion error "
+        "= selected outside the target / selected. AUC: share of the true bottom 40% reached as coverage "
+        "goes 0 -> 100% (random 0.5, perfect 0.8).",
         "",
         *_cv_lines(doc.get("cv"), doc["chosen"]),
-        "| data | model | exclusion error 40% | inclusion error 40% | Spearman | AUC targeting | R² | interval coverage |",
+        "| data | model | exclusion error 40% | inclusion error 40% | Spearman | AUC targeting | R² | "
+        "interval coverage |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for label, per_model in doc["sections"].items():
         for name, m in per_model.items():
             lines.append(
-                f"| {label} | {NAMES.get(name, name)} | {_pct(m['exclusion_error_40'])} | {_pct(m['inclusion_error_40'])} | "
-                f"{_num(m['spearman'])} | {_num(m['auc_targeting_curve'])} | {_num(m['r2'])} | {_pct(m.get('interval_coverage'))} |"
+                f"| {label} | {NAMES.get(name, name)} | {_pct(m['exclusion_error_40'])} | "
+                f"{_pct(m['inclusion_error_40'])} | {_num(m['spearman'])} | {_num(m['auc_targeting_curve'])} "
+                f"| {_num(m['r2'])} | {_pct(m.get('interval_coverage'))} |"
             )
     lines += [
         "",
-        f"Relative improvement of the challenger over the baseline in exclusion error at 40% coverage (held-out survey): "
-        f"**{100 * h['relative_improvement']:.1f}%** (target: 15%).",
+        "Relative improvement of the challenger over the baseline in exclusion error at 40% coverage "
+        f"(held-out survey): **{100 * h['relative_improvement']:.1f}%** (target: 15%).",
         "",
         doc["verdict"],
         "",
@@ -410,24 +438,25 @@ def model_card(doc: dict[str, Any]) -> str:
         ]
         for r in audit:
             lines.append(
-                f"| {r['dimensi']} | {r['kelompok']} | {r['persons']:.0f} | {_pct(r['need'])} | {_pct(r['selected'])} | "
-                f"{_num(r['parity'], 2)} | {_pct(r['exclusion_error'])} |"
+                f"| {r['dimensi']} | {r['kelompok']} | {r['persons']:.0f} | {_pct(r['need'])} | "
+                f"{_pct(r['selected'])} | {_num(r['parity'], 2)} | {_pct(r['exclusion_error'])} |"
             )
         lines.append("")
     lines += [
         "## Known limits",
         "",
-        "- Survey consumption is measured with error; intervals calibrated on measured consumption are wider than "
-        "needed against true consumption, so coverage against the truth exceeds the nominal level.",
-        "- The registry has no BPS urban/rural classification of villages; kelurahan and kota stand in for it, so "
-        "urban desa are treated as rural when scoring (the survey knows the true classification).",
+        "- Survey consumption is measured with error; intervals calibrated on measured consumption are "
+        "wider than needed against true consumption, so coverage against the truth exceeds the nominal "
+        "level.",
+        "- The registry has no BPS urban/rural classification of villages; kelurahan and kota stand in for "
+        "it, so urban desa are treated as rural when scoring (the survey knows the true classification).",
         "- Small provinces have few survey households: their OLS model is the pooled national one and their "
         "subgroup metrics are noisy.",
         "- About half of all families are borderline at 80% confidence: the interval (about +/-0.35 in log "
-        "consumption) is wide compared with the distance between desil cut-offs; verification capacity must be "
-        "planned for it, or the flag narrowed to one cut-off per program.",
-        "- National desil on Spark use one ordered window (single partition); at national scale this step should "
-        "be replaced by a range-partitioned rank.",
+        "consumption) is wide compared with the distance between desil cut-offs; verification capacity must "
+        "be planned for it, or the flag narrowed to one cut-off per program.",
+        "- National desil on Spark use one ordered window (single partition); at national scale this step "
+        "should be replaced by a range-partitioned rank.",
         "- The model ranks by consumption proxies only; income, shocks and recent changes are not seen.",
         "",
     ]

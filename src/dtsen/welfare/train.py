@@ -35,7 +35,8 @@ from dtsen.welfare.survey import Survey, SurveyConfig, load_survey
 
 log = get_logger(__name__)
 DESIL_QUANTILES = np.arange(1, 10) / 10
-#: Usable survey households below which no model is trained (``dtsen synth`` derives its minimum size from it).
+#: Usable survey households below which no model is trained (``dtsen synth`` derives its minimum size
+#: from it).
 MIN_SURVEY_HOUSEHOLDS = 50
 
 

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from dtsen.auth.scope import Principal, Role
 from dtsen.store.cases import WorkflowCase
-from dtsen.workflows import cases, loop
+from dtsen.workflows import cases, loop, moves
 
 PERIODE = "2026Q3"
 KABS = 40  # kab/kota the cases spread over
@@ -62,7 +62,8 @@ def _villages() -> list[str]:
 
 
 def _village_batches(count: int, batch: int) -> Iterator[tuple[str, range]]:
-    """``count`` case numbers cut into batches of at most ``batch``, each within one village, villages in turn."""
+    """``count`` case numbers cut into batches of at most ``batch``, each within one village, villages in
+    turn."""
     villages = _villages()
     n, turn = 0, 0
     while n < count:
@@ -96,7 +97,7 @@ def move_cases(session: Session, count: int, *, batch: int = 50, seed: int = 1) 
         ]
         opened = cases.open_cases(session, dinsos, specs, now=moment)
         visits = [
-            cases.Move(
+            moves.Move(
                 case.id,
                 1,
                 {
@@ -113,18 +114,18 @@ def move_cases(session: Session, count: int, *, batch: int = 50, seed: int = 1) 
             )
             for case in opened
         ]
-        cases.act_many(session, pendamping, "laporkan_kunjungan", visits, now=moment)
+        moves.act_many(session, pendamping, "laporkan_kunjungan", visits, now=moment)
         decisions = [
-            cases.Move(move.case_id, 2, {"nomor_keputusan": f"400/{move.case_id}/2026"}) for move in visits
+            moves.Move(move.case_id, 2, {"nomor_keputusan": f"400/{move.case_id}/2026"}) for move in visits
         ]
-        cases.act_many(session, dinsos, "setujui", decisions, now=moment)
+        moves.act_many(session, dinsos, "setujui", decisions, now=moment)
         session.commit()
         session.expunge_all()
     return time.perf_counter() - started
 
 
 def move_cases_one_by_one(session: Session, count: int, *, offset: int, seed: int = 3) -> float:
-    """The same work one case at a time (:func:`cases.open_case`, :func:`cases.act`), as single forms
+    """The same work one case at a time (:func:`cases.open_case`, :func:`moves.act`), as single forms
     are sent from the pages; seconds."""
     rng = random.Random(seed)
     villages = _villages()
@@ -150,7 +151,7 @@ def move_cases_one_by_one(session: Session, count: int, *, offset: int, seed: in
             "atribut": "luas_lantai",
             "nilai_baru": "30",
         }
-        case = cases.act(
+        case = moves.act(
             session,
             pendamping,
             case.id,
@@ -159,7 +160,7 @@ def move_cases_one_by_one(session: Session, count: int, *, offset: int, seed: in
             fields={"hasil": {"hadir": True}, "perubahan": [change]},
             now=START,
         )
-        cases.act(
+        moves.act(
             session,
             dinsos,
             case.id,

@@ -1,21 +1,12 @@
-"""The service layer of the workflows: open a case, move it, read it, list a queue. Pages, the API, the CLI
-and the bench all go through these functions, so every rule lives here once:
+"""The service layer of the workflows: open a case, read it, list a queue (moving one is
+:mod:`dtsen.workflows.moves`). Pages, the API, the CLI and the bench all go through these functions, so
+every rule lives in one place:
 
 * **Scope.** A case outside the actor's regions answers exactly like a case that does not exist
   (:class:`CaseNotFoundError`), and the attempt is audited (``read_denied``).
-* **Rules of the workflow** (:mod:`dtsen.workflows.machine`): the action must leave the case's state, the
-  actor's role must be allowed to take it (a pendamping only on visits assigned to them), and the fields
-  and documents it requires must be there. Refusals carry a Bahasa message (a msgid with parameters).
-* **Concurrency.** The move is ``UPDATE ... WHERE id = :id AND version = :seen``: of two officers acting on
-  the same case at once the second gets :class:`CaseConflictError`, never a silent overwrite.
-* **Idempotency.** A move sent with an idempotency key (the offline field form) happens once; the same key
-  again returns the case as the first one left it.
-* **Trail.** Every move is a :class:`~dtsen.store.cases.WorkflowStep` (actor, time, reason, fields) and an
-  audit entry naming the person the case is about (free text stays out of the audit log).
-* **Approval.** A transition marked ``approves`` turns the changes recorded on the case (``perubahan``:
-  ``[{entitas, id, atribut, nilai_baru, nilai_lama}]``) into :class:`~dtsen.store.cases.ApprovedChange`
-  rows, each checked as the corrections path checks a file row (the attribute may be corrected, the value
-  has its type and is in its code list), so what a village decides is what the next cycle applies.
+* **Trail.** Opening a case is its first :class:`~dtsen.store.cases.WorkflowStep` and an audit entry
+  naming the person the case is about (free text stays out of the audit log); the citizen's request
+  (Lacak) follows its case (:func:`mirror_request`).
 * **Duplicates.** A second open usulan for the same family (or person) in one period is opened already
   joined to the first (state ``digabung``), so the citizen still gets a tracking number and the desa
   one case, not two.
@@ -27,18 +18,18 @@ import os
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select
 from sqlalchemy.orm import Session
 
 from dtsen.auth.scope import Principal, Role, region_clause
 from dtsen.store import audit
-from dtsen.store.cases import ApprovedChange, WorkflowCase, WorkflowStep
+from dtsen.store.cases import WorkflowCase, WorkflowStep
 from dtsen.store.intake import CitizenRequest, CitizenRequestEvent
 from dtsen.web.i18n import N_
-from dtsen.workflows.machine import WORKFLOWS, Transition, Workflow
+from dtsen.workflows.machine import WORKFLOWS, Workflow
 
 CASE = cast(Table, WorkflowCase.__table__)
 # UU 27/2022 (PDP): a request about one's data is acknowledged within 3 x 24 hours.
@@ -85,8 +76,8 @@ class CaseConflictError(CaseError):
     def __init__(self) -> None:
         super().__init__(
             N_(
-                "Kasus ini baru saja diubah oleh petugas lain. Muat ulang halaman, periksa perubahannya, lalu "
-                "ulangi bila masih perlu."
+                "Kasus ini baru saja diubah oleh petugas lain. Muat ulang halaman, periksa perubahannya, "
+                "lalu ulangi bila masih perlu."
             )
         )
 
@@ -101,7 +92,8 @@ class CaseInvalidError(CaseError):
 
 # -- settings --------------------------------------------------------------------------------------------
 def sla_days(text: str | None = None) -> dict[str, int]:
-    """Days to a decision per workflow: the defaults with ``jenis=days,...`` overrides (``DTSEN_SLA_DAYS``)."""
+    """Days to a decision per workflow: the defaults with ``jenis=days,...`` overrides
+    (``DTSEN_SLA_DAYS``)."""
     days = dict(DEFAULT_SLA_DAYS)
     for part in (os.environ.get(SLA_ENV, "") if text is None else text).split(","):
         if not part.strip():
@@ -121,7 +113,8 @@ def workflow_of(jenis: str) -> Workflow:
         raise ValueError(f"no workflow {jenis!r}; known: {', '.join(WORKFLOWS)}") from None
 
 
-def _now(now: datetime | None) -> datetime:
+def now_utc(now: datetime | None) -> datetime:
+    """The moment a step is recorded at: the caller's clock (tests, the bench) or now, in UTC."""
     return (now or datetime.now(UTC)).astimezone(UTC)
 
 
@@ -134,7 +127,7 @@ def target_period(session: Session, now: datetime | None = None) -> str:
     snapshot = current_snapshot(session)
     if snapshot is not None:
         return str(Period.parse(snapshot.periode).next())
-    moment = _now(now)
+    moment = now_utc(now)
     return f"{moment.year}Q{(moment.month - 1) // 3 + 1}"
 
 
@@ -155,6 +148,32 @@ def family_of_nik(session: Session, nik: str | None) -> tuple[str | None, str | 
 
 def _number(jenis: str, periode: str) -> str:
     return f"{NUMBER_PREFIX[jenis]}-{periode}-{secrets.token_hex(4).upper()}"
+
+
+_NUMBERS_PER_QUERY = 900  # below SQLite's oldest bound-parameter limit (999)
+
+
+def _unique_numbers(session: Session, cases: Sequence[WorkflowCase]) -> None:
+    """Draw again every number already taken, in the database or earlier in this batch. Eight hex digits
+    are 32 bits: by the birthday bound a period of ~77,000 cases of one kind holds a repeated number more
+    often than not, and the unique index would then refuse the whole batch."""
+    pending = list(cases)
+    seen: set[str] = set()  # numbers of this batch already kept
+    while pending:
+        numbers = [case.nomor for case in pending]
+        taken: set[str] = set()
+        for start in range(0, len(numbers), _NUMBERS_PER_QUERY):
+            chunk = numbers[start : start + _NUMBERS_PER_QUERY]
+            taken.update(session.scalars(select(WorkflowCase.nomor).where(WorkflowCase.nomor.in_(chunk))))
+        clashes: list[WorkflowCase] = []
+        for case in pending:
+            if case.nomor in taken or case.nomor in seen:
+                clashes.append(case)
+            else:
+                seen.add(case.nomor)
+        for case in clashes:
+            case.nomor = _number(case.jenis, case.periode)
+        pending = clashes
 
 
 # -- opening -----------------------------------------------------------------------------------------------
@@ -224,7 +243,7 @@ def open_cases(
 ) -> list[WorkflowCase]:
     """Open many cases at once (a dinsos planning a quarter's ground checks), all or nothing: the rules of
     :func:`open_case` for each, with the cases, their first steps and their audit entries written in bulk."""
-    moment = _now(now)
+    moment = now_utc(now)
     days = sla_days()
     opened: list[WorkflowCase] = []
     joined: list[tuple[WorkflowCase, WorkflowCase]] = []  # (new, the open case it joins)
@@ -235,7 +254,7 @@ def open_cases(
             raise ValueError(f"unknown origin {spec.asal!r}")
         regions = _regions(spec.kode_desa)
         if principal.kind != "public" and not principal.may_see_region(spec.kode_desa):
-            _audit_denied(session, principal, spec.kode_desa, "create")
+            audit_denied(session, principal, spec.kode_desa, "create")
             raise CaseRefusedError(N_("Desa/kelurahan ini di luar wilayah Anda."))
         subject = audit.subject_ref(spec.nik) if spec.nik else None
         key = (spec.jenis, spec.periode, spec.id_keluarga_dtsen or subject or "")
@@ -270,6 +289,7 @@ def open_cases(
             joined.append((case, original))
         elif spec.jenis == "usulan" and key[2]:
             in_batch[key] = case
+    _unique_numbers(session, opened)
     session.add_all(opened)
     session.flush()  # ids (one multi-row INSERT ... RETURNING on PostgreSQL)
     steps = [
@@ -278,7 +298,7 @@ def open_cases(
             "action": "buka",
             "from_state": None,
             "to_state": case.state,
-            **_actor(principal),
+            **actor_fields(principal),
             "at": moment,
             "reason": None,
             "fields": None,
@@ -293,7 +313,7 @@ def open_cases(
                 "action": "gabung_masuk",
                 "from_state": original.state,
                 "to_state": original.state,
-                **_actor(principal),
+                **actor_fields(principal),
                 "at": moment,
                 "reason": f"{case.nomor} digabungkan ke kasus ini",
                 "fields": {"kasus": case.nomor},
@@ -317,16 +337,18 @@ def open_cases(
         ],
     )
     for case in opened:
-        _mirror_request(session, case, case.state, moment, principal)
+        mirror_request(session, case, case.state, moment, principal)
     return opened
 
 
-def _actor(principal: Principal) -> dict[str, str | None]:
+def actor_fields(principal: Principal) -> dict[str, str | None]:
+    """Who took a step, as its row records it (the audit fields without the principal's kind)."""
     fields = principal.audit_fields()
     return {"actor": fields["actor"], "actor_role": fields["actor_role"]}
 
 
-def _audit_denied(session: Session, principal: Principal, region: str | None, what: str) -> None:
+def audit_denied(session: Session, principal: Principal, region: str | None, what: str) -> None:
+    """Audit a case the principal may not reach, as ``read_denied`` (the answer is a plain 404)."""
     audit.record(
         session,
         **principal.audit_fields(),
@@ -338,7 +360,8 @@ def _audit_denied(session: Session, principal: Principal, region: str | None, wh
 
 
 # -- reading -------------------------------------------------------------------------------------------------
-def _scoped(principal: Principal) -> Any:
+def scoped(principal: Principal) -> Any:
+    """The condition keeping a statement on the cases inside the principal's regions."""
     return region_clause(principal, CASE)
 
 
@@ -347,10 +370,10 @@ def get_case(
 ) -> WorkflowCase:
     """The case if it lies inside the principal's regions; else :class:`CaseNotFoundError` (audited)."""
     case = session.scalars(
-        select(WorkflowCase).where(WorkflowCase.id == case_id, _scoped(principal))
+        select(WorkflowCase).where(WorkflowCase.id == case_id, scoped(principal))
     ).one_or_none()
     if case is None:
-        _audit_denied(session, principal, None, purpose)
+        audit_denied(session, principal, None, purpose)
         raise CaseNotFoundError
     if audited:
         audit.record(
@@ -393,7 +416,7 @@ def queue(
     """The cases of the principal's regions, highest priority and oldest first (no personal data is read:
     names of the subjects are shown, which the queue's users already handle; unaudited like a list of
     tasks, while opening a case is audited)."""
-    statement = select(WorkflowCase).where(_scoped(principal))
+    statement = select(WorkflowCase).where(scoped(principal))
     if filters.jenis:
         statement = statement.where(WorkflowCase.jenis == filters.jenis)
     if filters.states:
@@ -417,290 +440,8 @@ def queue(
     return list(session.scalars(statement.limit(max(1, min(limit, 500))).offset(max(0, offset))))
 
 
-# -- moving --------------------------------------------------------------------------------------------------
-def _missing(value: Any) -> bool:
-    return (
-        value is None
-        or (isinstance(value, str) and not value.strip())
-        or (isinstance(value, list | dict | tuple) and not value)
-    )
-
-
-@dataclass(frozen=True)
-class Move:
-    """One case to move, as the actor last saw it (``version``), with what the step records."""
-
-    case_id: int
-    version: int
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    idempotency_key: str | None = None
-
-
-def act(
-    session: Session,
-    principal: Principal,
-    case_id: int,
-    action: str,
-    *,
-    version: int,
-    fields: Mapping[str, Any] | None = None,
-    documents: Sequence[str] = (),
-    reason: str | None = None,
-    idempotency_key: str | None = None,
-    now: datetime | None = None,
-) -> WorkflowCase:
-    """Take ``action`` on the case the actor last saw at ``version``; see the module docstring for the rules."""
-    if idempotency_key:
-        done = session.scalars(
-            select(WorkflowStep).where(WorkflowStep.idempotency_key == idempotency_key)
-        ).one_or_none()
-        if done is not None:
-            if done.case_id != case_id:
-                raise CaseInvalidError({"formulir": (N_("Formulir ini sudah dipakai untuk kasus lain."), {})})
-            return get_case(session, principal, case_id, purpose=action, audited=False)
-    move = Move(case_id, version, dict(fields or {}), idempotency_key)
-    (case,) = act_many(session, principal, action, [move], documents=documents, reason=reason, now=now)
-    session.refresh(case)
-    return case
-
-
-_MOVED_COLUMNS = (
-    "state",
-    "version",
-    "updated_at",
-    "data",
-    "acknowledged_at",
-    "assigned_to",
-    "duplicate_of",
-    "closed_at",
-)
-
-
-def act_many(
-    session: Session,
-    principal: Principal,
-    action: str,
-    moves: Sequence[Move],
-    *,
-    documents: Sequence[str] = (),
-    reason: str | None = None,
-    now: datetime | None = None,
-) -> list[WorkflowCase]:
-    """Take ``action`` on many cases at once (a dinsos approving a village's checked visits), all or
-    nothing: every rule of :func:`act` is checked for every case before anything is written, then the
-    moves, their steps, their audit entries and approved changes are written in bulk. The cases returned
-    are expired (their new values load on first use)."""
-    if not moves:
-        return []
-    ids = [move.case_id for move in moves]
-    found = {
-        case.id: case
-        for case in session.scalars(select(WorkflowCase).where(WorkflowCase.id.in_(ids), _scoped(principal)))
-    }
-    for move in moves:
-        if move.case_id not in found:
-            _audit_denied(session, principal, None, action)
-            raise CaseNotFoundError
-    moment = _now(now)
-    updates: list[dict[str, Any]] = []
-    steps: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
-    approved: list[ApprovedChange] = []
-    for move in moves:
-        case = found[move.case_id]
-        workflow = workflow_of(case.jenis)
-        try:
-            transition = workflow.transition(action)
-        except KeyError:
-            raise CaseStateError(N_("Tindakan ini tidak ada pada alur %(alur)s."), alur=case.jenis) from None
-        if case.state not in transition.sources:
-            raise CaseStateError(
-                N_("Kasus ini berstatus '%(status)s': tindakan ini tidak dapat dilakukan lagi."),
-                status=case.state,
-            )
-        _check_actor(session, principal, case, transition)
-        fields = dict(move.fields)
-        errors: dict[str, Message] = {
-            name: (N_("Wajib diisi."), {}) for name in transition.requires if _missing(fields.get(name))
-        }
-        errors.update(
-            {
-                f"dokumen_{kind}": (N_("Dokumen ini wajib dilampirkan."), {})
-                for kind in transition.documents
-                if kind not in documents
-            }
-        )
-        if errors:
-            raise CaseInvalidError(errors)
-        target = workflow.state(transition.target)
-        data = {**(case.data or {}), **fields}
-        if fields.get("pendamping"):
-            _check_pendamping(session, case, str(fields["pendamping"]))
-        if transition.approves:  # checked before anything moves
-            approved.extend(_approved_changes(principal, case, data, str(fields["nomor_keputusan"]), moment))
-        first_ack = transition.acknowledges and case.acknowledged_at is None and principal.kind == "user"
-        updates.append(
-            {
-                "b_id": case.id,
-                "b_version": move.version,
-                "state": target.name,
-                "version": case.version + 1,
-                "updated_at": moment,
-                "data": data,
-                "acknowledged_at": moment if first_ack else case.acknowledged_at,
-                "assigned_to": str(fields["pendamping"]) if fields.get("pendamping") else case.assigned_to,
-                "duplicate_of": _parent_id(session, principal, case, fields["kasus_induk"])
-                if fields.get("kasus_induk")
-                else case.duplicate_of,
-                "closed_at": moment if target.terminal else case.closed_at,
-            }
-        )
-        steps.append(
-            {
-                "case_id": case.id,
-                "action": action,
-                "from_state": case.state,
-                "to_state": target.name,
-                **_actor(principal),
-                "at": moment,
-                "reason": reason or fields.get("alasan") or None,
-                "fields": fields or None,
-                "idempotency_key": move.idempotency_key,
-            }
-        )
-        entries.append(
-            audit.entry(
-                **principal.audit_fields(),
-                action="transition",
-                resource="workflow_case",
-                subject=case.subject_ref,
-                region_kode=case.kode_desa,
-                purpose=case.jenis,
-                occurred_at=moment,
-                detail={"kasus": case.nomor, "aksi": action, "dari": case.state, "ke": target.name},
-            )
-        )
-    statement = (
-        update(CASE)
-        .where(CASE.c.id == bindparam("b_id"), CASE.c.version == bindparam("b_version"))
-        .values({name: bindparam(name) for name in _MOVED_COLUMNS})
-    )
-    moved = session.connection().execute(statement, updates)
-    if moved.rowcount != len(updates):
-        raise CaseConflictError
-    session.execute(insert(WorkflowStep), steps)
-    audit.record_many(session, entries)
-    session.add_all(approved)
-    cases = [found[move.case_id] for move in moves]
-    for case in cases:
-        session.expire(case)
-    for case, row in zip(cases, updates, strict=True):
-        if case.request_id is not None:
-            _mirror_request(session, case, row["state"], moment, principal)
-    return cases
-
-
-def _check_pendamping(session: Session, case: WorkflowCase, username: str) -> None:
-    """A visit goes to an active pendamping whose regions cover the case's village (else the case would
-    vanish from every pendamping's list)."""
-    from dtsen.store.identity import StaffUser
-
-    user = session.scalars(select(StaffUser).where(StaffUser.username == username)).one_or_none()
-    covers = (
-        user is not None
-        and user.active
-        and user.role == Role.PENDAMPING.value
-        and any(case.kode_desa.startswith(region) for region in user.region_codes)
-    )
-    if not covers:
-        raise CaseInvalidError(
-            {"pendamping": (N_("Pendamping ini tidak aktif atau tidak bertugas di desa kasus ini."), {})}
-        )
-
-
-def _check_actor(session: Session, principal: Principal, case: WorkflowCase, transition: Transition) -> None:
-    refused: str | None = None
-    if principal.role not in transition.roles:
-        refused = N_("Peran Anda tidak dapat melakukan tindakan ini.")
-    elif transition.assigned_only and principal.name != case.assigned_to:
-        refused = N_("Kunjungan ini ditugaskan kepada pendamping lain.")
-    if refused is not None:
-        audit.record(
-            session,
-            **principal.audit_fields(),
-            action="access_denied",
-            resource="workflow_case",
-            subject=case.subject_ref,
-            region_kode=case.kode_desa,
-            purpose=transition.action,
-            detail={"kasus": case.nomor},
-        )
-        raise CaseRefusedError(refused)
-
-
-def _parent_id(session: Session, principal: Principal, case: WorkflowCase, nomor: Any) -> int:
-    parent = session.scalars(
-        select(WorkflowCase).where(WorkflowCase.nomor == str(nomor).strip().upper(), _scoped(principal))
-    ).one_or_none()
-    if parent is None or parent.id == case.id or parent.jenis != case.jenis:
-        raise CaseInvalidError(
-            {"kasus_induk": (N_("Nomor kasus induk tidak ditemukan di wilayah Anda."), {})}
-        )
-    return parent.id
-
-
-# -- approval -> the next cycle ----------------------------------------------------------------------------
-def _approved_changes(
-    principal: Principal, case: WorkflowCase, data: Mapping[str, Any], decision: str, moment: datetime
-) -> list[ApprovedChange]:
-    """The case's recorded changes as approved changes for its period's cycle (checked like a file row)."""
-    from dtsen.cycle.corrections import correctable, parse_value
-
-    changes = data.get("perubahan") or []
-    errors: dict[str, Message] = {}
-    rows: list[ApprovedChange] = []
-    for number, change in enumerate(changes, start=1):
-        entitas, target = str(change.get("entitas") or ""), str(change.get("id") or "")
-        atribut, value = str(change.get("atribut") or ""), change.get("nilai_baru")
-        try:
-            if entitas not in ("person", "family") or not target:
-                raise ValueError("entitas must be person or family, with its id")
-            parse_value(correctable(entitas, atribut), "" if value is None else str(value))
-        except ValueError as exc:
-            errors[f"perubahan_{number}"] = (
-                N_("Perubahan %(n)s tidak sah: %(alasan)s"),
-                {"n": str(number), "alasan": str(exc)},
-            )
-            continue
-        rows.append(
-            ApprovedChange(
-                id_koreksi=f"{case.nomor}-{number:02d}",
-                case_id=case.id,
-                jenis=case.jenis,
-                entitas=entitas,
-                target_id=target,
-                atribut=atribut,
-                nilai_baru=str(value),
-                nilai_lama=None if change.get("nilai_lama") is None else str(change.get("nilai_lama")),
-                nomor_keputusan=decision[:64],
-                tanggal_keputusan=_local_date(moment, case.kode_prov),
-                petugas=principal.name,
-                periode=case.periode,
-            )
-        )
-    if errors:
-        raise CaseInvalidError(errors)
-    return rows
-
-
-def _local_date(moment: datetime, kode_prov: str) -> date:
-    from dtsen.workflows.intake import local_time
-
-    return local_time(moment, kode_prov)[0].date()
-
-
 # -- the citizen's view ------------------------------------------------------------------------------------
-def _mirror_request(
+def mirror_request(
     session: Session, case: WorkflowCase, state: str, moment: datetime, principal: Principal
 ) -> None:
     """Keep the citizen's request (Lacak) in step with its case: its status and a history row."""

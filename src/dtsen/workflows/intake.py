@@ -408,7 +408,10 @@ def submit_request(
             state="diterima",
             at=now,
             actor=PUBLIC_ACTOR,
-            note="Permintaan diterima melalui laman publik; desa dan dinas sosial wajib menanggapi dalam 3 x 24 jam.",
+            note=(
+                "Permintaan diterima melalui laman publik; desa dan dinas sosial wajib menanggapi dalam "
+                "3 x 24 jam."
+            ),
         )
     )
     try:

@@ -30,7 +30,7 @@ from dtsen.store.cases import ApprovedChange, WorkflowCase
 from dtsen.store.registry import ELIGIBILITY, FAMILY, PERSON, SNAPSHOT
 from dtsen.store.staged import parquet_with_marks
 from dtsen.tables import CORRECTION_FILE, FeedStatus
-from dtsen.workflows import cases
+from dtsen.workflows import cases, moves
 
 log = get_logger(__name__)
 
@@ -347,7 +347,7 @@ def record_outcomes(
             try:
                 with session.begin_nested():
                     outcome = case_outcome(session, snap, previous, case, own)
-                    moved = cases.act(
+                    moved = moves.act(
                         session,
                         cases.SYSTEM,
                         case.id,

@@ -1,7 +1,7 @@
 """The workflows as data: each one's states, and the transitions between them with who may take them and
 what they must record.
 
-One definition per workflow, readable without the code that runs it (:mod:`dtsen.workflows.cases`):
+One definition per workflow, readable without the code that runs it (:mod:`dtsen.workflows.moves`):
 
 * **usulan** (a family proposed by a citizen or the desa): received -> confirmed by the desa -> a home
   visit assigned to a pendamping -> visited -> decided by the musyawarah desa -> verified by the dinsos of
@@ -312,6 +312,7 @@ def describe(workflow: Workflow) -> str:
         roles = ", ".join(sorted(role.value for role in t.roles))
         records = ", ".join(f"`{name}`" for name in (*t.requires, *t.documents)) or "–"
         lines.append(
-            f"| `{t.action}` ({t.label}) | {sources} | `{t.target}` | {roles} | {records} | {'; '.join(notes)} |"
+            f"| `{t.action}` ({t.label}) | {sources} | `{t.target}` | {roles} | {records} | "
+            f"{'; '.join(notes)} |"
         )
     return "\n".join(lines)

@@ -1,7 +1,7 @@
-"""Musyawarah desa (village deliberation): the session that decides a village's visited proposals, and its
-berita acara (the signed minutes).
+"""Musyawarah desa (village deliberation): the session that decides a village's visited proposals. Its
+berita acara (the signed minutes) is :mod:`dtsen.workflows.berita_acara`.
 
-The life of a session, each step through one function here (pages and tests share them):
+The life of a session, each step through one function (pages and tests share them):
 
 1. :func:`open_session`: the village's operator opens it (date, place, chair, who attended). Its agenda is
    every proposal (*usulan*) of the village in state ``dikunjungi`` at that moment. Objections
@@ -10,12 +10,10 @@ The life of a session, each step through one function here (pages and tests shar
    them on the agenda would record decisions nothing can act on.
 2. :func:`decide_item`: per case *setuju* (the case goes on to the dinsos, ``setujui_musdes``), *tolak*
    (rejected with the reason, ``tolak_musdes``) or *tunda* (postponed: the case stays ``dikunjungi`` and is
-   on the next session's agenda). A case moves through :func:`dtsen.workflows.cases.act`, so its history,
+   on the next session's agenda). A case moves through :func:`dtsen.workflows.moves.act`, so its history,
    audit and the citizen's Lacak page follow as for any other move.
-3. :func:`render_berita_acara`: the minutes as a PDF (WeasyPrint), whose SHA-256 is kept on the session.
-4. :func:`upload_scan`: the printed, signed minutes scanned back (PDF/JPEG/PNG, checked and stored as the
-   citizens' documents are, :mod:`dtsen.api.uploads`).
-5. :func:`close_session`: only once every case is decided and the signed scan is there.
+3. The minutes rendered as a PDF and their signed scan uploaded (:mod:`dtsen.workflows.berita_acara`).
+4. :func:`close_session`: only once every case is decided and the signed scan is there.
 
 Rules shared by every step:
 
@@ -26,23 +24,19 @@ Rules shared by every step:
   counted per village and period; the number is unique, so of two sessions opened at the same moment the
   second fails on the number and is refused as a conflict instead of becoming a second open session.
 * **Optimistic concurrency.** Every change names the session version the officer saw and is
-  ``UPDATE ... WHERE version = :seen`` (as :func:`~dtsen.workflows.cases.act` does for cases).
+  ``UPDATE ... WHERE version = :seen`` (as :func:`~dtsen.workflows.moves.act` does for cases).
 * **The minutes match the decisions.** A decision or an attendance change clears the stored minutes hash
   and the scan: the minutes have to be printed and signed again, so the scan a closed session keeps is of
-  the minutes of its final decisions. The PDF has no print time in it, so a closed session's minutes
-  render to the very bytes whose hash was kept.
+  the minutes of its final decisions.
 * **Atomic.** The writes of a step happen in one savepoint: a step refused half-way (a case moved by
   someone else meanwhile) leaves nothing behind but the audit entry of the refusal.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select, update
@@ -52,10 +46,8 @@ from sqlalchemy.orm import Session
 from dtsen.auth.scope import Principal, Role, region_clause
 from dtsen.store import audit
 from dtsen.store.cases import MusdesItem, MusdesSession, WorkflowCase
-from dtsen.web import documents
 from dtsen.web.i18n import N_
-from dtsen.web.upload_messages import UPLOAD_MESSAGES
-from dtsen.workflows import cases
+from dtsen.workflows import cases, moves
 from dtsen.workflows.cases import (
     CaseError,
     CaseInvalidError,
@@ -74,8 +66,6 @@ MANAGER_ROLES = frozenset({Role.OPERATOR_DESA})
 MAX_ATTENDEES = 200
 MAX_TEXT = 200
 MAX_NOTE = 2000
-SCAN_KIND = "berita_acara"
-TEMPLATE = "musdes/berita_acara.html"
 
 DECISION_LABELS: dict[str, str] = {
     "setuju": N_("Disetujui"),
@@ -119,15 +109,6 @@ class MusdesIncompleteError(CaseInvalidError):
         self.errors = dict(errors)
 
 
-class ScanRejectedError(CaseError):
-    """The uploaded scan is refused (its HTTP status from the upload checks: 400, 413 or 415)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(UPLOAD_MESSAGES.get(reason, UPLOAD_MESSAGES["damaged"]))
-        self.status = status
-        self.reason = reason
-
-
 # -- helpers -----------------------------------------------------------------------------------------------
 def _now(now: datetime | None) -> datetime:
     return (now or datetime.now(UTC)).astimezone(UTC)
@@ -144,13 +125,14 @@ def _deny(session: Session, principal: Principal, region: str | None, purpose: s
     )
 
 
-def _check_manager(
+def check_manager(
     session: Session,
     principal: Principal,
     kode_desa: str,
     purpose: str,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
+    """Refuse (audited ``access_denied``) anyone but the village's operator: only they manage a session."""
     if principal.role in MANAGER_ROLES:
         return
     audit.record(
@@ -165,14 +147,15 @@ def _check_manager(
     raise CaseRefusedError(N_("Hanya operator desa/kelurahan ini yang dapat mengelola musyawarah desa."))
 
 
-def _require_open(musdes: MusdesSession) -> None:
+def require_open(musdes: MusdesSession) -> None:
+    """Refuse changing a closed session: its minutes are signed and final."""
     if musdes.status != "dibuka":
         raise CaseStateError(
             N_("Musyawarah desa %(nomor)s sudah ditutup: isinya tidak dapat diubah lagi."), nomor=musdes.nomor
         )
 
 
-def _bump(session: Session, musdes: MusdesSession, version: int, **values: Any) -> None:
+def bump(session: Session, musdes: MusdesSession, version: int, **values: Any) -> None:
     """Change the session if it is still at the version the officer saw (else a conflict)."""
     moved = session.execute(
         update(MusdesSession)
@@ -306,7 +289,7 @@ def open_session(
     if not principal.may_see_region(kode_desa):
         _deny(session, principal, kode_desa, "musdes_buka")
         raise MusdesNotFoundError
-    _check_manager(session, principal, kode_desa, "musdes_buka")
+    check_manager(session, principal, kode_desa, "musdes_buka")
     errors: dict[str, Message] = {}
     tempat, pimpinan = _text(tempat), _text(pimpinan)
     if not isinstance(tanggal, date):
@@ -388,8 +371,8 @@ def decide_item(
     """Record the decision on one agenda case; *setuju* and *tolak* move the case (see the module
     docstring). A decided case cannot be decided again; a postponed one can, while the session is open."""
     musdes = get_session(session, principal, session_id, purpose="musdes_putuskan", audited=False)
-    _check_manager(session, principal, musdes.kode_desa, "musdes_putuskan", {"musdes": musdes.nomor})
-    _require_open(musdes)
+    check_manager(session, principal, musdes.kode_desa, "musdes_putuskan", {"musdes": musdes.nomor})
+    require_open(musdes)
     decision = str(keputusan or "").strip().lower()
     note = str(catatan or "").strip()[:MAX_NOTE]
     errors: dict[str, Message] = {}
@@ -409,10 +392,10 @@ def decide_item(
     case = session.get(WorkflowCase, case_id)
     assert case is not None  # the item's foreign key
     with session.begin_nested():
-        _bump(session, musdes, version, berita_acara_sha256=None, scan_sha256=None, scan_mime=None)
+        bump(session, musdes, version, berita_acara_sha256=None, scan_sha256=None, scan_mime=None)
         if decision in CASE_ACTIONS:
             fields = {"musdes": musdes.nomor, **({"alasan": note} if note else {})}
-            case = cases.act(
+            case = moves.act(
                 session,
                 principal,
                 case.id,
@@ -442,13 +425,13 @@ def update_attendance(
 ) -> MusdesSession:
     """Replace the attendance list while the session is open (the minutes must then be signed again)."""
     musdes = get_session(session, principal, session_id, purpose="musdes_hadir", audited=False)
-    _check_manager(session, principal, musdes.kode_desa, "musdes_hadir", {"musdes": musdes.nomor})
-    _require_open(musdes)
+    check_manager(session, principal, musdes.kode_desa, "musdes_hadir", {"musdes": musdes.nomor})
+    require_open(musdes)
     attendees, errors = clean_attendance(hadir)
     if errors:
         raise CaseInvalidError(errors)
     with session.begin_nested():
-        _bump(
+        bump(
             session,
             musdes,
             version,
@@ -469,138 +452,6 @@ def update_attendance(
     return musdes
 
 
-# -- the minutes -------------------------------------------------------------------------------------------
-def region_names(session: Session, kode_desa: str) -> dict[str, str]:
-    """Names of the village, kecamatan, kabupaten/kota and province: from the region table, else the
-    packaged reference list, else the code itself."""
-    from dtsen.reference.regions import lookup
-    from dtsen.store.models import Region
-
-    codes = {
-        "desa": kode_desa,
-        "kecamatan": kode_desa[:6],
-        "kabupaten": kode_desa[:4],
-        "provinsi": kode_desa[:2],
-    }
-    stored = dict(
-        session.execute(select(Region.kode, Region.nama).where(Region.kode.in_(codes.values()))).all()
-    )
-    names = {}
-    for level, kode in codes.items():
-        name = stored.get(kode)
-        if not name:
-            found = lookup(kode)
-            name = found.nama if found is not None else kode
-        names[level] = str(name)
-    return names
-
-
-def berita_acara_html(session: Session, musdes: MusdesSession, *, lang: str = "id") -> str:
-    """The minutes as HTML (the template; its print CSS is added by :func:`render_pdf`): no time of
-    printing, no NIK."""
-    from dtsen.web.templating import templates
-
-    items = agenda(session, musdes)
-    counts = {decision: sum(1 for row in items if row.item.keputusan == decision) for decision in DECISIONS}
-    rows = [
-        {
-            "nomor": row.case.nomor,
-            "nama": row.case.subject_nama or "–",
-            "keluarga": row.case.id_keluarga_dtsen,
-            "keputusan": row.item.keputusan,
-            "keputusan_label": DECISION_LABELS.get(row.item.keputusan or ""),
-            "catatan": row.item.catatan,
-        }
-        for row in items
-    ]
-    context = {
-        "lang": lang,
-        "musdes": musdes,
-        "wilayah": region_names(session, musdes.kode_desa),
-        "hadir": list(musdes.hadir or []),
-        "items": rows,
-        "counts": counts,
-    }
-    return templates.env.get_template(TEMPLATE).render(context)
-
-
-def render_berita_acara(
-    session: Session, principal: Principal, session_id: int, *, lang: str = "id"
-) -> bytes:
-    """The minutes as a PDF. While the session is open and its operator renders them, their SHA-256 is
-    kept on the session (the document to print and sign); audited as ``export`` after rendering, so the
-    audit chain is not held while WeasyPrint works."""
-    musdes = get_session(session, principal, session_id, purpose="berita_acara", audited=False)
-    seen = musdes.version
-    pdf = documents.render_pdf(berita_acara_html(session, musdes, lang=lang))
-    digest = hashlib.sha256(pdf).hexdigest()
-    if musdes.status == "dibuka" and principal.role in MANAGER_ROLES and musdes.berita_acara_sha256 != digest:
-        # Not a new version (the officer's open page stays valid), but only if nothing changed while
-        # rendering: minutes of superseded decisions must not become the ones to sign.
-        session.execute(
-            update(MusdesSession)
-            .where(MusdesSession.id == musdes.id, MusdesSession.version == seen)
-            .values(berita_acara_sha256=digest)
-        )
-    audit.record(
-        session,
-        **principal.audit_fields(),
-        action="export",
-        resource=RESOURCE,
-        region_kode=musdes.kode_desa,
-        purpose="berita_acara",
-        detail={"musdes": musdes.nomor, "sha256": digest},
-    )
-    return pdf
-
-
-def upload_scan(
-    session: Session,
-    principal: Principal,
-    session_id: int,
-    data: bytes,
-    filename: str | None,
-    *,
-    root: Path,
-    version: int,
-) -> MusdesSession:
-    """Store the signed minutes' scan (type by content, size limit, image metadata stripped,
-    content-addressed under ``root``) and keep its hash on the session."""
-    from starlette.datastructures import UploadFile
-
-    from dtsen.api import uploads
-
-    musdes = get_session(session, principal, session_id, purpose="musdes_pindaian", audited=False)
-    _check_manager(session, principal, musdes.kode_desa, "musdes_pindaian", {"musdes": musdes.nomor})
-    _require_open(musdes)
-    if not musdes.berita_acara_sha256:
-        raise CaseStateError(
-            N_(
-                "Unduh dan cetak berita acara dengan keputusan terakhir terlebih dahulu, lalu unggah "
-                "pindaian yang sudah ditandatangani."
-            )
-        )
-    try:
-        content, mime, _name = uploads.read_checked(
-            UploadFile(io.BytesIO(data), size=len(data), filename=filename or ""), SCAN_KIND
-        )
-    except uploads.UploadRejectedError as exc:
-        raise ScanRejectedError(exc.status, exc.reason) from None
-    digest = uploads.store_bytes(content, root)
-    with session.begin_nested():
-        _bump(session, musdes, version, scan_sha256=digest, scan_mime=mime)
-        audit.record(
-            session,
-            **principal.audit_fields(),
-            action="upload",
-            resource=RESOURCE,
-            region_kode=musdes.kode_desa,
-            purpose="musdes_pindaian",
-            detail={"musdes": musdes.nomor, "sha256": digest, "mime": mime},
-        )
-    return musdes
-
-
 # -- closing -----------------------------------------------------------------------------------------------
 def close_session(
     session: Session, principal: Principal, session_id: int, version: int, *, now: datetime | None = None
@@ -608,8 +459,8 @@ def close_session(
     """Close the session: refused (422, saying what is missing) until every case is decided and the
     signed minutes of those decisions are uploaded; audited as ``close``."""
     musdes = get_session(session, principal, session_id, purpose="musdes_tutup", audited=False)
-    _check_manager(session, principal, musdes.kode_desa, "musdes_tutup", {"musdes": musdes.nomor})
-    _require_open(musdes)
+    check_manager(session, principal, musdes.kode_desa, "musdes_tutup", {"musdes": musdes.nomor})
+    require_open(musdes)
     undecided = session.scalar(
         select(func.count()).where(MusdesItem.session_id == musdes.id, MusdesItem.decided.is_(False))
     )
@@ -624,7 +475,7 @@ def close_session(
         raise MusdesIncompleteError(missing)
     moment = _now(now)
     with session.begin_nested():
-        _bump(session, musdes, version, status="ditutup", closed_by=principal.name, closed_at=moment)
+        bump(session, musdes, version, status="ditutup", closed_by=principal.name, closed_at=moment)
         audit.record(
             session,
             **principal.audit_fields(),

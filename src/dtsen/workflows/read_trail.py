@@ -30,9 +30,10 @@ def proven_identity(session: Session, claim: IdentityClaim) -> str | None:
     ``None`` when no one matches all four.
 
     All four must match; the same query runs whatever is wrong, and nothing says which part was. Names
-    are compared as the registry stores them (:func:`dtsen.store.registry.normalize_name`).
+    are compared as the registry stores them (:func:`dtsen.store.person_names.normalize_name`).
     """
     from dtsen.store import registry
+    from dtsen.store.person_names import normalize_name
     from dtsen.store.served import ServedPerson
 
     snapshot = registry.current_snapshot(session)
@@ -48,12 +49,12 @@ def proven_identity(session: Session, claim: IdentityClaim) -> str | None:
             ServedPerson.nik == claim.nik,
         )
     ).all()
-    wanted = registry.normalize_name(claim.nama)
+    wanted = normalize_name(claim.nama)
     matched: str | None = None
     for row in rows:
         same = (
             bool(wanted)
-            and (row.nama_norm or registry.normalize_name(row.nama)) == wanted
+            and (row.nama_norm or normalize_name(row.nama)) == wanted
             and row.tanggal_lahir == claim.tanggal_lahir
             and (row.no_kk or "") == claim.no_kk
         )
@@ -65,7 +66,8 @@ def proven_identity(session: Session, claim: IdentityClaim) -> str | None:
 ACTION_LABELS = {
     "read": N_("melihat data"),
     "read_denied": N_(
-        "mencoba melihat data, ditolak (nama tidak cocok atau di luar wilayah petugas; tidak ada data yang ditampilkan)"
+        "mencoba melihat data, ditolak (nama tidak cocok atau di luar wilayah petugas; tidak ada data yang "
+        "ditampilkan)"
     ),
     "search": N_("mencari data"),
     "export": N_("mengekspor data"),

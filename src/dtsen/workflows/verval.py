@@ -34,7 +34,7 @@ from dtsen.auth.scope import Principal, Role
 from dtsen.store.cases import WorkflowCase
 from dtsen.tables import RankingStatus, UnrankedReason
 from dtsen.web.i18n import N_
-from dtsen.workflows import cases
+from dtsen.workflows import cases, moves
 
 TANPA_DATA = 2.0
 UNRANKED = 1.75
@@ -234,7 +234,7 @@ def visit_case(session: Session, principal: Principal, case_id: int) -> Workflow
     transition = workflow.transition(VISIT_ACTION) if VISIT_ACTION in _actions(workflow) else None
     if transition is None or case.state not in transition.sources:
         raise cases.CaseStateError(N_("Kasus ini tidak sedang menunggu kunjungan."))
-    cases._check_actor(session, principal, case, transition)  # the one rule of who may report, reused
+    moves.check_actor(session, principal, case, transition)  # the one rule of who may report, reused
     return case
 
 

@@ -2,8 +2,9 @@
 pushing what is due (:mod:`dtsen.sharing.dci.outbox`) and forgetting what is no longer needed
 (:func:`prune`), one round of each in :func:`run_once`.
 
-The app's delivery loop runs :func:`run_once` every ``dci_deliver_interval`` seconds in a worker thread. Started only by :func:`dtsen.api.app.app_factory` (``dci_deliver_in_app``); with it off,
-run ``dtsen dci deliver`` from cron instead. Several server processes may each run it: rows are claimed
+The app's delivery loop runs :func:`run_once` every ``dci_deliver_interval`` seconds in a worker
+thread. Started only by :func:`dtsen.api.app.app_factory` (``dci_deliver_in_app``); with it off, run
+``dtsen dci deliver`` from cron instead. Several server processes may each run it: rows are claimed
 with compare-and-set updates, so nothing is answered or pushed twice.
 """
 

@@ -53,8 +53,8 @@ SCHEMA_PATCHES: dict[tuple[str, str], tuple[str, str]] = {
             "/oneOf",
         ): (
             "anyOf",
-            "attribute_value's transaction_id and correlation_id alternatives are both plain strings, so with "
-            "oneOf no string (any transaction_id or correlation_id) can be valid",
+            "attribute_value's transaction_id and correlation_id alternatives are both plain strings, so "
+            "with oneOf no string (any transaction_id or correlation_id) can be valid",
         )
         for name in ("social", "registry_core", "social_subscribe")
     },

@@ -5,7 +5,8 @@ Javanese, long modern names of the young, Balinese birth-order names, Batak marg
 fam names in the east, Indonesianised Tionghoa names, and the spellings, titles and typos that field
 copies add (DTSEN.md section 3, "Names"). Everything here is vectorised with NumPy and Polars: true
 names are drawn as token indices into typed-in pools and joined once; the dirt functions loop in Python
-only over the rows they change. Nothing is downloaded: every pool in ``synth/data/names`` was typed in by hand.
+only over the rows they change. Nothing is downloaded: every pool in ``synth/data/names`` was typed in
+by hand.
 
 Codes used: ``sex`` 1 = male, 2 = female (``JenisKelamin``); ``education_level`` is ``IjazahTertinggi``
 (0 none .. 4 D1-D3, 5 D4/S1, 6 S2/S3); ``role`` follows ``dtsen.synth.household`` (HEAD=0, SPOUSE=1,
