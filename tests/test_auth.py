@@ -859,3 +859,21 @@ def test_every_audit_entry_chains(engine: Engine) -> None:
         assert verify_chain(db) == []
         users = db.scalars(select(StaffUser)).all()
     assert users
+
+
+def test_a_session_id_that_opens_with_sixteen_digits_still_signs_in(
+    engine: Engine, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hex SHA-256 opens with 16 decimal digits once in ~1,850 sessions; the login's audit entry names
+    the session by a prefix that must never look like a NIK (the audit refuses NIK-shaped numbers)."""
+    from dtsen.auth import sessions
+
+    real = sessions.session_id
+    monkeypatch.setattr(sessions, "session_id", lambda token: "3171234567890123" + real(token)[16:])
+    response = _login(client, _user(engine))
+    assert response.status_code == 303
+    assert response.headers["location"] == "/staf"
+    entries = _audit(engine, "login")
+    assert entries
+    assert entries[-1].detail is not None
+    assert entries[-1].detail["session"] == "317123456789"

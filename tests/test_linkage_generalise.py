@@ -94,6 +94,9 @@ def test_expected_precision_and_auto_thresholds() -> None:
     assert strict.review == 0.7  # the configured review threshold
     low = th.resolve(Probabilistic(match_threshold=0.5, review_threshold="auto"), hist)
     assert low.review == 0.31  # the band [0.31, 0.5) holds nothing; below it only the 0.3 and 0.1 pairs
+    # a fixed review threshold above the model's match (0.61) gives way to the model's band, not nothing
+    above = th.resolve(Probabilistic(match_threshold="auto", review_threshold=0.7), hist)
+    assert (above.match, above.review, above.review_from) == (0.61, 0.31, "model")
     fixed = th.resolve(Probabilistic(match_threshold=0.95), hist)
     assert (fixed.match, fixed.review, fixed.match_from) == (0.95, 0.7, "config")
     assert th.resolve(Probabilistic(match_threshold="auto"), th.histogram(pl.Series([0.2]))).match_from == (
@@ -306,8 +309,12 @@ def test_review_queue_size_reported(world: dict[str, Any]) -> None:
 def test_run_records_its_thresholds(world: dict[str, Any]) -> None:
     result = world["runs"]["default"]
     t = result.thresholds
-    assert (t["match_from"], t["review_from"]) == ("model", "config")  # the defaults
-    assert t["review"] == min(0.7, t["match"])  # a fixed review threshold above the match: empty band
+    assert t["match_from"] == "model"  # the default
+    if t["match"] > 0.7:
+        assert (t["review"], t["review_from"]) == (0.7, "config")
+    else:  # the model's match threshold at or below the fixed 0.7: the model's review band instead
+        assert t["review_from"] == "model"
+        assert t["review"] < t["match"]
     assert t["expected_precision_match"] >= 0.995
     used, hist = th.read_record(result.out_dir)
     assert used == t

@@ -101,8 +101,9 @@ def review_from_model(hist: pl.DataFrame, match: float, target: float) -> float:
 
 
 def resolve(p: Probabilistic, hist: pl.DataFrame) -> Thresholds:
-    """The thresholds a run uses: the configured numbers, or ``auto`` ones from the model (a fixed
-    review threshold above the match threshold is lowered to it: an empty band)."""
+    """The thresholds a run uses: the configured numbers, or ``auto`` ones from the model. A fixed review
+    threshold not below the model's match threshold gives way to the model's review band (else the
+    queue would be empty); not below a configured match threshold, it is lowered to it (an empty band)."""
     pairs = int(hist["n"].sum())
     reasons = []
     match, match_from = (p.match_threshold, "config") if p.match_threshold != "auto" else (0.95, "default")
@@ -119,6 +120,14 @@ def resolve(p: Probabilistic, hist: pl.DataFrame) -> Thresholds:
     if p.review_threshold == "auto":
         review, review_from = review_from_model(hist, match, p.review_precision), "model"
         reasons.append(f"review auto: lowest band with expected share of matches >= {p.review_precision}")
+    elif p.review_threshold >= match and match_from == "model":
+        # the model placed the match threshold at or below the configured review threshold (small or
+        # clean data): that band would be empty and no pair below the match would ever be reviewed
+        review, review_from = review_from_model(hist, match, p.review_precision), "model"
+        reasons.append(
+            f"review {p.review_threshold} is not below the model's match threshold: the band the model "
+            f"gives (expected share of matches >= {p.review_precision})"
+        )
     else:
         review, review_from = min(p.review_threshold, match), "config"
     return Thresholds(
