@@ -26,6 +26,7 @@ field, :class:`~dtsen.sources.fields.Lookup`), never looked up row by row in Pyt
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from functools import cache
 
 import ibis
@@ -198,12 +199,12 @@ def within_prefix(name: str, fm: FieldMap) -> str | None:
     return code
 
 
-class GazetteerField(FieldKind):
+class GazetteerField(FieldKind, ABC):
     """What both gazetteer kinds share: the lookup of the names' key, its findings and its value."""
 
+    @abstractmethod
     def levels(self) -> int:
         """How many names (the field's level and its parents) the key joins."""
-        raise NotImplementedError
 
     @classmethod
     def level_check(cls, name: str, fm: FieldMap) -> None:
