@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, select
+from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.orm import Session
 
 from dtsen.auth.scope import Principal, apply_scope
@@ -217,6 +217,31 @@ def loaded_snapshots(session: Session) -> list[SnapshotInfo]:
         select(SNAPSHOT).where(SNAPSHOT.c.status == "ready").order_by(SNAPSHOT.c.periode, SNAPSHOT.c.versi)
     ).all()
     return [_snapshot_info(row) for row in rows]
+
+
+def ready_and_previous(session: Session, ref: str) -> tuple[Any, Any]:
+    """The ready served snapshot ``ref`` (id, ref, periode, versi, created_at) and the ready one before it
+    (id, ref; None for the first): what a job after a publish compares. Unscoped, like the reads above:
+    snapshot rows hold no personal data. ValueError if ``ref`` is not loaded."""
+    snap = session.execute(
+        select(SNAPSHOT.c.id, SNAPSHOT.c.ref, SNAPSHOT.c.periode, SNAPSHOT.c.versi, SNAPSHOT.c.created_at)
+        .where(SNAPSHOT.c.ref == ref, SNAPSHOT.c.status == "ready")
+        .order_by(SNAPSHOT.c.id.desc())
+        .limit(1)
+    ).one_or_none()
+    if snap is None:
+        raise ValueError(f"snapshot {ref!r} is not loaded (ready) in the serving database")
+    before = or_(
+        SNAPSHOT.c.periode < snap.periode,
+        and_(SNAPSHOT.c.periode == snap.periode, SNAPSHOT.c.versi < snap.versi),
+    )
+    previous = session.execute(
+        select(SNAPSHOT.c.id, SNAPSHOT.c.ref)
+        .where(SNAPSHOT.c.status == "ready", before)
+        .order_by(SNAPSHOT.c.periode.desc(), SNAPSHOT.c.versi.desc())
+        .limit(1)
+    ).one_or_none()
+    return snap, previous
 
 
 def search_persons(

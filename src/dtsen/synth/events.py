@@ -31,6 +31,7 @@ from dtsen.cycle.period import Period
 from dtsen.reference import regions
 from dtsen.reference.nik import make_kk, make_nik
 from dtsen.synth.params import SynthParams
+from dtsen.tables import CORRECTION_FILE, EVENT_FILE
 
 DEATH_A, DEATH_B = -9.5, 0.085
 FERTILITY_PEAK, FERTILITY_AGE, FERTILITY_WIDTH = 0.12, 28.0, 7.0
@@ -75,26 +76,6 @@ class _Serials:
                 self.taken.add(value)
                 return value
         raise ValueError(f"no free KK serial for {kec} on {issued}")
-
-
-EVENT_COLUMNS = [
-    "id_peristiwa",
-    "jenis",
-    "tanggal_peristiwa",
-    "tanggal_lapor",
-    "nik",
-    "no_kk",
-    "nama",
-    "jenis_kelamin",
-    "nik_ibu",
-    "nik_pasangan",
-    "no_kk_baru",
-    "nik_anggota",
-    "kode_desa_tujuan",
-    "alamat_tujuan",
-    "rt_tujuan",
-    "rw_tujuan",
-]
 
 
 def generate_events(synth_dir: Path, out: Path, *, period: str | None = None, seed: int = 1) -> Path:
@@ -271,15 +252,16 @@ class _EventDraw:
             r["id_peristiwa"] = f"EV-{self.quarter}-{i:07d}"
             if r.get("nik") and self.rng.random() < BAD_ROWS:  # a mistyped NIK: 15 digits
                 r["nik"] = str(r["nik"])[:-1]
+        # The event file's columns (text in the file); dates and sex typed so they print as it spells them.
         frame = pl.DataFrame(
-            [{c: r.get(c) for c in EVENT_COLUMNS} for r in rows],
+            [{c: r.get(c) for c in EVENT_FILE.columns} for r in rows],
             schema={
                 c: pl.Date()
                 if c.startswith("tanggal")
                 else pl.Int8()
                 if c == "jenis_kelamin"
                 else pl.String()
-                for c in EVENT_COLUMNS
+                for c in EVENT_FILE.columns
             },
             orient="row",
         )
@@ -354,20 +336,7 @@ def generate_corrections(
         r["id_koreksi"] = f"KR-{quarter}-{i:06d}"
         r["nomor_keputusan"] = f"BA/{r['jenis'].upper()}/{quarter}/{i:05d}"
         r["petugas"] = f"PTG-{int(rng.integers(1000, 9999))}"
-    columns = [
-        "id_koreksi",
-        "jenis",
-        "id_dtsen",
-        "id_keluarga_dtsen",
-        "atribut",
-        "nilai_baru",
-        "nilai_lama",
-        "sumber",
-        "nomor_keputusan",
-        "tanggal_keputusan",
-        "petugas",
-        "keterangan",
-    ]
+    columns = CORRECTION_FILE.columns  # the corrections file's (text in the file)
     frame = pl.DataFrame(
         [{c: r.get(c) for c in columns} for r in rows],
         schema={c: pl.Date() if c == "tanggal_keputusan" else pl.String() for c in columns},

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from dtsen.logs import get_logger
 from dtsen.store import audit
 from dtsen.store.cases import ApprovedChange, WorkflowCase
-from dtsen.store.registry import ELIGIBILITY, FAMILY, PERSON, SNAPSHOT
+from dtsen.store.registry import ELIGIBILITY, FAMILY, PERSON, ready_and_previous
 from dtsen.store.staged import parquet_with_marks
 from dtsen.tables import CORRECTION_FILE, FeedStatus
 from dtsen.workflows import cases, moves
@@ -171,29 +171,6 @@ def export_approved(
 
 
 # -- outcomes ----------------------------------------------------------------------------------------------
-def _served(session: Session, ref: str) -> tuple[Any, Any]:
-    """The ready served snapshot ``ref`` and the ready one before it (None for the first)."""
-    snap = session.execute(
-        select(SNAPSHOT.c.id, SNAPSHOT.c.ref, SNAPSHOT.c.periode, SNAPSHOT.c.versi, SNAPSHOT.c.created_at)
-        .where(SNAPSHOT.c.ref == ref, SNAPSHOT.c.status == "ready")
-        .order_by(SNAPSHOT.c.id.desc())
-        .limit(1)
-    ).one_or_none()
-    if snap is None:
-        raise ValueError(f"snapshot {ref!r} is not loaded (ready) in the serving database")
-    before = or_(
-        SNAPSHOT.c.periode < snap.periode,
-        and_(SNAPSHOT.c.periode == snap.periode, SNAPSHOT.c.versi < snap.versi),
-    )
-    previous = session.execute(
-        select(SNAPSHOT.c.id, SNAPSHOT.c.ref)
-        .where(SNAPSHOT.c.status == "ready", before)
-        .order_by(SNAPSHOT.c.periode.desc(), SNAPSHOT.c.versi.desc())
-        .limit(1)
-    ).one_or_none()
-    return snap, previous
-
-
 def _update_statuses(session: Session, outcomes: pl.DataFrame | None) -> int:
     """Each exported change gets the cycle's outcome; a final one is never overwritten by a later cycle
     re-reading the same file (``sudah_diterapkan``), a deferred one (``ditunda``) is."""
@@ -310,7 +287,7 @@ def record_outcomes(
     """
     moment = _now(now)
     result = OutcomeResult(snapshot_ref)
-    snap, previous = _served(session, snapshot_ref)
+    snap, previous = ready_and_previous(session, snapshot_ref)
     result.changes_updated = _update_statuses(session, corrections_outcomes)
     session.commit()
     published = snap.created_at

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, or_, select
+from sqlalchemy import Integer, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from dtsen.auth.scope import Principal, Role, apply_scope
@@ -28,7 +28,7 @@ from dtsen.sharing.dci.errors import DciError
 from dtsen.store import audit
 from dtsen.store.dci_events import DciSubscription
 from dtsen.store.identity import ApiClient
-from dtsen.store.registry import ELIGIBILITY, FAMILY, SNAPSHOT
+from dtsen.store.registry import ELIGIBILITY, FAMILY, ready_and_previous
 
 log = get_logger(__name__)
 
@@ -60,29 +60,6 @@ class PushResult:
             "messages": self.messages,
             "ended": len(self.ended),
         }
-
-
-def _snapshots(session: Session, ref: str) -> tuple[Any, Any]:
-    """The ready served snapshot ``ref`` and the ready one before it (None for the first)."""
-    snap = session.execute(
-        select(SNAPSHOT.c.id, SNAPSHOT.c.ref, SNAPSHOT.c.periode, SNAPSHOT.c.versi)
-        .where(SNAPSHOT.c.ref == ref, SNAPSHOT.c.status == "ready")
-        .order_by(SNAPSHOT.c.id.desc())
-        .limit(1)
-    ).one_or_none()
-    if snap is None:
-        raise ValueError(f"snapshot {ref!r} is not loaded (ready) in the serving database")
-    before = or_(
-        SNAPSHOT.c.periode < snap.periode,
-        and_(SNAPSHOT.c.periode == snap.periode, SNAPSHOT.c.versi < snap.versi),
-    )
-    previous = session.execute(
-        select(SNAPSHOT.c.id, SNAPSHOT.c.ref)
-        .where(SNAPSHOT.c.status == "ready", before)
-        .order_by(SNAPSHOT.c.periode.desc(), SNAPSHOT.c.versi.desc())
-        .limit(1)
-    ).one_or_none()
-    return snap, previous
 
 
 def _scopes(client: ApiClient, regions: Sequence[str], wilayah: Sequence[str]) -> list[Principal]:
@@ -219,7 +196,7 @@ def push_changes(session: Session, snapshot_ref: str, *, secret: str, now: datet
     from dtsen.sharing.dci import envelope, outbox
     from dtsen.sharing.dci.grant import grant_for
 
-    snap, previous = _snapshots(session, snapshot_ref)
+    snap, previous = ready_and_previous(session, snapshot_ref)
     result = PushResult(snap.ref, previous.ref if previous is not None else None)
     ids = list(
         session.scalars(

@@ -85,6 +85,60 @@ def _verified(
     return header, message
 
 
+def _reply(
+    session: Session,
+    client: ApiClient,
+    header: dict[str, Any],
+    message: dict[str, Any],
+    *,
+    action: str,
+    uri: str,
+    answer: dict[str, Any],
+    count: int,
+    detail: dict[str, Any],
+    now: datetime,
+) -> str:
+    """Queue the on-``action`` answer of an accepted request (``header``, ``message``) to ``uri``, audit
+    the call and commit: the one success path of subscribe and unsubscribe. Returns the correlation id."""
+    from dtsen.sharing.dci import envelope, outbox
+
+    correlation = str(uuid.uuid4())
+    reply = envelope.header_for_reply(
+        header,
+        action=f"on-{action}",
+        status="succ",
+        now=now,
+        total_count=count,
+        completed_count=count,
+    )
+    outbox.enqueue(
+        session,
+        client_pk=client.id,
+        uri=uri,
+        action=f"on-{action}",
+        header=reply,
+        message={
+            "transaction_id": str(message.get("transaction_id", ""))[:99],
+            "correlation_id": correlation,
+            **answer,
+        },
+        correlation_id=correlation,
+        now=now,
+    )
+    audit.record(
+        session,
+        actor=f"client:{client.client_id}",
+        actor_role=client.role,
+        action=action,
+        resource="dci_subscription",
+        purpose="langganan",
+        detail={**detail, "correlation_id": correlation},
+        occurred_at=now,
+    )
+    session.commit()
+    return correlation
+
+
 def _regions_of(raw: Any, grant_regions: Sequence[str]) -> list[str]:
     """The region codes a subscribe filter narrows to ([] = the whole grant); ValueError otherwise."""
     if raw in (None, []):
@@ -208,7 +262,6 @@ def subscribe(
             action="subscribe",
             now=now,
         )
-        correlation = str(uuid.uuid4())
         rows = [
             DciSubscription(
                 kode=_new_code(),
@@ -231,54 +284,33 @@ def subscribe(
         ]
         session.add_all(rows)
         session.flush()
-        answer = {
-            "transaction_id": str(message.get("transaction_id", ""))[:99],
-            "correlation_id": correlation,
-            "subscribe_response": [
-                {
-                    "reference_id": item.reference_id,
-                    "timestamp": _timestamp(now),
-                    "status": "succ",
-                    "subscriptions": [subscription_info(row, now)],
-                    "locale": "eng",
-                }
-                for item, row in zip(accepted, rows, strict=True)
-            ],
-        }
-        reply = envelope.header_for_reply(
+        correlation = _reply(
+            session,
+            client,
             header,
-            action="on-subscribe",
-            status="succ",
-            now=now,
-            total_count=len(rows),
-            completed_count=len(rows),
-        )
-        outbox.enqueue(
-            session,
-            client_pk=client.id,
-            uri=uri,
-            action="on-subscribe",
-            header=reply,
-            message=answer,
-            correlation_id=correlation,
-            now=now,
-        )
-        audit.record(
-            session,
-            actor=f"client:{client.client_id}",
-            actor_role=client.role,
+            message,
             action="subscribe",
-            resource="dci_subscription",
-            purpose="langganan",
+            uri=uri,
+            answer={
+                "subscribe_response": [
+                    {
+                        "reference_id": item.reference_id,
+                        "timestamp": _timestamp(now),
+                        "status": "succ",
+                        "subscriptions": [subscription_info(row, now)],
+                        "locale": "eng",
+                    }
+                    for item, row in zip(accepted, rows, strict=True)
+                ]
+            },
+            count=len(rows),
             detail={
                 "kode": [r.kode for r in rows],
                 "perubahan": [r.perubahan for r in rows],
                 "permintaan": grant.nomor,
-                "correlation_id": correlation,
             },
-            occurred_at=now,
+            now=now,
         )
-        session.commit()
     except DciError as exc:
         _audit_refusal(session, client, "subscribe", exc, now)
         raise
@@ -357,43 +389,22 @@ def unsubscribe(session: Session, body: Any, *, client: ApiClient, now: datetime
         )
         for code in codes:
             rows[code].status, rows[code].ended_at, rows[code].alasan = "berhenti", now, "unsubscribe"
-        correlation = str(uuid.uuid4())
-        answer = {
-            "transaction_id": str(message.get("transaction_id", ""))[:99],
-            "correlation_id": correlation,
-            "timestamp": _timestamp(now),
-            "status": "succ",
-            "subscription_status": [{"code": code, "status": "unsubscribe"} for code in codes],
-        }
-        reply = envelope.header_for_reply(
+        correlation = _reply(
+            session,
+            client,
             header,
-            action="on-unsubscribe",
-            status="succ",
-            now=now,
-            total_count=len(codes),
-            completed_count=len(codes),
-        )
-        outbox.enqueue(
-            session,
-            client_pk=client.id,
-            uri=uri,
-            action="on-unsubscribe",
-            header=reply,
-            message=answer,
-            correlation_id=correlation,
-            now=now,
-        )
-        audit.record(
-            session,
-            actor=f"client:{client.client_id}",
-            actor_role=client.role,
+            message,
             action="unsubscribe",
-            resource="dci_subscription",
-            purpose="langganan",
-            detail={"kode": codes, "correlation_id": correlation},
-            occurred_at=now,
+            uri=uri,
+            answer={
+                "timestamp": _timestamp(now),
+                "status": "succ",
+                "subscription_status": [{"code": code, "status": "unsubscribe"} for code in codes],
+            },
+            count=len(codes),
+            detail={"kode": codes},
+            now=now,
         )
-        session.commit()
     except DciError as exc:
         _audit_refusal(session, client, "unsubscribe", exc, now)
         raise
