@@ -17,6 +17,7 @@ from dtsen.engine import (
     get_engine,
     local_duckdb,
     local_engine,
+    prefetched,
 )
 
 
@@ -86,3 +87,47 @@ def test_splink_api_sees_the_views_and_tables_in_order(tmp_path: Path) -> None:
         residue = db.register("dtsen_residue").as_pandas_dataframe()
     assert spine["rid"].tolist() == [1]
     assert residue["rid"].tolist() == [3]
+
+
+def _batch(i: int) -> pa.RecordBatch:
+    return pa.record_batch({"i": [i]})
+
+
+def test_prefetched_batches_arrive_in_order_and_errors_reach_the_writer() -> None:
+    assert [b["i"][0].as_py() for b in prefetched(_batch(i) for i in range(50))] == list(range(50))
+
+    def failing():
+        yield _batch(0)
+        raise ValueError("engine failed")
+
+    got = prefetched(failing())
+    assert next(got)["i"][0].as_py() == 0
+    with pytest.raises(ValueError, match="engine failed"):
+        next(got)
+
+
+def test_a_writer_that_stops_early_stops_the_producer() -> None:
+    made: list[int] = []
+
+    def endless():
+        i = 0
+        while True:
+            made.append(i)
+            yield _batch(i)
+            i += 1
+
+    got = prefetched(endless(), depth=2)
+    next(got)
+    got.close()  # the writer failed: the producer thread is joined, not left blocked on a full queue
+    stopped_at = len(made)
+    assert stopped_at <= 5  # at most depth ahead, plus the batch in hand when it saw the stop
+    assert len(made) == stopped_at
+
+
+def test_write_parquet_through_the_prefetch_keeps_rows_and_order(tmp_path: Path) -> None:
+    rows = list(range(400_000, 0, -1))  # several batches, written in the expression's order
+    pq.write_table(pa.table({"i": rows}), tmp_path / "in.parquet")
+    eng = get_engine("duckdb")
+    t = eng.read_parquet(tmp_path / "in.parquet")
+    assert eng.write_parquet(t.order_by("i"), tmp_path / "out.parquet") == len(rows)
+    assert pq.read_table(tmp_path / "out.parquet")["i"].to_pylist() == sorted(rows)

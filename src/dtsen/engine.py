@@ -18,8 +18,10 @@ import hashlib
 import itertools
 import logging
 import math
+import queue
 import shutil
 import tempfile
+import threading
 import uuid
 import weakref
 from abc import ABC, abstractmethod
@@ -46,6 +48,7 @@ COMPRESSION = "zstd"  # of the files dtsen writes (Spark's temporary part files 
 # that); larger ones are written by the executors
 SPARK_COLLECT_BYTES = 8 << 20
 BATCH_ROWS = 122_880  # DuckDB vector size x 60: about one Parquet row group
+PREFETCH_BATCHES = 4  # batches computed ahead of the Parquet writer (prefetched)
 SPARK_JW_CLASS = "uk.gov.moj.dash.linkage.JaroWinklerSimilarity"  # in Splink's similarity jar
 # DuckDB's jaro_winkler_similarity in Spark SQL (a session function; no Python on the executors): the
 # greedy Jaro matching within the window max(len)/2 - 1, half the transpositions rounded down, the Winkler
@@ -144,7 +147,7 @@ class Engine(ABC):
         path = Path(path)
         schema = nullable_schema(exprs[0].schema().to_pyarrow())
         batches = itertools.chain.from_iterable(self._batches(e, path) for e in exprs)
-        return _write_batches(batches, path, schema)
+        return _write_batches(prefetched(batches), path, schema)
 
     @abstractmethod
     def _batches(self, expr: ir.Table, path: Path) -> Iterator[pa.RecordBatch]:
@@ -382,6 +385,50 @@ def append_parquet(base: Path, extra: pa.Table, out: Path) -> int:
     schema = pq.read_schema(base)
     tail = extra.select(schema.names).to_batches(max_chunksize=BATCH_ROWS)
     return _write_batches(itertools.chain(_row_groups([base]), tail), out, schema)
+
+
+def prefetched(batches: Iterator[pa.RecordBatch], depth: int = PREFETCH_BATCHES) -> Iterator[pa.RecordBatch]:
+    """``batches``, produced by a thread of their own up to ``depth`` ahead of the caller. The engine
+    computes the next batches while this thread encodes and compresses the last one into Parquet (both
+    release the GIL): the Python-side writer is single-threaded, and without this the engine waits for
+    it between batches (about a third of the wall time of a large write). An error in the producer is
+    raised here; a consumer that stops early stops the producer."""
+    slots: queue.Queue[Any] = queue.Queue(depth)
+    stop = threading.Event()
+    done = object()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not offer(batch):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            offer(exc)
+            return
+        offer(done)
+
+    worker = threading.Thread(target=produce, name="dtsen-batches", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _row_groups(parts: list[Path]) -> Any:
