@@ -32,6 +32,7 @@ SPLINK_COLUMNS = (
     "nik_tanggal",
     "no_kk",
     "alamat",
+    "rt_rw",
 )
 # comparisons written for Indonesian records (splink_model.py), with the link fields each reads and the
 # fields whose term frequencies (taken from the register) they use
@@ -40,6 +41,7 @@ PRESETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "dtsen_nama": (("nama", "nama_urut", "nama_depan"), ("nama", "nama_depan")),
     "dtsen_wilayah": (("kode_desa", "kode_kec", "kode_kab"), ()),
     "dtsen_lahir": (("tgl_lahir", "tahun_lahir"), ()),
+    "dtsen_alamat": (("alamat", "rt_rw"), ()),
 }
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SOURCE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")  # as a mapping's source (sources/mapping.py)
@@ -52,7 +54,8 @@ class ComparisonSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: str = Field(
-        description="dtsen_nik | dtsen_nama | dtsen_lahir | dtsen_wilayah | a comparison_library class name."
+        description="dtsen_nik | dtsen_nama | dtsen_lahir | dtsen_wilayah | dtsen_alamat | a "
+        "comparison_library class name."
     )
     columns: list[str] = Field([], description="Link fields passed positionally (none for a preset).")
     args: dict[str, Any] = Field({}, description="Keyword arguments of the comparison_library class.")
@@ -98,6 +101,7 @@ def _default_comparisons() -> list[ComparisonSpec]:
         c(kind="ExactMatch", columns=["jenis_kelamin"]),
         c(kind="dtsen_wilayah"),
         c(kind="ExactMatch", columns=["no_kk"]),
+        # the street part of the address (sources/addresses.py); dtsen_alamat adds RT/RW levels
         c(kind="ExactMatch", columns=["alamat"]),
     ]
 

@@ -130,6 +130,7 @@ def _side(df: Any, index: int, sumber: str, batch: str) -> pl.DataFrame:
         alamat=pl.concat_str(
             [pl.col("street_number"), pl.col("address_1")], separator=" ", ignore_nulls=True
         ),
+        rt_rw=pl.lit(None, pl.String),
         **{c: pl.col(c) for c in EXTRA},
     )
     return out.select(*RECORD_COLUMNS, *EXTRA)

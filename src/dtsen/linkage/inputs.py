@@ -17,6 +17,7 @@ import ibis.expr.types as ir
 from dtsen.config import get_settings
 from dtsen.engine import Engine
 from dtsen.linkage.config import LinkConfig
+from dtsen.sources.addresses import rt_rw, street
 from dtsen.sources.names import TITLE_PREFIXES
 from dtsen.tables import BatchStatus
 
@@ -62,6 +63,7 @@ RECORD_COLUMNS = (
     "id_keluarga",
     "status_hidup",
     "alamat",
+    "rt_rw",  # "<rt>/<rw>": the register's columns, else read from a free-text address
 )
 
 
@@ -167,14 +169,18 @@ def person_records(
             _fk=families.id_keluarga,
             _kk=families.no_kk,
             _alamat=families.alamat,
+            _rt=families.rt,
+            _rw=families.rw,
             **{f"_{c}": families[c] for c in region},
         )
         t = t.left_join(f, t.id_keluarga == f._fk)
         region = {c: ibis.coalesce(t[c], t[f"_{c}"]) for c in region}
         no_kk = ibis.coalesce(t.no_kk, t._kk)
         alamat = ibis.coalesce(col("alamat", "string"), t._alamat)
+        rt, rw = ibis.coalesce(col("rt", "string"), t._rt), ibis.coalesce(col("rw", "string"), t._rw)
     else:
         alamat = col("alamat", "string")
+        rt, rw = col("rt", "string"), col("rw", "string")
     nik = t[nik_col]
     nama = t[name_col].re_replace(_LEADING_TITLES, "").nullif("")
     lahir = col("tanggal_lahir", "date")
@@ -205,7 +211,8 @@ def person_records(
         nik_tanggal=nik.substr(6, 6),
         id_keluarga=col("id_keluarga", "string"),
         status_hidup=col("status_hidup", "boolean"),
-        alamat=alamat.upper().re_replace(r"[^A-Z0-9]+", " ").strip().nullif(""),
+        alamat=street(alamat),  # the street part, one spelling (sources/addresses.py)
+        rt_rw=rt_rw(alamat, rt.cast("string"), rw.cast("string")),
         **{c: t[c].cast("string") if c in cols else _null("string") for c in extra_columns},
     )
 
@@ -238,7 +245,17 @@ def stack(eng: Engine, batches: list[Batch], cfg: LinkConfig) -> ir.Table:
     if family_tables:
         families = ibis.union(
             *[
-                f.select("id_keluarga", "no_kk", "kode_desa", "kode_kec", "kode_kab", "kode_prov", "alamat")
+                f.select(
+                    "id_keluarga",
+                    "no_kk",
+                    "kode_desa",
+                    "kode_kec",
+                    "kode_kab",
+                    "kode_prov",
+                    "alamat",
+                    rt=f.rt.cast("string") if "rt" in f.columns else ibis.null("string"),
+                    rw=f.rw.cast("string") if "rw" in f.columns else ibis.null("string"),
+                )
                 for f in family_tables
             ]
         )

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +41,9 @@ def blocking_rules(spec: SplinkSpec | None = None) -> list[Any]:
 
 
 BLOCKING_RULE_NAMES = tuple("+".join(rule) for rule in SplinkSpec().blocking_rules)
-SETTINGS_VERSION = 3  # bump when the code of a preset changes: the persisted model is retrained
+# bump when the code of a preset or a link field's meaning changes (4: alamat is the street part only):
+# the persisted model is retrained
+SETTINGS_VERSION = 4
 
 
 def _preset(kind: str) -> Any:
@@ -77,6 +81,8 @@ def _preset(kind: str) -> Any:
         )
     if kind == "dtsen_lahir":
         return _birth()
+    if kind == "dtsen_alamat":
+        return _address()
     return cl.CustomComparison(
         output_column_name="wilayah",
         comparison_levels=[
@@ -87,6 +93,30 @@ def _preset(kind: str) -> Any:
             cll.ElseLevel(),
         ],
         comparison_description="region: same desa, kecamatan, kabupaten",
+    )
+
+
+def _address() -> Any:
+    """The street part of the address (``sources/addresses.py``), then RT/RW: the same in both records, one
+    record without RT/RW (most registries outside the population register), or another RT/RW. Two
+    neighbours of one kampung who share a name differ only in their RT/RW; a street matched without
+    them weighs what the model learns for that case, not what a full match weighs."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    same = "alamat_l = alamat_r"
+    return cl.CustomComparison(
+        output_column_name="alamat",
+        comparison_levels=[
+            cll.NullLevel("alamat"),
+            cll.CustomLevel(f"{same} AND rt_rw_l = rt_rw_r", label_for_charts="same street, RT and RW"),
+            cll.CustomLevel(
+                f"{same} AND (rt_rw_l IS NULL OR rt_rw_r IS NULL)", label_for_charts="same street, no RT/RW"
+            ),
+            cll.CustomLevel(same, label_for_charts="same street, other RT/RW"),
+            cll.ElseLevel(),
+        ],
+        comparison_description="address: street part, then RT/RW",
     )
 
 
@@ -134,7 +164,8 @@ def _comparison(c: ComparisonSpec) -> Any:
 
 def comparisons(spec: SplinkSpec | None = None) -> list[Any]:
     """The model's comparisons (``spec.comparisons``). Defaults: NIK fuzzily, name (exact with term
-    frequency, reordered, Jaro-Winkler, first name), birth date or age, sex, region, KK number, address."""
+    frequency, reordered, Jaro-Winkler, first name), birth date or age, sex, region, KK number, the
+    street part of the address (``dtsen_alamat`` adds RT/RW levels)."""
     return [_comparison(c) for c in (spec or SplinkSpec()).comparisons]
 
 
@@ -229,6 +260,36 @@ def pin_unobserved_levels(linker: Any) -> None:
                 level.u_probability = UNOBSERVED
 
 
+@contextmanager
+def floored_em() -> Iterator[None]:
+    """EM's maximisation step with every new m and u at least Splink's ``M_U_CLAMP_MIN`` (1e-300).
+
+    A level met only among non-matches has its m multiplied each iteration by the already tiny weights of
+    the pairs in it: the levels shrinking together take it from 1e-9 to 1e-187 and then to 0.0 in a few
+    iterations, and Splink's setter refuses that 0.0 with a ValueError, ending training (kota set, seed
+    14). Splink's own match weight clamps m and u at the same minimum, so this changes no weight; only
+    the crash goes. Patched for the duration of one training, which runs on one thread."""
+    from splink.internals import expectation_maximisation as em
+    from splink.internals.comparison_level import M_U_CLAMP_MIN
+
+    proportions = em.compute_proportions_for_new_parameters
+
+    def floored(df_params: Any) -> list[dict[str, Any]]:
+        records = proportions(df_params)
+        for r in records:
+            for key in ("m_probability", "u_probability"):
+                value = r.get(key)
+                if isinstance(value, (int, float)) and value < M_U_CLAMP_MIN:
+                    r[key] = M_U_CLAMP_MIN
+        return records
+
+    em.compute_proportions_for_new_parameters = floored
+    try:
+        yield
+    finally:
+        em.compute_proportions_for_new_parameters = proportions
+
+
 @dataclass(frozen=True)
 class Model:
     version: int
@@ -285,7 +346,8 @@ def train(sample: pa.Table, cfg: LinkConfig, state_dir: Path) -> Model:
         trained = 0
         for rule in usable_rules(sample, spec.em_rules, "EM rule", notes):
             try:
-                linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
+                with floored_em():
+                    linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
                 trained += 1
             except EMTrainingException as exc:  # no pairs in this sample (e.g. no source shares the field)
                 notes.append(f"EM rule {'+'.join(rule)} skipped: {_first_line(exc)}")
