@@ -124,7 +124,55 @@ class _Evaluator:
         carried = [*SCORE_REQUIRED[1:], *(c for c in SCORE_OPTIONAL if c in scores.columns)]
         s = scores.select(_sid=scores.id_keluarga_dtsen, **{c: scores[c] for c in carried})
         self.families = families.left_join(s, families.id_keluarga_dtsen == s._sid).drop("_sid")
+        self.family_rows, self.score_columns = families, carried  # for lists that carry no score
         self.notes: list[str] = []
+        self._member_columns: dict[str, str] = {}  # a member-level test -> its column in family_base
+
+    def _member_column(self, ex: Exclusion) -> str | None:
+        """The family_base column of ``ex``'s test on the living members (None: not a member test);
+        programs sharing an exclusion share the column."""
+        if ex.level == "anggota" and ex.when is not None:
+            key = f"when:{ex.when.model_dump_json()}"
+        elif ex.list is not None and ex.list in self.flag_lists:
+            key = f"list:{ex.list}"
+        else:
+            return None
+        return self._member_columns.setdefault(key, f"_x{len(self._member_columns)}")
+
+    def family_base(self, exclusion_sets: Iterable[Sequence[Exclusion]]) -> ir.Table:
+        """Families with their scores, living members (``_n_hidup``) and member-level exclusion tests:
+        what every program's family table starts from, so it can be computed once for all of them."""
+        p = self.persons
+        living = p.filter(p._hidup)
+        agg: dict[str, Any] = {"_n_hidup": living.count()}
+        for ex in (ex for exclusions in exclusion_sets for ex in exclusions):
+            column = self._member_column(ex)
+            if column is None or column in agg:
+                continue
+            if ex.list is not None:
+                niks = self.eng.memtable(self.flag_lists[ex.list].tables()[0])
+                agg[column] = living.nik.isin(niks.nik).fill_null(False).any()
+            else:
+                assert ex.when is not None  # _member_column: a member test has a condition
+                agg[column] = compile_condition(ex.when, living).any()
+        per_family = living.group_by(_pid=living.id_keluarga_dtsen).aggregate(**agg)
+        f = self.families
+        return f.left_join(per_family, f.id_keluarga_dtsen == per_family._pid).drop("_pid")
+
+    def base_columns(self, loaded: Programs, base: ir.Table) -> list[str]:
+        """The columns of ``family_base`` that family_table reads for the programs of ``loaded``."""
+        wanted = {
+            *FAMILY_REQUIRED,
+            *SCORE_REQUIRED,
+            *SCORE_OPTIONAL,
+            "_n_hidup",
+            *self._member_columns.values(),
+        }
+        for program, exclusions in loaded.values():
+            wanted |= {c for e in exclusions if e.level == "keluarga" and e.when for c in e.when.columns()}
+            if program.quota is not None:
+                wanted.add(program.quota.level)
+        return [c for c in base.columns if c in wanted]
 
     # -- per person ---------------------------------------------------------------------------------
     def component_persons(self, program: Program) -> ir.Table:
@@ -138,18 +186,22 @@ class _Evaluator:
             nilai=ibis.cases(*[(t, ibis.literal(c.amount, "int64")) for t, c in tests], else_=0),
         )
         p = p.filter(p.komponen.notnull())
+        cap = program.max_persons
+        if cap is None:  # everyone counts: no ranking (a window over every matching person) needed
+            return p.mutate(_dihitung=ibis.literal(True))
         order = [ibis.desc(p.nilai), p.id_dtsen]
         p = p.mutate(_urut=ibis.row_number().over(group_by=p.id_keluarga_dtsen, order_by=order))
-        cap = program.max_persons
-        return p.mutate(_dihitung=ibis.literal(True) if cap is None else p._urut < cap)
+        return p.mutate(_dihitung=p._urut < cap)
 
     def member_persons(self, program: Program) -> ir.Table:
-        """Living persons with the keep rule they match (``_tetap``), next to their family's desil."""
+        """Living persons with the keep rule they match (``_tetap``); the family's desil (``_desil``) only
+        when a keep rule caps it."""
         p = self.persons.filter(self.persons._hidup)
-        f = self.families.select(
-            _fid=self.families.id_keluarga_dtsen, _desil=self.families[program.target.desil]
-        )
-        p = p.left_join(f, p.id_keluarga_dtsen == f._fid).drop("_fid")
+        if any(k.max_desil is not None for k in program.keep):  # a join over every person: only if asked
+            f = self.families.select(
+                _fid=self.families.id_keluarga_dtsen, _desil=self.families[program.target.desil]
+            )
+            p = p.left_join(f, p.id_keluarga_dtsen == f._fid).drop("_fid")
         branches = []
         for k in program.keep:
             test = compile_condition(k.when, p)
@@ -160,20 +212,12 @@ class _Evaluator:
         return p.mutate(_tetap=keep)
 
     # -- per family ---------------------------------------------------------------------------------
-    def family_table(self, program: Program, exclusions: Sequence[Exclusion]) -> ir.Table:
-        """One row per family: the decision, its reasons and amounts, plus working columns (``_*``)."""
-        p = self.persons
-        living = p.filter(p._hidup)
-        agg: dict[str, Any] = {"_n_hidup": living.count()}
-        for ex in exclusions:
-            if ex.level == "anggota" and ex.when is not None:
-                agg[f"_x_{ex.code}"] = compile_condition(ex.when, living).any()
-            elif ex.list is not None and ex.list in self.flag_lists:
-                niks = self.eng.memtable(self.flag_lists[ex.list].tables()[0])
-                agg[f"_x_{ex.code}"] = living.nik.isin(niks.nik).fill_null(False).any()
-        per_family = living.group_by(_pid=living.id_keluarga_dtsen).aggregate(**agg)
-        f = self.families
-        f = f.left_join(per_family, f.id_keluarga_dtsen == per_family._pid).drop("_pid")
+    def family_table(
+        self, program: Program, exclusions: Sequence[Exclusion], base: ir.Table | None = None
+    ) -> ir.Table:
+        """One row per family: the decision, its reasons and amounts, plus working columns (``_*``).
+        ``base``: :meth:`family_base` already computed for these exclusions (default: computed here)."""
+        f = self.family_base([exclusions]) if base is None else base
 
         if program.benefit == "components":
             cp = self.component_persons(program)
@@ -233,11 +277,10 @@ class _Evaluator:
                     flags[ex.code] = ibis.literal(False)
                     continue
                 kks = self.eng.memtable(self.flag_lists[ex.list].tables()[1])
-                flags[ex.code] = f[f"_x_{ex.code}"].fill_null(False) | f.no_kk.isin(kks.no_kk).fill_null(
-                    False
-                )
+                member = f[self._member_column(ex)].fill_null(False)
+                flags[ex.code] = member | f.no_kk.isin(kks.no_kk).fill_null(False)
             else:
-                flags[ex.code] = f[f"_x_{ex.code}"].fill_null(False)
+                flags[ex.code] = f[self._member_column(ex)].fill_null(False)
         excluded = ibis.literal(False)
         for ex in exclusions:
             if ex.action == "exclude":
@@ -402,11 +445,30 @@ def decide(
     return result
 
 
+def _work_columns(program: Program) -> list[str]:
+    """The columns of a program's family table that the outputs read back (the rest are its workings)."""
+    flags = [f"_k_{c.code}" for c in program.components] if _komponen_from_flags(program) else []
+    return [*ELIGIBILITY_COLUMNS, "_in_target", "_kept", *flags]
+
+
+def _komponen_from_flags(program: Program) -> bool:
+    return (
+        program.unit == "keluarga" and program.benefit == "components" and "komponen" in program.list_fields
+    )
+
+
 def _run(eng: Engine, ev: _Evaluator, loaded: Programs, staging: Path, work: Path) -> DecideResult:
+    # the families' side every program shares (scores, living members, member exclusions), once
+    base = ev.family_base(exclusions for _, exclusions in loaded.values())
+    shared = work / "shared"  # a folder: no clash with a program's file; Spark skips files named _*
+    shared.mkdir()
+    eng.write_parquet(base.select(*ev.base_columns(loaded, base)), shared / "families.parquet")
+    base = eng.read_parquet(shared / "families.parquet")
     family_files: dict[str, Path] = {}
     for code, (program, exclusions) in loaded.items():
         path = work / f"{code}.parquet"
-        eng.write_parquet(ev.family_table(program, exclusions), path)
+        table = ev.family_table(program, exclusions, base)
+        eng.write_parquet(table.select(*_work_columns(program)), path)  # its schema: sums are int64
         family_files[code] = path
     parts = [eng.read_parquet(path).select(*ELIGIBILITY_COLUMNS) for path in family_files.values()]
     eligibility = ibis.union(*parts) if len(parts) > 1 else parts[0]
@@ -438,7 +500,8 @@ def _run(eng: Engine, ev: _Evaluator, loaded: Programs, staging: Path, work: Pat
 def _beneficiaries(ev: _Evaluator, program: Program, decided: ir.Table) -> ir.Table:
     """The program's beneficiary list: one row per eligible family or covered person, only its fields."""
     per_tahap = program.payments_per_year
-    fam = ev.families
+    # the families with their scores when the list carries a score (one row per family either way)
+    fam = ev.families if set(program.list_fields) & set(ev.score_columns) else ev.family_rows
     family_cols = [c for c in fam.columns if not c.startswith("_")]
     d = decided.select(
         _did=decided.id_keluarga_dtsen,
@@ -447,6 +510,7 @@ def _beneficiaries(ev: _Evaluator, program: Program, decided: ir.Table) -> ir.Ta
         jumlah_penerima=decided.jumlah_penerima,
         _nilai_keluarga=decided.nilai_tahunan,
         alasan=decided.alasan,
+        **{c: decided[c] for c in decided.columns if c.startswith("_k_")},
     )
     if program.unit == "keluarga":
         t = fam.select(*family_cols).inner_join(d, fam.id_keluarga_dtsen == d._did)
@@ -454,14 +518,16 @@ def _beneficiaries(ev: _Evaluator, program: Program, decided: ir.Table) -> ir.Ta
             _hid=ev.persons.id_dtsen, nik_kepala=ev.persons.nik, nama_kepala=ev.persons.nama
         )
         t = t.left_join(head, t.id_kepala == head._hid)
-        if program.benefit == "components" and "komponen" in program.list_fields:
-            cp = ev.component_persons(program)
-            cp = cp.filter(cp._dihitung)
-            codes = cp.group_by(_kid=cp.id_keluarga_dtsen).aggregate(
-                _komponen=cp.komponen.collect(distinct=True)
-            )
-            t = t.left_join(codes, t.id_keluarga_dtsen == codes._kid)
-            t = t.mutate(komponen=t._komponen.sort())
+        if _komponen_from_flags(program):
+            # the sorted distinct codes of the counted persons: the codes whose _k_ flag is set (null
+            # when nobody is counted, as a collect over no rows)
+            listed = ibis.array(
+                [
+                    ibis.ifelse(t[f"_k_{code}"].fill_null(False), code, ibis.null("string"))
+                    for code in sorted(c.code for c in program.components)
+                ]
+            ).filter(lambda code: code.notnull())
+            t = t.mutate(komponen=ibis.ifelse(t.jumlah_penerima > 0, listed, ibis.null("array<string>")))
         t = t.mutate(
             nilai_tahunan=t._nilai_keluarga, nilai_per_tahap=(t._nilai_keluarga // per_tahap).cast("int64")
         )
@@ -477,16 +543,15 @@ def _beneficiaries(ev: _Evaluator, program: Program, decided: ir.Table) -> ir.Ta
             komponen=ibis.coalesce(persons._tetap, "anggota"),
             _nilai_orang=ibis.literal(program.member_amount, "int64"),
         )
+    # a listed field comes from the person when persons carry it, else from the family; the family
+    # fields are joined to the decided families (one row per family) before the join with the persons
+    person_cols = set(persons.columns) | set(d.columns)
+    wanted = [c for c in family_cols if c not in person_cols and c in program.list_fields]
+    fam_only = fam.select(_fid=fam.id_keluarga_dtsen, no_kk_keluarga=fam.no_kk, **{c: fam[c] for c in wanted})
+    d = d.left_join(fam_only, d._did == fam_only._fid).drop("_fid")
     t = persons.inner_join(d, persons.id_keluarga_dtsen == d._did)
     if program.benefit == "members":
         t = t.filter(t._in_target | (t._kept & t._tetap.notnull()))  # kept families: only the patients
-    person_cols = set(t.columns)
-    fam_only = fam.select(
-        _fid=fam.id_keluarga_dtsen, **{c: fam[c] for c in family_cols if c not in person_cols}
-    )
-    t = t.left_join(fam_only, t.id_keluarga_dtsen == fam_only._fid)
-    fam_kk = fam.select(_kkid=fam.id_keluarga_dtsen, no_kk_keluarga=fam.no_kk)
-    t = t.left_join(fam_kk, t.id_keluarga_dtsen == fam_kk._kkid)
     t = t.mutate(nilai_tahunan=t._nilai_orang, nilai_per_tahap=(t._nilai_orang // per_tahap).cast("int64"))
     return t.select(*program.list_fields).order_by("id_dtsen")
 
