@@ -124,3 +124,29 @@ def test_every_candidates_80pct_interval_covers_77_to_83pct_of_held_out_househol
     lower, upper, *_ = placement(model.predict(x[6000:]), conformal, 12.0, 12.3)
     covered = ((y[6000:] >= lower) & (y[6000:] <= upper)).mean()
     assert 0.77 <= covered <= 0.83
+
+
+def test_tuning_shares_one_fit_per_tree_count_and_scores_each_point_as_its_own_fit() -> None:
+    """tune() fits the most trees once per fold and reads the fewer-tree points off its first trees: each
+    point's cross-validated scores must equal those of a fit with exactly its own settings."""
+    from sklearn.model_selection import KFold
+
+    from dtsen.welfare import metrics
+    from dtsen.welfare.challenger import tune
+
+    x, y = _survey(900, 6)
+    w = np.random.default_rng(7).uniform(0.5, 2.0, len(y))
+    grid = {"num_leaves": [4, 7], "min_child_samples": [20], "n_estimators": [15, 40]}
+    best, results = tune(x, y, w, grid=grid, folds=3, seed=0)
+    assert [(r["num_leaves"], r["n_estimators"]) for r in results] == [(4, 15), (7, 15), (4, 40), (7, 40)]
+    splits = list(KFold(3, shuffle=True, random_state=0).split(x))
+    for r in results:
+        params = {k: r[k] for k in grid}
+        pred = np.empty(len(y))
+        for train, test in splits:
+            pred[test] = (
+                BoostedPMT(**params, seed=0, threads=1).fit(x[train], y[train], w[train]).predict(x[test])
+            )
+        assert r["cv_exclusion_error_40"] == metrics.targeting(y, pred, w, 0.4)["exclusion_error"]
+        assert r["cv_spearman"] == metrics.spearman(y, pred)
+    assert best in [{k: r[k] for k in grid} for r in results]

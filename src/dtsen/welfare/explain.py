@@ -212,6 +212,7 @@ def descriptions() -> dict[str, pl.Expr]:
 
 
 _DESCRIPTIONS: dict[str, pl.Expr] | None = None
+_DESCRIPTION_COLUMNS: dict[str, list[str]] = {}
 
 
 def group_contributions(estimator: Any, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -260,12 +261,15 @@ def _missing_sentences(unobserved: np.ndarray) -> pl.DataFrame:
     """(_row, kalimat): one sentence naming the unobserved groups for each row that has any."""
     labels = [_group_label(g) for g in GROUPS]
     rows = np.flatnonzero(unobserved.any(axis=1))
+    # one sentence per distinct pattern of unobserved groups (a handful), not one per row
+    patterns, inverse = np.unique(unobserved[rows], axis=0, return_inverse=True)
     sentences = []
-    for row in rows:  # only the few families with an unobserved group
-        names = [labels[g] for g in np.flatnonzero(unobserved[row])]
+    for pattern in patterns:
+        names = [labels[g] for g in np.flatnonzero(pattern)]
         listed = ", ".join(names[:6]) + (f" dan {len(names) - 6} hal lain" if len(names) > 6 else "")
         sentences.append(f"Tidak ada data {listed}; untuk perkiraan dipakai nilai rata-rata survei.")
-    return pl.DataFrame({"_row": rows, "kalimat": sentences}, schema={"_row": pl.Int64, "kalimat": pl.String})
+    kalimat = pl.Series("kalimat", sentences, dtype=pl.String)[np.asarray(inverse).ravel()]
+    return pl.DataFrame({"_row": rows, "kalimat": kalimat}, schema={"_row": pl.Int64, "kalimat": pl.String})
 
 
 def explain(
@@ -283,9 +287,10 @@ def explain(
     ``unobserved`` marks groups nobody observed (:func:`unobserved_groups`); ``instead`` (``_row``,
     ``faktor``, ``kalimat``) gives rows explained by one fixed item instead (families not ranked).
     """
-    global _DESCRIPTIONS
+    global _DESCRIPTIONS, _DESCRIPTION_COLUMNS
     if _DESCRIPTIONS is None:
         _DESCRIPTIONS = descriptions()
+        _DESCRIPTION_COLUMNS = {k: sorted(set(e.meta.root_names())) for k, e in _DESCRIPTIONS.items()}
     n = len(features)
     k = min(top, len(GROUPS))
     if unobserved is None:
@@ -314,7 +319,9 @@ def explain(
         rows = long.filter(pl.col("_group") == g)
         if rows.height == 0:
             continue
-        text = features[rows["_row"].to_numpy()].select(_DESCRIPTIONS[name].alias("_teks"))
+        # gather only the columns the sentence reads, not the whole feature table
+        needed = features.select(_DESCRIPTION_COLUMNS[name]) if _DESCRIPTION_COLUMNS[name] else features
+        text = needed[rows["_row"].to_numpy()].select(_DESCRIPTIONS[name].alias("_teks"))
         pieces.append(rows.with_columns(text["_teks"], faktor=pl.lit(name)))
     long = pl.concat(pieces).sort("_row", pl.col("kontribusi").abs(), descending=[False, True])
     # k log points change the estimate by exp(k) - 1: +0.1 is +11%, -0.1 is -10% (not -11%)

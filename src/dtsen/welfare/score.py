@@ -27,7 +27,7 @@ from dtsen.config import get_settings
 from dtsen.engine import get_engine
 from dtsen.logs import get_logger
 from dtsen.welfare import metrics, registry
-from dtsen.welfare.explain import EXPLANATION_TYPE, explain, group_contributions, unobserved_groups
+from dtsen.welfare.explain import EXPLANATION_TYPE, GROUPS, explain, group_contributions, unobserved_groups
 from dtsen.welfare.features import build_features
 from dtsen.welfare.intervals import placement
 from dtsen.welfare.rank import KEY, rank
@@ -119,17 +119,25 @@ def predict_batch(model: registry.WelfareModel, features: pl.DataFrame, which: s
     status, reason, used = ranking_status(features, admin_model=model.has_admin)
     ranked = status == RANKED
     by_admin = used == ADMIN_MODEL
-    pred, grouped = group_contributions(model.models[name], x)
     cuts = model.cutoffs
-    lower, upper, p4, p5, border = placement(pred, model.conformal[name], cuts[3], cuts[4])
+    n = len(x)
+    pred, grouped = np.empty(n), np.empty((n, len(GROUPS)))
+    lower, upper, p4, p5, border = np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n, dtype=bool)
+    # each row through its own model only: rows are independent, so the main model need not see the
+    # admin-only families whose values the admin model replaces
+    views = [(~by_admin, name, x if not by_admin.any() else x[~by_admin])]
     if by_admin.any():
         x_admin = admin_view(x[by_admin])
-        a_pred, a_grouped = group_contributions(model.models[registry.ADMIN], x_admin)
-        a_place = placement(a_pred, model.conformal[registry.ADMIN], cuts[3], cuts[4])
-        pred[by_admin], grouped[by_admin] = a_pred, a_grouped
-        for whole, part in zip((lower, upper, p4, p5, border), a_place, strict=True):
-            whole[by_admin] = part
+        views.append((by_admin, registry.ADMIN, x_admin))
         missing[by_admin] |= np.isnan(x_admin)  # the admin model saw none of the survey items
+    for rows, which_model, x_rows in views:
+        if not len(x_rows):
+            continue
+        part_pred, part_grouped = group_contributions(model.models[which_model], x_rows)
+        place = placement(part_pred, model.conformal[which_model], cuts[3], cuts[4])
+        pred[rows], grouped[rows] = part_pred, part_grouped
+        for whole, part in zip((lower, upper, p4, p5, border), place, strict=True):
+            whole[rows] = part
     unranked_rows = np.flatnonzero(~ranked)
     codes = [str(reason[i]) for i in unranked_rows]
     instead = pl.DataFrame(
