@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from dtsen.config import Settings
 
 COMPRESSION = "zstd"  # of the files dtsen writes (Spark's temporary part files keep its default)
+# zstd level 1: the same size as the writer's default level on dtsen's tables, and 30% less CPU on the
+# largest (provenance, ~57 M rows at 1 M persons: 13.3 -> 9.3 s)
+COMPRESSION_LEVEL = 1
 # Spark results computed from at most this many Parquet bytes are collected as Arrow (in memory a few times
 # that); larger ones are written by the executors
 SPARK_COLLECT_BYTES = 8 << 20
@@ -440,7 +443,9 @@ def _row_groups(parts: list[Path]) -> Any:
 
 def _write_batches(batches: Any, path: Path, schema: pa.Schema) -> int:
     rows = 0
-    with pq.ParquetWriter(path, schema, compression=COMPRESSION) as writer:
+    with pq.ParquetWriter(
+        path, schema, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL
+    ) as writer:
         for batch in batches:
             if batch.num_rows:
                 writer.write_batch(_conform_batch(batch, schema))
