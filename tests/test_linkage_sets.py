@@ -1,7 +1,7 @@
 """Linkage accuracy on our own test sets (tests/linkage_sets, issue 14): exports in layouts `dtsen synth`
 never writes, with their own names and noise, ingested through mapping files alone and linked with the
-default model. The F1 floors are what the code measured (docs/linkage.md, "Our own test sets") minus a
-small margin; the issue's target is 0.99 per set, and the floors rise as the fixes land."""
+default model. The F1 floor is the issue's target, 0.99 per set (measured values in docs/linkage.md,
+"Our own test sets")."""
 
 from __future__ import annotations
 
