@@ -212,12 +212,10 @@ class _Evaluator:
         return p.mutate(_tetap=keep)
 
     # -- per family ---------------------------------------------------------------------------------
-    def family_table(
-        self, program: Program, exclusions: Sequence[Exclusion], base: ir.Table | None = None
-    ) -> ir.Table:
+    def family_table(self, program: Program, exclusions: Sequence[Exclusion], base: ir.Table) -> ir.Table:
         """One row per family: the decision, its reasons and amounts, plus working columns (``_*``).
-        ``base``: :meth:`family_base` already computed for these exclusions (default: computed here)."""
-        f = self.family_base([exclusions]) if base is None else base
+        ``base``: :meth:`family_base`, computed once for every program's exclusions."""
+        f = base
 
         if program.benefit == "components":
             cp = self.component_persons(program)
