@@ -1,16 +1,20 @@
 """The scaling benchmark's pure parts: the exponent fit, the projection arithmetic, the table and chart,
-resuming from the JSONL file and the per-step sampler. No cycle is run (the commands are measured by
+resuming from the JSONL file, the per-step sampler, and a size whose process fails (fake child processes
+that exit 1, are SIGKILLed or print no JSON). No cycle is run (the commands are measured by
 hand, see docs/benchmarks.md "Scaling")."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from typer.testing import CliRunner
 
@@ -202,3 +206,148 @@ def test_cli_rejects_bad_sizes_and_engines() -> None:
     result = runner.invoke(app, ["cycle", "--persons", "1000", "--engine", "duckdb,flink"])
     assert result.exit_code != 0
     assert "unknown engine" in result.output
+
+
+# --- a size whose process fails (issue 15) ------------------------------------------------------------------
+
+#: Stands in for ``bench cycle --profile``: logs step starts and commits through dtsen's own logging (the
+#: format the parent parses), then finishes with the JSON line in argv[3] or fails as argv[1] says.
+FAKE_CHILD = """
+import os, signal, subprocess, sys, time
+from dtsen.logs import configure_logging, get_logger
+
+mode, fmt, line, leftover = sys.argv[1:5]
+configure_logging("INFO", fmt)
+log = get_logger("dtsen.cycle.run")
+log.info("step started", period="2026Q1", step="ingest")
+log.info("step committed", period="2026Q1", step="ingest", seconds=1.5)
+log.info("step started", period="2026Q1", step="link")
+if mode == "ok":
+    print(open(line).read())
+elif mode == "exit1":
+    log.error("step failed", period="2026Q1", step="link", error="disk full")
+    sys.exit(1)
+elif mode == "sigkill":  # like the OOM killer: no log line, no cleanup, a grandchild left behind
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    open(leftover, "w").write(str(sleeper.pid))
+    time.sleep(1)  # long enough for the parent to sample the tree
+    os.kill(os.getpid(), signal.SIGKILL)
+elif mode == "nojson":
+    print("cycle done, but no JSON here")
+"""
+
+
+class FakeChildren:
+    """``child_command`` replaced by FAKE_CHILD, one behaviour per size; records the sizes that ran."""
+
+    def __init__(self, tmp_path: Path, behaviour: dict[int, str]) -> None:
+        self.tmp_path = tmp_path
+        self.behaviour = behaviour
+        self.ran: list[int] = []
+        self.leftover = tmp_path / "leftover.pid"
+
+    def __call__(self, persons: int, engine: str, seed: int, cache: Path, data_dir: Path) -> list[str]:
+        self.ran.append(persons)
+        line = self.tmp_path / f"line-{persons}.json"
+        line.write_text(json.dumps(record(persons, engine=engine)))
+        mode = self.behaviour[persons]
+        fmt = "json" if mode == "sigkill" else "text"  # both of the runner's log formats are parsed
+        return [sys.executable, "-c", FAKE_CHILD, mode, fmt, str(line), str(self.leftover)]
+
+
+def _table_row(text: str, persons: int) -> list[str]:
+    rows = [line for line in text.splitlines() if line.startswith(f"| {persons:,} |")]
+    assert len(rows) == 1, text
+    return [cell.strip() for cell in rows[0].strip("|").split("|")]
+
+
+def test_failed_sizes_are_recorded_tabled_apart_and_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    children = FakeChildren(
+        tmp_path,
+        {20_000: "ok", 50_000: "ok", 100_000: "exit1", 200_000: "sigkill", 300_000: "nojson"},
+    )
+    monkeypatch.setattr(scaling, "child_command", children)
+    out = tmp_path / "out"
+    args = ["scaling", "--persons", "20000,50000,100000,200000,300000"]
+    args += ["--cache", str(tmp_path / "cache"), "--out", str(out)]
+    try:
+        result = CliRunner().invoke(app, args)
+        leftover = int(children.leftover.read_text())
+        assert not psutil.pid_exists(leftover) or psutil.Process(leftover).status() == psutil.STATUS_ZOMBIE
+    finally:
+        if children.leftover.exists():
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(int(children.leftover.read_text())).kill()
+
+    assert children.ran == [20_000, 50_000, 100_000, 200_000, 300_000]  # the series went on
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)  # a message, no traceback
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("bench scaling: 3 size(s) failed (duckdb 100,000 in link: exited 1: disk full;")
+    assert "200,000 in link: killed by SIGKILL" in message
+    assert "300,000 in link: exited 0 without a JSON line on stdout" in message
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["persons"] == [20_000, 50_000]
+    assert [f["persons"] for f in summary["failed"]] == [100_000, 200_000, 300_000]
+
+    runs = {r["persons"]: r for r in load_results(out / "results.jsonl")}
+    assert [runs[n]["status"] for n in sorted(runs)] == ["finished", "finished", "failed", "failed", "failed"]
+    exit1, killed, nojson = runs[100_000], runs[200_000], runs[300_000]
+    assert (exit1["exit_code"], exit1["signal"], exit1["step"]) == (1, None, "link")
+    assert exit1["reason"] == "exited 1: disk full"
+    assert exit1["steps_done"] == {"ingest": 1.5}
+    assert "step failed" in exit1["stderr_tail"]
+    assert (killed["exit_code"], killed["signal"], killed["step"]) == (None, "SIGKILL", "link")
+    assert killed["steps_done"] == {"ingest": 1.5}  # parsed from the JSON log format
+    assert killed["peak_rss_mb"] > 0  # sampled while it lived
+    assert (nojson["exit_code"], nojson["signal"], nojson["step"]) == (0, None, "link")
+    for run in (exit1, killed, nojson):
+        assert (run["engine"], run["seed"], run["seconds"] >= 0) == ("duckdb", 1, True)
+        assert 0 < len(run["stderr_tail"]) <= scaling.STDERR_TAIL_CHARS
+
+    text = (out / "scaling-duckdb.md").read_text()  # columns: persons, ingest, freeze, link, publish, ...
+    assert _table_row(text, 20_000)[1] == "2.00"
+    row = _table_row(text, 100_000)
+    assert row[1:5] == ["1.50", "-", "**failed**", "-"]
+    assert row[5].startswith("failed in link: exited 1: disk full after ")
+    assert _table_row(text, 200_000)[5].startswith(
+        "failed in link: killed by SIGKILL (the OOM killer's signal)"
+    )
+    assert _table_row(text, 300_000)[5].startswith("failed in link: exited 0 without a JSON line")
+    assert "| **exponent** | 1.00 (n=2) | - | 1.20 (n=2) | 0.50 (n=2) |" in text  # failed sizes left out
+    assert "| link | iterative | 0.3 | 1.20 (2) |" in text
+    links = re.findall(r'<polyline points="([^"]*)"', (out / "scaling-duckdb.svg").read_text())
+    assert len(links[2].split()) == 2  # link: the two finished sizes only
+
+    children.behaviour.update({100_000: "ok", 200_000: "ok", 300_000: "ok"})
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0, again.output
+    assert children.ran[5:] == [100_000, 200_000, 300_000]  # only the failed sizes ran again
+    text = (out / "scaling-duckdb.md").read_text()
+    assert "failed" not in text
+    assert "| **exponent** | 1.00 (n=5) |" in text
+    assert len(load_results(out / "results.jsonl")) == 8  # the failures stay on record
+
+
+def test_a_series_whose_every_size_fails_still_writes_its_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scaling, "child_command", FakeChildren(tmp_path, {20_000: "exit1"}))
+    out = tmp_path / "out"
+    summary = run_scaling([20_000], "duckdb", seed=1, cache=tmp_path / "cache", out=out, fresh=False)
+    assert summary["persons"] == []
+    assert summary["failed"][0]["step"] == "link"
+    assert summary["exponents"] == {"total": None}
+    text = (out / "scaling-duckdb.md").read_text()
+    assert _table_row(text, 20_000)[1:3] == ["1.50", "**failed**"]
+    assert (out / "scaling-duckdb.svg").read_text().startswith("<svg")
+
+
+def test_results_recorded_before_failures_were_recorded_still_load() -> None:
+    path = Path(__file__).parents[1] / "docs" / "benchmarks" / "scaling" / "results.jsonl"
+    records = load_results(path)
+    assert records
+    assert not any(scaling.is_failed(r) for r in records)
+    assert scaling.finished(records, records[0]["persons"], records[0]["engine"], 1) is not None

@@ -330,7 +330,8 @@ def bench_scaling(
 ) -> None:
     """One profiled cycle per size, each in a fresh process (peak memory per size), appended to
     OUT/results.jsonl as it finishes (a later call reuses finished sizes); then the growth exponent per
-    step, a table, a log-log chart and the national cycle projected onto a Spark cluster."""
+    step, a table, a log-log chart and the national cycle projected onto a Spark cluster. A size whose
+    process fails is recorded as failed and the series goes on; the exit code is then 1."""
     from dtsen.cycle.scaling import run_scaling
 
     try:
@@ -348,6 +349,18 @@ def bench_scaling(
         emit({"stage": "scaling", "engine": engines[0], **summary[engines[0]]})
     else:
         emit({"stage": "scaling", "engines": summary})
+    failed = [(name, run) for name, result in summary.items() for run in result["failed"]]
+    if failed:
+        what = "; ".join(
+            f"{name} {run['persons']:,}{' in ' + run['step'] if run['step'] else ''}: {run['reason']}"
+            for name, run in failed
+        )
+        typer.echo(
+            f"bench scaling: {len(failed)} size(s) failed ({what}); recorded in {out / 'results.jsonl'}, "
+            "left out of the fit",
+            err=True,
+        )
+        raise typer.Exit(1)
 
 
 def _ranking_integrity(data_dir: Path, synth_dir: Path) -> dict[str, object]:

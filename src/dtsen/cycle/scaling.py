@@ -3,7 +3,10 @@
 ``dtsen bench scaling`` runs ``dtsen bench cycle --profile`` once per population size, each in a fresh
 process, so a size's peak memory is its own (``ru_maxrss`` never goes down within a process). Every
 finished size is appended to a JSONL file at once: a long series interrupted at 10 M keeps 100 k-3 M,
-and a later call with more sizes runs only the new ones. From the finished sizes it fits, per step, the
+and a later call with more sizes runs only the new ones. A size whose process fails (an exception, the
+OOM killer's SIGKILL, no JSON line) is appended too, as a failed run with the step it was in (from the
+child's log), the reason, its seconds and peak; the series goes on, a later call runs that size again, and
+the table shows it as a failed row. From the finished sizes it fits, per step, the
 exponent b of ``seconds = a * persons ** b`` (least squares on logs) and projects the national cycle on a
 Spark cluster by dividing the one-machine time at 289 M by nodes x an assumed parallel efficiency.
 
@@ -16,20 +19,29 @@ working and temporary directory, so other processes on the machine never count.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import psutil
+
+from dtsen.logs import get_logger, scrub
+
+log = get_logger(__name__)
 
 NATIONAL_PERSONS = 289_000_000
 NATIONAL_FAMILIES = 95_000_000
@@ -143,9 +155,16 @@ class StepSampler:
 
 # --- results file -------------------------------------------------------------------------------------
 
+FAILED = "failed"
+
+
+def is_failed(record: dict[str, Any]) -> bool:
+    """A failed run; lines without ``status`` were written before failures were recorded, all finished."""
+    return record.get("status") == FAILED
+
 
 def load_results(path: Path) -> list[dict[str, Any]]:
-    """The finished sizes recorded in ``path`` (none if it does not exist)."""
+    """The runs recorded in ``path``, finished and failed (none if it does not exist)."""
     if not path.exists():
         return []
     records = []
@@ -156,7 +175,8 @@ def load_results(path: Path) -> list[dict[str, Any]]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{path}: line {number}: not JSON ({exc.msg})") from None
-        for key in ("persons", "engine", "step_profile"):
+        required = ("persons", "engine") if is_failed(record) else ("persons", "engine", "step_profile")
+        for key in required:
             if key not in record:
                 raise ValueError(f"{path}: line {number}: field {key!r} missing")
         records.append(record)
@@ -164,7 +184,7 @@ def load_results(path: Path) -> list[dict[str, Any]]:
 
 
 def append_result(path: Path, record: dict[str, Any]) -> None:
-    """Append one finished size, flushed and fsynced, so a later crash never loses it."""
+    """Append one run, flushed and fsynced, so a later crash never loses it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         handle.write(json.dumps(record) + "\n")
@@ -175,41 +195,237 @@ def append_result(path: Path, record: dict[str, Any]) -> None:
 def finished(
     records: Iterable[dict[str, Any]], persons: int, engine: str, seed: int
 ) -> dict[str, Any] | None:
-    """The latest recorded run of that size, engine and seed, if any."""
+    """The latest finished run of that size, engine and seed, if any (a failed run is run again)."""
     match = None
     for record in records:
-        if (record["persons"], record["engine"], record.get("seed", 1)) == (persons, engine, seed):
+        key = (record["persons"], record["engine"], record.get("seed", 1))
+        if key == (persons, engine, seed) and not is_failed(record):
             match = record
     return match
 
 
 # --- running one size -----------------------------------------------------------------------------------
 
+STDERR_TAIL_CHARS = 400
+#: The cycle runner's step log lines, in the text format (``... step started period=2026Q1 step=link``);
+#: the JSON format is parsed as JSON. ``error=`` is the last field of ``step failed``.
+_STEP_LINE = re.compile(r"\bstep (started|committed|failed)\b.*?\bstep=(\S+)")
+_SECONDS_FIELD = re.compile(r"\bseconds=([0-9.]+)")
+_ERROR_FIELD = re.compile(r"\berror=(.*)$")
+_BOX_DRAWING = re.compile("[\u2500-\u257f]")
+
+
+def child_command(persons: int, engine: str, seed: int, cache: Path, data_dir: Path) -> list[str]:
+    """The profiled cycle of one size (a function of its own so tests can run a fake child instead)."""
+    command = [sys.executable, "-m", "dtsen.cli.main", "bench", "cycle", "--profile"]
+    command += ["--persons", str(persons), "--engine", engine, "--seed", str(seed)]
+    return [*command, "--cache", str(cache.resolve()), "--keep", str(data_dir)]
+
+
+class ChildLog:
+    """Follows the child's stderr: the step it is in (the runner logs each start, commit and failure),
+    the seconds of the steps it committed, and the last lines, to say why a run died."""
+
+    def __init__(self) -> None:
+        self.step: str | None = None
+        self.steps_done: dict[str, float] = {}
+        self.error: str | None = None
+        self.tail: deque[str] = deque(maxlen=20)
+
+    def feed(self, line: str) -> None:
+        line = line.rstrip("\n")
+        if line.strip() and not _BOX_DRAWING.search(line):  # a rich traceback's frames fill the tail
+            self.tail.append(line[:STDERR_TAIL_CHARS])
+        event = self._step_event(line)
+        if event is None:
+            return
+        kind, step, seconds, error = event
+        if kind == "started":
+            self.step = step
+        elif kind == "committed":
+            self.steps_done[step] = seconds if seconds is not None else 0.0
+            if self.step == step:
+                self.step = None
+        else:  # failed: the step stays the one the run died in
+            self.step = step
+            self.error = error
+
+    @staticmethod
+    def _step_event(line: str) -> tuple[str, str, float | None, str | None] | None:
+        if line.startswith("{"):
+            try:
+                payload = json.loads(line)
+            except json.JSONDecodeError:
+                return None
+            if not isinstance(payload, dict):
+                return None
+            msg, step = payload.get("msg"), payload.get("step")
+            if not isinstance(step, str) or msg not in ("step started", "step committed", "step failed"):
+                return None
+            seconds = payload.get("seconds")
+            error = payload.get("error")
+            return (
+                msg.removeprefix("step "),
+                step,
+                float(seconds) if isinstance(seconds, int | float) else None,
+                str(error) if error is not None else None,
+            )
+        match = _STEP_LINE.search(line)
+        if match is None:
+            return None
+        seconds = _SECONDS_FIELD.search(line)
+        error = _ERROR_FIELD.search(line) if match.group(1) == "failed" else None
+        return (
+            match.group(1),
+            match.group(2),
+            float(seconds.group(1)) if seconds else None,
+            error.group(1) if error else None,
+        )
+
+    def stderr_tail(self) -> str:
+        """The last few hundred characters of stderr, NIK-shaped numbers masked (there should be none)."""
+        return scrub("\n".join(self.tail))[-STDERR_TAIL_CHARS:]
+
+
+def _follow(stream: IO[str] | None, on_line: Callable[[str], None]) -> None:
+    if stream is None:
+        return
+    for line in iter(stream.readline, ""):
+        on_line(line)
+    stream.close()
+
+
+def _stop_leftovers(processes: Iterable[psutil.Process]) -> None:
+    """End descendants that outlived a dead child (a Spark JVM whose driver was killed), so the next
+    size neither shares the memory nor waits on their hold of the stderr pipe."""
+    alive = []
+    for proc in processes:
+        try:
+            if proc.is_running():  # psutil checks the creation time: never a recycled pid
+                proc.terminate()
+                alive.append(proc)
+        except psutil.Error:
+            continue
+    _gone, still = psutil.wait_procs(alive, timeout=5)
+    for proc in still:
+        try:
+            proc.kill()
+        except psutil.Error:
+            continue
+
+
+def _reason(returncode: int, log: ChildLog) -> tuple[str, int | None, str | None]:
+    """(reason, exit code, signal name) of a child that did not finish."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        reason = f"killed by {name}" + (" (the OOM killer's signal)" if name == "SIGKILL" else "")
+        return reason, None, name
+    reason = f"exited {returncode}"
+    if log.error:
+        reason += f": {scrub(log.error)[:200]}"
+    return reason, returncode, None
+
 
 def run_size(persons: int, engine: str, seed: int, cache: Path, work_root: Path) -> dict[str, Any]:
     """One profiled cycle of ``persons`` in a fresh process with its own working and temporary directory
-    (so its spill is its own); returns the cycle's JSON line. Its log goes to this process's stderr."""
+    (so its spill is its own). Returns the cycle's JSON line, or, if the process failed (non-zero exit,
+    a signal, no JSON line), a failed record: the reason, the step it was in, the steps it committed,
+    its seconds and peak tree RSS, and the end of its stderr. The child's log is passed on to this
+    process's stderr as it comes (a long size shows its progress)."""
     import shutil
 
     work = Path(tempfile.mkdtemp(prefix=f"scaling-{engine}-{persons}-", dir=work_root))
     (work / "tmp").mkdir()
     env = {**os.environ, "TMPDIR": str(work / "tmp"), "DTSEN_DATA_DIR": str(work / "data")}
-    command = [sys.executable, "-m", "dtsen.cli.main", "bench", "cycle", "--profile"]
-    command += ["--persons", str(persons), "--engine", engine, "--seed", str(seed)]
-    command += ["--cache", str(cache.resolve()), "--keep", str(work / "data")]
+    command = child_command(persons, engine, seed, cache, work / "data")
+    log = ChildLog()
+    stdout: list[str] = []
+    sink = sys.stderr
+
+    def on_stderr(line: str) -> None:
+        log.feed(line)
+        sink.write(line)
+        sink.flush()
+
+    peak = 0
+    seen: dict[int, psutil.Process] = {}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.monotonic()
     try:
-        done = subprocess.run(  # noqa: S603 - our own CLI
-            command, cwd=work, env=env, stdout=subprocess.PIPE, text=True, check=False
+        child = subprocess.Popen(  # noqa: S603 - our own CLI
+            command,
+            cwd=work,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
         )
-        if done.returncode != 0:
-            raise RuntimeError(f"bench cycle --persons {persons} --engine {engine} exited {done.returncode}")
-        lines = done.stdout.strip().splitlines()
+        readers = [
+            threading.Thread(target=_follow, args=(pipe, on_line), daemon=True)
+            for pipe, on_line in ((child.stdout, stdout.append), (child.stderr, on_stderr))
+        ]
+        for reader in readers:
+            reader.start()
         try:
-            return json.loads(lines[-1])
-        except (IndexError, json.JSONDecodeError):
-            raise RuntimeError(f"bench cycle --persons {persons}: last line of stdout is not JSON") from None
+            root = psutil.Process(child.pid)
+        except psutil.Error:
+            root = None
+        while True:
+            if root is not None:
+                peak = max(peak, tree_rss_bytes(root))
+                with contextlib.suppress(psutil.Error):
+                    seen.update((p.pid, p) for p in root.children(recursive=True))
+            try:
+                child.wait(timeout=SAMPLE_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        seconds = round(time.monotonic() - start, 2)
+        _stop_leftovers(seen.values())
+        for reader in readers:
+            reader.join(timeout=30)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # the kernel's high-water mark of the child, if it is above every earlier child's (KB on Linux)
+    kernel_peak = after * 1024 if after > before else 0
+    returncode = child.returncode
+    lines = "".join(stdout).strip().splitlines()
+    if returncode == 0:
+        try:
+            result = json.loads(lines[-1])
+        except (IndexError, json.JSONDecodeError):
+            result = None
+        if isinstance(result, dict) and "step_profile" in result:
+            return {**result, "status": "finished"}
+        reason: str = (
+            "exited 0 without a JSON line on stdout"
+            if not isinstance(result, dict)
+            else "exited 0 with a JSON line that has no step_profile"
+        )
+        code: int | None = 0
+        signal_name: str | None = None
+    else:
+        reason, code, signal_name = _reason(returncode, log)
+    return {
+        "stage": "cycle",
+        "persons": persons,
+        "engine": engine,
+        "seed": seed,
+        "status": FAILED,
+        "reason": reason,
+        "exit_code": code,
+        "signal": signal_name,
+        "step": log.step,
+        "steps_done": log.steps_done,
+        "seconds": seconds,
+        "peak_rss_mb": round(max(peak, kernel_peak) / 2**20, 1) if max(peak, kernel_peak) else None,
+        "stderr_tail": log.stderr_tail(),
+    }
 
 
 # --- fit and projection ---------------------------------------------------------------------------------
@@ -242,15 +458,22 @@ def fit_exponent(points: Sequence[tuple[float, float]]) -> Fit | None:
 
 
 def step_names(records: Sequence[dict[str, Any]]) -> list[str]:
-    """Steps in cycle order as first recorded."""
+    """Steps in cycle order as first recorded; a failed run adds the steps it committed and the one it died
+    in (so a series whose every size failed still has its columns)."""
     names: list[str] = []
     for record in records:
-        names.extend(name for name in record["step_profile"] if name not in names)
+        if is_failed(record):
+            steps = [*(record.get("steps_done") or {}), *([record["step"]] if record.get("step") else [])]
+        else:
+            steps = list(record["step_profile"])
+        names.extend(name for name in steps if name not in names)
     return names
 
 
 def fits(records: Sequence[dict[str, Any]]) -> dict[str, Fit | None]:
-    """The fitted growth of every step (and ``total``) over the recorded sizes of one engine."""
+    """The fitted growth of every step (and ``total``) over the finished sizes of one engine (a failed run
+    has no time for the whole cycle, and its committed steps alone would bias the fit to the early ones)."""
+    records = [r for r in records if not is_failed(r)]
     result = {
         name: fit_exponent(
             [(r["persons"], r["step_profile"][name]["seconds"]) for r in records if name in r["step_profile"]]
@@ -310,7 +533,9 @@ def markdown(
     *,
     nodes: int = CLUSTER_NODES,
 ) -> str:
-    """Size x step seconds, peak and spill GB, the exponent per step, and the national projection."""
+    """Size x step seconds, peak and spill GB, the exponent per step, and the national projection. A failed
+    size is a row saying so: the seconds of the steps it committed, ``failed`` in the step it died in, and
+    the reason and time in the total column."""
     records = sorted(records, key=lambda r: r["persons"])
     names = step_names(records)
     engine = records[0]["engine"] if records else "-"
@@ -323,6 +548,9 @@ def markdown(
         "|" + "---:|" * len(head),
     ]
     for r in records:
+        if is_failed(r):
+            lines.append(_failed_row(r, names))
+            continue
         profile = r["step_profile"]
         peak = max((p.get("peak_rss_mb", 0.0) for p in profile.values()), default=0.0)
         spill = max((p.get("spill_mb", 0.0) for p in profile.values()), default=0.0)
@@ -331,6 +559,12 @@ def markdown(
         lines.append("| " + " | ".join(cells) + " |")
     exps = [f"{f.exponent:.2f} (n={f.points})" if (f := step_fits.get(n)) else "-" for n in [*names, "total"]]
     lines.append("| **exponent** | " + " | ".join(exps) + " | | |")
+    if any(is_failed(r) for r in records):
+        lines += [
+            "",
+            "Failed sizes are left out of the exponents and the projection; results.jsonl keeps their exit "
+            "code or signal and the last lines of their stderr.",
+        ]
     lines += [
         "",
         f"Projection of the national cycle ({NATIONAL_PERSONS / 1e6:.0f} M persons, "
@@ -357,13 +591,27 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+def _failed_row(record: dict[str, Any], names: Sequence[str]) -> str:
+    done = record.get("steps_done") or {}
+    step = record.get("step")
+    cells = [f"{record['persons']:,}"]
+    cells += [_num(done[n], 2) if n in done else "**failed**" if n == step else "-" for n in names]
+    reason = " ".join(str(record.get("reason") or "unknown").split()).replace("|", "\\|")
+    where = f" in {step}" if step else ""
+    after = f" after {record['seconds']:,.0f} s" if record.get("seconds") is not None else ""
+    peak = record.get("peak_rss_mb")
+    cells += [f"failed{where}: {reason}{after}", _num(peak / 1024 if peak else None, 2), "-"]
+    return "| " + " | ".join(cells) + " |"
+
+
 PALETTE = ("#1b6ca8", "#d1495b", "#edae49", "#00798c", "#30638e", "#6a4c93", "#8d6a9f", "#2e4052", "#3a7d44")
 
 
 def svg_chart(records: Sequence[dict[str, Any]], *, width: int = 640, height: int = 400) -> str:
     """Seconds against persons, both on log scales (a straight line's slope is the exponent), one line
-    per step and the total. Drawn here: the project's charts are plotly HTML or fixed-purpose SVG."""
-    records = sorted(records, key=lambda r: r["persons"])
+    per step and the total, finished sizes only. Drawn here: the project's charts are plotly HTML or
+    fixed-purpose SVG."""
+    records = sorted((r for r in records if not is_failed(r)), key=lambda r: r["persons"])
     series = {
         n: [(r["persons"], r["step_profile"][n]["seconds"]) for r in records if n in r["step_profile"]]
         for n in step_names(records)
@@ -428,7 +676,8 @@ def run_scaling(
     nodes: int = CLUSTER_NODES,
 ) -> dict[str, Any]:
     """Run (or reuse) every size of one engine, then write ``scaling-<engine>.md`` and ``.svg`` beside
-    ``results.jsonl`` in ``out``; returns the summary for the benchmark's JSON line."""
+    ``results.jsonl`` in ``out``; returns the summary for the benchmark's JSON line. A size that fails is
+    recorded and the next one runs: the table and chart are written from whatever finished."""
     out.mkdir(parents=True, exist_ok=True)
     results = out / "results.jsonl"
     if fresh and results.exists():
@@ -441,24 +690,38 @@ def run_scaling(
             runs = cache / "scaling-runs"  # beside the cached input: a run's data dir is as large
             runs.mkdir(parents=True, exist_ok=True)
             record = {**run_size(persons, engine, seed, cache, runs), "seed": seed}
+            if is_failed(record):
+                log.warning(
+                    "scaling size failed",
+                    persons=persons,
+                    engine=engine,
+                    step=record.get("step"),
+                    reason=record.get("reason"),
+                )
             append_result(results, record)
             records.append(record)
         else:
             reused.append(persons)
         used.append(record)
-    step_fits = fits(used)
+    done = [r for r in used if not is_failed(r)]
+    step_fits = fits(done)
     projection = project(step_fits, nodes=nodes)
     node = node_size()
     table, chart = out / f"scaling-{engine}.md", out / f"scaling-{engine}.svg"
     table.write_text(markdown(used, projection, step_fits, node, nodes=nodes))
-    chart.write_text(svg_chart(used))
+    chart.write_text(svg_chart(done))
     cluster = [r["cluster_seconds"] for r in projection if r["cluster_seconds"] is not None]
     return {
-        "persons": [r["persons"] for r in used],
+        "persons": [r["persons"] for r in done],
         "reused": reused,
-        "seconds": {r["persons"]: r["seconds"] for r in used},
-        "peak_rss_mb": {r["persons"]: r.get("profile_peak_rss_mb") for r in used},
-        "spill_mb": {r["persons"]: r.get("profile_spill_mb") for r in used},
+        "failed": [
+            {key: r.get(key) for key in ("persons", "step", "reason", "seconds", "peak_rss_mb")}
+            for r in used
+            if is_failed(r)
+        ],
+        "seconds": {r["persons"]: r["seconds"] for r in done},
+        "peak_rss_mb": {r["persons"]: r.get("profile_peak_rss_mb") for r in done},
+        "spill_mb": {r["persons"]: r.get("profile_spill_mb") for r in done},
         "exponents": {
             name: {"exponent": round(f.exponent, 3), "points": f.points} if f else None
             for name, f in step_fits.items()
