@@ -9,7 +9,6 @@ with a few columns reach Polars: the stable-ID registry (ids.py), status (status
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,9 @@ from dtsen.linkage.config import LinkConfig
 from dtsen.linkage.deterministic import spine_nik_ganda
 from dtsen.linkage.golden import SRC_PREFIX, golden_persons, person_provenance, record_order
 from dtsen.linkage.inputs import ROW_SPACE, Batch, _rid, file_index
+from dtsen.linkage.laps import Laps
 from dtsen.linkage.status import person_status
-from dtsen.logs import get_logger
 from dtsen.tables import LINK_COLUMNS, LOCATION, PROVENANCE, LinkMethod
-
-log = get_logger(__name__)
 
 # golden person columns the status and family rules read (the rest goes straight to persons.parquet)
 STATUS_INPUT = ("id_dtsen", "nik", "no_kk", "status_hidup", "tanggal_meninggal", "di_dukcapil", "kode_kec")
@@ -59,19 +56,6 @@ class Consolidated:
     registry: list[pl.DataFrame]
     counts: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)  # per sub-step, for profiling at scale
-
-
-class _Clock:
-    """Seconds per sub-step (logged: consolidation is the longest stage at scale)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._t = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.seconds[name] = round(now - self._t, 2)
-        self._t = now
 
 
 def canonical_rows(
@@ -129,7 +113,7 @@ class ConsolidationContext:
 def consolidate(ctx: ConsolidationContext) -> Consolidated:
     """Write links, persons, families, provenance, lineage and review into ``ctx.out``; return the new ID
     registry (saved by the caller once the output is in place) and the run's counts."""
-    clock = _Clock()
+    clock = Laps("consolidate")
     registry = idreg.load_registry(ctx.state_dir)
     clusters, n_household = _household_links(pl.scan_parquet(ctx.records), ctx.clusters, ctx.cfg)
     clock.lap("household")
@@ -158,7 +142,6 @@ def consolidate(ctx: ConsolidationContext) -> Consolidated:
         "nik_ditahan": people.nik_withheld,
     }
     clock.lap("review")
-    log.info("consolidated", **clock.seconds)
     others = registry.filter(~pl.col("jenis_id").is_in(["person", "family"]))
     return Consolidated([persons_ids.registry, fams.ids.registry, others], counts, clock.seconds)
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 from dtsen.engine import Engine
 from dtsen.linkage.config import Deterministic
 from dtsen.linkage.deterministic import conflicting
+from dtsen.linkage.laps import Laps
 from dtsen.linkage.splink_model import Model, blocking_rules, trained_settings
 
 # The SQL below is assembled from this module's constant table names and the link spec's column names;
@@ -107,11 +108,13 @@ def score_residue(eng: Engine, records: Path, residue: Path, model: Model, thres
         "dtsen_residue": _select(model, "dtsen_records", "rid IN (SELECT rid FROM dtsen_residue_rids)", have),
         **{f"dtsen_tf_{c}": _tf_sql(c) for c in model.spec.tf_columns},
     }
+    laps = Laps("score_residue")
     with eng.splink_api(views, tables) as db:
-        return _predict(db, model, threshold)
+        laps.lap("tables")
+        return _predict(db, model, threshold, laps)
 
 
-def _predict(db: Any, model: Model, threshold: float) -> pa.Table:
+def _predict(db: Any, model: Model, threshold: float, laps: Laps) -> pa.Table:
     from splink import Linker
 
     spine = db.register("dtsen_spine")
@@ -128,13 +131,17 @@ def _predict(db: Any, model: Model, threshold: float) -> pa.Table:
         threshold_match_probability=threshold,
         warning_mode="never",
     )
+    laps.lap("between")
     within = linker.inference.predict_within(
         residue,
         blocking_rules_to_generate_predictions=rules,
         threshold_match_probability=threshold,
         warning_mode="never",
     )
-    return pa.concat_tables([_pairs(between, "spine"), _pairs(within, "residu")])
+    laps.lap("within")
+    out = pa.concat_tables([_pairs(between, "spine"), _pairs(within, "residu")])
+    laps.lap("pairs")
+    return out
 
 
 CONFLICT_FIELDS = ("nama", "nama_depan", "nama_urut", "tanggal_lahir", "tahun_lahir")

@@ -28,6 +28,7 @@ from dtsen.linkage.config import LinkConfig
 from dtsen.linkage.consolidate import ConsolidationContext, consolidate
 from dtsen.linkage.deterministic import deterministic_links
 from dtsen.linkage.inputs import Batch, latest_batches, missing_inputs, read_batch, stack
+from dtsen.linkage.laps import Laps
 from dtsen.linkage.probabilistic import CONFLICT_EVIDENCE, PAIR_SCHEMA, flag_conflicts, score_residue
 from dtsen.linkage.splink_model import Model, current_model, train, usable_blocking
 from dtsen.logs import get_logger
@@ -100,17 +101,14 @@ def link_records(
     eng: Any, records_path: Path, work: Path, state_dir: Path, cfg: LinkConfig, retrain: bool = False
 ) -> Linked:
     """Deterministic stage, Splink on the residue, clusters: the path every dataset (also FEBRL4) takes."""
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
+    laps = Laps("link")
     rec = eng.read_parquet(records_path)
     eng.write_parquet(deterministic_links(eng, rec, cfg.deterministic), work / "deterministic.parquet")
     det = eng.read_parquet(work / "deterministic.parquet")
     eng.write_parquet(rec.filter(~rec.spine).anti_join(det, "rid").select("rid"), work / "residue.parquet")
-    seconds["deterministic"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    laps.lap("deterministic")
     model = model_for(records_path, cfg, state_dir, retrain)
-    seconds["training"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    laps.lap("training")
     p = cfg.probabilistic
     notes = list(model.notes)
     model = usable_blocking(records_path, model, notes)
@@ -134,8 +132,7 @@ def link_records(
         }
     )
     scored = scored.filter(pl.col("probabilitas") >= used.review)
-    seconds["probabilistic"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    laps.lap("probabilistic")
     # only what clustering and pair naming read: the record table itself stays on disk
     records = pl.read_parquet(records_path, columns=["rid", "spine", "entitas", "sumber", "id_rekaman"])
     pairs = rv.pair_ids(scored, records)
@@ -144,8 +141,8 @@ def link_records(
     deterministic = pl.read_parquet(work / "deterministic.parquet")
     clusters = clustering.cluster(records, deterministic, pairs, used.match, model.label)
     clusters = clustering.within_probability(pairs.filter(clustering.accepted(used.match)), clusters)
-    seconds["clusters"] = time.perf_counter() - t0
-    return Linked(records, clusters, pairs, model, seconds, notes, used, hist, cfg)
+    laps.lap("clusters")
+    return Linked(records, clusters, pairs, model, laps.seconds, notes, used, hist, cfg)
 
 
 def _refuse_conflicts(
