@@ -385,3 +385,51 @@ def test_a_drawn_case_number_already_taken_is_drawn_again(
     # -> the first once more: F00D
     assert numbers == ["0000F00D", "0000BEEF", "0000CAFE"]
     assert len({first.nomor, *(case.nomor for case in opened)}) == 4
+
+
+def test_batch_lookups_by_key_are_planned_with_their_keys(session: Session, engine: Engine) -> None:
+    """The number check of an opening and the read of a batch's cases write their keys into the text
+    (issue 16): bound, psycopg prepares them and PostgreSQL may keep a plan costed on a nearly empty
+    table, a scan of every case per batch."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        opened = cases.open_cases(
+            session,
+            DINSOS,
+            [
+                cases.CaseInput(
+                    "verval",
+                    "2026Q3",
+                    DESA,
+                    "dinsos",
+                    id_keluarga_dtsen=f"K-71{n}",
+                    assigned_to="pendamping1",
+                )
+                for n in range(2)
+            ],
+            now=START,
+        )
+        visit = {"hasil": {"hadir": True}}
+        moved = moves.act_many(
+            session,
+            PENDAMPING,
+            "laporkan_kunjungan",
+            [moves.Move(c.id, c.version, visit) for c in opened],
+            now=START,
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert [c.state for c in moved] == ["dikunjungi"] * 2
+    number_checks = [s for s in statements if "workflow_case.nomor IN" in s]
+    assert number_checks
+    assert "IN (" + ", ".join(f"'{c.nomor}'" for c in opened) + ")" in number_checks[-1]
+    reads = [s for s in statements if "workflow_case.id IN" in s]
+    assert len(reads) == 1
+    assert "IN (" + ", ".join(str(c.id) for c in opened) + ")" in reads[0]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, insert, or_, select
+from sqlalchemy import Table, and_, bindparam, insert, or_, select
 from sqlalchemy.orm import Session
 
 from dtsen.auth.scope import Principal, Role, region_clause
@@ -153,6 +153,17 @@ def _number(jenis: str, periode: str) -> str:
 _NUMBERS_PER_QUERY = 900  # below SQLite's oldest bound-parameter limit (999)
 
 
+def literal_in(column: Any, values: Sequence[Any]) -> Any:
+    """``column IN (values)`` with the values written into the statement, for a batch's lookups by
+    key (numbers drawn here, ids read back). With bound values psycopg prepares the statement after a
+    few runs and PostgreSQL may keep a generic plan costed while the table was nearly empty (no
+    statistics yet, as with autovacuum off): a sequential scan of every case per batch, which made
+    moving cases slower as the table grew (issue 16). Each text differs, so each is planned with its
+    values and reads the key's unique index."""
+    keys = bindparam("keys", list(values), expanding=True, literal_execute=True, unique=True)
+    return column.in_(keys)
+
+
 def _unique_numbers(session: Session, cases: Sequence[WorkflowCase]) -> None:
     """Draw again every number already taken, in the database or earlier in this batch. Eight hex digits
     are 32 bits: by the birthday bound a period of ~77,000 cases of one kind holds a repeated number more
@@ -164,7 +175,9 @@ def _unique_numbers(session: Session, cases: Sequence[WorkflowCase]) -> None:
         taken: set[str] = set()
         for start in range(0, len(numbers), _NUMBERS_PER_QUERY):
             chunk = numbers[start : start + _NUMBERS_PER_QUERY]
-            taken.update(session.scalars(select(WorkflowCase.nomor).where(WorkflowCase.nomor.in_(chunk))))
+            taken.update(
+                session.scalars(select(WorkflowCase.nomor).where(literal_in(WorkflowCase.nomor, chunk)))
+            )
         clashes: list[WorkflowCase] = []
         for case in pending:
             if case.nomor in taken or case.nomor in seen:
@@ -320,7 +333,7 @@ def open_cases(
             }
         )
     session.execute(insert(WorkflowStep), steps)
-    audit.record_many(
+    audit.record_entries(
         session,
         [
             audit.entry(

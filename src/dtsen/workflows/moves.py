@@ -45,6 +45,7 @@ from dtsen.workflows.cases import (
     actor_fields,
     audit_denied,
     get_case,
+    literal_in,
     mirror_request,
     now_utc,
     scoped,
@@ -132,7 +133,9 @@ def act_many(
     ids = [move.case_id for move in moves]
     found = {
         case.id: case
-        for case in session.scalars(select(WorkflowCase).where(WorkflowCase.id.in_(ids), scoped(principal)))
+        for case in session.scalars(
+            select(WorkflowCase).where(literal_in(WorkflowCase.id, ids), scoped(principal))
+        )
     }
     for move in moves:
         if move.case_id not in found:
@@ -226,13 +229,15 @@ def act_many(
     if moved.rowcount != len(updates):
         raise CaseConflictError
     session.execute(insert(WorkflowStep), steps)
-    audit.record_many(session, entries)
+    audit.record_entries(session, entries)  # one round trip for a single move on PostgreSQL
     session.add_all(approved)
     cases = [found[move.case_id] for move in moves]
+    # Which cases carry a citizen's request, read before expiring: read after, it reloads every case.
+    requested = [case.request_id is not None for case in cases]
     for case in cases:
         session.expire(case)
-    for case, row in zip(cases, updates, strict=True):
-        if case.request_id is not None:
+    for case, row, has_request in zip(cases, updates, requested, strict=True):
+        if has_request:
             mirror_request(session, case, row["state"], moment, principal)
     return cases
 
