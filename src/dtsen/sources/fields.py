@@ -55,7 +55,7 @@ class Context:
     landed: date
     prefixes: ir.Table  # column kode: every valid 6-digit NIK/KK prefix and its 2- and 4-digit heads
     regions: ir.Table  # column kode: every region code (2, 4, 6, 10 digits)
-    prefix_codes: frozenset[str] = frozenset()
+    prefix_codes: frozenset[str] = frozenset()  # the 6-digit prefixes: their heads as IN lists (NIK/KK)
     today: date = field(default_factory=date.today)
     # a small Arrow table as a table of the batch's engine (a gazetteer to join); ibis.memtable for DuckDB
     memtable: Callable[[pa.Table], ir.Table] = field(default_factory=lambda: ibis.memtable)

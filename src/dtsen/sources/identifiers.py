@@ -6,6 +6,7 @@ prefixes, serial 0000). The row's own NIK is also compared with its birth date a
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, ClassVar
 
 import ibis
@@ -18,6 +19,12 @@ from dtsen.sources.mapping import FieldMap
 MISSING_TOKENS = ["", "NULL", "NAN", "NONE", "-", "0", "N/A", "NA"]
 # The NIK field that identifies the row's own person, compared with the row's birth date and sex.
 PERSON_NIK = "nik"
+
+
+@cache
+def _heads(prefixes: frozenset[str]) -> tuple[list[str], list[str]]:
+    """The 2- and 4-digit heads (province, kabupaten) of the known 6-digit NIK/KK prefixes."""
+    return sorted({p[:2] for p in prefixes}), sorted({p[:4] for p in prefixes})
 
 
 class IdentifierField(FieldKind):
@@ -69,6 +76,19 @@ class IdentifierField(FieldKind):
 
         return [plain, parse]
 
+    def _heads_known(self, prefix: ir.StringValue, kec: ir.BooleanValue) -> tuple[ir.Value, ir.Value]:
+        """(province, kabupaten of ``prefix`` known), given ``kec`` (its kecamatan known, a column of an
+        earlier step): a known kecamatan implies both, so the heads are compared (IN lists of constants,
+        evaluated only where ``kec`` is false) on the few other rows instead of two more joins of all."""
+        if not self.ctx.prefix_codes:  # no list of the prefixes given: each head joined as well
+            kode = self.ctx.prefixes.kode
+            prov, kab = prefix.substr(0, 2).isin(kode), prefix.substr(0, 4).isin(kode)
+            return prov.fill_null(False), kab.fill_null(False)
+        provinces, kabupaten = _heads(self.ctx.prefix_codes)
+        prov = ibis.ifelse(kec, True, prefix.substr(0, 2).isin(provinces)).fill_null(False)
+        kab = ibis.ifelse(kec, True, prefix.substr(0, 4).isin(kabupaten)).fill_null(False)
+        return prov, kab
+
     def derive(self) -> list[Stage]:
         today = self.ctx.today
 
@@ -78,7 +98,11 @@ class IdentifierField(FieldKind):
             mm, yy = digits.substr(8, 2), digits.substr(10, 2)
             century = ibis.ifelse(yy.try_cast("int64") <= today.year % 100, "20", "19")
             recent = (century + yy + "-" + mm + "-" + self._day(dd)).try_cast("date")
-            return {self.col("dd"): dd, self.col("recent"): recent}
+            prefix = digits.substr(0, 6)
+            kode = self.ctx.prefixes.kode  # the 6-digit prefixes and their 2- and 4-digit heads
+            # the one join of the prefix (a named step: the heads below read its result)
+            kec = ((prefix.length() == 6) & prefix.isin(kode)).fill_null(False)
+            return {self.col("dd"): dd, self.col("recent"): recent, self.col("kec"): kec}
 
         def facts(s: ir.Table) -> dict[str, ir.Value]:
             raw, digits, float_form = s[self.col("raw")], s[self.col("digits")], s[self.col("float")]
@@ -86,8 +110,8 @@ class IdentifierField(FieldKind):
             # MISSING_TOKENS are at most 4 characters: a longer value is not one of them
             token = (raw.length() <= 4) & raw.upper().isin(MISSING_TOKENS)
             len16 = (digits.length() == 16).fill_null(False)
-            prefix = digits.substr(0, 6)
-            kode = self.ctx.prefixes.kode  # the 6-digit prefixes and their 2- and 4-digit heads
+            kec = s[self.col("kec")]
+            prov, kab = self._heads_known(digits.substr(0, 6), kec)
             # the latest date with these digits that is not in the future (as check_nik decodes it)
             older = ("19" + digits.substr(10, 2) + "-" + digits.substr(8, 2) + "-" + self._day(dd)).try_cast(
                 "date"
@@ -97,9 +121,9 @@ class IdentifierField(FieldKind):
                 self.col("numeric"): (s[self.col("plain")] | digits.re_search(DIGITS)).fill_null(False),
                 self.col("len16"): len16,
                 self.col("imprecise"): (float_form & len16 & (digits > "9007199254740992")).fill_null(False),
-                self.col("prov"): prefix.substr(0, 2).isin(kode).fill_null(False),
-                self.col("kab"): prefix.substr(0, 4).isin(kode).fill_null(False),
-                self.col("kec"): ((prefix.length() == 6) & prefix.isin(kode)).fill_null(False),
+                self.col("prov"): prov,
+                self.col("kab"): kab,
+                self.col("kec"): kec,
                 self.col("decoded"): ibis.ifelse(recent > ibis.literal(today), older, recent),
                 self.col("serial0"): (digits.substr(12, 4) == "0000").fill_null(False),
                 self.col("reformatted"): ((digits != raw) & ~float_form).fill_null(False),
