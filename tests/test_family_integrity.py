@@ -260,11 +260,12 @@ def test_events_retire_emptied_and_dead_families_and_children_follow(tmp_path: P
     assert family_of["p31"] == "f3"
 
 
-def test_a_field_record_joins_the_register_person_its_household_names() -> None:
+def test_a_field_record_joins_the_register_person_its_household_names(tmp_path: Path) -> None:
     """The cause of the demo's fragments: a DTKS record without NIK that linkage left outside the
     register although its household's other members are on KK_A, which lists the same girl. The
     household corroborates like a NIK does: she joins her register row; a record matching twins, one
     matching nobody, and one whose household has no register member are left alone."""
+    from dtsen.engine import local_engine
     from dtsen.linkage.consolidate import RULE_HOUSEHOLD, _household_links
 
     def r(rid: int, sumber: str, nama: str, lahir: date, jk: int, kk: str | None, fam: str | None):
@@ -318,7 +319,16 @@ def test_a_field_record_joins_the_register_person_its_household_names() -> None:
         },
         schema_overrides={"probabilitas": pl.Float64},
     )
-    out, moved = _household_links(rec.lazy(), clusters, LinkConfig())
+    rec.write_parquet(tmp_path / "records.parquet")
+    clusters.write_parquet(tmp_path / "clusters.parquet")
+    path, moved = _household_links(
+        local_engine(),
+        tmp_path / "records.parquet",
+        tmp_path / "clusters.parquet",
+        tmp_path / "out.parquet",
+        LinkConfig(),
+    )
+    out = pl.read_parquet(path)
     got = {row["rid"]: row for row in out.iter_rows(named=True)}
     assert moved == 1
     assert got[13]["cluster"] == 3

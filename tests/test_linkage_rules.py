@@ -12,7 +12,7 @@ import pytest
 from dtsen.engine import get_engine
 from dtsen.linkage.config import Deterministic, LinkConfig
 from dtsen.linkage.deterministic import deterministic_links
-from dtsen.linkage.ids import LAST_KEY, assign
+from dtsen.linkage.ids import LAST_KEY, assign, registry_table, save_registry, write_pending
 from dtsen.linkage.review import ReviewError, decide, load_decisions
 
 
@@ -79,73 +79,71 @@ def test_register_nik_ganda_never_links_deterministically() -> None:
     assert len(eng.execute(deterministic_links(eng, t, Deterministic()))) == 0
 
 
-def _groups(rows: list[tuple[int, str, bool]]) -> pl.DataFrame:
-    return pl.DataFrame(
+def _assign(
+    tmp: Path, rows: list[tuple[int, str, bool]], state: Path, kind: str, run: str
+) -> tuple[dict[int, str], pl.DataFrame]:
+    """One run of :func:`assign` on DuckDB with the registry in ``state``, saved as a linkage run does."""
+    eng = get_engine("duckdb")
+    work = tmp / run
+    work.mkdir()
+    groups = pl.DataFrame(
         rows, schema={"group": pl.Int64, "kunci": pl.String, "kuat": pl.Boolean}, orient="row"
     )
+    groups.write_parquet(work / "groups.parquet")
+    registry = registry_table(eng, state, work)
+    got = assign(eng, eng.read_parquet(work / "groups.parquet"), registry, kind, run, work)
+    save_registry(state, write_pending(eng, got.registry, state))
+    return dict(pl.read_parquet(got.ids).iter_rows()), got.lineage
 
 
-def test_ids_stable_merge_split_retire_and_never_reused() -> None:
-    empty = pl.DataFrame(
-        schema={
-            "jenis_id": pl.String,
-            "kunci": pl.String,
-            "id": pl.String,
-            "aktif": pl.Boolean,
-            "run": pl.String,
-        }
-    )
-    first = assign(
-        _groups([(1, "a", True), (1, "a2", False), (2, "b", True), (3, "c", True), (4, "d", True)]),
-        empty,
+def test_ids_stable_merge_split_retire_and_never_reused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    ids1, _ = _assign(
+        tmp_path,
+        [(1, "a", True), (1, "a2", False), (2, "b", True), (3, "c", True), (4, "d", True)],
+        state,
         "person",
         "r1",
     )
-    ids1 = dict(first.ids.iter_rows())
     assert len(set(ids1.values())) == 4
     # run 2: a and b merge (one group), c splits into c and c2 (c2 takes c's weak key), d disappears
-    second = assign(
-        _groups([(10, "a", True), (10, "b", True), (11, "c", True), (12, "c2", True), (12, "a2", False)]),
-        first.registry,
+    ids2, lineage2 = _assign(
+        tmp_path,
+        [(10, "a", True), (10, "b", True), (11, "c", True), (12, "c2", True), (12, "a2", False)],
+        state,
         "person",
         "r2",
     )
-    ids2 = dict(second.ids.iter_rows())
     assert ids2[10] in (ids1[1], ids1[2])
     assert ids2[11] == ids1[3]
-    lineage = {(r["jenis"], r["id_lama"]) for r in second.lineage.iter_rows(named=True)}
+    lineage = {(r["jenis"], r["id_lama"]) for r in lineage2.iter_rows(named=True)}
     loser = ids1[2] if ids2[10] == ids1[1] else ids1[1]
     assert ("gabung", loser) in lineage
     assert ("pensiun", ids1[4]) in lineage
     assert ids2[12] not in ids1.values()  # new ID, never a reused one
     # run 3: the merged-away and retired IDs are never issued again even though nothing claims them
-    third = assign(_groups([(20, "z", True), (21, "y", True)]), second.registry, "person", "r3")
+    ids3, _ = _assign(tmp_path, [(20, "z", True), (21, "y", True)], state, "person", "r3")
     issued = set(ids1.values()) | set(ids2.values())
-    assert not set(dict(third.ids.iter_rows()).values()) & issued
-    assert LAST_KEY in set(third.registry["kunci"])
+    assert not set(ids3.values()) & issued
+    assert LAST_KEY in set(pl.read_parquet(state / "ids.parquet")["kunci"])
+    assert not (state / ".ids.pending.parquet").exists()  # saved: the pending file became the registry
 
 
-def test_split_writes_lineage() -> None:
-    empty = pl.DataFrame(
-        schema={
-            "jenis_id": pl.String,
-            "kunci": pl.String,
-            "id": pl.String,
-            "aktif": pl.Boolean,
-            "run": pl.String,
-        }
+def test_split_writes_lineage(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first, _ = _assign(
+        tmp_path, [(1, "kk:1", True), (1, "p:a", False), (1, "p:b", False)], state, "family", "r1"
     )
-    first = assign(_groups([(1, "kk:1", True), (1, "p:a", False), (1, "p:b", False)]), empty, "family", "r1")
-    old = first.ids["id"][0]
-    second = assign(
-        _groups([(1, "kk:1", True), (1, "p:a", False), (2, "kk:2", True), (2, "p:b", False)]),
-        first.registry,
+    old = first[1]
+    ids, lineage = _assign(
+        tmp_path,
+        [(1, "kk:1", True), (1, "p:a", False), (2, "kk:2", True), (2, "p:b", False)],
+        state,
         "family",
         "r2",
     )
-    ids = dict(second.ids.iter_rows())
     assert ids[1] == old
-    split = second.lineage.filter(pl.col("jenis") == "pisah")
+    split = lineage.filter(pl.col("jenis") == "pisah")
     assert split.rows() == [(old, ids[2], "pisah", "family", "r2")]
 
 

@@ -143,9 +143,11 @@ def step_apply_events(ctx: CycleContext, out: Path) -> dict[str, Any]:
     event_files = [frozen / e["file"] for e in inputs["events"]]
     if event_files:
         feed = read_events(event_files)
+        from dtsen.engine import get_engine
         from dtsen.linkage import ids as idreg
 
-        allocator = _Allocator(idreg.load_registry(ctx.output("link") / "state"), persons, families)
+        issued = idreg.highest_issued(get_engine(ctx.engine), ctx.output("link") / "state")
+        allocator = _Allocator(issued, persons, families)
         persons, families, report = apply_events(
             persons,
             families,
@@ -192,20 +194,19 @@ class _Allocator:
     quarter's SIAK extract keeps the ID the event gave them.
     """
 
-    def __init__(self, registry: pl.DataFrame, persons: pl.DataFrame, families: pl.DataFrame) -> None:
+    def __init__(self, issued: dict[str, int], persons: pl.DataFrame, families: pl.DataFrame) -> None:
         from dtsen.linkage import ids as idreg
         from dtsen.linkage.config import LinkConfig
 
         self.idreg = idreg
         self.spine_source = LinkConfig().spine_source
         self.counters: dict[str, int] = {}
-        for kind in idreg.PREFIX:
-            issued = registry.filter(pl.col("jenis_id") == kind)["id"]
+        for kind in idreg.PREFIX:  # ``issued``: the registry's highest per kind (ids.highest_issued)
             present = (
                 persons["id_dtsen"] if kind == "person" else families["id_keluarga_dtsen"]
             ).drop_nulls()
-            both = pl.concat([issued, present])
-            self.counters[kind] = int(both.str.slice(1).cast(pl.Int64).max() or 0) if both.len() else 0
+            top = int(present.str.slice(1).cast(pl.Int64).max() or 0) if present.len() else 0
+            self.counters[kind] = max(issued[kind], top)
         self.rows: list[dict[str, Any]] = []
 
     def __call__(self, kind: str, number: str | None) -> str:
@@ -400,27 +401,10 @@ def _promote_linkage_state(ctx: CycleContext, out: Path) -> None:
     shutil.rmtree(src, ignore_errors=True)
     shutil.copytree(ctx.output("link") / "state", src)
     new_ids = ctx.output("apply_events") / "new_ids.parquet"
-    if new_ids.exists() and (src / "ids.parquet").exists():
-        registry = pl.read_parquet(src / "ids.parquet")
-        added = pl.read_parquet(new_ids)
-        kept = registry.join(added.select("kunci"), on="kunci", how="anti")
-        last = pl.concat([kept, added]).filter(pl.col("kunci") != idreg.LAST_KEY)
-        sentinels = [
-            {
-                "jenis_id": kind,
-                "kunci": idreg.LAST_KEY,
-                "aktif": False,
-                "run": str(ctx.period),
-                "id": max(
-                    last.filter(pl.col("jenis_id") == kind)["id"].to_list()
-                    + registry.filter((pl.col("jenis_id") == kind) & (pl.col("kunci") == idreg.LAST_KEY))[
-                        "id"
-                    ].to_list()
-                ),
-            }
-            for kind in idreg.PREFIX
-        ]
-        idreg.save_registry(src, [last, pl.DataFrame(sentinels, schema=ID_REGISTRY.polars, orient="row")])
+    if new_ids.exists() and idreg.registry_path(src).exists():
+        from dtsen.engine import get_engine
+
+        idreg.reserve(get_engine(ctx.engine), src, new_ids, str(ctx.period))
     dst = _linkage_state(ctx.data_dir)
     dst.mkdir(parents=True, exist_ok=True)
     for name in LINKAGE_STATE:

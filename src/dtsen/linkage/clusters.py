@@ -6,15 +6,32 @@ threshold. Residue pairs are then merged by a union-find that refuses to join tw
 rows (two Dukcapil persons are never merged by a chain of weaker links), strongest pair first. A pair
 whose names and birth data both disagree (``ditolak``) is not linked by the model at any score. A
 clerical decision overrides the model for its pair: ``cocok`` links, ``tidak_cocok`` never links.
+
+Only the accepted pairs (a few per thousand records) are worked on in Python; what every record gets
+(its cluster, size, metode, aturan, probabilitas) is one engine query over the record table, so the
+national table never sits in driver memory.
 """
 
 from __future__ import annotations
 
+import ibis
+import ibis.expr.types as ir
 import polars as pl
 
+from dtsen.engine import Engine
 from dtsen.tables import LinkMethod, ReviewDecision
 
 ADMIN_ENTITIES = frozenset({"kepesertaan_bpjs", "pelanggan_pln", "kendaraan", "bidang_tanah"})
+
+# the per-record facts the accepted pairs give (one row per record they name), as the engine reads them
+_PAIR_FACTS = {
+    "_rid": pl.Int64,
+    "rid_spine_p": pl.Int64,
+    "probabilitas": pl.Float64,
+    "klerikal": pl.Boolean,
+    "rc": pl.Int64,
+    "p": pl.Float64,
+}
 
 
 def accepted(match_threshold: float) -> pl.Expr:
@@ -35,27 +52,32 @@ def _find(parent: dict[int, int], x: int) -> int:
 
 
 def cluster(
-    records: pl.DataFrame,
-    deterministic: pl.DataFrame,
+    eng: Engine,
+    records: ir.Table,
+    deterministic: ir.Table,
     pairs: pl.DataFrame,
+    sides: pl.DataFrame,
     match_threshold: float,
     model_label: str,
-) -> pl.DataFrame:
-    """One row per record: rid, cluster (a rid), metode, aturan, probabilitas.
+) -> ir.Table:
+    """One row per record: rid, cluster (a rid), metode, aturan, probabilitas (an engine query).
 
-    ``records``: rid, spine, entitas. ``deterministic``: rid, rid_spine, aturan. ``pairs``: rid_l, rid_r,
-    probabilitas, ditolak, keputusan (null, 'cocok' or 'tidak_cocok'), jenis.
+    ``records``: the record table (rid, spine). ``deterministic``: rid, rid_spine, aturan. ``pairs``:
+    rid_l, rid_r, probabilitas, ditolak, keputusan (null, 'cocok' or 'tidak_cocok'), jenis. ``sides``:
+    rid, spine of the records the pairs name (which side of a pair is the register row).
     """
-    spine = set(records.filter(pl.col("spine"))["rid"].to_list())
     linked = pairs.filter(accepted(match_threshold)).with_columns(
         klerikal=(pl.col("keputusan") == ReviewDecision.COCOK).fill_null(False)
     )
     # residue x register: orient (residue, spine) and keep the best register row per residue record
+    left_spine = sides.select(rid_l="rid", _l_spine="spine")
     to_spine = (
         linked.filter(pl.col("jenis") == "spine")
+        .join(left_spine, on="rid_l", how="left")
+        .with_columns(_l_spine=pl.col("_l_spine").fill_null(False))
         .with_columns(
-            rid=pl.when(pl.col("rid_l").is_in(list(spine))).then("rid_r").otherwise("rid_l"),
-            rid_spine=pl.when(pl.col("rid_l").is_in(list(spine))).then("rid_l").otherwise("rid_r"),
+            rid=pl.when("_l_spine").then("rid_r").otherwise("rid_l"),
+            rid_spine=pl.when("_l_spine").then("rid_l").otherwise("rid_r"),
         )
         .sort(["klerikal", "probabilitas", "rid_spine"], descending=[True, True, False])
         .unique("rid", keep="first", maintain_order=True)
@@ -66,8 +88,10 @@ def cluster(
     # union-find over residue pairs; a set's anchor is the register row it joined, if any
     parent: dict[int, int] = {}
     set_anchor: dict[int, int | None] = {}
+    # ties in rid order: the pairs arrive in any order, and which of two equal pairs merges first decides
+    # where a record goes when both would join a different register row
     within = linked.filter(pl.col("jenis") == "residu").sort(
-        ["klerikal", "probabilitas"], descending=[True, True]
+        ["klerikal", "probabilitas", "rid_l", "rid_r"], descending=[True, True, False, False]
     )
     for a, b in zip(within["rid_l"].to_list(), within["rid_r"].to_list(), strict=True):
         ra, rb = _find(parent, a), _find(parent, b)
@@ -83,66 +107,68 @@ def cluster(
     for rid in set(parent) | set(parent.values()):
         root = _find(parent, rid)
         residue_cluster[rid] = set_anchor.get(root, anchor.get(root)) or root
-    # assemble
-    det = deterministic.select("rid", "rid_spine", "aturan")
-    prob = to_spine.select("rid", "rid_spine", "probabilitas", "klerikal")
-    out = (
-        records.select("rid", "spine", "entitas")
-        .join(det, on="rid", how="left")
-        .join(prob, on="rid", how="left", suffix="_p")
-    )
     rc = pl.DataFrame(
         {"rid": list(residue_cluster), "rc": list(residue_cluster.values())},
         schema={"rid": pl.Int64, "rc": pl.Int64},
     )
-    out = out.join(rc, on="rid", how="left").with_columns(
-        cluster=pl.when(pl.col("spine"))
-        .then(pl.col("rid"))
-        .otherwise(pl.coalesce("rid_spine", "rid_spine_p", "rc", "rid"))
+    facts = (
+        to_spine.select("rid", "probabilitas", "klerikal", rid_spine_p="rid_spine")
+        .join(rc, on="rid", how="full", coalesce=True)
+        .join(within_probability(linked), on="rid", how="full", coalesce=True)
+        .rename({"rid": "_rid"})
+        .select(list(_PAIR_FACTS))
+        .cast(_PAIR_FACTS)
     )
-    size = out.group_by("cluster").agg(n=pl.len())
-    out = out.join(size, on="cluster")
-    metode = (
-        pl.when(pl.col("n") == 1)
-        .then(pl.lit(LinkMethod.TUNGGAL))
-        .when(pl.col("spine") | pl.col("rid_spine").is_not_null())
-        .then(pl.lit(LinkMethod.DETERMINISTIK))
-        .when(pl.col("klerikal").fill_null(False))
-        .then(pl.lit(LinkMethod.KLERIKAL))
-        .otherwise(pl.lit(LinkMethod.PROBABILISTIK))
-    )
-    aturan = (
-        pl.when(pl.col("spine"))
-        .then(pl.lit("register"))
-        .when(pl.col("aturan").is_not_null())
-        .then(pl.col("aturan"))
-        .when(pl.col("klerikal").fill_null(False))
-        .then(pl.lit("keputusan_klerikal"))
-        .when(pl.col("n") > 1)
-        .then(pl.lit(model_label))
-        .otherwise(pl.lit("tanpa_pasangan"))
-    )
-    return out.select(
-        "rid",
-        pl.col("cluster").cast(pl.Int64),
-        metode.alias("metode"),
-        aturan.alias("aturan"),
-        pl.col("probabilitas").cast(pl.Float64),
-    )
+    return _assemble(eng, records, deterministic, facts, model_label)
 
 
-def within_probability(pairs: pl.DataFrame, clusters: pl.DataFrame) -> pl.DataFrame:
-    """Best accepted residue-pair probability per record clustered without a register row (for links)."""
+def within_probability(pairs: pl.DataFrame) -> pl.DataFrame:
+    """Best accepted pair probability per record (rid, p): the probabilitas links show for a record
+    clustered by residue pairs without a register row of its own."""
     both = pl.concat(
         [pairs.select(rid="rid_l", p="probabilitas"), pairs.select(rid="rid_r", p="probabilitas")]
     )
-    best = both.group_by("rid").agg(p=pl.col("p").max())
-    return (
-        clusters.join(best, on="rid", how="left")
-        .with_columns(
-            probabilitas=pl.coalesce(
-                "probabilitas", pl.when(pl.col("metode") == LinkMethod.PROBABILISTIK).then("p")
-            )
+    return both.group_by("rid").agg(p=pl.col("p").max())
+
+
+def _assemble(
+    eng: Engine, records: ir.Table, deterministic: ir.Table, facts: pl.DataFrame, model_label: str
+) -> ir.Table:
+    """Every record with its register row (deterministic, else its best accepted register pair), else its
+    residue cluster, else itself; then how it was linked, which reads the cluster's size."""
+    det = deterministic.select(_drid="rid", rid_spine="rid_spine", aturan="aturan")
+    f = eng.memtable(facts.to_arrow())
+    r = records.select("rid", "spine")
+    out = r.left_join(det, r.rid == det._drid).drop("_drid")
+    out = out.left_join(f, out.rid == f._rid).drop("_rid")
+    out = out.mutate(
+        cluster=ibis.ifelse(
+            out.spine, out.rid, ibis.coalesce(out.rid_spine, out.rid_spine_p, out.rc, out.rid)
         )
-        .drop("p")
+    )
+    size = out.group_by(_cluster=out.cluster).aggregate(n=out.count())
+    out = out.join(size, out.cluster == size._cluster).drop("_cluster")
+    klerikal = out.klerikal.fill_null(False)
+    metode = ibis.cases(
+        (out.n == 1, LinkMethod.TUNGGAL.value),
+        (out.spine | out.rid_spine.notnull(), LinkMethod.DETERMINISTIK.value),
+        (klerikal, LinkMethod.KLERIKAL.value),
+        else_=LinkMethod.PROBABILISTIK.value,
+    )
+    aturan = ibis.cases(
+        (out.spine, "register"),
+        (out.aturan.notnull(), out.aturan),
+        (klerikal, "keputusan_klerikal"),
+        (out.n > 1, model_label),
+        else_="tanpa_pasangan",
+    )
+    out = out.mutate(metode=metode, aturan=aturan)
+    # a record clustered by residue pairs shows its best pair's probability
+    within = ibis.ifelse(out.metode == LinkMethod.PROBABILISTIK.value, out.p, ibis.null("float64"))
+    return out.select(
+        "rid",
+        cluster=out.cluster.cast("int64"),
+        metode=out.metode,
+        aturan=out.aturan,
+        probabilitas=ibis.coalesce(out.probabilitas.cast("float64"), within),
     )

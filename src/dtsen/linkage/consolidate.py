@@ -2,9 +2,10 @@
 
 Everything that touches every record (4.6 M at 1 M persons) or every person x attribute (provenance,
 ~45 M rows) is an engine query streaming Parquet to Parquet; intermediate results read more than once
-are materialised under ``work`` (Ibis inlines a reused expression). Only per-person or per-family frames
-with a few columns reach Polars: the stable-ID registry (ids.py), status (status.py) and golden families
-(families.py), whose rules read more naturally there and whose inputs are narrow.
+are materialised under ``work`` (Ibis inlines a reused expression); so is the stable-ID registry (ids.py:
+one row per key ever seen). Only per-person or per-family frames with a few columns reach Polars: status
+(status.py) and golden families (families.py), whose rules read more naturally there and whose inputs
+are narrow.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ ADMIN = {
 
 @dataclass
 class Consolidated:
-    registry: list[pl.DataFrame]
+    registry: Path  # the new ID registry, pending until the caller saves it (ids.save_registry)
     counts: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)  # per sub-step, for profiling at scale
 
@@ -100,7 +101,7 @@ class ConsolidationContext:
 
     eng: Engine
     records: Path  # the stacked record table (one row per source record, keyed by ``rid``)
-    clusters: pl.DataFrame  # rid -> cluster, with how each record was linked (metode, aturan, probabilitas)
+    clusters: Path  # rid -> cluster, with how each record was linked (metode, aturan, probabilitas)
     pairs: pl.DataFrame  # scored candidate pairs with clerical decisions (the review queue's input)
     batches: list[Batch]
     cfg: LinkConfig
@@ -114,11 +115,12 @@ def consolidate(ctx: ConsolidationContext) -> Consolidated:
     """Write links, persons, families, provenance, lineage and review into ``ctx.out``; return the new ID
     registry (saved by the caller once the output is in place) and the run's counts."""
     clock = Laps("consolidate")
-    registry = idreg.load_registry(ctx.state_dir)
-    clusters, n_household = _household_links(pl.scan_parquet(ctx.records), ctx.clusters, ctx.cfg)
+    registry = idreg.registry_table(ctx.eng, ctx.state_dir, ctx.work)
+    clusters, n_household = _household_links(
+        ctx.eng, ctx.records, ctx.clusters, ctx.work / "clusters_household.parquet", ctx.cfg
+    )
     clock.lap("household")
-    clusters.write_parquet(ctx.work / "clusters.parquet")
-    rec, cl = ctx.eng.read_parquet(ctx.records), ctx.eng.read_parquet(ctx.work / "clusters.parquet")
+    rec, cl = ctx.eng.read_parquet(ctx.records), ctx.eng.read_parquet(clusters)
     persons_ids = _person_ids(ctx, rec, cl, registry)
     clock.lap("person_ids")
     members = _links(ctx, rec, cl)
@@ -142,12 +144,15 @@ def consolidate(ctx: ConsolidationContext) -> Consolidated:
         "nik_ditahan": people.nik_withheld,
     }
     clock.lap("review")
-    others = registry.filter(~pl.col("jenis_id").is_in(["person", "family"]))
-    return Consolidated([persons_ids.registry, fams.ids.registry, others], counts, clock.seconds)
+    others = registry.filter(~registry.jenis_id.isin(["person", "family"]))
+    parts = [*persons_ids.registry, *fams.ids.registry, others]
+    pending = idreg.write_pending(ctx.eng, parts, ctx.state_dir)
+    clock.lap("registry")
+    return Consolidated(pending, counts, clock.seconds)
 
 
 def _person_ids(
-    ctx: ConsolidationContext, rec: ir.Table, cl: ir.Table, registry: pl.DataFrame
+    ctx: ConsolidationContext, rec: ir.Table, cl: ir.Table, registry: ir.Table
 ) -> idreg.Assignment:
     """Stable person IDs (work/person_ids.parquet: cluster -> id_dtsen) for clusters with a register row
     or a family-survey record; admin-only clusters (a vehicle, a PLN customer) are nobody."""
@@ -161,9 +166,11 @@ def _person_ids(
     person_keys = person.select(
         group=person.cluster, kunci=person.sumber.concat(":", person.id_rekaman), kuat=person.spine
     )
-    persons_ids = idreg.assign(_arrow(eng, person_keys).sort("group", "kunci"), registry, "person", ctx.run)
-    ids = persons_ids.ids.rename({"group": "cluster", "id": "id_dtsen"})
-    ids.write_parquet(ctx.work / "person_ids.parquet")
+    eng.write_work_parquet(person_keys, ctx.work / "person_keys.parquet")  # assign reads it three times
+    keys = eng.read_parquet(ctx.work / "person_keys.parquet")
+    persons_ids = idreg.assign(eng, keys, registry, "person", ctx.run, ctx.work)
+    ids = eng.read_parquet(persons_ids.ids)
+    eng.write_work_parquet(ids.select(cluster="group", id_dtsen="id"), ctx.work / "person_ids.parquet")
     return persons_ids
 
 
@@ -252,9 +259,7 @@ class _Families:
     counts: dict[str, int]
 
 
-def _families(
-    ctx: ConsolidationContext, registry: pl.DataFrame, members: ir.Table, people: _People
-) -> _Families:
+def _families(ctx: ConsolidationContext, registry: ir.Table, members: ir.Table, people: _People) -> _Families:
     """Family keys -> stable IDs -> golden families (Polars, one row per person or family)."""
     eng, batches, cfg = ctx.eng, ctx.batches, ctx.cfg
     evidence = people.evidence
@@ -276,8 +281,13 @@ def _families(
         field_members,
     )
     fam_groups, person_group = fam.id_groups(keys)
-    fam_ids = idreg.assign(fam_groups, registry, "family", ctx.run)
-    person_family = person_group.join(fam_ids.ids, on="group").select("id_dtsen", id_keluarga_dtsen="id")
+    fam_groups.write_parquet(ctx.work / "family_keys.parquet")
+    fam_ids = idreg.assign(
+        eng, eng.read_parquet(ctx.work / "family_keys.parquet"), registry, "family", ctx.run, ctx.work
+    )
+    person_family = person_group.join(pl.read_parquet(fam_ids.ids), on="group").select(
+        "id_dtsen", id_keluarga_dtsen="id"
+    )
     family_input = (
         aged.select(*FAMILY_INPUT, "umur")
         .join(person_family, on="id_dtsen", how="left")
@@ -385,10 +395,11 @@ RULE_HOUSEHOLD = "rumah_tangga+nama+tanggal_lahir"
 
 
 def _household_links(
-    records: pl.LazyFrame, clusters: pl.DataFrame, cfg: LinkConfig
-) -> tuple[pl.DataFrame, int]:
+    eng: Engine, records: Path, clusters: Path, out: Path, cfg: LinkConfig
+) -> tuple[Path, int]:
     """Field records of a person with no register row, joined to the register person their own field
-    household names: ``clusters`` updated, and how many clusters moved.
+    household names: the clusters table updated (written to ``out``; ``clusters`` itself when nobody
+    moves), and how many clusters moved.
 
     Why: the one-child "families" of the demo were, every one, a field record (no NIK, or a stale card)
     that linkage left outside the register although the same household's other members linked to one
@@ -398,74 +409,71 @@ def _household_links(
     applies (name and birth date, :func:`deterministic.corroborated`) plus the same sex; a record that
     matches two register persons of the KK (twins) is left alone.
 
-    ``records``: the record table (a lazy scan: each pass reads a few columns filtered by a small set,
-    so the national table never sits in memory); only the few loose records, their households and
-    their KKs' register rows are collected, and the name rule runs on that small frame in DuckDB."""
+    ``records`` and ``clusters`` (Parquet) are read by engine queries, so neither national table sits in
+    memory: only the few loose records, their households' KKs and those KKs' register rows are collected,
+    the name rule runs on that small frame in DuckDB, and the update of every record is a query again."""
     from dtsen.engine import local_engine
     from dtsen.linkage.deterministic import corroborated
 
-    spine_rids = records.filter(pl.col("spine")).select("rid").collect()["rid"].implode()
-    cl = clusters.select("rid", "cluster")
-    loose = cl.filter(~pl.col("cluster").is_in(spine_rids))
-    if loose.is_empty():
-        return clusters, 0
+    rec, cl = eng.read_parquet(records), eng.read_parquet(clusters)
+    spine = rec.filter(rec.spine).select(_s="rid")
+    members = cl.select("rid", "cluster")
+    registered = members.semi_join(spine, members.cluster == spine._s)  # members with a register row
+    loose = members.anti_join(spine, members.cluster == spine._s)
     fields = ["rid", "id_keluarga", "nama", "nama_depan", "nama_urut", "tanggal_lahir", "jenis_kelamin"]
-    field = records.filter(pl.col("sumber").is_in(cfg.field_sources) & pl.col("id_keluarga").is_not_null())
-    mine = field.filter(pl.col("rid").is_in(loose["rid"].implode())).select(fields).collect()
+    field = rec.filter(rec.sumber.isin(list(cfg.field_sources)) & rec.id_keluarga.notnull())
+    mine_path = out.with_name(f"{out.stem}_loose.parquet")  # read twice: collected, and for households
+    eng.write_parquet(field.select(*fields).join(loose, "rid"), mine_path)
+    mine = pl.read_parquet(mine_path)
     if mine.is_empty():
         return clusters, 0
-    households = mine["id_keluarga"].unique().implode()
-    co = field.filter(pl.col("id_keluarga").is_in(households)).select("rid", "id_keluarga").collect()
-    co = co.join(cl, on="rid").filter(pl.col("cluster").is_in(spine_rids))  # members with a register row
-    kk_of = (
-        records.filter(pl.col("rid").is_in(co["cluster"].unique().implode()))
-        .select(cluster="rid", kk="no_kk")
-        .collect()
+    households = eng.read_parquet(mine_path).select("id_keluarga").distinct()
+    co = field.select("rid", "id_keluarga").semi_join(households, "id_keluarga").join(registered, "rid")
+    kk_of = rec.select(_c="rid", kk="no_kk")
+    seen = co.join(kk_of, co.cluster == kk_of._c)
+    seen = seen.filter(seen.kk.notnull()).select("id_keluarga", "kk").distinct()
+    seen_kk = _arrow(eng, seen)
+    spine_rows = rec.filter(rec.spine)
+    register = spine_rows.semi_join(seen, spine_rows.no_kk == seen.kk).select(
+        s_rid="rid",
+        kk="no_kk",
+        s_nama="nama",
+        s_nama_depan="nama_depan",
+        s_nama_urut="nama_urut",
+        s_tanggal_lahir="tanggal_lahir",
+        s_jenis_kelamin="jenis_kelamin",
     )
-    seen_kk = co.join(kk_of, on="cluster").filter(pl.col("kk").is_not_null()).select("id_keluarga", "kk")
-    seen_kk = seen_kk.unique()
-    register = (
-        records.filter(pl.col("spine") & pl.col("no_kk").is_in(seen_kk["kk"].unique().implode()))
-        .select(
-            s_rid="rid",
-            kk="no_kk",
-            s_nama="nama",
-            s_nama_depan="nama_depan",
-            s_nama_urut="nama_urut",
-            s_tanggal_lahir="tanggal_lahir",
-            s_jenis_kelamin="jenis_kelamin",
-        )
-        .collect()
-    )
-    pairs = mine.join(cl, on="rid").join(seen_kk, on="id_keluarga").join(register, on="kk")
+    pairs = mine.join(seen_kk, on="id_keluarga").join(_arrow(eng, register), on="kk")
     if pairs.is_empty():
         return clusters, 0
-    eng = local_engine()  # a small frame: the deterministic stage's name rule, on the driver
+    local = local_engine()  # a small frame: the deterministic stage's name rule, on the driver
     j = ibis.memtable(pairs.to_arrow())
     same_sex = (j.jenis_kelamin == j.s_jenis_kelamin).fill_null(False)
-    j = j.filter(same_sex & corroborated(eng, j, cfg.deterministic))
-    hits = _arrow(eng, j.select("cluster", "s_rid").distinct())
+    j = j.filter(same_sex & corroborated(local, j, cfg.deterministic))
+    hits = _arrow(local, j.select("cluster", "s_rid").distinct())
     moved = (
         hits.group_by("cluster")
         .agg(pl.col("s_rid").unique())
         .filter(pl.col("s_rid").list.len() == 1)
-        .select("cluster", _to=pl.col("s_rid").list.first().cast(pl.Int64))
+        .select(_from=pl.col("cluster").cast(pl.Int64), _to=pl.col("s_rid").list.first().cast(pl.Int64))
     )
     if moved.is_empty():
         return clusters, 0
-    hit = pl.col("_to").is_not_null()
-    out = (
-        clusters.join(moved, on="cluster", how="left")
-        .with_columns(
-            cluster=pl.coalesce("_to", "cluster"),
-            metode=pl.when(hit).then(pl.lit(LinkMethod.DETERMINISTIK)).otherwise("metode"),
-            aturan=pl.when(hit).then(pl.lit(RULE_HOUSEHOLD)).otherwise("aturan"),
-            probabilitas=pl.when(hit).then(None).otherwise("probabilitas"),
-        )
-        .drop("_to")
+    # every record: a moved cluster takes its register row; the register row it joined, no longer
+    # alone, is deterministic (a register row's cluster is itself, so the cluster it had is the test)
+    m = eng.memtable(moved.to_arrow())
+    targets = eng.memtable(moved.select(_target=pl.col("_to").unique()).to_arrow())
+    j = cl.left_join(m, cl.cluster == m._from).left_join(targets, cl.cluster == targets._target)
+    hit = j._to.notnull()
+    joined = j._target.notnull() & (j.metode == LinkMethod.TUNGGAL.value)
+    updated = j.select(
+        "rid",
+        cluster=ibis.coalesce(j._to, j.cluster),
+        metode=ibis.ifelse(hit | joined, LinkMethod.DETERMINISTIK.value, j.metode),
+        aturan=ibis.ifelse(hit, RULE_HOUSEHOLD, j.aturan),
+        probabilitas=ibis.ifelse(hit, ibis.null("float64"), j.probabilitas),
     )
-    joined = pl.col("cluster").is_in(moved["_to"].implode()) & (pl.col("metode") == LinkMethod.TUNGGAL)
-    out = out.with_columns(metode=pl.when(joined).then(pl.lit(LinkMethod.DETERMINISTIK)).otherwise("metode"))
+    eng.write_parquet(updated, out)
     return out, moved.height
 
 

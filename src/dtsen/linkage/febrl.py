@@ -194,17 +194,18 @@ def link_febrl(n: int, engine: str | None = None, work: Path | None = None) -> d
             ),
         )
         linked = link_records(get_engine(engine), path, root, root / "state", cfg, retrain=True)
+        clusters = pl.read_parquet(linked.clusters)  # under root: read before the directory goes
     people = _people(records["id_rekaman"].to_list(), true_links)
     assigned = (
         records.select("rid", "id_rekaman")
         .join(people, on="id_rekaman")
-        .join(linked.clusters.select("rid", "cluster"), on="rid")
+        .join(clusters.select("rid", "cluster"), on="rid")
     )
     metrics: dict[str, Any] = {"set": n, "records": records.height, "true_links": len(true_links)}
     metrics |= pairwise(assigned.select("cluster", "person"))
     metrics["clusters"] = assigned["cluster"].n_unique()
     metrics["true_clusters"] = assigned["person"].n_unique()
-    share = linked.clusters.join(records.select("rid", "spine"), on="rid").filter(~pl.col("spine"))["metode"]
+    share = clusters.join(records.select("rid", "spine"), on="rid").filter(~pl.col("spine"))["metode"]
     metrics["share"] = {m: round(float(x), 4) for m, x in share.value_counts(normalize=True).iter_rows()}
     seconds = linked.seconds | {"total": time.perf_counter() - started}
     metrics["seconds"] = {k: round(v, 2) for k, v in seconds.items()}

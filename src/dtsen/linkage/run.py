@@ -51,8 +51,7 @@ class LinkResult:
 class Linked:
     """What the shared core (also used for FEBRL4) returns."""
 
-    records: pl.DataFrame
-    clusters: pl.DataFrame
+    clusters: Path  # rid -> cluster, metode, aturan, probabilitas (clusters.cluster), under ``work``
     pairs: pl.DataFrame
     model: Model
     seconds: dict[str, float]
@@ -133,16 +132,24 @@ def link_records(
     )
     scored = scored.filter(pl.col("probabilitas") >= used.review)
     laps.lap("probabilistic")
-    # only what clustering and pair naming read: the record table itself stays on disk
-    records = pl.read_parquet(records_path, columns=["rid", "spine", "entitas", "sumber", "id_rekaman"])
-    pairs = rv.pair_ids(scored, records)
+    # only the scored pairs' records reach the driver (pair naming, which side is the register row);
+    # every record's cluster is an engine query: the record table stays on disk
+    sides = _pair_records(eng, rec, scored)
+    pairs = rv.pair_ids(scored, sides)
     decisions = rv.load_decisions(state_dir).select("id_pasangan", "keputusan")
     pairs = pairs.join(decisions, on="id_pasangan", how="left")
-    deterministic = pl.read_parquet(work / "deterministic.parquet")
-    clusters = clustering.cluster(records, deterministic, pairs, used.match, model.label)
-    clusters = clustering.within_probability(pairs.filter(clustering.accepted(used.match)), clusters)
+    clusters = work / "clusters.parquet"
+    eng.write_parquet(clustering.cluster(eng, rec, det, pairs, sides, used.match, model.label), clusters)
     laps.lap("clusters")
-    return Linked(records, clusters, pairs, model, laps.seconds, notes, used, hist, cfg)
+    return Linked(clusters, pairs, model, laps.seconds, notes, used, hist, cfg)
+
+
+def _pair_records(eng: Any, rec: Any, scored: pl.DataFrame) -> pl.DataFrame:
+    """rid, spine, sumber, id_rekaman of the records ``scored`` names (a semi-join on their rids)."""
+    rids = pl.concat([scored["rid_l"], scored["rid_r"]]).unique().cast(pl.Int64).to_frame("rid")
+    wanted = eng.memtable(rids.to_arrow())
+    keys = rec.select("rid", "spine", "sumber", "id_rekaman").semi_join(wanted, "rid")
+    return pl.from_arrow(eng.to_pyarrow(keys))  # type: ignore[return-value]
 
 
 def _refuse_conflicts(
