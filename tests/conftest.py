@@ -154,3 +154,19 @@ def engine(db_url: str) -> Iterator[Engine]:
         yield created
     finally:
         created.dispose()
+
+
+@pytest.fixture(scope="module")
+def spark_engine() -> Any:
+    """The Spark engine (a local session) for a parity test; skipped without Java or pyspark, except in
+    CI, where a skipped parity test would pass unseen."""
+    import shutil
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        if os.environ.get("CI") == "true":
+            pytest.fail("no Java: CI=true, the Spark parity test may not be skipped", pytrace=False)
+        pytest.skip("no Java for Spark")
+    pytest.importorskip("pyspark")
+    from dtsen.engine import get_engine
+
+    return get_engine("spark")

@@ -4,9 +4,7 @@ DuckDB (marked ``spark``)."""
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -160,16 +158,6 @@ def _case() -> list[list[tuple[int, str, bool]]]:
         [(10, "a", True), (10, "b", True), (11, "c", True), (12, "c2", True), (12, "c3", False)],
         [(20, "a", True), (21, "b", True), (22, "d", False), (23, "z", True)],
     ]
-
-
-@pytest.fixture(scope="module")
-def spark_engine() -> Engine:
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("no Java: CI=true, the Spark parity test may not be skipped", pytrace=False)
-        pytest.skip("no Java for Spark")
-    pytest.importorskip("pyspark")
-    return get_engine("spark")
 
 
 @pytest.mark.spark

@@ -4,8 +4,6 @@ records, the same deterministic links and the same clusters. Marked ``spark`` (a
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import polars as pl
@@ -17,16 +15,6 @@ from dtsen.linkage.inputs import latest_batches, stack
 from dtsen.linkage.run import link_records, model_for
 
 pytestmark = pytest.mark.spark
-
-
-@pytest.fixture(scope="module")
-def spark_engine() -> object:
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        if os.environ.get("CI") == "true":
-            pytest.fail("no Java: CI=true, the Spark parity test may not be skipped", pytrace=False)
-        pytest.skip("no Java for Spark")
-    pytest.importorskip("pyspark")
-    return get_engine("spark")
 
 
 def test_duckdb_and_spark_link_alike(tmp_path: Path, spark_engine: object) -> None:
