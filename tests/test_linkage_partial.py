@@ -90,7 +90,7 @@ def test_no_birth_dates_anywhere(batches: dict[str, Path], tmp_path: Path) -> No
     dtks = _without(batches["dtks"], tmp_path / "dtks", ["tanggal_lahir"])
     result = _run(tmp_path, [siak, dtks])
     assert "EM rule kode_kec+tgl_lahir skipped: tgl_lahir null in every record" in result.notes
-    skipped = "blocking rule nama_depan+tgl_lahir+kode_kab skipped: tgl_lahir null in every record"
+    skipped = "blocking rule nama_depan+tgl_lahir skipped: tgl_lahir null in every record"
     assert skipped in result.notes
     assert _linked_share(result, "dtks") > 0.9
     persons = pl.read_parquet(result.out_dir / "persons.parquet")

@@ -121,10 +121,10 @@ class SplinkSpec(BaseModel):
     blocking_rules: list[list[str]] = Field(
         [
             ["kode_kec", "tgl_lahir"],
-            # first name + birth date within a kabupaten: unbounded, its blocks grew with the square of
-            # the population (SITI born 1 January: 345 register rows at 1 M persons; 2.4 M candidate
-            # pairs at 3 M, 8x the 1 M count); bounded, they grow with it and recall is unchanged
-            ["nama_depan", "tgl_lahir", "kode_kab"],
+            # not bounded by region: its pairs grow with the square of the population (2.4 M at 3 M
+            # persons, 7x the 1 M count), but it is the only rule for a record with neither NIK, KK nor
+            # region codes (docs/benchmarks.md, "Where a 10 M cycle's memory goes")
+            ["nama_depan", "tgl_lahir"],
             ["nik_wilayah", "nik_tanggal"],
             ["no_kk"],
             ["nama", "kode_kab"],  # registry rows without birth date or NIK
