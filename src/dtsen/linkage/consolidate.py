@@ -207,19 +207,18 @@ def _golden(ctx: ConsolidationContext, members: ir.Table) -> tuple[ir.Table, dic
 
 @dataclass
 class _People:
-    """Per golden person: the columns the status and family rules read, the evidence and the status."""
+    """Per golden person, as engine tables under ``work`` (the status and family rules' inputs)."""
 
-    base: pl.DataFrame  # STATUS_INPUT + FAMILY_INPUT + KEY_INPUT
-    evidence: pl.DataFrame  # see _evidence
-    status: pl.DataFrame  # id_dtsen, nik, nik_dilaporkan, status_padan, bukti_status
-    umur: pl.Expr  # age at death or at the reference date
+    base: ir.Table  # people.parquet: STATUS_INPUT + FAMILY_INPUT + KEY_INPUT + umur
+    evidence: ir.Table  # evidence.parquet: see _evidence
+    status: ir.Table  # status.parquet: id_dtsen, nik, nik_dilaporkan, status_padan, bukti_status
     nik_withheld: int
 
 
 def _status(ctx: ConsolidationContext, rec: ir.Table, members: ir.Table, golden: ir.Table) -> _People:
     """Status evidence per person (latest field record, NIK quality, sources, BPJS segment), then the
     status rules (status.py)."""
-    eng, cfg = ctx.eng, ctx.cfg
+    eng, cfg, work = ctx.eng, ctx.cfg, ctx.work
     evidence = _evidence(eng, rec, members, ctx.batches, cfg)
     ganda = _arrow(eng, spine_nik_ganda(rec))["nik"]
     base = _arrow(eng, golden.select(*dict.fromkeys(STATUS_INPUT + FAMILY_INPUT + KEY_INPUT)))
@@ -246,14 +245,22 @@ def _status(ctx: ConsolidationContext, rec: ir.Table, members: ir.Table, golden:
     umur = (until.dt.year() - lahir.dt.year()) - (
         (until.dt.month() * 100 + until.dt.day()) < (lahir.dt.month() * 100 + lahir.dt.day())
     ).cast(pl.Int32)
-    return _People(base, evidence, status, umur, nik_withheld)
+    base.with_columns(umur=umur.cast(pl.Int16)).write_parquet(work / "people.parquet")
+    evidence.write_parquet(work / "evidence.parquet")
+    status.write_parquet(work / "status.parquet")
+    return _People(
+        eng.read_parquet(work / "people.parquet"),
+        eng.read_parquet(work / "evidence.parquet"),
+        eng.read_parquet(work / "status.parquet"),
+        nik_withheld,
+    )
 
 
 @dataclass
 class _Families:
     families: pl.DataFrame  # published (families.parquet)
     ids: idreg.Assignment
-    person_family: pl.DataFrame  # id_dtsen -> id_keluarga_dtsen
+    person_family: ir.Table  # work/person_family.parquet: id_dtsen -> id_keluarga_dtsen
     lineage: pl.DataFrame  # the registry's, plus families retired because all members died
     provenance_attributes: list[str]  # work/family_provenance.parquet holds the compact form
     counts: dict[str, int]
@@ -262,10 +269,10 @@ class _Families:
 def _families(ctx: ConsolidationContext, registry: ir.Table, members: ir.Table, people: _People) -> _Families:
     """Family keys -> stable IDs -> golden families (Polars, one row per person or family)."""
     eng, batches, cfg = ctx.eng, ctx.batches, ctx.cfg
-    evidence = people.evidence
+    evidence = _arrow(eng, people.evidence)
     latest_family = evidence.filter(pl.col("ada_lapangan")).select("id_dtsen", "id_keluarga")
     field_members = _field_members(eng, batches, members, cfg)
-    aged = people.base.with_columns(umur=people.umur.cast(pl.Int16))
+    aged = _arrow(eng, people.base)
     keys = fam.family_keys(
         aged.select(
             "id_dtsen",
@@ -319,29 +326,23 @@ def _families(ctx: ConsolidationContext, registry: ir.Table, members: ir.Table, 
     families = families.sort("id_keluarga_dtsen")
     families.write_parquet(ctx.out / "families.parquet")
     fam_prov.compact.write_parquet(ctx.work / "family_provenance.parquet")
-    return _Families(families, fam_ids, person_family, lineage, fam_prov.attributes, counts)
+    person_family.write_parquet(ctx.work / "person_family.parquet")
+    person_family_t = eng.read_parquet(ctx.work / "person_family.parquet")
+    return _Families(families, fam_ids, person_family_t, lineage, fam_prov.attributes, counts)
 
 
-def _persons(
-    ctx: ConsolidationContext, golden: ir.Table, people: _People, person_family: pl.DataFrame
-) -> int:
+def _persons(ctx: ConsolidationContext, golden: ir.Table, people: _People, person_family: ir.Table) -> int:
     """persons.parquet: golden attributes + status, sources, BPJS segment, age, family; returns its rows."""
-    eng = ctx.eng
-    extra = (
-        people.base.select("id_dtsen", "tanggal_lahir", "tanggal_meninggal")
-        .join(person_family, on="id_dtsen", how="left")
-        .join(people.status, on="id_dtsen", how="left")
-        .join(people.evidence.select("id_dtsen", "sumber_data", "segmen_bpjs"), on="id_dtsen", how="left")
-        .with_columns(umur=people.umur.cast(pl.Int16))
-        .drop("tanggal_lahir", "tanggal_meninggal")
-    )
-    extra.write_parquet(ctx.work / "person_extra.parquet")
-    x = eng.read_parquet(ctx.work / "person_extra.parquet")
+    base, ev = people.base, people.evidence
+    extra = base.select("id_dtsen", "umur")
+    for t in (person_family, people.status, ev.select("id_dtsen", "sumber_data", "segmen_bpjs")):
+        extra = extra.left_join(t, "id_dtsen").drop("id_dtsen_right")
     attrs = [c for c in golden.columns if not c.startswith(SRC_PREFIX)]
-    persons = golden.select(*[a for a in attrs if a != "nik"]).join(x, "id_dtsen")  # nik: status.py's
+    persons = golden.select(*[a for a in attrs if a != "nik"]).join(extra, "id_dtsen")  # nik: status.py's
     tail = ["status_padan", "bukti_status", "nik_dilaporkan", "sumber_data", "segmen_bpjs", "umur"]
     order = ["id_dtsen", "id_keluarga_dtsen", *[c for c in attrs if c != "id_dtsen"], *tail]
-    return int(eng.write_parquet(persons.select(*order).order_by("id_dtsen"), ctx.out / "persons.parquet"))
+    out = ctx.out / "persons.parquet"
+    return int(ctx.eng.write_parquet(persons.select(*order).order_by("id_dtsen"), out))
 
 
 def _provenance(
