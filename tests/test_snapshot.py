@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -123,6 +125,8 @@ def test_reader_never_sees_a_partial_publish(tmp_path: Path) -> None:
     for i, files in enumerate(sources, start=1):
         publish(files, "2026Q1", data_dir=tmp_path)
         assert current(tmp_path).version == i + 1  # type: ignore[union-attr]
+        if i % 4 == 0:  # both readers have read this version before the next publish: however loaded
+            _wait_until(lambda v=i: len(seen) == 2 and all(m and m[-1] == v for m in seen.values()), done)
     done.set()
     for t in threads:
         t.join()
@@ -133,6 +137,16 @@ def test_reader_never_sees_a_partial_publish(tmp_path: Path) -> None:
     assert all(mine == sorted(mine) for mine in seen.values()), (
         "a reader never goes back to an older snapshot"
     )
+
+
+def _wait_until(condition: Callable[[], bool], done: threading.Event, limit: float = 120.0) -> None:
+    """Poll ``condition`` (the readers run in a loop, so it comes true); ``limit`` only stops a hang."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            done.set()
+            raise AssertionError("the readers did not read the new version")
+        time.sleep(0.001)
 
 
 def test_cli_list_show_verify(tmp_path: Path) -> None:
