@@ -13,6 +13,7 @@ import polars as pl
 
 from dtsen.canonical.model import polars_schema
 from dtsen.cycle.events import apply_events, read_events, sequential_ids
+from dtsen.engine import local_engine
 from dtsen.linkage.config import LinkConfig, Survivorship
 from dtsen.linkage.families import ATTACHED, FRAGMENT, family_keys, golden_families
 from dtsen.linkage.status import NIK_DIKLAIM_GANDA, NIK_MILIK_ORANG_LAIN, person_status
@@ -57,8 +58,9 @@ def _keys(rows: list[dict[str, Any]], field: list[tuple[str, str, str]]) -> dict
     persons = pl.DataFrame(rows, schema=KEY_SCHEMA, orient="row")
     fm = pl.DataFrame([(p, s, f, date(2023, 12, 31)) for p, s, f in field], schema=FIELD_SCHEMA, orient="row")
     latest = fm.unique("id_dtsen", keep="first", maintain_order=True).select("id_dtsen", "id_keluarga")
-    out = family_keys(persons, latest, fm)
-    return {r["id_dtsen"]: (r["kunci_keluarga"], r["dasar"]) for r in out.iter_rows(named=True)}
+    eng = local_engine()
+    out = family_keys(*(eng.memtable(f.to_arrow()) for f in (persons, latest, fm)))
+    return {r["id_dtsen"]: (r["kunci_keluarga"], r["dasar"]) for r in eng.to_pyarrow(out).to_pylist()}
 
 
 def test_a_dtks_only_child_joins_the_register_family_of_her_dtks_household() -> None:
@@ -118,7 +120,7 @@ def test_the_mother_rule_needs_one_plausible_woman_in_the_desa() -> None:
     assert keys["P5"] == ("fam:p3ke:X5", "keluarga_sumber")
 
 
-def test_a_family_without_an_adult_is_flagged_for_review() -> None:
+def test_a_family_without_an_adult_is_flagged_for_review(tmp_path: Path) -> None:
     persons = pl.DataFrame(
         {
             "id_dtsen": ["P1", "P2", "P3", "P4"],
@@ -136,10 +138,21 @@ def test_a_family_without_an_adult_is_flagged_for_review() -> None:
     )
     for c in ("kode_kec", "kode_kab", "kode_prov", "perkotaan", "alamat", "rt", "rw"):
         persons = persons.with_columns(pl.lit(None, pl.String).alias(c))
-    empty = pl.DataFrame(schema=FIELD_SCHEMA)
-    keluarga = pl.DataFrame(schema=polars_schema("keluarga"))
-    families, _ = golden_families(persons, empty, keluarga, {}, Survivorship(), LinkConfig().field_sources)
-    konflik = dict(zip(families["id_keluarga_dtsen"], families["konflik"].to_list(), strict=True))
+    eng = local_engine()
+    empty = eng.memtable(pl.DataFrame(schema=FIELD_SCHEMA).to_arrow())
+    keluarga = eng.memtable(pl.DataFrame(schema=polars_schema("keluarga")).to_arrow())
+    families, _ = golden_families(
+        eng,
+        tmp_path,
+        eng.memtable(persons.to_arrow()),
+        empty,
+        keluarga,
+        {},
+        Survivorship(),
+        LinkConfig().field_sources,
+    )
+    rows = eng.to_pyarrow(families).to_pylist()
+    konflik = {r["id_keluarga_dtsen"]: r["konflik"] for r in rows}
     assert FRAGMENT in konflik["K2"]
     assert FRAGMENT not in konflik["K1"]
     assert ATTACHED in konflik["K1"]  # P2 is not on the KK: attached by the field household, checked
@@ -265,7 +278,6 @@ def test_a_field_record_joins_the_register_person_its_household_names(tmp_path: 
     register although its household's other members are on KK_A, which lists the same girl. The
     household corroborates like a NIK does: she joins her register row; a record matching twins, one
     matching nobody, and one whose household has no register member are left alone."""
-    from dtsen.engine import local_engine
     from dtsen.linkage.consolidate import RULE_HOUSEHOLD, _household_links
 
     def r(rid: int, sumber: str, nama: str, lahir: date, jk: int, kk: str | None, fam: str | None):

@@ -3,9 +3,9 @@
 Everything that touches every record (4.6 M at 1 M persons) or every person x attribute (provenance,
 ~45 M rows) is an engine query streaming Parquet to Parquet; intermediate results read more than once
 are materialised under ``work`` (Ibis inlines a reused expression); so is the stable-ID registry (ids.py:
-one row per key ever seen). Only per-person or per-family frames with a few columns reach Polars: status
-(status.py) and golden families (families.py), whose rules read more naturally there and whose inputs
-are narrow.
+one row per key ever seen); so are golden families (families.py: keys, conflicts, facts, provenance).
+Only per-person frames with a few columns reach Polars: status (status.py), whose rules read more
+naturally there.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import ibis
 import ibis.expr.types as ir
 import polars as pl
 
+from dtsen.canonical.model import entity
 from dtsen.engine import Engine
 from dtsen.linkage import clusters as clustering
 from dtsen.linkage import families as fam
@@ -138,7 +139,7 @@ def consolidate(ctx: ConsolidationContext) -> Consolidated:
     clock.lap("provenance")
     _review(ctx)
     counts = {
-        **_counts(ctx, n_persons, fams.families),
+        **_counts(ctx, n_persons, fams.n_families),
         "rumah_tangga_digabung": n_household,
         **fams.counts,
         "nik_ditahan": people.nik_withheld,
@@ -258,7 +259,7 @@ def _status(ctx: ConsolidationContext, rec: ir.Table, members: ir.Table, golden:
 
 @dataclass
 class _Families:
-    families: pl.DataFrame  # published (families.parquet)
+    n_families: int  # published (families.parquet)
     ids: idreg.Assignment
     person_family: ir.Table  # work/person_family.parquet: id_dtsen -> id_keluarga_dtsen
     lineage: pl.DataFrame  # the registry's, plus families retired because all members died
@@ -267,40 +268,39 @@ class _Families:
 
 
 def _families(ctx: ConsolidationContext, registry: ir.Table, members: ir.Table, people: _People) -> _Families:
-    """Family keys -> stable IDs -> golden families (Polars, one row per person or family)."""
-    eng, batches, cfg = ctx.eng, ctx.batches, ctx.cfg
-    evidence = _arrow(eng, people.evidence)
-    latest_family = evidence.filter(pl.col("ada_lapangan")).select("id_dtsen", "id_keluarga")
-    field_members = _field_members(eng, batches, members, cfg)
-    aged = _arrow(eng, people.base)
-    keys = fam.family_keys(
-        aged.select(
-            "id_dtsen",
-            "no_kk",
-            "di_dukcapil",
-            "status_hidup",
-            "tanggal_lahir",
-            "kode_desa",
-            "umur",
-            *KEY_INPUT,
-        ),
-        latest_family,
-        field_members,
-    )
+    """Family keys -> stable IDs -> golden families, engine queries from the person and source tables
+    to families.parquet; only the dead families' IDs and counts reach the driver."""
+    eng, batches, cfg, work = ctx.eng, ctx.batches, ctx.cfg, ctx.work
+    ev = people.evidence
+    latest_family = ev.filter(ev.ada_lapangan).select("id_dtsen", "id_keluarga")
+    eng.write_work_parquet(_field_members(eng, batches, members, cfg), work / "field_members.parquet")
+    field_members = eng.read_parquet(work / "field_members.parquet")
+    base = people.base
+    key_input = ("id_dtsen", "no_kk", "di_dukcapil", "status_hidup", "tanggal_lahir", "kode_desa", "umur")
+    keys = fam.family_keys(base.select(*key_input, *KEY_INPUT), latest_family, field_members)
+    eng.write_work_parquet(keys, work / "family_person_keys.parquet")
+    keys = eng.read_parquet(work / "family_person_keys.parquet")
     fam_groups, person_group = fam.id_groups(keys)
-    fam_groups.write_parquet(ctx.work / "family_keys.parquet")
+    eng.write_work_parquet(person_group, work / "family_groups.parquet")
+    person_group = eng.read_parquet(work / "family_groups.parquet")
+    eng.write_work_parquet(fam_groups, work / "family_keys.parquet")
     fam_ids = idreg.assign(
-        eng, eng.read_parquet(ctx.work / "family_keys.parquet"), registry, "family", ctx.run, ctx.work
+        eng, eng.read_parquet(work / "family_keys.parquet"), registry, "family", ctx.run, work
     )
-    person_family = person_group.join(pl.read_parquet(fam_ids.ids), on="group").select(
-        "id_dtsen", id_keluarga_dtsen="id"
-    )
+    ids = eng.read_parquet(fam_ids.ids)
+    person_family = person_group.join(ids, "group").select("id_dtsen", id_keluarga_dtsen="id")
+    eng.write_parquet(person_family, work / "person_family.parquet")
+    person_family = eng.read_parquet(work / "person_family.parquet")
     family_input = (
-        aged.select(*FAMILY_INPUT, "umur")
-        .join(person_family, on="id_dtsen", how="left")
-        .join(keys.select("id_dtsen", "dasar"), on="id_dtsen", how="left")
+        base.select(*FAMILY_INPUT, "umur")
+        .left_join(person_family, "id_dtsen")
+        .drop("id_dtsen_right")
+        .left_join(keys.select("id_dtsen", "dasar"), "id_dtsen")
+        .drop("id_dtsen_right")
     )
     families, fam_prov = fam.golden_families(
+        eng,
+        work,
         family_input,
         field_members,
         _keluarga(eng, batches, cfg.not_linked),
@@ -308,27 +308,30 @@ def _families(ctx: ConsolidationContext, registry: ir.Table, members: ir.Table, 
         cfg.survivorship,
         cfg.field_sources,
     )
+    eng.write_work_parquet(families, work / "families_all.parquet")
+    families = eng.read_parquet(work / "families_all.parquet")
     # a family whose members have all died is retired (lineage pensiun), not published: nobody to rank
     # or pay; its keys stay in the registry, so a death recorded in error gives the family its ID back
-    dead = families.filter(pl.col("jumlah_anggota") == 0).select("id_keluarga_dtsen")
-    families = families.join(dead, on="id_keluarga_dtsen", how="anti")
-    fam_prov.compact = fam_prov.compact.join(dead, on="id_keluarga_dtsen", how="anti")
-    lineage = pl.concat([fam_ids.lineage, idreg.retired(dead["id_keluarga_dtsen"], "family", ctx.run)])
-    attached = keys.join(person_family, on="id_dtsen").filter(
-        ~pl.col("dasar").is_in(["kk", "kk_sumber", "keluarga_sumber", "sendiri"])
+    dead_ids = eng.to_pyarrow(families.filter(families.jumlah_anggota == 0).select("id_keluarga_dtsen"))
+    dead = eng.memtable(dead_ids)
+    families = families.anti_join(dead, "id_keluarga_dtsen")
+    compact = fam_prov.compact.anti_join(dead, "id_keluarga_dtsen")
+    lineage = pl.concat(
+        [fam_ids.lineage, idreg.retired(pl.Series(dead_ids["id_keluarga_dtsen"]), "family", ctx.run)]
     )
+    k = keys.join(person_family, "id_dtsen")
+    attached = _arrow(eng, k.group_by("dasar").aggregate(n=k.count()))
+    by_basis = dict(attached.iter_rows())
+    n_fragment = families.konflik.contains(fam.FRAGMENT).fill_null(False).cast("int64").sum()
     counts = {
-        "fragmen_dilekatkan_rumah_tangga": int((attached["dasar"] == "rumah_tangga_sumber").sum()),
-        "fragmen_dilekatkan_ibu": int((attached["dasar"] == "ibu").sum()),
-        "fragmen_tanpa_dewasa": int(families["konflik"].list.contains(fam.FRAGMENT).sum()),
-        "keluarga_semua_meninggal": dead.height,
+        "fragmen_dilekatkan_rumah_tangga": int(by_basis.get("rumah_tangga_sumber", 0)),
+        "fragmen_dilekatkan_ibu": int(by_basis.get("ibu", 0)),
+        "fragmen_tanpa_dewasa": int(eng.execute(n_fragment) or 0),
+        "keluarga_semua_meninggal": dead_ids.num_rows,
     }
-    families = families.sort("id_keluarga_dtsen")
-    families.write_parquet(ctx.out / "families.parquet")
-    fam_prov.compact.write_parquet(ctx.work / "family_provenance.parquet")
-    person_family.write_parquet(ctx.work / "person_family.parquet")
-    person_family_t = eng.read_parquet(ctx.work / "person_family.parquet")
-    return _Families(families, fam_ids, person_family_t, lineage, fam_prov.attributes, counts)
+    n_families = eng.write_parquet(families.order_by("id_keluarga_dtsen"), ctx.out / "families.parquet")
+    eng.write_parquet(compact.order_by("id_keluarga_dtsen"), work / "family_provenance.parquet")
+    return _Families(n_families, fam_ids, person_family, lineage, fam_prov.attributes, counts)
 
 
 def _persons(ctx: ConsolidationContext, golden: ir.Table, people: _People, person_family: ir.Table) -> int:
@@ -377,7 +380,7 @@ def _review(ctx: ConsolidationContext) -> None:
     rv.queue(pairs, sides, p.review_threshold, p.match_threshold).write_parquet(ctx.out / "review.parquet")
 
 
-def _counts(ctx: ConsolidationContext, n_persons: int, families: pl.DataFrame) -> dict[str, int]:
+def _counts(ctx: ConsolidationContext, n_persons: int, n_families: int) -> dict[str, int]:
     """The run's counts of records, persons, families and links by method."""
     eng, p, pairs = ctx.eng, ctx.cfg.probabilistic, ctx.pairs
     lk = eng.read_parquet(ctx.out / "links.parquet")
@@ -385,7 +388,7 @@ def _counts(ctx: ConsolidationContext, n_persons: int, families: pl.DataFrame) -
     return {
         "records": int(eng.execute(lk.count())),
         "persons": n_persons,
-        "families": families.height,
+        "families": n_families,
         "unlinked": int(eng.execute(lk.id_dtsen.isnull().sum())),
         **{f"metode_{m}": int(n) for m, n in method.sort("metode").iter_rows()},
         **rv.queue_size(pairs, p.review_threshold, p.match_threshold),  # pairs and records waiting
@@ -533,33 +536,30 @@ def _evidence(
     return out.join(_arrow(eng, top.select("id_dtsen", segmen_bpjs=top.segmen)), on="id_dtsen", how="left")
 
 
-# a source family row's key columns (empty results keep them typed)
-_SOURCE_FAMILY = {"sumber": pl.String, "id_keluarga": pl.String, "tanggal_data": pl.Date}
-
-
-def _field_members(eng: Engine, batches: list[Batch], members: ir.Table, cfg: LinkConfig) -> pl.DataFrame:
+def _field_members(eng: Engine, batches: list[Batch], members: ir.Table, cfg: LinkConfig) -> ir.Table:
+    """id_dtsen, sumber, id_keluarga, tanggal_data of every linked field anggota record."""
     t = canonical_rows(eng, batches, "anggota", ["sumber", "id_keluarga", "tanggal_data"], cfg.not_linked)
     if t is None:
-        return pl.DataFrame(schema={"id_dtsen": pl.String, **_SOURCE_FAMILY})
+        schema = {"id_dtsen": "string", "sumber": "string", "id_keluarga": "string", "tanggal_data": "date"}
+        return eng.memtable(ibis.schema(schema).to_pyarrow().empty_table())
     t = t.filter(t.sumber.isin(cfg.field_sources)).join(members, "rid")
-    return _arrow(eng, t.select("id_dtsen", "sumber", "id_keluarga", "tanggal_data"))
+    return t.select("id_dtsen", "sumber", "id_keluarga", "tanggal_data")
 
 
-def _keluarga(eng: Engine, batches: list[Batch], not_linked: frozenset[str]) -> pl.DataFrame:
+def _keluarga(eng: Engine, batches: list[Batch], not_linked: frozenset[str]) -> ir.Table:
+    """The canonical keluarga rows of the linked sources (none: an empty table of the entity's columns)."""
     t = canonical_rows(eng, batches, "keluarga", exclude_sources=not_linked)
-    if t is None:
-        return pl.DataFrame(schema={**_SOURCE_FAMILY, "batch_id": pl.String})
-    return _arrow(eng, t)
+    return t if t is not None else eng.memtable(entity("keluarga").arrow_schema().empty_table())
 
 
 def _admin(
     eng: Engine, batches: list[Batch], members: ir.Table, not_linked: frozenset[str]
-) -> dict[str, pl.DataFrame]:
-    """Per registry entity of :data:`ADMIN`, its linked rows (id_dtsen, sumber, batch_id, tanggal_data
-    and the columns the overrides read), from every source that sends that entity."""
+) -> dict[str, ir.Table]:
+    """Per registry entity of :data:`ADMIN`, its linked rows (rid, id_dtsen, sumber, batch_id,
+    tanggal_data and the columns the overrides read), from every source that sends that entity."""
     out = {}
-    for entity, cols in ADMIN.items():
-        t = canonical_rows(eng, batches, entity, ["sumber", "batch_id", "tanggal_data", *cols], not_linked)
+    for name, cols in ADMIN.items():
+        t = canonical_rows(eng, batches, name, ["sumber", "batch_id", "tanggal_data", *cols], not_linked)
         if t is not None:
-            out[entity] = _arrow(eng, t.join(members, "rid").drop("rid"))
+            out[name] = t.join(members, "rid")
     return out

@@ -8,17 +8,23 @@ vehicles, land). Where sources disagree on who lives together, the family gets a
 than a silent choice: ``unit_<sumber>_terpecah`` (one source family spread over several KKs, e.g. a
 keluarga pecahan since 2022), ``banyak_unit_<sumber>`` (one KK seen as several source families),
 ``tanpa_kepala`` / ``kepala_ganda``.
+
+The rules are Ibis expressions over engine tables (DuckDB or Spark from one definition): at 10 M persons
+the per-person frames they read (people, every field anggota record, every keluarga row, the registries'
+rows) took 6 GB of driver memory in Polars.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
-import polars as pl
 
 from dtsen.canonical.model import entity
+from dtsen.engine import Engine
 from dtsen.linkage.config import Survivorship
 from dtsen.linkage.ids import FAMILY_KEY_PREFIX
 from dtsen.reference.codes import DayaListrik
@@ -30,14 +36,14 @@ SOURCE_COLUMNS = ("sumber", "batch_id", "tanggal_data")
 
 @dataclass
 class FamilyProvenance:
-    """Where family attributes came from, one row per family (sorted by id): the chosen field family
-    row (sumber, batch_id, tanggal_data; ``_ada_dasar``) for every attribute in ``attributes``, and per
-    registry attribute ``a`` its source (``_<a>_sumber`` ...) and whether it wins (``_<a>_pakai``: the
-    more recent of the two, the field row on a tie, an undated one last). :func:`family_provenance`
-    expands it in the engine: at 1 M persons the long form has ~14 M rows, and building it in Polars
-    was the linkage's memory peak (~4 GB)."""
+    """Where family attributes came from, one row per family (unsorted: the writer sorts it by id): the
+    chosen field family row (sumber, batch_id, tanggal_data; ``_ada_dasar``) for every attribute in
+    ``attributes``, and per registry attribute ``a`` its source (``_<a>_sumber`` ...) and whether it
+    wins (``_<a>_pakai``: the more recent of the two, the field row on a tie, an undated one last).
+    :func:`family_provenance` expands it in the engine: at 1 M persons the long form has ~14 M rows,
+    and building it in Polars was the linkage's memory peak (~4 GB)."""
 
-    compact: pl.DataFrame
+    compact: ir.Table
     attributes: list[str]
 
 
@@ -59,9 +65,25 @@ ATTACHING = ("rumah_tangga_sumber", "ibu")
 KEY_BASIS = ("kk", "rumah_tangga_sumber", "ibu", "kk_sumber", "keluarga_sumber", "sendiri")
 
 
+def _top(t: ir.Table, key: str, order_by: list[Any]) -> ir.Table:
+    """The first row per ``key`` under ``order_by`` (which must order every group's rows fully)."""
+    pos = ibis.row_number().over(group_by=t[key], order_by=order_by)
+    ranked = t.mutate(_pos=pos)
+    return ranked.filter(ranked._pos == 0).drop("_pos")
+
+
+def _left(t: ir.Table, other: ir.Table, key: str) -> ir.Table:
+    """``t`` left-joined with ``other`` on the column ``key`` both have (kept once)."""
+    return t.left_join(other, key).drop(f"{key}_right")
+
+
+def _text(prefix: str, col: ir.StringValue) -> ir.StringValue:
+    return ibis.literal(prefix).concat(col)
+
+
 def family_keys(
-    persons: pl.DataFrame, latest_family: pl.DataFrame, field_members: pl.DataFrame | None = None
-) -> pl.DataFrame:
+    persons: ir.Table, latest_family: ir.Table, field_members: ir.Table | None = None
+) -> ir.Table:
     """id_dtsen -> kunci_keluarga (``kk:<no_kk>``, ``fam:<source family>`` or ``p:<id_dtsen>``) and
     ``dasar`` (the evidence, one of :data:`KEY_BASIS`).
 
@@ -75,274 +97,237 @@ def family_keys(
     found so far holds no adult; else their own card (``kk_sumber``), field family (``keluarga_sumber``)
     or themselves (``sendiri``). ``persons``: id_dtsen, no_kk, and for the rules beyond ``kk``
     di_dukcapil, nama, nama_ibu_kandung, jenis_kelamin, tanggal_lahir, kode_desa, status_hidup, umur.
-    ``field_members``: id_dtsen, id_keluarga, tanggal_data of every field anggota record.
+    ``latest_family``: id_dtsen, id_keluarga of the latest field record. ``field_members``: id_dtsen,
+    id_keluarga, tanggal_data of every field anggota record.
 
     Field records that merely duplicate a register person of their household were merged into that
     person before this (``consolidate._household_links``); what reaches these rules is a person the
     register does not list, so attaching them adds a member and the family is flagged
     (``anggota_dilekatkan``) for the ground check.
     """
-    p = persons.join(latest_family.select("id_dtsen", "id_keluarga"), on="id_dtsen", how="left")
-    own = (
-        pl.when(pl.col("no_kk").is_not_null())
-        .then(pl.struct(k=pl.format(f"{FAMILY_KEY_PREFIX}{{}}", "no_kk"), d=pl.lit("kk_sumber")))
-        .when(pl.col("id_keluarga").is_not_null())
-        .then(pl.struct(k=pl.format("fam:{}", "id_keluarga"), d=pl.lit("keluarga_sumber")))
-        .otherwise(pl.struct(k=pl.format("p:{}", "id_dtsen"), d=pl.lit("sendiri")))
-    )
+    p = _left(persons, latest_family.select("id_dtsen", "id_keluarga"), "id_dtsen")
     if "di_dukcapil" not in p.columns:  # no register evidence given: every card counts as the register's
-        p = p.with_columns(di_dukcapil=pl.col("no_kk").is_not_null())
-    register_kk = p.filter(pl.col("di_dukcapil") & pl.col("no_kk").is_not_null()).select("no_kk").unique()
-    known = pl.col("no_kk").is_in(register_kk["no_kk"].implode())
-    p = p.with_columns(_known=known.fill_null(False))
-    keyed = p.with_columns(
-        _o=pl.when(pl.col("_known"))
-        .then(pl.struct(k=pl.format(f"{FAMILY_KEY_PREFIX}{{}}", "no_kk"), d=pl.lit("kk")))
-        .otherwise(own)
-    ).select("id_dtsen", kunci_keluarga=pl.col("_o").struct["k"], dasar=pl.col("_o").struct["d"])
-    loose = p.filter(~pl.col("_known")).select("id_dtsen")
-    if loose.height and field_members is not None and field_members.height:
-        keyed = _by_household(keyed, loose, p, field_members)
-    if loose.height and "nama_ibu_kandung" in p.columns:
+        p = p.mutate(di_dukcapil=p.no_kk.notnull())
+    register_kk = p.filter(p.di_dukcapil & p.no_kk.notnull()).select("no_kk").distinct()
+    p = _left(p, register_kk.mutate(_rkk=ibis.literal(True)), "no_kk")
+    p = p.mutate(_known=p._rkk.notnull()).drop("_rkk")
+    own_key = ibis.cases(
+        (p.no_kk.notnull(), _text(FAMILY_KEY_PREFIX, p.no_kk)),
+        (p.id_keluarga.notnull(), _text("fam:", p.id_keluarga)),
+        else_=_text("p:", p.id_dtsen),
+    )
+    own_basis = ibis.cases(
+        (p.no_kk.notnull(), "kk_sumber"), (p.id_keluarga.notnull(), "keluarga_sumber"), else_="sendiri"
+    )
+    keyed = p.select(
+        "id_dtsen",
+        kunci_keluarga=ibis.ifelse(p._known, _text(FAMILY_KEY_PREFIX, p.no_kk), own_key),
+        dasar=ibis.ifelse(p._known, ibis.literal("kk"), own_basis),
+    )
+    if field_members is not None:
+        keyed = _by_household(keyed, p, field_members)
+    if "nama_ibu_kandung" in p.columns:
         keyed = _by_mother(keyed, p)
     return keyed
 
 
-def _by_household(
-    keyed: pl.DataFrame, loose: pl.DataFrame, p: pl.DataFrame, field_members: pl.DataFrame
-) -> pl.DataFrame:
+def _attach(keyed: ir.Table, found: ir.Table, basis: str) -> ir.Table:
+    """``keyed`` with the keys ``found`` (id_dtsen -> _k) replacing a person's own, ``dasar`` ``basis``."""
+    j = _left(keyed, found.select("id_dtsen", "_k"), "id_dtsen")
+    return j.select(
+        "id_dtsen",
+        kunci_keluarga=ibis.coalesce(j._k, j.kunci_keluarga),
+        dasar=ibis.ifelse(j._k.notnull(), ibis.literal(basis), j.dasar),
+    )
+
+
+def _by_household(keyed: ir.Table, p: ir.Table, field_members: ir.Table) -> ir.Table:
     """Persons without a register KK take the register KK their field-household co-members carry."""
-    mine = field_members.join(loose, on="id_dtsen", how="semi").select(
-        "id_dtsen", "id_keluarga", "tanggal_data"
-    )
-    register = p.filter(pl.col("_known")).select("id_dtsen", "no_kk")
-    co = (
-        field_members.join(mine.select("id_keluarga").unique(), on="id_keluarga", how="semi")
-        .join(register, on="id_dtsen")
-        .select("id_keluarga", "no_kk", co="id_dtsen")
-    )
-    best = (
-        mine.join(co, on="id_keluarga")
-        .filter(pl.col("co") != pl.col("id_dtsen"))
-        .group_by("id_dtsen", "no_kk")
-        .agg(t=pl.col("tanggal_data").max(), n=pl.col("co").n_unique())
-        .sort(["id_dtsen", "t", "n", "no_kk"], descending=[False, True, True, False], nulls_last=True)
-        .unique("id_dtsen", keep="first", maintain_order=True)
-        .select("id_dtsen", _k=pl.format(f"{FAMILY_KEY_PREFIX}{{}}", "no_kk"))
-    )
-    return (
-        keyed.join(best, on="id_dtsen", how="left")
-        .with_columns(
-            kunci_keluarga=pl.coalesce("_k", "kunci_keluarga"),
-            dasar=pl.when(pl.col("_k").is_not_null()).then(pl.lit("rumah_tangga_sumber")).otherwise("dasar"),
-        )
-        .drop("_k")
+    fm = field_members.select("id_dtsen", "id_keluarga", "tanggal_data")
+    mine = fm.semi_join(p.filter(~p._known).select("id_dtsen"), "id_dtsen")
+    register = p.filter(p._known).select("id_dtsen", "no_kk")
+    co = fm.semi_join(mine.select("id_keluarga").distinct(), "id_keluarga")
+    co = co.join(register, "id_dtsen").select("id_keluarga", "no_kk", co="id_dtsen")
+    j = mine.join(co, "id_keluarga")
+    j = j.filter(j.co != j.id_dtsen)
+    seen = j.group_by("id_dtsen", "no_kk").aggregate(t=j.tanggal_data.max(), n=j.co.nunique())
+    best = _top(seen, "id_dtsen", [ibis.desc(seen.t), ibis.desc(seen.n), seen.no_kk])
+    return _attach(
+        keyed, best.select("id_dtsen", _k=_text(FAMILY_KEY_PREFIX, best.no_kk)), "rumah_tangga_sumber"
     )
 
 
-def _name(col: str) -> pl.Expr:
-    return (
-        pl.col(col)
-        .str.to_uppercase()
-        .str.replace_all(r"[^A-Z ]", "")
-        .str.replace_all(r"\s+", " ")
-        .str.strip_chars()
-    )
+def _name(col: ir.StringValue) -> ir.StringValue:
+    return col.upper().re_replace(r"[^A-Z ]", "").re_replace(r"\s+", " ").strip()
 
 
-def _by_mother(keyed: pl.DataFrame, p: pl.DataFrame) -> pl.DataFrame:
+def _by_mother(keyed: ir.Table, p: ir.Table) -> ir.Table:
     """A person still in a key with no living adult joins their mother's key when exactly one family
     holds a living woman of that name in the same desa, of a plausible age."""
-    living = pl.col("status_hidup").fill_null(True)
-    k = keyed.join(p.select("id_dtsen", "umur", "status_hidup"), on="id_dtsen", how="left")
-    adults = k.group_by("kunci_keluarga").agg(
-        dewasa=((pl.col("umur").fill_null(ADULT_AGE) >= ADULT_AGE) & living).any()
-    )
-    orphans = (
-        k.join(adults.filter(~pl.col("dewasa")), on="kunci_keluarga", how="semi")
-        .filter(living & (pl.col("dasar") != "kk"))
-        .join(p.select("id_dtsen", "nama_ibu_kandung", "tanggal_lahir", "kode_desa"), on="id_dtsen")
-        .filter(pl.col("nama_ibu_kandung").is_not_null() & pl.col("kode_desa").is_not_null())
-        .select("id_dtsen", "kode_desa", lahir="tanggal_lahir", _n=_name("nama_ibu_kandung"))
-    )
-    if orphans.is_empty():
-        return keyed
+    k = _left(keyed, p.select("id_dtsen", "umur", "status_hidup"), "id_dtsen")
+    living = k.status_hidup.fill_null(True)
+    k = k.mutate(_living=living, _adult=(k.umur.fill_null(ADULT_AGE) >= ADULT_AGE) & living)
+    adults = k.group_by("kunci_keluarga").aggregate(dewasa=k._adult.any())
+    childless = adults.filter(~adults.dewasa).select("kunci_keluarga")
+    o = k.semi_join(childless, "kunci_keluarga")
+    o = o.filter(o._living & (o.dasar != "kk")).select("id_dtsen")
+    o = o.join(p.select("id_dtsen", "kode_desa", lahir="tanggal_lahir", ibu_n="nama_ibu_kandung"), "id_dtsen")
+    o = o.filter(o.ibu_n.notnull() & o.kode_desa.notnull())
+    orphans = o.select("id_dtsen", "kode_desa", "lahir", _n=_name(o.ibu_n))
     lo, hi = MOTHER_AGE_GAP
-    women = (
-        p.filter((pl.col("jenis_kelamin") == 2) & living & pl.col("nama").is_not_null())
-        .join(orphans.select("kode_desa").unique(), on="kode_desa", how="semi")
-        .with_columns(_n=_name("nama"))
-        .join(orphans.select("_n").unique(), on="_n", how="semi")
-        .join(keyed.select("id_dtsen", "kunci_keluarga"), on="id_dtsen")
-        .select("kode_desa", "_n", ibu="id_dtsen", lahir_ibu="tanggal_lahir", _k="kunci_keluarga")
-    )
-    gap = pl.col("lahir").dt.year() - pl.col("lahir_ibu").dt.year()
-    match = (
-        orphans.join(women, on=["kode_desa", "_n"])
-        .filter(pl.col("ibu") != pl.col("id_dtsen"))
-        .filter(gap.is_between(lo, hi).fill_null(False))
-        .group_by("id_dtsen")
-        .agg(pl.col("_k").unique())
-        .filter(pl.col("_k").list.len() == 1)  # two candidate families: ambiguous, left for review
-        .select("id_dtsen", _k=pl.col("_k").list.first())
-    )
-    return (
-        keyed.join(match, on="id_dtsen", how="left")
-        .with_columns(
-            kunci_keluarga=pl.coalesce("_k", "kunci_keluarga"),
-            dasar=pl.when(pl.col("_k").is_not_null()).then(pl.lit("ibu")).otherwise("dasar"),
-        )
-        .drop("_k")
-    )
+    w = p.filter((p.jenis_kelamin == 2) & p.status_hidup.fill_null(True) & p.nama.notnull())
+    w = w.select("kode_desa", ibu="id_dtsen", lahir_ibu="tanggal_lahir", _n=_name(w.nama))
+    w = w.semi_join(orphans.select("kode_desa", "_n").distinct(), ["kode_desa", "_n"])
+    women = w.join(keyed.select(ibu="id_dtsen", _k="kunci_keluarga"), "ibu")
+    m = orphans.join(women, ["kode_desa", "_n"])
+    gap = m.lahir.year() - m.lahir_ibu.year()
+    m = m.filter((m.ibu != m.id_dtsen) & gap.between(lo, hi).fill_null(False))
+    match = m.group_by("id_dtsen").aggregate(u=m._k.nunique(), _k=m._k.min())
+    match = match.filter(match.u == 1)  # two candidate families: ambiguous, left for review
+    return _attach(keyed, match.select("id_dtsen", "_k"), "ibu")
 
 
-def id_groups(keys: pl.DataFrame) -> pl.DataFrame:
-    """The family ID registry's groups: one per kunci_keluarga, strong key the KK, weak keys the members."""
-    g = keys.with_columns(group=pl.col("kunci_keluarga").rank("dense").cast(pl.Int64))
-    strong = g.select("group", kunci="kunci_keluarga").unique().with_columns(kuat=pl.lit(True))
-    weak = g.select("group", kunci=pl.format("p:{}", "id_dtsen"), kuat=pl.lit(False))
-    return pl.concat([strong, weak]), g.select("id_dtsen", "kunci_keluarga", "group")
+def id_groups(keys: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """The family ID registry's groups: one per kunci_keluarga (numbered 1.. in key order), strong key
+    the KK, weak keys the members; and id_dtsen -> kunci_keluarga, group."""
+    kunci = keys.select("kunci_keluarga").distinct()
+    kunci = kunci.mutate(group=(ibis.row_number().over(order_by=kunci.kunci_keluarga) + 1).cast("int64"))
+    g = keys.join(kunci, "kunci_keluarga")
+    strong = kunci.select("group", kunci="kunci_keluarga", kuat=ibis.literal(True))
+    weak = g.select("group", kunci=_text("p:", g.id_dtsen), kuat=ibis.literal(False))
+    return ibis.union(strong, weak), g.select("id_dtsen", "kunci_keluarga", "group")
 
 
-def _complete(keluarga: pl.DataFrame) -> pl.DataFrame:
+def _complete(keluarga: ir.Table) -> ir.Table:
     """The keluarga rows with every canonical column: a run without a family batch (registers and
     anggota lists only) or a source that lacks a field still builds families, with those facts null."""
-    schema = entity("keluarga").polars_schema()
-    missing = [
-        pl.lit(None, dtype).alias(name) for name, dtype in schema.items() if name not in keluarga.columns
-    ]
-    return keluarga.with_columns(missing) if missing else keluarga
+    schema = ibis.Schema.from_pyarrow(entity("keluarga").arrow_schema())
+    missing = {name: ibis.null(type_) for name, type_ in schema.items() if name not in keluarga.columns}
+    return keluarga.mutate(**missing) if missing else keluarga
 
 
 def golden_families(
-    persons: pl.DataFrame,
-    field_members: pl.DataFrame,
-    keluarga: pl.DataFrame,
-    admin: dict[str, pl.DataFrame],
+    eng: Engine,
+    work: Path,
+    persons: ir.Table,
+    field_members: ir.Table,
+    keluarga: ir.Table,
+    admin: dict[str, ir.Table],
     survivorship: Survivorship,
     field_sources: list[str],
-) -> tuple[pl.DataFrame, FamilyProvenance]:
-    """(families, provenance).
+) -> tuple[ir.Table, FamilyProvenance]:
+    """(families, provenance), as engine tables; intermediates read more than once are written under
+    ``work`` (``family_members``, ``family_seen``, ``family_facts``).
 
     ``persons``: golden persons with id_keluarga_dtsen. ``field_members``: id_dtsen, sumber, id_keluarga,
     tanggal_data of every field anggota record. ``keluarga``: canonical keluarga rows of every linked
     source. ``admin``, by registry entity: 'pelanggan_pln' (id_dtsen, daya_va, ...), 'kendaraan'
-    (id_dtsen, jenis, ...), 'bidang_tanah' (id_dtsen, penggunaan, ...), each with sumber, batch_id,
-    tanggal_data. ``field_sources``: most trusted first (``LinkConfig.field_sources``), for ties between
-    field family rows of one date.
+    (id_dtsen, jenis, ...), 'bidang_tanah' (id_dtsen, penggunaan, ...), each with rid, sumber,
+    batch_id, tanggal_data. ``field_sources``: most trusted first (``LinkConfig.field_sources``), for
+    ties between field family rows of one date.
     """
     keluarga = _complete(keluarga)
     fam = persons.select("id_dtsen", "id_keluarga_dtsen")
-    living = pl.col("status_hidup").fill_null(True)
+    m = persons
+    if "umur" not in m.columns:
+        m = m.mutate(umur=ibis.null("int16"))
+    if "dasar" not in m.columns:
+        m = m.mutate(dasar=ibis.null("string"))
+    living = m.status_hidup.fill_null(True)
     head_rank = (
-        living.cast(pl.Int32) * 4
-        + (pl.col("hubungan_siak") == 1).fill_null(False).cast(pl.Int32) * 2
-        + (pl.col("hubungan") == 1).fill_null(False).cast(pl.Int32)
+        living.cast("int32") * 4
+        + (m.hubungan_siak == 1).fill_null(False).cast("int32") * 2
+        + (m.hubungan == 1).fill_null(False).cast("int32")
     )
-    members = persons.with_columns(_head=head_rank, _living=living)
-    if "umur" not in members.columns:
-        members = members.with_columns(umur=pl.lit(None, pl.Int16))
-    if "dasar" not in members.columns:
-        members = members.with_columns(dasar=pl.lit(None, pl.String))
-    heads = (
-        members.sort(
-            ["id_keluarga_dtsen", "_head", "tanggal_lahir", "id_dtsen"],
-            descending=[False, True, False, False],
-            nulls_last=True,
-        )
-        .group_by("id_keluarga_dtsen", maintain_order=True)
-        .agg(
-            id_kepala=pl.col("id_dtsen").first(),
-            no_kk=pl.col("no_kk").drop_nulls().first(),
-            jumlah_anggota=pl.col("_living").sum().cast(pl.Int16),
-            n_kepala=((pl.col("hubungan_siak") == 1) & pl.col("_living")).sum(),
-            ada_kepala=((pl.col("hubungan_siak") == 1) | (pl.col("hubungan") == 1)).any(),
-            # an unknown age is not taken for a child (as in cycle/events.py)
-            dewasa=(pl.col("_living") & (pl.col("umur").fill_null(ADULT_AGE) >= ADULT_AGE)).sum(),
-            dilekatkan=pl.col("dasar").is_in(list(ATTACHING)).any(),
-            **{c: pl.col(c).first() for c in LOCATION},
-        )
+    m = m.mutate(_head=head_rank, _living=living)
+    pos = ibis.row_number().over(
+        group_by=m.id_keluarga_dtsen, order_by=[ibis.desc(m._head), m.tanggal_lahir, m.id_dtsen]
     )
+    eng.write_work_parquet(m.mutate(_pos=pos), work / "family_members.parquet")
+    m = eng.read_parquet(work / "family_members.parquet")
+    first = m.filter(m._pos == 0).select(
+        "id_keluarga_dtsen", id_kepala=m.id_dtsen, **{c: m[c] for c in LOCATION}
+    )
+    carded = m.filter(m.no_kk.notnull())
+    kk = carded.group_by("id_keluarga_dtsen").aggregate(no_kk=carded.no_kk.argmin(carded._pos))
+    agg = m.group_by("id_keluarga_dtsen").aggregate(
+        jumlah_anggota=m._living.cast("int32").sum().cast("int16"),
+        n_kepala=((m.hubungan_siak == 1) & m._living).fill_null(False).cast("int32").sum(),
+        ada_kepala=((m.hubungan_siak == 1) | (m.hubungan == 1)).fill_null(False).any(),
+        # an unknown age is not taken for a child (as in cycle/events.py)
+        dewasa=(m._living & (m.umur.fill_null(ADULT_AGE) >= ADULT_AGE)).cast("int32").sum(),
+        dilekatkan=m.dasar.isin(list(ATTACHING)).fill_null(False).any(),
+    )
+    heads = _left(first, kk, "id_keluarga_dtsen").join(agg, "id_keluarga_dtsen")
     # which source families the members were seen in; the best one gives the housing/asset facts
-    seen = (
-        field_members.join(fam, on="id_dtsen")
-        .group_by("id_keluarga_dtsen", "sumber", "id_keluarga")
-        .agg(n=pl.len(), tanggal_data=pl.col("tanggal_data").max())
+    fm = field_members.join(fam, "id_dtsen")
+    seen = fm.group_by("id_keluarga_dtsen", "sumber", "id_keluarga").aggregate(
+        n=fm.count(), tanggal_data=fm.tanggal_data.max()
     )
+    eng.write_work_parquet(seen, work / "family_seen.parquet")
+    seen = eng.read_parquet(work / "family_seen.parquet")
+    # seen has one row per (family, sumber, id_keluarga): counting rows counts distinct values (a null
+    # id_keluarga included, as the Polars rules counted it)
+    spread = seen.mutate(_k=seen.id_keluarga_dtsen.count().over(group_by=[seen.sumber, seen.id_keluarga]))
+    units = seen.group_by("id_keluarga_dtsen", "sumber").aggregate(u=seen.count())
     conflicts = [
-        seen.group_by("sumber", "id_keluarga")
-        .agg(pl.col("id_keluarga_dtsen").n_unique().alias("k"), pl.col("id_keluarga_dtsen"))
-        .filter(pl.col("k") > 1)
-        .explode("id_keluarga_dtsen")
-        .select("id_keluarga_dtsen", kode=pl.format("unit_{}_terpecah", "sumber")),
-        seen.group_by("id_keluarga_dtsen", "sumber")
-        .agg(u=pl.col("id_keluarga").n_unique())
-        .filter(pl.col("u") > 1)
-        .select("id_keluarga_dtsen", kode=pl.format("banyak_unit_{}", "sumber")),
-        heads.filter(~pl.col("ada_kepala")).select("id_keluarga_dtsen", kode=pl.lit("tanpa_kepala")),
-        heads.filter(pl.col("n_kepala") > 1).select("id_keluarga_dtsen", kode=pl.lit("kepala_ganda")),
-        heads.filter(pl.col("dilekatkan")).select("id_keluarga_dtsen", kode=pl.lit(ATTACHED)),
-        heads.filter((pl.col("jumlah_anggota") > 0) & (pl.col("dewasa") == 0)).select(
-            "id_keluarga_dtsen", kode=pl.lit(FRAGMENT)
+        spread.filter(spread._k > 1).select(
+            "id_keluarga_dtsen", kode=ibis.literal("unit_").concat(spread.sumber, "_terpecah")
+        ),
+        units.filter(units.u > 1).select("id_keluarga_dtsen", kode=_text("banyak_unit_", units.sumber)),
+        heads.filter(~heads.ada_kepala).select("id_keluarga_dtsen", kode=ibis.literal("tanpa_kepala")),
+        heads.filter(heads.n_kepala > 1).select("id_keluarga_dtsen", kode=ibis.literal("kepala_ganda")),
+        heads.filter(heads.dilekatkan).select("id_keluarga_dtsen", kode=ibis.literal(ATTACHED)),
+        heads.filter((heads.jumlah_anggota > 0) & (heads.dewasa == 0)).select(
+            "id_keluarga_dtsen", kode=ibis.literal(FRAGMENT)
         ),
     ]
-    konflik = (
-        pl.concat(conflicts)
-        .unique()
-        .sort("id_keluarga_dtsen", "kode")
-        .group_by("id_keluarga_dtsen", maintain_order=True)
-        .agg(konflik=pl.col("kode"))
-    )
+    codes = ibis.union(*conflicts)
+    konflik = codes.group_by("id_keluarga_dtsen").aggregate(konflik=codes.kode.collect(distinct=True).sort())
     attrs = fact_attributes()
-    with_facts = keluarga.select("id_keluarga", "sumber", "batch_id", "tanggal_data", *attrs)
-    order = {s: len(field_sources) - i for i, s in enumerate(field_sources)}
-    chosen = (
-        seen.join(with_facts.select("id_keluarga"), on="id_keluarga", how="semi")
-        .with_columns(_p=pl.col("sumber").replace_strict(order, default=0, return_dtype=pl.Int64))
-        .sort(
-            ["id_keluarga_dtsen", "tanggal_data", "n", "_p", "id_keluarga"],
-            descending=[False, True, True, True, False],
-        )
-        .unique("id_keluarga_dtsen", keep="first", maintain_order=True)
-        .select("id_keluarga_dtsen", "id_keluarga")
-        .join(with_facts, on="id_keluarga")
-    )
-    families = heads.join(
-        chosen.drop("sumber", "batch_id", "tanggal_data"), on="id_keluarga_dtsen", how="left"
-    )
-    base = chosen.select("id_keluarga_dtsen", *SOURCE_COLUMNS).unique(
-        "id_keluarga_dtsen", keep="first", maintain_order=True
-    )
-    admin_prov = FAMILY_PROVENANCE.empty()
+    facts = keluarga.select("id_keluarga", "sumber", "batch_id", "tanggal_data", *attrs)
+    eng.write_work_parquet(facts, work / "family_facts.parquet")
+    facts = eng.read_parquet(work / "family_facts.parquet")
+    n = len(field_sources)
+    trust = ibis.cases(*[(seen.sumber == s, n - i) for i, s in enumerate(field_sources)], else_=0) if n else 0
+    rows = seen.semi_join(facts, "id_keluarga").mutate(_p=trust)
+    # a row without a date first (as the Polars rules sorted it)
+    order = [
+        ibis.desc(rows.tanggal_data, nulls_first=True),
+        ibis.desc(rows.n),
+        ibis.desc(rows._p),
+        rows.id_keluarga,
+    ]
+    best = _top(rows, "id_keluarga_dtsen", order).select("id_keluarga_dtsen", "id_keluarga")
+    chosen = best.join(facts, "id_keluarga")
+    families = _left(heads, chosen.drop("sumber", "batch_id", "tanggal_data"), "id_keluarga_dtsen")
+    base = chosen.select("id_keluarga_dtsen", *SOURCE_COLUMNS)
+    admin_prov = eng.memtable(FAMILY_PROVENANCE.arrow.empty_table())
     if survivorship.admin_over_self_report:
-        families, admin_prov = _admin_overrides(families, fam, admin, survivorship)
+        families, admin_prov = _admin_overrides(eng, work, families, fam, admin, survivorship)
     compact = _compact_provenance(base, admin_prov)
-    families = families.join(konflik, on="id_keluarga_dtsen", how="left").with_columns(
-        konflik=pl.col("konflik").fill_null(pl.lit([], pl.List(pl.String)))
+    families = _left(families, konflik, "id_keluarga_dtsen")
+    families = families.mutate(
+        konflik=ibis.coalesce(families.konflik, ibis.literal([], type="array<string>"))
     )
-    families = families.drop("n_kepala", "ada_kepala", "dewasa", "dilekatkan", "id_keluarga")
-    return families, FamilyProvenance(compact, attrs)
+    out = ["id_keluarga_dtsen", "id_kepala", "no_kk", "jumlah_anggota", *LOCATION, *attrs, "konflik"]
+    return families.select(*out), FamilyProvenance(compact, attrs)
 
 
-def _compact_provenance(base: pl.DataFrame, admin: pl.DataFrame) -> pl.DataFrame:
-    """:class:`FamilyProvenance` rows from the chosen field rows and the registry facts."""
-    ids = pl.concat([base["id_keluarga_dtsen"], admin["id_keluarga_dtsen"]]).unique().sort()
-    out = ids.to_frame().join(base.with_columns(_ada_dasar=pl.lit(True)), on="id_keluarga_dtsen", how="left")
-    out = out.with_columns(pl.col("_ada_dasar").fill_null(False))
+def _compact_provenance(base: ir.Table, admin: ir.Table) -> ir.Table:
+    """:class:`FamilyProvenance` rows from the chosen field rows and the registry facts (unsorted)."""
+    ids = ibis.union(base.select("id_keluarga_dtsen"), admin.select("id_keluarga_dtsen"), distinct=True)
+    out = _left(ids, base.mutate(_ada_dasar=ibis.literal(True)), "id_keluarga_dtsen")
+    out = out.mutate(_ada_dasar=out._ada_dasar.fill_null(False))
     for a in ADMIN_ATTRIBUTES:
-        facts = admin.filter(pl.col("atribut") == a).unique(
-            "id_keluarga_dtsen", keep="first", maintain_order=True
-        )
-        out = out.join(
-            facts.select("id_keluarga_dtsen", *[pl.col(c).alias(f"_{a}_{c}") for c in SOURCE_COLUMNS]),
-            on="id_keluarga_dtsen",
-            how="left",
-        )
-        mine, field = pl.col(f"_{a}_tanggal_data"), pl.col("tanggal_data")
-        newer = (mine > field) | (field.is_null() & mine.is_not_null())
-        wins = pl.col(f"_{a}_sumber").is_not_null() & (~pl.col("_ada_dasar") | newer.fill_null(False))
-        out = out.with_columns(wins.alias(f"_{a}_pakai"))
-    return out.sort("id_keluarga_dtsen")
+        facts = admin.filter(admin.atribut == a)
+        facts = facts.select("id_keluarga_dtsen", **{f"_{a}_{c}": facts[c] for c in SOURCE_COLUMNS})
+        out = _left(out, facts, "id_keluarga_dtsen")
+        mine, field = out[f"_{a}_tanggal_data"], out.tanggal_data
+        newer = (mine > field) | (field.isnull() & mine.notnull())
+        wins = out[f"_{a}_sumber"].notnull() & (~out._ada_dasar | newer.fill_null(False))
+        out = out.mutate(**{f"_{a}_pakai": wins})
+    return out
 
 
 def family_provenance(compact: ir.Table, attributes: list[str]) -> ir.Table:
@@ -368,93 +353,69 @@ def family_provenance(compact: ir.Table, attributes: list[str]) -> ir.Table:
     )
 
 
-def _va_code(va: pl.Expr) -> pl.Expr:
+def _va_code(va: ir.IntegerValue) -> ir.IntegerValue:
     """DayaListrik code of an installed power in VA (the limits of DayaListrik.from_va)."""
-    code = pl.lit(int(DayaListrik.VA_LEBIH_2200), pl.Int8)
-    for limit, member in (
-        (2200, DayaListrik.VA_2200),
-        (1300, DayaListrik.VA_1300),
-        (900, DayaListrik.VA_900),
+    limits = (
         (450, DayaListrik.VA_450),
-    ):
-        code = pl.when(va <= limit).then(pl.lit(int(member), pl.Int8)).otherwise(code)
-    return code
+        (900, DayaListrik.VA_900),
+        (1300, DayaListrik.VA_1300),
+        (2200, DayaListrik.VA_2200),
+    )
+    cases = [(va <= limit, int(member)) for limit, member in limits]
+    return ibis.cases(*cases, else_=int(DayaListrik.VA_LEBIH_2200)).cast("int8")
 
 
 def _admin_overrides(
-    families: pl.DataFrame, fam: pl.DataFrame, admin: dict[str, pl.DataFrame], s: Survivorship
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Registry facts over self-report: PLN power (largest connection), car/motorcycle, other land."""
+    eng: Engine, work: Path, families: ir.Table, fam: ir.Table, admin: dict[str, ir.Table], s: Survivorship
+) -> tuple[ir.Table, ir.Table]:
+    """Registry facts over self-report: PLN power (largest connection), car/motorcycle, other land; per
+    family and fact the first record (rid) on a tie, the order the Polars rules kept. The facts are
+    written to ``work/family_admin.parquet``; an attribute no family has a fact for keeps self-report."""
     facts = []
+
+    def fact(t: ir.Table, attr: str, value: ir.Value, latest: str) -> ir.Table:
+        """The row with the largest ``latest`` (a null first, as Polars sorted it) per family."""
+        t = t.mutate(_v=value)
+        t = _top(t, "id_keluarga_dtsen", [ibis.desc(t[latest], nulls_first=True), t.rid])
+        return t.select("id_keluarga_dtsen", *SOURCE_COLUMNS, atribut=ibis.literal(attr), nilai=t._v)
+
+    one = ibis.literal(1, "int8")
     pln = admin.get("pelanggan_pln")
-    if pln is not None and pln.height:
-        f = pln.join(fam, on="id_dtsen").filter(pl.col("daya_va").is_not_null())
-        f = f.sort("daya_va", descending=True).unique("id_keluarga_dtsen", keep="first", maintain_order=True)
-        facts.append(
-            f.select(
-                "id_keluarga_dtsen",
-                "sumber",
-                "batch_id",
-                "tanggal_data",
-                atribut=pl.lit("daya_listrik"),
-                nilai=_va_code(pl.col("daya_va")),
-            )
-        )
+    if pln is not None:
+        f = pln.join(fam, "id_dtsen")
+        f = f.filter(f.daya_va.notnull())
+        facts.append(fact(f, "daya_listrik", _va_code(f.daya_va), "daya_va"))
     veh = admin.get("kendaraan")
-    if veh is not None and veh.height:
-        v = veh.join(fam, on="id_dtsen")
+    if veh is not None:
+        v = veh.join(fam, "id_dtsen")
         for attr, kinds in (("aset_mobil", s.car_types), ("aset_sepeda_motor", s.motorcycle_types)):
-            hit = (
-                v.filter(pl.col("jenis").is_in(kinds))
-                .sort("tanggal_data", descending=True)
-                .unique("id_keluarga_dtsen", keep="first", maintain_order=True)
-            )
-            facts.append(
-                hit.select(
-                    "id_keluarga_dtsen",
-                    "sumber",
-                    "batch_id",
-                    "tanggal_data",
-                    atribut=pl.lit(attr),
-                    nilai=pl.lit(1, pl.Int8),
-                )
-            )
+            hit = v.filter(v.jenis.isin(list(kinds)))
+            facts.append(fact(hit, attr, one, "tanggal_data"))
     land = admin.get("bidang_tanah")
-    if land is not None and land.height:
-        t = land.join(fam, on="id_dtsen").filter(pl.col("penggunaan").fill_null("") != s.house_plot_use)
-        t = t.sort("tanggal_data", descending=True).unique(
-            "id_keluarga_dtsen", keep="first", maintain_order=True
-        )
-        facts.append(
-            t.select(
-                "id_keluarga_dtsen",
-                "sumber",
-                "batch_id",
-                "tanggal_data",
-                atribut=pl.lit("lahan_lain"),
-                nilai=pl.lit(1, pl.Int8),
-            )
-        )
+    if land is not None:
+        t = land.join(fam, "id_dtsen")
+        t = t.filter(t.penggunaan.fill_null("") != s.house_plot_use)
+        facts.append(fact(t, "lahan_lain", one, "tanggal_data"))
     if not facts:
-        return families, FAMILY_PROVENANCE.empty()
-    allf = pl.concat(facts)
-    wide = allf.pivot(on="atribut", index="id_keluarga_dtsen", values="nilai")
-    out = families.join(
-        wide.rename({c: f"_adm_{c}" for c in wide.columns if c != "id_keluarga_dtsen"}),
-        on="id_keluarga_dtsen",
-        how="left",
-    )
-    for attr in ADMIN_ATTRIBUTES:
-        col = f"_adm_{attr}"
-        if col not in out.columns:
-            continue
-        admin_value = (
-            pl.col(col).cast(out.schema[attr]) if attr == "daya_listrik" else pl.col(col).is_not_null()
+        return families, eng.memtable(FAMILY_PROVENANCE.arrow.empty_table())
+    eng.write_work_parquet(ibis.union(*facts), work / "family_admin.parquet")
+    allf = eng.read_parquet(work / "family_admin.parquet")
+    present = set(eng.to_pyarrow(allf.select("atribut").distinct())["atribut"].to_pylist())
+    attrs = [a for a in ADMIN_ATTRIBUTES if a in present]
+    if attrs:
+        wide = allf.group_by("id_keluarga_dtsen").aggregate(
+            **{f"_adm_{a}": allf.nilai.max(where=allf.atribut == a) for a in attrs}
         )
-        if attr == "daya_listrik" or not s.admin_absence_is_false:
-            value = pl.when(pl.col(col).is_not_null()).then(admin_value).otherwise(pl.col(attr))
-        else:
-            value = admin_value
-        out = out.with_columns(value.alias(attr)).drop(col)
-    provenance = allf.select(*FAMILY_PROVENANCE.columns)
-    return out, provenance.cast(FAMILY_PROVENANCE.polars)  # type: ignore[arg-type]
+        out = _left(families, wide, "id_keluarga_dtsen")
+        values = {}
+        for a in attrs:
+            adm = out[f"_adm_{a}"]
+            if a == "daya_listrik":
+                values[a] = ibis.ifelse(adm.notnull(), adm.cast(families[a].type()), out[a])
+            elif s.admin_absence_is_false:
+                values[a] = adm.notnull()
+            else:
+                values[a] = ibis.ifelse(adm.notnull(), ibis.literal(True), out[a])
+        families = out.mutate(**values).drop(*[f"_adm_{a}" for a in attrs])
+    schema = ibis.Schema.from_pyarrow(FAMILY_PROVENANCE.arrow)
+    return families, allf.select(*FAMILY_PROVENANCE.columns).cast(schema)
