@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from dtsen.engine import get_engine
@@ -49,3 +53,25 @@ def test_duckdb_and_spark_link_alike(tmp_path: Path, spark_engine: object) -> No
     assert (
         clusters[0].select("rid", "cluster", "metode").equals(clusters[1].select("rid", "cluster", "metode"))
     )
+
+
+def test_spark_broadcasts_reference_tables_not_parquet_joins(tmp_path: Path, spark_engine: Any) -> None:
+    """A join of two Parquet tables whose files are under Spark's 10 MB broadcast threshold shuffles both
+    rather than collecting one into the driver (rows take ~20x their file bytes: the golden persons
+    query at 1 M persons broke on that); a small in-memory reference table is still broadcast."""
+    rng = np.random.default_rng(1)
+    n = 150_000  # random 64-bit values: about 2 MB of Parquet per table
+    for name in ("a", "b"):
+        values = {"rid": rng.permutation(n), f"v_{name}": rng.integers(0, 2**62, n)}
+        pq.write_table(pa.table(values), tmp_path / f"{name}.parquet")
+    eng = spark_engine
+    a, b = eng.read_parquet(tmp_path / "a.parquet"), eng.read_parquet(tmp_path / "b.parquet")
+    ref = eng.memtable(pa.table({"rid": pa.array(range(100), pa.int64())}))
+
+    def plan(expr: Any) -> str:
+        return eng.session.sql(eng.con.compile(expr))._jdf.queryExecution().executedPlan().toString()
+
+    parquet_join = plan(a.join(b, "rid"))
+    assert "SortMergeJoin" in parquet_join
+    assert "Broadcast" not in parquet_join
+    assert "BroadcastHashJoin" in plan(a.join(ref, "rid"))

@@ -88,12 +88,20 @@ SPARK_LOCAL_CONF: dict[str, str] = {
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
-# ... and those that decide answers, set on any session dtsen runs on. ANSI mode stays as it is (on in
-# Spark 4): as on DuckDB, a failing CAST is an error and TRY_CAST is the lenient form.
+# ... and those that decide answers or whether a query fits, set on any session dtsen runs on. ANSI mode
+# stays as it is (on in Spark 4): as on DuckDB, a failing CAST is an error and TRY_CAST is the lenient form.
 SPARK_SQL_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.legacy.sizeOfNull": "false",  # size(NULL) is NULL, as on DuckDB
+    # A broadcast join collects its build side into the driver, which must never hold a national table.
+    # The planner sizes a Parquet scan by its file bytes (x this factor, default 1), but dtsen's zstd
+    # Parquet holds 14-30x fewer bytes than its rows in memory (540x for provenance): at 1 M persons the
+    # golden persons query broadcast work/order.parquet (4.6 M rows in a 9.2 MB file, under the 10 MB
+    # threshold) and failed on the 4 GB driver. Scaled by 20, only what is really a few MB in memory is
+    # broadcast (reference tables, cached in memory, are sized by their rows and still are); at run time
+    # adaptive execution sizes shuffled sides by their actual row bytes against the same 10 MB.
+    "spark.sql.sources.fileCompressionFactor": "20",
 }
 
 
