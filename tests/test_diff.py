@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pytest
+from polars.testing import assert_frame_equal
 
 from dtsen.cycle.corrections import apply_corrections, read_corrections
-from dtsen.cycle.diff import diff_snapshots
+from dtsen.cycle.diff import _digest, diff_snapshots
 from dtsen.cycle.events import apply_events, read_events, sequential_ids
-from dtsen.cycle.snapshot import publish
+from dtsen.cycle.snapshot import Snapshot, publish
+from dtsen.engine import Engine, get_engine
 from dtsen.programs.decide import decide
 from dtsen.programs.definition import load_programs
 from dtsen.tables import PROVENANCE
@@ -48,7 +54,8 @@ def _publish(
     return publish(files, period, data_dir=tmp_path / "data", model_version=model)
 
 
-def test_diff_explains_every_change(tmp_path: Path) -> None:
+def _every_change(tmp_path: Path) -> tuple[Snapshot, Snapshot]:
+    """Q1 of the sample, and Q2 after a death, an upheld objection and a new model."""
     p, f, s = sample()
     persons, families, scores = frame(p, PERSON_SCHEMA), frame(f, FAMILY_SCHEMA), frame(s, SCORE_SCHEMA)
     q1 = _publish(tmp_path, "q1", persons, families, scores, PROVENANCE.empty(), "2026Q1", "m1")
@@ -80,8 +87,11 @@ def test_diff_explains_every_change(tmp_path: Path) -> None:
         pl.lit("m2").alias("versi_model"),
     )
     q2 = _publish(tmp_path, "q2", p2, f2, s2, pl.concat([ev.provenance, kr.provenance]), "2026Q2", "m2")
+    return q1, q2
 
-    result = diff_snapshots(q1, q2)
+
+def test_diff_explains_every_change(tmp_path: Path) -> None:
+    result = diff_snapshots(*_every_change(tmp_path))
     fam = {r["id_keluarga_dtsen"]: r for r in result.keluarga.to_dicts()}
     assert fam["f2"]["perubahan"] == "desil_naik" or fam["f2"]["perubahan"] == "desil_turun"
     assert (fam["f2"]["desil_lama"], fam["f2"]["desil_baru"], fam["f2"]["sebab_utama"]) == (8, 4, "model")
@@ -122,3 +132,98 @@ def test_no_change_no_diff(tmp_path: Path) -> None:
     assert result.keluarga.is_empty()
     assert result.program.is_empty()
     assert result.summary["keluarga"]["masuk"] == 0
+
+
+def _data_changes(tmp_path: Path) -> tuple[Snapshot, Snapshot]:
+    """Every family moves desil under the same model; four of them also changed data, each only in a
+    list column or by a value turning null or a null turning into an empty string; everyone aged."""
+    p, f, s = sample()
+    persons, families, scores = frame(p, PERSON_SCHEMA), frame(f, FAMILY_SCHEMA), frame(s, SCORE_SCHEMA)
+    q1 = _publish(tmp_path, "q1", persons, families, scores, PROVENANCE.empty(), "2026Q1", "m1")
+    pid, fid = pl.col("id_dtsen"), pl.col("id_keluarga_dtsen")
+    p2 = persons.with_columns(
+        pl.col("umur") + 1,  # ages are left out of the comparison
+        pl.when(pid == "p13")
+        .then(pl.lit(["siak", "dtks"]))
+        .otherwise(pl.col("sumber_data"))
+        .alias("sumber_data"),
+        pl.when(pid == "p51").then(pl.lit("")).otherwise(pl.col("nama_asli")).alias("nama_asli"),
+    )
+    f2 = families.with_columns(
+        pl.when(fid == "f2").then(None).otherwise(pl.col("konflik")).alias("konflik"),  # [] -> null
+        pl.when(fid == "f4").then(None).otherwise(pl.col("alamat")).alias("alamat"),
+    )
+    s2 = scores.with_columns((pl.col("desil_nasional") + 1).cast(pl.Int8))
+    q2 = _publish(tmp_path, "q2", p2, f2, s2, PROVENANCE.empty(), "2026Q2", "m1")
+    return q1, q2
+
+
+def test_data_changes_in_lists_and_nulls(tmp_path: Path) -> None:
+    result = diff_snapshots(*_data_changes(tmp_path))
+    causes = dict(result.keluarga.select("id_keluarga_dtsen", "sebab").iter_rows())
+    assert causes == {
+        "f1": ["perubahan_data"],  # a member's sumber_data gained an item
+        "f2": ["perubahan_data"],  # konflik: an empty list became null
+        "f3": ["pergeseran_peringkat"],  # only older
+        "f4": ["perubahan_data"],  # alamat became null
+        "f5": ["perubahan_data"],  # a member's nama_asli: null became an empty string
+    }
+    assert result.summary["keluarga"]["desil_naik"] == 5
+
+
+def _digests(eng: Engine, rows: list[dict[str, Any]]) -> list[str]:
+    schema = pa.schema(
+        [("a", pa.string()), ("b", pa.string()), ("l", pa.list_(pa.string())), ("n", pa.list_(pa.int64()))]
+    )
+    t = eng.memtable(pa.Table.from_pylist([{"n": [1], **r} for r in rows], schema=schema))
+    return eng.to_pyarrow(t.select(h=_digest(t))).column("h").to_pylist()
+
+
+# rows a digest of joined texts could confuse: shifted boundaries, null against empty string, an empty list
+# against a null one or [null], separators inside an item, nulls and numbers moving within a list
+CONFUSABLE = [
+    {"a": "ab", "b": "c", "l": ["x"]},
+    {"a": "a", "b": "bc", "l": ["x"]},
+    {"a": "a,b", "b": "c", "l": ["x"]},
+    {"a": "a", "b": "b,c", "l": ["x"]},
+    {"a": None, "b": "", "l": ["x"]},
+    {"a": "", "b": None, "l": ["x"]},
+    {"a": "", "b": "", "l": ["x"]},
+    {"a": None, "b": None, "l": ["x"]},
+    {"a": "a", "b": "b", "l": []},
+    {"a": "a", "b": "b", "l": None},
+    {"a": "a", "b": "b", "l": [None]},
+    {"a": "a", "b": "b", "l": [""]},
+    {"a": "a", "b": "b", "l": ["-"]},
+    {"a": "a", "b": "b", "l": ["x,y"]},
+    {"a": "a", "b": "b", "l": ["x", "y"]},
+    {"a": "a", "b": "b", "l": ["xy"]},
+    {"a": "a", "b": "b", "l": ["x", None]},
+    {"a": "a", "b": "b", "l": [None, "x"]},
+    {"a": "a", "b": "b1:x", "l": []},
+    {"a": "a", "b": "b", "l": ["x"]},
+    {"a": "a", "b": "b", "l": ["x"], "n": [1, 23]},
+    {"a": "a", "b": "b", "l": ["x"], "n": [12, 3]},
+    {"a": "a", "b": "b", "l": ["x"], "n": [None, 1]},
+    {"a": "a", "b": "b", "l": ["x"], "n": [None]},
+    {"a": "a", "b": "b", "l": ["x"], "n": None},
+    {"a": "a", "b": "b", "l": ["x"], "n": []},
+]
+
+
+def test_digest_keeps_confusable_rows_apart() -> None:
+    eng = get_engine("duckdb")
+    assert len(set(_digests(eng, CONFUSABLE))) == len(CONFUSABLE)
+    assert len(set(_digests(eng, CONFUSABLE[:1] * 2))) == 1
+
+
+@pytest.mark.parametrize("case", [_every_change, _data_changes])
+def test_spark_diff_matches_duckdb(
+    tmp_path: Path, spark_engine: Engine, case: Callable[[Path], tuple[Snapshot, Snapshot]]
+) -> None:
+    old, new = case(tmp_path)
+    duck, spark = diff_snapshots(old, new, engine="duckdb"), diff_snapshots(old, new, engine=spark_engine)
+    for part in ("keluarga", "program", "wilayah"):
+        assert_frame_equal(getattr(spark, part), getattr(duck, part))
+    assert spark.summary == duck.summary
+    assert len(set(_digests(spark_engine, CONFUSABLE))) == len(CONFUSABLE)

@@ -13,21 +13,30 @@ program. Each change gets its causes, derived from what changed between the snap
 * ``pergeseran_peringkat``: none of these; the rank moved because other families changed.
 
 ``sebab_utama`` is the first of these in that order. Counts by region go with a JSON-able summary.
+
+The national-size work (row digests of every family and person, the joins of both snapshots' families,
+scores, eligibility and provenance) runs in the engine on the snapshots' Parquet files (DuckDB or Spark,
+one Ibis definition); only the changed rows reach Polars.
 """
 
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import polars as pl
 
 from dtsen.cycle.events import EVENT_SOURCE
 from dtsen.cycle.snapshot import Snapshot
+from dtsen.engine import Engine, get_engine
 
 NOT_HASHED = {"umur"}  # ages move every quarter for everyone; component changes catch what matters
+FAMILY = "id_keluarga_dtsen"
 
 
 @dataclass
@@ -47,21 +56,25 @@ class SnapshotDiff:
         )
 
 
-def _read(snapshot: Snapshot, name: str, columns: list[str] | None = None) -> pl.DataFrame | None:
-    return pl.read_parquet(snapshot.file(name), columns=columns) if snapshot.has(name) else None
-
-
-def _model_version(snapshot: Snapshot) -> str | None:
+def _model_version(eng: Engine, snapshot: Snapshot) -> str | None:
+    """The manifest's model version, else the most frequent ``versi_model`` of the scores (the smallest
+    of equally frequent ones)."""
     if snapshot.manifest.get("model_version"):
         return str(snapshot.manifest["model_version"])
-    scores = _read(snapshot, "scores.parquet")
-    if scores is not None and "versi_model" in scores.columns and scores.height:
-        return (
-            str(scores["versi_model"].drop_nulls().mode().sort()[0])
-            if scores["versi_model"].null_count() < scores.height
-            else None
-        )
-    return None
+    if not snapshot.has("scores.parquet"):
+        return None
+    scores = eng.read_parquet(snapshot.file("scores.parquet"))
+    if "versi_model" not in scores.columns:
+        return None
+    mode = (
+        scores.filter(scores.versi_model.notnull())
+        .group_by("versi_model")
+        .agg(n=ibis._.count())
+        .order_by([ibis.desc("n"), "versi_model"])
+        .limit(1)
+    )
+    rows = eng.to_pyarrow(mode).column("versi_model").to_pylist()
+    return str(rows[0]) if rows else None
 
 
 def _program_digests(snapshot: Snapshot) -> dict[str, str | None]:
@@ -72,68 +85,126 @@ def _program_digests(snapshot: Snapshot) -> dict[str, str | None]:
     return {}
 
 
-def _family_hash(snapshot: Snapshot) -> pl.DataFrame:
-    """Per family: a hash of its row and one of its members' rows (ages left out)."""
-    fam = pl.read_parquet(snapshot.file("families.parquet"))
-    fam = fam.select(
-        "id_keluarga_dtsen",
-        pl.struct(sorted(c for c in fam.columns if c not in NOT_HASHED)).hash().alias("_hf"),
+def _encode(value: ir.Value) -> ir.StringValue:
+    """A value as text that keeps rows apart once joined with commas, without a comma of its own breaking
+    the join: a number, boolean or date as its text (never empty, no comma); any other value as its
+    length, ``:`` and its text; a list as its length, ``:`` and its items so encoded, joined with commas.
+    Null is the empty text, which no value encodes to: a null never meets an empty string, nor an empty
+    list a null one (``0:`` and the empty text) or one holding a null (``1:``)."""
+    dtype = value.type()
+    if dtype.is_array():
+        items = value.map(_encode).join(",").fill_null("")  # Spark joins an empty list to null
+        text = value.length().cast("string").concat(":", items)
+    elif dtype.is_numeric() or dtype.is_boolean() or dtype.is_temporal():
+        text = value.cast("string")
+    else:
+        raw = value.cast("string")
+        text = raw.length().cast("string").concat(":", raw)
+    return text.fill_null("")
+
+
+def _digest(table: ir.Table) -> ir.StringValue:
+    """MD5 of a row's columns (by name, ages left out): compared only with the same engine's digest of
+    the other snapshot's row. One ``concat_ws`` of them all: DuckDB copies a chain of ``||`` once per link."""
+    parts = [_encode(table[c]) for c in sorted(c for c in table.columns if c not in NOT_HASHED)]
+    return ibis.literal(",").join(parts).hexdigest("md5")
+
+
+def _data_changed(eng: Engine, old: Snapshot, new: Snapshot) -> ir.Table:
+    """Every family of either snapshot with ``data``: whether it is in one snapshot only, or its row or
+    one of its members' rows (a member who joined, left or changed) differs."""
+
+    def digests(snapshot: Snapshot, name: str, key: str, side: str) -> ir.Table:
+        t = eng.read_parquet(snapshot.file(name))
+        cols = {f"id{side}": t[key], f"h{side}": _digest(t)}
+        if key != FAMILY:
+            cols[f"f{side}"] = t[FAMILY]
+        return t.select(**cols)
+
+    p_old, p_new = (digests(s, "persons.parquet", "id_dtsen", side) for s, side in ((old, "_a"), (new, "_b")))
+    persons = p_new.outer_join(p_old, p_new.id_b == p_old.id_a)
+    changed = persons.filter((persons.h_b != persons.h_a).fill_null(True))
+    members = (
+        ibis.union(changed.select(f=changed.f_b), changed.select(f=changed.f_a), distinct=True)
+        .filter(ibis._.f.notnull())
+        .mutate(m=ibis.literal(True))
     )
-    persons = pl.read_parquet(snapshot.file("persons.parquet"))
-    cols = sorted(c for c in persons.columns if c not in NOT_HASHED)
-    members = persons.group_by("id_keluarga_dtsen").agg((pl.struct(cols).hash() // 256).sum().alias("_hp"))
-    return fam.join(members, on="id_keluarga_dtsen", how="left")
+    f_old, f_new = (digests(s, "families.parquet", FAMILY, side) for s, side in ((old, "_a"), (new, "_b")))
+    families = (
+        f_new.outer_join(f_old, f_new.id_b == f_old.id_a)
+        .select(f=ibis.coalesce(ibis._.id_b, ibis._.id_a), row=(ibis._.h_b != ibis._.h_a).fill_null(True))
+        .view()  # joined again: a table of its own, not one more link of this join chain
+    )
+    data = families.left_join(members, "f")
+    return data.select(**{FAMILY: data.f, "data": data.row | data.m.fill_null(False)}).view()
 
 
-def _touched(new: Snapshot, old: Snapshot, persons_new: pl.DataFrame) -> pl.DataFrame:
+def _touched(eng: Engine, old: Snapshot, new: Snapshot) -> ir.Table | None:
     """Families touched by new event or correction provenance (and lineage) since ``old``: id, peristiwa,
-    koreksi."""
-    empty = pl.DataFrame(
-        schema={"id_keluarga_dtsen": pl.String(), "peristiwa": pl.Boolean(), "koreksi": pl.Boolean()}
-    )
-    rows = []
+    koreksi; None when ``new`` has neither provenance nor lineage."""
+    parts = []
     if new.has("provenance.parquet"):
-        # only event and correction rows matter: filtered while scanning (the file has ~57 M rows at 1 M)
+        # only event and correction rows matter (the file has ~57 M rows at 1 M persons)
         keys = ["entitas", "id", "atribut", "sumber", "batch_id"]
-        changed = pl.col("sumber").eq(EVENT_SOURCE) | pl.col("sumber").str.starts_with("koreksi_")
-        fresh = pl.scan_parquet(new.file("provenance.parquet")).filter(changed).collect()
+
+        def changed(snapshot: Snapshot) -> ir.Table:
+            t = eng.read_parquet(snapshot.file("provenance.parquet"))
+            return t.filter((t.sumber == EVENT_SOURCE) | t.sumber.startswith("koreksi_"))
+
+        fresh = changed(new)
         if old.has("provenance.parquet"):
-            seen = pl.scan_parquet(old.file("provenance.parquet")).filter(changed).select(keys)
-            fresh = fresh.join(seen.unique().collect(), on=keys, how="anti")
-        person_family = persons_new.select(pl.col("id_dtsen").alias("id"), "id_keluarga_dtsen")
-        by_person = fresh.filter(pl.col("entitas") == "person").join(person_family, on="id", how="inner")
-        by_family = fresh.filter(pl.col("entitas") == "family").with_columns(
-            pl.col("id").alias("id_keluarga_dtsen")
-        )
+            fresh = fresh.anti_join(changed(old).select(keys).distinct(), keys)
+        persons = eng.read_parquet(new.file("persons.parquet"))
+        person_family = persons.select(id=persons.id_dtsen, f=persons[FAMILY])
+        by_person = fresh.filter(fresh.entitas == "person").join(person_family, "id")
+        by_family = fresh.filter(fresh.entitas == "family").mutate(f=ibis._.id)
         for part in (by_person, by_family):
-            rows.append(
+            parts.append(
                 part.select(
-                    "id_keluarga_dtsen",
-                    (pl.col("sumber") == EVENT_SOURCE).alias("peristiwa"),
-                    pl.col("sumber").str.starts_with("koreksi_").alias("koreksi"),
+                    f=part.f.cast("string"),
+                    peristiwa=part.sumber == EVENT_SOURCE,
+                    koreksi=part.sumber.startswith("koreksi_"),
                 )
             )
-    lin_new = _read(new, "lineage.parquet")
-    if lin_new is not None:
-        lin_old = _read(old, "lineage.parquet")
-        fresh_lin = lin_new.filter(pl.col("jenis_id") == "family")
-        if lin_old is not None:
-            fresh_lin = fresh_lin.join(lin_old, on=list(lin_new.columns), how="anti")
-        ids = pl.concat(
-            [
-                fresh_lin.select(pl.col("id_lama").alias("id_keluarga_dtsen")),
-                fresh_lin.select(pl.col("id_baru").alias("id_keluarga_dtsen")),
-            ]
-        )
-        rows.append(ids.with_columns(peristiwa=pl.lit(True), koreksi=pl.lit(False)))
-    if not rows:
-        return empty
+    if new.has("lineage.parquet"):
+        lin_new = eng.read_parquet(new.file("lineage.parquet"))
+        fresh_lin = lin_new.filter(lin_new.jenis_id == "family")
+        if old.has("lineage.parquet"):
+            fresh_lin = fresh_lin.anti_join(eng.read_parquet(old.file("lineage.parquet")), lin_new.columns)
+        for side in ("id_lama", "id_baru"):
+            parts.append(
+                fresh_lin.select(
+                    f=fresh_lin[side].cast("string"),
+                    peristiwa=ibis.literal(True),
+                    koreksi=ibis.literal(False),
+                )
+            )
+    if not parts:
+        return None
     return (
-        pl.concat(rows).group_by("id_keluarga_dtsen").agg(pl.col("peristiwa").any(), pl.col("koreksi").any())
+        ibis.union(*parts).group_by("f").agg(peristiwa=ibis._.peristiwa.any(), koreksi=ibis._.koreksi.any())
     )
 
 
-def _causes(frame: pl.DataFrame, model_changed: bool, extra: list[pl.Expr] | None = None) -> pl.DataFrame:
+def _base(eng: Engine, old: Snapshot, new: Snapshot) -> ir.Table:
+    """The families with a cause of their own (``data``, ``peristiwa``, ``koreksi``); the others have
+    none, so leaving them out changes no answer."""
+    data = _data_changed(eng, old, new)
+    touched = _touched(eng, old, new)
+    if touched is None:
+        base = data.mutate(peristiwa=ibis.literal(False), koreksi=ibis.literal(False))
+    else:
+        joined = data.left_join(touched, data[FAMILY] == touched.f)
+        base = joined.select(
+            FAMILY,
+            "data",
+            peristiwa=joined.peristiwa.fill_null(False),
+            koreksi=joined.koreksi.fill_null(False),
+        )
+    return base.filter(base.data | base.peristiwa | base.koreksi)
+
+
+def _causes(frame: pl.DataFrame, model_changed: bool) -> pl.DataFrame:
     """Adds ``sebab`` (list) and ``sebab_utama`` from the boolean columns peristiwa, koreksi, data."""
     flags = {
         "peristiwa": pl.col("peristiwa").fill_null(False),
@@ -153,78 +224,26 @@ def _causes(frame: pl.DataFrame, model_changed: bool, extra: list[pl.Expr] | Non
     return frame.with_columns(pl.col("sebab").list.first().alias("sebab_utama"))
 
 
-def diff_snapshots(old: Snapshot, new: Snapshot) -> SnapshotDiff:
-    """Entrants, exits and desil moves of families and program entrants/exits from ``old`` to ``new``."""
-    persons_new = pl.read_parquet(new.file("persons.parquet"), columns=["id_dtsen", "id_keluarga_dtsen"])
-    touched = _touched(new, old, persons_new)
-    h_old, h_new = _family_hash(old), _family_hash(new)
-    data = h_new.join(h_old, on="id_keluarga_dtsen", how="full", suffix="_old", coalesce=True).select(
-        "id_keluarga_dtsen",
-        (
-            (pl.col("_hf") != pl.col("_hf_old"))
-            | (pl.col("_hp").fill_null(0) != pl.col("_hp_old").fill_null(0))
-        )
-        .fill_null(True)
-        .alias("data"),
-    )
-    base = data.join(touched, on="id_keluarga_dtsen", how="left")
-    versions = (_model_version(old), _model_version(new))
+def _with_base(eng: Engine, changes: ir.Table, base: ir.Table) -> pl.DataFrame:
+    """The (few) changed rows with their families' causes, in Polars."""
+    causes = base.rename(_f=FAMILY)
+    changes = changes.view()
+    joined = changes.left_join(causes, changes[FAMILY] == causes._f)
+    return pl.from_arrow(eng.to_pyarrow(joined.drop("_f")))  # type: ignore[return-value]
+
+
+def diff_snapshots(old: Snapshot, new: Snapshot, engine: str | Engine | None = None) -> SnapshotDiff:
+    """Entrants, exits and desil moves of families and program entrants/exits from ``old`` to ``new``
+    (``engine``: an engine or its name, default the configured one)."""
+    eng = engine if isinstance(engine, Engine) else get_engine(engine)
+    versions = (_model_version(eng, old), _model_version(eng, new))
     model_changed = versions[0] != versions[1]
-
-    cols = ["id_keluarga_dtsen", "desil_nasional", "kode_prov", "kode_kab"]
-    s_old, s_new = (
-        pl.read_parquet(old.file("scores.parquet"), columns=cols),
-        pl.read_parquet(new.file("scores.parquet"), columns=cols),
-    )
-    fam_old = pl.read_parquet(
-        old.file("families.parquet"), columns=["id_keluarga_dtsen", "kode_prov", "kode_kab"]
-    )
-    fam_new = pl.read_parquet(
-        new.file("families.parquet"), columns=["id_keluarga_dtsen", "kode_prov", "kode_kab"]
-    )
-    both = (
-        fam_new.join(fam_old, on="id_keluarga_dtsen", how="full", suffix="_old", coalesce=True)
-        .join(
-            s_new.select("id_keluarga_dtsen", pl.col("desil_nasional").alias("desil_baru")),
-            on="id_keluarga_dtsen",
-            how="left",
-        )
-        .join(
-            s_old.select("id_keluarga_dtsen", pl.col("desil_nasional").alias("desil_lama")),
-            on="id_keluarga_dtsen",
-            how="left",
-        )
-        .with_columns(
-            pl.col("kode_prov").fill_null(pl.col("kode_prov_old")),
-            pl.col("kode_kab").fill_null(pl.col("kode_kab_old")),
-            _in_new=pl.col("id_keluarga_dtsen").is_in(fam_new["id_keluarga_dtsen"].implode()),
-            _in_old=pl.col("id_keluarga_dtsen").is_in(fam_old["id_keluarga_dtsen"].implode()),
-        )
-    )
-    change = (
-        pl.when(~pl.col("_in_old"))
-        .then(pl.lit("masuk"))
-        .when(~pl.col("_in_new"))
-        .then(pl.lit("keluar"))
-        .when(pl.col("desil_baru") > pl.col("desil_lama"))
-        .then(pl.lit("desil_naik"))
-        .when(pl.col("desil_baru") < pl.col("desil_lama"))
-        .then(pl.lit("desil_turun"))
-    )
-    keluarga = both.with_columns(change.alias("perubahan")).filter(pl.col("perubahan").is_not_null())
-    keluarga = _causes(keluarga.join(base, on="id_keluarga_dtsen", how="left"), model_changed)
-    keluarga = keluarga.select(
-        "id_keluarga_dtsen",
-        "perubahan",
-        "desil_lama",
-        "desil_baru",
-        "sebab",
-        "sebab_utama",
-        "kode_prov",
-        "kode_kab",
-    ).sort("id_keluarga_dtsen")
-
-    program = _program_changes(old, new, base, model_changed)
+    with tempfile.TemporaryDirectory(prefix="dtsen-diff-") as work:
+        # keluarga and program both read it: computed once
+        eng.write_work_parquet(_base(eng, old, new), Path(work) / "base.parquet")
+        base = eng.read_parquet(Path(work) / "base.parquet")
+        keluarga = _family_changes(eng, old, new, base, model_changed)
+        program = _program_changes(eng, old, new, base, model_changed)
     wilayah = (
         pl.concat(
             [
@@ -252,6 +271,54 @@ def diff_snapshots(old: Snapshot, new: Snapshot) -> SnapshotDiff:
     return SnapshotDiff(keluarga, program, wilayah, summary)
 
 
+def _family_changes(
+    eng: Engine, old: Snapshot, new: Snapshot, base: ir.Table, model_changed: bool
+) -> pl.DataFrame:
+    """Families that entered, left or moved national desil."""
+
+    def families(snapshot: Snapshot, s: str) -> ir.Table:
+        fam = eng.read_parquet(snapshot.file("families.parquet"))
+        return fam.select(**{f"id{s}": fam[FAMILY], f"prov{s}": fam.kode_prov, f"kab{s}": fam.kode_kab})
+
+    def desil(snapshot: Snapshot, s: str) -> ir.Table:
+        scores = eng.read_parquet(snapshot.file("scores.parquet"))
+        return scores.select(**{f"sid{s}": scores[FAMILY], f"desil{s}": scores.desil_nasional})
+
+    a, b = families(old, "_a"), families(new, "_b")
+    both = (
+        b.outer_join(a, b.id_b == a.id_a)
+        .select("id_a", "id_b", "prov_a", "prov_b", "kab_a", "kab_b", f=ibis.coalesce(b.id_b, a.id_a))
+        .view()
+    )
+    sa, sb = desil(old, "_a"), desil(new, "_b")
+    both = both.left_join(sb, both.f == sb.sid_b).left_join(sa, both.f == sa.sid_a)
+    change = ibis.cases(
+        (both.id_a.isnull(), "masuk"),
+        (both.id_b.isnull(), "keluar"),
+        (both.desil_b > both.desil_a, "desil_naik"),
+        (both.desil_b < both.desil_a, "desil_turun"),
+    )
+    changes = both.select(
+        **{FAMILY: both.f},
+        perubahan=change,
+        desil_lama=both.desil_a,
+        desil_baru=both.desil_b,
+        kode_prov=ibis.coalesce(both.prov_b, both.prov_a),
+        kode_kab=ibis.coalesce(both.kab_b, both.kab_a),
+    )
+    keluarga = _causes(_with_base(eng, changes.filter(changes.perubahan.notnull()), base), model_changed)
+    return keluarga.select(
+        "id_keluarga_dtsen",
+        "perubahan",
+        "desil_lama",
+        "desil_baru",
+        "sebab",
+        "sebab_utama",
+        "kode_prov",
+        "kode_kab",
+    ).sort("id_keluarga_dtsen")
+
+
 def _counts(frame: pl.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = (
         dict.fromkeys(("masuk", "keluar", "desil_naik", "desil_turun"), 0)
@@ -266,38 +333,38 @@ def _counts(frame: pl.DataFrame) -> dict[str, Any]:
     return out
 
 
-def _program_changes(old: Snapshot, new: Snapshot, base: pl.DataFrame, model_changed: bool) -> pl.DataFrame:
-    cols = ["program", "id_keluarga_dtsen", "layak", "alasan", "kode_prov", "kode_kab"]
-    e_old = pl.read_parquet(old.file("eligibility.parquet"), columns=cols)
-    e_new = pl.read_parquet(new.file("eligibility.parquet"), columns=cols)
-    keys = ["program", "id_keluarga_dtsen"]
-    joined = e_new.join(e_old, on=keys, how="full", suffix="_lama", coalesce=True).with_columns(
-        pl.col("layak").fill_null(False),
-        pl.col("layak_lama").fill_null(False),
-        pl.col("kode_prov").fill_null(pl.col("kode_prov_lama")),
-        pl.col("kode_kab").fill_null(pl.col("kode_kab_lama")),
+def _program_changes(
+    eng: Engine, old: Snapshot, new: Snapshot, base: ir.Table, model_changed: bool
+) -> pl.DataFrame:
+    """Program entrants and exits."""
+    cols = ["program", FAMILY, "layak", "alasan", "kode_prov", "kode_kab"]
+    a = eng.read_parquet(old.file("eligibility.parquet")).select(cols).rename(lambda c: f"{c}_lama")
+    b = eng.read_parquet(new.file("eligibility.parquet")).select(cols)
+    both = b.outer_join(a, [b.program == a.program_lama, b[FAMILY] == a[f"{FAMILY}_lama"]])
+    layak, layak_lama = both.layak.fill_null(False), both.layak_lama.fill_null(False)
+    changes = both.select(
+        program=ibis.coalesce(both.program, both.program_lama),
+        **{FAMILY: ibis.coalesce(both[FAMILY], both[f"{FAMILY}_lama"])},
+        perubahan=ibis.cases((layak & ~layak_lama, "masuk"), (~layak & layak_lama, "keluar")),
+        alasan_lama=both.alasan_lama,
+        alasan_baru=both.alasan,
+        kode_prov=ibis.coalesce(both.kode_prov, both.kode_prov_lama),
+        kode_kab=ibis.coalesce(both.kode_kab, both.kode_kab_lama),
     )
-    joined = joined.with_columns(
-        pl.when(pl.col("layak") & ~pl.col("layak_lama"))
-        .then(pl.lit("masuk"))
-        .when(~pl.col("layak") & pl.col("layak_lama"))
-        .then(pl.lit("keluar"))
-        .alias("perubahan")
-    ).filter(pl.col("perubahan").is_not_null())
+    joined = _with_base(eng, changes.filter(changes.perubahan.notnull()), base)
     components = [
         pl.col(c).list.eval(pl.element().filter(pl.element().str.starts_with("komponen_"))).list.sort()
-        for c in ("alasan", "alasan_lama")
+        for c in ("alasan_baru", "alasan_lama")
     ]
     digests_old, digests_new = _program_digests(old), _program_digests(new)
     changed_rules = [p for p in digests_new if digests_new.get(p) != digests_old.get(p) and p in digests_old]
     joined = joined.with_columns(
         (components[0].fill_null([]) != components[1].fill_null([])).alias("_komponen"),
         pl.col("program").is_in(changed_rules).alias("aturan"),
-    ).join(base, on="id_keluarga_dtsen", how="left")
+    )
     joined = joined.with_columns((pl.col("data").fill_null(False) | pl.col("_komponen")).alias("data"))
-    joined = _causes(joined, model_changed)
     return (
-        joined.rename({"alasan": "alasan_baru"})
+        _causes(joined, model_changed)
         .select(
             "program",
             "id_keluarga_dtsen",
@@ -309,5 +376,5 @@ def _program_changes(old: Snapshot, new: Snapshot, base: pl.DataFrame, model_cha
             "kode_prov",
             "kode_kab",
         )
-        .sort(keys)
+        .sort("program", FAMILY)
     )
