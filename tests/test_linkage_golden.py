@@ -4,14 +4,18 @@ provenance decoded from the source key."""
 
 from __future__ import annotations
 
-from datetime import date
+import bisect
+import random
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
 
 import ibis
 import polars as pl
 
 from dtsen.canonical.model import polars_schema
 from dtsen.engine import get_engine
-from dtsen.linkage.golden import golden_persons, person_provenance, record_order
+from dtsen.linkage.golden import bucket_cuts, golden_persons, in_buckets, person_provenance, record_order
 from dtsen.linkage.inputs import ROW_SPACE
 
 FIELD_SOURCES = ["regsosek", "dtks", "p3ke"]
@@ -130,6 +134,45 @@ def test_identity_from_register_facts_from_latest_field_record() -> None:
     assert set(prov["entitas"]) == {"person"}
 
 
+def test_golden_in_buckets_is_golden_in_one_pass(tmp_path: Path) -> None:
+    """Golden persons per bucket of consecutive ids, written one after the other, are the single pass's
+    rows in the same order; buckets hold about the records asked for, and a person stays in one."""
+    rng = random.Random(7)
+    rows = []
+    for p in range(120):
+        for _ in range(rng.randint(1, 6)):
+            sumber = rng.choice(["siak", "regsosek", "dtks"])
+            rows.append(
+                {
+                    "id_dtsen": f"P{p:05d}",
+                    "sumber": sumber,
+                    "baris": len(rows),
+                    "tanggal_data": rng.choice([None, OLD, NEW, NEW + timedelta(days=rng.randint(1, 9))]),
+                    "nama": rng.choice([None, "SITI", "BUDI", "AMINAH"]),
+                    "jenjang_pendidikan": rng.choice([None, 1, 2, 3]),
+                    "bekerja": rng.choice([None, True, False]),
+                    "hubungan": rng.choice([None, 1, 3]),
+                    "hubungan_siak": rng.choice([None, 1, 4, 9]),
+                }
+            )
+    eng = get_engine("duckdb")
+    a = ibis.memtable(_anggota(rows).to_arrow())
+    order = ibis.memtable(
+        eng.to_pyarrow(record_order(a.select("rid", "sumber", "tanggal_data"), FIELD_SOURCES, "siak"))
+    )
+    anggota = a.join(order, "rid")
+    cuts = eng.to_pyarrow(bucket_cuts(a.select("id_dtsen"), 150))["lo"].to_pylist()
+    assert 1 < len(cuts) < 5
+    sizes = Counter(bisect.bisect_right(cuts, r["id_dtsen"]) for r in rows)
+    assert len(sizes) == len(cuts) + 1
+    assert max(sizes.values()) < 150 + 6  # a bucket ends with the person who reaches the size
+    one = pl.from_arrow(eng.to_pyarrow(golden_persons(anggota, "siak")))
+    parts = [golden_persons(b, "siak") for b in in_buckets(anggota, cuts)]
+    eng.write_parquet_parts(parts, tmp_path / "golden.parquet")
+    assert one.height > 100
+    assert pl.read_parquet(tmp_path / "golden.parquet").equals(one)
+
+
 def test_family_provenance_prefers_the_more_recent_source() -> None:
     """Registry facts (PLN power, vehicles, land) against the chosen field family row: the more recent
     wins, the field row on a tie, an undated one last; a family known only to a registry gets only that
@@ -172,3 +215,12 @@ def test_family_provenance_prefers_the_more_recent_source() -> None:
     assert rows["entitas"].unique().to_list() == ["family"]
     keys = list(zip(rows["id"], rows["atribut"], strict=True))
     assert keys == sorted(keys)
+
+
+def test_duckdb_query_memory_is_its_memory_limit() -> None:
+    """Golden's buckets are sized from the limit DuckDB applies (a decimal limit in binary units)."""
+    from dtsen.engine import DuckDBEngine
+
+    eng = DuckDBEngine(ibis.duckdb.connect(memory_limit="800MB"))
+    assert abs(eng.query_memory() - 800_000_000) < 100_000
+    assert eng.execute(ibis.literal(1)) == 1  # the setting's result is consumed: the connection is free

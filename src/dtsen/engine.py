@@ -50,6 +50,7 @@ COMPRESSION_LEVEL = 1
 # Spark results computed from at most this many Parquet bytes are collected as Arrow (in memory a few times
 # that); larger ones are written by the executors
 SPARK_COLLECT_BYTES = 8 << 20
+DUCKDB_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "PiB": 2**50}
 BATCH_ROWS = 122_880  # DuckDB vector size x 60: about one Parquet row group
 PREFETCH_BATCHES = 4  # batches computed ahead of the Parquet writer (prefetched)
 SPARK_JW_CLASS = "uk.gov.moj.dash.linkage.JaroWinklerSimilarity"  # in Splink's similarity jar
@@ -184,6 +185,11 @@ class Engine(ABC):
         ``views`` under its name, then each table of ``tables`` (name -> a SELECT both dialects read)
         in order."""
 
+    def query_memory(self) -> int | None:
+        """Bytes one query may hold in operators that do not spill (DuckDB's window); None when the
+        engine spills whatever it holds (Spark), so callers need not split their queries."""
+        return None
+
     def to_pyarrow(self, expr: ir.Expr) -> Any:
         return self.con.to_pyarrow(expr)
 
@@ -222,6 +228,11 @@ class DuckDBEngine(Engine):
 
     def memtable(self, table: pa.Table) -> ir.Table:
         return ibis.memtable(table)
+
+    def query_memory(self) -> int:
+        """DuckDB's memory_limit as it applies it (e.g. "8GB" is 7.4 GiB)."""
+        value, unit = self.con.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0].split()
+        return int(float(value) * DUCKDB_UNITS[unit])
 
     def _batches(self, expr: ir.Table, path: Path) -> Iterator[pa.RecordBatch]:
         # ibis 12's to_pyarrow_batches calls a cursor method DuckDB 2 no longer has: stream the relation
