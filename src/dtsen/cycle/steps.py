@@ -126,14 +126,17 @@ def step_link(ctx: CycleContext, out: Path) -> dict[str, Any]:
 def step_apply_events(ctx: CycleContext, out: Path) -> dict[str, Any]:
     """Civil-registration events, then approved corrections, over the linked golden tables.
 
+    Only the persons and families the events and corrections can read or change are loaded (selected by
+    the engine: :mod:`dtsen.cycle.events.subset`); the rest of both tables is streamed through.
     Named ``consolidate`` until 2026-12 (a run interrupted before then resumes: :attr:`Step.former`)."""
     from dtsen.cycle.corrections import apply_corrections, read_corrections
     from dtsen.cycle.events import apply_events, read_events
-    from dtsen.engine import append_parquet
+    from dtsen.cycle.events.subset import FAMILY_KEY, PERSON_KEY, select_touched, write_back
+    from dtsen.engine import append_parquet, get_engine
+    from dtsen.linkage import ids as idreg
 
+    eng = get_engine(ctx.engine)
     tables = ctx.output("link") / "tables"
-    persons = pl.read_parquet(tables / "persons.parquet")
-    families = pl.read_parquet(tables / "families.parquet")
     provenance: list[pl.DataFrame] = []  # rows events and corrections add to the linkage's provenance
     lineage = pl.read_parquet(tables / "lineage.parquet")
     frozen = ctx.output("freeze")
@@ -141,13 +144,22 @@ def step_apply_events(ctx: CycleContext, out: Path) -> dict[str, Any]:
     cutoff = _cutoff_date(ctx)
     summary: dict[str, Any] = {}
     event_files = [frozen / e["file"] for e in inputs["events"]]
-    if event_files:
-        feed = read_events(event_files)
-        from dtsen.engine import get_engine
-        from dtsen.linkage import ids as idreg
-
-        issued = idreg.highest_issued(get_engine(ctx.engine), ctx.output("link") / "state")
-        allocator = _Allocator(issued, persons, families)
+    correction_files = [frozen / c["file"] for c in inputs["corrections"]]
+    feed = read_events(event_files) if event_files else None
+    cfeed = read_corrections(correction_files) if correction_files else None
+    touched = select_touched(
+        eng,
+        tables / "persons.parquet",
+        tables / "families.parquet",
+        feed.events if feed else None,
+        cfeed.corrections if cfeed else None,
+        cutoff,
+        lineage,
+    )
+    persons, families = touched.persons, touched.families
+    if feed is not None:
+        issued = idreg.highest_issued(eng, ctx.output("link") / "state")
+        allocator = _Allocator(issued, touched.highest)
         persons, families, report = apply_events(
             persons,
             families,
@@ -156,6 +168,7 @@ def step_apply_events(ctx: CycleContext, out: Path) -> dict[str, Any]:
             new_id=allocator,
             batch_id=f"peristiwa-{ctx.period}",
             reference_date=ctx.period.end,
+            urban=touched.urban,
         )
         allocator.frame(str(ctx.period)).write_parquet(out / "new_ids.parquet")
         lineage = pl.concat([lineage, report.lineage], how="diagonal_relaxed")
@@ -163,9 +176,7 @@ def step_apply_events(ctx: CycleContext, out: Path) -> dict[str, Any]:
         feed.quarantine.write_parquet(out / "events_quarantine.parquet")
         provenance.append(report.provenance)
         summary["events"] = report.summary()
-    correction_files = [frozen / c["file"] for c in inputs["corrections"]]
-    if correction_files:
-        cfeed = read_corrections(correction_files)
+    if cfeed is not None:
         persons, families, creport = apply_corrections(
             persons, families, cfeed, cutoff, batch_id=f"koreksi-{ctx.period}", lineage=lineage
         )
@@ -173,16 +184,28 @@ def step_apply_events(ctx: CycleContext, out: Path) -> dict[str, Any]:
         cfeed.quarantine.write_parquet(out / "corrections_quarantine.parquet")
         provenance.append(creport.provenance)
         summary["corrections"] = creport.summary()
-    # sorted, so a redone step writes the same bytes (polars' parallel group-bys do not keep row order)
-    persons.sort("id_dtsen").write_parquet(out / "persons.parquet")
-    families.sort("id_keluarga_dtsen").write_parquet(out / "families.parquet")
+    # the untouched rows streamed through, the share merged in by ID: a redone step writes the same bytes
+    n_persons = write_back(
+        tables / "persons.parquet",
+        PERSON_KEY,
+        touched.persons[PERSON_KEY],
+        persons,
+        out / "persons.parquet",
+    )
+    n_families = write_back(
+        tables / "families.parquet",
+        FAMILY_KEY,
+        touched.families[FAMILY_KEY],
+        families,
+        out / "families.parquet",
+    )
     # the linkage's provenance (~57 M rows at 1 M persons, already in a fixed order) is streamed, not
     # loaded; the rows added here follow it, sorted, so a redone step writes the same bytes
     added = [p.sort(p.columns, nulls_last=True) for p in provenance if p.height]
     extra = pl.concat(added, how="diagonal_relaxed") if added else PROVENANCE.empty()
     append_parquet(tables / "provenance.parquet", extra.to_arrow(), out / "provenance.parquet")
     lineage.sort(lineage.columns, nulls_last=True).write_parquet(out / "lineage.parquet")
-    summary.update(persons=persons.height, families=families.height)
+    summary.update(persons=n_persons, families=n_families)
     return summary
 
 
@@ -194,19 +217,15 @@ class _Allocator:
     quarter's SIAK extract keeps the ID the event gave them.
     """
 
-    def __init__(self, issued: dict[str, int], persons: pl.DataFrame, families: pl.DataFrame) -> None:
+    def __init__(self, issued: dict[str, int], present: dict[str, int]) -> None:
+        """``issued``: the registry's highest number per kind (ids.highest_issued); ``present``: the
+        highest in the golden tables (an ID the registry lost is still never issued twice)."""
         from dtsen.linkage import ids as idreg
         from dtsen.linkage.config import LinkConfig
 
         self.idreg = idreg
         self.spine_source = LinkConfig().spine_source
-        self.counters: dict[str, int] = {}
-        for kind in idreg.PREFIX:  # ``issued``: the registry's highest per kind (ids.highest_issued)
-            present = (
-                persons["id_dtsen"] if kind == "person" else families["id_keluarga_dtsen"]
-            ).drop_nulls()
-            top = int(present.str.slice(1).cast(pl.Int64).max() or 0) if present.len() else 0
-            self.counters[kind] = max(issued[kind], top)
+        self.counters = {kind: max(issued[kind], present[kind]) for kind in idreg.PREFIX}
         self.rows: list[dict[str, Any]] = []
 
     def __call__(self, kind: str, number: str | None) -> str:

@@ -50,16 +50,18 @@ def apply_events(
     new_id: IdAllocator,
     batch_id: str = "peristiwa",
     reference_date: date | None = None,
+    urban: dict[str, bool] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, EventReport]:
     """Apply every event registered (``tanggal_lapor``) on or before ``cutoff``, oldest event first.
 
     Later events are reported ``ditunda`` (kept for the next cycle); events that cannot be applied
     (nobody with that NIK, a KK split naming a non-member) are ``ditolak`` with a reason; events already
     reflected in the tables are ``sudah_diterapkan``. ``reference_date`` (default ``cutoff``) is the
-    date ages (``umur``) of new persons are computed at.
+    date ages (``umur``) of new persons are computed at. ``urban``: the urban flag per village over the
+    whole registry, when ``families`` is only the share the events touch (:mod:`.subset`).
     """
     frame = events.events if isinstance(events, EventFeed) else events
-    reg = Registry(persons, families, batch_id, cutoff, reference_date)
+    reg = Registry(persons, families, batch_id, cutoff, reference_date, urban)
     outcomes: list[dict[str, Any]] = []
     new_persons = new_families = 0
     ordered = frame.sort("tanggal_peristiwa", "tanggal_lapor", "id_peristiwa")

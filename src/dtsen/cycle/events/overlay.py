@@ -98,6 +98,7 @@ class Registry:
         batch_id: str,
         cutoff: date,
         ref: date | None = None,
+        urban: dict[str, bool] | None = None,
     ) -> None:
         self.ref = ref or cutoff
         self.p = Overlay(persons, "id_dtsen")
@@ -116,7 +117,8 @@ class Registry:
         for i, fid in enumerate(self.p.base("id_keluarga_dtsen")):
             self.members.setdefault(fid, []).append(i)
         self.touched: set[str] = set()
-        self.perkotaan: dict[str, bool] | None = None
+        # urban flag per village, over all families; given when ``families`` is a share of the table
+        self.perkotaan: dict[str, bool] | None = urban
 
     def record(self, entitas: str, id_: str, column: str, when: date) -> None:
         """A provenance row: ``column`` of ``id_`` now comes from this event feed."""
