@@ -3,9 +3,9 @@
 Everything that touches every record (4.6 M at 1 M persons) or every person x attribute (provenance,
 ~45 M rows) is an engine query streaming Parquet to Parquet; intermediate results read more than once
 are materialised under ``work`` (Ibis inlines a reused expression); so is the stable-ID registry (ids.py:
-one row per key ever seen); so are golden families (families.py: keys, conflicts, facts, provenance).
-Only per-person frames with a few columns reach Polars: status (status.py), whose rules read more
-naturally there.
+one row per key ever seen); so are the status rules (status.py) and golden families (families.py: keys,
+conflicts, facts, provenance). Only small frames reach Polars: counts, the lineage, the review queue's
+pairs and the few field records `_household_links` re-examines.
 """
 
 from __future__ import annotations
@@ -245,44 +245,32 @@ class _People:
 
 
 def _status(ctx: ConsolidationContext, rec: ir.Table, members: ir.Table, golden: ir.Table) -> _People:
-    """Status evidence per person (latest field record, NIK quality, sources, BPJS segment), then the
-    status rules (status.py)."""
+    """Status evidence per person (latest field record, NIK quality, sources, BPJS segment), the golden
+    base with ages, then the status rules (status.py): engine queries written under ``work``; only the
+    count of withheld NIKs reaches the driver."""
     eng, cfg, work = ctx.eng, ctx.cfg, ctx.work
-    evidence = _evidence(eng, rec, members, ctx.batches, cfg)
-    ganda = _arrow(eng, spine_nik_ganda(rec))["nik"]
-    base = _arrow(eng, golden.select(*dict.fromkeys(STATUS_INPUT + FAMILY_INPUT + KEY_INPUT)))
-    status = person_status(
-        base.select(STATUS_INPUT),
-        evidence.select(
-            "id_dtsen",
-            "ada_lapangan",
-            "sumber_lapangan",
-            "keberadaan_lapangan",
-            "kec_lapangan",
-            "nik_ada",
-            "nik_tidak_valid",
-            "sumber_nik",
-        ),
-        ganda,
-        cfg.spine_source,
-    ).select("id_dtsen", "nik", "nik_dilaporkan", "status_padan", "bukti_status")
-    nik_withheld = int(status["nik_dilaporkan"].is_not_null().sum())
+    eng.write_parquet(_evidence(eng, rec, members, ctx.batches, cfg), work / "evidence.parquet")
     ref = cfg.reference_date or eng.execute(rec.filter(rec.spine).tanggal_data.max())
     ref = ref.date() if hasattr(ref, "date") else ref  # the engine may return a timestamp
-    until = pl.coalesce(pl.col("tanggal_meninggal"), pl.lit(ref))
-    lahir = pl.col("tanggal_lahir")
-    umur = (until.dt.year() - lahir.dt.year()) - (
-        (until.dt.month() * 100 + until.dt.day()) < (lahir.dt.month() * 100 + lahir.dt.day())
-    ).cast(pl.Int32)
-    base.with_columns(umur=umur.cast(pl.Int16)).write_parquet(work / "people.parquet")
-    evidence.write_parquet(work / "evidence.parquet")
-    status.write_parquet(work / "status.parquet")
-    return _People(
-        eng.read_parquet(work / "people.parquet"),
-        eng.read_parquet(work / "evidence.parquet"),
-        eng.read_parquet(work / "status.parquet"),
-        nik_withheld,
+    base = golden.select(*dict.fromkeys(STATUS_INPUT + FAMILY_INPUT + KEY_INPUT))
+    eng.write_parquet(base.mutate(umur=_age(base, ref)), work / "people.parquet")
+    people, evidence = eng.read_parquet(work / "people.parquet"), eng.read_parquet(work / "evidence.parquet")
+    status = person_status(people.select(*STATUS_INPUT), evidence, spine_nik_ganda(rec), cfg.spine_source)
+    eng.write_parquet(
+        status.select("id_dtsen", "nik", "nik_dilaporkan", "status_padan", "bukti_status"),
+        work / "status.parquet",
     )
+    status = eng.read_parquet(work / "status.parquet")
+    nik_withheld = int(eng.execute(status.nik_dilaporkan.notnull().sum()))
+    return _People(people, evidence, status, nik_withheld)
+
+
+def _age(t: ir.Table, ref: Any) -> ir.IntegerValue:
+    """Age in whole years at death, else at ``ref`` (a date); null without a birth date."""
+    until = ibis.coalesce(t.tanggal_meninggal, ibis.literal(ref, "date"))
+    lahir = t.tanggal_lahir
+    before_birthday = (until.month() * 100 + until.day()) < (lahir.month() * 100 + lahir.day())
+    return ((until.year() - lahir.year()) - before_birthday.cast("int32")).cast("int16")
 
 
 @dataclass
@@ -532,9 +520,9 @@ def _top(t: ir.Table, order_by: list[Any]) -> ir.Table:
 
 def _evidence(
     eng: Engine, rec: ir.Table, members: ir.Table, batches: list[Batch], cfg: LinkConfig
-) -> pl.DataFrame:
-    """Per person: the latest field record (sumber, keberadaan, kecamatan, family), NIK quality over the
-    non-register records, the sources naming them (sumber_data) and the BPJS segment."""
+) -> ir.Table:
+    """Per person: the sources naming them (sumber_data), the latest field record (sumber, keberadaan,
+    kecamatan, family), NIK quality over the non-register records and the BPJS segment: one query."""
     r = rec.join(members, "rid")
     f = r.filter(r.sumber.isin(cfg.field_sources))
     keberadaan = canonical_rows(eng, batches, "anggota", ["keberadaan"], cfg.not_linked)
@@ -543,7 +531,7 @@ def _evidence(
     else:
         f = f.mutate(keberadaan=ibis.null("int8"))
     latest = _top(f, [ibis.desc(f.tanggal_data)]).select(
-        "id_dtsen",
+        _id="id_dtsen",
         sumber_lapangan=f.sumber,
         keberadaan_lapangan=f.keberadaan,
         kec_lapangan=f.kode_kec,
@@ -551,22 +539,24 @@ def _evidence(
         ada_lapangan=ibis.literal(True),
     )
     ns = r.filter(~r.spine)
-    nik = ns.group_by("id_dtsen").aggregate(
+    nik = ns.group_by(_id=ns.id_dtsen).aggregate(
         nik_ada=ns.nik.notnull().any(),
         nik_tidak_valid=ns.nik_tidak_valid.any(),
         sumber_nik=ns.sumber.collect(distinct=True).sort().join("+"),
     )
     sources = r.group_by("id_dtsen").aggregate(sumber_data=r.sumber.collect(distinct=True).sort())
-    out = _arrow(eng, sources).join(_arrow(eng, latest), on="id_dtsen", how="left")
-    out = out.join(_arrow(eng, nik), on="id_dtsen", how="left")
+    out = sources
+    for t in (latest, nik):
+        out = out.left_join(t, out.id_dtsen == t._id).drop("_id")
     bpjs = canonical_rows(
         eng, batches, "kepesertaan_bpjs", ["segmen", "status_aktif", "tanggal_data"], cfg.not_linked
     )
     if bpjs is None:
-        return out.with_columns(segmen_bpjs=pl.lit(None, pl.Int8))
+        return out.mutate(segmen_bpjs=ibis.null("int8"))
     b = bpjs.join(members, "rid")
     top = _top(b, [ibis.desc(b.status_aktif), ibis.desc(b.tanggal_data)])
-    return out.join(_arrow(eng, top.select("id_dtsen", segmen_bpjs=top.segmen)), on="id_dtsen", how="left")
+    segmen = top.select(_id=top.id_dtsen, segmen_bpjs=top.segmen)
+    return out.left_join(segmen, out.id_dtsen == segmen._id).drop("_id")
 
 
 def _field_members(eng: Engine, batches: list[Batch], members: ir.Table, cfg: LinkConfig) -> ir.Table:
