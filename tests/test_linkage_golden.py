@@ -199,10 +199,11 @@ def test_family_provenance_prefers_the_more_recent_source() -> None:
         schema=FAMILY_PROVENANCE.polars,
         orient="row",
     )
-    compact = _compact_provenance(base, admin)
-    attrs = ["lantai", "daya_listrik", "aset_mobil", "aset_sepeda_motor", "lahan_lain"]
     eng = get_engine("duckdb")
-    rows = pl.from_arrow(eng.to_pyarrow(family_provenance(ibis.memtable(compact.to_arrow()), attrs)))
+    compact = _compact_provenance(eng.memtable(base.to_arrow()), eng.memtable(admin.to_arrow()))
+    compact = eng.memtable(eng.to_pyarrow(compact.order_by("id_keluarga_dtsen")))  # as consolidate writes it
+    attrs = ["lantai", "daya_listrik", "aset_mobil", "aset_sepeda_motor", "lahan_lain"]
+    rows = pl.from_arrow(eng.to_pyarrow(family_provenance(compact, attrs)))
     got = {(r["id"], r["atribut"]): r["sumber"] for r in rows.iter_rows(named=True)}
     assert got[("K1", "daya_listrik")] == "pln"
     assert got[("K1", "aset_mobil")] == "regsosek"
