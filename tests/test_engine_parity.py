@@ -315,6 +315,19 @@ def test_expressions_agree(
     assert pq.read_table(tmp_path / "spark_parts.parquet").equals(tables["spark"])
 
 
+def test_spark_collects_only_small_results_that_do_not_unnest(spark: Engine, tmp_path: Path) -> None:
+    """A result is collected to the driver as Arrow only when it reads a few MB and does not unnest: an
+    unnest multiplies rows (family provenance: ~43 rows per family), so it is written by the executors."""
+    source = tmp_path / "small.parquet"
+    pq.write_table(pa.table({"id": pa.array(["a", "b"])}), source)
+    t = spark.read_parquet(source)
+    assert spark._input_size(t) < engine_module.SPARK_COLLECT_BYTES  # type: ignore[attr-defined]
+    attrs = ibis.literal(["x", "y", "z"], type="array<string>").unnest()
+    expanded = t.select("id", atribut=attrs)
+    assert spark._input_size(expanded) == math.inf  # type: ignore[attr-defined]
+    assert spark.write_parquet(expanded, tmp_path / "expanded.parquet") == 6
+
+
 # -- unit level: the four passes on handcrafted rows -----------------------------------------------------
 def _staged(tmp: Path, rows: list[dict[str, str | None]]) -> Path:
     columns = list(dict.fromkeys(c for r in rows for c in r))
