@@ -25,26 +25,7 @@ from dtsen.tables import FAMILY_PROVENANCE, LOCATION
 def family_keys(
     persons: pl.DataFrame, latest_family: pl.DataFrame, field_members: pl.DataFrame | None = None
 ) -> pl.DataFrame:
-    """id_dtsen -> kunci_keluarga (``kk:<no_kk>``, ``fam:<source family>`` or ``p:<id_dtsen>``) and
-    ``dasar`` (the evidence, one of :data:`KEY_BASIS`).
-
-    A person on a KK the register holds keys by it (``kk``). A person the register does not know (or
-    whose KK it does not hold: a mistyped or pre-split card from a field source) used to key by their
-    own card or field family, which nobody else shared, so a DTKS-only child became a one-person
-    "family" beside their parents. Now, in order: the register KK most of their co-members in the same
-    field household carry, latest household first (``rumah_tangga_sumber``: the field record lists who
-    lives together, guardians included); their mother (``nama_ibu_kandung`` equal to the name of a
-    living woman of the same desa born 12-55 years earlier, one family only: ``ibu``) when the key
-    found so far holds no adult; else their own card (``kk_sumber``), field family (``keluarga_sumber``)
-    or themselves (``sendiri``). ``persons``: id_dtsen, no_kk, and for the rules beyond ``kk``
-    di_dukcapil, nama, nama_ibu_kandung, jenis_kelamin, tanggal_lahir, kode_desa, status_hidup, umur.
-    ``field_members``: id_dtsen, id_keluarga, tanggal_data of every field anggota record.
-
-    Field records that merely duplicate a register person of their household were merged into that
-    person before this (``consolidate._household_links``); what reaches these rules is a person the
-    register does not list, so attaching them adds a member and the family is flagged
-    (``anggota_dilekatkan``) for the ground check.
-    """
+    """:func:`dtsen.linkage.families.family_keys` as it was in Polars."""
     p = persons.join(latest_family.select("id_dtsen", "id_keluarga"), on="id_dtsen", how="left")
     own = (
         pl.when(pl.col("no_kk").is_not_null())

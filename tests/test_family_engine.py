@@ -18,6 +18,7 @@ from dtsen.canonical.model import polars_schema
 from dtsen.engine import Engine, local_engine
 from dtsen.linkage import families as fam
 from dtsen.linkage.config import Survivorship
+from dtsen.linkage.consolidate import FAMILY_INPUT
 from dtsen.tables import LOCATION
 
 SOURCES = ["dtks", "p3ke", "regsosek"]
@@ -210,16 +211,7 @@ def ref_key_columns() -> list[str]:
 def _family_input(persons: pl.DataFrame, keys: pl.DataFrame, person_group: pl.DataFrame) -> pl.DataFrame:
     """The golden-family rules' person input: family id F<group> (the ID registry's numbering aside)."""
     family_of = person_group.select("id_dtsen", id_keluarga_dtsen=pl.format("F{}", pl.col("group")))
-    cols = [
-        "id_dtsen",
-        "status_hidup",
-        "hubungan_siak",
-        "hubungan",
-        "tanggal_lahir",
-        "no_kk",
-        *LOCATION,
-        "umur",
-    ]
+    cols = [*FAMILY_INPUT, "umur"]  # what consolidate._families gives the rules
     return (
         persons.select(cols)
         .join(family_of, on="id_dtsen", how="left")
