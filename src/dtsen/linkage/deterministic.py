@@ -58,15 +58,17 @@ def _names(eng: Engine, r: ir.Table, cfg: Deterministic, a: str, b: str) -> tupl
     """(names agree, full name close or contained) between the columns prefixed ``a`` and ``b``."""
     nama_a, nama_b = r[f"{a}nama"], r[f"{b}nama"]
     depan_a, depan_b = r[f"{a}nama_depan"], r[f"{b}nama_depan"]
-    first = eng.jaro_winkler(depan_a, depan_b) >= cfg.first_name_jw
-    ordered = eng.jaro_winkler(r[f"{a}nama_urut"], r[f"{b}nama_urut"]) >= cfg.sorted_name_jw
-    joined = eng.jaro_winkler(nama_a.replace(" ", ""), nama_b.replace(" ", "")) >= cfg.sorted_name_jw
+    first = eng.jaro_winkler_at_least(depan_a, depan_b, cfg.first_name_jw)
+    ordered = eng.jaro_winkler_at_least(r[f"{a}nama_urut"], r[f"{b}nama_urut"], cfg.sorted_name_jw)
+    joined = eng.jaro_winkler_at_least(nama_a.replace(" ", ""), nama_b.replace(" ", ""), cfg.sorted_name_jw)
     words_a, words_b = nama_a.split(" "), nama_b.split(" ")
     shared = words_a.intersect(words_b).length()
     shorter = ibis.least(words_a.unique().length(), words_b.unique().length())
     contained = (shared == shorter) & ((shared >= 2) | (depan_a == depan_b))
     name_ok = (first | ordered | joined | contained).fill_null(False)
-    full = ((eng.jaro_winkler(nama_a, nama_b) >= cfg.strong_name_jw) | contained | ordered).fill_null(False)
+    full = (eng.jaro_winkler_at_least(nama_a, nama_b, cfg.strong_name_jw) | contained | ordered).fill_null(
+        False
+    )
     # the same name and first name pass both tests (Jaro-Winkler 1): most pairs of the NIK join are so,
     # and a CASE spares them the similarity and word-list work (a fifth of the linkage's CPU at 1 M)
     same = ((nama_a == nama_b) & (depan_a == depan_b)).fill_null(False)
@@ -112,7 +114,7 @@ def _own_words(
     shared = words_a.unique().length() - only_a.unique().length()
     shorter = ibis.least(words_a.unique().length(), words_b.unique().length())
     contained = (shared == shorter) & ((shared >= 2) | (words_a[0] == words_b[0]))
-    close = eng.jaro_winkler(only_a.join(" "), only_b.join(" ")) >= cfg.first_name_jw
+    close = eng.jaro_winkler_at_least(only_a.join(" "), only_b.join(" "), cfg.first_name_jw)
     reordered = (only_a.length() == 0) & (only_b.length() == 0)
     known = (words_a.length() > 0) & (words_b.length() > 0)
     return (contained | close | reordered).fill_null(False), known.fill_null(False)
