@@ -59,7 +59,8 @@ def test_default_spec_is_the_indonesian_model() -> None:
     spec = SplinkSpec()
     assert BLOCKING_RULE_NAMES == (
         "kode_kec+tgl_lahir",
-        "nama_depan+tgl_lahir",
+        "nama_depan+tgl_lahir+kode_kab",
+        "nama+tgl_lahir",
         "nik_wilayah+nik_tanggal",
         "no_kk",
         "nama+kode_kab",

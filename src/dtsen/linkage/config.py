@@ -121,10 +121,12 @@ class SplinkSpec(BaseModel):
     blocking_rules: list[list[str]] = Field(
         [
             ["kode_kec", "tgl_lahir"],
-            # not bounded by region: its pairs grow with the square of the population (2.4 M at 3 M
-            # persons, 7x the 1 M count), but it is the only rule for a record with neither NIK, KK nor
-            # region codes (docs/benchmarks.md, "Where a 10 M cycle's memory goes")
-            ["nama_depan", "tgl_lahir"],
+            # bounded by kabupaten: unbounded, its pairs grew with the square of the population (2.4 M at
+            # 3 M persons, 7x the 1 M count; docs/benchmarks.md, "Where a 10 M cycle's memory goes")
+            ["nama_depan", "tgl_lahir", "kode_kab"],
+            # a record with neither NIK, KK nor region codes: its full name (blocks of a few records,
+            # where a first name is thousands nationally) and birth date
+            ["nama", "tgl_lahir"],
             ["nik_wilayah", "nik_tanggal"],
             ["no_kk"],
             ["nama", "kode_kab"],  # registry rows without birth date or NIK

@@ -32,10 +32,10 @@ TF_COLUMNS = SplinkSpec().tf_columns  # term frequencies (default model) taken f
 
 
 def blocking_rules(spec: SplinkSpec | None = None) -> list[Any]:
-    """Candidate pairs (``spec.blocking_rules``). Defaults: kecamatan + birth date; first name + birth date;
-    NIK region + NIK date part; KK number; full name within a kabupaten or at the same
-    address (registry rows that have neither birth date nor NIK; the vehicle registry has an address but
-    no region code)."""
+    """Candidate pairs (``spec.blocking_rules``). Defaults: kecamatan + birth date; first name + birth date
+    within a kabupaten; full name + birth date (records without region codes); NIK region + NIK date
+    part; KK number; full name within a kabupaten or at the same address (registry rows that have
+    neither birth date nor NIK; the vehicle registry has an address but no region code)."""
     from splink import block_on
 
     return [block_on(*rule) for rule in (spec or SplinkSpec()).blocking_rules]
