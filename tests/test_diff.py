@@ -122,6 +122,32 @@ def test_diff_explains_every_change(tmp_path: Path) -> None:
     assert (tmp_path / "diff" / "diff.json").is_file()
 
 
+def test_diff_work_table_goes_to_the_configured_work_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a cluster the executors write the diff's work table and read it back: it must be on the shared
+    volume (``work_dir``), not the driver's temp dir; and it is removed afterwards."""
+    from dtsen.config import reset_settings
+    from dtsen.engine import DuckDBEngine
+
+    work = tmp_path / "shared" / "scratch"
+    monkeypatch.setenv("DTSEN_WORK_DIR", str(work))
+    reset_settings()
+    written: list[Path] = []
+    original = DuckDBEngine.write_work_parquet
+
+    def spy(self: DuckDBEngine, expr: Any, path: Path) -> None:
+        written.append(path)
+        original(self, expr, path)
+
+    monkeypatch.setattr(DuckDBEngine, "write_work_parquet", spy)
+    diff_snapshots(*_every_change(tmp_path), engine="duckdb")
+    assert written
+    assert all(work in path.parents for path in written)
+    assert work.is_dir()
+    assert not any(work.iterdir())
+
+
 def test_no_change_no_diff(tmp_path: Path) -> None:
     p, f, s = sample()
     persons, families, scores = frame(p, PERSON_SCHEMA), frame(f, FAMILY_SCHEMA), frame(s, SCORE_SCHEMA)

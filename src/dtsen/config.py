@@ -68,6 +68,17 @@ class Settings(BaseSettings):
         2, ge=1, description="Source files a cycle ingests side by side (each is its own batch)."
     )
     spark_master: str = Field("local[2]", description="Spark master URL when engine=spark.")
+    spark_driver_memory: str = Field(
+        "4g", description="Heap of the Spark driver dtsen starts (in local mode also its executors')."
+    )
+    spark_shuffle_partitions: int = Field(
+        4, ge=1, description="Spark's shuffle partitions: 4 suits local[2]; on a cluster 2-3 x its cores."
+    )
+    work_dir: Path | None = Field(
+        None,
+        description="Scratch for engine work tables a step reads back (the snapshot diff, Splink's "
+        "checkpoints); default the system temp dir. On a Spark cluster a directory of the shared volume.",
+    )
     log_level: str = Field("INFO", description="Standard logging level name.")
     log_format: Literal["text", "json"] = Field("text", description="Human text or one JSON object a line.")
     dci_receiver_id: str = Field(

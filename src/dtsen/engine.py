@@ -94,7 +94,6 @@ IF(a IS NULL OR b IS NULL, NULL, transform(array(aggregate(
 SPARK_LOCAL_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    "spark.sql.shuffle.partitions": "4",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 # ... and those that decide answers or whether a query fits, set on any session dtsen runs on. ANSI mode
@@ -382,7 +381,7 @@ class SparkEngine(Engine):
         self._similarity_jar()
         context = self.session.sparkContext
         if not context.getCheckpointDir():
-            context.setCheckpointDir(tempfile.mkdtemp(prefix="dtsen-spark-ckpt-"))
+            context.setCheckpointDir(tempfile.mkdtemp(prefix="dtsen-spark-ckpt-", dir=work_dir()))
         for name, path in views.items():
             self.session.read.parquet(str(path)).createOrReplaceTempView(name)
         for name, sql in tables.items():
@@ -508,13 +507,15 @@ def spark_session(master: str = "local[2]", java_options: str | None = None) -> 
     count only when this call starts it (tests use C1-only JIT, which warms up twice as fast)."""
     from pyspark.sql import SparkSession
 
+    settings = get_settings()
     builder = SparkSession.builder.master(master).appName("dtsen")
+    builder = builder.config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
     for key, value in {**SPARK_LOCAL_CONF, **SPARK_SQL_CONF}.items():
         builder = builder.config(key, value)
     if java_options:
         builder = builder.config("spark.driver.extraJavaOptions", java_options)
     session = (
-        builder.config("spark.driver.memory", "4g")
+        builder.config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.local.dir", tempfile.gettempdir())
         .getOrCreate()
     )
@@ -539,6 +540,15 @@ def engine_class(name: str | None = None) -> type[Engine]:
 def get_engine(name: str | None = None) -> Engine:
     """A new engine called ``name`` (default: the configured engine)."""
     return engine_class(name).connect(get_settings())
+
+
+def work_dir() -> Path | None:
+    """Where engine work tables go that a step reads back (``work_dir`` setting, made on first use);
+    None is the system temp dir, which a cluster's executors cannot reach."""
+    path = get_settings().work_dir
+    if path is not None:
+        path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def local_engine() -> DuckDBEngine:

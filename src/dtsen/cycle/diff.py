@@ -33,7 +33,7 @@ import polars as pl
 
 from dtsen.cycle.events import EVENT_SOURCE
 from dtsen.cycle.snapshot import Snapshot
-from dtsen.engine import Engine, get_engine
+from dtsen.engine import Engine, get_engine, work_dir
 
 NOT_HASHED = {"umur"}  # ages move every quarter for everyone; component changes catch what matters
 FAMILY = "id_keluarga_dtsen"
@@ -238,7 +238,7 @@ def diff_snapshots(old: Snapshot, new: Snapshot, engine: str | Engine | None = N
     eng = engine if isinstance(engine, Engine) else get_engine(engine)
     versions = (_model_version(eng, old), _model_version(eng, new))
     model_changed = versions[0] != versions[1]
-    with tempfile.TemporaryDirectory(prefix="dtsen-diff-") as work:
+    with tempfile.TemporaryDirectory(prefix="dtsen-diff-", dir=work_dir()) as work:
         # keluarga and program both read it: computed once
         eng.write_work_parquet(_base(eng, old, new), Path(work) / "base.parquet")
         base = eng.read_parquet(Path(work) / "base.parquet")
