@@ -20,6 +20,7 @@ import logging
 import math
 import queue
 import shutil
+import subprocess
 import tempfile
 import threading
 import uuid
@@ -54,41 +55,19 @@ DUCKDB_UNITS = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**
 BATCH_ROWS = 122_880  # DuckDB vector size x 60: about one Parquet row group
 PREFETCH_BATCHES = 4  # batches computed ahead of the Parquet writer (prefetched)
 # How far below its threshold a Jaro-Winkler similarity still passes. DuckDB's compiled function rounds
-# j + 0.1 n (1 - j) once (a fused multiply-add), Spark's SQL twice, so a pair exactly at a threshold
-# (N ZULAIKHA / NUR ZULAIKHA: 23/25) was 0.92 on one and 0.9199999999999999 on the other, and 22 of
-# 4.6 M records linked by another method at 1 M persons. The values are fractions whose denominators
-# divide 30 x both lengths x the matches: for names under 100 characters one is either equal to a
-# threshold of up to three decimals or 3e-11 or more away from it, so the margin decides only exact
-# ties, alike on both engines.
+# j + 0.1 n (1 - j) once (a fused multiply-add), a port that rounds twice gives another last bit, so a
+# pair exactly at a threshold (N ZULAIKHA / NUR ZULAIKHA: 23/25) was 0.92 on DuckDB and
+# 0.9199999999999999 on Spark's SQL port, and 22 of 4.6 M records linked by another method at 1 M
+# persons. Spark's UDF now fuses too; the margin keeps any port's ties on the same side. The values are
+# fractions whose denominators divide 30 x both lengths x the matches: for names under 100 characters
+# one is either equal to a threshold of up to three decimals or 3e-11 or more away from it, so the
+# margin decides only exact ties, alike on both engines.
 JW_MARGIN = 1e-12
-SPARK_JW_CLASS = "uk.gov.moj.dash.linkage.JaroWinklerSimilarity"  # in Splink's similarity jar
-# DuckDB's jaro_winkler_similarity in Spark SQL (a session function; no Python on the executors): the
-# greedy Jaro matching within the window max(len)/2 - 1, half the transpositions rounded down, the Winkler
-# boost of 0.1 per shared prefix character (at most 4) above 0.7; null when either side is null
-SPARK_JARO_WINKLER = """
-CREATE OR REPLACE TEMPORARY FUNCTION dtsen_jaro_winkler(a STRING, b STRING) RETURNS DOUBLE RETURN
-IF(a IS NULL OR b IS NULL, NULL, transform(array(aggregate(
-  IF(char_length(a) = 0, array(), sequence(1, char_length(a))),
-  named_struct('f1', array_repeat(false, char_length(a)), 'f2', array_repeat(false, char_length(b))),
-  (acc, i) -> transform(
-    array(array_position(transform(acc.f2, (f, k) -> NOT f
-        AND k + 1 >= i - greatest(greatest(char_length(a), char_length(b)) div 2 - 1, 0)
-        AND k + 1 <= i + greatest(greatest(char_length(a), char_length(b)) div 2 - 1, 0)
-        AND substr(b, k + 1, 1) = substr(a, i, 1)), true)),
-    p -> named_struct('f1', transform(acc.f1, (f, k) -> f OR (p > 0 AND k + 1 = i)),
-                      'f2', transform(acc.f2, (f, k) -> f OR k + 1 = p)))[0]
-)), acc -> transform(array(named_struct(
-    'm', size(filter(acc.f1, f -> f)),
-    't', size(filter(zip_with(
-        filter(transform(acc.f1, (f, k) -> IF(f, substr(a, k + 1, 1), NULL)), c -> c IS NOT NULL),
-        filter(transform(acc.f2, (f, k) -> IF(f, substr(b, k + 1, 1), NULL)), c -> c IS NOT NULL),
-        (x, y) -> x != y), d -> d)) div 2,
-    'n', aggregate(sequence(1, 4), 0, (n, k) -> IF(n = k - 1 AND k <= least(char_length(a), char_length(b))
-        AND substr(a, k, 1) = substr(b, k, 1), k, n)))),
-  v -> transform(array(IF(v.m = 0, 0.0D,
-        (v.m / char_length(a) + v.m / char_length(b) + (v.m - v.t) / v.m) / 3)),
-    j -> IF(j > 0.7D, j + 0.1D * v.n * (1.0D - j), j))[0])[0])[0])
-"""
+# DuckDB's jaro_winkler_similarity as a Java UDF (src/dtsen/java), compiled on first use: the same value
+# to the last bit on both engines, where Splink's jar counts half transpositions as fractions and a SQL
+# port of DuckDB's function was 160x slower than a compiled one
+SPARK_JW_CLASS = "dtsen.JaroWinkler"
+JAVA_SOURCES = Path(__file__).parent / "java"
 
 # Settings for the session dtsen starts itself (local mode: light, small shuffles) ...
 SPARK_LOCAL_CONF: dict[str, str] = {
@@ -218,7 +197,7 @@ def _jw_duckdb(a: str, b: str) -> float:  # type: ignore[empty-body]
 
 @ibis.udf.scalar.builtin(name="dtsen_jaro_winkler")
 def _jw_spark(a: str, b: str) -> float:  # type: ignore[empty-body]
-    """DuckDB's Jaro-Winkler on Spark (:data:`SPARK_JARO_WINKLER`)."""
+    """DuckDB's Jaro-Winkler on Spark (:data:`SPARK_JW_CLASS`)."""
 
 
 class DuckDBEngine(Engine):
@@ -364,21 +343,17 @@ class SparkEngine(Engine):
         return total
 
     def jaro_winkler(self, a: ir.StringValue, b: ir.StringValue) -> ir.FloatingValue:
-        """DuckDB's Jaro-Winkler as a Spark SQL function, not the Splink jar's UDF: the jar counts half
-        the transpositions as a fraction (3 -> 1.5) where DuckDB rounds them down (3 -> 1), so a name
-        pair near a threshold linked on one engine and not on the other."""
-        if self.session not in _SPARK_SQL_FUNCTIONS_READY:
-            self.session.sql(SPARK_JARO_WINKLER)
-            _SPARK_SQL_FUNCTIONS_READY.add(self.session)
+        """DuckDB's Jaro-Winkler as dtsen's Java UDF (:data:`SPARK_JW_CLASS`)."""
+        self._similarity_udfs()
         return _jw_spark(a, b)
 
     @contextmanager
     def splink_api(self, views: Mapping[str, Path], tables: Mapping[str, str]) -> Iterator[Any]:
-        """Splink on this session: temporary views, and the checkpoint directory Splink needs before
-        predicting."""
+        """Splink on this session: temporary views, the checkpoint directory Splink needs before
+        predicting, and DuckDB's Jaro-Winkler in place of the one Splink registers from its jar."""
         from splink import SparkAPI
 
-        self._similarity_jar()
+        self._similarity_udfs()
         context = self.session.sparkContext
         if not context.getCheckpointDir():
             context.setCheckpointDir(tempfile.mkdtemp(prefix="dtsen-spark-ckpt-", dir=work_dir()))
@@ -386,26 +361,58 @@ class SparkEngine(Engine):
             self.session.read.parquet(str(path)).createOrReplaceTempView(name)
         for name, sql in tables.items():
             self.session.sql(sql).createOrReplaceTempView(name)
-        yield SparkAPI(spark_session=self.session)
+        api = SparkAPI(spark_session=self.session)  # registers every function of Splink's jar
+        self._register_jaro_winkler("jaro_winkler")
+        yield api
 
-    def _similarity_jar(self) -> None:
-        """Make the Splink similarity jar usable on the session: Splink's UDFs for its predictions
-        (pipeline queries use :meth:`jaro_winkler` instead). Once per session."""
+    def _similarity_udfs(self) -> None:
+        """Splink's similarity jar (its other functions) and dtsen's (:func:`udf_jar`) on the session, with
+        DuckDB's Jaro-Winkler under dtsen's name. Once per session."""
         if self.session in _SPARK_JAR_READY:
             return
-        from pyspark.sql.types import DoubleType
         from splink.backends.spark import similarity_jar_location
 
-        jar = similarity_jar_location()
-        if jar not in (self.session.conf.get("spark.jars", "") or ""):
-            self.session.sql(f"ADD JAR '{jar}'")
-        self.session.udf.registerJavaFunction("jaro_winkler", SPARK_JW_CLASS, DoubleType())
+        jars = self.session.conf.get("spark.jars", "") or ""
+        for jar in (similarity_jar_location(), str(udf_jar())):
+            if jar not in jars:
+                self.session.sql(f"ADD JAR '{jar}'")
+        self._register_jaro_winkler("dtsen_jaro_winkler")
         _SPARK_JAR_READY.add(self.session)
+
+    def _register_jaro_winkler(self, name: str) -> None:
+        from pyspark.sql.types import DoubleType
+
+        self.session.udf.registerJavaFunction(name, SPARK_JW_CLASS, DoubleType())
+
+
+def udf_jar() -> Path:
+    """dtsen's Java UDFs compiled into a jar, once per source version (in the temp dir: the driver ships it
+    to the executors). Needs a JDK's ``javac`` and ``jar`` beside the JVM Spark runs on."""
+    sources = sorted(JAVA_SOURCES.glob("*.java"))
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in sources)).hexdigest()[:12]
+    jar = Path(tempfile.gettempdir()) / f"dtsen-udf-{digest}.jar"
+    if jar.exists():
+        return jar
+    import pyspark
+
+    tools = {t: shutil.which(t) for t in ("javac", "jar")}
+    if not all(tools.values()):
+        raise RuntimeError("dtsen on Spark compiles its similarity function: a JDK's javac and jar not found")
+    classpath = str(Path(pyspark.__file__).parent / "jars" / "*")
+    with tempfile.TemporaryDirectory(prefix="dtsen-javac-") as tmp:
+        classes, staged = Path(tmp) / "classes", Path(tmp) / "udf.jar"
+        compile_ = [tools["javac"], "-nowarn", "--release", "17", "-cp", classpath, "-d", str(classes)]
+        subprocess.run([*compile_, *map(str, sources)], check=True, capture_output=True)  # noqa: S603 - no shell
+        package = [tools["jar"], "cf", str(staged), "-C", str(classes), "."]
+        subprocess.run(package, check=True, capture_output=True)  # noqa: S603 - no shell
+        staged_beside = jar.with_name(f".{jar.name}.{uuid.uuid4().hex}")
+        shutil.copyfile(staged, staged_beside)
+        staged_beside.replace(jar)  # atomic: a concurrent process sees no jar or a whole one
+    return jar
 
 
 _SPARK_VIEWS: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
 _SPARK_JAR_READY: weakref.WeakSet[Any] = weakref.WeakSet()
-_SPARK_SQL_FUNCTIONS_READY: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _fingerprint(table: pa.Table) -> str:
